@@ -1,0 +1,51 @@
+#pragma once
+/* Ranking metrics of DESIGN §2: HR@k, NDCG@k, PSP@k (k = 10, 100) averaged
+ * over users with held-out items, and AUC pooled over all users. */
+#include <mpi.h>
+#include <stdint.h>
+
+#include "infae/status.h"
+
+enum {
+  IA_HR10,
+  IA_NDCG10,
+  IA_PSP10,
+  IA_HR100,
+  IA_NDCG100,
+  IA_PSP100,
+  IA_AUC,
+  IA_N_METRICS
+};
+extern const char *const ia_metric_names[IA_N_METRICS]; /* "HR@10", ..., "AUC" */
+
+typedef struct {
+  double v[IA_N_METRICS]; /* ×100 except AUC */
+  int64_t users;          /* users with at least one held-out item */
+} ia_metrics;
+
+typedef struct ia_evaluator ia_evaluator;
+
+/* PSP weights come from the global train counts (n_i) and train_nnz (N).
+ * Not collective. */
+IA_NODISCARD ia_status ia_evaluator_create(const int64_t *item_train_count, int64_t n_items,
+                                           int64_t train_nnz, ia_evaluator **out);
+void ia_evaluator_free(ia_evaluator **e);
+/* Starts a new evaluation (drops accumulated users). */
+void ia_evaluator_reset(ia_evaluator *e);
+
+/* Adds one user. scores (n_items) is modified: the context items (ctx_a and
+ * ctx_b, either may be empty) are set to -inf. held and neg are item lists;
+ * a user without held items is skipped. Users must be added in ascending
+ * global order on each rank, ranks holding ascending blocks, for the pooled
+ * AUC to break ties the same way for every rank count. Not collective. */
+IA_NODISCARD ia_status ia_evaluator_add(ia_evaluator *e, double *scores, const int32_t *ctx_a,
+                                        int64_t n_ctx_a, const int32_t *ctx_b, int64_t n_ctx_b,
+                                        const int32_t *held, int64_t n_held, const int32_t *neg,
+                                        int64_t n_neg);
+
+/* Reduces over comm and computes the averages and the pooled AUC; every rank
+ * gets the result. Collective on comm. */
+IA_NODISCARD ia_status ia_evaluator_finish(ia_evaluator *e, MPI_Comm comm, ia_metrics *out);
+
+/* Top-k of scores, best first, ties to the lower index. Not collective. */
+void ia_topk(const double *scores, int64_t n, int k, int32_t *top);

@@ -1,0 +1,30 @@
+#pragma once
+/* Counter-based random streams (Philox4x32-10 from Random123).
+ *
+ * A stream is named by (seed, domain, id): the same name gives the same
+ * numbers on any rank and in any order, so results do not depend on how work
+ * is split over ranks. Domains keep unrelated uses apart. */
+#include <stdint.h>
+
+enum {
+  IA_RNG_SPLIT = 1,     /* per-user shuffle of the split (id = user) */
+  IA_RNG_NEGATIVES = 2, /* per-user AUC negatives (id = user) */
+  IA_RNG_GENERATE = 3,  /* synthetic data generator */
+  IA_RNG_SAMPLE = 4     /* user sampling */
+};
+
+typedef struct {
+  uint32_t key[2];
+  uint32_t ctr[4];
+  uint32_t buf[4];
+  int used; /* words of buf already handed out (4 = empty) */
+} ia_rng;
+
+/* Not collective. */
+void ia_rng_init(ia_rng *r, uint64_t seed, uint32_t domain, uint64_t id);
+uint32_t ia_rng_u32(ia_rng *r);
+uint64_t ia_rng_u64(ia_rng *r);
+/* Uniform double in [0, 1) with 53 random bits. */
+double ia_rng_uniform(ia_rng *r);
+/* Uniform integer in [0, n), unbiased; n > 0. */
+uint64_t ia_rng_below(ia_rng *r, uint64_t n);

@@ -1,0 +1,14 @@
+#pragma once
+/* Subcommands of infae_mpi: each parses its options and calls the library.
+ * Each returns the process exit code and is collective on comm. */
+#include <mpi.h>
+
+int ia_cmd_prepare(MPI_Comm comm, int argc, char **argv, const char *command);
+int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command);
+int ia_cmd_generate(MPI_Comm comm, int argc, char **argv, const char *command);
+int ia_cmd_demo(MPI_Comm comm, int argc, char **argv, const char *command);
+
+/* Common handling of parse results: prints usage on --help (rank 0) and
+ * returns -1 to continue, or the exit code to return now. */
+int ia_cli_parse(MPI_Comm comm, const char *usage, const char *summary, const void *table, int n,
+                 int argc, char **argv);

@@ -1,0 +1,60 @@
+#include "infae/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static int g_rank, g_size = 1;
+static ia_log_level g_level = IA_LOG_INFO;
+
+void ia_log_init(MPI_Comm comm, ia_log_level level) {
+  MPI_Comm_rank(comm, &g_rank);
+  MPI_Comm_size(comm, &g_size);
+  g_level = level;
+}
+
+ia_log_level ia_log_get_level(void) { return g_level; }
+
+static void emit(FILE *f, const char *prefix, const char *fmt, va_list ap) {
+  char line[4096];
+  vsnprintf(line, sizeof line, fmt, ap);
+  fprintf(f, "%s%s\n", prefix, line);
+  fflush(f);
+}
+
+void ia_log_info(const char *fmt, ...) {
+  if (g_rank != 0 || g_level < IA_LOG_INFO) return;
+  va_list ap;
+  va_start(ap, fmt);
+  emit(stdout, "", fmt, ap);
+  va_end(ap);
+}
+
+void ia_log_verbose(const char *fmt, ...) {
+  if (g_rank != 0 || g_level < IA_LOG_VERBOSE) return;
+  va_list ap;
+  va_start(ap, fmt);
+  emit(stdout, "", fmt, ap);
+  va_end(ap);
+}
+
+void ia_log_warn(const char *fmt, ...) {
+  if (g_rank != 0) return;
+  va_list ap;
+  va_start(ap, fmt);
+  emit(stderr, "warning: ", fmt, ap);
+  va_end(ap);
+}
+
+void ia_log_error(const char *fmt, ...) {
+  char prefix[64];
+  if (g_size > 1)
+    snprintf(prefix, sizeof prefix, "[rank %d] error: ", g_rank);
+  else
+    snprintf(prefix, sizeof prefix, "error: ");
+  va_list ap;
+  va_start(ap, fmt);
+  emit(stderr, prefix, fmt, ap);
+  va_end(ap);
+}
+
+double ia_time(void) { return MPI_Wtime(); }
