@@ -13,6 +13,7 @@ function(ia_add_mpi_test name)
               $<TARGET_FILE:${T_TARGET}> ${MPIEXEC_POSTFLAGS} ${T_ARGS})
     set_tests_properties(${name}_np${n} PROPERTIES
       PROCESSORS ${n} LABELS "mpi;np${n};${T_LABELS}" TIMEOUT ${T_TIMEOUT}
-      SKIP_RETURN_CODE 77 ENVIRONMENT "OPENBLAS_NUM_THREADS=1;OMPI_MCA_rmaps_base_oversubscribe=1")
+      SKIP_RETURN_CODE 77 ENVIRONMENT
+      "OPENBLAS_NUM_THREADS=1;OMPI_MCA_rmaps_base_oversubscribe=1;OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
   endforeach()
 endfunction()

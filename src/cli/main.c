@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "infae/config.h"
+#include "infae/device.h"
 #include "infae/log.h"
 
 static void usage(FILE *f) {
@@ -65,7 +66,12 @@ int main(int argc, char **argv) {
     if (rank == 0) usage(stdout);
     rc = 0;
   } else if (!strcmp(cmd, "--version")) {
-    if (rank == 0) printf("infae %s%s\n", IA_VERSION, IA_HAVE_CUDA ? " (CUDA)" : "");
+    if (rank == 0) {
+      printf("infae %s, CUDA backend %s", IA_VERSION, IA_HAVE_CUDA ? "built" : "not built");
+      if (ia_cuda_device_count() > 0)
+        printf(", %d GPU(s): %s", ia_cuda_device_count(), ia_cuda_device_name());
+      printf("\n");
+    }
     rc = 0;
   } else if (cmd[0] == '-') {
     /* Options without a command belong to the default command. */

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Bad input: one clear message (once, not per rank), a non-zero exit, no
+# hang, and no output or temporary file left behind.
+source "$(dirname "$0")/common.sh"
+cd "$WORK"
+cases=0
+
+# expect_error WANT ARGS...: run on 2 ranks, the single error line must contain WANT.
+expect_error() {
+  local want=$1; shift
+  cases=$((cases + 1))
+  rm -f out.h5 out.json
+  set +e
+  run_mpi 2 "$@" > stdout.txt 2> stderr.txt
+  local rc=$?
+  set -e
+  [ "$rc" -ne 0 ] || fail "exit 0 for: $*"
+  [ "$rc" -ne 124 ] || fail "timed out (hang) for: $*"
+  local n
+  n=$(grep -c "error:" stderr.txt || true)
+  [ "$n" -eq 1 ] || { cat stderr.txt; fail "$n error lines (want 1) for: $*"; }
+  grep -F -q -- "$want" stderr.txt || { cat stderr.txt; fail "message lacks '$want' for: $*"; }
+  [ ! -e out.h5 ] || fail "out.h5 left behind for: $*"
+  [ ! -e out.json ] || fail "out.json left behind for: $*"
+  if ls ./*.tmp-* > /dev/null 2>&1; then fail "temporary file left behind for: $*"; fi
+}
+
+prep() { local fmt=$1 file=$2; shift 2; echo prepare --format "$fmt" --input "$file" --output out.h5 "$@"; }
+
+# A valid body to which each case appends one bad line at line 10.
+for u in 1 2 3; do for i in 1 2 3; do echo "$u::$i::5::0"; done; done > ml_ok.dat
+{ cat ml_ok.dat; echo "4::5::3"; } > ml_fields.dat
+{ cat ml_ok.dat; echo "x4::5::3::0"; } > ml_id.dat
+{ cat ml_ok.dat; echo "99999999999999999999::5::3::0"; } > ml_absurd.dat
+{ cat ml_ok.dat; echo "4::-5::3::0"; } > ml_negative.dat
+expect_error "ml_fields.dat:10: expected 'user::item::rating::timestamp'" $(prep movielens ml_fields.dat)
+expect_error "ml_id.dat:10:" $(prep movielens ml_id.dat)
+expect_error "ml_absurd.dat:10:" $(prep movielens ml_absurd.dat)
+expect_error "ml_negative.dat:10:" $(prep movielens ml_negative.dat)
+
+for u in 1 2 3; do for i in 1 2 3; do printf '%s\t%s\t5\t0\n' $u $i; done; done > tsv_ok.tsv
+{ cat tsv_ok.tsv; echo "17"; } > tsv_short.tsv
+expect_error "tsv_short.tsv:10: expected" $(prep tsv tsv_short.tsv)
+{ cat tsv_ok.tsv; printf '4\t\t5\t0\n'; } > tsv_tab_empty.tsv
+expect_error "tsv_tab_empty.tsv:10:" $(prep tsv tsv_tab_empty.tsv --sep tab)
+
+for u in 1 2 3; do for i in 1 2 3; do echo "$i,$u,5,0"; done; done > csv_ok.csv
+{ cat csv_ok.csv; echo "7;8;5;0"; } > csv_semicolon.csv
+expect_error "csv_semicolon.csv:10: expected comma-separated" \
+  $(prep csv csv_semicolon.csv --user-col 2 --item-col 1)
+expect_error "--user-col and --item-col must be distinct" \
+  $(prep csv csv_ok.csv --user-col 2 --item-col 2)
+
+printf '1,5,2005-01-01\n' > nf_noheader.txt
+expect_error "nf_noheader.txt:1: expected a 'movieid:' line first" $(prep netflix nf_noheader.txt)
+printf '1:\n1,5,2005-01-01\n12a:\n' > nf_badheader.txt
+expect_error "nf_badheader.txt:3: bad movie header" $(prep netflix nf_badheader.txt)
+printf '1:\n1,5,2005-01-01\n2,5\n' > nf_fields.txt
+expect_error "nf_fields.txt:3: expected 'user,rating,date'" $(prep netflix nf_fields.txt)
+mkdir -p nf_empty_dir
+expect_error "holds no mv_*.txt or combined_data_*.txt" $(prep netflix nf_empty_dir)
+
+printf 'user\titem\tsplit\n1\t1\t0\n1\t2\t3\n' > split_bad.tsv
+expect_error "split_bad.tsv:3: expected 'user item split'" $(prep split-tsv split_bad.tsv)
+printf 'user\titem\tsplit\n1\t1\t0\n1\t2\t2\n' > split_ok.tsv
+printf 'user\titem\n9\t1\n' > neg_unknown.tsv
+expect_error "neg_unknown.tsv:2: user '9' is not in the split" \
+  $(prep split-tsv split_ok.tsv) --negatives neg_unknown.tsv
+expect_error "--negatives FILE is only for --format split-tsv" \
+  $(prep movielens ml_ok.dat) --negatives neg_unknown.tsv
+
+for fmt in movielens tsv csv netflix split-tsv; do
+  : > "empty_$fmt.txt"
+  expect_error "no interactions" $(prep "$fmt" "empty_$fmt.txt")
+done
+printf '1::1::5::0\n1::2::5::0\n2::1::5::0\n' > small_users.dat
+expect_error "no user has at least 3 interactions" $(prep movielens small_users.dat)
+expect_error "cannot read /nonexistent/ratings.dat" $(prep movielens /nonexistent/ratings.dat)
+expect_error "--format must be movielens" $(prep parquet ml_ok.dat)
+expect_error "--output is required" prepare --format movielens --input ml_ok.dat
+expect_error "cannot create no-such-dir/out.h5.tmp" \
+  prepare --format movielens --input ml_ok.dat --output no-such-dir/out.h5
+
+# train: wrong files and options
+run_mpi 1 prepare --format movielens --input ml_ok.dat --output good.h5 --quiet
+expect_error "is not an HDF5 file" train --data ml_ok.dat --metrics-json out.json
+expect_error "cannot read missing.h5" train --data missing.h5 --metrics-json out.json
+"$PYTHON" -c "import h5py; h5py.File('alien.h5', 'w').create_dataset('x', data=[1])"
+expect_error "attribute 'format' missing" train --data alien.h5 --metrics-json out.json
+expect_error "--model must be pop or ease" train --data good.h5 --model svd
+expect_error "--lambdas expects a number" train --data good.h5 --lambdas 1,x
+expect_error "unknown option '--lamdas'" train --data good.h5 --lamdas 1
+expect_error "unknown command 'trian'" trian --data good.h5
+echo "bad_input: $cases cases passed"
