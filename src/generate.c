@@ -15,11 +15,12 @@
 
 /* The model, in numbers. A user's draw comes from their own cluster's items
  * (weighted by popularity) with probability IN_CLUSTER, else from the whole
- * catalogue by popularity; 60 % keeps the popular items popular everywhere
- * while making co-occurrence informative enough for item-item models. */
-#define IN_CLUSTER 0.6
-#define MIXED_USERS 0.3   /* share of users who also draw from a second cluster */
-#define SECOND_SHARE 0.3  /* share of such a user's cluster draws that go to the second */
+ * catalogue by popularity. At 75 % the popular items stay popular everywhere
+ * and EASE reaches about twice the recall@20 of popularity (measured 1.8-2.0x
+ * on MovieLens-1M and 20000 x 2000 shapes), the gap seen on real MovieLens. */
+#define IN_CLUSTER 0.75
+#define MIXED_USERS 0.3  /* share of users who also draw from a second cluster */
+#define SECOND_SHARE 0.3 /* share of such a user's cluster draws that go to the second */
 /* Lognormal activity: sigma 1.25 puts the median at 0.46 x the mean, as in the
  * Netflix Prize data (median 96, mean 209 ratings per user). */
 #define ACTIVITY_SIGMA 1.25
@@ -46,26 +47,26 @@ typedef struct {
   int64_t users, items;
   int clusters;
   uint64_t seed;
-  int all_items;  /* mean_items == items: everybody takes the whole catalogue */
-  double casual;  /* share of one- or two-item users */
-  double mu;      /* log-scale location of the lognormal activity */
-  double *pop;    /* (items) popularity weight, largest 1 */
-  int32_t *home;  /* (items) cluster of each item */
+  int all_items; /* mean_items == items: everybody takes the whole catalogue */
+  double casual; /* share of one- or two-item users */
+  double mu;     /* log-scale location of the lognormal activity */
+  double *pop;   /* (items) popularity weight, largest 1 */
+  int32_t *home; /* (items) cluster of each item */
   double pop_total;
   double *mass;   /* (clusters) popularity mass of each cluster's items */
   double *g_prob; /* (items) alias table over the whole catalogue */
   int32_t *g_alias;
-  int64_t *c_off;  /* (clusters + 1) each cluster's slice of c_item */
-  int32_t *c_item; /* (items) items grouped by cluster */
-  double *c_prob;  /* (items) per-cluster alias tables, slice by slice */
+  int64_t *c_off;   /* (clusters + 1) each cluster's slice of c_item */
+  int32_t *c_item;  /* (items) items grouped by cluster */
+  double *c_prob;   /* (items) per-cluster alias tables, slice by slice */
   int32_t *c_alias; /* indices local to the slice */
 } model;
 
 typedef struct {
   ia_rng rng;
-  int64_t n;   /* interactions */
-  int c1, c2;  /* clusters (equal when the user has one) */
-  double w1;   /* probability that a cluster draw goes to c1 */
+  int64_t n;          /* interactions */
+  int c1, c2;         /* clusters (equal when the user has one) */
+  double w1;          /* probability that a cluster draw goes to c1 */
   double start, span; /* active in [start, start + span) seconds */
 } profile;
 
@@ -111,8 +112,7 @@ static ia_status check_opts(const ia_generate_opts *o, int64_t *n_written) {
            "generate: users = %lld must be in [1, %d]", (long long)o->users, INT32_MAX);
   IA_CHECK(o->items > 0 && o->items <= INT32_MAX, IA_ERR_ARG,
            "generate: items = %lld must be in [1, %d]", (long long)o->items, INT32_MAX);
-  IA_CHECK(isfinite(o->mean_items) && o->mean_items >= 1.0 &&
-               o->mean_items <= (double)o->items,
+  IA_CHECK(isfinite(o->mean_items) && o->mean_items >= 1.0 && o->mean_items <= (double)o->items,
            IA_ERR_ARG,
            "generate: mean_items = %g must be in [1, items = %lld] (every user has at least "
            "one interaction, all distinct)",
@@ -160,8 +160,8 @@ static double solve_mu(double target, double s, double hi) {
 
 /* Vose's alias method: prob and alias (n) from weights w (n, positive sum);
  * small and large are scratch (n). One uniform then picks an index in O(1). */
-static void alias_build(const double *w, int64_t n, double *prob, int32_t *alias,
-                        int32_t *small, int32_t *large) {
+static void alias_build(const double *w, int64_t n, double *prob, int32_t *alias, int32_t *small,
+                        int32_t *large) {
   double sum = 0.0;
   for (int64_t i = 0; i < n; i++) sum += w[i];
   int64_t ns = 0, nl = 0;
@@ -194,8 +194,7 @@ static void alias_build(const double *w, int64_t n, double *prob, int32_t *alias
   }
 }
 
-static inline int64_t alias_draw(const double *prob, const int32_t *alias, int64_t n,
-                                 ia_rng *r) {
+static inline int64_t alias_draw(const double *prob, const int32_t *alias, int64_t n, ia_rng *r) {
   double x = ia_rng_uniform(r) * (double)n;
   int64_t k = (int64_t)x;
   if (k >= n) k = n - 1;
@@ -415,8 +414,8 @@ static void draw_pair(const model *m, const profile *p, int64_t u, int64_t j, in
                       int64_t *ts) {
   static const double cum[4] = {0.046, 0.147, 0.434, 0.770};
   ia_rng r;
-  ia_rng_init(&r, m->seed, IA_RNG_GENERATE, PAIR_BASE + (uint64_t)u * (uint64_t)m->items +
-                                                 (uint64_t)j);
+  ia_rng_init(&r, m->seed, IA_RNG_GENERATE,
+              PAIR_BASE + (uint64_t)u * (uint64_t)m->items + (uint64_t)j);
   double x = ia_rng_uniform(&r);
   int k = 0;
   while (k < 4 && x >= cum[k]) k++;

@@ -13,9 +13,9 @@
 #include "infae/status.h"
 
 typedef struct {
-  int64_t users;              /* rows to generate (> 0), ids 1..users */
-  int64_t items;              /* catalogue size (> 0), ids 1..items */
-  double mean_items;          /* mean interactions per user (>= 1, <= items) */
+  int64_t users;     /* rows to generate (> 0), ids 1..users */
+  int64_t items;     /* catalogue size (> 0), ids 1..items */
+  double mean_items; /* mean interactions per user (>= 1, <= items) */
   uint64_t seed;
   int clusters;               /* latent taste clusters (1..items; default 20) */
   double popularity_exponent; /* Zipf-like exponent of item popularity (>= 0; default 1.0) */

@@ -40,11 +40,7 @@ int ia_cmd_generate(MPI_Comm comm, int argc, char **argv, const char *command) {
   if (!g.output) st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--output is required");
   if (st == IA_OK && rank == 0) {
     int64_t written = 0;
-    double t0 = ia_time();
     st = ia_generate(&g, &written);
-    if (st == IA_OK)
-      ia_log_info("[generate] wrote %lld interactions to %s in %.1f s", (long long)written,
-                  g.output, ia_time() - t0);
   }
   st = ia_agree(comm, st);
   return st == IA_OK ? 0 : 1;

@@ -284,7 +284,8 @@ static void test_shape(void **state) {
     per_item[t.r[k].item - 1]++;
   }
   /* Every user id has a row, and some rows are short enough for the usual
-   * "drop users with < 3" filter to act (measured: 21 % at mean 10). */
+   * "drop users with < 3" filter to act (measured: 32 % at mean 10, where
+   * the lognormal's lower half is short by itself). */
   int64_t short_users = 0;
   for (int64_t u = 0; u < o.users; u++) {
     assert_true(per_user[u] >= 1);
@@ -292,7 +293,7 @@ static void test_shape(void **state) {
   }
   assert_true(short_users > o.users / 100);
   /* Long tail: the top 10 % of items hold far more than 10 % of the
-   * interactions (measured 49 % with exponent 1; 30 % leaves room for other
+   * interactions (measured 42 % with exponent 1; 30 % leaves room for other
    * seeds). The 50 most popular ids must not be the low ids: popularity is
    * shuffled over ids (about 5 of them are expected below 51). */
   int64_t top_low_ids = 0;
@@ -341,8 +342,10 @@ static void test_formats_agree(void **state) {
   char *seen = calloc(200, 1);
   assert_non_null(seen);
   int64_t distinct = 0;
-  for (int64_t k = 0; k < n[0]; k++)
-    if (!seen[t[0].r[k].item - 1]++) distinct++;
+  for (int64_t k = 0; k < n[0]; k++) {
+    distinct += !seen[t[0].r[k].item - 1];
+    seen[t[0].r[k].item - 1] = 1;
+  }
   assert_int_equal(t[3].headers, distinct);
   free(seen);
   for (int f = 0; f < 4; f++) table_free(&t[f]);
@@ -473,14 +476,14 @@ static void test_item_item_beats_popularity(void **state) {
     hit_knn += above_knn < 10;
     hit_pop += above_pop < 10;
   }
-  /* Measured on this seed: kNN hit@10 0.39, popularity 0.25. Ties count
-   * against the held-out item, so neither is flattered. A generator without
-   * taste structure gives kNN no edge; 1.2x is far above noise (about 3000
-   * users, standard error of each rate under 0.01). */
+  /* Measured on this seed: kNN hit@10 0.483, popularity 0.300 (1.6x). Ties
+   * count against the held-out item, so neither is flattered. Without taste
+   * clusters kNN has no edge over popularity; 1.3x is far above noise (3548
+   * users: standard error of each rate under 0.01). */
   double knn = (double)hit_knn / (double)tried, pop = (double)hit_pop / (double)tried;
   print_message("item-item hit@10 %.3f, popularity %.3f over %lld users\n", knn, pop,
                 (long long)tried);
-  assert_true(knn > 1.2 * pop);
+  assert_true(knn > 1.3 * pop);
   free(ptr);
   free(held);
   free(co);
@@ -560,12 +563,9 @@ int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   ia_log_init(MPI_COMM_WORLD, IA_LOG_QUIET);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_defaults),
-      cmocka_unit_test(test_shape),
-      cmocka_unit_test(test_formats_agree),
-      cmocka_unit_test(test_deterministic),
-      cmocka_unit_test(test_dense),
-      cmocka_unit_test(test_item_item_beats_popularity),
+      cmocka_unit_test(test_defaults),      cmocka_unit_test(test_shape),
+      cmocka_unit_test(test_formats_agree), cmocka_unit_test(test_deterministic),
+      cmocka_unit_test(test_dense),         cmocka_unit_test(test_item_item_beats_popularity),
       cmocka_unit_test(test_bad_options),
   };
   int rc = cmocka_run_group_tests(tests, setup, teardown);
