@@ -629,6 +629,7 @@ ia_status ia_generate(const ia_generate_opts *o, int64_t *n_written) {
   int32_t *count = NULL;
   char *tmp = NULL;
   writer w = {0};
+  int created = 0; /* only a temporary file of ours is ever removed */
   int fmt = parse_format(o->format);
   double t0 = ia_time();
 
@@ -655,6 +656,7 @@ ia_status ia_generate(const ia_generate_opts *o, int64_t *n_written) {
   w.path = tmp;
   w.f = fopen(tmp, "wb");
   IA_CHECK_GOTO(w.f, IA_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+  created = 1;
 
   if (fmt == FMT_NETFLIX)
     IA_CALL_GOTO(write_by_item(&m, count, total, &w));
@@ -675,7 +677,7 @@ ia_status ia_generate(const ia_generate_opts *o, int64_t *n_written) {
 
 done:
   if (w.f) fclose(w.f);
-  if (st != IA_OK && tmp) remove(tmp);
+  if (st != IA_OK && created) remove(tmp);
   free(w.buf);
   free(tmp);
   free(count);
