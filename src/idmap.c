@@ -109,44 +109,25 @@ int64_t ia_idmap_size(const ia_idmap *m) { return m->n; }
 
 const char *ia_idmap_key(const ia_idmap *m, int32_t id) { return m->arena + m->offset[id]; }
 
-typedef struct {
-  const char *key;
-  long double num; /* value when numeric */
-  int32_t id;
-} sort_entry;
+static const char *const *g_sort_keys; /* qsort has no context argument in C17 */
 
-static int cmp_numeric(const void *a, const void *b) {
-  const sort_entry *x = a, *y = b;
-  if (x->num != y->num) return x->num < y->num ? -1 : 1;
-  return strcmp(x->key, y->key);
-}
-
-static int cmp_text(const void *a, const void *b) {
-  return strcmp(((const sort_entry *)a)->key, ((const sort_entry *)b)->key);
-}
-
-static int is_integer(const char *s) {
-  if (*s == '-' || *s == '+') s++;
-  if (!*s) return 0;
-  for (; *s; s++)
-    if (*s < '0' || *s > '9') return 0;
-  return 1;
+static int cmp_key(const void *a, const void *b) {
+  return strcmp(g_sort_keys[*(const int32_t *)a], g_sort_keys[*(const int32_t *)b]);
 }
 
 ia_status ia_idmap_sorted(const ia_idmap *m, int32_t **order) {
-  sort_entry *e = NULL;
-  IA_CALL(IA_ALLOC(e, m->n, "id sort"));
-  int numeric = 1;
-  for (int64_t i = 0; i < m->n; i++) {
-    e[i].key = m->arena + m->offset[i];
-    e[i].id = (int32_t)i;
-    if (numeric && !is_integer(e[i].key)) numeric = 0;
-    e[i].num = numeric ? strtold(e[i].key, NULL) : 0;
-  }
-  qsort(e, (size_t)m->n, sizeof *e, numeric ? cmp_numeric : cmp_text);
+  const char **keys = NULL;
+  IA_CALL(IA_ALLOC(keys, m->n, "id sort keys"));
   ia_status st = IA_ALLOC(*order, m->n, "id order");
-  if (st == IA_OK)
-    for (int64_t i = 0; i < m->n; i++) (*order)[i] = e[i].id;
-  free(e);
+  if (st == IA_OK) {
+    for (int64_t i = 0; i < m->n; i++) {
+      keys[i] = m->arena + m->offset[i];
+      (*order)[i] = (int32_t)i;
+    }
+    g_sort_keys = keys;
+    qsort(*order, (size_t)m->n, sizeof **order, cmp_key);
+    g_sort_keys = NULL;
+  }
+  free(keys);
   return st;
 }

@@ -183,7 +183,6 @@ typedef struct {
   const ia_prepare_opts *o;
   const char *sep; /* NULL = blanks */
   const char *expect;
-  int ids_numeric;
 } line_format;
 
 static ia_status parse_file(const line_format *lf, const char *path, EVP_MD_CTX *sha,

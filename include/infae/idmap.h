@@ -16,6 +16,8 @@ int32_t ia_idmap_find(const ia_idmap *m, const char *s, size_t len);
 int64_t ia_idmap_size(const ia_idmap *m);
 /* NUL-terminated key of an index; valid until the map changes. */
 const char *ia_idmap_key(const ia_idmap *m, int32_t id);
-/* order[r] = index whose key sorts r-th: by integer value when every key is a
- * decimal integer (ties by text), else by bytes. The caller frees *order. */
+/* order[r] = index whose key sorts r-th, comparing keys as byte strings
+ * ("1" < "10" < "2"), as the reference implementation orders its ids; the
+ * order breaks ties in rankings and in the pooled AUC. The caller frees
+ * *order. Not thread-safe. */
 IA_NODISCARD ia_status ia_idmap_sorted(const ia_idmap *m, int32_t **order);

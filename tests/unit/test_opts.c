@@ -84,10 +84,11 @@ static void idmap_interns_and_sorts(void **state) {
   assert_int_equal(ia_idmap_find(m, "1000", 4), -1);
   int32_t *order = NULL;
   assert_int_equal(ia_idmap_sorted(m, &order), IA_OK);
-  /* numeric order: 9 < 10 < 100 < 0120735 (=120735) */
-  assert_string_equal(ia_idmap_key(m, order[0]), "9");
+  /* byte order: "0120735" < "10" < "100" < "9" */
+  assert_string_equal(ia_idmap_key(m, order[0]), "0120735");
   assert_string_equal(ia_idmap_key(m, order[1]), "10");
-  assert_string_equal(ia_idmap_key(m, order[3]), "0120735");
+  assert_string_equal(ia_idmap_key(m, order[2]), "100");
+  assert_string_equal(ia_idmap_key(m, order[3]), "9");
   free(order);
   /* Growth past the initial table keeps every key. */
   char buf[32];
@@ -97,8 +98,11 @@ static void idmap_interns_and_sorts(void **state) {
     assert_int_equal(ia_idmap_intern(m, buf, strlen(buf), &v), IA_OK);
   }
   assert_int_equal(ia_idmap_find(m, "u77777", 6), 4 + 77777);
-  assert_int_equal(ia_idmap_sorted(m, &order), IA_OK); /* text order now */
+  assert_int_equal(ia_idmap_sorted(m, &order), IA_OK);
   assert_string_equal(ia_idmap_key(m, order[0]), "0120735");
+  assert_string_equal(ia_idmap_key(m, order[4]), "u0");
+  assert_string_equal(ia_idmap_key(m, order[5]), "u1");
+  assert_string_equal(ia_idmap_key(m, order[6]), "u10");
   free(order);
   ia_idmap_free(&m);
   assert_null(m);
