@@ -7,13 +7,31 @@ Run it with Debian's /usr/bin/python3 (python3-numpy, python3-scipy, python3-h5p
 Library:
     load_dataset(path)                      -> dict (CSR splits, negatives, counts, ids, attrs)
     metrics(scores, context, held, negatives, item_train_count, train_nnz) -> dict
+    metrics_bounds(..., tie_rtol)           -> (exact, lo, hi) over near-tie reorderings
     pop_scores(train)                       -> dense (users x items) scores
     ease_fit(train, lam)                    -> dense (items x items) B
-    evaluate(dataset, model, lambdas=None)  -> {"model", "best_lambda", "val", "test"}
+    evaluate(dataset, model, lambdas=None, tie_rtol=None)
+                                            -> {"model", "best_lambda", "val", "test"[, "bounds"]}
+    compare(oracle_result, ours, rtol)      -> list of mismatches
 
 CLI:
-    oracle.py eval --data D.h5 --model pop|ease [--lambdas 1,10] --compare OURS.json [--rtol 1e-6]
+    oracle.py eval --data D.h5 --model pop|ease [--lambdas 1,10] --compare OURS.json
+                   [--rtol 1e-6] [--atol 0] [--tie-rtol 1e-10]
     oracle.py eval --data D.h5 --model pop|ease [--lambdas ...] --print
+  --compare exits 0 when every validation metric (per lambda, keys matched by float
+  value), best_lambda and every test metric agree, 1 otherwise (one line per
+  mismatch).  OURS.json may also be a file whose "<model>" entry holds those keys
+  (the reference expected.json).
+
+Near ties.  On sparse data EASE produces many mathematically equal scores (items
+with identical columns of XᵀX), which floating-point noise (~1e-14 of the row's
+largest score) turns into an implementation-dependent order; NDCG/HR/PSP then
+differ by up to a few % between two correct implementations (seen on movietweetings
+and filmtrust; Cholesky vs inv inside this oracle gives the same spread).  So by
+default --compare accepts a value outside rtol when it lies in the range the metric
+can take when such near-ties are reordered (--tie-rtol, relative to the row's largest
+|score|; see _groups for what may move: bitwise-equal scores and exact zeros keep the
+stable order).  --tie-rtol 0 compares strictly; use it against the reference.
 
 Conventions (module-level, so a caller can try variants).  The defaults are the ones
 that reproduce /work/shared/reference/ml-100k/expected.json ("ease" section and the
