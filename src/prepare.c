@@ -609,6 +609,7 @@ ia_status ia_prepare(const ia_prepare_opts *o, ia_dataset *d) {
     for (unsigned k = 0; k < md_len && k < 32; k++)
       snprintf(d->source_sha256 + 2 * k, 3, "%02x", md[k]);
   }
+  ia_log_verbose("[prepare] source sha256 %s over %d file(s)", d->source_sha256, n_files);
   d->command = strdup(o->command ? o->command : "");
   IA_CHECK_GOTO(d->command, IA_ERR_NOMEM, "out of memory");
   ia_log_info("[prepare] %lld users, %lld items; train %lld, val %lld, test %lld; "

@@ -91,6 +91,8 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
   ia_log_info("[train] %s: %lld users, %lld items, train %lld; %d rank(s); read %.2f s",
               o->data, (long long)d.n_users, (long long)d.n_items, (long long)d.train_nnz, size,
               r->t_read);
+  ia_log_verbose("[train] rank 0 holds users [%lld, %lld); dataset sha256 %s", (long long)begin,
+                 (long long)(begin + count), d.source_sha256);
   st = ia_evaluator_create(d.item_train_count, d.n_items, d.train_nnz, &ev);
   if (st == IA_OK) st = IA_ALLOC(scores, d.n_items, "scores");
   IA_CALL_GOTO(ia_agree(comm, st));
@@ -122,6 +124,7 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
     r->gram_flops = flops;
     ia_log_info("[train] gram XᵀX %lld×%lld: %.2f s", (long long)d.n_items, (long long)d.n_items,
                 r->t_gram);
+    ia_log_verbose("[train] gram: %.3g integer adds over all ranks", flops);
     int best = -1;
     for (int k = 0; k < n; k++) {
       r->lambdas[k] = grid[k];
