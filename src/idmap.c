@@ -109,25 +109,23 @@ int64_t ia_idmap_size(const ia_idmap *m) { return m->n; }
 
 const char *ia_idmap_key(const ia_idmap *m, int32_t id) { return m->arena + m->offset[id]; }
 
-static const char *const *g_sort_keys; /* qsort has no context argument in C17 */
+typedef struct {
+  const char *key;
+  int32_t id;
+} sort_entry;
 
 static int cmp_key(const void *a, const void *b) {
-  return strcmp(g_sort_keys[*(const int32_t *)a], g_sort_keys[*(const int32_t *)b]);
+  return strcmp(((const sort_entry *)a)->key, ((const sort_entry *)b)->key);
 }
 
 ia_status ia_idmap_sorted(const ia_idmap *m, int32_t **order) {
-  const char **keys = NULL;
-  IA_CALL(IA_ALLOC(keys, m->n, "id sort keys"));
+  sort_entry *e = NULL;
+  IA_CALL(IA_ALLOC(e, m->n, "id sort"));
+  for (int64_t i = 0; i < m->n; i++) e[i] = (sort_entry){m->arena + m->offset[i], (int32_t)i};
+  qsort(e, (size_t)m->n, sizeof *e, cmp_key);
   ia_status st = IA_ALLOC(*order, m->n, "id order");
-  if (st == IA_OK) {
-    for (int64_t i = 0; i < m->n; i++) {
-      keys[i] = m->arena + m->offset[i];
-      (*order)[i] = (int32_t)i;
-    }
-    g_sort_keys = keys;
-    qsort(*order, (size_t)m->n, sizeof **order, cmp_key);
-    g_sort_keys = NULL;
-  }
-  free(keys);
+  if (st == IA_OK)
+    for (int64_t i = 0; i < m->n; i++) (*order)[i] = e[i].id;
+  free(e);
   return st;
 }

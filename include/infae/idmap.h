@@ -19,5 +19,5 @@ const char *ia_idmap_key(const ia_idmap *m, int32_t id);
 /* order[r] = index whose key sorts r-th, comparing keys as byte strings
  * ("1" < "10" < "2"), as the reference implementation orders its ids; the
  * order breaks ties in rankings and in the pooled AUC. The caller frees
- * *order. Not thread-safe. */
+ * *order. */
 IA_NODISCARD ia_status ia_idmap_sorted(const ia_idmap *m, int32_t **order);

@@ -39,6 +39,8 @@ import sys
 
 import numpy as np
 
+from oracle import _attr, _decode_strings as _strings  # same HDF5 decoding as the oracle
+
 MIN_USER_ITEMS = 3
 N_NEGATIVES = 50
 
@@ -152,26 +154,6 @@ def sha256_files(files):
 # ----------------------------------------------------------------------------------
 # dataset file
 # ----------------------------------------------------------------------------------
-
-def _strings(ds):
-    try:
-        return [str(s) for s in ds.asstr()[()]]
-    except (AttributeError, TypeError, ValueError):
-        return [s.decode("utf-8") if isinstance(s, (bytes, np.bytes_)) else str(s)
-                for s in ds[()]]
-
-
-def _attr(v):
-    if isinstance(v, (bytes, np.bytes_)):
-        return v.decode("utf-8")
-    if isinstance(v, np.ndarray):
-        if v.size == 1:
-            return _attr(v.reshape(-1)[0])
-        return [_attr(x) for x in v.tolist()]
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
 
 def read_h5(path, err):
     import h5py
