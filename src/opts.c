@@ -87,9 +87,10 @@ ia_status ia_opts_parse(const ia_opt *table, int n, int argc, char **argv, int *
       *help = 1;
       return IA_OK;
     }
-    IA_CHECK(arg[0] == '-' && arg[1] == '-' && arg[2], IA_ERR_ARG,
+    /* --name, or -name (e.g. -k 10, -np 16) */
+    IA_CHECK(arg[0] == '-' && arg[1] && (arg[1] != '-' || arg[2]), IA_ERR_ARG,
              "unexpected argument '%s' (options start with --; see --help)", arg);
-    const char *name = arg + 2, *eq = strchr(name, '=');
+    const char *name = arg + (arg[1] == '-' ? 2 : 1), *eq = strchr(name, '=');
     size_t len = eq ? (size_t)(eq - name) : strlen(name);
     const ia_opt *o = NULL;
     for (int i = 0; i < n; i++)
@@ -141,7 +142,8 @@ void ia_opts_usage(FILE *f, const char *usage, const char *summary, const ia_opt
   fprintf(f, "usage: %s\n\n%s\n\noptions:\n", usage, summary);
   for (int i = 0; i < n; i++) {
     char left[64];
-    snprintf(left, sizeof left, "--%s %s", table[i].name, type_hint(table[i].type));
+    snprintf(left, sizeof left, "%s%s %s", strlen(table[i].name) == 1 ? "-" : "--", table[i].name,
+             type_hint(table[i].type));
     fprintf(f, "  %-26s %s", left, table[i].help);
     if (table[i].def && table[i].type != IA_OPT_FLAG) fprintf(f, " [default: %s]", table[i].def);
     if (table[i].type == IA_OPT_STRINGS) fprintf(f, " (repeatable)");

@@ -11,25 +11,31 @@
 #include "infae/dataset.h"
 #include "infae/log.h"
 #include "infae/model.h"
+#include "infae/plan.h"
+#include "infae/model_file.h"
+#include "infae/rng.h"
 
-/* Reference grids: EASE absolute λ (Steck 2019 / the reference). */
-static const double ease_grid[] = {1, 10, 100, 250, 500, 1000, 2500};
+const double ia_infae_grid[6] = {0, 1, 5, 20, 50, 100};
+const double ia_ease_grid[7] = {1, 10, 100, 250, 500, 1000, 2500};
 
 typedef struct {
   const ia_dataset *d;
-  const double *b; /* EASE weights, or NULL for pop */
+  const double *b;        /* EASE weights */
+  const ia_infae *infae;  /* ∞-AE predictions */
 } scorer;
 
 static void score_user(const scorer *s, int64_t row, int test, double *scores) {
   const ia_dataset *d = s->d;
   const ia_csr *tr = &d->train, *va = &d->val;
-  if (!s->b) {
+  const int32_t *t = tr->indices + tr->indptr[row];
+  int64_t nt = tr->indptr[row + 1] - tr->indptr[row];
+  if (s->infae)
+    ia_infae_scores(s->infae, row, t, nt, scores);
+  else if (s->b)
+    ia_ease_scores(s->b, d->n_items, t, nt, test ? va->indices + va->indptr[row] : NULL,
+                   test ? va->indptr[row + 1] - va->indptr[row] : 0, scores);
+  else
     ia_pop_scores(d->item_train_count, d->n_items, scores);
-    return;
-  }
-  ia_ease_scores(s->b, d->n_items, tr->indices + tr->indptr[row],
-                 tr->indptr[row + 1] - tr->indptr[row], test ? va->indices + va->indptr[row] : NULL,
-                 test ? va->indptr[row + 1] - va->indptr[row] : 0, scores);
 }
 
 /* Validation: context train, held val. Test: context train + val, held test. */
@@ -61,6 +67,155 @@ static void log_metrics(const char *what, const ia_metrics *m, double secs) {
               m->v[IA_NDCG100], m->v[IA_PSP100], m->v[IA_AUC], (long long)m->users, secs);
 }
 
+static double gflops(const ia_step *s) { return s->seconds > 0 ? s->flops / s->seconds / 1e9 : 0; }
+
+/* A λ whose factorization fails is skipped in a grid and fatal alone. */
+static int skip_failed(ia_status *st, int n, double lambda, int *skipped) {
+  if (*st != IA_ERR_NOTSPD || n == 1) return 0;
+  ia_log_warn("skipping λ = %g (the grid goes on): %s", lambda, ia_error_message());
+  ia_error_clear();
+  *skipped = 1;
+  *st = IA_OK;
+  return 1;
+}
+
+/* A seeded sample of u of the n users, ascending; the same on every rank. */
+static ia_status sample_users(int64_t n, int64_t u, uint64_t seed, int64_t **out) {
+  int64_t *perm = NULL;
+  uint8_t *chosen = NULL;
+  ia_status st = IA_ALLOC(perm, n, "user sample");
+  if (st == IA_OK) st = IA_ZALLOC(chosen, n, "user sample");
+  if (st == IA_OK) {
+    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    ia_rng r;
+    ia_rng_init(&r, seed, IA_RNG_SAMPLE, 0);
+    for (int64_t i = 0; i < u; i++) { /* partial Fisher–Yates */
+      int64_t j = i + (int64_t)ia_rng_below(&r, (uint64_t)(n - i)), t = perm[i];
+      perm[i] = perm[j];
+      perm[j] = t;
+    }
+    for (int64_t i = 0; i < u; i++) chosen[perm[i]] = 1;
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++)
+      if (chosen[i]) perm[k++] = i;
+    *out = perm;
+    perm = NULL;
+  }
+  free(perm);
+  free(chosen);
+  return st;
+}
+
+static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dataset *d,
+                             ia_evaluator *ev, double *scores, ia_train_result *r) {
+  ia_status st = IA_OK;
+  ia_grid g = {0};
+  ia_infae *m = NULL;
+  int64_t *fit = NULL;
+  const double *grid = o->lambdas ? o->lambdas : ia_infae_grid;
+  int n = o->lambdas ? o->n_lambdas : (int)(sizeof ia_infae_grid / sizeof *ia_infae_grid);
+  IA_CHECK(n >= 1 && n <= IA_MAX_LAMBDAS, IA_ERR_ARG, "between 1 and %d λ values",
+           IA_MAX_LAMBDAS);
+  int64_t u = o->train_users > 0 && o->train_users < d->n_users ? o->train_users : d->n_users;
+  IA_CALL(ia_grid_create(comm, o->nprow, o->npcol, &g));
+  r->has_lambda = 1;
+  r->n_lambdas = n;
+  r->precision = o->precision;
+  r->nprow = g.nprow;
+  r->npcol = g.npcol;
+  r->block_size = o->block_size > 0 ? o->block_size : 256;
+  r->fit_users = u;
+
+  /* Plan first: refuse before allocating when a rank would not fit. */
+  ia_infae_plan plan;
+  ia_infae_plan_make(d->n_users, d->n_items, u, d->train_nnz, g.size, g.nprow, g.npcol,
+                     r->block_size, o->precision, n > 1, 0, &plan);
+  r->bytes_per_rank = plan.bytes_total;
+  int64_t limit = o->memory_limit;
+  if (limit <= 0) IA_CALL_GOTO(ia_memory_per_rank(comm, &limit));
+  if (plan.bytes_total > (double)limit) {
+    ia_plan_print(&plan, d->n_users, d->n_items, u, g.size, o->precision, n,
+                  o->precision == IA_FP64 ? 40.0 : 80.0);
+    IA_CHECK_GOTO(0, IA_ERR_NOMEM,
+                  "∞-AE needs %.2f GiB per rank, above the limit of %.2f GiB (--memory-limit); "
+                  "use more ranks, --precision fp32 or --train-users",
+                  plan.bytes_total / 1073741824.0, (double)limit / 1073741824.0);
+  }
+  ia_log_info("[train] ∞-AE %s on a %dx%d grid (block %d): %.2f GiB per rank planned, "
+              "limit %.2f GiB",
+              o->precision == IA_FP64 ? "fp64" : "fp32", g.nprow, g.npcol, r->block_size,
+              plan.bytes_total / 1073741824.0, (double)limit / 1073741824.0);
+  if (u < d->n_users) {
+    st = sample_users(d->n_users, u, o->seed, &fit);
+    IA_CALL_GOTO(ia_agree(comm, st));
+    ia_log_info("[train] fitting on a random sample of %lld of %lld users (seed %llu)",
+                (long long)u, (long long)d->n_users, (unsigned long long)o->seed);
+  }
+  ia_infae_opts io = {.nb = r->block_size,
+                      .precision = o->precision,
+                      .keep_kernel = n > 1,
+                      .fit_users = fit,
+                      .n_fit = u};
+  IA_CALL_GOTO(ia_infae_create(&g, o->data, &io, &m));
+  const ia_infae_stats *s = ia_infae_get_stats(m);
+  double t = ia_time();
+  IA_CALL_GOTO(ia_infae_gram(m, &r->trace_k));
+  r->t_gram = ia_time() - t;
+  ia_log_info("[train] gram K = NTK(X, X) %lld×%lld: %.2f s, %.1f GFLOP/s; trace(K) = %.10g",
+              (long long)u, (long long)u, r->t_gram, gflops(&s->gram), r->trace_k);
+  int best = -1;
+  scorer sc = {d, NULL, m};
+  for (int k = 0; k < n; k++) {
+    r->lambdas[k] = grid[k];
+    t = ia_time();
+    ia_step f0 = s->factor, s0 = s->solve;
+    st = ia_infae_fit(m, grid[k]);
+    if (skip_failed(&st, n, grid[k], &r->skipped[k])) continue;
+    IA_CALL_GOTO(st);
+    double tf = ia_time() - t;
+    r->t_fit += tf;
+    ia_step fs = {s->factor.seconds - f0.seconds, s->factor.flops - f0.flops};
+    ia_step ss = {s->solve.seconds - s0.seconds, s->solve.flops - s0.flops};
+    ia_log_info("[train] λ = %g: Cholesky %.2f s (%.1f GFLOP/s), solve %.2f s (%.1f GFLOP/s)",
+                grid[k], fs.seconds, gflops(&fs), ss.seconds, gflops(&ss));
+    t = ia_time();
+    IA_CALL_GOTO(ia_infae_predict(m, 0));
+    IA_CALL_GOTO(evaluate(comm, &sc, ev, scores, 0, &r->val[k]));
+    double te = ia_time() - t;
+    r->t_val += te;
+    char what[48];
+    snprintf(what, sizeof what, "val λ=%g", grid[k]);
+    log_metrics(what, &r->val[k], te);
+    if (best < 0 || r->val[k].v[IA_HR100] > r->val[best].v[IA_HR100]) {
+      best = k;
+      IA_CALL_GOTO(ia_infae_keep(m));
+    }
+  }
+  IA_CHECK_GOTO(best >= 0, IA_ERR_NOTSPD, "every λ of the grid failed to factor");
+  r->best_lambda = grid[best];
+  r->lambda_prime = ia_infae_lambda_prime(m);
+  t = ia_time();
+  IA_CALL_GOTO(ia_infae_predict(m, 1));
+  IA_CALL_GOTO(evaluate(comm, &sc, ev, scores, 1, &r->test));
+  r->t_test = ia_time() - t;
+  char what[48];
+  snprintf(what, sizeof what, "test λ=%g", r->best_lambda);
+  log_metrics(what, &r->test, r->t_test);
+  ia_log_info("[train] test NTK(C, X) %.2f s (%.1f GFLOP/s), product with α %.2f s (%.1f "
+              "GFLOP/s), row redistribution %.2f s in all",
+              s->test_gram.seconds, gflops(&s->test_gram), s->test_gemm.seconds,
+              gflops(&s->test_gemm), s->redistribute.seconds);
+  r->steps = *s;
+  r->gram_flops = s->gram.flops;
+  r->fit_flops = s->factor.flops + s->solve.flops;
+  if (o->out) IA_CALL_GOTO(ia_model_write(m, &g, o, d, r, fit));
+done:
+  free(fit);
+  ia_infae_free(&m);
+  ia_grid_free(&g);
+  return st;
+}
+
 ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
   ia_status st = IA_OK;
   ia_dataset d = {0};
@@ -71,17 +226,20 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
   MPI_Comm_size(comm, &size);
   memset(r, 0, sizeof *r);
   double t0 = ia_time(), t;
-  int is_ease = o->model && !strcmp(o->model, "ease");
-  IA_CHECK(is_ease || (o->model && !strcmp(o->model, "pop")), IA_ERR_ARG,
-           "--model must be pop or ease (got '%s')", o->model ? o->model : "");
+  const char *model = o->model ? o->model : "infae";
+  int is_ease = !strcmp(model, "ease"), is_infae = !strcmp(model, "infae");
+  IA_CHECK(is_ease || is_infae || !strcmp(model, "pop"), IA_ERR_ARG,
+           "--model must be infae, ease or pop (got '%s')", model);
   IA_CHECK(o->data, IA_ERR_ARG, "--data is required");
-  snprintf(r->model, sizeof r->model, "%s", o->model);
+  IA_CHECK(!o->out || is_infae, IA_ERR_ARG, "--out writes ∞-AE models only (--model infae)");
+  snprintf(r->model, sizeof r->model, "%s", model);
   r->ranks = size;
 
-  /* Users in contiguous blocks over ranks. */
+  /* Users in contiguous blocks of ceil(n/size) over ranks: the layout the
+   * ∞-AE predictions arrive in. */
   int64_t n_users, n_items, begin, count;
   IA_CALL(ia_dataset_dims(comm, o->data, &n_users, &n_items));
-  ia_partition(n_users, size, rank, &begin, &count);
+  ia_row_block(n_users, size, rank, &begin, &count);
   IA_CALL(ia_dataset_read(comm, o->data, begin, count, 0, &d));
   r->t_read = ia_time() - t0;
   r->users = d.n_users;
@@ -96,17 +254,19 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
   st = ia_evaluator_create(d.item_train_count, d.n_items, d.train_nnz, &ev);
   if (st == IA_OK) st = IA_ALLOC(scores, d.n_items, "scores");
   IA_CALL_GOTO(ia_agree(comm, st));
-  scorer sc = {&d, NULL};
+  scorer sc = {&d, NULL, NULL};
 
-  if (!is_ease) {
+  if (is_infae) {
+    IA_CALL_GOTO(train_infae(comm, o, &d, ev, scores, r));
+  } else if (!is_ease) {
     r->n_lambdas = 1;
     t = ia_time();
     IA_CALL_GOTO(evaluate(comm, &sc, ev, scores, 0, &r->val[0]));
     r->t_val = ia_time() - t;
     log_metrics("val", &r->val[0], r->t_val);
   } else {
-    const double *grid = o->lambdas ? o->lambdas : ease_grid;
-    int n = o->lambdas ? o->n_lambdas : (int)(sizeof ease_grid / sizeof *ease_grid);
+    const double *grid = o->lambdas ? o->lambdas : ia_ease_grid;
+    int n = o->lambdas ? o->n_lambdas : (int)(sizeof ia_ease_grid / sizeof *ia_ease_grid);
     IA_CHECK_GOTO(n >= 1 && n <= IA_MAX_LAMBDAS, IA_ERR_ARG, "between 1 and %d λ values",
                   IA_MAX_LAMBDAS);
     r->has_lambda = 1;
@@ -132,13 +292,8 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
       st = ia_ease_fit(g, d.n_items, grid[k], b);
       int failed = st != IA_OK;
       MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, comm);
-      if (failed && n > 1 && (st == IA_OK || st == IA_ERR_NOTSPD)) {
-        ia_log_warn("skipping λ = %g: %s", grid[k], ia_error_message());
-        ia_error_clear();
-        r->skipped[k] = 1;
-        st = IA_OK;
-        continue;
-      }
+      if (failed && st == IA_OK) st = IA_ERR_NOTSPD; /* failed on another rank */
+      if (skip_failed(&st, n, grid[k], &r->skipped[k])) continue;
       IA_CALL_GOTO(ia_agree(comm, st));
       double tf = ia_time() - t;
       r->t_fit += tf;
@@ -160,15 +315,13 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
     r->best_lambda = grid[best];
     sc.b = best_b;
   }
-  t = ia_time();
-  IA_CALL_GOTO(evaluate(comm, &sc, ev, scores, 1, &r->test));
-  r->t_test = ia_time() - t;
-  if (is_ease) {
+  if (!is_infae) {
+    t = ia_time();
+    IA_CALL_GOTO(evaluate(comm, &sc, ev, scores, 1, &r->test));
+    r->t_test = ia_time() - t;
     char what[48];
-    snprintf(what, sizeof what, "test λ=%g", r->best_lambda);
+    snprintf(what, sizeof what, is_ease ? "test λ=%g" : "test", r->best_lambda);
     log_metrics(what, &r->test, r->t_test);
-  } else {
-    log_metrics("test", &r->test, r->t_test);
   }
   r->t_total = ia_time() - t0;
 done:
@@ -223,12 +376,9 @@ static cJSON *metrics_json(const ia_metrics *m) {
   return o;
 }
 
-ia_status ia_train_write_json(const ia_train_opts *o, const ia_train_result *r, const char *path) {
-  ia_status st = IA_OK;
-  char *text = NULL, tmp[4096] = "";
-  FILE *f = NULL;
+char *ia_train_json(const ia_train_opts *o, const ia_train_result *r) {
   cJSON *root = cJSON_CreateObject();
-  IA_CHECK(root, IA_ERR_NOMEM, "out of memory building JSON");
+  if (!root) return NULL;
   cJSON_AddStringToObject(root, "model", r->model);
   if (r->has_lambda)
     cJSON_AddNumberToObject(root, "best_lambda", r->best_lambda);
@@ -260,7 +410,42 @@ ia_status ia_train_write_json(const ia_train_opts *o, const ia_train_result *r, 
   cJSON_AddNumberToObject(root, "ranks", r->ranks);
   cJSON_AddStringToObject(root, "command", o->command ? o->command : "");
   cJSON_AddStringToObject(root, "infae_version", IA_VERSION);
-  text = cJSON_Print(root);
+  if (!strcmp(r->model, "infae")) {
+    cJSON *x = cJSON_AddObjectToObject(root, "infae");
+    cJSON_AddStringToObject(x, "precision", r->precision == IA_FP64 ? "fp64" : "fp32");
+    cJSON_AddNumberToObject(x, "trace_K", r->trace_k);
+    cJSON_AddNumberToObject(x, "lambda_prime", r->lambda_prime);
+    cJSON_AddNumberToObject(x, "fit_users", (double)r->fit_users);
+    char grid[32];
+    snprintf(grid, sizeof grid, "%dx%d", r->nprow, r->npcol);
+    cJSON_AddStringToObject(x, "grid", grid);
+    cJSON_AddNumberToObject(x, "block_size", r->block_size);
+    cJSON_AddNumberToObject(x, "planned_bytes_per_rank", r->bytes_per_rank);
+    cJSON *steps = cJSON_AddObjectToObject(x, "steps");
+    const char *names[] = {"read", "gram", "factor", "solve", "predict", "test_gram",
+                           "test_gemm", "redistribute"};
+    const ia_step *v[] = {&r->steps.read,    &r->steps.gram,      &r->steps.factor,
+                          &r->steps.solve,   &r->steps.predict,   &r->steps.test_gram,
+                          &r->steps.test_gemm, &r->steps.redistribute};
+    for (int k = 0; k < 8; k++) {
+      cJSON *st = cJSON_AddObjectToObject(steps, names[k]);
+      cJSON_AddNumberToObject(st, "seconds", v[k]->seconds);
+      cJSON_AddNumberToObject(st, "flops", v[k]->flops);
+      cJSON_AddNumberToObject(st, "gflops_per_s",
+                              v[k]->seconds > 0 ? v[k]->flops / v[k]->seconds / 1e9 : 0.0);
+    }
+  }
+  char *text = cJSON_Print(root);
+  cJSON_Delete(root);
+  return text;
+}
+
+ia_status ia_train_write_json(const ia_train_opts *o, const ia_train_result *r, const char *path) {
+  ia_status st = IA_OK;
+  char tmp[4096] = "";
+  FILE *f = NULL;
+  char *text = ia_train_json(o, r);
+
   IA_CHECK_GOTO(text, IA_ERR_NOMEM, "out of memory printing JSON");
   snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
   f = fopen(tmp, "w");
@@ -273,6 +458,5 @@ ia_status ia_train_write_json(const ia_train_opts *o, const ia_train_result *r, 
 done:
   if (st != IA_OK && tmp[0]) remove(tmp);
   free(text);
-  cJSON_Delete(root);
   return st;
 }

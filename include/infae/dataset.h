@@ -40,6 +40,12 @@ IA_NODISCARD ia_status ia_dataset_write(const ia_dataset *d, const char *path);
 IA_NODISCARD ia_status ia_dataset_read(MPI_Comm comm, const char *path, int64_t row_begin,
                                        int64_t n_rows, int with_ids, ia_dataset *d);
 
+/* Reads the rows rows[0..n) (ascending user indices; each rank its own
+ * list) of one split ("train", "val", "test") into out (n × items).
+ * Collective on comm (MPI-IO driver). */
+IA_NODISCARD ia_status ia_dataset_read_rows(MPI_Comm comm, const char *path, const char *split,
+                                            const int64_t *rows, int64_t n, ia_csr *out);
+
 /* Reads only the global sizes (users, items). Collective on comm. */
 IA_NODISCARD ia_status ia_dataset_dims(MPI_Comm comm, const char *path, int64_t *n_users,
                                        int64_t *n_items);

@@ -71,6 +71,7 @@ void ia_error_clear(void);
 /* MPI: our communicators use MPI_ERRORS_RETURN, so codes come back here. */
 ia_status ia_mpi_status(int code, const char *call, const char *file, int line);
 #define IA_MPI(call) IA_CALL(ia_mpi_status((call), #call, __FILE__, __LINE__))
+#define IA_MPI_GOTO(call) IA_CALL_GOTO(ia_mpi_status((call), #call, __FILE__, __LINE__))
 
 /* Collective on comm: every rank passes its local status; all ranks return
  * IA_OK only if every rank did. The lowest failing rank prints its message

@@ -3,18 +3,31 @@
  * HR@100, report test metrics (DESIGN §2). */
 #include <mpi.h>
 
+#include "infae/infae.h"
 #include "infae/metrics.h"
 #include "infae/status.h"
 
 enum { IA_MAX_LAMBDAS = 64 };
 
+/* Default grids: ∞-AE's λ (relative: λ' = λ·tr(K)/U) and EASE's absolute λ. */
+extern const double ia_infae_grid[6];
+extern const double ia_ease_grid[7];
+
 typedef struct {
   const char *data;         /* prepared dataset (HDF5) */
-  const char *model;        /* pop | ease */
+  const char *model;        /* infae | ease | pop */
   const double *lambdas;    /* grid; NULL = the model's default */
   int n_lambdas;
   const char *metrics_json; /* written by rank 0 when not NULL */
+  const char *out;          /* ∞-AE model file (HDF5), or NULL */
   const char *command;      /* provenance */
+  /* ∞-AE */
+  ia_precision precision;
+  int nprow, npcol;         /* process grid; 0 = automatic */
+  int block_size;
+  int64_t train_users;      /* fit on a random sample of this many users; 0 = all */
+  uint64_t seed;            /* of the user sample */
+  int64_t memory_limit;     /* bytes per rank; 0 = the node's available memory / ranks */
 } ia_train_opts;
 
 typedef struct {
@@ -31,6 +44,13 @@ typedef struct {
   int ranks;
   double t_read, t_gram, t_fit, t_val, t_test, t_total; /* seconds */
   double gram_flops, fit_flops;
+  /* ∞-AE */
+  ia_precision precision;
+  int nprow, npcol, block_size;
+  int64_t fit_users;
+  double trace_k, lambda_prime;         /* at the best λ */
+  ia_infae_stats steps;
+  double bytes_per_rank;                /* planned */
 } ia_train_result;
 
 /* Runs the protocol. Every rank returns the same result. Collective. */
@@ -38,6 +58,10 @@ IA_NODISCARD ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_
 
 /* Prints the readable table (rank 0). */
 void ia_train_print(const ia_train_result *r);
+
+/* The metrics, timings and provenance as JSON text (malloc'd; NULL when out
+ * of memory). Not collective. */
+char *ia_train_json(const ia_train_opts *o, const ia_train_result *r);
 
 /* Writes the metrics JSON through a temporary file. Not collective. */
 IA_NODISCARD ia_status ia_train_write_json(const ia_train_opts *o, const ia_train_result *r,

@@ -6,7 +6,13 @@
 int ia_cmd_prepare(MPI_Comm comm, int argc, char **argv, const char *command);
 int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command);
 int ia_cmd_generate(MPI_Comm comm, int argc, char **argv, const char *command);
+int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command);
+int ia_cmd_recommend(MPI_Comm comm, int argc, char **argv, const char *command);
 int ia_cmd_demo(MPI_Comm comm, int argc, char **argv, const char *command);
+
+/* --precision fp64|fp32. Not collective. */
+#include "infae/infae.h"
+IA_NODISCARD ia_status ia_cli_precision(const char *text, ia_precision *p);
 
 /* Common handling of parse results: prints usage on --help (rank 0) and
  * returns -1 to continue, or the exit code to return now. */

@@ -1,40 +1,82 @@
 #include <string.h>
 
 #include "cli.h"
+#include "infae/grid.h"
 #include "infae/log.h"
 #include "infae/opts.h"
+#include "infae/plan.h"
 #include "infae/train.h"
 
+/* Options shared by `train` and `plan`. */
+ia_status ia_cli_precision(const char *text, ia_precision *p) {
+  if (!strcmp(text, "fp64")) {
+    *p = IA_FP64;
+    return IA_OK;
+  }
+  if (!strcmp(text, "fp32")) {
+    *p = IA_FP32;
+    return IA_OK;
+  }
+  return ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--precision must be fp64 or fp32 (got '%s')",
+                      text);
+}
+
 int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
-  const char *data, *model, *json;
+  const char *data, *model, *json, *out, *precision, *grid, *memory;
   ia_reals lambdas;
-  int quiet, verbose;
+  int quiet, verbose, block;
+  int64_t train_users, seed;
   const ia_opt opts[] = {
       {"data", IA_OPT_STRING, NULL, "prepared dataset (from `infae_mpi prepare`)", &data},
-      {"model", IA_OPT_STRING, "ease", "pop | ease", &model},
+      {"model", IA_OPT_STRING, "infae", "infae (∞-AE) | ease | pop", &model},
       {"lambdas", IA_OPT_REALS, NULL,
-       "λ grid, picked by validation HR@100 [default: ease 1,10,100,250,500,1000,2500]",
+       "λ grid, picked by validation HR@100 [default: infae 0,1,5,20,50,100 (λ' = λ·tr(K)/U); "
+       "ease 1,10,100,250,500,1000,2500]",
        &lambdas},
+      {"precision", IA_OPT_STRING, "fp64", "∞-AE arithmetic: fp64 | fp32", &precision},
+      {"grid", IA_OPT_STRING, "", "∞-AE process grid ROWSxCOLS [default: near-square]", &grid},
+      {"block-size", IA_OPT_INT, "256", "∞-AE block-cyclic block size", &block},
+      {"train-users", IA_OPT_INT64, "0",
+       "∞-AE: fit on a random sample of this many users (0: all); predictions cover every user",
+       &train_users},
+      {"seed", IA_OPT_INT64, "42", "seed of the --train-users sample", &seed},
+      {"memory-limit", IA_OPT_STRING, "",
+       "∞-AE: bytes per rank, e.g. 8G [default: the node's available memory / ranks on it]",
+       &memory},
+      {"out", IA_OPT_STRING, NULL, "write the ∞-AE model (HDF5) for `infae_mpi recommend`", &out},
       {"metrics-json", IA_OPT_STRING, NULL, "write the metrics and timings as JSON", &json},
       {"quiet", IA_OPT_FLAG, NULL, "print errors only", &quiet},
       {"verbose", IA_OPT_FLAG, NULL, "print more detail", &verbose},
   };
   int n = (int)(sizeof opts / sizeof *opts);
   lambdas.n = 0;
-  int rc = ia_cli_parse(comm, "infae_mpi train --data D.h5 [--model pop|ease] [options]",
-                        "Fits the model on the train split, evaluates every λ on validation "
-                        "(context: train),\npicks the best by HR@100 and reports test metrics "
-                        "(context: train + validation).\nUsers are spread over the ranks.",
-                        opts, n, argc, argv);
+  int rc = ia_cli_parse(
+      comm, "mpirun -np P infae_mpi train --data D.h5 [--model infae|ease|pop] [options]",
+      "Fits the model on the train split, evaluates every λ on validation (context: train),\n"
+      "picks the best by HR@100 and reports test metrics (context: train + validation).\n"
+      "∞-AE runs on a BLACS grid of all ranks (ScaLAPACK Cholesky); see `infae_mpi plan`\n"
+      "for its memory and flops before a large run.",
+      opts, n, argc, argv);
   if (rc >= 0) return rc;
   ia_train_opts to = {.data = data,
                       .model = model,
                       .lambdas = lambdas.n ? lambdas.v : NULL,
                       .n_lambdas = lambdas.n,
                       .metrics_json = json,
-                      .command = command};
+                      .out = out,
+                      .command = command,
+                      .block_size = block,
+                      .train_users = train_users,
+                      .seed = (uint64_t)seed};
+  ia_status st = ia_cli_precision(precision, &to.precision);
+  if (st == IA_OK) st = ia_grid_parse(grid, &to.nprow, &to.npcol);
+  if (st == IA_OK && memory[0]) st = ia_parse_bytes("memory-limit", memory, &to.memory_limit);
+  if (st == IA_OK && (block < 1 || train_users < 0 || seed < 0))
+    st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
+                      "--block-size must be ≥ 1, --train-users and --seed ≥ 0");
+  if (ia_agree(comm, st) != IA_OK) return 2;
   ia_train_result r;
-  ia_status st = ia_agree(comm, ia_train(comm, &to, &r));
+  st = ia_agree(comm, ia_train(comm, &to, &r));
   if (st == IA_OK) {
     int rank;
     MPI_Comm_rank(comm, &rank);

@@ -15,7 +15,9 @@ static void usage(FILE *f) {
           "usage: mpirun -np P infae_mpi [COMMAND] [OPTIONS]\n\n"
           "commands:\n"
           "  prepare   raw interaction files -> prepared HDF5 dataset (split, negatives)\n"
-          "  train     fit a model (pop, ease), pick λ on validation, report test metrics\n"
+          "  train     fit ∞-AE (or EASE, PopRec), pick λ on validation, report test metrics\n"
+          "  plan      memory per rank and flops of ∞-AE training for P ranks\n"
+          "  recommend top-k items for users given by their items, from a model file\n"
           "  generate  write synthetic implicit-feedback data in an input format\n"
           "  demo      the whole pipeline on the embedded dataset (the default with no "
           "command)\n\n"
@@ -58,6 +60,10 @@ int main(int argc, char **argv) {
     rc = ia_cmd_prepare(comm, sub_argc, sub_argv, command);
   } else if (!strcmp(cmd, "train")) {
     rc = ia_cmd_train(comm, sub_argc, sub_argv, command);
+  } else if (!strcmp(cmd, "plan")) {
+    rc = ia_cmd_plan(comm, sub_argc, sub_argv, command);
+  } else if (!strcmp(cmd, "recommend")) {
+    rc = ia_cmd_recommend(comm, sub_argc, sub_argv, command);
   } else if (!strcmp(cmd, "generate")) {
     rc = ia_cmd_generate(comm, sub_argc, sub_argv, command);
   } else if (!strcmp(cmd, "demo")) {

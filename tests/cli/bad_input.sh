@@ -87,8 +87,28 @@ expect_error "is not an HDF5 file" train --data ml_ok.dat --metrics-json out.jso
 expect_error "cannot read missing.h5" train --data missing.h5 --metrics-json out.json
 "$PYTHON" -c "import h5py; h5py.File('alien.h5', 'w').create_dataset('x', data=[1])"
 expect_error "attribute 'format' missing" train --data alien.h5 --metrics-json out.json
-expect_error "--model must be pop or ease" train --data good.h5 --model svd
+expect_error "--model must be infae, ease or pop" train --data good.h5 --model svd
 expect_error "--lambdas expects a number" train --data good.h5 --lambdas 1,x
 expect_error "unknown option '--lamdas'" train --data good.h5 --lamdas 1
 expect_error "unknown command 'trian'" trian --data good.h5
+# ∞-AE: good.h5's three users have identical rows, so K is singular.
+expect_error "not positive definite for λ = 0" train --data good.h5 --lambdas 0 --out out.h5
+expect_error "above the limit of" train --data good.h5 --memory-limit 64 --out out.h5
+expect_error "--memory-limit: expected a size" train --data good.h5 --memory-limit lots
+expect_error "a 3x1 process grid needs 3 ranks" train --data good.h5 --grid 3x1
+expect_error "--grid must be ROWSxCOLS" train --data good.h5 --grid 2by1
+expect_error "--precision must be fp64 or fp32" train --data good.h5 --precision fp16
+expect_error "--out writes ∞-AE models only" train --data good.h5 --model ease --out out.h5
+expect_error "--grid 2x2 needs --np 4" plan --data good.h5 --np 3 --grid 2x2
+expect_error "EXCEEDS" plan --data good.h5 --memory-limit 64
+# recommend: a dataset instead of a model, a missing model, malformed users
+expect_error "not 'infae-model'" recommend --model good.h5 --input ml_ok.dat
+expect_error "cannot read missing.h5" recommend --model missing.h5 --input ml_ok.dat
+run_mpi 1 train --data good.h5 --lambdas 1 --out model.h5 --quiet
+printf '7 1\n7 2 3\n' > users_bad.tsv
+expect_error "users_bad.tsv:2: expected \`user item\`" recommend --model model.h5 \
+  --input users_bad.tsv --output out.json
+: > users_empty.tsv
+expect_error "no \`user item\` lines" recommend --model model.h5 --input users_empty.tsv
+expect_error "-k must be ≥ 1" recommend --model model.h5 --input ml_ok.dat -k 0
 echo "bad_input: $cases cases passed"

@@ -1,0 +1,88 @@
+#pragma once
+/* ∞-AE (DESIGN §2) distributed over a BLACS grid with ScaLAPACK.
+ *
+ *   K = NTK(X, X)                 block-cyclic U × U, lower triangle, fp64|fp32
+ *   λ' = λ·tr(K)/U
+ *   α = (K + λ'I)^{-1} X          p?potrf + p?potrs, right-hand side X (U × d)
+ *   P = NTK(C, X)·α               p?gemm; for C = X: P = X − λ'α
+ *
+ * X holds the fit users' train rows (every user, or a sample). Predictions
+ * cover every user and are moved to the evaluation layout (contiguous row
+ * blocks, ia_row_block) one row per user, never gathered on one rank. */
+#include <stdint.h>
+
+#include "infae/grid.h"
+#include "infae/status.h"
+
+typedef enum { IA_FP64 = 0, IA_FP32 = 1 } ia_precision;
+
+typedef struct {
+  int nb;                   /* block size of the grid (e.g. 256) */
+  ia_precision precision;
+  int keep_kernel;          /* 1: keep a copy of K to factor it for several λ */
+  const int64_t *fit_users; /* ascending user indices the model is fit on; NULL: all */
+  int64_t n_fit;
+  int64_t panel_bytes;      /* bound on the densified item panels of the Gram (0: 256 MiB) */
+} ia_infae_opts;
+
+/* Bytes per rank (the largest rank) and flops of each step, from the sizes
+ * alone: what `plan` prints and what `train` checks against the memory limit. */
+typedef struct {
+  int nprow, npcol;
+  double bytes_kernel;  /* K, and its copy when several λ */
+  double bytes_rhs;     /* X/α, best α, predictions (block-cyclic) */
+  double bytes_cross;   /* NTK(C, X) when fit on a sample */
+  double bytes_rows;    /* predictions in the evaluation layout */
+  double bytes_panels;  /* densified item panels of the Gram */
+  double bytes_data;    /* CSR rows of the dataset held by the rank */
+  double bytes_total;
+  double flops_gram, flops_factor, flops_solve, flops_predict, flops_test; /* per λ: factor, solve, predict */
+} ia_infae_plan;
+
+/* n users, d items, U fit users, nnz train interactions. Not collective. */
+void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, int nprow,
+                        int npcol, int nb, ia_precision p, int keep_kernel, int64_t panel_bytes,
+                        ia_infae_plan *out);
+
+typedef struct {
+  double seconds, flops; /* summed over calls; flops over all ranks */
+} ia_step;
+
+typedef struct {
+  ia_step read, gram, factor, solve, predict, test_gram, test_gemm, redistribute;
+} ia_infae_stats;
+
+typedef struct ia_infae ia_infae;
+
+/* Reads the rows this rank needs from the dataset at path and allocates the
+ * distributed arrays. Collective on g->comm. */
+IA_NODISCARD ia_status ia_infae_create(const ia_grid *g, const char *path,
+                                       const ia_infae_opts *o, ia_infae **out);
+void ia_infae_free(ia_infae **m);
+
+/* K = NTK(X, X) and its trace. Collective. */
+IA_NODISCARD ia_status ia_infae_gram(ia_infae *m, double *trace);
+
+/* α for λ (λ' = λ·tr(K)/U). K + λ'I not positive definite gives
+ * IA_ERR_NOTSPD on every rank, with a message naming λ. Collective. */
+IA_NODISCARD ia_status ia_infae_fit(ia_infae *m, double lambda);
+/* Marks the current α as the one the test and the model file use. Collective. */
+IA_NODISCARD ia_status ia_infae_keep(ia_infae *m);
+
+/* Predictions for every user, in the evaluation layout: context train
+ * (validation) from the current α, or train ∪ validation (test) from the kept
+ * α. Collective. */
+IA_NODISCARD ia_status ia_infae_predict(ia_infae *m, int test);
+/* Scores of the evaluation row `row` (local index) after ia_infae_predict;
+ * train_items are that user's train items (needed for P = X − λ'α). Not
+ * collective. */
+void ia_infae_scores(const ia_infae *m, int64_t row, const int32_t *train_items,
+                     int64_t n_train, double *scores);
+
+/* The kept α in the layout of ia_row_block over the U fit users: local rows
+ * × d, column-major with leading dimension *ld (fp64 or fp32 as chosen).
+ * Collective. */
+IA_NODISCARD ia_status ia_infae_alpha_rows(ia_infae *m, const void **alpha, int64_t *ld);
+
+double ia_infae_lambda_prime(const ia_infae *m); /* of the kept α */
+const ia_infae_stats *ia_infae_get_stats(const ia_infae *m);

@@ -1,0 +1,72 @@
+#include "infae/grid.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "scalapack.h"
+
+void ia_grid_shape(int size, int *nprow, int *npcol) {
+  int c = 1;
+  for (int k = 1; (long)k * k <= size; k++)
+    if (size % k == 0) c = k;
+  *npcol = c;
+  *nprow = size / c;
+}
+
+ia_status ia_grid_parse(const char *text, int *nprow, int *npcol) {
+  *nprow = *npcol = 0;
+  if (!text || !*text) return IA_OK;
+  char tail;
+  IA_CHECK(sscanf(text, "%dx%d%c", nprow, npcol, &tail) == 2 && *nprow > 0 && *npcol > 0,
+           IA_ERR_ARG, "--grid must be ROWSxCOLS, e.g. 2x4 (got '%s')", text);
+  return IA_OK;
+}
+
+ia_status ia_grid_create(MPI_Comm comm, int nprow, int npcol, ia_grid *g) {
+  memset(g, 0, sizeof *g);
+  g->comm = comm;
+  MPI_Comm_rank(comm, &g->rank);
+  MPI_Comm_size(comm, &g->size);
+  if (nprow <= 0 || npcol <= 0) ia_grid_shape(g->size, &nprow, &npcol);
+  IA_CHECK((long)nprow * npcol == g->size, IA_ERR_ARG,
+           "a %dx%d process grid needs %d ranks, not %d", nprow, npcol, nprow * npcol, g->size);
+  g->sys = Csys2blacs_handle(comm);
+  g->ctxt = g->sys;
+  Cblacs_gridinit(&g->ctxt, "Row", nprow, npcol);
+  g->ctxt_col = g->sys;
+  Cblacs_gridinit(&g->ctxt_col, "Col", g->size, 1);
+  Cblacs_gridinfo(g->ctxt, &g->nprow, &g->npcol, &g->myrow, &g->mycol);
+  int r, c, myr, myc;
+  Cblacs_gridinfo(g->ctxt_col, &r, &c, &myr, &myc);
+  /* Row-major grid: rank = myrow·npcol + mycol; the column: rank = row. */
+  IA_CHECK(g->nprow == nprow && g->npcol == npcol && g->myrow * npcol + g->mycol == g->rank &&
+               myr == g->rank,
+           IA_ERR_INTERNAL, "BLACS grid %dx%d does not follow the MPI ranks", nprow, npcol);
+  return IA_OK;
+}
+
+void ia_grid_free(ia_grid *g) {
+  if (g->size == 0) return;
+  Cblacs_gridexit(g->ctxt);
+  Cblacs_gridexit(g->ctxt_col);
+  Cfree_blacs_system_handle(g->sys);
+  memset(g, 0, sizeof *g);
+}
+
+int64_t ia_numroc(int64_t n, int64_t nb, int iproc, int nprocs) {
+  int64_t blocks = n / nb, count = blocks / nprocs * nb;
+  int extra = (int)(blocks % nprocs);
+  if (iproc < extra)
+    count += nb;
+  else if (iproc == extra)
+    count += n % nb;
+  return count;
+}
+
+void ia_row_block(int64_t n, int size, int rank, int64_t *begin, int64_t *count) {
+  int64_t mb = (n + size - 1) / size;
+  if (mb < 1) mb = 1;
+  int64_t b = (int64_t)rank * mb;
+  *begin = b < n ? b : n;
+  *count = n - *begin < mb ? n - *begin : mb;
+}

@@ -1,0 +1,170 @@
+#include "h5util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+hid_t ia_h5_string_type(void) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  if (t < 0) return t;
+  if (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0) {
+    H5Tclose(t);
+    return -1;
+  }
+  return t;
+}
+ia_status ia_h5_write_array(hid_t loc, const char *path, const char *name, hid_t type,
+                             int64_t n, const void *data) {
+  ia_status st = IA_OK;
+  hid_t space = H5I_INVALID_HID, dset = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
+  hsize_t dims[1] = {(hsize_t)n};
+  IA_H5(space = H5Screate_simple(1, dims, NULL));
+  IA_H5(dcpl = H5Pcreate(H5P_DATASET_CREATE));
+  if (n > 0 && (type == H5T_NATIVE_INT64 || type == H5T_NATIVE_INT32)) {
+    hsize_t chunk[1] = {(hsize_t)(n < (1 << 20) ? n : (1 << 20))};
+    IA_H5(H5Pset_chunk(dcpl, 1, chunk));
+    IA_H5(H5Pset_deflate(dcpl, 4));
+  }
+  IA_H5(dset = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
+  if (n > 0) IA_H5(H5Dwrite(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
+done:
+  if (dset >= 0) H5Dclose(dset);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (space >= 0) H5Sclose(space);
+  return st;
+}
+ia_status ia_h5_write_strings(hid_t file, const char *path, const char *name, int64_t n,
+                               char *const *v) {
+  ia_status st = IA_OK;
+  hid_t t = H5I_INVALID_HID;
+  IA_H5(t = ia_h5_string_type());
+  IA_CALL_GOTO(ia_h5_write_array(file, path, name, t, n, v));
+done:
+  if (t >= 0) H5Tclose(t);
+  return st;
+}
+ia_status ia_h5_attr_i64(hid_t loc, const char *path, const char *name, int64_t v) {
+  ia_status st = IA_OK;
+  hid_t space = H5I_INVALID_HID, a = H5I_INVALID_HID;
+  IA_H5(space = H5Screate(H5S_SCALAR));
+  IA_H5(a = H5Acreate2(loc, name, H5T_NATIVE_INT64, space, H5P_DEFAULT, H5P_DEFAULT));
+  IA_H5(H5Awrite(a, H5T_NATIVE_INT64, &v));
+done:
+  if (a >= 0) H5Aclose(a);
+  if (space >= 0) H5Sclose(space);
+  return st;
+}
+ia_status ia_h5_attr_str(hid_t loc, const char *path, const char *name, const char *v) {
+  ia_status st = IA_OK;
+  hid_t space = H5I_INVALID_HID, a = H5I_INVALID_HID, t = H5I_INVALID_HID;
+  const char *value = v ? v : "";
+  IA_H5(t = ia_h5_string_type());
+  IA_H5(space = H5Screate(H5S_SCALAR));
+  IA_H5(a = H5Acreate2(loc, name, t, space, H5P_DEFAULT, H5P_DEFAULT));
+  IA_H5(H5Awrite(a, t, &value));
+done:
+  if (a >= 0) H5Aclose(a);
+  if (space >= 0) H5Sclose(space);
+  if (t >= 0) H5Tclose(t);
+  return st;
+}
+ia_status ia_h5_read_range(hid_t loc, const char *path, const char *name, hid_t type,
+                            int64_t begin, int64_t count, int64_t expect_len, void *out) {
+  ia_status st = IA_OK;
+  hid_t dset = H5I_INVALID_HID, fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+  hsize_t len = 0;
+  dset = H5Dopen2(loc, name, H5P_DEFAULT);
+  IA_CHECK_GOTO(dset >= 0, IA_ERR_FORMAT, "%s: dataset '%s' missing (not a file infae wrote?)",
+                path, name);
+  IA_H5(fspace = H5Dget_space(dset));
+  IA_CHECK_GOTO(H5Sget_simple_extent_ndims(fspace) == 1, IA_ERR_FORMAT,
+                "%s: '%s' must be one-dimensional", path, name);
+  IA_H5(H5Sget_simple_extent_dims(fspace, &len, NULL));
+  IA_CHECK_GOTO(expect_len < 0 || (int64_t)len == expect_len, IA_ERR_FORMAT,
+                "%s: '%s' has %llu entries, expected %lld", path, name, (unsigned long long)len,
+                (long long)expect_len);
+  IA_CHECK_GOTO(begin >= 0 && count >= 0 && begin + count <= (int64_t)len, IA_ERR_FORMAT,
+                "%s: '%s' has %llu entries, cannot read [%lld, %lld)", path, name,
+                (unsigned long long)len, (long long)begin, (long long)(begin + count));
+  hsize_t off[1] = {(hsize_t)begin}, cnt[1] = {(hsize_t)count};
+  IA_H5(mspace = H5Screate_simple(1, cnt, NULL));
+  if (count > 0)
+    IA_H5(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, off, NULL, cnt, NULL));
+  else
+    IA_H5(H5Sselect_none(fspace));
+  if (count > 0) IA_H5(H5Dread(dset, type, mspace, fspace, H5P_DEFAULT, out));
+done:
+  if (mspace >= 0) H5Sclose(mspace);
+  if (fspace >= 0) H5Sclose(fspace);
+  if (dset >= 0) H5Dclose(dset);
+  return st;
+}
+ia_status ia_h5_read_attr_i64(hid_t file, const char *path, const char *name, int64_t *v) {
+  ia_status st = IA_OK;
+  hid_t a = H5Aopen(file, name, H5P_DEFAULT);
+  IA_CHECK(a >= 0, IA_ERR_FORMAT, "%s: attribute '%s' missing (not a file infae wrote?)", path,
+           name);
+  IA_H5(H5Aread(a, H5T_NATIVE_INT64, v));
+done:
+  H5Aclose(a);
+  return st;
+}
+ia_status ia_h5_read_attr_str(hid_t file, const char *path, const char *name, char **v) {
+  ia_status st = IA_OK;
+  hid_t a = H5I_INVALID_HID, t = H5I_INVALID_HID, ft = H5I_INVALID_HID;
+  char *s = NULL;
+  *v = NULL;
+  a = H5Aopen(file, name, H5P_DEFAULT);
+  IA_CHECK_GOTO(a >= 0, IA_ERR_FORMAT, "%s: attribute '%s' missing (not a file infae wrote?)",
+                path, name);
+  IA_H5(ft = H5Aget_type(a));
+  IA_CHECK_GOTO(H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0, IA_ERR_FORMAT,
+                "%s: attribute '%s' is not a variable-length string", path, name);
+  IA_H5(t = ia_h5_string_type());
+  IA_H5(H5Aread(a, t, &s));
+  *v = strdup(s ? s : "");
+  IA_CHECK_GOTO(*v, IA_ERR_NOMEM, "out of memory");
+done:
+  free(s); /* allocated by HDF5 with the default (malloc) allocator */
+  if (t >= 0) H5Tclose(t);
+  if (ft >= 0) H5Tclose(ft);
+  if (a >= 0) H5Aclose(a);
+  return st;
+}
+ia_status ia_h5_read_strings(hid_t loc, const char *path, const char *name, int64_t begin,
+                              int64_t count, int64_t expect, char ***out) {
+  ia_status st = IA_OK;
+  hid_t t = H5I_INVALID_HID;
+  char **v = NULL;
+  IA_H5(t = ia_h5_string_type());
+  IA_CALL_GOTO(IA_ZALLOC(v, count, "ids"));
+  IA_CALL_GOTO(ia_h5_read_range(loc, path, name, t, begin, count, expect, v));
+  *out = v;
+  v = NULL;
+done:
+  if (v)
+    for (int64_t i = 0; i < count; i++) free(v[i]);
+  free(v);
+  if (t >= 0) H5Tclose(t);
+  return st;
+}
+ia_status ia_h5_attr_f64(hid_t loc, const char *path, const char *name, double v) {
+  ia_status st = IA_OK;
+  hid_t space = H5I_INVALID_HID, a = H5I_INVALID_HID;
+  IA_H5(space = H5Screate(H5S_SCALAR));
+  IA_H5(a = H5Acreate2(loc, name, H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT));
+  IA_H5(H5Awrite(a, H5T_NATIVE_DOUBLE, &v));
+done:
+  if (a >= 0) H5Aclose(a);
+  if (space >= 0) H5Sclose(space);
+  return st;
+}
+
+ia_status ia_h5_read_attr_f64(hid_t loc, const char *path, const char *name, double *v) {
+  ia_status st = IA_OK;
+  hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+  IA_CHECK(a >= 0, IA_ERR_FORMAT, "%s: attribute '%s' missing", path, name);
+  IA_H5(H5Aread(a, H5T_NATIVE_DOUBLE, v));
+done:
+  H5Aclose(a);
+  return st;
+}

@@ -1,0 +1,39 @@
+#pragma once
+/* Small HDF5 helpers shared by the dataset and model files. Every function
+ * that takes `path` names it in its error messages. Internal. */
+#include <hdf5.h>
+#include <stdint.h>
+
+#include "infae/status.h"
+
+/* HDF5 calls return negative on failure; its own printing is turned off in
+ * main so that we report each error once. */
+#define IA_H5(call)                                                            \
+  do {                                                                         \
+    if ((call) < 0) {                                                          \
+      st = ia_error_set(IA_ERR_HDF5, __FILE__, __LINE__, "%s: %s failed", path, #call); \
+      goto done;                                                               \
+    }                                                                          \
+  } while (0)
+
+/* Variable-length UTF-8 string type (close it with H5Tclose). */
+hid_t ia_h5_string_type(void);
+/* 1-D dataset of n elements (integers chunked and compressed). */
+ia_status ia_h5_write_array(hid_t loc, const char *path, const char *name, hid_t type, int64_t n,
+                            const void *data);
+ia_status ia_h5_write_strings(hid_t loc, const char *path, const char *name, int64_t n,
+                              char *const *v);
+ia_status ia_h5_attr_i64(hid_t loc, const char *path, const char *name, int64_t v);
+ia_status ia_h5_attr_str(hid_t loc, const char *path, const char *name, const char *v);
+ia_status ia_h5_attr_f64(hid_t loc, const char *path, const char *name, double v);
+/* Elements [begin, begin + count) of a 1-D dataset of expect_len entries
+ * (expect_len < 0: any length). */
+ia_status ia_h5_read_range(hid_t loc, const char *path, const char *name, hid_t type,
+                           int64_t begin, int64_t count, int64_t expect_len, void *out);
+ia_status ia_h5_read_attr_i64(hid_t loc, const char *path, const char *name, int64_t *v);
+ia_status ia_h5_read_attr_f64(hid_t loc, const char *path, const char *name, double *v);
+/* A string attribute, malloc'd into *v. */
+ia_status ia_h5_read_attr_str(hid_t loc, const char *path, const char *name, char **v);
+/* count strings from begin of a 1-D string dataset, malloc'd. */
+ia_status ia_h5_read_strings(hid_t loc, const char *path, const char *name, int64_t begin,
+                             int64_t count, int64_t expect, char ***out);

@@ -1,0 +1,602 @@
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "infae/dataset.h"
+#include "infae/infae.h"
+#include "infae/log.h"
+#include "infae/ntk.h"
+#include "scalapack.h"
+
+/* Arrays are void * of element size es: double (fp64) or float (fp32). The
+ * Gram of binary rows is exact in either; the NTK is evaluated in double. */
+struct ia_infae {
+  ia_grid g;
+  int nb;
+  ia_precision prec;
+  size_t es;
+  int64_t n, d, u;       /* users, items, fit users */
+  int sampled;           /* fit on a sample: predictions need NTK(C, X)·α */
+  int64_t *fit;          /* (u) fit user indices, or NULL for all */
+  /* Rows held here (CSR): fit users of the local row and column blocks of K,
+   * and every user of the local row blocks over n (the contexts). */
+  ia_csr fr, fc, ctr, cva; /* ctr aliases fr when not sampled */
+  double *nfr, *nfc;     /* |x|² of fr, fc rows */
+  int64_t mu, nu, mn, dl; /* local sizes: U rows, U cols, n rows, d cols */
+  void *k, *kf, *a, *best, *pc, *kc, *rows;
+  int desc_k[IA_DLEN], desc_a[IA_DLEN], desc_kc[IA_DLEN], desc_p[IA_DLEN];
+  int64_t r_begin, r_count, r_ld; /* evaluation rows */
+  double trace, lam_prime, best_lam_prime;
+  int have_kernel, have_alpha, have_best, have_cross;
+  int pred_mode;         /* 0 none, 1: X − λ'α, 2: direct */
+  double pred_lam_prime;
+  int64_t panel_bytes;
+  int solve_panel;       /* rows per panel of the triangular solves */
+  ia_infae_stats stats;
+};
+
+static ia_status desc(int *dsc, int64_t m, int64_t n, int64_t mb, int64_t nb, int ctxt,
+                      int64_t lld) {
+  int im, in, imb, inb, ild, zero = 0, info = 0;
+  IA_CALL(ia_to_int(m, &im));
+  IA_CALL(ia_to_int(n, &in));
+  IA_CALL(ia_to_int(mb < 1 ? 1 : mb, &imb));
+  IA_CALL(ia_to_int(nb < 1 ? 1 : nb, &inb));
+  IA_CALL(ia_to_int(lld < 1 ? 1 : lld, &ild));
+  descinit_(dsc, &im, &in, &imb, &inb, &zero, &zero, &ctxt, &ild, &info);
+  IA_CHECK(info == 0, IA_ERR_INTERNAL, "descinit failed (argument %d)", -info);
+  return IA_OK;
+}
+
+static double allsum(MPI_Comm comm, double v) {
+  MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_SUM, comm);
+  return v;
+}
+
+static int64_t panel_width(int64_t rows, int64_t d, size_t es, int64_t bytes) {
+  if (rows < 1) rows = 1;
+  int64_t w = bytes / (int64_t)es / rows;
+  if (w < 64) w = 64;
+  return w < d ? w : d;
+}
+
+void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, int nprow,
+                        int npcol, int nb, ia_precision p, int keep_kernel, int64_t panel_bytes,
+                        ia_infae_plan *o) {
+  memset(o, 0, sizeof *o);
+  if (nprow <= 0 || npcol <= 0) ia_grid_shape(size, &nprow, &npcol);
+  o->nprow = nprow;
+  o->npcol = npcol;
+  if (panel_bytes <= 0) panel_bytes = 256 << 20;
+  double es = p == IA_FP64 ? 8.0 : 4.0;
+  int sampled = u < n;
+  /* Process (0, 0) holds the most of every block-cyclic array. */
+  double mu = (double)ia_numroc(u, nb, 0, nprow), nu = (double)ia_numroc(u, nb, 0, npcol);
+  double mn = (double)ia_numroc(n, nb, 0, nprow), dl = (double)ia_numroc(d, nb, 0, npcol);
+  double rows = (double)((n + size - 1) / size);
+  double kk = es * mu * nu;
+  /* The test kernel NTK(C, X) is n × n over the same buffer when not sampled. */
+  o->bytes_kernel = kk * (keep_kernel ? 2 : 1);
+  o->bytes_rhs = es * mu * dl * 2 + (sampled ? es * mn * dl : 0);
+  o->bytes_cross = sampled ? es * mn * nu : 0;
+  o->bytes_rows = es * rows * (double)d;
+  double wmax = (double)panel_width((int64_t)(mn + nu), d, (size_t)es, panel_bytes);
+  o->bytes_panels = es * (mn + nu) * wmax;
+  /* CSR rows: the fit rows of the local blocks, the contexts, the evaluation
+   * block (4 splits), at 4 bytes per interaction (nnz/n per user) + 8 per row. */
+  double per_user = 4.0 * (double)nnz / (double)n * 1.25 + 8.0;
+  o->bytes_data = per_user * (mu + nu + (sampled ? 2 * mn : mn) + 4 * rows) + 8.0 * (mu + nu);
+  o->bytes_total = o->bytes_kernel + o->bytes_rhs + o->bytes_cross + o->bytes_rows +
+                   o->bytes_panels + o->bytes_data;
+  double U = (double)u, N = (double)n, D = (double)d;
+  o->flops_gram = U * U * D;             /* lower triangle of 2·U²·d */
+  if (sampled) o->flops_gram += 2.0 * N * U * D; /* NTK(X_all, X_fit), once */
+  o->flops_factor = U * U * U / 3.0;     /* per λ */
+  o->flops_solve = 2.0 * U * U * D;      /* per λ */
+  o->flops_predict = sampled ? 2.0 * N * U * D : 0; /* per λ (X − λ'α needs none) */
+  o->flops_test = 2.0 * N * U * D * 2.0; /* NTK(C, X) and its product with α */
+}
+
+/* ---- rows and panels -------------------------------------------------- */
+
+/* Users at the positions of [0, count) that the process coordinate `me` of
+ * `np` owns in blocks of nb, mapped through fit (NULL: identity). */
+static ia_status owned_users(int64_t count, int64_t nb, int me, int np, const int64_t *fit,
+                             int64_t **out, int64_t *n_out) {
+  int64_t m = ia_numroc(count, nb, me, np);
+  int64_t *v = NULL;
+  IA_CALL(IA_ALLOC(v, m > 0 ? m : 1, "row list"));
+  for (int64_t l = 0; l < m; l++) {
+    int64_t pos = ia_l2g(l, nb, me, np);
+    v[l] = fit ? fit[pos] : pos;
+  }
+  *out = v;
+  *n_out = m;
+  return IA_OK;
+}
+
+static ia_status read_rows(const ia_grid *g, const char *path, const char *split,
+                           int64_t count, int64_t nb, int me, int np, const int64_t *fit,
+                           ia_csr *out) {
+  int64_t *rows = NULL, m = 0;
+  ia_status st = owned_users(count, nb, me, np, fit, &rows, &m);
+  st = ia_agree(g->comm, st);
+  if (st == IA_OK) st = ia_dataset_read_rows(g->comm, path, split, rows, m, out);
+  free(rows);
+  return st;
+}
+
+/* |a_r ∪ b_r| for sorted rows. */
+static int64_t union_count(const ia_csr *a, const ia_csr *b, int64_t r) {
+  const int32_t *x = a->indices + a->indptr[r], *y = b->indices + b->indptr[r];
+  int64_t nx = a->indptr[r + 1] - a->indptr[r], ny = b->indptr[r + 1] - b->indptr[r];
+  int64_t i = 0, j = 0, c = 0;
+  while (i < nx && j < ny) {
+    if (x[i] == y[j])
+      i++, j++;
+    else if (x[i] < y[j])
+      i++;
+    else
+      j++;
+    c++;
+  }
+  return c + (nx - i) + (ny - j);
+}
+
+static const int32_t *lower_bound(const int32_t *v, int64_t n, int32_t key) {
+  int64_t lo = 0, hi = n;
+  while (lo < hi) {
+    int64_t mid = (lo + hi) / 2;
+    if (v[mid] < key)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return v + lo;
+}
+
+/* Sets ones at the items in [i0, i1) of each row of a (and of b when given)
+ * in the column-major rows × (i1 − i0) panel p with leading dimension ld. */
+static void densify(const ia_csr *a, const ia_csr *b, int64_t i0, int64_t i1, void *p,
+                    int64_t ld, ia_precision prec) {
+  size_t es = prec == IA_FP64 ? sizeof(double) : sizeof(float);
+  memset(p, 0, es * (size_t)ld * (size_t)(i1 - i0));
+  for (int pass = 0; pass < (b ? 2 : 1); pass++) {
+    const ia_csr *m = pass ? b : a;
+    for (int64_t r = 0; r < m->n_rows; r++) {
+      const int32_t *row = m->indices + m->indptr[r], *end = m->indices + m->indptr[r + 1];
+      for (const int32_t *it = lower_bound(row, end - row, (int32_t)i0); it < end && *it < i1;
+           it++) {
+        size_t at = (size_t)(*it - i0) * (size_t)ld + (size_t)r;
+        if (prec == IA_FP64)
+          ((double *)p)[at] = 1.0;
+        else
+          ((float *)p)[at] = 1.0f;
+      }
+    }
+  }
+}
+
+static void gemm_nt(ia_precision prec, int64_t m, int64_t n, int64_t k, const void *a,
+                    int64_t lda, const void *b, int64_t ldb, double beta, void *c, int64_t ldc) {
+  if (m <= 0 || n <= 0 || k <= 0) return;
+  if (prec == IA_FP64)
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0, a,
+                (int)lda, b, (int)ldb, beta, c, (int)ldc);
+  else
+    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, a,
+                (int)lda, b, (int)ldb, (float)beta, c, (int)ldc);
+}
+
+/* Local tiles of NTK(rows, cols): rows = ra (∪ rb) with squared norms nr,
+ * the local row blocks of a matrix whose columns are cols (norms nc), the
+ * local column blocks. sym: only global row ≥ global column (plus the rest
+ * of the diagonal blocks' Gram). Returns the flops done here. */
+static ia_status kernel_tiles(ia_infae *m, const ia_csr *ra, const ia_csr *rb, const double *nr,
+                              const ia_csr *cols, const double *nc, int sym, void *k,
+                              int64_t mloc, int64_t nloc, double *flops) {
+  ia_status st = IA_OK;
+  void *pa = NULL, *pb = NULL;
+  const ia_grid *g = &m->g;
+  int64_t d = m->d, nb = m->nb;
+  int64_t w = panel_width(mloc + nloc, d, m->es, m->panel_bytes);
+  *flops = 0;
+  if (mloc > 0 && nloc > 0) {
+    IA_CALL_GOTO(ia_malloc(m->es * (size_t)mloc * (size_t)w, "Gram row panel", &pa));
+    IA_CALL_GOTO(ia_malloc(m->es * (size_t)nloc * (size_t)w, "Gram column panel", &pb));
+    for (int64_t i0 = 0; i0 < d; i0 += w) {
+      int64_t i1 = i0 + w < d ? i0 + w : d;
+      double beta = i0 == 0 ? 0.0 : 1.0;
+      densify(ra, rb, i0, i1, pa, mloc, m->prec);
+      densify(cols, NULL, i0, i1, pb, nloc, m->prec);
+      if (!sym) {
+        gemm_nt(m->prec, mloc, nloc, i1 - i0, pa, mloc, pb, nloc, beta, k, mloc);
+        *flops += 2.0 * (double)mloc * (double)nloc * (double)(i1 - i0);
+        continue;
+      }
+      for (int64_t c0 = 0; c0 < nloc; c0 += nb) {
+        int64_t bw = nloc - c0 < nb ? nloc - c0 : nb;
+        int64_t gc = ia_l2g(c0, nb, g->mycol, g->npcol);
+        int64_t r0 = ia_numroc(gc, nb, g->myrow, g->nprow); /* local rows above gc */
+        if (r0 >= mloc) continue;
+        gemm_nt(m->prec, mloc - r0, bw, i1 - i0, (const char *)pa + m->es * (size_t)r0, mloc,
+                (const char *)pb + m->es * (size_t)c0, nloc, beta,
+                (char *)k + m->es * ((size_t)c0 * (size_t)mloc + (size_t)r0), mloc);
+        *flops += 2.0 * (double)(mloc - r0) * (double)bw * (double)(i1 - i0);
+      }
+    }
+  }
+  /* The NTK, entry by entry (lower triangle when sym). */
+  double dd = (double)d;
+  for (int64_t j = 0; j < nloc; j++) {
+    int64_t gj = ia_l2g(j, nb, g->mycol, g->npcol);
+    int64_t r0 = sym ? ia_numroc(gj, nb, g->myrow, g->nprow) : 0;
+    for (int64_t i = r0; i < mloc; i++) {
+      size_t at = (size_t)j * (size_t)mloc + (size_t)i;
+      if (m->prec == IA_FP64) {
+        double *v = (double *)k + at;
+        *v = ia_ntk(*v, nr[i], nc[j], dd);
+      } else {
+        float *v = (float *)k + at;
+        *v = (float)ia_ntk(*v, nr[i], nc[j], dd);
+      }
+    }
+  }
+done:
+  free(pa);
+  free(pb);
+  return st;
+}
+
+/* ---- life cycle ------------------------------------------------------- */
+
+static ia_status alloc_array(ia_infae *m, void **p, int64_t rows, int64_t cols, const char *what) {
+  size_t count = (size_t)(rows > 0 ? rows : 1) * (size_t)(cols > 0 ? cols : 1);
+  return ia_malloc(m->es * count, what, p);
+}
+
+ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opts *o,
+                          ia_infae **out) {
+  ia_status st = IA_OK;
+  ia_infae *m = NULL;
+  double t0 = ia_time();
+  *out = NULL;
+  st = IA_ZALLOC(m, 1, "∞-AE state");
+  IA_CALL(ia_agree(g->comm, st));
+  m->g = *g;
+  m->nb = o->nb > 0 ? o->nb : 256;
+  m->prec = o->precision;
+  m->es = m->prec == IA_FP64 ? sizeof(double) : sizeof(float);
+  m->panel_bytes = o->panel_bytes > 0 ? o->panel_bytes : (int64_t)256 << 20;
+  /* 4 blocks of the grid, at least 1024 rows: measured best on 2 ranks. */
+  m->solve_panel = 4 * m->nb < 1024 ? (1024 + m->nb - 1) / m->nb * m->nb : 4 * m->nb;
+  IA_CALL_GOTO(ia_dataset_dims(g->comm, path, &m->n, &m->d));
+  m->sampled = o->fit_users != NULL && o->n_fit < m->n;
+  m->u = m->sampled ? o->n_fit : m->n;
+  IA_CHECK_GOTO(m->u >= 1, IA_ERR_ARG, "the model needs at least one fit user");
+  if (m->sampled) {
+    st = IA_ALLOC(m->fit, m->u, "fit users");
+    if (st == IA_OK) memcpy(m->fit, o->fit_users, sizeof(int64_t) * (size_t)m->u);
+    IA_CALL_GOTO(ia_agree(g->comm, st));
+  }
+  int nb = m->nb;
+  IA_CALL_GOTO(read_rows(g, path, "train", m->u, nb, g->myrow, g->nprow, m->fit, &m->fr));
+  IA_CALL_GOTO(read_rows(g, path, "train", m->u, nb, g->mycol, g->npcol, m->fit, &m->fc));
+  if (m->sampled)
+    IA_CALL_GOTO(read_rows(g, path, "train", m->n, nb, g->myrow, g->nprow, NULL, &m->ctr));
+  IA_CALL_GOTO(read_rows(g, path, "val", m->n, nb, g->myrow, g->nprow, NULL, &m->cva));
+  m->mu = ia_numroc(m->u, nb, g->myrow, g->nprow);
+  m->nu = ia_numroc(m->u, nb, g->mycol, g->npcol);
+  m->mn = ia_numroc(m->n, nb, g->myrow, g->nprow);
+  m->dl = ia_numroc(m->d, nb, g->mycol, g->npcol);
+  st = IA_ALLOC(m->nfr, m->mu + 1, "row norms");
+  if (st == IA_OK) st = IA_ALLOC(m->nfc, m->nu + 1, "column norms");
+  IA_CALL_GOTO(ia_agree(g->comm, st));
+  for (int64_t i = 0; i < m->mu; i++) m->nfr[i] = (double)(m->fr.indptr[i + 1] - m->fr.indptr[i]);
+  for (int64_t j = 0; j < m->nu; j++) m->nfc[j] = (double)(m->fc.indptr[j + 1] - m->fc.indptr[j]);
+
+  /* Distributed arrays (see ia_infae_plan_make for their sizes). */
+  ia_row_block(m->n, g->size, g->rank, &m->r_begin, &m->r_count);
+  m->r_ld = m->r_count > 0 ? m->r_count : 1;
+  st = alloc_array(m, &m->k, m->mu, m->nu, "kernel matrix K");
+  if (st == IA_OK && o->keep_kernel) st = alloc_array(m, &m->kf, m->mu, m->nu, "Cholesky factor");
+  if (st == IA_OK) st = alloc_array(m, &m->a, m->mu, m->dl, "right-hand side X / α");
+  if (st == IA_OK) st = alloc_array(m, &m->best, m->mu, m->dl, "best α");
+  if (st == IA_OK && m->sampled) st = alloc_array(m, &m->pc, m->mn, m->dl, "predictions");
+  if (st == IA_OK && m->sampled) st = alloc_array(m, &m->kc, m->mn, m->nu, "kernel NTK(C, X)");
+  if (st == IA_OK) st = alloc_array(m, &m->rows, m->r_ld, m->d, "prediction rows");
+  IA_CALL_GOTO(ia_agree(g->comm, st));
+  if (!o->keep_kernel) m->kf = m->k;
+  if (!m->sampled) m->pc = m->a;
+  st = desc(m->desc_k, m->u, m->u, nb, nb, g->ctxt, m->mu);
+  if (st == IA_OK) st = desc(m->desc_a, m->u, m->d, nb, nb, g->ctxt, m->mu);
+  if (st == IA_OK) st = desc(m->desc_kc, m->n, m->u, nb, nb, g->ctxt, m->mn);
+  if (st == IA_OK) st = desc(m->desc_p, m->n, m->d, nb, nb, g->ctxt, m->mn);
+  IA_CALL_GOTO(ia_agree(g->comm, st));
+  m->stats.read.seconds = ia_time() - t0;
+  *out = m;
+  m = NULL;
+done:
+  ia_infae_free(&m);
+  return st;
+}
+
+void ia_infae_free(ia_infae **pm) {
+  ia_infae *m = *pm;
+  if (!m) return;
+  if (m->kf != m->k) free(m->kf);
+  if (m->pc != m->a) free(m->pc);
+  free(m->k);
+  free(m->a);
+  free(m->best);
+  free(m->kc);
+  free(m->rows);
+  free(m->nfr);
+  free(m->nfc);
+  free(m->fit);
+  ia_csr_free(&m->fr);
+  ia_csr_free(&m->fc);
+  ia_csr_free(&m->ctr);
+  ia_csr_free(&m->cva);
+  free(m);
+  *pm = NULL;
+}
+
+/* ---- steps ------------------------------------------------------------ */
+
+ia_status ia_infae_gram(ia_infae *m, double *trace) {
+  double t0 = ia_time(), flops = 0;
+  ia_status st = kernel_tiles(m, &m->fr, NULL, m->nfr, &m->fc, m->nfc, 1, m->k, m->mu, m->nu,
+                              &flops);
+  IA_CALL(ia_agree(m->g.comm, st));
+  /* Trace: the diagonal entries held here. */
+  const ia_grid *g = &m->g;
+  double tr = 0;
+  for (int64_t j = 0; j < m->nu; j++) {
+    int64_t gj = ia_l2g(j, m->nb, g->mycol, g->npcol);
+    if (ia_g2p(gj, m->nb, g->nprow) != g->myrow) continue;
+    size_t at = (size_t)j * (size_t)m->mu + (size_t)ia_g2l(gj, m->nb, g->nprow);
+    tr += m->prec == IA_FP64 ? ((double *)m->k)[at] : (double)((float *)m->k)[at];
+  }
+  m->trace = allsum(g->comm, tr);
+  m->have_kernel = 1;
+  m->stats.gram.flops += allsum(g->comm, flops);
+  m->stats.gram.seconds += ia_time() - t0;
+  *trace = m->trace;
+  return IA_OK;
+}
+
+/* Solves (L·Lᵀ) A = B in place with the Cholesky factor in kf: forward and
+ * back substitution by panels of `panel` rows. Each panel is a small p?trsm
+ * and a large p?gemm update of the rows below (above), so nearly all flops
+ * run at GEMM speed; p?potrs gets about half of that here. 1-based panel
+ * starts, aligned to the block size. */
+/* p?gemm with B not transposed. */
+static void pgemm(ia_precision p, const char *ta, int m, int n, int k, double alpha,
+                  const void *a, int ia, int ja, const int *da, const void *b, int ib, int jb,
+                  const int *db, double beta, void *c, int ic, int jc, const int *dc) {
+  if (p == IA_FP64) {
+    pdgemm_(ta, "N", &m, &n, &k, &alpha, a, &ia, &ja, da, b, &ib, &jb, db, &beta, c, &ic, &jc, dc);
+  } else {
+    float al = (float)alpha, be = (float)beta;
+    psgemm_(ta, "N", &m, &n, &k, &al, a, &ia, &ja, da, b, &ib, &jb, db, &be, c, &ic, &jc, dc);
+  }
+}
+
+static void ptrsm(ia_precision p, const char *ta, int m, int n, const void *a, int ia,
+                  const int *da, void *b, int ib, const int *db) {
+  int one = 1;
+  if (p == IA_FP64) {
+    double al = 1.0;
+    pdtrsm_("L", "L", ta, "N", &m, &n, &al, a, &ia, &ia, da, b, &ib, &one, db);
+  } else {
+    float al = 1.0f;
+    pstrsm_("L", "L", ta, "N", &m, &n, &al, a, &ia, &ia, da, b, &ib, &one, db);
+  }
+}
+
+static void chol_solve(ia_infae *m, int n, int nrhs, int panel) {
+  const void *l = m->kf;
+  void *b = m->a;
+  /* L·Y = B, top to bottom. */
+  for (int k0 = 0; k0 < n; k0 += panel) {
+    int kb = n - k0 < panel ? n - k0 : panel, rest = n - k0 - kb;
+    ptrsm(m->prec, "N", kb, nrhs, l, k0 + 1, m->desc_k, b, k0 + 1, m->desc_a);
+    if (rest > 0)
+      pgemm(m->prec, "N", rest, nrhs, kb, -1.0, l, k0 + kb + 1, k0 + 1, m->desc_k, b, k0 + 1, 1,
+            m->desc_a, 1.0, b, k0 + kb + 1, 1, m->desc_a);
+  }
+  /* Lᵀ·A = Y, bottom to top. */
+  int last = (n - 1) / panel * panel;
+  for (int k0 = last; k0 >= 0; k0 -= panel) {
+    int kb = n - k0 < panel ? n - k0 : panel;
+    ptrsm(m->prec, "T", kb, nrhs, l, k0 + 1, m->desc_k, b, k0 + 1, m->desc_a);
+    if (k0 > 0)
+      pgemm(m->prec, "T", k0, nrhs, kb, -1.0, l, k0 + 1, 1, m->desc_k, b, k0 + 1, 1, m->desc_a,
+            1.0, b, 1, 1, m->desc_a);
+  }
+}
+
+ia_status ia_infae_fit(ia_infae *m, double lambda) {
+  const ia_grid *g = &m->g;
+  IA_CHECK(m->have_kernel, IA_ERR_INTERNAL, "ia_infae_fit before ia_infae_gram");
+  IA_CHECK(lambda >= 0, IA_ERR_ARG, "λ must be ≥ 0 (got %g)", lambda);
+  double t0 = ia_time();
+  size_t bytes = m->es * (size_t)(m->mu > 0 ? m->mu : 1) * (size_t)(m->nu > 0 ? m->nu : 1);
+  if (m->kf != m->k) memcpy(m->kf, m->k, bytes);
+  m->have_alpha = 0;
+  m->pred_mode = 0;
+  double lp = lambda * m->trace / (double)m->u;
+  for (int64_t j = 0; j < m->nu; j++) {
+    int64_t gj = ia_l2g(j, m->nb, g->mycol, g->npcol);
+    if (ia_g2p(gj, m->nb, g->nprow) != g->myrow) continue;
+    size_t at = (size_t)j * (size_t)m->mu + (size_t)ia_g2l(gj, m->nb, g->nprow);
+    if (m->prec == IA_FP64)
+      ((double *)m->kf)[at] += lp;
+    else
+      ((float *)m->kf)[at] += (float)lp;
+  }
+  if (m->kf == m->k) m->have_kernel = 0; /* factored in place */
+  int n, nrhs, one = 1, info = 0;
+  IA_CALL(ia_to_int(m->u, &n));
+  IA_CALL(ia_to_int(m->d, &nrhs));
+  if (m->prec == IA_FP64)
+    pdpotrf_("L", &n, m->kf, &one, &one, m->desc_k, &info, 1);
+  else
+    pspotrf_("L", &n, m->kf, &one, &one, m->desc_k, &info, 1);
+  MPI_Allreduce(MPI_IN_PLACE, &info, 1, MPI_INT, MPI_MAX, g->comm);
+  m->stats.factor.seconds += ia_time() - t0;
+  m->stats.factor.flops += (double)m->u * (double)m->u * (double)m->u / 3.0;
+  IA_CHECK(info == 0, info > 0 ? IA_ERR_NOTSPD : IA_ERR_LAPACK,
+           info > 0 ? "K + λ'I is not positive definite for λ = %g (λ' = %.6g, leading minor "
+                      "%d); use a larger λ"
+                    : "λ = %g: p?potrf failed (λ' = %.6g, argument %d)",
+           lambda, lp, info > 0 ? info : -info);
+
+  /* Right-hand side X: the fit rows of the local row blocks, local items. */
+  t0 = ia_time();
+  memset(m->a, 0, m->es * (size_t)(m->mu > 0 ? m->mu : 1) * (size_t)(m->dl > 0 ? m->dl : 1));
+  for (int64_t r = 0; r < m->mu; r++)
+    for (int64_t e = m->fr.indptr[r]; e < m->fr.indptr[r + 1]; e++) {
+      int32_t it = m->fr.indices[e];
+      if (ia_g2p(it, m->nb, g->npcol) != g->mycol) continue;
+      size_t at = (size_t)ia_g2l(it, m->nb, g->npcol) * (size_t)m->mu + (size_t)r;
+      if (m->prec == IA_FP64)
+        ((double *)m->a)[at] = 1.0;
+      else
+        ((float *)m->a)[at] = 1.0f;
+    }
+  chol_solve(m, n, nrhs, m->solve_panel);
+  m->stats.solve.seconds += ia_time() - t0;
+  m->stats.solve.flops += 2.0 * (double)m->u * (double)m->u * (double)m->d;
+  m->lam_prime = lp;
+  m->have_alpha = 1;
+  return IA_OK;
+}
+
+ia_status ia_infae_keep(ia_infae *m) {
+  IA_CHECK(m->have_alpha, IA_ERR_INTERNAL, "ia_infae_keep without α");
+  memcpy(m->best, m->a, m->es * (size_t)(m->mu > 0 ? m->mu : 1) * (size_t)(m->dl > 0 ? m->dl : 1));
+  m->best_lam_prime = m->lam_prime;
+  m->have_best = 1;
+  return IA_OK;
+}
+
+/* p?gemr2d of an m × n block-cyclic matrix into the evaluation rows. */
+static ia_status to_rows(ia_infae *m, int64_t rows, const void *src, const int *dsrc) {
+  double t0 = ia_time();
+  int im, in, one = 1, dr[IA_DLEN];
+  IA_CALL(ia_to_int(rows, &im));
+  IA_CALL(ia_to_int(m->d, &in));
+  int64_t mb = (rows + m->g.size - 1) / m->g.size;
+  int64_t cnt = ia_numroc(rows, mb < 1 ? 1 : mb, m->g.rank, m->g.size);
+  IA_CALL(desc(dr, rows, m->d, mb, m->d, m->g.ctxt_col, cnt > 0 ? cnt : 1));
+  if (m->prec == IA_FP64)
+    pdgemr2d_(&im, &in, src, &one, &one, dsrc, m->rows, &one, &one, dr, &m->g.ctxt);
+  else
+    psgemr2d_(&im, &in, src, &one, &one, dsrc, m->rows, &one, &one, dr, &m->g.ctxt);
+  m->stats.redistribute.seconds += ia_time() - t0;
+  return IA_OK;
+}
+
+/* P (n × d, block-cyclic) = kc (n × U) · α. */
+static ia_status cross_product(ia_infae *m, const void *alpha, ia_step *step) {
+  double t0 = ia_time();
+  int n, d, u, one = 1;
+  IA_CALL(ia_to_int(m->n, &n));
+  IA_CALL(ia_to_int(m->d, &d));
+  IA_CALL(ia_to_int(m->u, &u));
+  const void *kc = m->sampled ? m->kc : m->k;
+  if (m->prec == IA_FP64) {
+    double a1 = 1.0, b0 = 0.0;
+    pdgemm_("N", "N", &n, &d, &u, &a1, kc, &one, &one, m->desc_kc, alpha, &one, &one, m->desc_a,
+            &b0, m->pc, &one, &one, m->desc_p);
+  } else {
+    float a1 = 1.0f, b0 = 0.0f;
+    psgemm_("N", "N", &n, &d, &u, &a1, kc, &one, &one, m->desc_kc, alpha, &one, &one, m->desc_a,
+            &b0, m->pc, &one, &one, m->desc_p);
+  }
+  step->seconds += ia_time() - t0;
+  step->flops += 2.0 * (double)m->n * (double)m->u * (double)m->d;
+  return IA_OK;
+}
+
+/* NTK(C, X) into kc (or K when not sampled): C = train (∪ val) of every
+ * user of the local row blocks over n. */
+static ia_status cross_kernel(ia_infae *m, int with_val, ia_step *step) {
+  ia_status st = IA_OK;
+  double t0 = ia_time(), flops = 0, *nr = NULL;
+  const ia_csr *ctr = m->sampled ? &m->ctr : &m->fr;
+  st = IA_ALLOC(nr, m->mn + 1, "context norms");
+  IA_CALL(ia_agree(m->g.comm, st));
+  for (int64_t i = 0; i < m->mn; i++)
+    nr[i] = (double)(with_val ? union_count(ctr, &m->cva, i) : ctr->indptr[i + 1] - ctr->indptr[i]);
+  void *kc = m->sampled ? m->kc : m->k;
+  if (!m->sampled) m->have_kernel = 0; /* K's buffer now holds NTK(C, X) */
+  st = kernel_tiles(m, ctr, with_val ? &m->cva : NULL, nr, &m->fc, m->nfc, 0, kc, m->mn, m->nu,
+                    &flops);
+  free(nr);
+  IA_CALL(ia_agree(m->g.comm, st));
+  step->flops += allsum(m->g.comm, flops);
+  step->seconds += ia_time() - t0;
+  return IA_OK;
+}
+
+ia_status ia_infae_predict(ia_infae *m, int test) {
+  if (!test) {
+    IA_CHECK(m->have_alpha, IA_ERR_INTERNAL, "ia_infae_predict without α");
+    if (!m->sampled) {
+      /* P = X − λ'α: only α moves; ia_infae_scores adds X. */
+      IA_CALL(to_rows(m, m->n, m->a, m->desc_a));
+      m->pred_mode = 1;
+      m->pred_lam_prime = m->lam_prime;
+      return IA_OK;
+    }
+    /* NTK(X_all, X_fit) is the same for every λ: computed once. */
+    if (!m->have_cross) IA_CALL(cross_kernel(m, 0, &m->stats.predict));
+    m->have_cross = 1;
+    IA_CALL(cross_product(m, m->a, &m->stats.predict));
+    IA_CALL(to_rows(m, m->n, m->pc, m->desc_p));
+    m->pred_mode = 2;
+    return IA_OK;
+  }
+  IA_CHECK(m->have_best, IA_ERR_INTERNAL, "ia_infae_predict(test) without a kept α");
+  IA_CALL(cross_kernel(m, 1, &m->stats.test_gram));
+  m->have_cross = 0;
+  m->have_alpha = 0; /* without a sample, the predictions overwrite α */
+  IA_CALL(cross_product(m, m->best, &m->stats.test_gemm));
+  IA_CALL(to_rows(m, m->n, m->pc, m->desc_p));
+  m->pred_mode = 2;
+  return IA_OK;
+}
+
+void ia_infae_scores(const ia_infae *m, int64_t row, const int32_t *train_items, int64_t n_train,
+                     double *s) {
+  size_t ld = (size_t)m->r_ld;
+  if (m->prec == IA_FP64) {
+    const double *p = (const double *)m->rows + row;
+    for (int64_t i = 0; i < m->d; i++) s[i] = p[(size_t)i * ld];
+  } else {
+    const float *p = (const float *)m->rows + row;
+    for (int64_t i = 0; i < m->d; i++) s[i] = (double)p[(size_t)i * ld];
+  }
+  if (m->pred_mode == 1) {
+    double lp = m->pred_lam_prime;
+    for (int64_t i = 0; i < m->d; i++) s[i] *= -lp;
+    for (int64_t k = 0; k < n_train; k++) s[train_items[k]] += 1.0;
+  }
+}
+
+ia_status ia_infae_alpha_rows(ia_infae *m, const void **alpha, int64_t *ld) {
+  IA_CHECK(m->have_best, IA_ERR_INTERNAL, "ia_infae_alpha_rows without a kept α");
+  IA_CALL(to_rows(m, m->u, m->best, m->desc_a));
+  int64_t mb = (m->u + m->g.size - 1) / m->g.size;
+  int64_t cnt = ia_numroc(m->u, mb < 1 ? 1 : mb, m->g.rank, m->g.size);
+  m->pred_mode = 0;
+  *alpha = m->rows;
+  *ld = cnt > 0 ? cnt : 1;
+  return IA_OK;
+}
+
+double ia_infae_lambda_prime(const ia_infae *m) { return m->best_lam_prime; }
+const ia_infae_stats *ia_infae_get_stats(const ia_infae *m) { return &m->stats; }
