@@ -468,7 +468,7 @@ ia_status ia_recommend(MPI_Comm comm, const ia_recommend_opts *o) {
       ia_topk(s, d, k, top);
       for (int r = 0; r < k; r++)
         if (s[top[r]] > -INFINITY)
-          fprintf(out, "%s\t%s\t%.9g\t%d\n", q.labels[q0 + b], item_ids[top[r]], s[top[r]],
+          fprintf(out, "%s\t%s\t%.12g\t%d\n", q.labels[q0 + b], item_ids[top[r]], s[top[r]],
                   r + 1);
     }
   }

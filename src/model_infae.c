@@ -598,5 +598,26 @@ ia_status ia_infae_alpha_rows(ia_infae *m, const void **alpha, int64_t *ld) {
   return IA_OK;
 }
 
+ia_status ia_infae_kernel_entry(ia_infae *m, int64_t i, int64_t j, double *v) {
+  const ia_grid *g = &m->g;
+  IA_CHECK(m->have_kernel && !m->sampled, IA_ERR_INTERNAL,
+           "K entries are available after the Gram, without a user sample");
+  IA_CHECK(i >= 0 && j >= 0 && i < m->u && j < m->u, IA_ERR_ARG, "K(%lld, %lld) is outside K",
+           (long long)i, (long long)j);
+  if (i < j) { /* the lower triangle is stored */
+    int64_t t = i;
+    i = j;
+    j = t;
+  }
+  double x = 0;
+  if (ia_g2p(i, m->nb, g->nprow) == g->myrow && ia_g2p(j, m->nb, g->npcol) == g->mycol) {
+    size_t at = (size_t)ia_g2l(j, m->nb, g->npcol) * (size_t)m->mu +
+                (size_t)ia_g2l(i, m->nb, g->nprow);
+    x = m->prec == IA_FP64 ? ((double *)m->k)[at] : (double)((float *)m->k)[at];
+  }
+  *v = allsum(g->comm, x);
+  return IA_OK;
+}
+
 double ia_infae_lambda_prime(const ia_infae *m) { return m->best_lam_prime; }
 const ia_infae_stats *ia_infae_get_stats(const ia_infae *m) { return &m->stats; }

@@ -106,6 +106,42 @@ static ia_status sample_users(int64_t n, int64_t u, uint64_t seed, int64_t **out
   return st;
 }
 
+/* Global index of original user id `id`, or -1: each rank looks in its block. */
+static int64_t find_user(MPI_Comm comm, const ia_dataset *d, const char *id) {
+  int64_t found = -1;
+  for (int64_t r = 0; r < d->n_rows && d->user_ids; r++)
+    if (!strcmp(d->user_ids[r], id)) found = d->row_begin + r;
+  MPI_Allreduce(MPI_IN_PLACE, &found, 1, MPI_INT64_T, MPI_MAX, comm);
+  return found;
+}
+
+/* --kernel-samples u:v,...: K entries by original user ids, as the reference
+ * reports them. */
+static ia_status kernel_samples(MPI_Comm comm, const ia_train_opts *o, const ia_dataset *d,
+                                ia_infae *m, ia_train_result *r) {
+  char buf[1024];
+  snprintf(buf, sizeof buf, "%s", o->kernel_samples);
+  IA_CHECK(o->train_users <= 0 || o->train_users >= d->n_users, IA_ERR_ARG,
+           "--kernel-samples needs the full fit (no --train-users)");
+  char *save = NULL;
+  for (char *pair = strtok_r(buf, ",", &save); pair; pair = strtok_r(NULL, ",", &save)) {
+    char *colon = strchr(pair, ':');
+    IA_CHECK(colon && r->n_kernel < 16, IA_ERR_ARG,
+             "--kernel-samples takes up to 16 pairs USER:USER of original ids (got '%s')", pair);
+    *colon = '\0';
+    const char *a = pair, *b = colon + 1;
+    int64_t i = find_user(comm, d, a), j = find_user(comm, d, b);
+    IA_CHECK(i >= 0 && j >= 0, IA_ERR_ARG, "--kernel-samples: user '%s' is not in the dataset",
+             i < 0 ? a : b);
+    int k = r->n_kernel++;
+    snprintf(r->kernel_ids[k][0], sizeof r->kernel_ids[k][0], "%s", a);
+    snprintf(r->kernel_ids[k][1], sizeof r->kernel_ids[k][1], "%s", b);
+    IA_CALL(ia_infae_kernel_entry(m, i, j, &r->kernel_values[k]));
+    ia_log_info("[train] K(%s, %s) = %.17g", a, b, r->kernel_values[k]);
+  }
+  return IA_OK;
+}
+
 static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dataset *d,
                              ia_evaluator *ev, double *scores, ia_train_result *r) {
   ia_status st = IA_OK;
@@ -163,6 +199,7 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
   r->t_gram = ia_time() - t;
   ia_log_info("[train] gram K = NTK(X, X) %lld×%lld: %.2f s, %.1f GFLOP/s; trace(K) = %.10g",
               (long long)u, (long long)u, r->t_gram, gflops(&s->gram), r->trace_k);
+  if (o->kernel_samples) IA_CALL_GOTO(ia_agree(comm, kernel_samples(comm, o, d, m, r)));
   int best = -1;
   scorer sc = {d, NULL, m};
   for (int k = 0; k < n; k++) {
@@ -240,7 +277,7 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
   int64_t n_users, n_items, begin, count;
   IA_CALL(ia_dataset_dims(comm, o->data, &n_users, &n_items));
   ia_row_block(n_users, size, rank, &begin, &count);
-  IA_CALL(ia_dataset_read(comm, o->data, begin, count, 0, &d));
+  IA_CALL(ia_dataset_read(comm, o->data, begin, count, o->kernel_samples != NULL, &d));
   r->t_read = ia_time() - t0;
   r->users = d.n_users;
   r->items = d.n_items;
@@ -421,6 +458,16 @@ char *ia_train_json(const ia_train_opts *o, const ia_train_result *r) {
     cJSON_AddStringToObject(x, "grid", grid);
     cJSON_AddNumberToObject(x, "block_size", r->block_size);
     cJSON_AddNumberToObject(x, "planned_bytes_per_rank", r->bytes_per_rank);
+    if (r->n_kernel > 0) {
+      cJSON *ks = cJSON_AddArrayToObject(x, "K_samples_by_original_user_id");
+      for (int k = 0; k < r->n_kernel; k++) {
+        cJSON *e = cJSON_CreateArray();
+        cJSON_AddItemToArray(e, cJSON_CreateString(r->kernel_ids[k][0]));
+        cJSON_AddItemToArray(e, cJSON_CreateString(r->kernel_ids[k][1]));
+        cJSON_AddItemToArray(e, cJSON_CreateNumber(r->kernel_values[k]));
+        cJSON_AddItemToArray(ks, e);
+      }
+    }
     cJSON *steps = cJSON_AddObjectToObject(x, "steps");
     const char *names[] = {"read", "gram", "factor", "solve", "predict", "test_gram",
                            "test_gemm", "redistribute"};

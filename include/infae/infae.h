@@ -84,5 +84,9 @@ void ia_infae_scores(const ia_infae *m, int64_t row, const int32_t *train_items,
  * Collective. */
 IA_NODISCARD ia_status ia_infae_alpha_rows(ia_infae *m, const void **alpha, int64_t *ld);
 
+/* K(i, j) for fit users i, j, after ia_infae_gram and before a fit that
+ * factors K in place; not with a user sample. Collective. */
+IA_NODISCARD ia_status ia_infae_kernel_entry(ia_infae *m, int64_t i, int64_t j, double *v);
+
 double ia_infae_lambda_prime(const ia_infae *m); /* of the kept α */
 const ia_infae_stats *ia_infae_get_stats(const ia_infae *m);

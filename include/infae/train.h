@@ -28,6 +28,7 @@ typedef struct {
   int64_t train_users;      /* fit on a random sample of this many users; 0 = all */
   uint64_t seed;            /* of the user sample */
   int64_t memory_limit;     /* bytes per rank; 0 = the node's available memory / ranks */
+  const char *kernel_samples; /* "u1:v1,u2:v2" original user ids: report K(u, v) */
 } ia_train_opts;
 
 typedef struct {
@@ -50,6 +51,9 @@ typedef struct {
   int64_t fit_users;
   double trace_k, lambda_prime;         /* at the best λ */
   ia_infae_stats steps;
+  int n_kernel;                         /* K samples requested */
+  char kernel_ids[16][2][64];
+  double kernel_values[16];
   double bytes_per_rank;                /* planned */
 } ia_train_result;
 

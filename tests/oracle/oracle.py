@@ -15,7 +15,7 @@ Library:
     compare(oracle_result, ours, rtol)      -> list of mismatches
 
 CLI:
-    oracle.py eval --data D.h5 --model pop|ease [--lambdas 1,10] --compare OURS.json
+    oracle.py eval --data D.h5 --model pop|ease|infae [--lambdas 1,10] --compare OURS.json
                    [--rtol 1e-6] [--atol 0] [--tie-rtol 1e-10]
     oracle.py eval --data D.h5 --model pop|ease [--lambdas ...] --print
   --compare exits 0 when every validation metric (per lambda, keys matched by float
@@ -88,6 +88,9 @@ PSP_B = 1.5
 KS = (10, 100)
 METRIC_KEYS = ("HR@10", "NDCG@10", "PSP@10", "HR@100", "NDCG@100", "PSP@100", "AUC")
 EASE_GRID = (1.0, 10.0, 100.0, 250.0, 500.0, 1000.0, 2500.0)
+INFAE_GRID = (0.0, 1.0, 5.0, 20.0, 50.0, 100.0)
+NTK_W2 = 2.0   # W_std = sqrt(2)
+NTK_B2 = 0.01  # b_std = 0.1
 
 
 # ----------------------------------------------------------------------------------
@@ -431,6 +434,44 @@ def ease_scores(context, B):
     return np.asarray(sp.csr_matrix(context, dtype=np.float64) @ B)
 
 
+def ntk(gram, nx, ny, d):
+    """NTK of Dense(W, b) -> ReLU -> Dense, depth 1 (DESIGN §2), from the Gram
+    x.y and the squared norms of the two sets of rows."""
+    qxy = NTK_W2 * gram / d + NTK_B2
+    qx = NTK_W2 * np.asarray(nx, dtype=np.float64) / d + NTK_B2
+    qy = NTK_W2 * np.asarray(ny, dtype=np.float64) / d + NTK_B2
+    s = np.sqrt(np.outer(qx, qy))
+    c = np.clip(qxy / s, -1.0, 1.0)
+    th = np.arccos(c)
+    krelu = s * (np.sin(th) + (np.pi - th) * c) / (2.0 * np.pi)
+    return NTK_W2 * krelu + NTK_B2 + NTK_W2 * qxy * (np.pi - th) / (2.0 * np.pi)
+
+
+def ntk_rows(a, b):
+    """NTK between the binary rows of a and of b (scipy sparse)."""
+    a = sp.csr_matrix(a, dtype=np.float64)
+    b = sp.csr_matrix(b, dtype=np.float64)
+    gram = np.asarray((a @ b.T).todense())
+    return ntk(gram, a.getnnz(axis=1), b.getnnz(axis=1), a.shape[1])
+
+
+class InfaeFit:
+    """alpha = (K + lam' I)^-1 X, K = NTK(X, X), lam' = lam tr(K) / n, X = the
+    fit users' train rows; raises numpy.linalg.LinAlgError when not SPD."""
+
+    def __init__(self, train, lam, fit_users=None):
+        self.x = sp.csr_matrix(train if fit_users is None else train[fit_users])
+        k = ntk_rows(self.x, self.x)
+        self.trace = float(np.trace(k))
+        self.lam_prime = float(lam) * self.trace / k.shape[0]
+        cf = scipy.linalg.cho_factor(k + self.lam_prime * np.eye(k.shape[0]), lower=True)
+        self.alpha = scipy.linalg.cho_solve(cf, self.x.toarray())
+
+    def scores(self, context):
+        # P = NTK(C, X) alpha, computed directly (not through X - lam' alpha).
+        return ntk_rows(context, self.x) @ self.alpha
+
+
 def _lam_key(lam):
     return str(float(lam))
 
@@ -450,10 +491,13 @@ def _eval_one(scores, ctx, held, dataset, counts, nnz, tie_rtol):
     return ex, {"lo": lo, "hi": hi}
 
 
-def test_at(dataset, model, lam, tie_rtol=None, B=None):
+def test_at(dataset, model, lam, tie_rtol=None, B=None, fit_users=None):
     """Test metrics (and bounds) of `model` at lambda `lam` (None for pop)."""
     train, val, test, trval, counts, nnz = _split_inputs(dataset)
-    if model == "pop":
+    if model == "infae":
+        fit = B if B is not None else InfaeFit(train, lam, fit_users)
+        s = fit.scores(trval)
+    elif model == "pop":
         s = pop_scores(train)
     elif EASE_TEST_FIT == "train":
         s = ease_scores(trval, ease_fit(train, lam) if B is None else B)
@@ -464,7 +508,7 @@ def test_at(dataset, model, lam, tie_rtol=None, B=None):
     return _eval_one(s, trval, test, dataset, counts, nnz, tie_rtol)
 
 
-def evaluate(dataset, model, lambdas=None, tie_rtol=None):
+def evaluate(dataset, model, lambdas=None, tie_rtol=None, fit_users=None):
     """The protocol: validation (context train, held val, train masked) for every
     lambda, best lambda by validation HR@100 (first on ties), test (context
     train ∪ val, held test, train ∪ val masked) at it.  With tie_rtol, the result
@@ -491,6 +535,26 @@ def evaluate(dataset, model, lambdas=None, tie_rtol=None):
                 best, best_hr, best_B = float(lam), m["HR@100"], B
         res["best_lambda"] = best
         res["test"], bounds["test"] = test_at(dataset, "ease", best, tie_rtol, best_B)
+    elif model == "infae":
+        lambdas = list(INFAE_GRID if lambdas is None else lambdas)
+        res["val"] = {}
+        best, best_hr, best_fit = None, -np.inf, None
+        for lam in lambdas:
+            try:
+                fit = InfaeFit(train, lam, fit_users)
+            except np.linalg.LinAlgError:
+                res["val"][_lam_key(lam)] = "skipped: not positive definite"
+                bounds["val"][_lam_key(lam)] = None
+                continue
+            res["trace_K"] = fit.trace
+            m, b = _eval_one(fit.scores(train), train, val, dataset, counts, nnz, tie_rtol)
+            res["val"][_lam_key(lam)] = m
+            bounds["val"][_lam_key(lam)] = b
+            if m["HR@100"] > best_hr:
+                best, best_hr, best_fit = float(lam), m["HR@100"], fit
+        res["best_lambda"] = best
+        res["lambda_prime"] = best_fit.lam_prime
+        res["test"], bounds["test"] = test_at(dataset, "infae", best, tie_rtol, best_fit)
     else:
         raise ValueError("unknown model %r" % model)
     if tie_rtol is not None:
@@ -528,7 +592,7 @@ def _in_bounds(x, lo, hi, rtol, atol):
     return (lo - abs(lo) * rtol - atol) <= x <= (hi + abs(hi) * rtol + atol)
 
 
-def compare(oracle, ours, rtol=1e-6, atol=0.0, out=sys.stdout, dataset=None):
+def compare(oracle, ours, rtol=1e-6, atol=0.0, out=sys.stdout, dataset=None, fit_users=None):
     """Compare the oracle's evaluate() result with ours; returns a list of failures.
 
     A metric matches when its relative difference is <= rtol, or, when the oracle
@@ -587,6 +651,12 @@ def compare(oracle, ours, rtol=1e-6, atol=0.0, out=sys.stdout, dataset=None):
             if lam not in umap:
                 fails.append("val: lambda %s missing in ours" % k)
                 continue
+            if isinstance(v, str) or isinstance(umap[lam][1], str):
+                if not (isinstance(v, str) and isinstance(umap[lam][1], str)):
+                    fails.append("val[%s]: skipped on one side only (oracle %r, ours %r)"
+                                 % (k, v if isinstance(v, str) else "fitted",
+                                    umap[lam][1] if isinstance(umap[lam][1], str) else "fitted"))
+                continue
             check("val[%s]" % k, v, umap[lam][1], bounds["val"][k] if bounds else None)
         for lam, (k, _) in umap.items():
             if _lam_key(lam) not in ov:
@@ -605,9 +675,16 @@ def compare(oracle, ours, rtol=1e-6, atol=0.0, out=sys.stdout, dataset=None):
                 print("note: best_lambda oracle %r ours %r: validation HR@100 tied within "
                       "near-tie ranges; test compared at ours' lambda" % (ob, ub), file=out)
                 test_oracle, test_bounds = test_at(dataset, model, float(ub),
-                                                   TIE_RTOL_DEFAULT if bounds else None)
+                                                   TIE_RTOL_DEFAULT if bounds else None,
+                                                   fit_users=fit_users)
             else:
                 fails.append("best_lambda: oracle %r ours %r" % (ob, ub))
+    if "trace_K" in oracle:
+        ut = ours.get("infae", {}).get("trace_K", ours.get("trace_K"))
+        r = rel_diff(oracle["trace_K"], ut)
+        print("trace(K) oracle %.12g ours %r (rel %.3g)" % (oracle["trace_K"], ut, r), file=out)
+        if r > rtol:
+            fails.append("trace_K: oracle %r ours %r" % (oracle["trace_K"], ut))
     if "test" not in ours:
         fails.append("test: missing in ours")
     else:
@@ -631,7 +708,10 @@ def main(argv=None):
     sub = ap.add_subparsers(dest="cmd", required=True)
     ev = sub.add_parser("eval")
     ev.add_argument("--data", required=True)
-    ev.add_argument("--model", required=True, choices=("pop", "ease"))
+    ev.add_argument("--model", required=True, choices=("pop", "ease", "infae"))
+    ev.add_argument("--fit-users-from", metavar="MODEL.h5", default=None,
+                    help="infae: fit on the users listed in /fit/user_index of this model file "
+                         "(the sample drawn by train --train-users)")
     ev.add_argument("--lambdas", type=_parse_lambdas, default=None)
     g = ev.add_mutually_exclusive_group(required=True)
     g.add_argument("--compare", metavar="OURS.json")
@@ -648,14 +728,20 @@ def main(argv=None):
     tie = a.tie_rtol if a.tie_rtol > 0 else None
     if tie is not None:
         TIE_RTOL_DEFAULT = tie
-    res = evaluate(ds, a.model, a.lambdas, tie_rtol=tie if a.compare else None)
+    fit_users = None
+    if a.fit_users_from:
+        import h5py
+        with h5py.File(a.fit_users_from, "r") as f:
+            fit_users = np.asarray(f["fit/user_index"][...], dtype=np.int64)
+    res = evaluate(ds, a.model, a.lambdas, tie_rtol=tie if a.compare else None,
+                   fit_users=fit_users)
     if a.print:
         json.dump(res, sys.stdout, indent=1)
         print()
         return 0
     with open(a.compare) as f:
         ours = json.load(f)
-    fails = compare(res, ours, a.rtol, a.atol, dataset=ds)
+    fails = compare(res, ours, a.rtol, a.atol, dataset=ds, fit_users=fit_users)
     if fails:
         print("MISMATCH (%d):" % len(fails))
         for s in fails:
