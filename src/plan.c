@@ -77,9 +77,11 @@ void ia_plan_print(const ia_infae_plan *p, int64_t n, int64_t d, int64_t u, int 
               (long long)n, (long long)u, (long long)d, prec == IA_FP64 ? "fp64" : "fp32", size,
               p->nprow, p->npcol, lambdas);
   ia_log_info("memory per rank (the largest):");
-  ia_log_info("  kernel K%-24s %12s", lambdas > 1 ? " and its factor" : "",
+  ia_log_info("  %s %12s",
+              lambdas > 1 ? "kernel K and its factor       " : "kernel K                      ",
               human(p->bytes_kernel, a, sizeof a));
-  ia_log_info("  X/α, best α%-21s %12s", u < n ? ", predictions" : "",
+  ia_log_info("  %s %12s",
+              u < n ? "X/α, best α, predictions      " : "X/α, best α                   ",
               human(p->bytes_rhs, a, sizeof a));
   if (p->bytes_cross > 0)
     ia_log_info("  NTK(C, X) for all users        %12s", human(p->bytes_cross, a, sizeof a));
