@@ -141,9 +141,13 @@ static ia_status open_file(MPI_Comm comm, const char *path, hid_t *file) {
   ia_status st = IA_OK;
   hid_t fapl = H5I_INVALID_HID;
   *file = H5I_INVALID_HID;
-  IA_CHECK(access(path, R_OK) == 0, IA_ERR_IO, "cannot read %s", path);
-  IA_CHECK(H5Fis_hdf5(path) > 0, IA_ERR_FORMAT,
-           "%s is not an HDF5 file (make one with `infae_mpi prepare`)", path);
+  /* Every rank must reach the collective H5Fopen, or none. */
+  if (access(path, R_OK) != 0)
+    st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot read %s", path);
+  else if (H5Fis_hdf5(path) <= 0)
+    st = ia_error_set(IA_ERR_FORMAT, __FILE__, __LINE__,
+                      "%s is not an HDF5 file (make one with `infae_mpi prepare`)", path);
+  IA_CALL(ia_agree(comm, st));
   IA_H5(fapl = H5Pcreate(H5P_FILE_ACCESS));
   IA_H5(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL));
   *file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
@@ -183,7 +187,8 @@ ia_status ia_dataset_read_rows(MPI_Comm comm, const char *path, const char *spli
   ia_status st = IA_OK;
   hid_t file = H5I_INVALID_HID, g = H5I_INVALID_HID, dset = H5I_INVALID_HID;
   hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
-  int64_t n_users = 0, n_items = 0, *ptr = NULL;
+  int64_t n_users = 0, n_items = 0, *ptr = NULL, cap = 0;
+  int32_t *buf = NULL;
   memset(out, 0, sizeof *out);
   IA_CALL_GOTO(open_file(comm, path, &file));
   IA_CALL_GOTO(ia_h5_read_attr_i64(file, path, "users", &n_users));
@@ -219,29 +224,47 @@ ia_status ia_dataset_read_rows(MPI_Comm comm, const char *path, const char *spli
   IA_CHECK_GOTO(ptr[n_users] == (int64_t)len, IA_ERR_FORMAT,
                 "%s: /%s/indices has %llu entries, indptr says %lld", path, split,
                 (unsigned long long)len, (long long)ptr[n_users]);
-  /* One selection: the union of the runs of consecutive rows. */
-  IA_H5(H5Sselect_none(fspace));
-  H5S_seloper_t op = H5S_SELECT_SET;
+  /* Runs of consecutive rows, read in batches: one H5Dread covers the span
+   * of a batch (at most `span` entries, or one run), and the runs are copied
+   * out. A union of many hyperslabs costs O(runs²) in HDF5 1.10. */
+  const int64_t span = (int64_t)16 << 20;
+  int64_t at = 0; /* entries of out filled */
   for (int64_t k = 0; k < n;) {
-    int64_t e = k + 1;
-    while (e < n && rows[e] == rows[e - 1] + 1) e++;
-    hsize_t off[1] = {(hsize_t)ptr[rows[k]]}, cnt[1] = {(hsize_t)(ptr[rows[e - 1] + 1] - ptr[rows[k]])};
-    if (cnt[0] > 0) {
-      IA_H5(H5Sselect_hyperslab(fspace, op, off, NULL, cnt, NULL));
-      op = H5S_SELECT_OR;
+    int64_t first = k, lo = ptr[rows[k]], hi = lo;
+    while (k < n) {
+      int64_t e = k + 1;
+      while (e < n && rows[e] == rows[e - 1] + 1) e++;
+      int64_t end = ptr[rows[e - 1] + 1];
+      if (k > first && end - lo > span) break;
+      hi = end;
+      k = e;
     }
-    k = e;
+    if (hi > lo) {
+      if (hi - lo > cap) {
+        free(buf);
+        buf = NULL;
+        cap = hi - lo;
+        IA_CALL_GOTO(IA_ALLOC(buf, cap, "CSR read buffer"));
+      }
+      hsize_t off[1] = {(hsize_t)lo}, cnt[1] = {(hsize_t)(hi - lo)};
+      IA_H5(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, off, NULL, cnt, NULL));
+      if (mspace >= 0) H5Sclose(mspace);
+      IA_H5(mspace = H5Screate_simple(1, cnt, NULL));
+      IA_H5(H5Dread(dset, H5T_NATIVE_INT32, mspace, fspace, H5P_DEFAULT, buf));
+    }
+    for (int64_t r = first; r < k; r++) {
+      int64_t a = ptr[rows[r]], b = ptr[rows[r] + 1];
+      memcpy(out->indices + at, buf + (a - lo), sizeof(int32_t) * (size_t)(b - a));
+      at += b - a;
+    }
   }
-  hsize_t mcnt[1] = {(hsize_t)(nnz > 0 ? nnz : 1)};
-  IA_H5(mspace = H5Screate_simple(1, mcnt, NULL));
-  if (nnz == 0) IA_H5(H5Sselect_none(mspace));
-  IA_H5(H5Dread(dset, H5T_NATIVE_INT32, mspace, fspace, H5P_DEFAULT, out->indices));
   for (int64_t e = 0; e < nnz; e++)
     IA_CHECK_GOTO(out->indices[e] >= 0 && out->indices[e] < n_items, IA_ERR_FORMAT,
                   "%s: /%s/indices holds %d, outside [0, %lld)", path, split, out->indices[e],
                   (long long)n_items);
 done:
   free(ptr);
+  free(buf);
   if (mspace >= 0) H5Sclose(mspace);
   if (fspace >= 0) H5Sclose(fspace);
   if (dset >= 0) H5Dclose(dset);
@@ -250,6 +273,33 @@ done:
   st = ia_agree(comm, st);
   if (st != IA_OK) ia_csr_free(out);
   return st;
+}
+
+ia_status ia_dataset_read_ids(MPI_Comm comm, const char *path, char ***user_ids,
+                              char ***item_ids) {
+  ia_status st = IA_OK;
+  hid_t file = H5I_INVALID_HID, g = H5I_INVALID_HID;
+  int64_t n_users = 0, n_items = 0;
+  *user_ids = *item_ids = NULL;
+  IA_CALL_GOTO(open_file(comm, path, &file));
+  IA_CALL_GOTO(ia_h5_read_attr_i64(file, path, "users", &n_users));
+  IA_CALL_GOTO(ia_h5_read_attr_i64(file, path, "items", &n_items));
+  g = H5Gopen2(file, "users", H5P_DEFAULT);
+  IA_CHECK_GOTO(g >= 0, IA_ERR_FORMAT, "%s: group '/users' missing", path);
+  IA_CALL_GOTO(ia_h5_read_strings(g, path, "ids", 0, n_users, n_users, user_ids));
+  H5Gclose(g);
+  g = H5Gopen2(file, "items", H5P_DEFAULT);
+  IA_CHECK_GOTO(g >= 0, IA_ERR_FORMAT, "%s: group '/items' missing", path);
+  IA_CALL_GOTO(ia_h5_read_strings(g, path, "ids", 0, n_items, n_items, item_ids));
+done:
+  if (g >= 0) H5Gclose(g);
+  if (file >= 0) H5Fclose(file);
+  if (st != IA_OK && *user_ids) {
+    for (int64_t i = 0; i < n_users; i++) free((*user_ids)[i]);
+    free(*user_ids);
+    *user_ids = NULL;
+  }
+  return ia_agree(comm, st);
 }
 
 ia_status ia_dataset_read(MPI_Comm comm, const char *path, int64_t row_begin, int64_t n_rows,

@@ -39,10 +39,14 @@ ia_status ia_grid_create(MPI_Comm comm, int nprow, int npcol, ia_grid *g) {
   int r, c, myr, myc;
   Cblacs_gridinfo(g->ctxt_col, &r, &c, &myr, &myc);
   /* Row-major grid: rank = myrow·npcol + mycol; the column: rank = row. */
-  IA_CHECK(g->nprow == nprow && g->npcol == npcol && g->myrow * npcol + g->mycol == g->rank &&
-               myr == g->rank,
-           IA_ERR_INTERNAL, "BLACS grid %dx%d does not follow the MPI ranks", nprow, npcol);
-  return IA_OK;
+  int ok = g->nprow == nprow && g->npcol == npcol && g->myrow * npcol + g->mycol == g->rank &&
+           myr == g->rank;
+  ia_status st = ok ? IA_OK
+                    : ia_error_set(IA_ERR_INTERNAL, __FILE__, __LINE__,
+                                   "BLACS grid %dx%d does not follow the MPI ranks", nprow, npcol);
+  st = ia_agree(comm, st);
+  if (st != IA_OK) ia_grid_free(g);
+  return st;
 }
 
 void ia_grid_free(ia_grid *g) {

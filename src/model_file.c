@@ -29,17 +29,18 @@ static ia_status write_header(const char *tmp, const ia_train_opts *o, const ia_
   const char *path = tmp;
   hid_t file = H5I_INVALID_HID, g = H5I_INVALID_HID, space = H5I_INVALID_HID;
   hid_t dcpl = H5I_INVALID_HID, dset = H5I_INVALID_HID;
-  ia_dataset all = {0};
+  ia_dataset all = {0}; /* attributes only */
   ia_csr rows = {0};
   int64_t *index = NULL;
-  char **ids = NULL, *json = NULL;
+  char **ids = NULL, *json = NULL, **user_ids = NULL, **item_ids = NULL;
   int64_t u = r->fit_users;
-  IA_CALL_GOTO(ia_dataset_read(MPI_COMM_SELF, o->data, 0, -1, 1, &all));
+  IA_CALL_GOTO(ia_dataset_read(MPI_COMM_SELF, o->data, 0, 0, 0, &all));
+  IA_CALL_GOTO(ia_dataset_read_ids(MPI_COMM_SELF, o->data, &user_ids, &item_ids));
   IA_CALL_GOTO(IA_ALLOC(index, u, "fit user index"));
   IA_CALL_GOTO(IA_ALLOC(ids, u, "fit user ids"));
   for (int64_t j = 0; j < u; j++) {
     index[j] = fit ? fit[j] : j;
-    ids[j] = all.user_ids[index[j]];
+    ids[j] = user_ids[index[j]];
   }
   IA_CALL_GOTO(ia_dataset_read_rows(MPI_COMM_SELF, o->data, "train", index, u, &rows));
   file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -53,7 +54,7 @@ static ia_status write_header(const char *tmp, const ia_train_opts *o, const ia_
   IA_CALL_GOTO(ia_h5_write_strings(g, path, "user_ids", u, ids));
   H5Gclose(g);
   IA_H5(g = H5Gcreate2(file, "items", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-  IA_CALL_GOTO(ia_h5_write_strings(g, path, "ids", all.n_items, all.item_ids));
+  IA_CALL_GOTO(ia_h5_write_strings(g, path, "ids", all.n_items, item_ids));
   hsize_t dims[2] = {(hsize_t)u, (hsize_t)all.n_items};
   IA_H5(space = H5Screate_simple(2, dims, NULL));
   IA_H5(dcpl = H5Pcreate(H5P_DATASET_CREATE));
@@ -89,7 +90,11 @@ done:
   if (file >= 0 && H5Fclose(file) < 0 && st == IA_OK)
     st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot finish writing %s", tmp);
   free(json);
-  free(ids); /* the strings belong to `all` */
+  free(ids); /* the strings belong to user_ids */
+  for (int64_t i = 0; user_ids && i < all.n_users; i++) free(user_ids[i]);
+  for (int64_t i = 0; item_ids && i < all.n_items; i++) free(item_ids[i]);
+  free(user_ids);
+  free(item_ids);
   free(index);
   ia_csr_free(&rows);
   ia_dataset_free(&all);
@@ -230,11 +235,11 @@ static ia_status read_queries(const char *path, char **item_ids, int64_t d, quer
     IA_CHECK_GOTO(user && item && !extra, IA_ERR_FORMAT,
                   "%s:%lld: expected `user item` (two fields)", path, (long long)line_no);
     int32_t i = ia_idmap_find(items, item, strlen(item)), u;
-    IA_CALL_GOTO(ia_idmap_intern(users, user, strlen(user), &u));
-    if (i < 0) {
+    if (i < 0) { /* a user is scored only through items the model knows */
       q->unknown++;
       continue;
     }
+    IA_CALL_GOTO(ia_idmap_intern(users, user, strlen(user), &u));
     if (np == cap) {
       cap = cap ? 2 * cap : 1024;
       int32_t *a = realloc(pu, sizeof *a * (size_t)cap), *b = a ? realloc(pi, sizeof *b * (size_t)cap) : NULL;
@@ -247,7 +252,8 @@ static ia_status read_queries(const char *path, char **item_ids, int64_t d, quer
   }
   IA_CHECK_GOTO(!ferror(f), IA_ERR_IO, "error reading %s", path);
   q->n = ia_idmap_size(users);
-  IA_CHECK_GOTO(q->n > 0, IA_ERR_EMPTY, "%s: no `user item` lines", path);
+  IA_CHECK_GOTO(q->n > 0, IA_ERR_EMPTY, "%s: no `user item` lines with an item the model knows",
+                path);
   IA_CALL_GOTO(IA_ZALLOC(q->labels, q->n, "user labels"));
   for (int64_t k = 0; k < q->n; k++) {
     q->labels[k] = strdup(ia_idmap_key(users, (int32_t)k));
@@ -304,9 +310,13 @@ static ia_status open_model(MPI_Comm comm, const char *path, hid_t *file) {
   hid_t fapl = H5I_INVALID_HID;
   char *fmt = NULL;
   *file = H5I_INVALID_HID;
-  IA_CHECK(access(path, R_OK) == 0, IA_ERR_IO, "cannot read %s", path);
-  IA_CHECK(H5Fis_hdf5(path) > 0, IA_ERR_FORMAT,
-           "%s is not an HDF5 file (make one with `infae_mpi train --out`)", path);
+  /* Every rank must reach the collective H5Fopen, or none. */
+  if (access(path, R_OK) != 0)
+    st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot read %s", path);
+  else if (H5Fis_hdf5(path) <= 0)
+    st = ia_error_set(IA_ERR_FORMAT, __FILE__, __LINE__,
+                      "%s is not an HDF5 file (make one with `infae_mpi train --out`)", path);
+  IA_CALL(ia_agree(comm, st));
   IA_H5(fapl = H5Pcreate(H5P_FILE_ACCESS));
   IA_H5(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL));
   *file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
@@ -340,8 +350,11 @@ static ia_status read_block(hid_t file, const char *path, int64_t u, int64_t d, 
   IA_H5(g = H5Gopen2(file, "fit", H5P_DEFAULT));
   IA_CALL_GOTO(IA_ALLOC(ptr, count + 1, "row pointers"));
   IA_CALL_GOTO(ia_h5_read_range(g, path, "indptr", H5T_NATIVE_INT64, begin, count + 1, u + 1, ptr));
+  for (int64_t i = 0; i < count; i++)
+    IA_CHECK_GOTO(ptr[0] >= 0 && ptr[i] <= ptr[i + 1], IA_ERR_FORMAT,
+                  "%s: /fit/indptr is not non-decreasing at row %lld", path,
+                  (long long)(begin + i));
   int64_t nnz = ptr[count] - ptr[0];
-  IA_CHECK_GOTO(nnz >= 0, IA_ERR_FORMAT, "%s: /fit/indptr decreases", path);
   IA_CALL_GOTO(ia_csr_alloc(x, count, d, nnz));
   for (int64_t i = 0; i <= count; i++) x->indptr[i] = ptr[i] - ptr[0];
   IA_CALL_GOTO(ia_h5_read_range(g, path, "indices", H5T_NATIVE_INT32, ptr[0], nnz, -1, x->indices));

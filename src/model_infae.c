@@ -262,7 +262,10 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
   double t0 = ia_time();
   *out = NULL;
   st = IA_ZALLOC(m, 1, "∞-AE state");
-  IA_CALL(ia_agree(g->comm, st));
+  if (ia_agree(g->comm, st) != IA_OK) {
+    free(m);
+    return IA_ERR_REMOTE;
+  }
   m->g = *g;
   m->nb = o->nb > 0 ? o->nb : 256;
   m->prec = o->precision;
@@ -304,7 +307,10 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
   if (st == IA_OK) st = alloc_array(m, &m->best, m->mu, m->dl, "best α");
   if (st == IA_OK && m->sampled) st = alloc_array(m, &m->pc, m->mn, m->dl, "predictions");
   if (st == IA_OK && m->sampled) st = alloc_array(m, &m->kc, m->mn, m->nu, "kernel NTK(C, X)");
-  if (st == IA_OK) st = alloc_array(m, &m->rows, m->r_ld, m->d, "prediction rows");
+  /* Room for ceil(n/size) rows: the predictions of every user, or the fit
+   * users' α (ceil(U/size) rows, which can exceed r_count on the last rank). */
+  if (st == IA_OK)
+    st = alloc_array(m, &m->rows, (m->n + g->size - 1) / g->size, m->d, "prediction rows");
   IA_CALL_GOTO(ia_agree(g->comm, st));
   if (!o->keep_kernel) m->kf = m->k;
   if (!m->sampled) m->pc = m->a;
@@ -528,7 +534,10 @@ static ia_status cross_kernel(ia_infae *m, int with_val, ia_step *step) {
   double t0 = ia_time(), flops = 0, *nr = NULL;
   const ia_csr *ctr = m->sampled ? &m->ctr : &m->fr;
   st = IA_ALLOC(nr, m->mn + 1, "context norms");
-  IA_CALL(ia_agree(m->g.comm, st));
+  if (ia_agree(m->g.comm, st) != IA_OK) {
+    free(nr);
+    return IA_ERR_REMOTE;
+  }
   for (int64_t i = 0; i < m->mn; i++)
     nr[i] = (double)(with_val ? union_count(ctr, &m->cva, i) : ctr->indptr[i + 1] - ctr->indptr[i]);
   void *kc = m->sampled ? m->kc : m->k;

@@ -46,6 +46,11 @@ IA_NODISCARD ia_status ia_dataset_read(MPI_Comm comm, const char *path, int64_t 
 IA_NODISCARD ia_status ia_dataset_read_rows(MPI_Comm comm, const char *path, const char *split,
                                             const int64_t *rows, int64_t n, ia_csr *out);
 
+/* Reads every user id and item id (and nothing else). On failure nothing is
+ * allocated. Collective on comm. */
+IA_NODISCARD ia_status ia_dataset_read_ids(MPI_Comm comm, const char *path, char ***user_ids,
+                                           char ***item_ids);
+
 /* Reads only the global sizes (users, items). Collective on comm. */
 IA_NODISCARD ia_status ia_dataset_dims(MPI_Comm comm, const char *path, int64_t *n_users,
                                        int64_t *n_items);

@@ -25,8 +25,8 @@ int ia_cmd_demo(MPI_Comm comm, int argc, char **argv, const char *command) {
   int n = (int)(sizeof opts / sizeof *opts);
   int rc = ia_cli_parse(comm, "infae_mpi [demo] [--input FILE] [--outdir DIR]",
                         "The whole pipeline on the embedded MovieTweetings snapshot (MIT, see "
-                        "datasets/):\nprepare -> train pop -> train ease, metrics as tables and "
-                        "JSON in --outdir.",
+                        "datasets/):\nprepare -> train ∞-AE (model.h5) -> EASE -> PopRec, metrics as "
+                        "tables and JSON in --outdir.",
                         opts, n, argc, argv);
   if (rc >= 0) return rc;
   int rank;
@@ -52,11 +52,14 @@ int ia_cmd_demo(MPI_Comm comm, int argc, char **argv, const char *command) {
     }
   }
   if (ia_agree(comm, st) != IA_OK) return 1;
-  const char *models[2] = {"pop", "ease"};
-  for (int m = 0; m < 2; m++) {
+  const char *models[3] = {"infae", "ease", "pop"};
+  char model_file[4096];
+  snprintf(model_file, sizeof model_file, "%s/model.h5", outdir);
+  for (int m = 0; m < 3; m++) {
     snprintf(json, sizeof json, "%s/metrics_%s.json", outdir, models[m]);
     ia_train_opts to = {.data = data, .model = models[m], .metrics_json = json,
-                        .command = command};
+                        .out = m == 0 ? model_file : NULL, .command = command,
+                        .block_size = 256};
     ia_train_result r;
     st = ia_agree(comm, ia_train(comm, &to, &r));
     if (st != IA_OK) return 1;
