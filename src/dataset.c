@@ -105,70 +105,12 @@ done:
 /* ---- reading ---------------------------------------------------------- */
 
 
-static ia_status read_csr(hid_t file, const char *path, const char *group, int64_t n_users,
-                          int64_t n_items, int64_t begin, int64_t count, ia_csr *m) {
-  ia_status st = IA_OK;
-  hid_t g = H5I_INVALID_HID;
-  int64_t *ptr = NULL;
-  g = H5Gopen2(file, group, H5P_DEFAULT);
-  IA_CHECK_GOTO(g >= 0, IA_ERR_FORMAT, "%s: group '/%s' missing: not an infae dataset file",
-                path, group);
-  IA_CALL_GOTO(IA_ALLOC(ptr, count + 1, "CSR row pointers"));
-  IA_CALL_GOTO(ia_h5_read_range(g, path, "indptr", H5T_NATIVE_INT64, begin, count + 1, n_users + 1,
-                          ptr));
-  for (int64_t i = 0; i < count; i++)
-    IA_CHECK_GOTO(ptr[i] <= ptr[i + 1] && ptr[i] >= 0, IA_ERR_FORMAT,
-                  "%s: /%s/indptr is not non-decreasing at row %lld", path, group,
-                  (long long)(begin + i));
-  int64_t nnz = ptr[count] - ptr[0];
-  IA_CALL_GOTO(ia_csr_alloc(m, count, n_items, nnz));
-  for (int64_t i = 0; i <= count; i++) m->indptr[i] = ptr[i] - ptr[0];
-  IA_CALL_GOTO(ia_h5_read_range(g, path, "indices", H5T_NATIVE_INT32, ptr[0], nnz, -1, m->indices));
-  for (int64_t e = 0; e < nnz; e++)
-    IA_CHECK_GOTO(m->indices[e] >= 0 && m->indices[e] < n_items, IA_ERR_FORMAT,
-                  "%s: /%s/indices holds %d, outside [0, %lld)", path, group, m->indices[e],
-                  (long long)n_items);
-done:
-  free(ptr);
-  if (g >= 0) H5Gclose(g);
-  return st;
-}
-
 
 
 
 static ia_status open_file(MPI_Comm comm, const char *path, hid_t *file) {
-  ia_status st = IA_OK;
-  hid_t fapl = H5I_INVALID_HID;
-  *file = H5I_INVALID_HID;
-  /* Every rank must reach the collective H5Fopen, or none. */
-  if (access(path, R_OK) != 0)
-    st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot read %s", path);
-  else if (H5Fis_hdf5(path) <= 0)
-    st = ia_error_set(IA_ERR_FORMAT, __FILE__, __LINE__,
-                      "%s is not an HDF5 file (make one with `infae_mpi prepare`)", path);
-  IA_CALL(ia_agree(comm, st));
-  IA_H5(fapl = H5Pcreate(H5P_FILE_ACCESS));
-  IA_H5(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL));
-  *file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-  IA_CHECK_GOTO(*file >= 0, IA_ERR_IO, "cannot open %s", path);
-  char *fmt = NULL;
-  IA_CALL_GOTO(ia_h5_read_attr_str(*file, path, "format", &fmt));
-  int ok = !strcmp(fmt, IA_DATASET_FORMAT);
-  free(fmt);
-  IA_CHECK_GOTO(ok, IA_ERR_FORMAT, "%s: attribute format is not '%s'", path, IA_DATASET_FORMAT);
-  int64_t version = 0;
-  IA_CALL_GOTO(ia_h5_read_attr_i64(*file, path, "version", &version));
-  IA_CHECK_GOTO(version == IA_DATASET_VERSION, IA_ERR_FORMAT,
-                "%s: dataset version %lld, this build reads version %d", path, (long long)version,
-                IA_DATASET_VERSION);
-done:
-  if (fapl >= 0) H5Pclose(fapl);
-  if (st != IA_OK && *file >= 0) {
-    H5Fclose(*file);
-    *file = H5I_INVALID_HID;
-  }
-  return st;
+  return ia_h5_open(comm, path, IA_DATASET_FORMAT, IA_DATASET_VERSION, "dataset",
+                    "`infae_mpi prepare`", file);
 }
 
 ia_status ia_dataset_dims(MPI_Comm comm, const char *path, int64_t *n_users, int64_t *n_items) {
@@ -342,7 +284,7 @@ ia_status ia_dataset_read(MPI_Comm comm, const char *path, int64_t row_begin, in
   const char *groups[4] = {"train", "val", "test", "negatives"};
   ia_csr *mats[4] = {&d->train, &d->val, &d->test, &d->negatives};
   for (int k = 0; k < 4; k++)
-    IA_CALL_GOTO(read_csr(file, path, groups[k], d->n_users, d->n_items, row_begin, n_rows,
+    IA_CALL_GOTO(ia_h5_read_csr(file, path, groups[k], d->n_users, d->n_items, row_begin, n_rows,
                           mats[k]));
   IA_CALL_GOTO(IA_ALLOC(d->item_train_count, d->n_items, "item train counts"));
   g = H5Gopen2(file, "items", H5P_DEFAULT);

@@ -4,6 +4,9 @@
 #include <hdf5.h>
 #include <stdint.h>
 
+#include <mpi.h>
+
+#include "infae/csr.h"
 #include "infae/status.h"
 
 /* HDF5 calls return negative on failure; its own printing is turned off in
@@ -37,3 +40,17 @@ ia_status ia_h5_read_attr_str(hid_t loc, const char *path, const char *name, cha
 /* count strings from begin of a 1-D string dataset, malloc'd. */
 ia_status ia_h5_read_strings(hid_t loc, const char *path, const char *name, int64_t begin,
                              int64_t count, int64_t expect, char ***out);
+
+/* Rows [begin, begin + count) of the CSR matrix in group `group` (n_rows
+ * rows in all, n_cols columns), checked: non-decreasing row pointers and
+ * column indices in range. Not collective. */
+ia_status ia_h5_read_csr(hid_t file, const char *path, const char *group, int64_t n_rows,
+                         int64_t n_cols, int64_t begin, int64_t count, ia_csr *m);
+
+/* Opens an infae file read-only with the MPI-IO driver and checks its
+ * `format` and `version` attributes; kind ("dataset", "model") and maker
+ * (the command that writes such files) go into the messages. Every rank
+ * agrees on the file being readable before the collective open. Collective
+ * on comm. */
+ia_status ia_h5_open(MPI_Comm comm, const char *path, const char *format, int version,
+                     const char *kind, const char *maker, hid_t *file);

@@ -305,63 +305,13 @@ static ia_status bcast_csr(MPI_Comm comm, ia_csr *m) {
   return IA_OK;
 }
 
-static ia_status open_model(MPI_Comm comm, const char *path, hid_t *file) {
-  ia_status st = IA_OK;
-  hid_t fapl = H5I_INVALID_HID;
-  char *fmt = NULL;
-  *file = H5I_INVALID_HID;
-  /* Every rank must reach the collective H5Fopen, or none. */
-  if (access(path, R_OK) != 0)
-    st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot read %s", path);
-  else if (H5Fis_hdf5(path) <= 0)
-    st = ia_error_set(IA_ERR_FORMAT, __FILE__, __LINE__,
-                      "%s is not an HDF5 file (make one with `infae_mpi train --out`)", path);
-  IA_CALL(ia_agree(comm, st));
-  IA_H5(fapl = H5Pcreate(H5P_FILE_ACCESS));
-  IA_H5(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL));
-  *file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-  IA_CHECK_GOTO(*file >= 0, IA_ERR_IO, "cannot open %s", path);
-  IA_CALL_GOTO(ia_h5_read_attr_str(*file, path, "format", &fmt));
-  IA_CHECK_GOTO(!strcmp(fmt, IA_MODEL_FORMAT), IA_ERR_FORMAT,
-                "%s: attribute format is '%s', not '%s' (a dataset? pass a model from "
-                "`train --out`)",
-                path, fmt, IA_MODEL_FORMAT);
-  int64_t version = 0;
-  IA_CALL_GOTO(ia_h5_read_attr_i64(*file, path, "version", &version));
-  IA_CHECK_GOTO(version == IA_MODEL_VERSION, IA_ERR_FORMAT,
-                "%s: model version %lld, this build reads version %d", path, (long long)version,
-                IA_MODEL_VERSION);
-done:
-  free(fmt);
-  if (fapl >= 0) H5Pclose(fapl);
-  if (st != IA_OK && *file >= 0) {
-    H5Fclose(*file);
-    *file = H5I_INVALID_HID;
-  }
-  return st;
-}
 
 /* This rank's fit users: their train rows and α rows (row-major, double). */
 static ia_status read_block(hid_t file, const char *path, int64_t u, int64_t d, int64_t begin,
                             int64_t count, ia_csr *x, double *alpha) {
   ia_status st = IA_OK;
-  hid_t g = H5I_INVALID_HID, dset = H5I_INVALID_HID, fs = H5I_INVALID_HID, ms = H5I_INVALID_HID;
-  int64_t *ptr = NULL;
-  IA_H5(g = H5Gopen2(file, "fit", H5P_DEFAULT));
-  IA_CALL_GOTO(IA_ALLOC(ptr, count + 1, "row pointers"));
-  IA_CALL_GOTO(ia_h5_read_range(g, path, "indptr", H5T_NATIVE_INT64, begin, count + 1, u + 1, ptr));
-  for (int64_t i = 0; i < count; i++)
-    IA_CHECK_GOTO(ptr[0] >= 0 && ptr[i] <= ptr[i + 1], IA_ERR_FORMAT,
-                  "%s: /fit/indptr is not non-decreasing at row %lld", path,
-                  (long long)(begin + i));
-  int64_t nnz = ptr[count] - ptr[0];
-  IA_CALL_GOTO(ia_csr_alloc(x, count, d, nnz));
-  for (int64_t i = 0; i <= count; i++) x->indptr[i] = ptr[i] - ptr[0];
-  IA_CALL_GOTO(ia_h5_read_range(g, path, "indices", H5T_NATIVE_INT32, ptr[0], nnz, -1, x->indices));
-  for (int64_t e = 0; e < nnz; e++)
-    IA_CHECK_GOTO(x->indices[e] >= 0 && x->indices[e] < d, IA_ERR_FORMAT,
-                  "%s: /fit/indices holds %d, outside [0, %lld)", path, x->indices[e],
-                  (long long)d);
+  hid_t dset = H5I_INVALID_HID, fs = H5I_INVALID_HID, ms = H5I_INVALID_HID;
+  IA_CALL_GOTO(ia_h5_read_csr(file, path, "fit", u, d, begin, count, x));
   dset = H5Dopen2(file, "alpha", H5P_DEFAULT);
   IA_CHECK_GOTO(dset >= 0, IA_ERR_FORMAT, "%s: dataset 'alpha' missing", path);
   IA_H5(fs = H5Dget_space(dset));
@@ -380,11 +330,9 @@ static ia_status read_block(hid_t file, const char *path, int64_t u, int64_t d, 
     IA_H5(H5Dread(dset, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, alpha));
   }
 done:
-  free(ptr);
   if (ms >= 0) H5Sclose(ms);
   if (fs >= 0) H5Sclose(fs);
   if (dset >= 0) H5Dclose(dset);
-  if (g >= 0) H5Gclose(g);
   return st;
 }
 
@@ -404,7 +352,8 @@ ia_status ia_recommend(MPI_Comm comm, const ia_recommend_opts *o) {
   MPI_Comm_size(comm, &size);
   IA_CHECK(o->model && o->input, IA_ERR_ARG, "--model and --input are required");
   IA_CHECK(o->k >= 1, IA_ERR_ARG, "-k must be ≥ 1 (got %d)", o->k);
-  st = open_model(comm, o->model, &file);
+  st = ia_h5_open(comm, o->model, IA_MODEL_FORMAT, IA_MODEL_VERSION, "model",
+                  "`infae_mpi train --out`", &file);
   IA_CALL_GOTO(ia_agree(comm, st));
   st = ia_h5_read_attr_i64(file, o->model, "fit_users", &u);
   if (st == IA_OK) st = ia_h5_read_attr_i64(file, o->model, "items", &d);

@@ -25,7 +25,7 @@ struct ia_infae {
   int64_t mu, nu, mn, dl; /* local sizes: U rows, U cols, n rows, d cols */
   void *k, *kf, *a, *best, *pc, *kc, *rows;
   int desc_k[IA_DLEN], desc_a[IA_DLEN], desc_kc[IA_DLEN], desc_p[IA_DLEN];
-  int64_t r_begin, r_count, r_ld; /* evaluation rows */
+  int64_t r_ld;          /* leading dimension of `rows`, set by to_rows */
   double trace, lam_prime, best_lam_prime;
   int have_kernel, have_alpha, have_best, have_cross;
   int pred_mode;         /* 0 none, 1: X − λ'α, 2: direct */
@@ -250,9 +250,36 @@ done:
 
 /* ---- life cycle ------------------------------------------------------- */
 
+/* Bytes of a local rows × cols array (at least one element: ScaLAPACK wants
+ * a leading dimension ≥ 1 even on a rank that holds nothing). */
+static size_t local_bytes(const ia_infae *m, int64_t rows, int64_t cols) {
+  return m->es * (size_t)(rows > 0 ? rows : 1) * (size_t)(cols > 0 ? cols : 1);
+}
+
 static ia_status alloc_array(ia_infae *m, void **p, int64_t rows, int64_t cols, const char *what) {
-  size_t count = (size_t)(rows > 0 ? rows : 1) * (size_t)(cols > 0 ? cols : 1);
-  return ia_malloc(m->es * count, what, p);
+  return ia_malloc(local_bytes(m, rows, cols), what, p);
+}
+
+/* Element `at` of a local array, in the precision of the model. */
+static double get(const ia_infae *m, const void *p, size_t at) {
+  return m->prec == IA_FP64 ? ((const double *)p)[at] : (double)((const float *)p)[at];
+}
+
+static void put(const ia_infae *m, void *p, size_t at, double v) {
+  if (m->prec == IA_FP64)
+    ((double *)p)[at] = v;
+  else
+    ((float *)p)[at] = (float)v;
+}
+
+/* Whether local column j of a U × U array holds its diagonal entry here, and
+ * where. */
+static int diag_at(const ia_infae *m, int64_t j, size_t *at) {
+  const ia_grid *g = &m->g;
+  int64_t gj = ia_l2g(j, m->nb, g->mycol, g->npcol);
+  if (ia_g2p(gj, m->nb, g->nprow) != g->myrow) return 0;
+  *at = (size_t)j * (size_t)m->mu + (size_t)ia_g2l(gj, m->nb, g->nprow);
+  return 1;
 }
 
 ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opts *o,
@@ -299,8 +326,6 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
   for (int64_t j = 0; j < m->nu; j++) m->nfc[j] = (double)(m->fc.indptr[j + 1] - m->fc.indptr[j]);
 
   /* Distributed arrays (see ia_infae_plan_make for their sizes). */
-  ia_row_block(m->n, g->size, g->rank, &m->r_begin, &m->r_count);
-  m->r_ld = m->r_count > 0 ? m->r_count : 1;
   st = alloc_array(m, &m->k, m->mu, m->nu, "kernel matrix K");
   if (st == IA_OK && o->keep_kernel) st = alloc_array(m, &m->kf, m->mu, m->nu, "Cholesky factor");
   if (st == IA_OK) st = alloc_array(m, &m->a, m->mu, m->dl, "right-hand side X / α");
@@ -308,7 +333,8 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
   if (st == IA_OK && m->sampled) st = alloc_array(m, &m->pc, m->mn, m->dl, "predictions");
   if (st == IA_OK && m->sampled) st = alloc_array(m, &m->kc, m->mn, m->nu, "kernel NTK(C, X)");
   /* Room for ceil(n/size) rows: the predictions of every user, or the fit
-   * users' α (ceil(U/size) rows, which can exceed r_count on the last rank). */
+   * users' α (ceil(U/size) rows, which can exceed the users' count on the last
+   * rank). */
   if (st == IA_OK)
     st = alloc_array(m, &m->rows, (m->n + g->size - 1) / g->size, m->d, "prediction rows");
   IA_CALL_GOTO(ia_agree(g->comm, st));
@@ -358,12 +384,9 @@ ia_status ia_infae_gram(ia_infae *m, double *trace) {
   /* Trace: the diagonal entries held here. */
   const ia_grid *g = &m->g;
   double tr = 0;
-  for (int64_t j = 0; j < m->nu; j++) {
-    int64_t gj = ia_l2g(j, m->nb, g->mycol, g->npcol);
-    if (ia_g2p(gj, m->nb, g->nprow) != g->myrow) continue;
-    size_t at = (size_t)j * (size_t)m->mu + (size_t)ia_g2l(gj, m->nb, g->nprow);
-    tr += m->prec == IA_FP64 ? ((double *)m->k)[at] : (double)((float *)m->k)[at];
-  }
+  size_t at;
+  for (int64_t j = 0; j < m->nu; j++)
+    if (diag_at(m, j, &at)) tr += get(m, m->k, at);
   m->trace = allsum(g->comm, tr);
   m->have_kernel = 1;
   m->stats.gram.flops += allsum(g->comm, flops);
@@ -428,20 +451,13 @@ ia_status ia_infae_fit(ia_infae *m, double lambda) {
   IA_CHECK(m->have_kernel, IA_ERR_INTERNAL, "ia_infae_fit before ia_infae_gram");
   IA_CHECK(lambda >= 0, IA_ERR_ARG, "λ must be ≥ 0 (got %g)", lambda);
   double t0 = ia_time();
-  size_t bytes = m->es * (size_t)(m->mu > 0 ? m->mu : 1) * (size_t)(m->nu > 0 ? m->nu : 1);
-  if (m->kf != m->k) memcpy(m->kf, m->k, bytes);
+  if (m->kf != m->k) memcpy(m->kf, m->k, local_bytes(m, m->mu, m->nu));
   m->have_alpha = 0;
   m->pred_mode = 0;
   double lp = lambda * m->trace / (double)m->u;
-  for (int64_t j = 0; j < m->nu; j++) {
-    int64_t gj = ia_l2g(j, m->nb, g->mycol, g->npcol);
-    if (ia_g2p(gj, m->nb, g->nprow) != g->myrow) continue;
-    size_t at = (size_t)j * (size_t)m->mu + (size_t)ia_g2l(gj, m->nb, g->nprow);
-    if (m->prec == IA_FP64)
-      ((double *)m->kf)[at] += lp;
-    else
-      ((float *)m->kf)[at] += (float)lp;
-  }
+  size_t at;
+  for (int64_t j = 0; j < m->nu; j++)
+    if (diag_at(m, j, &at)) put(m, m->kf, at, get(m, m->kf, at) + lp);
   if (m->kf == m->k) m->have_kernel = 0; /* factored in place */
   int n, nrhs, one = 1, info = 0;
   IA_CALL(ia_to_int(m->u, &n));
@@ -461,16 +477,12 @@ ia_status ia_infae_fit(ia_infae *m, double lambda) {
 
   /* Right-hand side X: the fit rows of the local row blocks, local items. */
   t0 = ia_time();
-  memset(m->a, 0, m->es * (size_t)(m->mu > 0 ? m->mu : 1) * (size_t)(m->dl > 0 ? m->dl : 1));
+  memset(m->a, 0, local_bytes(m, m->mu, m->dl));
   for (int64_t r = 0; r < m->mu; r++)
     for (int64_t e = m->fr.indptr[r]; e < m->fr.indptr[r + 1]; e++) {
       int32_t it = m->fr.indices[e];
-      if (ia_g2p(it, m->nb, g->npcol) != g->mycol) continue;
-      size_t at = (size_t)ia_g2l(it, m->nb, g->npcol) * (size_t)m->mu + (size_t)r;
-      if (m->prec == IA_FP64)
-        ((double *)m->a)[at] = 1.0;
-      else
-        ((float *)m->a)[at] = 1.0f;
+      if (ia_g2p(it, m->nb, g->npcol) == g->mycol)
+        put(m, m->a, (size_t)ia_g2l(it, m->nb, g->npcol) * (size_t)m->mu + (size_t)r, 1.0);
     }
   chol_solve(m, n, nrhs, m->solve_panel);
   m->stats.solve.seconds += ia_time() - t0;
@@ -482,21 +494,24 @@ ia_status ia_infae_fit(ia_infae *m, double lambda) {
 
 ia_status ia_infae_keep(ia_infae *m) {
   IA_CHECK(m->have_alpha, IA_ERR_INTERNAL, "ia_infae_keep without α");
-  memcpy(m->best, m->a, m->es * (size_t)(m->mu > 0 ? m->mu : 1) * (size_t)(m->dl > 0 ? m->dl : 1));
+  memcpy(m->best, m->a, local_bytes(m, m->mu, m->dl));
   m->best_lam_prime = m->lam_prime;
   m->have_best = 1;
   return IA_OK;
 }
 
-/* p?gemr2d of an m × n block-cyclic matrix into the evaluation rows. */
-static ia_status to_rows(ia_infae *m, int64_t rows, const void *src, const int *dsrc) {
+/* p?gemr2d of a rows × d block-cyclic matrix into m->rows, in the layout of
+ * ia_row_block; *ld = its leading dimension here. */
+static ia_status to_rows(ia_infae *m, int64_t rows, const void *src, const int *dsrc,
+                         int64_t *ld) {
   double t0 = ia_time();
   int im, in, one = 1, dr[IA_DLEN];
   IA_CALL(ia_to_int(rows, &im));
   IA_CALL(ia_to_int(m->d, &in));
-  int64_t mb = (rows + m->g.size - 1) / m->g.size;
-  int64_t cnt = ia_numroc(rows, mb < 1 ? 1 : mb, m->g.rank, m->g.size);
-  IA_CALL(desc(dr, rows, m->d, mb, m->d, m->g.ctxt_col, cnt > 0 ? cnt : 1));
+  int64_t begin, cnt;
+  ia_row_block(rows, m->g.size, m->g.rank, &begin, &cnt);
+  *ld = cnt > 0 ? cnt : 1;
+  IA_CALL(desc(dr, rows, m->d, (rows + m->g.size - 1) / m->g.size, m->d, m->g.ctxt_col, *ld));
   if (m->prec == IA_FP64)
     pdgemr2d_(&im, &in, src, &one, &one, dsrc, m->rows, &one, &one, dr, &m->g.ctxt);
   else
@@ -556,7 +571,7 @@ ia_status ia_infae_predict(ia_infae *m, int test) {
     IA_CHECK(m->have_alpha, IA_ERR_INTERNAL, "ia_infae_predict without α");
     if (!m->sampled) {
       /* P = X − λ'α: only α moves; ia_infae_scores adds X. */
-      IA_CALL(to_rows(m, m->n, m->a, m->desc_a));
+      IA_CALL(to_rows(m, m->n, m->a, m->desc_a, &m->r_ld));
       m->pred_mode = 1;
       m->pred_lam_prime = m->lam_prime;
       return IA_OK;
@@ -565,7 +580,7 @@ ia_status ia_infae_predict(ia_infae *m, int test) {
     if (!m->have_cross) IA_CALL(cross_kernel(m, 0, &m->stats.predict));
     m->have_cross = 1;
     IA_CALL(cross_product(m, m->a, &m->stats.predict));
-    IA_CALL(to_rows(m, m->n, m->pc, m->desc_p));
+    IA_CALL(to_rows(m, m->n, m->pc, m->desc_p, &m->r_ld));
     m->pred_mode = 2;
     return IA_OK;
   }
@@ -574,7 +589,7 @@ ia_status ia_infae_predict(ia_infae *m, int test) {
   m->have_cross = 0;
   m->have_alpha = 0; /* without a sample, the predictions overwrite α */
   IA_CALL(cross_product(m, m->best, &m->stats.test_gemm));
-  IA_CALL(to_rows(m, m->n, m->pc, m->desc_p));
+  IA_CALL(to_rows(m, m->n, m->pc, m->desc_p, &m->r_ld));
   m->pred_mode = 2;
   return IA_OK;
 }
@@ -598,12 +613,9 @@ void ia_infae_scores(const ia_infae *m, int64_t row, const int32_t *train_items,
 
 ia_status ia_infae_alpha_rows(ia_infae *m, const void **alpha, int64_t *ld) {
   IA_CHECK(m->have_best, IA_ERR_INTERNAL, "ia_infae_alpha_rows without a kept α");
-  IA_CALL(to_rows(m, m->u, m->best, m->desc_a));
-  int64_t mb = (m->u + m->g.size - 1) / m->g.size;
-  int64_t cnt = ia_numroc(m->u, mb < 1 ? 1 : mb, m->g.rank, m->g.size);
+  IA_CALL(to_rows(m, m->u, m->best, m->desc_a, ld));
   m->pred_mode = 0;
   *alpha = m->rows;
-  *ld = cnt > 0 ? cnt : 1;
   return IA_OK;
 }
 
@@ -620,9 +632,8 @@ ia_status ia_infae_kernel_entry(ia_infae *m, int64_t i, int64_t j, double *v) {
   }
   double x = 0;
   if (ia_g2p(i, m->nb, g->nprow) == g->myrow && ia_g2p(j, m->nb, g->npcol) == g->mycol) {
-    size_t at = (size_t)ia_g2l(j, m->nb, g->npcol) * (size_t)m->mu +
-                (size_t)ia_g2l(i, m->nb, g->nprow);
-    x = m->prec == IA_FP64 ? ((double *)m->k)[at] : (double)((float *)m->k)[at];
+    x = get(m, m->k, (size_t)ia_g2l(j, m->nb, g->npcol) * (size_t)m->mu +
+                         (size_t)ia_g2l(i, m->nb, g->nprow));
   }
   *v = allsum(g->comm, x);
   return IA_OK;
