@@ -43,17 +43,28 @@ done:
   if (t >= 0) H5Tclose(t);
   return st;
 }
-ia_status ia_h5_attr_i64(hid_t loc, const char *path, const char *name, int64_t v) {
+/* A scalar attribute of HDF5 type `type` at *v. */
+static ia_status attr_scalar(hid_t loc, const char *path, const char *name, hid_t type,
+                             const void *v) {
   ia_status st = IA_OK;
   hid_t space = H5I_INVALID_HID, a = H5I_INVALID_HID;
   IA_H5(space = H5Screate(H5S_SCALAR));
-  IA_H5(a = H5Acreate2(loc, name, H5T_NATIVE_INT64, space, H5P_DEFAULT, H5P_DEFAULT));
-  IA_H5(H5Awrite(a, H5T_NATIVE_INT64, &v));
+  IA_H5(a = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT));
+  IA_H5(H5Awrite(a, type, v));
 done:
   if (a >= 0) H5Aclose(a);
   if (space >= 0) H5Sclose(space);
   return st;
 }
+
+ia_status ia_h5_attr_i64(hid_t loc, const char *path, const char *name, int64_t v) {
+  return attr_scalar(loc, path, name, H5T_NATIVE_INT64, &v);
+}
+
+ia_status ia_h5_attr_f64(hid_t loc, const char *path, const char *name, double v) {
+  return attr_scalar(loc, path, name, H5T_NATIVE_DOUBLE, &v);
+}
+
 ia_status ia_h5_attr_str(hid_t loc, const char *path, const char *name, const char *v) {
   ia_status st = IA_OK;
   hid_t space = H5I_INVALID_HID, a = H5I_INVALID_HID, t = H5I_INVALID_HID;
@@ -99,16 +110,26 @@ done:
   if (dset >= 0) H5Dclose(dset);
   return st;
 }
-ia_status ia_h5_read_attr_i64(hid_t file, const char *path, const char *name, int64_t *v) {
+static ia_status read_attr_scalar(hid_t loc, const char *path, const char *name, hid_t type,
+                                  void *v) {
   ia_status st = IA_OK;
-  hid_t a = H5Aopen(file, name, H5P_DEFAULT);
+  hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
   IA_CHECK(a >= 0, IA_ERR_FORMAT, "%s: attribute '%s' missing (not a file infae wrote?)", path,
            name);
-  IA_H5(H5Aread(a, H5T_NATIVE_INT64, v));
+  IA_H5(H5Aread(a, type, v));
 done:
   H5Aclose(a);
   return st;
 }
+
+ia_status ia_h5_read_attr_i64(hid_t loc, const char *path, const char *name, int64_t *v) {
+  return read_attr_scalar(loc, path, name, H5T_NATIVE_INT64, v);
+}
+
+ia_status ia_h5_read_attr_f64(hid_t loc, const char *path, const char *name, double *v) {
+  return read_attr_scalar(loc, path, name, H5T_NATIVE_DOUBLE, v);
+}
+
 ia_status ia_h5_read_attr_str(hid_t file, const char *path, const char *name, char **v) {
   ia_status st = IA_OK;
   hid_t a = H5I_INVALID_HID, t = H5I_INVALID_HID, ft = H5I_INVALID_HID;
@@ -148,27 +169,7 @@ done:
   if (t >= 0) H5Tclose(t);
   return st;
 }
-ia_status ia_h5_attr_f64(hid_t loc, const char *path, const char *name, double v) {
-  ia_status st = IA_OK;
-  hid_t space = H5I_INVALID_HID, a = H5I_INVALID_HID;
-  IA_H5(space = H5Screate(H5S_SCALAR));
-  IA_H5(a = H5Acreate2(loc, name, H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT));
-  IA_H5(H5Awrite(a, H5T_NATIVE_DOUBLE, &v));
-done:
-  if (a >= 0) H5Aclose(a);
-  if (space >= 0) H5Sclose(space);
-  return st;
-}
 
-ia_status ia_h5_read_attr_f64(hid_t loc, const char *path, const char *name, double *v) {
-  ia_status st = IA_OK;
-  hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-  IA_CHECK(a >= 0, IA_ERR_FORMAT, "%s: attribute '%s' missing", path, name);
-  IA_H5(H5Aread(a, H5T_NATIVE_DOUBLE, v));
-done:
-  H5Aclose(a);
-  return st;
-}
 
 ia_status ia_h5_read_csr(hid_t file, const char *path, const char *group, int64_t n_users,
                           int64_t n_items, int64_t begin, int64_t count, ia_csr *m) {
