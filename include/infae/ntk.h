@@ -18,3 +18,23 @@ static inline double ia_ntk(double xy, double xx, double yy, double d) {
   double krelu = s * (sqrt(1.0 - c * c) + (pi - th) * c) / (2.0 * pi); /* sin θ = √(1−c²) */
   return IA_NTK_W2 * krelu + IA_NTK_B2 + IA_NTK_W2 * qxy * (pi - th) / (2.0 * pi);
 }
+
+/* NTK(x, y) and its partial derivatives with respect to xy, xx and yy
+ * (x ≠ y as arguments: for K(x, x) as a function of |x|² alone use
+ * dK/d|x|² = W⁴/d). At c = 1 (parallel rows) the θ terms have no
+ * derivative; their 1/sin θ factor is taken as 0 there. */
+static inline double ia_ntk_grad(double xy, double xx, double yy, double d, double *gxy,
+                                 double *gxx, double *gyy) {
+  const double pi = 3.14159265358979323846, w2 = IA_NTK_W2;
+  double q = w2 * xy / d + IA_NTK_B2, qx = w2 * xx / d + IA_NTK_B2, qy = w2 * yy / d + IA_NTK_B2;
+  double r = sqrt(qx * qy), c = q / r;
+  c = c > 1.0 ? 1.0 : (c < -1.0 ? -1.0 : c);
+  double th = acos(c), s = sqrt(1.0 - c * c), inv_s = s > 1e-300 ? 1.0 / s : 0.0;
+  double dq = w2 * ((pi - th) / pi + c * inv_s / (2.0 * pi));
+  double dn = w2 * r * (s * s - c * c) * inv_s / (4.0 * pi); /* × 1/qx or 1/qy */
+  *gxy = dq * w2 / d;
+  *gxx = dn / qx * w2 / d;
+  *gyy = dn / qy * w2 / d;
+  double krelu = r * (s + (pi - th) * c) / (2.0 * pi);
+  return w2 * krelu + IA_NTK_B2 + w2 * q * (pi - th) / (2.0 * pi);
+}

@@ -10,7 +10,9 @@ enum {
   IA_RNG_SPLIT = 1,     /* per-user shuffle of the split (id = user) */
   IA_RNG_NEGATIVES = 2, /* per-user AUC negatives (id = user) */
   IA_RNG_GENERATE = 3,  /* synthetic data generator */
-  IA_RNG_SAMPLE = 4     /* user sampling */
+  IA_RNG_SAMPLE = 4,    /* user sampling */
+  IA_RNG_GUMBEL = 5,    /* Distill-CF noise (counter layout in gumbel.c) */
+  IA_RNG_DISTILL = 6    /* Distill-CF initial users and batches */
 };
 
 typedef struct {
