@@ -234,3 +234,62 @@ done:
   }
   return st;
 }
+
+ia_status ia_h5_write_matrix(hid_t loc, const char *path, const char *name, int64_t rows,
+                             int64_t cols, const double *data) {
+  ia_status st = IA_OK;
+  hid_t space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+  hsize_t dims[2] = {(hsize_t)rows, (hsize_t)cols};
+  IA_H5(space = H5Screate_simple(2, dims, NULL));
+  IA_H5(dset = H5Dcreate2(loc, name, H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT,
+                          H5P_DEFAULT));
+  if (rows > 0 && cols > 0)
+    IA_H5(H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
+done:
+  if (dset >= 0) H5Dclose(dset);
+  if (space >= 0) H5Sclose(space);
+  return st;
+}
+
+ia_status ia_h5_read_matrix(hid_t loc, const char *path, const char *name, int64_t rows,
+                            int64_t cols, double *out) {
+  ia_status st = IA_OK;
+  hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID;
+  hsize_t dims[2] = {0, 0};
+  dset = H5Dopen2(loc, name, H5P_DEFAULT);
+  IA_CHECK_GOTO(dset >= 0, IA_ERR_FORMAT, "%s: dataset '%s' missing", path, name);
+  IA_H5(space = H5Dget_space(dset));
+  IA_CHECK_GOTO(H5Sget_simple_extent_ndims(space) == 2, IA_ERR_FORMAT,
+                "%s: '%s' must be two-dimensional", path, name);
+  IA_H5(H5Sget_simple_extent_dims(space, dims, NULL));
+  IA_CHECK_GOTO((int64_t)dims[0] == rows && (int64_t)dims[1] == cols, IA_ERR_FORMAT,
+                "%s: '%s' is %llu×%llu, expected %lld×%lld", path, name,
+                (unsigned long long)dims[0], (unsigned long long)dims[1], (long long)rows,
+                (long long)cols);
+  if (rows > 0 && cols > 0)
+    IA_H5(H5Dread(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out));
+done:
+  if (space >= 0) H5Sclose(space);
+  if (dset >= 0) H5Dclose(dset);
+  return st;
+}
+
+/* Dimensions of a 2-D dataset. */
+ia_status ia_h5_matrix_dims(hid_t loc, const char *path, const char *name, int64_t *rows,
+                            int64_t *cols) {
+  ia_status st = IA_OK;
+  hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID;
+  hsize_t dims[2] = {0, 0};
+  dset = H5Dopen2(loc, name, H5P_DEFAULT);
+  IA_CHECK_GOTO(dset >= 0, IA_ERR_FORMAT, "%s: dataset '%s' missing", path, name);
+  IA_H5(space = H5Dget_space(dset));
+  IA_CHECK_GOTO(H5Sget_simple_extent_ndims(space) == 2, IA_ERR_FORMAT,
+                "%s: '%s' must be two-dimensional", path, name);
+  IA_H5(H5Sget_simple_extent_dims(space, dims, NULL));
+  *rows = (int64_t)dims[0];
+  *cols = (int64_t)dims[1];
+done:
+  if (space >= 0) H5Sclose(space);
+  if (dset >= 0) H5Dclose(dset);
+  return st;
+}

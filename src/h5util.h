@@ -54,3 +54,12 @@ ia_status ia_h5_read_csr(hid_t file, const char *path, const char *group, int64_
  * on comm. */
 ia_status ia_h5_open(MPI_Comm comm, const char *path, const char *format, int version,
                      const char *kind, const char *maker, hid_t *file);
+
+/* 2-D float64 dataset rows×cols (row-major), written whole. */
+ia_status ia_h5_write_matrix(hid_t loc, const char *path, const char *name, int64_t rows,
+                             int64_t cols, const double *data);
+/* Reads a whole 2-D float64 dataset that must be rows×cols. */
+ia_status ia_h5_read_matrix(hid_t loc, const char *path, const char *name, int64_t rows,
+                            int64_t cols, double *out);
+ia_status ia_h5_matrix_dims(hid_t loc, const char *path, const char *name, int64_t *rows,
+                            int64_t *cols);

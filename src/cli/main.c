@@ -16,6 +16,8 @@ static void usage(FILE *f) {
           "commands:\n"
           "  prepare   raw interaction files -> prepared HDF5 dataset (split, negatives)\n"
           "  train     fit ∞-AE (or EASE, PopRec), pick λ on validation, report test metrics\n"
+          "  distill   learn a summary of a few hundred users (Distill-CF, or random/head "
+          "users)\n"
           "  plan      memory per rank and flops of ∞-AE training for P ranks\n"
           "  recommend top-k items for users given by their items, from a model file\n"
           "  generate  write synthetic implicit-feedback data in an input format\n"
@@ -60,6 +62,8 @@ int main(int argc, char **argv) {
     rc = ia_cmd_prepare(comm, sub_argc, sub_argv, command);
   } else if (!strcmp(cmd, "train")) {
     rc = ia_cmd_train(comm, sub_argc, sub_argv, command);
+  } else if (!strcmp(cmd, "distill")) {
+    rc = ia_cmd_distill(comm, sub_argc, sub_argv, command);
   } else if (!strcmp(cmd, "plan")) {
     rc = ia_cmd_plan(comm, sub_argc, sub_argv, command);
   } else if (!strcmp(cmd, "recommend")) {

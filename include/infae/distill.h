@@ -1,0 +1,60 @@
+#pragma once
+/* `infae_mpi distill`: Distill-CF (DESIGN §2) and the baseline samplers,
+ * written as a summary file (layout in README.md, "Summary file layout"). */
+#include <mpi.h>
+#include <stdint.h>
+
+#include "infae/status.h"
+#include "infae/train.h"
+
+/* Distill-CF's λ grid (relative, as ∞-AE's). */
+extern const double ia_distill_grid[6];
+
+typedef struct {
+  const char *data;         /* prepared dataset */
+  const char *out;          /* summary file */
+  const char *sampler;      /* distill | random | head */
+  int64_t budget;           /* μ synthetic (or sampled) users */
+  int samples;              /* γ Gumbel samples */
+  double tau;               /* τ */
+  double lr;                /* Adam learning rate */
+  double c_card;            /* cardinality weight */
+  int steps;                /* Adam steps */
+  int patience;             /* stop after this many steps without a better validation HR@100 */
+  int64_t batch;            /* real users per step; 0 = all */
+  uint64_t seed;
+  const double *lambdas;    /* grid; NULL = ia_distill_grid */
+  int n_lambdas;
+  int ease;                 /* also evaluate EASE trained on the summary */
+  const double *ease_lambdas; /* NULL = ia_ease_grid */
+  int n_ease;
+  double threshold;         /* binarized summary: S ≥ threshold */
+  const char *checkpoint;   /* NULL = <out>.ckpt.h5 */
+  int checkpoint_every;     /* steps; 0 = only on a signal */
+  int resume;
+  int log_every;
+  const char *command;      /* provenance */
+} ia_distill_opts;
+
+typedef struct {
+  int64_t mu, items, users;
+  int steps_done;           /* Adam steps taken in all (over resumes) */
+  int best_step;
+  double best_hr100, best_lambda;
+  double seconds, steps_per_s;       /* this run's optimization */
+  double allreduce_bytes, allgather_bytes; /* per step, per rank */
+  double peak_rss;                    /* bytes, the largest rank */
+  int interrupted;                    /* stopped by a signal, checkpoint written */
+  ia_train_result infae, ease;        /* trained on the summary, real test split */
+  int has_ease;
+} ia_distill_result;
+
+/* Runs the sampler and writes the summary. A SIGTERM or SIGUSR1 on any rank
+ * during the optimization writes the checkpoint and returns IA_OK with
+ * r->interrupted set. Collective. */
+IA_NODISCARD ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o, ia_distill_result *r);
+
+/* The sample S (μ×d, malloc'd, on every rank) of a summary file, checked
+ * against the dataset's items (same count and ids). Collective. */
+IA_NODISCARD ia_status ia_summary_read_sample(MPI_Comm comm, const char *path, const char *data,
+                                              double **s, int64_t *mu, int64_t *items);

@@ -1,0 +1,152 @@
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "infae/distill.h"
+#include "infae/log.h"
+#include "infae/opts.h"
+
+static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r) {
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddStringToObject(root, "sampler", o->sampler);
+  cJSON_AddNumberToObject(root, "budget", (double)r->mu);
+  cJSON_AddNumberToObject(root, "items", (double)r->items);
+  cJSON_AddNumberToObject(root, "users", (double)r->users);
+  cJSON_AddNumberToObject(root, "steps_done", r->steps_done);
+  cJSON_AddNumberToObject(root, "best_step", r->best_step);
+  cJSON_AddNumberToObject(root, "best_val_HR@100", r->best_hr100);
+  cJSON_AddNumberToObject(root, "best_lambda", r->best_lambda);
+  cJSON_AddNumberToObject(root, "seconds", r->seconds);
+  cJSON_AddNumberToObject(root, "steps_per_s", r->steps_per_s);
+  cJSON_AddNumberToObject(root, "allreduce_bytes_per_step", r->allreduce_bytes);
+  cJSON_AddNumberToObject(root, "allgather_bytes_per_step", r->allgather_bytes);
+  cJSON_AddNumberToObject(root, "peak_rss_bytes", r->peak_rss);
+  cJSON_AddBoolToObject(root, "interrupted", r->interrupted);
+  const ia_train_result *m[2] = {&r->infae, &r->ease};
+  for (int k = 0; k < (r->has_ease ? 2 : 1) && !r->interrupted; k++) {
+    cJSON *x = cJSON_AddObjectToObject(root, m[k]->model);
+    cJSON_AddNumberToObject(x, "best_lambda", m[k]->best_lambda);
+    cJSON *t = cJSON_AddObjectToObject(x, "test");
+    for (int q = 0; q < IA_N_METRICS; q++)
+      cJSON_AddNumberToObject(t, ia_metric_names[q], m[k]->test.v[q]);
+  }
+  return root;
+}
+
+int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
+  const char *data, *out, *sampler, *json, *ckpt;
+  ia_reals lambdas, ease_lambdas;
+  int samples, steps, patience, every, resume, log_every, no_ease, quiet, verbose;
+  int64_t budget, batch, seed;
+  double tau, lr, c_card, threshold;
+  const ia_opt opts[] = {
+      {"data", IA_OPT_STRING, NULL, "prepared dataset (from `infae_mpi prepare`)", &data},
+      {"out", IA_OPT_STRING, NULL, "summary file to write (HDF5; layout in README.md)", &out},
+      {"budget", IA_OPT_INT64, "500", "μ: users in the summary", &budget},
+      {"sampler", IA_OPT_STRING, "distill",
+       "distill (Distill-CF) | random (random users) | head (most active users)", &sampler},
+      {"samples", IA_OPT_INT, "200", "γ: Gumbel samples per step", &samples},
+      {"tau", IA_OPT_REAL, "10", "τ: Gumbel-softmax temperature", &tau},
+      {"lr", IA_OPT_REAL, "0.04", "Adam learning rate", &lr},
+      {"c-card", IA_OPT_REAL, "1e-3", "weight of the cardinality term", &c_card},
+      {"steps", IA_OPT_INT, "500", "Adam steps", &steps},
+      {"patience", IA_OPT_INT, "150",
+       "stop after this many steps without a better validation HR@100", &patience},
+      {"batch", IA_OPT_INT64, "0", "real users per step, drawn per step (0: all users)", &batch},
+      {"seed", IA_OPT_INT64, "42", "seed of the initial users, the Gumbel noise and the batches",
+       &seed},
+      {"lambdas", IA_OPT_REALS, NULL,
+       "λ grid (λ' = λ·tr(K)/μ), re-picked by validation HR@100 at steps 0, 25, 50, …, 200, "
+       "every 40 after and at the end [default: 1e-5,1e-3,0.1,1,5,50]",
+       &lambdas},
+      {"no-ease", IA_OPT_FLAG, NULL, "do not evaluate EASE trained on the summary (d³ flops)",
+       &no_ease},
+      {"ease-lambdas", IA_OPT_REALS, NULL,
+       "EASE λ grid on the summary [default: 1,10,100,250,500,1000,2500]", &ease_lambdas},
+      {"threshold", IA_OPT_REAL, "0.5", "binarized summary: entries of S ≥ this become 1",
+       &threshold},
+      {"checkpoint", IA_OPT_STRING, NULL, "checkpoint file [default: OUT.ckpt.h5]", &ckpt},
+      {"checkpoint-every", IA_OPT_INT, "50", "steps between checkpoints (0: only on a signal)",
+       &every},
+      {"resume", IA_OPT_FLAG, NULL, "continue from the checkpoint (same options)", &resume},
+      {"log-every", IA_OPT_INT, "10", "steps between progress lines", &log_every},
+      {"metrics-json", IA_OPT_STRING, NULL, "write the result and metrics as JSON", &json},
+      {"quiet", IA_OPT_FLAG, NULL, "print errors only", &quiet},
+      {"verbose", IA_OPT_FLAG, NULL, "print more detail", &verbose},
+  };
+  int n = (int)(sizeof opts / sizeof *opts);
+  lambdas.n = ease_lambdas.n = 0;
+  int rc = ia_cli_parse(
+      comm, "mpirun -np P infae_mpi distill --data D.h5 --out S.h5 [--budget 500] [options]",
+      "Learns a summary of the dataset: μ synthetic users S (values in [0, 1]) such that\n"
+      "∞-AE trained on S predicts the real users' train rows (Distill-CF). Real users are\n"
+      "split over the ranks; the sample and the inner model are replicated. The summary's\n"
+      "∞-AE (and EASE) metrics on the real test split are computed and stored in S.h5.\n"
+      "SIGTERM or SIGUSR1 writes the checkpoint and exits with status 3; --resume continues\n"
+      "to the same result.",
+      opts, n, argc, argv);
+  if (rc >= 0) return rc;
+  ia_distill_opts o = {.data = data,
+                       .out = out,
+                       .sampler = sampler,
+                       .budget = budget,
+                       .samples = samples,
+                       .tau = tau,
+                       .lr = lr,
+                       .c_card = c_card,
+                       .steps = steps,
+                       .patience = patience,
+                       .batch = batch,
+                       .seed = (uint64_t)seed,
+                       .lambdas = lambdas.n ? lambdas.v : NULL,
+                       .n_lambdas = lambdas.n,
+                       .ease = !no_ease,
+                       .ease_lambdas = ease_lambdas.n ? ease_lambdas.v : NULL,
+                       .n_ease = ease_lambdas.n,
+                       .threshold = threshold,
+                       .checkpoint = ckpt,
+                       .checkpoint_every = every,
+                       .resume = resume,
+                       .log_every = log_every,
+                       .command = command};
+  if (seed < 0) {
+    if (ia_agree(comm, ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--seed must be ≥ 0")) !=
+        IA_OK)
+      return 2;
+  }
+  ia_distill_result *r = calloc(1, sizeof *r);
+  ia_status st = r ? IA_OK : ia_error_set(IA_ERR_NOMEM, __FILE__, __LINE__, "out of memory");
+  st = ia_agree(comm, st);
+  if (st == IA_OK) st = ia_distill(comm, &o, r);
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  if (st == IA_OK && !r->interrupted)
+    ia_log_info("[distill] summary: ∞-AE test HR@10 %.3f NDCG@10 %.3f (λ %g)%s", 
+                r->infae.test.v[IA_HR10], r->infae.test.v[IA_NDCG10], r->infae.best_lambda,
+                r->has_ease ? "; EASE below" : "");
+  if (st == IA_OK && r->has_ease && !r->interrupted)
+    ia_log_info("[distill] summary: EASE test HR@10 %.3f NDCG@10 %.3f (λ %g)",
+                r->ease.test.v[IA_HR10], r->ease.test.v[IA_NDCG10], r->ease.best_lambda);
+  if (st == IA_OK)
+    ia_log_info("[distill] peak RSS %.1f MiB (largest rank)", r->peak_rss / 1048576.0);
+  if (st == IA_OK && json && rank == 0) {
+    if (!sampler) o.sampler = "distill";
+    cJSON *root = result_json(&o, r);
+    char *text = root ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", json);
+    FILE *f = text ? fopen(tmp, "w") : NULL;
+    int ok = f && fputs(text, f) >= 0;
+    ok = f && fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, json) != 0)
+      st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot write %s", json);
+    free(text);
+  }
+  st = ia_agree(comm, st);
+  int interrupted = r && r->interrupted;
+  free(r);
+  return st != IA_OK ? 1 : interrupted ? 3 : 0;
+}

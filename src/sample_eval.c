@@ -1,0 +1,176 @@
+#include "sample_eval.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "infae/log.h"
+#include "infae/model.h"
+
+enum { CHUNK = 64 };
+
+typedef struct {
+  const ia_dataset *d;
+  int test;
+  ia_krr *m;         /* ∞-AE, or */
+  const double *b;   /* EASE weights */
+} scorer;
+
+/* Scores for the users rows[0..n) into p (n × d). */
+static void scores(const scorer *s, const int64_t *rows, int64_t n, double *p, double *g,
+                   double *nc, double *kc) {
+  const ia_dataset *d = s->d;
+  if (s->m) {
+    ia_ctx_rows ctx = {&d->train, s->test ? &d->val : NULL, rows, n};
+    ia_krr_cross_gram(s->m, &ctx, g, nc);
+    ia_krr_cross_kernel(s->m, n, g, nc, kc, NULL, NULL);
+    ia_krr_predict(s->m, n, kc, p);
+    return;
+  }
+  for (int64_t u = 0; u < n; u++) {
+    int64_t r = rows[u];
+    const ia_csr *tr = &d->train, *va = &d->val;
+    ia_ease_scores(s->b, d->n_items, tr->indices + tr->indptr[r],
+                   tr->indptr[r + 1] - tr->indptr[r],
+                   s->test ? va->indices + va->indptr[r] : NULL,
+                   s->test ? va->indptr[r + 1] - va->indptr[r] : 0, p + u * d->n_items);
+  }
+}
+
+static ia_status evaluate(MPI_Comm comm, const scorer *s, ia_evaluator *ev, ia_metrics *out) {
+  const ia_dataset *d = s->d;
+  const ia_csr *tr = &d->train, *va = &d->val, *held = s->test ? &d->test : &d->val;
+  int64_t mu = s->m ? s->m->mu : 1, items = d->n_items, rows[CHUNK];
+  double *p = NULL, *g = NULL, *nc = NULL, *kc = NULL;
+  ia_status st = IA_ALLOC(p, CHUNK * items, "prediction block");
+  if (st == IA_OK) st = IA_ALLOC(g, CHUNK * mu, "cross Gram block");
+  if (st == IA_OK) st = IA_ALLOC(nc, CHUNK, "context sizes");
+  if (st == IA_OK) st = IA_ALLOC(kc, CHUNK * mu, "cross kernel block");
+  ia_evaluator_reset(ev);
+  for (int64_t r0 = 0; r0 < d->n_rows && st == IA_OK;) {
+    int64_t n = 0;
+    for (; r0 < d->n_rows && n < CHUNK; r0++)
+      if (held->indptr[r0 + 1] > held->indptr[r0]) rows[n++] = r0;
+    if (n == 0) break;
+    scores(s, rows, n, p, g, nc, kc);
+    for (int64_t u = 0; u < n && st == IA_OK; u++) {
+      int64_t r = rows[u];
+      st = ia_evaluator_add(ev, p + u * items, tr->indices + tr->indptr[r],
+                            tr->indptr[r + 1] - tr->indptr[r],
+                            s->test ? va->indices + va->indptr[r] : NULL,
+                            s->test ? va->indptr[r + 1] - va->indptr[r] : 0,
+                            held->indices + held->indptr[r],
+                            held->indptr[r + 1] - held->indptr[r],
+                            d->negatives.indices + d->negatives.indptr[r],
+                            d->negatives.indptr[r + 1] - d->negatives.indptr[r]);
+    }
+  }
+  free(p);
+  free(g);
+  free(nc);
+  free(kc);
+  IA_CALL(ia_agree(comm, st));
+  IA_CALL(ia_evaluator_finish(ev, comm, out));
+  /* Rank 0's numbers decide (λ, best sample): every rank takes them. */
+  IA_MPI(MPI_Bcast(out, (int)sizeof *out, MPI_BYTE, 0, comm));
+  return IA_OK;
+}
+
+ia_status ia_sample_eval(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, ia_krr *m,
+                         int test, ia_metrics *out) {
+  scorer s = {d, test, m, NULL};
+  return evaluate(comm, &s, ev, out);
+}
+
+static void log_line(const char *model, const char *what, double lambda, const ia_metrics *v) {
+  ia_log_info("[%s] %s λ=%-6g HR@10 %6.3f NDCG@10 %6.3f PSP@10 %6.3f HR@100 %6.3f AUC %.4f",
+              model, what, lambda, v->v[IA_HR10], v->v[IA_NDCG10], v->v[IA_PSP10],
+              v->v[IA_HR100], v->v[IA_AUC]);
+}
+
+ia_status ia_sample_infae(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, ia_krr *m,
+                          const double *grid, int n, int with_test, int log,
+                          ia_train_result *r) {
+  IA_CHECK(n >= 1 && n <= IA_MAX_LAMBDAS, IA_ERR_ARG, "between 1 and %d λ values",
+           IA_MAX_LAMBDAS);
+  int best = -1;
+  r->has_lambda = 1;
+  r->n_lambdas = n;
+  for (int k = 0; k < n; k++) {
+    r->lambdas[k] = grid[k];
+    r->skipped[k] = 0;
+    ia_status st = ia_krr_fit(m, grid[k]); /* replicated: every rank sees the same */
+    if (st == IA_ERR_NOTSPD) {
+      if (log) ia_log_warn("skipping λ = %g: %s", grid[k], ia_error_message());
+      ia_error_clear();
+      r->skipped[k] = 1;
+      continue;
+    }
+    IA_CALL(ia_agree(comm, st));
+    IA_CALL(ia_sample_eval(comm, d, ev, m, 0, &r->val[k]));
+    if (log) log_line("infae", "val ", grid[k], &r->val[k]);
+    if (best < 0 || r->val[k].v[IA_HR100] > r->val[best].v[IA_HR100]) best = k;
+  }
+  IA_CHECK(best >= 0, IA_ERR_NOTSPD, "no λ of the grid factors the sample's kernel");
+  r->best_lambda = grid[best];
+  IA_CALL(ia_krr_fit(m, grid[best]));
+  r->lambda_prime = m->lambda_prime;
+  r->trace_k = m->trace;
+  if (with_test) {
+    IA_CALL(ia_sample_eval(comm, d, ev, m, 1, &r->test));
+    if (log) log_line("infae", "test", grid[best], &r->test);
+  }
+  return IA_OK;
+}
+
+ia_status ia_sample_ease(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, const double *s,
+                         int64_t mu, const double *grid, int n, ia_train_result *r) {
+  IA_CHECK(n >= 1 && n <= IA_MAX_LAMBDAS, IA_ERR_ARG, "between 1 and %d λ values",
+           IA_MAX_LAMBDAS);
+  int64_t items = d->n_items;
+  size_t dd = (size_t)(items * items);
+  double *g = NULL, *b = NULL, *best_b = NULL;
+  ia_status st = IA_ALLOC(g, dd, "EASE Gram SᵀS");
+  if (st == IA_OK) st = IA_ALLOC(b, dd, "EASE weights");
+  if (st == IA_OK) st = IA_ALLOC(best_b, dd, "EASE best weights");
+  IA_CALL_GOTO(ia_agree(comm, st));
+  /* Full SᵀS from the lower triangle (ia_ease_fit reads it whole). */
+  cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, (int)items, (int)mu, 1.0, s, (int)items,
+              0.0, g, (int)items);
+  for (int64_t i = 0; i < items; i++)
+    for (int64_t j = 0; j < i; j++) g[j * items + i] = g[i * items + j];
+  r->has_lambda = 1;
+  r->n_lambdas = n;
+  int best = -1;
+  scorer sc = {d, 0, NULL, b};
+  for (int k = 0; k < n; k++) {
+    r->lambdas[k] = grid[k];
+    r->skipped[k] = 0;
+    st = ia_ease_fit(g, items, grid[k], b); /* replicated */
+    if (st == IA_ERR_NOTSPD) {
+      ia_log_warn("skipping λ = %g: %s", grid[k], ia_error_message());
+      ia_error_clear();
+      r->skipped[k] = 1;
+      st = IA_OK;
+      continue;
+    }
+    IA_CALL_GOTO(ia_agree(comm, st));
+    IA_CALL_GOTO(evaluate(comm, &sc, ev, &r->val[k]));
+    log_line("ease", "val ", grid[k], &r->val[k]);
+    if (best < 0 || r->val[k].v[IA_HR100] > r->val[best].v[IA_HR100]) {
+      best = k;
+      memcpy(best_b, b, sizeof(double) * dd);
+    }
+  }
+  IA_CHECK_GOTO(best >= 0, IA_ERR_NOTSPD, "no λ of the grid factors SᵀS + λI");
+  r->best_lambda = grid[best];
+  sc.b = best_b;
+  sc.test = 1;
+  IA_CALL_GOTO(evaluate(comm, &sc, ev, &r->test));
+  log_line("ease", "test", grid[best], &r->test);
+done:
+  free(g);
+  free(b);
+  free(best_b);
+  return st;
+}

@@ -1,0 +1,30 @@
+#pragma once
+/* Models trained on a small dense user sample S (a Distill-CF summary or
+ * sampled real users), evaluated on the real users' validation and test
+ * splits with the protocol of `train`. Internal. */
+#include <mpi.h>
+
+#include "infae/dataset.h"
+#include "infae/metrics.h"
+#include "infae/train.h"
+#include "krr.h"
+
+/* ∞-AE fitted in m (ia_krr_fit done), on this rank's users of d: test = 0
+ * → context train, held validation; test = 1 → context train + validation,
+ * held test. Collective. */
+IA_NODISCARD ia_status ia_sample_eval(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
+                                      ia_krr *m, int test, ia_metrics *out);
+
+/* Every λ of grid on validation (a λ that does not factor is skipped),
+ * the best by HR@100; with_test: its test metrics, and m is left fitted at
+ * it. Fills the λ, val, skipped, best_lambda, test and lambda_prime fields
+ * of r. log: print a line per λ. Collective. */
+IA_NODISCARD ia_status ia_sample_infae(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
+                                       ia_krr *m, const double *grid, int n, int with_test,
+                                       int log, ia_train_result *r);
+
+/* EASE on the sample's Gram SᵀS (μ×d rows s): grid on validation, test at
+ * the best. Collective. */
+IA_NODISCARD ia_status ia_sample_ease(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
+                                      const double *s, int64_t mu, const double *grid, int n,
+                                      ia_train_result *r);
