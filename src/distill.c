@@ -488,7 +488,10 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
     r->best_step = (int)q.c.best_step;
     r->best_hr100 = q.c.best_hr;
     r->best_lambda = q.c.best_lambda;
-    if (r->interrupted) goto done;
+    if (r->interrupted) {
+      r->peak_rss = peak_rss(comm);
+      goto done;
+    }
     memcpy(s, q.c.best_s, sizeof(double) * (size_t)(mu * n_items));
     ia_log_info("[distill] %.1f s, %.2f steps/s; best validation HR@100 %.3f at step %d (λ %g)",
                 r->seconds, r->steps_per_s, r->best_hr100, r->best_step, r->best_lambda);

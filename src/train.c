@@ -9,11 +9,13 @@
 
 #include "infae/config.h"
 #include "infae/dataset.h"
+#include "infae/distill.h"
 #include "infae/log.h"
 #include "infae/model.h"
 #include "infae/plan.h"
 #include "infae/model_file.h"
 #include "infae/rng.h"
+#include "sample_eval.h"
 
 const double ia_infae_grid[6] = {0, 1, 5, 20, 50, 100};
 const double ia_ease_grid[7] = {1, 10, 100, 250, 500, 1000, 2500};
@@ -59,6 +61,8 @@ static ia_status evaluate(MPI_Comm comm, const scorer *s, ia_evaluator *ev, doub
   IA_CALL(ia_agree(comm, st));
   return ia_evaluator_finish(ev, comm, out);
 }
+
+static int is_pop(const char *model) { return !strcmp(model, "pop"); }
 
 static void log_metrics(const char *what, const ia_metrics *m, double secs) {
   ia_log_info("[train] %-14s HR@10 %6.3f NDCG@10 %6.3f PSP@10 %6.3f HR@100 %6.3f NDCG@100 "
@@ -253,6 +257,35 @@ done:
   return st;
 }
 
+/* --train-on: ∞-AE or EASE fitted on a summary's S (μ dense rows),
+ * evaluated on the real users. */
+static ia_status train_on_sample(MPI_Comm comm, const ia_train_opts *o, const ia_dataset *d,
+                                 ia_evaluator *ev, int is_infae, ia_train_result *r) {
+  double *s = NULL, t = ia_time();
+  int64_t mu, items;
+  ia_krr m = {0};
+  IA_CALL(ia_summary_read_sample(comm, o->train_on, o->data, &s, &mu, &items));
+  ia_log_info("[train] fitting on the %lld users of %s", (long long)mu, o->train_on);
+  r->fit_users = mu;
+  ia_status st = IA_OK;
+  if (is_infae) {
+    const double *grid = o->lambdas ? o->lambdas : ia_distill_grid;
+    int n = o->lambdas ? o->n_lambdas : (int)(sizeof ia_distill_grid / sizeof *ia_distill_grid);
+    IA_CALL_GOTO(ia_agree(comm, ia_krr_init(&m, mu, items)));
+    ia_krr_kernel(&m, s);
+    IA_CALL_GOTO(ia_sample_infae(comm, d, ev, &m, grid, n, 1, 1, r));
+  } else {
+    const double *grid = o->lambdas ? o->lambdas : ia_ease_grid;
+    int n = o->lambdas ? o->n_lambdas : (int)(sizeof ia_ease_grid / sizeof *ia_ease_grid);
+    IA_CALL_GOTO(ia_sample_ease(comm, d, ev, s, mu, grid, n, r));
+  }
+  r->t_fit = ia_time() - t;
+done:
+  ia_krr_free(&m);
+  free(s);
+  return st;
+}
+
 ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
   ia_status st = IA_OK;
   ia_dataset d = {0};
@@ -269,6 +302,9 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
            "--model must be infae, ease or pop (got '%s')", model);
   IA_CHECK(o->data, IA_ERR_ARG, "--data is required");
   IA_CHECK(!o->out || is_infae, IA_ERR_ARG, "--out writes ∞-AE models only (--model infae)");
+  IA_CHECK(!o->train_on || (!o->out && !is_pop(model) && o->train_users == 0), IA_ERR_ARG,
+           "--train-on fits ∞-AE or EASE on a summary; it takes neither --out, --model pop "
+           "nor --train-users");
   snprintf(r->model, sizeof r->model, "%s", model);
   r->ranks = size;
 
@@ -293,7 +329,9 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
   IA_CALL_GOTO(ia_agree(comm, st));
   scorer sc = {&d, NULL, NULL};
 
-  if (is_infae) {
+  if (o->train_on) {
+    IA_CALL_GOTO(train_on_sample(comm, o, &d, ev, is_infae, r));
+  } else if (is_infae) {
     IA_CALL_GOTO(train_infae(comm, o, &d, ev, scores, r));
   } else if (!is_ease) {
     r->n_lambdas = 1;
@@ -352,7 +390,7 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
     r->best_lambda = grid[best];
     sc.b = best_b;
   }
-  if (!is_infae) {
+  if (!is_infae && !o->train_on) {
     t = ia_time();
     IA_CALL_GOTO(evaluate(comm, &sc, ev, scores, 1, &r->test));
     r->t_test = ia_time() - t;

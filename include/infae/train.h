@@ -29,6 +29,7 @@ typedef struct {
   uint64_t seed;            /* of the user sample */
   int64_t memory_limit;     /* bytes per rank; 0 = the node's available memory / ranks */
   const char *kernel_samples; /* "u1:v1,u2:v2" original user ids: report K(u, v) */
+  const char *train_on;     /* fit on this summary's S instead of the train split */
 } ia_train_opts;
 
 typedef struct {

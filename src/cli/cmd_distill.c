@@ -132,7 +132,6 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
   if (st == IA_OK)
     ia_log_info("[distill] peak RSS %.1f MiB (largest rank)", r->peak_rss / 1048576.0);
   if (st == IA_OK && json && rank == 0) {
-    if (!sampler) o.sampler = "distill";
     cJSON *root = result_json(&o, r);
     char *text = root ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);

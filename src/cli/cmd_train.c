@@ -22,7 +22,7 @@ ia_status ia_cli_precision(const char *text, ia_precision *p) {
 }
 
 int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
-  const char *data, *model, *json, *out, *precision, *grid, *memory, *ksamples;
+  const char *data, *model, *json, *out, *precision, *grid, *memory, *ksamples, *train_on;
   ia_reals lambdas;
   int quiet, verbose, block;
   int64_t train_users, seed;
@@ -46,6 +46,10 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
       {"kernel-samples", IA_OPT_STRING, NULL,
        "∞-AE: report K(u, v) for pairs U:V,U:V of original user ids (checks against a reference)",
        &ksamples},
+      {"train-on", IA_OPT_STRING, NULL,
+       "fit on the users of this summary (from `infae_mpi distill`) instead of the train split; "
+       "evaluate on the real users [infae λ grid: 1e-5,1e-3,0.1,1,5,50]",
+       &train_on},
       {"out", IA_OPT_STRING, NULL, "write the ∞-AE model (HDF5) for `infae_mpi recommend`", &out},
       {"metrics-json", IA_OPT_STRING, NULL, "write the metrics and timings as JSON", &json},
       {"quiet", IA_OPT_FLAG, NULL, "print errors only", &quiet},
@@ -71,7 +75,8 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
                       .block_size = block,
                       .train_users = train_users,
                       .seed = (uint64_t)seed,
-                      .kernel_samples = ksamples};
+                      .kernel_samples = ksamples,
+                      .train_on = train_on};
   ia_status st = ia_cli_precision(precision, &to.precision);
   if (st == IA_OK) st = ia_grid_parse(grid, &to.nprow, &to.npcol);
   if (st == IA_OK && memory[0]) st = ia_parse_bytes("memory-limit", memory, &to.memory_limit);

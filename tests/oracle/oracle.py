@@ -448,11 +448,26 @@ def ntk(gram, nx, ny, d):
 
 
 def ntk_rows(a, b):
-    """NTK between the binary rows of a and of b (scipy sparse)."""
+    """NTK between the rows of a and of b (binary sparse, or dense real rows)."""
     a = sp.csr_matrix(a, dtype=np.float64)
     b = sp.csr_matrix(b, dtype=np.float64)
     gram = np.asarray((a @ b.T).todense())
-    return ntk(gram, a.getnnz(axis=1), b.getnnz(axis=1), a.shape[1])
+    na = np.asarray(a.multiply(a).sum(axis=1)).ravel()
+    nb = np.asarray(b.multiply(b).sum(axis=1)).ravel()
+    return ntk(gram, na, nb, a.shape[1])
+
+
+class Sample:
+    """Fit on these dense rows (a Distill-CF summary) instead of the train rows."""
+
+    def __init__(self, s):
+        self.s = np.asarray(s, dtype=np.float64)
+
+
+def fit_rows(train, fit_users):
+    if isinstance(fit_users, Sample):
+        return sp.csr_matrix(fit_users.s)
+    return sp.csr_matrix(train if fit_users is None else train[fit_users])
 
 
 class InfaeFit:
@@ -460,7 +475,7 @@ class InfaeFit:
     fit users' train rows; raises numpy.linalg.LinAlgError when not SPD."""
 
     def __init__(self, train, lam, fit_users=None):
-        self.x = sp.csr_matrix(train if fit_users is None else train[fit_users])
+        self.x = fit_rows(train, fit_users)
         k = ntk_rows(self.x, self.x)
         self.trace = float(np.trace(k))
         self.lam_prime = float(lam) * self.trace / k.shape[0]
@@ -500,7 +515,7 @@ def test_at(dataset, model, lam, tie_rtol=None, B=None, fit_users=None):
     elif model == "pop":
         s = pop_scores(train)
     elif EASE_TEST_FIT == "train":
-        s = ease_scores(trval, ease_fit(train, lam) if B is None else B)
+        s = ease_scores(trval, ease_fit(fit_rows(train, fit_users), lam) if B is None else B)
     elif EASE_TEST_FIT == "train_val":
         s = ease_scores(trval, ease_fit(trval, lam))
     else:
@@ -527,7 +542,7 @@ def evaluate(dataset, model, lambdas=None, tie_rtol=None, fit_users=None):
         res["val"] = {}
         best, best_hr, best_B = None, -np.inf, None
         for lam in lambdas:
-            B = ease_fit(train, lam)
+            B = ease_fit(fit_rows(train, fit_users), lam)
             m, b = _eval_one(ease_scores(train, B), train, val, dataset, counts, nnz, tie_rtol)
             res["val"][_lam_key(lam)] = m
             bounds["val"][_lam_key(lam)] = b
@@ -712,6 +727,8 @@ def main(argv=None):
     ev.add_argument("--fit-users-from", metavar="MODEL.h5", default=None,
                     help="infae: fit on the users listed in /fit/user_index of this model file "
                          "(the sample drawn by train --train-users)")
+    ev.add_argument("--sample-from", metavar="SUMMARY.h5", default=None,
+                    help="fit on the dense rows /S of this summary (infae_mpi distill)")
     ev.add_argument("--lambdas", type=_parse_lambdas, default=None)
     g = ev.add_mutually_exclusive_group(required=True)
     g.add_argument("--compare", metavar="OURS.json")
@@ -733,6 +750,10 @@ def main(argv=None):
         import h5py
         with h5py.File(a.fit_users_from, "r") as f:
             fit_users = np.asarray(f["fit/user_index"][...], dtype=np.int64)
+    if a.sample_from:
+        import h5py
+        with h5py.File(a.sample_from, "r") as f:
+            fit_users = Sample(f["S"][...])
     res = evaluate(ds, a.model, a.lambdas, tie_rtol=tie if a.compare else None,
                    fit_users=fit_users)
     if a.print:

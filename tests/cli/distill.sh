@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Distill-CF and the baseline samplers on N ranks, checked by the numpy
+# oracle: the summary's layout, its stored ∞-AE/EASE metrics, the loss at
+# the best step; `train --train-on` on the summary.
+source "$(dirname "$0")/common.sh"
+n=${1:-1}
+gen_dataset g 300 200 25
+run_mpi "$n" distill --data "$WORK/g.h5" --out "$WORK/s.h5" --budget 16 --samples 6 --steps 60 \
+  --log-every 0 --quiet
+"$PYTHON" "$ORACLE/distill_check.py" --data "$WORK/g.h5" --summary "$WORK/s.h5"
+[ ! -e "$WORK/s.h5.ckpt.h5" ] || fail "the checkpoint of a finished run was left behind"
+# The summary as the fit rows of `train`, against the oracle.
+grid=1e-5,1e-3,0.1,1,5,50
+run_mpi "$n" train --data "$WORK/g.h5" --train-on "$WORK/s.h5" --metrics-json "$WORK/on.json" --quiet
+"$PYTHON" "$ORACLE/oracle.py" eval --data "$WORK/g.h5" --model infae --sample-from "$WORK/s.h5" \
+  --lambdas $grid --compare "$WORK/on.json" --rtol 1e-9
+run_mpi "$n" train --data "$WORK/g.h5" --train-on "$WORK/s.h5" --model ease \
+  --metrics-json "$WORK/one.json" --quiet
+"$PYTHON" "$ORACLE/oracle.py" eval --data "$WORK/g.h5" --model ease --sample-from "$WORK/s.h5" \
+  --compare "$WORK/one.json" --rtol 1e-9
+# Random batches of real users per step.
+run_mpi "$n" distill --data "$WORK/g.h5" --out "$WORK/b.h5" --budget 16 --samples 6 --steps 30 \
+  --batch 100 --no-ease --log-every 0 --quiet
+"$PYTHON" "$ORACLE/distill_check.py" --data "$WORK/g.h5" --summary "$WORK/b.h5"
+# Baselines of the same budget.
+for s in random head; do
+  run_mpi "$n" distill --data "$WORK/g.h5" --out "$WORK/$s.h5" --budget 16 --sampler $s --quiet
+  "$PYTHON" "$ORACLE/distill_check.py" --data "$WORK/g.h5" --summary "$WORK/$s.h5"
+done

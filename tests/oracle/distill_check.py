@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Checks a summary file written by `infae_mpi distill` against the dataset,
+independently of infae (numpy/scipy):
+
+- layout: S (μ×d) in [0, 1], the binarized CSR equals S >= threshold, item and
+  user ids match the dataset, the sampled users are what the sampler says
+  (random: distinct users; head: the most active; their train rows for
+  random/head samplers);
+- the stored metrics of ∞-AE and EASE trained on S equal the oracle's
+  (oracle.evaluate with the summary as the fit rows);
+- distill: the loss stored in the curve at the best step equals
+  L(S) = mean_u(-Σ_i T_ui log_softmax(NTK(T, S) α)_ui) + c_card·mean_j(Σ_i S_ji)/(nnz/users)
+  with α = (K + λ'I)^-1 S at that step's λ.
+"""
+import argparse
+import sys
+
+import h5py
+import numpy as np
+import scipy.linalg
+import scipy.special
+
+sys.path.insert(0, __import__("os").path.dirname(__file__))
+import oracle  # noqa: E402
+
+
+def strings(ds):
+    return [x.decode() if isinstance(x, bytes) else str(x) for x in ds[...]]
+
+
+def loss_at(ds, S, lam, c_card):
+    train = ds["train"]
+    k = oracle.ntk_rows(S, S)
+    lam_p = lam * np.trace(k) / S.shape[0]
+    alpha = scipy.linalg.cho_solve(scipy.linalg.cho_factor(k + lam_p * np.eye(len(k))), S)
+    P = oracle.ntk_rows(train, S) @ alpha
+    T = train.toarray()
+    ce = -(T * scipy.special.log_softmax(P, axis=1)).sum(axis=1).mean()
+    ipu = train.nnz / train.shape[0]
+    return ce + c_card * S.sum(axis=1).mean() / ipu
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--summary", required=True)
+    ap.add_argument("--rtol", type=float, default=1e-9)
+    a = ap.parse_args()
+    ds = oracle.load_dataset(a.data)
+    train = ds["train"]
+    fails = []
+    with h5py.File(a.summary, "r") as f, h5py.File(a.data, "r") as d:
+        attrs = {k: oracle._attr(v) for k, v in f.attrs.items()}
+        hyper = {k: oracle._attr(v) for k, v in f["hyper"].attrs.items()}
+        sampler = hyper["sampler"]
+        S = f["S"][...]
+        mu, items = S.shape
+        print("summary: %s sampler, %d users x %d items" % (sampler, mu, items))
+        if attrs["format"] != "infae-summary" or items != train.shape[1]:
+            fails.append("format/items: %r %d" % (attrs["format"], items))
+        if S.min() < 0 or S.max() > 1:
+            fails.append("S outside [0, 1]: [%g, %g]" % (S.min(), S.max()))
+        thr = float(f["binary"].attrs["threshold"])
+        B = oracle.binary_csr(f["binary/indptr"][...], f["binary/indices"][...], items)
+        if (B.toarray() != (S >= thr)).any():
+            fails.append("binary CSR is not S >= %g" % thr)
+        if strings(f["item_ids"]) != strings(d["items/ids"]):
+            fails.append("item ids differ from the dataset's")
+        idx = f["user_index"][...]
+        if strings(f["user_ids"]) != [strings(d["users/ids"])[i] for i in idx]:
+            fails.append("user ids do not match user_index")
+        if len(set(idx.tolist())) != mu:
+            fails.append("sampled users are not distinct")
+        if sampler in ("random", "head"):
+            if (S != train[idx].toarray()).any():
+                fails.append("%s: S is not the sampled users' train rows" % sampler)
+            if "logits" in f:
+                fails.append("%s: has logits" % sampler)
+        if sampler == "head":
+            cnt = np.diff(train.indptr)
+            if cnt[idx].min() < np.delete(cnt, idx).max(initial=0):
+                fails.append("head: a less active user was taken over a more active one")
+        if sampler == "distill":
+            if f["logits"].shape != S.shape:
+                fails.append("logits shape %r" % (f["logits"].shape,))
+            step = f["curve/step"][...]
+            best = int(hyper["best_step"])
+            k = int(np.nonzero(step == best)[0][0])
+            lam = float(f["curve/lambda"][k])
+            if f["curve/val_HR@100"][k] != np.max(f["curve/val_HR@100"][...]):
+                fails.append("best step %d does not have the best validation HR@100" % best)
+            if int(hyper["batch"]) not in (0, train.shape[0]):
+                print("loss: not checked (a random batch of %d users per step)" % hyper["batch"])
+                want = None
+            else:
+                want = loss_at(ds, S, lam, float(hyper["c_card"]))
+            got = float(f["curve/loss"][k])
+            r = abs(got - want) / abs(want) if want is not None else 0
+            if want is not None:
+                print("loss at best step %d (λ %g): ours %.15g oracle %.15g (rel %.2e)"
+                      % (best, lam, got, want, r))
+            if r > a.rtol:
+                fails.append("loss at the best step: ours %r oracle %r" % (got, want))
+        names = strings(f["metrics/names"])
+        for model in ("infae", "ease"):
+            if "metrics/" + model not in f:
+                continue
+            g = f["metrics/" + model]
+            lams = [float(x) for x in g["lambdas"][...]]
+            ours = {"model": model, "best_lambda": float(g.attrs["best_lambda"]), "val": {},
+                    "test": {n: float(g.attrs["test_" + n]) for n in names}}
+            for j, lam in enumerate(lams):
+                row = g["val"][j, :]
+                ours["val"]["%.17g" % lam] = ("skipped: not positive definite"
+                                              if np.isnan(row).all() else
+                                              {n: float(row[q]) for q, n in enumerate(names)})
+            # Binary samples tie many scores exactly; such near-ties may break
+            # either way (the oracle's tie ranges, as in the other tests).
+            res = oracle.evaluate(ds, model, lams, tie_rtol=oracle.TIE_RTOL_DEFAULT,
+                                  fit_users=oracle.Sample(S))
+            res.pop("trace_K", None)
+            bad = oracle.compare(res, ours, a.rtol, dataset=ds, fit_users=oracle.Sample(S))
+            fails += ["%s: %s" % (model, x) for x in bad]
+            print("%s on the summary: test NDCG@10 %.4f (oracle %.4f), best λ %g"
+                  % (model, ours["test"]["NDCG@10"], res["test"]["NDCG@10"], res["best_lambda"]))
+    if fails:
+        print("MISMATCH (%d):" % len(fails))
+        for s in fails:
+            print("  " + s)
+        return 1
+    print("OK: %s matches the oracle (rtol %g)" % (a.summary, a.rtol))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
