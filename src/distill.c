@@ -413,6 +413,10 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
   IA_CALL(ia_dataset_dims(comm, o.data, &n_users, &n_items));
   ia_partition(n_users, q.size, q.rank, &begin, &count);
   IA_CALL_GOTO(ia_dataset_read(comm, o.data, begin, count, 0, &d));
+  IA_CHECK_GOTO(d.val_nnz > 0, IA_ERR_EMPTY,
+                "%s has no validation interactions: the samplers pick λ (and Distill-CF its "
+                "best sample) by validation HR@100",
+                o.data);
   mu = o.budget < n_users ? o.budget : n_users;
   if (mu < o.budget)
     ia_log_warn("--budget %lld is more than the %lld users: using %lld", (long long)o.budget,
@@ -455,8 +459,8 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
     st = IA_ZALLOC(q.c.z, own, "logits Z");
     if (st == IA_OK) st = IA_ZALLOC(q.c.m, own, "Adam m");
     if (st == IA_OK) st = IA_ZALLOC(q.c.v, own, "Adam v");
-    if (st == IA_OK) st = IA_ALLOC(q.c.best_s, mu * n_items, "best sample");
-    if (st == IA_OK) st = IA_ALLOC(q.c.best_z, mu * n_items, "best logits");
+    if (st == IA_OK) st = IA_ZALLOC(q.c.best_s, mu * n_items, "best sample");
+    if (st == IA_OK) st = IA_ZALLOC(q.c.best_z, mu * n_items, "best logits");
     if (st == IA_OK) st = IA_ALLOC(q.c.curve, (o.steps + 1) * IA_CURVE_COLS, "curve");
     if (st == IA_OK) st = IA_ALLOC(q.batch, d.n_rows + 1, "batch rows");
     IA_CALL_GOTO(ia_agree(comm, st));

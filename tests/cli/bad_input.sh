@@ -111,4 +111,34 @@ expect_error "users_bad.tsv:2: expected \`user item\`" recommend --model model.h
 : > users_empty.tsv
 expect_error "no \`user item\` lines" recommend --model model.h5 --input users_empty.tsv
 expect_error "-k must be ≥ 1" recommend --model model.h5 --input ml_ok.dat -k 0
+# distill: options, a checkpoint to resume that is missing or does not match,
+# summaries that are not summaries or belong to another dataset
+expect_error "--out is required" distill --data good.h5
+expect_error "--sampler must be distill, random or head" distill --data good.h5 --out out.h5 \
+  --sampler best
+expect_error "--budget must be ≥ 1" distill --data good.h5 --out out.h5 --budget 0
+expect_error "--tau must be > 0" distill --data good.h5 --out out.h5 --tau 0
+expect_error "λ values must be > 0" distill --data good.h5 --out out.h5 --lambdas 0,1
+expect_error "--threshold must be in (0, 1]" distill --data good.h5 --out out.h5 --threshold 2
+expect_error "no validation interactions" distill --data good.h5 --out out.h5
+for seed in 9 10; do
+  run_mpi 1 generate --users 30 --items 40 --mean-items 5 --seed $seed --output g$seed.dat --quiet
+  run_mpi 1 prepare --format movielens --input g$seed.dat --output g$seed.h5 --quiet
+done
+run_mpi 2 distill --data g9.h5 --out sum.h5 --budget 3 --samples 2 --steps 4 --quiet
+expect_error "cannot open the checkpoint" distill --data g9.h5 --out out.h5 --resume
+# A run whose summary cannot be written keeps its checkpoint (ck.h5), which
+# then refuses a resume with other options.
+set +e
+run_mpi 2 distill --data g9.h5 --out nodir/out.h5 --budget 3 --samples 2 --steps 4 \
+  --checkpoint ck.h5 --checkpoint-every 2 --quiet 2> /dev/null
+set -e
+[ -e ck.h5 ] || fail "no checkpoint kept after a failed summary write"
+expect_error "checkpoint has learning_rate" distill --data g9.h5 --out out.h5 --budget 3 \
+  --samples 2 --steps 4 --lr 0.1 --checkpoint ck.h5 --resume
+expect_error "checkpoint of another dataset" distill --data g10.h5 --out out.h5 --budget 3 \
+  --samples 2 --steps 4 --checkpoint ck.h5 --resume
+expect_error "not 'infae-summary'" train --data good.h5 --train-on good.h5
+expect_error "--train-on fits ∞-AE or EASE" train --data g9.h5 --train-on sum.h5 --model pop
+expect_error "a summary of another dataset?" train --data good.h5 --train-on sum.h5
 echo "bad_input: $cases cases passed"
