@@ -306,11 +306,13 @@ static ia_status optimize(run *q, ia_distill_result *r) {
         ia_log_info("[distill] no better validation HR@100 for %d steps (patience): stopping",
                     o->patience);
         q->c.next_step = o->steps + 1;
+        r->steps_done = t;
         break;
       }
     }
     if (t == o->steps) {
       q->c.next_step = t + 1;
+      r->steps_done = t;
       break;
     }
     IA_CALL_GOTO(fit_for_step(q));
@@ -335,6 +337,7 @@ static ia_status optimize(run *q, ia_distill_result *r) {
                   "--resume to continue",
                   q->ckpt_path, t + 1);
       r->interrupted = 1;
+      r->steps_done = t + 1;
       break;
     }
     if (o->checkpoint_every > 0 && (t + 1) % o->checkpoint_every == 0)
@@ -488,7 +491,6 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
       q.c.lambda = o.lambdas[0];
     }
     IA_CALL_GOTO(optimize(&q, r));
-    r->steps_done = (int)(q.c.next_step > o.steps ? o.steps : q.c.next_step);
     r->best_step = (int)q.c.best_step;
     r->best_hr100 = q.c.best_hr;
     r->best_lambda = q.c.best_lambda;
