@@ -10,7 +10,7 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools
   libopenblas-dev liblapacke-dev
   libcjson-dev librandom123-dev libcmocka-dev libssl-dev
-  python3 python3-numpy python3-scipy python3-h5py
+  python3 python3-numpy python3-scipy python3-h5py procps
 )
 
 sudo=""
