@@ -34,32 +34,6 @@ static int is_eval_step(int t, int steps) {
   return t == 0 || t == steps || (t <= 200 && t % 25 == 0) || (t > 200 && t % 40 == 0);
 }
 
-/* A seeded choice of k of n users, ascending; the same on every rank. */
-static ia_status choose_users(int64_t n, int64_t k, uint64_t seed, uint64_t stream,
-                              int64_t *out) {
-  int64_t *perm = NULL;
-  uint8_t *chosen = NULL;
-  ia_status st = IA_ALLOC(perm, n, "user choice");
-  if (st == IA_OK) st = IA_ZALLOC(chosen, n, "user choice");
-  if (st == IA_OK) {
-    for (int64_t i = 0; i < n; i++) perm[i] = i;
-    ia_rng r;
-    ia_rng_init(&r, seed, IA_RNG_DISTILL, stream);
-    for (int64_t i = 0; i < k; i++) { /* partial Fisher–Yates */
-      int64_t j = i + (int64_t)ia_rng_below(&r, (uint64_t)(n - i)), t = perm[i];
-      perm[i] = perm[j];
-      perm[j] = t;
-    }
-    for (int64_t i = 0; i < k; i++) chosen[perm[i]] = 1;
-    int64_t c = 0;
-    for (int64_t i = 0; i < n; i++)
-      if (chosen[i]) out[c++] = i;
-  }
-  free(perm);
-  free(chosen);
-  return st;
-}
-
 /* The k users with the most train interactions (ties: lower index), ascending. */
 static ia_status head_users(MPI_Comm comm, const ia_dataset *d, int64_t k, int64_t *out) {
   int64_t n = d->n_users, *cnt = NULL, *order = NULL;
@@ -204,7 +178,7 @@ static ia_status pick_batch(run *q, int t) {
   }
   int64_t *all = NULL;
   IA_CALL(IA_ALLOC(all, q->b_total, "batch"));
-  ia_status st = choose_users(d->n_users, q->b_total, q->o->seed, 1 + (uint64_t)t, all);
+  ia_status st = ia_rng_choose(q->o->seed, IA_RNG_DISTILL, 1 + (uint64_t)t, d->n_users, q->b_total, all);
   q->n_batch = 0;
   for (int64_t i = 0; i < q->b_total && st == IA_OK; i++)
     if (all[i] >= d->row_begin && all[i] < d->row_begin + d->n_rows)
@@ -286,15 +260,21 @@ static ia_status optimize(run *q, ia_distill_result *r) {
   sigaction(SIGUSR1, &sa, &old_usr1);
   for (int t = start; t <= o->steps; t++) {
     IA_CALL_GOTO(ia_dcf_sample(p, q->c.z, (uint64_t)t));
-    if (is_eval_step(t, o->steps)) {
-      int stop = 0;
-      IA_CALL_GOTO(validate(q, t, &stop));
-      /* The loss of this sample at the λ just picked, for the curve. */
-      IA_CALL_GOTO(fit_for_step(q));
-      IA_CALL_GOTO(pick_batch(q, t));
+    int eval = is_eval_step(t, o->steps), stop = 0;
+    if (eval) IA_CALL_GOTO(validate(q, t, &stop));
+    IA_CALL_GOTO(fit_for_step(q));
+    IA_CALL_GOTO(pick_batch(q, t));
+    /* The last step (or a patience stop) needs the loss only; every other
+     * step the gradient, whose loss also fills the curve. */
+    int last = t == o->steps || stop, flag = stop_requested ? 1 : 0;
+    if (last)
       IA_CALL_GOTO(ia_dcf_loss(p, q->batch, q->n_batch, q->b_total, &loss, &ce));
-      q->c.curve[(q->c.n_curve - 1) * IA_CURVE_COLS + 1] = loss;
-      const double *row = q->c.curve + (q->c.n_curve - 1) * IA_CURVE_COLS;
+    else
+      IA_CALL_GOTO(ia_dcf_loss_grad(p, q->c.z, q->batch, q->n_batch, q->b_total, &loss, &ce, dz,
+                                    &flag));
+    if (eval) {
+      double *row = q->c.curve + (q->c.n_curve - 1) * IA_CURVE_COLS;
+      row[1] = loss; /* the loss of this sample at the λ just picked */
       double now = ia_time(), rate = t > tlast ? (t - tlast) / (now - tlog) : 0;
       ia_log_info("[distill] step %4d/%d  loss %.6f  val HR@100 %6.3f NDCG@10 %6.3f (λ %g)  "
                   "best %6.3f @%lld  %.2f steps/s",
@@ -302,24 +282,15 @@ static ia_status optimize(run *q, ia_distill_result *r) {
                   (long long)q->c.best_step, rate);
       tlog = now;
       tlast = t;
-      if (stop && t < o->steps) {
+    }
+    if (last) {
+      if (t < o->steps)
         ia_log_info("[distill] no better validation HR@100 for %d steps (patience): stopping",
                     o->patience);
-        q->c.next_step = o->steps + 1;
-        r->steps_done = t;
-        break;
-      }
-    }
-    if (t == o->steps) {
-      q->c.next_step = t + 1;
+      q->c.next_step = o->steps + 1;
       r->steps_done = t;
       break;
     }
-    IA_CALL_GOTO(fit_for_step(q));
-    IA_CALL_GOTO(pick_batch(q, t));
-    int flag = stop_requested ? 1 : 0;
-    IA_CALL_GOTO(ia_dcf_loss_grad(p, q->c.z, q->batch, q->n_batch, q->b_total, &loss, &ce, dz,
-                                  &flag));
     adam(q, dz, t + 1);
     steps_run++;
     if (o->log_every > 0 && (t + 1) % o->log_every == 0 && !is_eval_step(t + 1, o->steps)) {
@@ -436,7 +407,7 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
   if (!strcmp(o.sampler, "head"))
     st = head_users(comm, &d, mu, idx);
   else
-    st = choose_users(n_users, mu, o.seed, 0, idx);
+    st = ia_rng_choose(o.seed, IA_RNG_DISTILL, 0, n_users, mu, idx);
   IA_CALL_GOTO(ia_agree(comm, st));
   IA_CALL_GOTO(ia_dataset_read_ids(comm, o.data, &user_ids, &item_ids));
   for (int64_t j = 0; j < mu; j++) sel_ids[j] = user_ids[idx[j]];

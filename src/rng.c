@@ -1,6 +1,7 @@
 #include "infae/rng.h"
 
 #include <Random123/philox.h>
+#include <stdlib.h>
 
 void ia_rng_init(ia_rng *r, uint64_t seed, uint32_t domain, uint64_t id) {
   r->key[0] = (uint32_t)seed;
@@ -41,4 +42,29 @@ uint64_t ia_rng_below(ia_rng *r, uint64_t n) {
     v = ia_rng_u64(r);
   } while (v >= limit);
   return v % n;
+}
+
+ia_status ia_rng_choose(uint64_t seed, uint32_t domain, uint64_t id, int64_t n, int64_t k,
+                        int64_t *out) {
+  int64_t *perm = NULL;
+  uint8_t *chosen = NULL;
+  ia_status st = IA_ALLOC(perm, n, "index choice");
+  if (st == IA_OK) st = IA_ZALLOC(chosen, n, "index choice");
+  if (st == IA_OK) {
+    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    ia_rng r;
+    ia_rng_init(&r, seed, domain, id);
+    for (int64_t i = 0; i < k; i++) {
+      int64_t j = i + (int64_t)ia_rng_below(&r, (uint64_t)(n - i)), t = perm[i];
+      perm[i] = perm[j];
+      perm[j] = t;
+    }
+    for (int64_t i = 0; i < k; i++) chosen[perm[i]] = 1;
+    int64_t c = 0;
+    for (int64_t i = 0; i < n; i++)
+      if (chosen[i]) out[c++] = i;
+  }
+  free(perm);
+  free(chosen);
+  return st;
 }

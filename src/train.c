@@ -83,33 +83,6 @@ static int skip_failed(ia_status *st, int n, double lambda, int *skipped) {
   return 1;
 }
 
-/* A seeded sample of u of the n users, ascending; the same on every rank. */
-static ia_status sample_users(int64_t n, int64_t u, uint64_t seed, int64_t **out) {
-  int64_t *perm = NULL;
-  uint8_t *chosen = NULL;
-  ia_status st = IA_ALLOC(perm, n, "user sample");
-  if (st == IA_OK) st = IA_ZALLOC(chosen, n, "user sample");
-  if (st == IA_OK) {
-    for (int64_t i = 0; i < n; i++) perm[i] = i;
-    ia_rng r;
-    ia_rng_init(&r, seed, IA_RNG_SAMPLE, 0);
-    for (int64_t i = 0; i < u; i++) { /* partial Fisher–Yates */
-      int64_t j = i + (int64_t)ia_rng_below(&r, (uint64_t)(n - i)), t = perm[i];
-      perm[i] = perm[j];
-      perm[j] = t;
-    }
-    for (int64_t i = 0; i < u; i++) chosen[perm[i]] = 1;
-    int64_t k = 0;
-    for (int64_t i = 0; i < n; i++)
-      if (chosen[i]) perm[k++] = i;
-    *out = perm;
-    perm = NULL;
-  }
-  free(perm);
-  free(chosen);
-  return st;
-}
-
 /* Global index of original user id `id`, or -1: each rank looks in its block. */
 static int64_t find_user(MPI_Comm comm, const ia_dataset *d, const char *id) {
   int64_t found = -1;
@@ -186,7 +159,8 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
               o->precision == IA_FP64 ? "fp64" : "fp32", g.nprow, g.npcol, r->block_size,
               plan.bytes_total / 1073741824.0, (double)limit / 1073741824.0);
   if (u < d->n_users) {
-    st = sample_users(d->n_users, u, o->seed, &fit);
+    st = IA_ALLOC(fit, u, "user sample");
+    if (st == IA_OK) st = ia_rng_choose(o->seed, IA_RNG_SAMPLE, 0, d->n_users, u, fit);
     IA_CALL_GOTO(ia_agree(comm, st));
     ia_log_info("[train] fitting on a random sample of %lld of %lld users (seed %llu)",
                 (long long)u, (long long)d->n_users, (unsigned long long)o->seed);

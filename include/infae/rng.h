@@ -6,6 +6,8 @@
  * is split over ranks. Domains keep unrelated uses apart. */
 #include <stdint.h>
 
+#include "infae/status.h"
+
 enum {
   IA_RNG_SPLIT = 1,     /* per-user shuffle of the split (id = user) */
   IA_RNG_NEGATIVES = 2, /* per-user AUC negatives (id = user) */
@@ -30,3 +32,9 @@ uint64_t ia_rng_u64(ia_rng *r);
 double ia_rng_uniform(ia_rng *r);
 /* Uniform integer in [0, n), unbiased; n > 0. */
 uint64_t ia_rng_below(ia_rng *r, uint64_t n);
+
+/* k of the n indices [0, n), drawn by the stream (seed, domain, id) with a
+ * partial Fisher–Yates shuffle, written to out ascending: the same on every
+ * rank. Not collective. */
+IA_NODISCARD ia_status ia_rng_choose(uint64_t seed, uint32_t domain, uint64_t id, int64_t n,
+                                     int64_t k, int64_t *out);
