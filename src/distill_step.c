@@ -157,16 +157,6 @@ ia_status ia_dcf_loss(ia_dcf *p, const int64_t *rows, int64_t n, int64_t b_total
   return IA_OK;
 }
 
-/* MPI counts are int: reduce in slices. */
-static ia_status allreduce_sum(MPI_Comm comm, double *buf, int64_t n) {
-  const int64_t slice = 1 << 27;
-  for (int64_t off = 0; off < n; off += slice) {
-    int cnt = (int)(n - off < slice ? n - off : slice);
-    IA_MPI(MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_DOUBLE, MPI_SUM, comm));
-  }
-  return IA_OK;
-}
-
 ia_status ia_dcf_loss_grad(ia_dcf *p, const double *z, const int64_t *rows, int64_t n,
                            int64_t b_total, double *loss, double *ce, double *dz, int *flag) {
   int64_t mu = p->mu, d = p->d;
@@ -174,7 +164,7 @@ ia_status ia_dcf_loss_grad(ia_dcf *p, const double *z, const int64_t *rows, int6
   double sum = ia_dcf_outer(p, rows, n, b_total, p->red);
   p->red[p->n_red - 2] = sum;
   p->red[p->n_red - 1] = (double)*flag;
-  IA_CALL(allreduce_sum(p->comm, p->red, p->n_red));
+  IA_CALL(ia_allreduce_sum(p->comm, p->red, p->n_red));
   *ce = p->red[p->n_red - 2] / (double)b_total;
   *loss = *ce + ia_dcf_card(p);
   *flag = (int)p->red[p->n_red - 1];

@@ -4,16 +4,6 @@
 
 #include "infae/model.h"
 
-/* MPI counts are int: reduce a large buffer in slices. */
-static ia_status allreduce_sum(MPI_Comm comm, double *buf, int64_t n) {
-  const int64_t slice = 1 << 27;
-  for (int64_t off = 0; off < n; off += slice) {
-    int cnt = (int)(n - off < slice ? n - off : slice);
-    IA_MPI(MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_DOUBLE, MPI_SUM, comm));
-  }
-  return IA_OK;
-}
-
 ia_status ia_ease_gram(MPI_Comm comm, const ia_csr *x, double *g, double *flops) {
   int64_t d = x->n_cols;
   double work = 0;
@@ -28,7 +18,7 @@ ia_status ia_ease_gram(MPI_Comm comm, const ia_csr *x, double *g, double *flops)
     }
     work += 0.5 * (double)n * (double)(n + 1);
   }
-  IA_CALL(allreduce_sum(comm, g, d * d));
+  IA_CALL(ia_allreduce_sum(comm, g, d * d));
   for (int64_t i = 0; i < d; i++)
     for (int64_t j = 0; j < i; j++) g[i * d + j] = g[j * d + i];
   *flops = work;

@@ -94,3 +94,12 @@ ia_status ia_calloc(size_t n, size_t size, const char *what, void **out) {
                         (double)n * (double)size / (1 << 30), what);
   return IA_OK;
 }
+
+ia_status ia_allreduce_sum(MPI_Comm comm, double *buf, int64_t n) {
+  const int64_t slice = 1 << 27;
+  for (int64_t off = 0; off < n; off += slice) {
+    int cnt = (int)(n - off < slice ? n - off : slice);
+    IA_MPI(MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_DOUBLE, MPI_SUM, comm));
+  }
+  return IA_OK;
+}

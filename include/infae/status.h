@@ -5,6 +5,7 @@
  * message with file:line; IA_CALL propagates a failure. The message of the
  * first failure is kept per process until ia_error_clear(). */
 #include <mpi.h>
+#include <stdint.h>
 
 #define IA_STATUS_MAP(XX)                                                      \
   XX(OK, "ok")                                                                 \
@@ -79,6 +80,10 @@ ia_status ia_mpi_status(int code, const char *call, const char *file, int line);
  * they failed themselves. A failure is printed once, by the first agreement
  * that sees it. */
 IA_NODISCARD ia_status ia_agree(MPI_Comm comm, ia_status local);
+
+/* In-place MPI_SUM of n doubles over comm, in slices (MPI counts are int).
+ * Collective on comm. */
+IA_NODISCARD ia_status ia_allreduce_sum(MPI_Comm comm, double *buf, int64_t n);
 
 /* Overflow-checked conversions for counts that BLAS/LAPACK/MPI take as int. */
 IA_NODISCARD ia_status ia_to_int(long long v, int *out);
