@@ -94,12 +94,7 @@ ia_status ia_dataset_write(const ia_dataset *d, const char *path) {
   IA_CALL_GOTO(ia_h5_attr_i64(file, path, "pairs_in_two_splits", d->pairs_in_two_splits));
 done:
   if (g >= 0) H5Gclose(g);
-  if (file >= 0 && H5Fclose(file) < 0 && st == IA_OK)
-    st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot finish writing %s", tmp);
-  if (st == IA_OK && rename(tmp, path) != 0)
-    st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot rename %s to %s", tmp, path);
-  if (st != IA_OK) remove(tmp);
-  return st;
+  return ia_h5_close_rename(file, tmp, path, st);
 }
 
 /* ---- reading ---------------------------------------------------------- */

@@ -1,5 +1,6 @@
 #include "h5util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -251,45 +252,58 @@ done:
   return st;
 }
 
-ia_status ia_h5_read_matrix(hid_t loc, const char *path, const char *name, int64_t rows,
-                            int64_t cols, double *out) {
+/* Opens the 2-D dataset `name` and gives its dimensions. */
+static ia_status open_matrix(hid_t loc, const char *path, const char *name, hid_t *dset,
+                             int64_t dims[2]) {
   ia_status st = IA_OK;
-  hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID;
-  hsize_t dims[2] = {0, 0};
-  dset = H5Dopen2(loc, name, H5P_DEFAULT);
-  IA_CHECK_GOTO(dset >= 0, IA_ERR_FORMAT, "%s: dataset '%s' missing", path, name);
-  IA_H5(space = H5Dget_space(dset));
+  hid_t space = H5I_INVALID_HID;
+  hsize_t d[2] = {0, 0};
+  *dset = H5Dopen2(loc, name, H5P_DEFAULT);
+  IA_CHECK_GOTO(*dset >= 0, IA_ERR_FORMAT, "%s: dataset '%s' missing", path, name);
+  IA_H5(space = H5Dget_space(*dset));
   IA_CHECK_GOTO(H5Sget_simple_extent_ndims(space) == 2, IA_ERR_FORMAT,
                 "%s: '%s' must be two-dimensional", path, name);
-  IA_H5(H5Sget_simple_extent_dims(space, dims, NULL));
-  IA_CHECK_GOTO((int64_t)dims[0] == rows && (int64_t)dims[1] == cols, IA_ERR_FORMAT,
-                "%s: '%s' is %llu×%llu, expected %lld×%lld", path, name,
-                (unsigned long long)dims[0], (unsigned long long)dims[1], (long long)rows,
-                (long long)cols);
-  if (rows > 0 && cols > 0)
-    IA_H5(H5Dread(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out));
+  IA_H5(H5Sget_simple_extent_dims(space, d, NULL));
+  dims[0] = (int64_t)d[0];
+  dims[1] = (int64_t)d[1];
 done:
   if (space >= 0) H5Sclose(space);
-  if (dset >= 0) H5Dclose(dset);
+  if (st != IA_OK && *dset >= 0) H5Dclose(*dset);
   return st;
 }
 
-/* Dimensions of a 2-D dataset. */
+ia_status ia_h5_read_matrix(hid_t loc, const char *path, const char *name, int64_t rows,
+                            int64_t cols, double *out) {
+  ia_status st = IA_OK;
+  hid_t dset = H5I_INVALID_HID;
+  int64_t dims[2] = {0, 0};
+  IA_CALL(open_matrix(loc, path, name, &dset, dims));
+  IA_CHECK_GOTO(dims[0] == rows && dims[1] == cols, IA_ERR_FORMAT,
+                "%s: '%s' is %lld×%lld, expected %lld×%lld", path, name, (long long)dims[0],
+                (long long)dims[1], (long long)rows, (long long)cols);
+  if (rows > 0 && cols > 0)
+    IA_H5(H5Dread(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out));
+done:
+  H5Dclose(dset);
+  return st;
+}
+
 ia_status ia_h5_matrix_dims(hid_t loc, const char *path, const char *name, int64_t *rows,
                             int64_t *cols) {
-  ia_status st = IA_OK;
-  hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID;
-  hsize_t dims[2] = {0, 0};
-  dset = H5Dopen2(loc, name, H5P_DEFAULT);
-  IA_CHECK_GOTO(dset >= 0, IA_ERR_FORMAT, "%s: dataset '%s' missing", path, name);
-  IA_H5(space = H5Dget_space(dset));
-  IA_CHECK_GOTO(H5Sget_simple_extent_ndims(space) == 2, IA_ERR_FORMAT,
-                "%s: '%s' must be two-dimensional", path, name);
-  IA_H5(H5Sget_simple_extent_dims(space, dims, NULL));
-  *rows = (int64_t)dims[0];
-  *cols = (int64_t)dims[1];
-done:
-  if (space >= 0) H5Sclose(space);
-  if (dset >= 0) H5Dclose(dset);
+  hid_t dset = H5I_INVALID_HID;
+  int64_t dims[2] = {0, 0};
+  IA_CALL(open_matrix(loc, path, name, &dset, dims));
+  H5Dclose(dset);
+  *rows = dims[0];
+  *cols = dims[1];
+  return IA_OK;
+}
+
+ia_status ia_h5_close_rename(hid_t file, const char *tmp, const char *final, ia_status st) {
+  if (file >= 0 && H5Fclose(file) < 0 && st == IA_OK)
+    st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot finish writing %s", tmp);
+  if (st == IA_OK && rename(tmp, final) != 0)
+    st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot rename %s to %s", tmp, final);
+  if (st != IA_OK) remove(tmp);
   return st;
 }

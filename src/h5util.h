@@ -63,3 +63,8 @@ ia_status ia_h5_read_matrix(hid_t loc, const char *path, const char *name, int64
                             int64_t cols, double *out);
 ia_status ia_h5_matrix_dims(hid_t loc, const char *path, const char *name, int64_t *rows,
                             int64_t *cols);
+
+/* Ends a file written through a temporary: closes file (when valid), then
+ * renames tmp to final if everything went well (st == IA_OK), or removes
+ * tmp. Returns the first failure. Not collective. */
+ia_status ia_h5_close_rename(hid_t file, const char *tmp, const char *final, ia_status st);

@@ -80,15 +80,6 @@ done:
   return st;
 }
 
-static ia_status finish(hid_t file, const char *tmp, const char *final, ia_status st) {
-  if (file >= 0 && H5Fclose(file) < 0 && st == IA_OK)
-    st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot finish writing %s", tmp);
-  if (st == IA_OK && rename(tmp, final) != 0)
-    st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot rename %s to %s", tmp, final);
-  if (st != IA_OK) remove(tmp);
-  return st;
-}
-
 ia_status ia_summary_write(const char *final, const ia_distill_opts *o,
                            const ia_distill_result *r, const ia_summary *s) {
   ia_status st = IA_OK;
@@ -146,7 +137,7 @@ ia_status ia_summary_write(const char *final, const ia_distill_opts *o,
   if (r->has_ease) IA_CALL_GOTO(metrics_group(g, path, "ease", &r->ease));
 done:
   if (g >= 0) H5Gclose(g);
-  return finish(file, path, final, st);
+  return ia_h5_close_rename(file, path, final, st);
 }
 
 ia_status ia_ckpt_write(const char *final, const ia_distill_opts *o, const char *sha256,
@@ -174,7 +165,7 @@ ia_status ia_ckpt_write(const char *final, const ia_distill_opts *o, const char 
   IA_CALL_GOTO(ia_h5_write_matrix(file, path, "best_logits", mu, d, c->best_z));
   IA_CALL_GOTO(ia_h5_write_matrix(file, path, "curve", c->n_curve, IA_CURVE_COLS, c->curve));
 done:
-  return finish(file, path, final, st);
+  return ia_h5_close_rename(file, path, final, st);
 }
 
 static ia_status expect_i64(hid_t f, const char *path, const char *name, int64_t want) {
