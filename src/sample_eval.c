@@ -9,56 +9,25 @@
 
 enum { CHUNK = 64 };
 
-typedef struct {
-  const ia_dataset *d;
-  int test;
-  ia_krr *m;         /* ∞-AE, or */
-  const double *b;   /* EASE weights */
-} scorer;
-
-/* Scores for the users rows[0..n) into p (n × d). */
-static void scores(const scorer *s, const int64_t *rows, int64_t n, double *p, double *g,
-                   double *nc, double *kc) {
-  const ia_dataset *d = s->d;
-  if (s->m) {
-    ia_ctx_rows ctx = {&d->train, s->test ? &d->val : NULL, rows, n};
-    ia_krr_cross_gram(s->m, &ctx, g, nc);
-    ia_krr_cross_kernel(s->m, n, g, nc, kc, NULL, NULL);
-    ia_krr_predict(s->m, n, kc, p);
-    return;
-  }
-  for (int64_t u = 0; u < n; u++) {
-    int64_t r = rows[u];
-    const ia_csr *tr = &d->train, *va = &d->val;
-    ia_ease_scores(s->b, d->n_items, tr->indices + tr->indptr[r],
-                   tr->indptr[r + 1] - tr->indptr[r],
-                   s->test ? va->indices + va->indptr[r] : NULL,
-                   s->test ? va->indptr[r + 1] - va->indptr[r] : 0, p + u * d->n_items);
-  }
-}
-
-static ia_status evaluate(MPI_Comm comm, const scorer *s, ia_evaluator *ev, ia_metrics *out) {
-  const ia_dataset *d = s->d;
-  const ia_csr *tr = &d->train, *va = &d->val, *held = s->test ? &d->test : &d->val;
-  int64_t mu = s->m ? s->m->mu : 1, items = d->n_items, rows[CHUNK];
-  double *p = NULL, *g = NULL, *nc = NULL, *kc = NULL;
+ia_status ia_evaluate_split(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, int test,
+                            ia_score_fn score, void *ctx, ia_metrics *out) {
+  const ia_csr *tr = &d->train, *va = &d->val, *held = test ? &d->test : &d->val;
+  int64_t items = d->n_items, rows[CHUNK];
+  double *p = NULL;
   ia_status st = IA_ALLOC(p, CHUNK * items, "prediction block");
-  if (st == IA_OK) st = IA_ALLOC(g, CHUNK * mu, "cross Gram block");
-  if (st == IA_OK) st = IA_ALLOC(nc, CHUNK, "context sizes");
-  if (st == IA_OK) st = IA_ALLOC(kc, CHUNK * mu, "cross kernel block");
   ia_evaluator_reset(ev);
   for (int64_t r0 = 0; r0 < d->n_rows && st == IA_OK;) {
     int64_t n = 0;
     for (; r0 < d->n_rows && n < CHUNK; r0++)
       if (held->indptr[r0 + 1] > held->indptr[r0]) rows[n++] = r0;
     if (n == 0) break;
-    scores(s, rows, n, p, g, nc, kc);
+    score(ctx, d, rows, n, test, p);
     for (int64_t u = 0; u < n && st == IA_OK; u++) {
       int64_t r = rows[u];
       st = ia_evaluator_add(ev, p + u * items, tr->indices + tr->indptr[r],
                             tr->indptr[r + 1] - tr->indptr[r],
-                            s->test ? va->indices + va->indptr[r] : NULL,
-                            s->test ? va->indptr[r + 1] - va->indptr[r] : 0,
+                            test ? va->indices + va->indptr[r] : NULL,
+                            test ? va->indptr[r + 1] - va->indptr[r] : 0,
                             held->indices + held->indptr[r],
                             held->indptr[r + 1] - held->indptr[r],
                             d->negatives.indices + d->negatives.indptr[r],
@@ -66,9 +35,6 @@ static ia_status evaluate(MPI_Comm comm, const scorer *s, ia_evaluator *ev, ia_m
     }
   }
   free(p);
-  free(g);
-  free(nc);
-  free(kc);
   IA_CALL(ia_agree(comm, st));
   IA_CALL(ia_evaluator_finish(ev, comm, out));
   /* Rank 0's numbers decide (λ, best sample): every rank takes them. */
@@ -76,10 +42,46 @@ static ia_status evaluate(MPI_Comm comm, const scorer *s, ia_evaluator *ev, ia_m
   return IA_OK;
 }
 
+/* ∞-AE on the sample: cross kernel and predictions per block of users. */
+typedef struct {
+  ia_krr *m;
+  double *g, *nc, *kc; /* CHUNK × μ, CHUNK, CHUNK × μ */
+} krr_scorer;
+
+static void krr_scores(void *ctx, const ia_dataset *d, const int64_t *rows, int64_t n, int test,
+                       double *p) {
+  krr_scorer *k = ctx;
+  ia_ctx_rows c = {&d->train, test ? &d->val : NULL, rows, n};
+  ia_krr_cross_gram(k->m, &c, k->g, k->nc);
+  ia_krr_cross_kernel(k->m, n, k->g, k->nc, k->kc, NULL, NULL);
+  ia_krr_predict(k->m, n, k->kc, p);
+}
+
+/* EASE: a binary context row times B, user by user. */
+static void ease_block(void *ctx, const ia_dataset *d, const int64_t *rows, int64_t n, int test,
+                       double *p) {
+  const double *b = ctx;
+  const ia_csr *tr = &d->train, *va = &d->val;
+  for (int64_t u = 0; u < n; u++) {
+    int64_t r = rows[u];
+    ia_ease_scores(b, d->n_items, tr->indices + tr->indptr[r], tr->indptr[r + 1] - tr->indptr[r],
+                   test ? va->indices + va->indptr[r] : NULL,
+                   test ? va->indptr[r + 1] - va->indptr[r] : 0, p + u * d->n_items);
+  }
+}
+
 ia_status ia_sample_eval(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, ia_krr *m,
                          int test, ia_metrics *out) {
-  scorer s = {d, test, m, NULL};
-  return evaluate(comm, &s, ev, out);
+  krr_scorer k = {m, NULL, NULL, NULL};
+  ia_status st = IA_ALLOC(k.g, CHUNK * m->mu, "cross Gram block");
+  if (st == IA_OK) st = IA_ALLOC(k.nc, CHUNK, "context sizes");
+  if (st == IA_OK) st = IA_ALLOC(k.kc, CHUNK * m->mu, "cross kernel block");
+  st = ia_agree(comm, st);
+  if (st == IA_OK) st = ia_evaluate_split(comm, d, ev, test, krr_scores, &k, out);
+  free(k.g);
+  free(k.nc);
+  free(k.kc);
+  return st;
 }
 
 static void log_line(const char *model, const char *what, double lambda, const ia_metrics *v) {
@@ -142,7 +144,6 @@ ia_status ia_sample_ease(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, c
   r->has_lambda = 1;
   r->n_lambdas = n;
   int best = -1;
-  scorer sc = {d, 0, NULL, b};
   for (int k = 0; k < n; k++) {
     r->lambdas[k] = grid[k];
     r->skipped[k] = 0;
@@ -155,7 +156,7 @@ ia_status ia_sample_ease(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, c
       continue;
     }
     IA_CALL_GOTO(ia_agree(comm, st));
-    IA_CALL_GOTO(evaluate(comm, &sc, ev, &r->val[k]));
+    IA_CALL_GOTO(ia_evaluate_split(comm, d, ev, 0, ease_block, b, &r->val[k]));
     log_line("ease", "val ", grid[k], &r->val[k]);
     if (best < 0 || r->val[k].v[IA_HR100] > r->val[best].v[IA_HR100]) {
       best = k;
@@ -164,9 +165,7 @@ ia_status ia_sample_ease(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, c
   }
   IA_CHECK_GOTO(best >= 0, IA_ERR_NOTSPD, "no λ of the grid factors SᵀS + λI");
   r->best_lambda = grid[best];
-  sc.b = best_b;
-  sc.test = 1;
-  IA_CALL_GOTO(evaluate(comm, &sc, ev, &r->test));
+  IA_CALL_GOTO(ia_evaluate_split(comm, d, ev, 1, ease_block, best_b, &r->test));
   log_line("ease", "test", grid[best], &r->test);
 done:
   free(g);

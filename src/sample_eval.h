@@ -9,6 +9,18 @@
 #include "infae/train.h"
 #include "krr.h"
 
+/* Scores (n × items, row-major, into p) of this rank's users rows[0..n)
+ * (local row indices of d); test = 1: context train + validation. */
+typedef void (*ia_score_fn)(void *ctx, const ia_dataset *d, const int64_t *rows, int64_t n,
+                            int test, double *p);
+
+/* Metrics of a scorer on this rank's users: test = 0 → context train, held
+ * validation; test = 1 → context train + validation, held test. Users go to
+ * the scorer in blocks; every rank returns rank 0's numbers. Collective. */
+IA_NODISCARD ia_status ia_evaluate_split(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
+                                         int test, ia_score_fn score, void *ctx,
+                                         ia_metrics *out);
+
 /* ∞-AE fitted in m (ia_krr_fit done), on this rank's users of d: test = 0
  * → context train, held validation; test = 1 → context train + validation,
  * held test. Collective. */

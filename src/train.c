@@ -41,25 +41,14 @@ static void score_user(const scorer *s, int64_t row, int test, double *scores) {
 }
 
 /* Validation: context train, held val. Test: context train + val, held test. */
-static ia_status evaluate(MPI_Comm comm, const scorer *s, ia_evaluator *ev, double *scores,
-                          int test, ia_metrics *out) {
-  const ia_dataset *d = s->d;
-  const ia_csr *tr = &d->train, *va = &d->val, *held = test ? &d->test : &d->val;
-  ia_status st = IA_OK;
-  ia_evaluator_reset(ev);
-  for (int64_t r = 0; r < d->n_rows && st == IA_OK; r++) {
-    if (held->indptr[r + 1] == held->indptr[r]) continue;
-    score_user(s, r, test, scores);
-    st = ia_evaluator_add(ev, scores, tr->indices + tr->indptr[r],
-                          tr->indptr[r + 1] - tr->indptr[r],
-                          test ? va->indices + va->indptr[r] : NULL,
-                          test ? va->indptr[r + 1] - va->indptr[r] : 0,
-                          held->indices + held->indptr[r], held->indptr[r + 1] - held->indptr[r],
-                          d->negatives.indices + d->negatives.indptr[r],
-                          d->negatives.indptr[r + 1] - d->negatives.indptr[r]);
-  }
-  IA_CALL(ia_agree(comm, st));
-  return ia_evaluator_finish(ev, comm, out);
+static void score_block(void *ctx, const ia_dataset *d, const int64_t *rows, int64_t n, int test,
+                        double *p) {
+  for (int64_t u = 0; u < n; u++) score_user(ctx, rows[u], test, p + u * d->n_items);
+}
+
+static ia_status evaluate(MPI_Comm comm, const scorer *s, ia_evaluator *ev, int test,
+                          ia_metrics *out) {
+  return ia_evaluate_split(comm, s->d, ev, test, score_block, (void *)s, out);
 }
 
 static int is_pop(const char *model) { return !strcmp(model, "pop"); }
@@ -120,7 +109,7 @@ static ia_status kernel_samples(MPI_Comm comm, const ia_train_opts *o, const ia_
 }
 
 static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dataset *d,
-                             ia_evaluator *ev, double *scores, ia_train_result *r) {
+                             ia_evaluator *ev, ia_train_result *r) {
   ia_status st = IA_OK;
   ia_grid g = {0};
   ia_infae *m = NULL;
@@ -195,7 +184,7 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
                 grid[k], fs.seconds, gflops(&fs), ss.seconds, gflops(&ss));
     t = ia_time();
     IA_CALL_GOTO(ia_infae_predict(m, 0));
-    IA_CALL_GOTO(evaluate(comm, &sc, ev, scores, 0, &r->val[k]));
+    IA_CALL_GOTO(evaluate(comm, &sc, ev, 0, &r->val[k]));
     double te = ia_time() - t;
     r->t_val += te;
     char what[48];
@@ -211,7 +200,7 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
   r->lambda_prime = ia_infae_lambda_prime(m);
   t = ia_time();
   IA_CALL_GOTO(ia_infae_predict(m, 1));
-  IA_CALL_GOTO(evaluate(comm, &sc, ev, scores, 1, &r->test));
+  IA_CALL_GOTO(evaluate(comm, &sc, ev, 1, &r->test));
   r->t_test = ia_time() - t;
   char what[48];
   snprintf(what, sizeof what, "test λ=%g", r->best_lambda);
@@ -264,7 +253,7 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
   ia_status st = IA_OK;
   ia_dataset d = {0};
   ia_evaluator *ev = NULL;
-  double *scores = NULL, *g = NULL, *b = NULL, *best_b = NULL;
+  double *g = NULL, *b = NULL, *best_b = NULL;
   int rank, size;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
@@ -299,18 +288,17 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
   ia_log_verbose("[train] rank 0 holds users [%lld, %lld); dataset sha256 %s", (long long)begin,
                  (long long)(begin + count), d.source_sha256);
   st = ia_evaluator_create(d.item_train_count, d.n_items, d.train_nnz, &ev);
-  if (st == IA_OK) st = IA_ALLOC(scores, d.n_items, "scores");
   IA_CALL_GOTO(ia_agree(comm, st));
   scorer sc = {&d, NULL, NULL};
 
   if (o->train_on) {
     IA_CALL_GOTO(train_on_sample(comm, o, &d, ev, is_infae, r));
   } else if (is_infae) {
-    IA_CALL_GOTO(train_infae(comm, o, &d, ev, scores, r));
+    IA_CALL_GOTO(train_infae(comm, o, &d, ev, r));
   } else if (!is_ease) {
     r->n_lambdas = 1;
     t = ia_time();
-    IA_CALL_GOTO(evaluate(comm, &sc, ev, scores, 0, &r->val[0]));
+    IA_CALL_GOTO(evaluate(comm, &sc, ev, 0, &r->val[0]));
     r->t_val = ia_time() - t;
     log_metrics("val", &r->val[0], r->t_val);
   } else {
@@ -349,7 +337,7 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
       r->fit_flops += (double)d.n_items * d.n_items * d.n_items; /* potrf d³/3 + potri 2d³/3 */
       t = ia_time();
       sc.b = b;
-      IA_CALL_GOTO(evaluate(comm, &sc, ev, scores, 0, &r->val[k]));
+      IA_CALL_GOTO(evaluate(comm, &sc, ev, 0, &r->val[k]));
       double te = ia_time() - t;
       r->t_val += te;
       char what[48];
@@ -366,7 +354,7 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
   }
   if (!is_infae && !o->train_on) {
     t = ia_time();
-    IA_CALL_GOTO(evaluate(comm, &sc, ev, scores, 1, &r->test));
+    IA_CALL_GOTO(evaluate(comm, &sc, ev, 1, &r->test));
     r->t_test = ia_time() - t;
     char what[48];
     snprintf(what, sizeof what, is_ease ? "test λ=%g" : "test", r->best_lambda);
@@ -374,7 +362,6 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
   }
   r->t_total = ia_time() - t0;
 done:
-  free(scores);
   free(g);
   free(b);
   free(best_b);
