@@ -1,6 +1,7 @@
 #include "sample_eval.h"
 
 #include <cblas.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,10 +85,18 @@ ia_status ia_sample_eval(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, i
   return st;
 }
 
-static void log_line(const char *model, const char *what, double lambda, const ia_metrics *v) {
-  ia_log_info("[%s] %s λ=%-6g HR@10 %6.3f NDCG@10 %6.3f PSP@10 %6.3f HR@100 %6.3f AUC %.4f",
-              model, what, lambda, v->v[IA_HR10], v->v[IA_NDCG10], v->v[IA_PSP10],
-              v->v[IA_HR100], v->v[IA_AUC]);
+void ia_log_metrics(const char *tag, const char *what, const ia_metrics *m, double secs) {
+  ia_log_info("[%s] %-14s HR@10 %6.3f NDCG@10 %6.3f PSP@10 %6.3f HR@100 %6.3f NDCG@100 "
+              "%6.3f PSP@100 %6.3f AUC %.4f (%lld users, %.2f s)",
+              tag, what, m->v[IA_HR10], m->v[IA_NDCG10], m->v[IA_PSP10], m->v[IA_HR100],
+              m->v[IA_NDCG100], m->v[IA_PSP100], m->v[IA_AUC], (long long)m->users, secs);
+}
+
+static void log_lambda(const char *tag, const char *what, double lambda, const ia_metrics *m,
+                       double secs) {
+  char label[48];
+  snprintf(label, sizeof label, "%s λ=%g", what, lambda);
+  ia_log_metrics(tag, label, m, secs);
 }
 
 ia_status ia_sample_infae(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, ia_krr *m,
@@ -109,8 +118,9 @@ ia_status ia_sample_infae(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, 
       continue;
     }
     IA_CALL(ia_agree(comm, st));
+    double t = ia_time();
     IA_CALL(ia_sample_eval(comm, d, ev, m, 0, &r->val[k]));
-    if (log) log_line("infae", "val ", grid[k], &r->val[k]);
+    if (log) log_lambda("infae", "val", grid[k], &r->val[k], ia_time() - t);
     if (best < 0 || r->val[k].v[IA_HR100] > r->val[best].v[IA_HR100]) best = k;
   }
   IA_CHECK(best >= 0, IA_ERR_NOTSPD, "no λ of the grid factors the sample's kernel");
@@ -119,57 +129,78 @@ ia_status ia_sample_infae(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, 
   r->lambda_prime = m->lambda_prime;
   r->trace_k = m->trace;
   if (with_test) {
+    double t = ia_time();
     IA_CALL(ia_sample_eval(comm, d, ev, m, 1, &r->test));
-    if (log) log_line("infae", "test", grid[best], &r->test);
+    if (log) log_lambda("infae", "test", grid[best], &r->test, ia_time() - t);
   }
   return IA_OK;
 }
 
-ia_status ia_sample_ease(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, const double *s,
-                         int64_t mu, const double *grid, int n, ia_train_result *r) {
+ia_status ia_ease_select(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, const double *g,
+                         const double *grid, int n, const char *tag, ia_train_result *r) {
   IA_CHECK(n >= 1 && n <= IA_MAX_LAMBDAS, IA_ERR_ARG, "between 1 and %d λ values",
            IA_MAX_LAMBDAS);
   int64_t items = d->n_items;
   size_t dd = (size_t)(items * items);
-  double *g = NULL, *b = NULL, *best_b = NULL;
-  ia_status st = IA_ALLOC(g, dd, "EASE Gram SᵀS");
-  if (st == IA_OK) st = IA_ALLOC(b, dd, "EASE weights");
+  double *b = NULL, *best_b = NULL;
+  ia_status st = IA_ALLOC(b, dd, "EASE weights");
   if (st == IA_OK) st = IA_ALLOC(best_b, dd, "EASE best weights");
   IA_CALL_GOTO(ia_agree(comm, st));
-  /* Full SᵀS from the lower triangle (ia_ease_fit reads it whole). */
-  cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, (int)items, (int)mu, 1.0, s, (int)items,
-              0.0, g, (int)items);
-  for (int64_t i = 0; i < items; i++)
-    for (int64_t j = 0; j < i; j++) g[j * items + i] = g[i * items + j];
   r->has_lambda = 1;
   r->n_lambdas = n;
   int best = -1;
   for (int k = 0; k < n; k++) {
     r->lambdas[k] = grid[k];
     r->skipped[k] = 0;
-    st = ia_ease_fit(g, items, grid[k], b); /* replicated */
-    if (st == IA_ERR_NOTSPD) {
-      ia_log_warn("skipping λ = %g: %s", grid[k], ia_error_message());
+    double t = ia_time();
+    st = ia_ease_fit(g, items, grid[k], b);
+    int failed = st != IA_OK;
+    MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, comm);
+    if (failed && st == IA_OK) st = IA_ERR_NOTSPD; /* failed on another rank */
+    if (st == IA_ERR_NOTSPD && n > 1) { /* a grid goes on; a single λ is fatal */
+      ia_log_warn("skipping λ = %g (the grid goes on): %s", grid[k], ia_error_message());
       ia_error_clear();
       r->skipped[k] = 1;
       st = IA_OK;
       continue;
     }
     IA_CALL_GOTO(ia_agree(comm, st));
+    double tf = ia_time() - t;
+    r->t_fit += tf;
+    r->fit_flops += (double)items * items * items; /* potrf d³/3 + potri 2d³/3 */
+    t = ia_time();
     IA_CALL_GOTO(ia_evaluate_split(comm, d, ev, 0, ease_block, b, &r->val[k]));
-    log_line("ease", "val ", grid[k], &r->val[k]);
+    double te = ia_time() - t;
+    r->t_val += te;
+    log_lambda(tag, "val", grid[k], &r->val[k], tf + te);
     if (best < 0 || r->val[k].v[IA_HR100] > r->val[best].v[IA_HR100]) {
       best = k;
       memcpy(best_b, b, sizeof(double) * dd);
     }
   }
-  IA_CHECK_GOTO(best >= 0, IA_ERR_NOTSPD, "no λ of the grid factors SᵀS + λI");
+  IA_CHECK_GOTO(best >= 0, IA_ERR_NOTSPD, "every λ of the grid failed to factor");
   r->best_lambda = grid[best];
+  double t = ia_time();
   IA_CALL_GOTO(ia_evaluate_split(comm, d, ev, 1, ease_block, best_b, &r->test));
-  log_line("ease", "test", grid[best], &r->test);
+  r->t_test = ia_time() - t;
+  log_lambda(tag, "test", grid[best], &r->test, r->t_test);
 done:
-  free(g);
   free(b);
   free(best_b);
+  return st;
+}
+
+ia_status ia_sample_ease(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, const double *s,
+                         int64_t mu, const double *grid, int n, ia_train_result *r) {
+  int64_t items = d->n_items;
+  double *g = NULL;
+  IA_CALL(ia_agree(comm, IA_ALLOC(g, items * items, "EASE Gram SᵀS")));
+  /* Full SᵀS from the lower triangle (ia_ease_fit reads it whole). */
+  cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, (int)items, (int)mu, 1.0, s, (int)items,
+              0.0, g, (int)items);
+  for (int64_t i = 0; i < items; i++)
+    for (int64_t j = 0; j < i; j++) g[j * items + i] = g[i * items + j];
+  ia_status st = ia_ease_select(comm, d, ev, g, grid, n, "ease", r);
+  free(g);
   return st;
 }

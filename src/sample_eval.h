@@ -35,6 +35,18 @@ IA_NODISCARD ia_status ia_sample_infae(MPI_Comm comm, const ia_dataset *d, ia_ev
                                        ia_krr *m, const double *grid, int n, int with_test,
                                        int log, ia_train_result *r);
 
+/* "[tag] what HR@10 … AUC (users, secs)". Rank 0 prints. */
+void ia_log_metrics(const char *tag, const char *what, const ia_metrics *m, double secs);
+
+/* EASE from the item Gram g (items × items, full, the same on every rank):
+ * every λ of grid on validation (one that does not factor is skipped when
+ * the grid has others), the best by HR@100 on test. Fills the λ, val,
+ * skipped, best_lambda, test, t_fit, fit_flops, t_val and t_test fields of
+ * r; logs a line per λ under [tag]. Collective. */
+IA_NODISCARD ia_status ia_ease_select(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
+                                      const double *g, const double *grid, int n,
+                                      const char *tag, ia_train_result *r);
+
 /* EASE on the sample's Gram SᵀS (μ×d rows s): grid on validation, test at
  * the best. Collective. */
 IA_NODISCARD ia_status ia_sample_ease(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,

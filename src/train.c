@@ -22,28 +22,24 @@ const double ia_ease_grid[7] = {1, 10, 100, 250, 500, 1000, 2500};
 
 typedef struct {
   const ia_dataset *d;
-  const double *b;        /* EASE weights */
-  const ia_infae *infae;  /* ∞-AE predictions */
+  const ia_infae *infae;  /* ∞-AE predictions, or NULL for PopRec */
 } scorer;
 
-static void score_user(const scorer *s, int64_t row, int test, double *scores) {
-  const ia_dataset *d = s->d;
-  const ia_csr *tr = &d->train, *va = &d->val;
-  const int32_t *t = tr->indices + tr->indptr[row];
-  int64_t nt = tr->indptr[row + 1] - tr->indptr[row];
-  if (s->infae)
-    ia_infae_scores(s->infae, row, t, nt, scores);
-  else if (s->b)
-    ia_ease_scores(s->b, d->n_items, t, nt, test ? va->indices + va->indptr[row] : NULL,
-                   test ? va->indptr[row + 1] - va->indptr[row] : 0, scores);
-  else
-    ia_pop_scores(d->item_train_count, d->n_items, scores);
-}
-
-/* Validation: context train, held val. Test: context train + val, held test. */
+/* Validation: context train, held val. Test: context train + val, held
+ * test (∞-AE's predictions were made for the right one). */
 static void score_block(void *ctx, const ia_dataset *d, const int64_t *rows, int64_t n, int test,
                         double *p) {
-  for (int64_t u = 0; u < n; u++) score_user(ctx, rows[u], test, p + u * d->n_items);
+  const scorer *s = ctx;
+  const ia_csr *tr = &d->train;
+  (void)test;
+  for (int64_t u = 0; u < n; u++) {
+    int64_t r = rows[u];
+    if (s->infae)
+      ia_infae_scores(s->infae, r, tr->indices + tr->indptr[r], tr->indptr[r + 1] - tr->indptr[r],
+                      p + u * d->n_items);
+    else
+      ia_pop_scores(d->item_train_count, d->n_items, p + u * d->n_items);
+  }
 }
 
 static ia_status evaluate(MPI_Comm comm, const scorer *s, ia_evaluator *ev, int test,
@@ -54,10 +50,7 @@ static ia_status evaluate(MPI_Comm comm, const scorer *s, ia_evaluator *ev, int 
 static int is_pop(const char *model) { return !strcmp(model, "pop"); }
 
 static void log_metrics(const char *what, const ia_metrics *m, double secs) {
-  ia_log_info("[train] %-14s HR@10 %6.3f NDCG@10 %6.3f PSP@10 %6.3f HR@100 %6.3f NDCG@100 "
-              "%6.3f PSP@100 %6.3f AUC %.4f (%lld users, %.2f s)",
-              what, m->v[IA_HR10], m->v[IA_NDCG10], m->v[IA_PSP10], m->v[IA_HR100],
-              m->v[IA_NDCG100], m->v[IA_PSP100], m->v[IA_AUC], (long long)m->users, secs);
+  ia_log_metrics("train", what, m, secs);
 }
 
 static double gflops(const ia_step *s) { return s->seconds > 0 ? s->flops / s->seconds / 1e9 : 0; }
@@ -168,7 +161,7 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
               (long long)u, (long long)u, r->t_gram, gflops(&s->gram), r->trace_k);
   if (o->kernel_samples) IA_CALL_GOTO(ia_agree(comm, kernel_samples(comm, o, d, m, r)));
   int best = -1;
-  scorer sc = {d, NULL, m};
+  scorer sc = {d, m};
   for (int k = 0; k < n; k++) {
     r->lambdas[k] = grid[k];
     t = ia_time();
@@ -253,7 +246,7 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
   ia_status st = IA_OK;
   ia_dataset d = {0};
   ia_evaluator *ev = NULL;
-  double *g = NULL, *b = NULL, *best_b = NULL;
+  double *g = NULL;
   int rank, size;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
@@ -289,7 +282,7 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
                  (long long)(begin + count), d.source_sha256);
   st = ia_evaluator_create(d.item_train_count, d.n_items, d.train_nnz, &ev);
   IA_CALL_GOTO(ia_agree(comm, st));
-  scorer sc = {&d, NULL, NULL};
+  scorer sc = {&d, NULL};
 
   if (o->train_on) {
     IA_CALL_GOTO(train_on_sample(comm, o, &d, ev, is_infae, r));
@@ -301,18 +294,14 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
     IA_CALL_GOTO(evaluate(comm, &sc, ev, 0, &r->val[0]));
     r->t_val = ia_time() - t;
     log_metrics("val", &r->val[0], r->t_val);
+    t = ia_time();
+    IA_CALL_GOTO(evaluate(comm, &sc, ev, 1, &r->test));
+    r->t_test = ia_time() - t;
+    log_metrics("test", &r->test, r->t_test);
   } else {
     const double *grid = o->lambdas ? o->lambdas : ia_ease_grid;
     int n = o->lambdas ? o->n_lambdas : (int)(sizeof ia_ease_grid / sizeof *ia_ease_grid);
-    IA_CHECK_GOTO(n >= 1 && n <= IA_MAX_LAMBDAS, IA_ERR_ARG, "between 1 and %d λ values",
-                  IA_MAX_LAMBDAS);
-    r->has_lambda = 1;
-    r->n_lambdas = n;
-    size_t dd = (size_t)(d.n_items * d.n_items);
-    st = IA_ALLOC(g, dd, "EASE Gram XᵀX");
-    if (st == IA_OK) st = IA_ALLOC(b, dd, "EASE weights");
-    if (st == IA_OK) st = IA_ALLOC(best_b, dd, "EASE best weights");
-    IA_CALL_GOTO(ia_agree(comm, st));
+    IA_CALL_GOTO(ia_agree(comm, IA_ALLOC(g, d.n_items * d.n_items, "EASE Gram XᵀX")));
     t = ia_time();
     double flops = 0;
     IA_CALL_GOTO(ia_ease_gram(comm, &d.train, g, &flops));
@@ -322,49 +311,11 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
     ia_log_info("[train] gram XᵀX %lld×%lld: %.2f s", (long long)d.n_items, (long long)d.n_items,
                 r->t_gram);
     ia_log_verbose("[train] gram: %.3g integer adds over all ranks", flops);
-    int best = -1;
-    for (int k = 0; k < n; k++) {
-      r->lambdas[k] = grid[k];
-      t = ia_time();
-      st = ia_ease_fit(g, d.n_items, grid[k], b);
-      int failed = st != IA_OK;
-      MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, comm);
-      if (failed && st == IA_OK) st = IA_ERR_NOTSPD; /* failed on another rank */
-      if (skip_failed(&st, n, grid[k], &r->skipped[k])) continue;
-      IA_CALL_GOTO(ia_agree(comm, st));
-      double tf = ia_time() - t;
-      r->t_fit += tf;
-      r->fit_flops += (double)d.n_items * d.n_items * d.n_items; /* potrf d³/3 + potri 2d³/3 */
-      t = ia_time();
-      sc.b = b;
-      IA_CALL_GOTO(evaluate(comm, &sc, ev, 0, &r->val[k]));
-      double te = ia_time() - t;
-      r->t_val += te;
-      char what[48];
-      snprintf(what, sizeof what, "val λ=%g", grid[k]);
-      log_metrics(what, &r->val[k], tf + te);
-      if (best < 0 || r->val[k].v[IA_HR100] > r->val[best].v[IA_HR100]) {
-        best = k;
-        memcpy(best_b, b, sizeof(double) * dd);
-      }
-    }
-    IA_CHECK_GOTO(best >= 0, IA_ERR_NOTSPD, "every λ of the grid failed to factor");
-    r->best_lambda = grid[best];
-    sc.b = best_b;
-  }
-  if (!is_infae && !o->train_on) {
-    t = ia_time();
-    IA_CALL_GOTO(evaluate(comm, &sc, ev, 1, &r->test));
-    r->t_test = ia_time() - t;
-    char what[48];
-    snprintf(what, sizeof what, is_ease ? "test λ=%g" : "test", r->best_lambda);
-    log_metrics(what, &r->test, r->t_test);
+    IA_CALL_GOTO(ia_ease_select(comm, &d, ev, g, grid, n, "train", r));
   }
   r->t_total = ia_time() - t0;
 done:
   free(g);
-  free(b);
-  free(best_b);
   ia_evaluator_free(&ev);
   ia_dataset_free(&d);
   return st;
