@@ -5,13 +5,19 @@
 #include "infae/dataset.h"
 #include "infae/infae.h"
 #include "infae/log.h"
-#include "infae/ntk.h"
 #include "scalapack.h"
 
 /* Arrays are void * of element size es: double (fp64) or float (fp32). The
- * Gram of binary rows is exact in either; the NTK is evaluated in double. */
+ * Gram of binary rows is exact in either; the NTK is evaluated in double.
+ *
+ * On one rank the arrays live in the backend's memory (the GPU's with CUDA)
+ * and LAPACK or cuSOLVER solves; on a grid of several ranks they are
+ * ScaLAPACK's block-cyclic arrays on the host, and a GPU makes the kernel
+ * tiles. The evaluation rows are always on the host. */
 struct ia_infae {
   ia_grid g;
+  ia_backend *be;
+  int arrays_on_backend; /* one rank: no ScaLAPACK */
   int nb;
   ia_precision prec;
   size_t es;
@@ -21,6 +27,7 @@ struct ia_infae {
   /* Rows held here (CSR): fit users of the local row and column blocks of K,
    * and every user of the local row blocks over n (the contexts). */
   ia_csr fr, fc, ctr, cva; /* ctr aliases fr when not sampled */
+  ia_be_csr *bfr, *bfc, *bctr, *bcva; /* the same rows, for the backend */
   double *nfr, *nfc;     /* |x|² of fr, fc rows */
   int64_t mu, nu, mn, dl; /* local sizes: U rows, U cols, n rows, d cols */
   void *k, *kf, *a, *best, *pc, *kc, *rows;
@@ -48,16 +55,17 @@ static ia_status desc(int *dsc, int64_t m, int64_t n, int64_t mb, int64_t nb, in
   return IA_OK;
 }
 
-static double allsum(MPI_Comm comm, double v) {
-  MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_SUM, comm);
-  return v;
-}
-
+/* Items per densified Gram panel (as the backends choose it). */
 static int64_t panel_width(int64_t rows, int64_t d, size_t es, int64_t bytes) {
   if (rows < 1) rows = 1;
   int64_t w = bytes / (int64_t)es / rows;
   if (w < 64) w = 64;
   return w < d ? w : d;
+}
+
+static double allsum(MPI_Comm comm, double v) {
+  MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_SUM, comm);
+  return v;
 }
 
 void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, int nprow,
@@ -97,7 +105,7 @@ void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, 
   o->flops_test = 2.0 * N * U * D * 2.0; /* NTK(C, X) and its product with α */
 }
 
-/* ---- rows and panels -------------------------------------------------- */
+/* ---- rows and tiles ---------------------------------------------------- */
 
 /* Users at the positions of [0, count) that the process coordinate `me` of
  * `np` owns in blocks of nb, mapped through fit (NULL: identity). */
@@ -115,15 +123,16 @@ static ia_status owned_users(int64_t count, int64_t nb, int me, int np, const in
   return IA_OK;
 }
 
-static ia_status read_rows(const ia_grid *g, const char *path, const char *split,
-                           int64_t count, int64_t nb, int me, int np, const int64_t *fit,
-                           ia_csr *out) {
-  int64_t *rows = NULL, m = 0;
-  ia_status st = owned_users(count, nb, me, np, fit, &rows, &m);
-  st = ia_agree(g->comm, st);
-  if (st == IA_OK) st = ia_dataset_read_rows(g->comm, path, split, rows, m, out);
+/* Reads the rows and hands them to the backend. */
+static ia_status read_rows(ia_infae *m, const char *path, const char *split, int64_t count,
+                           int me, int np, const int64_t *fit, ia_csr *out, ia_be_csr **bout) {
+  int64_t *rows = NULL, n = 0;
+  ia_status st = owned_users(count, m->nb, me, np, fit, &rows, &n);
+  st = ia_agree(m->g.comm, st);
+  if (st == IA_OK) st = ia_dataset_read_rows(m->g.comm, path, split, rows, n, out);
   free(rows);
-  return st;
+  IA_CALL(st);
+  return ia_agree(m->g.comm, ia_be_csr_make(m->be, out, bout));
 }
 
 /* |a_r ∪ b_r| for sorted rows. */
@@ -143,108 +152,39 @@ static int64_t union_count(const ia_csr *a, const ia_csr *b, int64_t r) {
   return c + (nx - i) + (ny - j);
 }
 
-static const int32_t *lower_bound(const int32_t *v, int64_t n, int32_t key) {
-  int64_t lo = 0, hi = n;
-  while (lo < hi) {
-    int64_t mid = (lo + hi) / 2;
-    if (v[mid] < key)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return v + lo;
-}
-
-/* Sets ones at the items in [i0, i1) of each row of a (and of b when given)
- * in the column-major rows × (i1 − i0) panel p with leading dimension ld. */
-static void densify(const ia_csr *a, const ia_csr *b, int64_t i0, int64_t i1, void *p,
-                    int64_t ld, ia_precision prec) {
-  size_t es = prec == IA_FP64 ? sizeof(double) : sizeof(float);
-  memset(p, 0, es * (size_t)ld * (size_t)(i1 - i0));
-  for (int pass = 0; pass < (b ? 2 : 1); pass++) {
-    const ia_csr *m = pass ? b : a;
-    for (int64_t r = 0; r < m->n_rows; r++) {
-      const int32_t *row = m->indices + m->indptr[r], *end = m->indices + m->indptr[r + 1];
-      for (const int32_t *it = lower_bound(row, end - row, (int32_t)i0); it < end && *it < i1;
-           it++) {
-        size_t at = (size_t)(*it - i0) * (size_t)ld + (size_t)r;
-        if (prec == IA_FP64)
-          ((double *)p)[at] = 1.0;
-        else
-          ((float *)p)[at] = 1.0f;
-      }
-    }
-  }
-}
-
-static void gemm_nt(ia_precision prec, int64_t m, int64_t n, int64_t k, const void *a,
-                    int64_t lda, const void *b, int64_t ldb, double beta, void *c, int64_t ldc) {
-  if (m <= 0 || n <= 0 || k <= 0) return;
-  if (prec == IA_FP64)
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0, a,
-                (int)lda, b, (int)ldb, beta, c, (int)ldc);
-  else
-    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, a,
-                (int)lda, b, (int)ldb, (float)beta, c, (int)ldc);
-}
-
-/* Local tiles of NTK(rows, cols): rows = ra (∪ rb) with squared norms nr,
- * the local row blocks of a matrix whose columns are cols (norms nc), the
- * local column blocks. sym: only global row ≥ global column (plus the rest
- * of the diagonal blocks' Gram). Returns the flops done here. */
-static ia_status kernel_tiles(ia_infae *m, const ia_csr *ra, const ia_csr *rb, const double *nr,
-                              const ia_csr *cols, const double *nc, int sym, void *k,
-                              int64_t mloc, int64_t nloc, double *flops) {
-  ia_status st = IA_OK;
-  void *pa = NULL, *pb = NULL;
+/* Local tiles of NTK(rows, cols) into k (mloc × nloc, in the arrays' memory):
+ * rows = ra (∪ rb) with squared norms nr, the local row blocks of a matrix
+ * whose columns are cols (norms nc), the local column blocks. sym: the lower
+ * triangle of K. On a GPU with ScaLAPACK arrays on the host, the tiles are
+ * made on the device a few column blocks at a time and copied back. Returns
+ * the flops done here. */
+static ia_status kernel_tiles(ia_infae *m, const ia_be_csr *ra, const ia_be_csr *rb,
+                              const double *nr, const ia_be_csr *cols, const double *nc, int sym,
+                              void *k, int64_t mloc, int64_t nloc, double *flops) {
   const ia_grid *g = &m->g;
-  int64_t d = m->d, nb = m->nb;
-  int64_t w = panel_width(mloc + nloc, d, m->es, m->panel_bytes);
+  ia_be_layout lay = {m->nb, g->myrow, g->nprow, g->mycol, g->npcol, sym};
   *flops = 0;
-  if (mloc > 0 && nloc > 0) {
-    IA_CALL_GOTO(ia_malloc(m->es * (size_t)mloc * (size_t)w, "Gram row panel", &pa));
-    IA_CALL_GOTO(ia_malloc(m->es * (size_t)nloc * (size_t)w, "Gram column panel", &pb));
-    for (int64_t i0 = 0; i0 < d; i0 += w) {
-      int64_t i1 = i0 + w < d ? i0 + w : d;
-      double beta = i0 == 0 ? 0.0 : 1.0;
-      densify(ra, rb, i0, i1, pa, mloc, m->prec);
-      densify(cols, NULL, i0, i1, pb, nloc, m->prec);
-      if (!sym) {
-        gemm_nt(m->prec, mloc, nloc, i1 - i0, pa, mloc, pb, nloc, beta, k, mloc);
-        *flops += 2.0 * (double)mloc * (double)nloc * (double)(i1 - i0);
-        continue;
-      }
-      for (int64_t c0 = 0; c0 < nloc; c0 += nb) {
-        int64_t bw = nloc - c0 < nb ? nloc - c0 : nb;
-        int64_t gc = ia_l2g(c0, nb, g->mycol, g->npcol);
-        int64_t r0 = ia_numroc(gc, nb, g->myrow, g->nprow); /* local rows above gc */
-        if (r0 >= mloc) continue;
-        gemm_nt(m->prec, mloc - r0, bw, i1 - i0, (const char *)pa + m->es * (size_t)r0, mloc,
-                (const char *)pb + m->es * (size_t)c0, nloc, beta,
-                (char *)k + m->es * ((size_t)c0 * (size_t)mloc + (size_t)r0), mloc);
-        *flops += 2.0 * (double)(mloc - r0) * (double)bw * (double)(i1 - i0);
-      }
-    }
+  if (mloc <= 0 || nloc <= 0) return IA_OK;
+  if (m->arrays_on_backend || ia_backend_device(m->be) == IA_DEVICE_CPU)
+    return ia_be_ntk_tiles(m->be, m->prec, ra, rb, nr, cols, nc, &lay, 0, nloc, m->d,
+                           m->panel_bytes, k, mloc, flops);
+  ia_status st = IA_OK;
+  int64_t cw = m->panel_bytes / ((int64_t)m->es * mloc) / m->nb * m->nb;
+  if (cw < m->nb) cw = m->nb;
+  if (cw > nloc) cw = nloc;
+  void *buf = NULL;
+  IA_CALL(ia_be_alloc(m->be, m->es * (size_t)mloc * (size_t)cw, "kernel tile on the GPU", &buf));
+  for (int64_t c0 = 0; c0 < nloc && st == IA_OK; c0 += cw) {
+    int64_t c1 = c0 + cw < nloc ? c0 + cw : nloc;
+    double f = 0;
+    st = ia_be_ntk_tiles(m->be, m->prec, ra, rb, nr, cols, nc, &lay, c0, c1, m->d,
+                         m->panel_bytes, buf, mloc, &f);
+    if (st == IA_OK)
+      st = ia_be_download(m->be, (char *)k + m->es * (size_t)c0 * (size_t)mloc, buf,
+                          m->es * (size_t)mloc * (size_t)(c1 - c0));
+    *flops += f;
   }
-  /* The NTK, entry by entry (lower triangle when sym). */
-  double dd = (double)d;
-  for (int64_t j = 0; j < nloc; j++) {
-    int64_t gj = ia_l2g(j, nb, g->mycol, g->npcol);
-    int64_t r0 = sym ? ia_numroc(gj, nb, g->myrow, g->nprow) : 0;
-    for (int64_t i = r0; i < mloc; i++) {
-      size_t at = (size_t)j * (size_t)mloc + (size_t)i;
-      if (m->prec == IA_FP64) {
-        double *v = (double *)k + at;
-        *v = ia_ntk(*v, nr[i], nc[j], dd);
-      } else {
-        float *v = (float *)k + at;
-        *v = (float)ia_ntk(*v, nr[i], nc[j], dd);
-      }
-    }
-  }
-done:
-  free(pa);
-  free(pb);
+  ia_be_free(m->be, buf);
   return st;
 }
 
@@ -256,11 +196,26 @@ static size_t local_bytes(const ia_infae *m, int64_t rows, int64_t cols) {
   return m->es * (size_t)(rows > 0 ? rows : 1) * (size_t)(cols > 0 ? cols : 1);
 }
 
+/* Allocation, release and copies of the model's arrays, wherever they live. */
 static ia_status alloc_array(ia_infae *m, void **p, int64_t rows, int64_t cols, const char *what) {
-  return ia_malloc(local_bytes(m, rows, cols), what, p);
+  size_t bytes = local_bytes(m, rows, cols);
+  return m->arrays_on_backend ? ia_be_alloc(m->be, bytes, what, p) : ia_malloc(bytes, what, p);
 }
 
-/* Element `at` of a local array, in the precision of the model. */
+static void free_array(ia_infae *m, void *p) {
+  if (m->arrays_on_backend)
+    ia_be_free(m->be, p);
+  else
+    free(p);
+}
+
+static ia_status copy_array(ia_infae *m, void *dst, const void *src, size_t bytes) {
+  if (m->arrays_on_backend) return ia_be_copy(m->be, dst, src, bytes);
+  memcpy(dst, src, bytes);
+  return IA_OK;
+}
+
+/* Element `at` of a local host array, in the precision of the model. */
 static double get(const ia_infae *m, const void *p, size_t at) {
   return m->prec == IA_FP64 ? ((const double *)p)[at] : (double)((const float *)p)[at];
 }
@@ -294,6 +249,9 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
     return IA_ERR_REMOTE;
   }
   m->g = *g;
+  m->be = o->backend;
+  m->arrays_on_backend = g->size == 1;
+  IA_CHECK_GOTO(m->be != NULL, IA_ERR_INTERNAL, "ia_infae_create without a backend");
   m->nb = o->nb > 0 ? o->nb : 256;
   m->prec = o->precision;
   m->es = m->prec == IA_FP64 ? sizeof(double) : sizeof(float);
@@ -310,11 +268,11 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
     IA_CALL_GOTO(ia_agree(g->comm, st));
   }
   int nb = m->nb;
-  IA_CALL_GOTO(read_rows(g, path, "train", m->u, nb, g->myrow, g->nprow, m->fit, &m->fr));
-  IA_CALL_GOTO(read_rows(g, path, "train", m->u, nb, g->mycol, g->npcol, m->fit, &m->fc));
+  IA_CALL_GOTO(read_rows(m, path, "train", m->u, g->myrow, g->nprow, m->fit, &m->fr, &m->bfr));
+  IA_CALL_GOTO(read_rows(m, path, "train", m->u, g->mycol, g->npcol, m->fit, &m->fc, &m->bfc));
   if (m->sampled)
-    IA_CALL_GOTO(read_rows(g, path, "train", m->n, nb, g->myrow, g->nprow, NULL, &m->ctr));
-  IA_CALL_GOTO(read_rows(g, path, "val", m->n, nb, g->myrow, g->nprow, NULL, &m->cva));
+    IA_CALL_GOTO(read_rows(m, path, "train", m->n, g->myrow, g->nprow, NULL, &m->ctr, &m->bctr));
+  IA_CALL_GOTO(read_rows(m, path, "val", m->n, g->myrow, g->nprow, NULL, &m->cva, &m->bcva));
   m->mu = ia_numroc(m->u, nb, g->myrow, g->nprow);
   m->nu = ia_numroc(m->u, nb, g->mycol, g->npcol);
   m->mn = ia_numroc(m->n, nb, g->myrow, g->nprow);
@@ -336,7 +294,8 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
    * users' α (ceil(U/size) rows, which can exceed the users' count on the last
    * rank). */
   if (st == IA_OK)
-    st = alloc_array(m, &m->rows, (m->n + g->size - 1) / g->size, m->d, "prediction rows");
+    st = ia_malloc(local_bytes(m, (m->n + g->size - 1) / g->size, m->d), "prediction rows",
+                   &m->rows);
   IA_CALL_GOTO(ia_agree(g->comm, st));
   if (!o->keep_kernel) m->kf = m->k;
   if (!m->sampled) m->pc = m->a;
@@ -356,13 +315,17 @@ done:
 void ia_infae_free(ia_infae **pm) {
   ia_infae *m = *pm;
   if (!m) return;
-  if (m->kf != m->k) free(m->kf);
-  if (m->pc != m->a) free(m->pc);
-  free(m->k);
-  free(m->a);
-  free(m->best);
-  free(m->kc);
+  if (m->kf != m->k) free_array(m, m->kf);
+  if (m->pc != m->a) free_array(m, m->pc);
+  free_array(m, m->k);
+  free_array(m, m->a);
+  free_array(m, m->best);
+  free_array(m, m->kc);
   free(m->rows);
+  ia_be_csr_free(m->be, &m->bfr);
+  ia_be_csr_free(m->be, &m->bfc);
+  ia_be_csr_free(m->be, &m->bctr);
+  ia_be_csr_free(m->be, &m->bcva);
   free(m->nfr);
   free(m->nfc);
   free(m->fit);
@@ -378,15 +341,18 @@ void ia_infae_free(ia_infae **pm) {
 
 ia_status ia_infae_gram(ia_infae *m, double *trace) {
   double t0 = ia_time(), flops = 0;
-  ia_status st = kernel_tiles(m, &m->fr, NULL, m->nfr, &m->fc, m->nfc, 1, m->k, m->mu, m->nu,
+  ia_status st = kernel_tiles(m, m->bfr, NULL, m->nfr, m->bfc, m->nfc, 1, m->k, m->mu, m->nu,
                               &flops);
-  IA_CALL(ia_agree(m->g.comm, st));
   /* Trace: the diagonal entries held here. */
   const ia_grid *g = &m->g;
   double tr = 0;
   size_t at;
-  for (int64_t j = 0; j < m->nu; j++)
-    if (diag_at(m, j, &at)) tr += get(m, m->k, at);
+  if (st == IA_OK && m->arrays_on_backend)
+    st = ia_be_diag_sum(m->be, m->prec, m->u, m->k, m->mu, &tr);
+  else if (st == IA_OK)
+    for (int64_t j = 0; j < m->nu; j++)
+      if (diag_at(m, j, &at)) tr += get(m, m->k, at);
+  IA_CALL(ia_agree(m->g.comm, st));
   m->trace = allsum(g->comm, tr);
   m->have_kernel = 1;
   m->stats.gram.flops += allsum(g->comm, flops);
@@ -446,19 +412,50 @@ static void chol_solve(ia_infae *m, int n, int nrhs, int panel) {
   }
 }
 
+static ia_status factor_status(int64_t info, double lambda, double lp) {
+  IA_CHECK(info == 0, info > 0 ? IA_ERR_NOTSPD : IA_ERR_LAPACK,
+           info > 0 ? "K + λ'I is not positive definite for λ = %g (λ' = %.6g, leading minor "
+                      "%lld); use a larger λ"
+                    : "λ = %g: p?potrf failed (λ' = %.6g, argument %lld)",
+           lambda, lp, (long long)(info > 0 ? info : -info));
+  return IA_OK;
+}
+
+/* One rank: K + λ'I factored and X solved by the backend, in its memory. */
+static ia_status fit_local(ia_infae *m, double lambda, double lp, double t0) {
+  int64_t info = 0;
+  ia_status st = IA_OK;
+  if (m->kf != m->k) st = ia_be_copy(m->be, m->kf, m->k, local_bytes(m, m->mu, m->nu));
+  if (st == IA_OK) st = ia_be_diag_add(m->be, m->prec, m->u, m->kf, m->mu, lp);
+  if (st == IA_OK) st = ia_be_potrf(m->be, m->prec, m->u, m->kf, m->mu, &info);
+  IA_CALL(st);
+  m->stats.factor.seconds += ia_time() - t0;
+  m->stats.factor.flops += (double)m->u * (double)m->u * (double)m->u / 3.0;
+  IA_CALL(factor_status(info, lambda, lp));
+  t0 = ia_time();
+  IA_CALL(ia_be_densify(m->be, m->prec, m->bfr, m->d, m->a, m->mu));
+  IA_CALL(ia_be_potrs(m->be, m->prec, m->u, m->d, m->kf, m->mu, m->a, m->mu));
+  m->stats.solve.seconds += ia_time() - t0;
+  m->stats.solve.flops += 2.0 * (double)m->u * (double)m->u * (double)m->d;
+  m->lam_prime = lp;
+  m->have_alpha = 1;
+  return IA_OK;
+}
+
 ia_status ia_infae_fit(ia_infae *m, double lambda) {
   const ia_grid *g = &m->g;
   IA_CHECK(m->have_kernel, IA_ERR_INTERNAL, "ia_infae_fit before ia_infae_gram");
   IA_CHECK(lambda >= 0, IA_ERR_ARG, "λ must be ≥ 0 (got %g)", lambda);
   double t0 = ia_time();
-  if (m->kf != m->k) memcpy(m->kf, m->k, local_bytes(m, m->mu, m->nu));
   m->have_alpha = 0;
   m->pred_mode = 0;
   double lp = lambda * m->trace / (double)m->u;
+  if (m->kf == m->k) m->have_kernel = 0; /* factored in place */
+  if (m->arrays_on_backend) return fit_local(m, lambda, lp, t0);
+  if (m->kf != m->k) memcpy(m->kf, m->k, local_bytes(m, m->mu, m->nu));
   size_t at;
   for (int64_t j = 0; j < m->nu; j++)
     if (diag_at(m, j, &at)) put(m, m->kf, at, get(m, m->kf, at) + lp);
-  if (m->kf == m->k) m->have_kernel = 0; /* factored in place */
   int n, nrhs, one = 1, info = 0;
   IA_CALL(ia_to_int(m->u, &n));
   IA_CALL(ia_to_int(m->d, &nrhs));
@@ -469,11 +466,7 @@ ia_status ia_infae_fit(ia_infae *m, double lambda) {
   MPI_Allreduce(MPI_IN_PLACE, &info, 1, MPI_INT, MPI_MAX, g->comm);
   m->stats.factor.seconds += ia_time() - t0;
   m->stats.factor.flops += (double)m->u * (double)m->u * (double)m->u / 3.0;
-  IA_CHECK(info == 0, info > 0 ? IA_ERR_NOTSPD : IA_ERR_LAPACK,
-           info > 0 ? "K + λ'I is not positive definite for λ = %g (λ' = %.6g, leading minor "
-                      "%d); use a larger λ"
-                    : "λ = %g: p?potrf failed (λ' = %.6g, argument %d)",
-           lambda, lp, info > 0 ? info : -info);
+  IA_CALL(factor_status(info, lambda, lp));
 
   /* Right-hand side X: the fit rows of the local row blocks, local items. */
   t0 = ia_time();
@@ -494,7 +487,7 @@ ia_status ia_infae_fit(ia_infae *m, double lambda) {
 
 ia_status ia_infae_keep(ia_infae *m) {
   IA_CHECK(m->have_alpha, IA_ERR_INTERNAL, "ia_infae_keep without α");
-  memcpy(m->best, m->a, local_bytes(m, m->mu, m->dl));
+  IA_CALL(copy_array(m, m->best, m->a, local_bytes(m, m->mu, m->dl)));
   m->best_lam_prime = m->lam_prime;
   m->have_best = 1;
   return IA_OK;
@@ -505,6 +498,12 @@ ia_status ia_infae_keep(ia_infae *m) {
 static ia_status to_rows(ia_infae *m, int64_t rows, const void *src, const int *dsrc,
                          int64_t *ld) {
   double t0 = ia_time();
+  if (m->arrays_on_backend) { /* one rank: src is rows × d with leading dimension rows */
+    *ld = rows;
+    IA_CALL(ia_be_download(m->be, m->rows, src, local_bytes(m, rows, m->d)));
+    m->stats.redistribute.seconds += ia_time() - t0;
+    return IA_OK;
+  }
   int im, in, one = 1, dr[IA_DLEN];
   IA_CALL(ia_to_int(rows, &im));
   IA_CALL(ia_to_int(m->d, &in));
@@ -528,7 +527,10 @@ static ia_status cross_product(ia_infae *m, const void *alpha, ia_step *step) {
   IA_CALL(ia_to_int(m->d, &d));
   IA_CALL(ia_to_int(m->u, &u));
   const void *kc = m->sampled ? m->kc : m->k;
-  if (m->prec == IA_FP64) {
+  if (m->arrays_on_backend) {
+    IA_CALL(ia_be_gemm(m->be, m->prec, 'N', 'N', m->n, m->d, m->u, 1.0, kc, m->mn, alpha, m->mu,
+                       0.0, m->pc, m->mn));
+  } else if (m->prec == IA_FP64) {
     double a1 = 1.0, b0 = 0.0;
     pdgemm_("N", "N", &n, &d, &u, &a1, kc, &one, &one, m->desc_kc, alpha, &one, &one, m->desc_a,
             &b0, m->pc, &one, &one, m->desc_p);
@@ -548,6 +550,7 @@ static ia_status cross_kernel(ia_infae *m, int with_val, ia_step *step) {
   ia_status st = IA_OK;
   double t0 = ia_time(), flops = 0, *nr = NULL;
   const ia_csr *ctr = m->sampled ? &m->ctr : &m->fr;
+  const ia_be_csr *bctr = m->sampled ? m->bctr : m->bfr;
   st = IA_ALLOC(nr, m->mn + 1, "context norms");
   if (ia_agree(m->g.comm, st) != IA_OK) {
     free(nr);
@@ -557,7 +560,7 @@ static ia_status cross_kernel(ia_infae *m, int with_val, ia_step *step) {
     nr[i] = (double)(with_val ? union_count(ctr, &m->cva, i) : ctr->indptr[i + 1] - ctr->indptr[i]);
   void *kc = m->sampled ? m->kc : m->k;
   if (!m->sampled) m->have_kernel = 0; /* K's buffer now holds NTK(C, X) */
-  st = kernel_tiles(m, ctr, with_val ? &m->cva : NULL, nr, &m->fc, m->nfc, 0, kc, m->mn, m->nu,
+  st = kernel_tiles(m, bctr, with_val ? m->bcva : NULL, nr, m->bfc, m->nfc, 0, kc, m->mn, m->nu,
                     &flops);
   free(nr);
   IA_CALL(ia_agree(m->g.comm, st));
@@ -631,6 +634,15 @@ ia_status ia_infae_kernel_entry(ia_infae *m, int64_t i, int64_t j, double *v) {
     j = t;
   }
   double x = 0;
+  if (m->arrays_on_backend) {
+    size_t at = (size_t)j * (size_t)m->mu + (size_t)i;
+    double v64 = 0;
+    float v32 = 0;
+    IA_CALL(ia_be_download(m->be, m->prec == IA_FP64 ? (void *)&v64 : (void *)&v32,
+                           (const char *)m->k + m->es * at, m->es));
+    *v = m->prec == IA_FP64 ? v64 : (double)v32;
+    return IA_OK;
+  }
   if (ia_g2p(i, m->nb, g->nprow) == g->myrow && ia_g2p(j, m->nb, g->npcol) == g->mycol) {
     x = get(m, m->k, (size_t)ia_g2l(j, m->nb, g->npcol) * (size_t)m->mu +
                          (size_t)ia_g2l(i, m->nb, g->nprow));

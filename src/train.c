@@ -106,6 +106,7 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
   ia_status st = IA_OK;
   ia_grid g = {0};
   ia_infae *m = NULL;
+  ia_backend *be = NULL;
   int64_t *fit = NULL;
   const double *grid = o->lambdas ? o->lambdas : ia_infae_grid;
   int n = o->lambdas ? o->n_lambdas : (int)(sizeof ia_infae_grid / sizeof *ia_infae_grid);
@@ -136,10 +137,23 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
                   "use more ranks, --precision fp32 or --train-users",
                   plan.bytes_total / 1073741824.0, (double)limit / 1073741824.0);
   }
-  ia_log_info("[train] ∞-AE %s on a %dx%d grid (block %d): %.2f GiB per rank planned, "
+  IA_CALL_GOTO(ia_backend_open(comm, o->device, &be));
+  snprintf(r->device, sizeof r->device, "%s", ia_backend_describe(be));
+  if (g.size == 1 && ia_backend_device(be) == IA_DEVICE_CUDA) {
+    /* One rank on a GPU: K (and its copy), X/α, the predictions and the
+     * kernel panels live in device memory. */
+    double need = plan.bytes_kernel + plan.bytes_rhs + plan.bytes_cross + plan.bytes_panels;
+    double have = (double)ia_backend_free_bytes(be);
+    IA_CHECK_GOTO(need <= have, IA_ERR_NOMEM,
+                  "∞-AE needs %.2f GiB of GPU memory, %.2f GiB are free on %s; use more ranks, "
+                  "--precision fp32, --train-users or --device cpu",
+                  need / 1073741824.0, have / 1073741824.0, r->device);
+  }
+  ia_log_info("[train] ∞-AE %s on a %dx%d grid (block %d) on %s%s: %.2f GiB per rank planned, "
               "limit %.2f GiB",
               o->precision == IA_FP64 ? "fp64" : "fp32", g.nprow, g.npcol, r->block_size,
-              plan.bytes_total / 1073741824.0, (double)limit / 1073741824.0);
+              r->device, g.size > 1 ? " (rank 0)" : "", plan.bytes_total / 1073741824.0,
+              (double)limit / 1073741824.0);
   if (u < d->n_users) {
     st = IA_ALLOC(fit, u, "user sample");
     if (st == IA_OK) st = ia_rng_choose(o->seed, IA_RNG_SAMPLE, 0, d->n_users, u, fit);
@@ -147,7 +161,8 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
     ia_log_info("[train] fitting on a random sample of %lld of %lld users (seed %llu)",
                 (long long)u, (long long)d->n_users, (unsigned long long)o->seed);
   }
-  ia_infae_opts io = {.nb = r->block_size,
+  ia_infae_opts io = {.backend = be,
+                      .nb = r->block_size,
                       .precision = o->precision,
                       .keep_kernel = n > 1,
                       .fit_users = fit,
@@ -209,6 +224,7 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
 done:
   free(fit);
   ia_infae_free(&m);
+  ia_backend_close(&be);
   ia_grid_free(&g);
   return st;
 }
@@ -400,6 +416,7 @@ char *ia_train_json(const ia_train_opts *o, const ia_train_result *r) {
   if (!strcmp(r->model, "infae")) {
     cJSON *x = cJSON_AddObjectToObject(root, "infae");
     cJSON_AddStringToObject(x, "precision", r->precision == IA_FP64 ? "fp64" : "fp32");
+    cJSON_AddStringToObject(x, "device", r->device);
     cJSON_AddNumberToObject(x, "trace_K", r->trace_k);
     cJSON_AddNumberToObject(x, "lambda_prime", r->lambda_prime);
     cJSON_AddNumberToObject(x, "fit_users", (double)r->fit_users);

@@ -8,15 +8,20 @@
  *
  * X holds the fit users' train rows (every user, or a sample). Predictions
  * cover every user and are moved to the evaluation layout (contiguous row
- * blocks, ia_row_block) one row per user, never gathered on one rank. */
+ * blocks, ia_row_block) one row per user, never gathered on one rank.
+ *
+ * On one rank the model runs on its backend alone (LAPACK, or cuBLAS and
+ * cuSOLVER on the GPU with every array in device memory); on several ranks
+ * ScaLAPACK factors and solves on the host, and a GPU backend makes the
+ * kernel tiles (the Gram and NTK(C, X)). */
 #include <stdint.h>
 
+#include "infae/backend.h"
 #include "infae/grid.h"
 #include "infae/status.h"
 
-typedef enum { IA_FP64 = 0, IA_FP32 = 1 } ia_precision;
-
 typedef struct {
+  ia_backend *backend;      /* where the arrays live and the work runs (required) */
   int nb;                   /* block size of the grid (e.g. 256) */
   ia_precision precision;
   int keep_kernel;          /* 1: keep a copy of K to factor it for several λ */

@@ -19,6 +19,7 @@
   XX(ERR_LAPACK, "LAPACK error")                                               \
   XX(ERR_NOTSPD, "matrix not positive definite")                               \
   XX(ERR_RANGE, "value out of range")                                          \
+  XX(ERR_DEVICE, "accelerator error")                                          \
   XX(ERR_REMOTE, "failure on another rank")                                    \
   XX(ERR_INTERNAL, "internal error")
 

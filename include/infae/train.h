@@ -23,6 +23,7 @@ typedef struct {
   const char *command;      /* provenance */
   /* ∞-AE */
   ia_precision precision;
+  ia_device device;         /* where ∞-AE runs: auto | cpu | cuda */
   int nprow, npcol;         /* process grid; 0 = automatic */
   int block_size;
   int64_t train_users;      /* fit on a random sample of this many users; 0 = all */
@@ -48,6 +49,7 @@ typedef struct {
   double gram_flops, fit_flops;
   /* ∞-AE */
   ia_precision precision;
+  char device[96];                      /* rank 0's backend, e.g. "cpu" */
   int nprow, npcol, block_size;
   int64_t fit_users;
   double trace_k, lambda_prime;         /* at the best λ */

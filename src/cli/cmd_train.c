@@ -22,7 +22,8 @@ ia_status ia_cli_precision(const char *text, ia_precision *p) {
 }
 
 int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
-  const char *data, *model, *json, *out, *precision, *grid, *memory, *ksamples, *train_on;
+  const char *data, *model, *json, *out, *precision, *device, *grid, *memory, *ksamples,
+      *train_on;
   ia_reals lambdas;
   int quiet, verbose, block;
   int64_t train_users, seed;
@@ -34,6 +35,10 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
        "ease 1,10,100,250,500,1000,2500]",
        &lambdas},
       {"precision", IA_OPT_STRING, "fp64", "∞-AE arithmetic: fp64 | fp32", &precision},
+      {"device", IA_OPT_STRING, "auto",
+       "∞-AE: cpu | cuda (one GPU per rank) | auto (cuda when built with it and a GPU is "
+       "visible)",
+       &device},
       {"grid", IA_OPT_STRING, "", "∞-AE process grid ROWSxCOLS [default: near-square]", &grid},
       {"block-size", IA_OPT_INT, "256", "∞-AE block-cyclic block size", &block},
       {"train-users", IA_OPT_INT64, "0",
@@ -61,8 +66,9 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
       comm, "mpirun -np P infae_mpi train --data D.h5 [--model infae|ease|pop] [options]",
       "Fits the model on the train split, evaluates every λ on validation (context: train),\n"
       "picks the best by HR@100 and reports test metrics (context: train + validation).\n"
-      "∞-AE runs on a BLACS grid of all ranks (ScaLAPACK Cholesky); see `infae_mpi plan`\n"
-      "for its memory and flops before a large run.",
+      "∞-AE runs on a BLACS grid of all ranks (ScaLAPACK Cholesky); one rank runs LAPACK,\n"
+      "or cuBLAS/cuSOLVER on its GPU. See `infae_mpi plan` for memory and flops before a\n"
+      "large run.",
       opts, n, argc, argv);
   if (rc >= 0) return rc;
   ia_train_opts to = {.data = data,
@@ -78,6 +84,7 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
                       .kernel_samples = ksamples,
                       .train_on = train_on};
   ia_status st = ia_cli_precision(precision, &to.precision);
+  if (st == IA_OK) st = ia_device_parse(device, &to.device);
   if (st == IA_OK) st = ia_grid_parse(grid, &to.nprow, &to.npcol);
   if (st == IA_OK && memory[0]) st = ia_parse_bytes("memory-limit", memory, &to.memory_limit);
   if (st == IA_OK && (block < 1 || train_users < 0 || seed < 0))

@@ -1,0 +1,98 @@
+#pragma once
+/* Compute backends: the CPU (BLAS/LAPACK on host memory) and CUDA (cuBLAS,
+ * cuSOLVER and the kernels of kernels/ on one GPU per rank). The ∞-AE model
+ * keeps its local arrays in the memory of its backend and calls the
+ * operations below; pointers passed to them are in that memory (device
+ * memory for CUDA) unless a parameter says host.
+ *
+ * Matrices are column-major with explicit leading dimensions; `prec` says
+ * whether elements are double or float. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "infae/csr.h"
+#include "infae/status.h"
+
+typedef enum { IA_FP64 = 0, IA_FP32 = 1 } ia_precision;
+
+typedef enum { IA_DEVICE_AUTO = 0, IA_DEVICE_CPU = 1, IA_DEVICE_CUDA = 2 } ia_device;
+
+/* "auto", "cpu" or "cuda". Not collective. */
+IA_NODISCARD ia_status ia_device_parse(const char *text, ia_device *out);
+const char *ia_device_text(ia_device d);
+
+typedef struct ia_backend ia_backend;
+typedef struct ia_be_csr ia_be_csr; /* CSR rows in the backend's memory */
+
+/* Opens a backend on every rank of comm. AUTO picks CUDA when this build has
+ * it and the rank sees a GPU, else the CPU; CUDA asked for without a GPU (or
+ * without the CUDA build) fails on every rank. With CUDA, the ranks of a node
+ * take its GPUs round-robin by their rank on the node. Collective. */
+IA_NODISCARD ia_status ia_backend_open(MPI_Comm comm, ia_device want, ia_backend **out);
+void ia_backend_close(ia_backend **b);
+ia_device ia_backend_device(const ia_backend *b);
+/* "cpu" or "cuda:<index> (<name>, <GiB> GiB)". */
+const char *ia_backend_describe(const ia_backend *b);
+/* Bytes free for allocations on the device (SIZE_MAX on the CPU). */
+size_t ia_backend_free_bytes(const ia_backend *b);
+
+/* ---- memory -------------------------------------------------------------- */
+IA_NODISCARD ia_status ia_be_alloc(ia_backend *b, size_t bytes, const char *what, void **out);
+void ia_be_free(ia_backend *b, void *p);
+/* dst (backend) ← src (host), dst (host) ← src (backend), within the backend. */
+IA_NODISCARD ia_status ia_be_upload(ia_backend *b, void *dst, const void *src, size_t bytes);
+IA_NODISCARD ia_status ia_be_download(ia_backend *b, void *dst, const void *src, size_t bytes);
+IA_NODISCARD ia_status ia_be_copy(ia_backend *b, void *dst, const void *src, size_t bytes);
+IA_NODISCARD ia_status ia_be_zero(ia_backend *b, void *p, size_t bytes);
+
+/* A host CSR made available to the backend (the CPU backend refers to the
+ * host arrays, which must outlive the handle). */
+IA_NODISCARD ia_status ia_be_csr_make(ia_backend *b, const ia_csr *host, ia_be_csr **out);
+void ia_be_csr_free(ia_backend *b, ia_be_csr **c);
+
+/* ---- dense linear algebra ------------------------------------------------- */
+/* C = alpha·op(A)·op(B) + beta·C; ta, tb: 'N' or 'T'. */
+IA_NODISCARD ia_status ia_be_gemm(ia_backend *b, ia_precision p, char ta, char tb, int64_t m,
+                                  int64_t n, int64_t k, double alpha, const void *a, int64_t lda,
+                                  const void *bm, int64_t ldb, double beta, void *c, int64_t ldc);
+/* Cholesky factor L (lower triangle, in place). *info > 0: the leading minor
+ * of that order is not positive definite. */
+IA_NODISCARD ia_status ia_be_potrf(ia_backend *b, ia_precision p, int64_t n, void *a, int64_t lda,
+                                   int64_t *info);
+/* B ← (L·Lᵀ)⁻¹ B with the factor of ia_be_potrf. */
+IA_NODISCARD ia_status ia_be_potrs(ia_backend *b, ia_precision p, int64_t n, int64_t nrhs,
+                                   const void *a, int64_t lda, void *bm, int64_t ldb);
+/* A_ii += v for i < n. */
+IA_NODISCARD ia_status ia_be_diag_add(ia_backend *b, ia_precision p, int64_t n, void *a,
+                                      int64_t lda, double v);
+/* Σ A_ii for i < n, into *sum (host). */
+IA_NODISCARD ia_status ia_be_diag_sum(ia_backend *b, ia_precision p, int64_t n, const void *a,
+                                      int64_t lda, double *sum);
+/* out (rows × d, leading dimension ld) = the dense 0/1 rows of a. */
+IA_NODISCARD ia_status ia_be_densify(ia_backend *b, ia_precision p, const ia_be_csr *a,
+                                     int64_t d, void *out, int64_t ld);
+
+/* ---- NTK tiles ------------------------------------------------------------- */
+/* Where a tile sits in a block-cyclic matrix: local row i and column j are
+ * global ia_l2g(i, nb, myrow, nprow) and ia_l2g(j, nb, mycol, npcol). With
+ * sym, only entries with global row ≥ global column are needed (the lower
+ * triangle of a symmetric K; whole diagonal blocks are computed). */
+typedef struct {
+  int64_t nb;
+  int myrow, nprow, mycol, npcol;
+  int sym;
+} ia_be_layout;
+
+/* out(:, j − c0) = NTK(rows, cols_j) for local columns c0 ≤ j < c1, over d
+ * items: rows are ra ∪ rb (rb may be NULL; same row count) with squared
+ * norms nr (host, one per row); cols holds every local column (row j of the
+ * CSR is column j) with norms nc (host, indexed by j). The
+ * Gram x·y is exact (0/1 inputs: FP16 tensor cores with FP32 accumulation on
+ * CUDA); the NTK is evaluated in double. Panels of at most panel_bytes of
+ * densified items bound the workspace. *flops: Gram flops done. */
+IA_NODISCARD ia_status ia_be_ntk_tiles(ia_backend *b, ia_precision p, const ia_be_csr *ra,
+                                       const ia_be_csr *rb, const double *nr,
+                                       const ia_be_csr *cols, const double *nc,
+                                       const ia_be_layout *layout, int64_t c0, int64_t c1,
+                                       int64_t d, int64_t panel_bytes, void *out, int64_t ldo,
+                                       double *flops);

@@ -1,0 +1,411 @@
+/* Backend dispatch and the CPU backend (BLAS/LAPACK on host memory). */
+#include <cblas.h>
+#include <lapacke.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend_impl.h"
+#include "infae/grid.h"
+#include "infae/ntk.h"
+
+struct ia_backend {
+  ia_device dev;
+#if IA_HAVE_CUDA
+  ia_cuda *cuda;
+#endif
+};
+
+ia_status ia_device_parse(const char *text, ia_device *out) {
+  if (strcmp(text, "auto") == 0)
+    *out = IA_DEVICE_AUTO;
+  else if (strcmp(text, "cpu") == 0)
+    *out = IA_DEVICE_CPU;
+  else if (strcmp(text, "cuda") == 0)
+    *out = IA_DEVICE_CUDA;
+  else
+    IA_CHECK(0, IA_ERR_ARG, "--device must be auto, cpu or cuda (got '%s')", text);
+  return IA_OK;
+}
+
+const char *ia_device_text(ia_device d) {
+  return d == IA_DEVICE_CUDA ? "cuda" : d == IA_DEVICE_CPU ? "cpu" : "auto";
+}
+
+#if IA_HAVE_CUDA
+#define CUDA_OR(call, cpu) (b->dev == IA_DEVICE_CUDA ? (call) : (cpu))
+#else
+#define CUDA_OR(call, cpu) ((void)b, (cpu))
+#endif
+
+/* Rank of this process among the ranks of its node. */
+static ia_status local_rank(MPI_Comm comm, int *out) {
+  MPI_Comm node;
+  IA_MPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  int r = 0, rc = MPI_Comm_rank(node, &r);
+  MPI_Comm_free(&node);
+  IA_MPI(rc);
+  *out = r;
+  return IA_OK;
+}
+
+ia_status ia_backend_open(MPI_Comm comm, ia_device want, ia_backend **out) {
+  ia_backend *b = NULL;
+  *out = NULL;
+  int lr = 0;
+  IA_CALL(ia_agree(comm, local_rank(comm, &lr)));
+  ia_status st = IA_ZALLOC(b, 1, "backend");
+  if (st == IA_OK) {
+    b->dev = IA_DEVICE_CPU;
+    int gpus = 0;
+#if IA_HAVE_CUDA
+    gpus = ia_cuda_device_count();
+#endif
+    if (want == IA_DEVICE_CUDA && gpus == 0)
+      st = ia_error_set(IA_ERR_DEVICE, __FILE__, __LINE__,
+                        IA_HAVE_CUDA ? "--device cuda: no GPU is visible to this rank"
+                                     : "--device cuda: this build has no CUDA backend "
+                                       "(configure with -DINFAE_CUDA=ON)");
+#if IA_HAVE_CUDA
+    else if (want != IA_DEVICE_CPU && gpus > 0) {
+      st = ia_cuda_open(lr, &b->cuda);
+      if (st == IA_OK) b->dev = IA_DEVICE_CUDA;
+    }
+#endif
+  }
+  st = ia_agree(comm, st);
+  /* Every rank on the same device kind: mixing would change the numerics. */
+  if (st == IA_OK) {
+    int kinds[2] = {(int)b->dev, -(int)b->dev};
+    MPI_Allreduce(MPI_IN_PLACE, kinds, 2, MPI_INT, MPI_MAX, comm);
+    if (kinds[0] != -kinds[1])
+      st = ia_error_set(IA_ERR_DEVICE, __FILE__, __LINE__,
+                        "some ranks see a GPU and others do not: pass --device cpu or give "
+                        "every rank a GPU");
+    st = ia_agree(comm, st);
+  }
+  if (st != IA_OK) {
+    ia_backend_close(&b);
+    return st;
+  }
+  *out = b;
+  return IA_OK;
+}
+
+void ia_backend_close(ia_backend **pb) {
+  ia_backend *b = *pb;
+  if (!b) return;
+#if IA_HAVE_CUDA
+  if (b->cuda) ia_cuda_close(b->cuda);
+#endif
+  free(b);
+  *pb = NULL;
+}
+
+ia_device ia_backend_device(const ia_backend *b) { return b->dev; }
+
+const char *ia_backend_describe(const ia_backend *b) {
+  return CUDA_OR(ia_cuda_describe(b->cuda), "cpu");
+}
+
+size_t ia_backend_free_bytes(const ia_backend *b) {
+  return CUDA_OR(ia_cuda_free_bytes(b->cuda), SIZE_MAX);
+}
+
+/* ---- memory -------------------------------------------------------------- */
+
+ia_status ia_be_alloc(ia_backend *b, size_t bytes, const char *what, void **out) {
+  if (bytes == 0) bytes = 1;
+  return CUDA_OR(ia_cuda_alloc(b->cuda, bytes, what, out), ia_malloc(bytes, what, out));
+}
+
+void ia_be_free(ia_backend *b, void *p) {
+  if (!p) return;
+#if IA_HAVE_CUDA
+  if (b->dev == IA_DEVICE_CUDA) {
+    ia_cuda_free(b->cuda, p);
+    return;
+  }
+#else
+  (void)b;
+#endif
+  free(p);
+}
+
+static ia_status host_copy(void *dst, const void *src, size_t bytes) {
+  if (bytes && dst != src) memmove(dst, src, bytes);
+  return IA_OK;
+}
+
+ia_status ia_be_upload(ia_backend *b, void *dst, const void *src, size_t bytes) {
+  return CUDA_OR(ia_cuda_memcpy(b->cuda, dst, src, bytes, IA_H2D), host_copy(dst, src, bytes));
+}
+
+ia_status ia_be_download(ia_backend *b, void *dst, const void *src, size_t bytes) {
+  return CUDA_OR(ia_cuda_memcpy(b->cuda, dst, src, bytes, IA_D2H), host_copy(dst, src, bytes));
+}
+
+ia_status ia_be_copy(ia_backend *b, void *dst, const void *src, size_t bytes) {
+  return CUDA_OR(ia_cuda_memcpy(b->cuda, dst, src, bytes, IA_D2D), host_copy(dst, src, bytes));
+}
+
+static ia_status host_zero(void *p, size_t bytes) {
+  memset(p, 0, bytes);
+  return IA_OK;
+}
+
+ia_status ia_be_zero(ia_backend *b, void *p, size_t bytes) {
+  return CUDA_OR(ia_cuda_zero(b->cuda, p, bytes), host_zero(p, bytes));
+}
+
+ia_status ia_be_csr_make(ia_backend *b, const ia_csr *host, ia_be_csr **out) {
+  ia_be_csr *c = NULL;
+  IA_CALL(IA_ZALLOC(c, 1, "CSR handle"));
+  c->n_rows = host->n_rows;
+  c->indptr = host->indptr;
+  c->indices = host->indices;
+  ia_status st = CUDA_OR(ia_cuda_csr_make(b->cuda, host, c), IA_OK);
+  if (st != IA_OK) {
+    free(c);
+    return st;
+  }
+  *out = c;
+  return IA_OK;
+}
+
+void ia_be_csr_free(ia_backend *b, ia_be_csr **pc) {
+  ia_be_csr *c = *pc;
+  if (!c) return;
+  ia_be_free(b, c->owned_indptr);
+  ia_be_free(b, c->owned_indices);
+  free(c);
+  *pc = NULL;
+}
+
+/* ---- dense linear algebra (CPU) ------------------------------------------- */
+
+static ia_status cpu_gemm(ia_precision p, char ta, char tb, int64_t m, int64_t n, int64_t k,
+                          double alpha, const void *a, int64_t lda, const void *bm, int64_t ldb,
+                          double beta, void *c, int64_t ldc) {
+  if (m <= 0 || n <= 0) return IA_OK;
+  int im, in, ik, ila, ilb, ilc;
+  IA_CALL(ia_to_int(m, &im));
+  IA_CALL(ia_to_int(n, &in));
+  IA_CALL(ia_to_int(k, &ik));
+  IA_CALL(ia_to_int(lda, &ila));
+  IA_CALL(ia_to_int(ldb, &ilb));
+  IA_CALL(ia_to_int(ldc, &ilc));
+  enum CBLAS_TRANSPOSE xa = ta == 'T' ? CblasTrans : CblasNoTrans;
+  enum CBLAS_TRANSPOSE xb = tb == 'T' ? CblasTrans : CblasNoTrans;
+  if (p == IA_FP64)
+    cblas_dgemm(CblasColMajor, xa, xb, im, in, ik, alpha, a, ila, bm, ilb, beta, c, ilc);
+  else
+    cblas_sgemm(CblasColMajor, xa, xb, im, in, ik, (float)alpha, a, ila, bm, ilb, (float)beta, c,
+                ilc);
+  return IA_OK;
+}
+
+ia_status ia_be_gemm(ia_backend *b, ia_precision p, char ta, char tb, int64_t m, int64_t n,
+                     int64_t k, double alpha, const void *a, int64_t lda, const void *bm,
+                     int64_t ldb, double beta, void *c, int64_t ldc) {
+  return CUDA_OR(ia_cuda_gemm(b->cuda, p, ta, tb, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc),
+                 cpu_gemm(p, ta, tb, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc));
+}
+
+static ia_status cpu_potrf(ia_precision p, int64_t n, void *a, int64_t lda, int64_t *info) {
+  int in, il;
+  IA_CALL(ia_to_int(n, &in));
+  IA_CALL(ia_to_int(lda, &il));
+  lapack_int r = p == IA_FP64 ? LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', in, a, il)
+                              : LAPACKE_spotrf(LAPACK_COL_MAJOR, 'L', in, a, il);
+  IA_CHECK(r >= 0, IA_ERR_LAPACK, "?potrf: argument %d is invalid", (int)-r);
+  *info = r;
+  return IA_OK;
+}
+
+ia_status ia_be_potrf(ia_backend *b, ia_precision p, int64_t n, void *a, int64_t lda,
+                      int64_t *info) {
+  *info = 0;
+  if (n <= 0) return IA_OK;
+  return CUDA_OR(ia_cuda_potrf(b->cuda, p, n, a, lda, info), cpu_potrf(p, n, a, lda, info));
+}
+
+static ia_status cpu_potrs(ia_precision p, int64_t n, int64_t nrhs, const void *a, int64_t lda,
+                           void *bm, int64_t ldb) {
+  int in, ir, ila, ilb;
+  IA_CALL(ia_to_int(n, &in));
+  IA_CALL(ia_to_int(nrhs, &ir));
+  IA_CALL(ia_to_int(lda, &ila));
+  IA_CALL(ia_to_int(ldb, &ilb));
+  lapack_int r = p == IA_FP64 ? LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', in, ir, a, ila, bm, ilb)
+                              : LAPACKE_spotrs(LAPACK_COL_MAJOR, 'L', in, ir, a, ila, bm, ilb);
+  IA_CHECK(r == 0, IA_ERR_LAPACK, "?potrs: argument %d is invalid", (int)-r);
+  return IA_OK;
+}
+
+ia_status ia_be_potrs(ia_backend *b, ia_precision p, int64_t n, int64_t nrhs, const void *a,
+                      int64_t lda, void *bm, int64_t ldb) {
+  if (n <= 0 || nrhs <= 0) return IA_OK;
+  return CUDA_OR(ia_cuda_potrs(b->cuda, p, n, nrhs, a, lda, bm, ldb),
+                 cpu_potrs(p, n, nrhs, a, lda, bm, ldb));
+}
+
+static ia_status cpu_diag_add(ia_precision p, int64_t n, void *a, int64_t lda, double v) {
+  for (int64_t i = 0; i < n; i++) {
+    size_t at = (size_t)i * (size_t)lda + (size_t)i;
+    if (p == IA_FP64)
+      ((double *)a)[at] += v;
+    else
+      ((float *)a)[at] = (float)((double)((float *)a)[at] + v);
+  }
+  return IA_OK;
+}
+
+ia_status ia_be_diag_add(ia_backend *b, ia_precision p, int64_t n, void *a, int64_t lda,
+                         double v) {
+  return CUDA_OR(ia_cuda_diag_add(b->cuda, p, n, a, lda, v), cpu_diag_add(p, n, a, lda, v));
+}
+
+static ia_status cpu_diag_sum(ia_precision p, int64_t n, const void *a, int64_t lda, double *sum) {
+  double s = 0;
+  for (int64_t i = 0; i < n; i++) {
+    size_t at = (size_t)i * (size_t)lda + (size_t)i;
+    s += p == IA_FP64 ? ((const double *)a)[at] : (double)((const float *)a)[at];
+  }
+  *sum = s;
+  return IA_OK;
+}
+
+ia_status ia_be_diag_sum(ia_backend *b, ia_precision p, int64_t n, const void *a, int64_t lda,
+                         double *sum) {
+  return CUDA_OR(ia_cuda_diag_sum(b->cuda, p, n, a, lda, sum), cpu_diag_sum(p, n, a, lda, sum));
+}
+
+/* ---- densified panels and NTK tiles (CPU) ---------------------------------- */
+
+static const int32_t *lower_bound(const int32_t *v, int64_t n, int32_t key) {
+  int64_t lo = 0, hi = n;
+  while (lo < hi) {
+    int64_t mid = (lo + hi) / 2;
+    if (v[mid] < key)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return v + lo;
+}
+
+/* Sets ones at the items in [i0, i1) of rows [r0, r1) of a, as rows 0.. of
+ * the column-major panel p (leading dimension ld; not cleared here). */
+static void scatter(const ia_be_csr *a, int64_t r0, int64_t r1, int64_t i0, int64_t i1, void *p,
+                    int64_t ld, ia_precision prec) {
+  for (int64_t r = r0; r < r1; r++) {
+    const int32_t *row = a->indices + a->indptr[r], *end = a->indices + a->indptr[r + 1];
+    for (const int32_t *it = lower_bound(row, end - row, (int32_t)i0); it < end && *it < i1;
+         it++) {
+      size_t at = (size_t)(*it - i0) * (size_t)ld + (size_t)(r - r0);
+      if (prec == IA_FP64)
+        ((double *)p)[at] = 1.0;
+      else
+        ((float *)p)[at] = 1.0f;
+    }
+  }
+}
+
+static size_t esize(ia_precision p) { return p == IA_FP64 ? sizeof(double) : sizeof(float); }
+
+static ia_status cpu_densify(ia_precision p, const ia_be_csr *a, int64_t d, void *out,
+                             int64_t ld) {
+  for (int64_t i = 0; i < d; i++) memset((char *)out + esize(p) * (size_t)i * (size_t)ld, 0,
+                                         esize(p) * (size_t)a->n_rows);
+  scatter(a, 0, a->n_rows, 0, d, out, ld, p);
+  return IA_OK;
+}
+
+ia_status ia_be_densify(ia_backend *b, ia_precision p, const ia_be_csr *a, int64_t d, void *out,
+                        int64_t ld) {
+  return CUDA_OR(ia_cuda_densify(b->cuda, p, a, d, out, ld), cpu_densify(p, a, d, out, ld));
+}
+
+static int64_t panel_width(int64_t rows, int64_t d, size_t es, int64_t bytes) {
+  if (rows < 1) rows = 1;
+  int64_t w = bytes / (int64_t)es / rows;
+  if (w < 64) w = 64;
+  return w < d ? w : d;
+}
+
+/* First local row of local column j that sym needs (rows above are skipped). */
+static int64_t first_row(const ia_be_layout *l, int64_t j) {
+  if (!l->sym) return 0;
+  int64_t gj = ia_l2g(j, l->nb, l->mycol, l->npcol);
+  return ia_numroc(gj / l->nb * l->nb, l->nb, l->myrow, l->nprow); /* rows of earlier blocks */
+}
+
+static ia_status cpu_ntk_tiles(ia_precision p, const ia_be_csr *ra, const ia_be_csr *rb,
+                               const double *nr, const ia_be_csr *cols, const double *nc,
+                               const ia_be_layout *lay, int64_t c0, int64_t c1, int64_t d,
+                               int64_t panel_bytes, void *out, int64_t ldo, double *flops) {
+  ia_status st = IA_OK;
+  void *pa = NULL, *pb = NULL;
+  size_t es = esize(p);
+  int64_t mloc = ra->n_rows, nloc = c1 - c0, nb = lay->nb;
+  *flops = 0;
+  if (mloc <= 0 || nloc <= 0) return IA_OK;
+  int64_t w = panel_width(mloc + nloc, d, es, panel_bytes);
+  IA_CALL_GOTO(ia_malloc(es * (size_t)mloc * (size_t)w, "Gram row panel", &pa));
+  IA_CALL_GOTO(ia_malloc(es * (size_t)nloc * (size_t)w, "Gram column panel", &pb));
+  for (int64_t i0 = 0; i0 < d; i0 += w) {
+    int64_t i1 = i0 + w < d ? i0 + w : d;
+    double beta = i0 == 0 ? 0.0 : 1.0;
+    memset(pa, 0, es * (size_t)mloc * (size_t)(i1 - i0));
+    memset(pb, 0, es * (size_t)nloc * (size_t)(i1 - i0));
+    scatter(ra, 0, mloc, i0, i1, pa, mloc, p);
+    if (rb) scatter(rb, 0, mloc, i0, i1, pa, mloc, p);
+    scatter(cols, c0, c1, i0, i1, pb, nloc, p);
+    /* Column blocks aligned to nb in the local numbering (one global block
+     * each), from the row where sym needs them. */
+    for (int64_t j0 = c0; j0 < c1;) {
+      int64_t j1 = (j0 / nb + 1) * nb;
+      if (j1 > c1) j1 = c1;
+      int64_t r0 = first_row(lay, j0);
+      if (r0 < mloc) {
+        IA_CALL_GOTO(cpu_gemm(p, 'N', 'T', mloc - r0, j1 - j0, i1 - i0, 1.0,
+                              (const char *)pa + es * (size_t)r0, mloc,
+                              (const char *)pb + es * (size_t)(j0 - c0), nloc, beta,
+                              (char *)out + es * ((size_t)(j0 - c0) * (size_t)ldo + (size_t)r0),
+                              ldo));
+        *flops += 2.0 * (double)(mloc - r0) * (double)(j1 - j0) * (double)(i1 - i0);
+      }
+      j0 = j1;
+    }
+  }
+  /* The NTK, entry by entry. */
+  double dd = (double)d;
+  for (int64_t j = c0; j < c1; j++) {
+    for (int64_t i = first_row(lay, j); i < mloc; i++) {
+      size_t at = (size_t)(j - c0) * (size_t)ldo + (size_t)i;
+      if (p == IA_FP64) {
+        double *v = (double *)out + at;
+        *v = ia_ntk(*v, nr[i], nc[j], dd);
+      } else {
+        float *v = (float *)out + at;
+        *v = (float)ia_ntk(*v, nr[i], nc[j], dd);
+      }
+    }
+  }
+done:
+  free(pa);
+  free(pb);
+  return st;
+}
+
+ia_status ia_be_ntk_tiles(ia_backend *b, ia_precision p, const ia_be_csr *ra, const ia_be_csr *rb,
+                          const double *nr, const ia_be_csr *cols, const double *nc,
+                          const ia_be_layout *lay, int64_t c0, int64_t c1, int64_t d,
+                          int64_t panel_bytes, void *out, int64_t ldo, double *flops) {
+  if (panel_bytes <= 0) panel_bytes = (int64_t)256 << 20;
+  return CUDA_OR(ia_cuda_ntk_tiles(b->cuda, p, ra, rb, nr, cols, nc, lay, c0, c1, d, panel_bytes,
+                                   out, ldo, flops),
+                 cpu_ntk_tiles(p, ra, rb, nr, cols, nc, lay, c0, c1, d, panel_bytes, out, ldo,
+                               flops));
+}

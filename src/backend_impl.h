@@ -1,0 +1,57 @@
+#pragma once
+/* Pieces of the backend shared by src/backend.c and the CUDA side
+ * (kernels/backend_cuda.cu). Not a public interface. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "infae/backend.h"
+#include "infae/config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* CSR rows: host arrays (CPU) or device copies (CUDA). */
+struct ia_be_csr {
+  int64_t n_rows;
+  const int64_t *indptr;
+  const int32_t *indices;
+  void *owned_indptr, *owned_indices; /* device copies to free, or NULL */
+};
+
+#if IA_HAVE_CUDA
+typedef struct ia_cuda ia_cuda;
+enum { IA_H2D = 0, IA_D2H = 1, IA_D2D = 2 };
+
+/* Binds this process to GPU local_rank % (visible GPUs) and makes its
+ * cuBLAS and cuSOLVER handles. */
+ia_status ia_cuda_open(int local_rank, ia_cuda **out);
+void ia_cuda_close(ia_cuda *c);
+const char *ia_cuda_describe(const ia_cuda *c);
+size_t ia_cuda_free_bytes(const ia_cuda *c);
+ia_status ia_cuda_alloc(ia_cuda *c, size_t bytes, const char *what, void **out);
+void ia_cuda_free(ia_cuda *c, void *p);
+ia_status ia_cuda_memcpy(ia_cuda *c, void *dst, const void *src, size_t bytes, int kind);
+ia_status ia_cuda_zero(ia_cuda *c, void *p, size_t bytes);
+ia_status ia_cuda_csr_make(ia_cuda *c, const ia_csr *host, ia_be_csr *out);
+ia_status ia_cuda_gemm(ia_cuda *c, ia_precision p, char ta, char tb, int64_t m, int64_t n,
+                       int64_t k, double alpha, const void *a, int64_t lda, const void *b,
+                       int64_t ldb, double beta, void *cm, int64_t ldc);
+ia_status ia_cuda_potrf(ia_cuda *c, ia_precision p, int64_t n, void *a, int64_t lda,
+                        int64_t *info);
+ia_status ia_cuda_potrs(ia_cuda *c, ia_precision p, int64_t n, int64_t nrhs, const void *a,
+                        int64_t lda, void *b, int64_t ldb);
+ia_status ia_cuda_diag_add(ia_cuda *c, ia_precision p, int64_t n, void *a, int64_t lda, double v);
+ia_status ia_cuda_diag_sum(ia_cuda *c, ia_precision p, int64_t n, const void *a, int64_t lda,
+                           double *sum);
+ia_status ia_cuda_densify(ia_cuda *c, ia_precision p, const ia_be_csr *a, int64_t d, void *out,
+                          int64_t ld);
+ia_status ia_cuda_ntk_tiles(ia_cuda *c, ia_precision p, const ia_be_csr *ra, const ia_be_csr *rb,
+                            const double *nr, const ia_be_csr *cols, const double *nc,
+                            const ia_be_layout *lay, int64_t c0, int64_t c1, int64_t d,
+                            int64_t panel_bytes, void *out, int64_t ldo, double *flops);
+#endif
+
+#ifdef __cplusplus
+}
+#endif
