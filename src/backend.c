@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "backend_impl.h"
+#include "infae/device.h"
 #include "infae/grid.h"
 #include "infae/ntk.h"
 
@@ -327,15 +328,14 @@ ia_status ia_be_densify(ia_backend *b, ia_precision p, const ia_be_csr *a, int64
   return CUDA_OR(ia_cuda_densify(b->cuda, p, a, d, out, ld), cpu_densify(p, a, d, out, ld));
 }
 
-static int64_t panel_width(int64_t rows, int64_t d, size_t es, int64_t bytes) {
+int64_t ia_be_panel_width(int64_t rows, int64_t d, size_t es, int64_t bytes) {
   if (rows < 1) rows = 1;
   int64_t w = bytes / (int64_t)es / rows;
   if (w < 64) w = 64;
   return w < d ? w : d;
 }
 
-/* First local row of local column j that sym needs (rows above are skipped). */
-static int64_t first_row(const ia_be_layout *l, int64_t j) {
+int64_t ia_be_first_row(const ia_be_layout *l, int64_t j) {
   if (!l->sym) return 0;
   int64_t gj = ia_l2g(j, l->nb, l->mycol, l->npcol);
   return ia_numroc(gj / l->nb * l->nb, l->nb, l->myrow, l->nprow); /* rows of earlier blocks */
@@ -351,7 +351,7 @@ static ia_status cpu_ntk_tiles(ia_precision p, const ia_be_csr *ra, const ia_be_
   int64_t mloc = ra->n_rows, nloc = c1 - c0, nb = lay->nb;
   *flops = 0;
   if (mloc <= 0 || nloc <= 0) return IA_OK;
-  int64_t w = panel_width(mloc + nloc, d, es, panel_bytes);
+  int64_t w = ia_be_panel_width(mloc + nloc, d, es, panel_bytes);
   IA_CALL_GOTO(ia_malloc(es * (size_t)mloc * (size_t)w, "Gram row panel", &pa));
   IA_CALL_GOTO(ia_malloc(es * (size_t)nloc * (size_t)w, "Gram column panel", &pb));
   for (int64_t i0 = 0; i0 < d; i0 += w) {
@@ -367,7 +367,7 @@ static ia_status cpu_ntk_tiles(ia_precision p, const ia_be_csr *ra, const ia_be_
     for (int64_t j0 = c0; j0 < c1;) {
       int64_t j1 = (j0 / nb + 1) * nb;
       if (j1 > c1) j1 = c1;
-      int64_t r0 = first_row(lay, j0);
+      int64_t r0 = ia_be_first_row(lay, j0);
       if (r0 < mloc) {
         IA_CALL_GOTO(cpu_gemm(p, 'N', 'T', mloc - r0, j1 - j0, i1 - i0, 1.0,
                               (const char *)pa + es * (size_t)r0, mloc,
@@ -382,7 +382,7 @@ static ia_status cpu_ntk_tiles(ia_precision p, const ia_be_csr *ra, const ia_be_
   /* The NTK, entry by entry. */
   double dd = (double)d;
   for (int64_t j = c0; j < c1; j++) {
-    for (int64_t i = first_row(lay, j); i < mloc; i++) {
+    for (int64_t i = ia_be_first_row(lay, j); i < mloc; i++) {
       size_t at = (size_t)(j - c0) * (size_t)ldo + (size_t)i;
       if (p == IA_FP64) {
         double *v = (double *)out + at;

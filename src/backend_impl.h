@@ -19,6 +19,13 @@ struct ia_be_csr {
   void *owned_indptr, *owned_indices; /* device copies to free, or NULL */
 };
 
+/* Items per densified panel of `rows` rows of es bytes within `bytes`
+ * (at least 64, at most d). */
+int64_t ia_be_panel_width(int64_t rows, int64_t d, size_t es, int64_t bytes);
+/* First local row of local column j that the layout needs (sym skips the
+ * blocks above the diagonal block). */
+int64_t ia_be_first_row(const ia_be_layout *l, int64_t j);
+
 #if IA_HAVE_CUDA
 typedef struct ia_cuda ia_cuda;
 enum { IA_H2D = 0, IA_D2H = 1, IA_D2D = 2 };

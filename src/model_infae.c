@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_impl.h"
 #include "infae/dataset.h"
 #include "infae/infae.h"
 #include "infae/log.h"
@@ -55,14 +56,6 @@ static ia_status desc(int *dsc, int64_t m, int64_t n, int64_t mb, int64_t nb, in
   return IA_OK;
 }
 
-/* Items per densified Gram panel (as the backends choose it). */
-static int64_t panel_width(int64_t rows, int64_t d, size_t es, int64_t bytes) {
-  if (rows < 1) rows = 1;
-  int64_t w = bytes / (int64_t)es / rows;
-  if (w < 64) w = 64;
-  return w < d ? w : d;
-}
-
 static double allsum(MPI_Comm comm, double v) {
   MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_SUM, comm);
   return v;
@@ -88,7 +81,7 @@ void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, 
   o->bytes_rhs = es * mu * dl * 2 + (sampled ? es * mn * dl : 0);
   o->bytes_cross = sampled ? es * mn * nu : 0;
   o->bytes_rows = es * rows * (double)d;
-  double wmax = (double)panel_width((int64_t)(mn + nu), d, (size_t)es, panel_bytes);
+  double wmax = (double)ia_be_panel_width((int64_t)(mn + nu), d, (size_t)es, panel_bytes);
   o->bytes_panels = es * (mn + nu) * wmax;
   /* CSR rows: the fit rows of the local blocks, the contexts, the evaluation
    * block (4 splits), at 4 bytes per interaction (nnz/n per user) + 8 per row. */

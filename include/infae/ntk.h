@@ -4,11 +4,18 @@
  * Everything depends on the rows only through x·y, |x|² and |y|². */
 #include <math.h>
 
+/* Callable from CUDA kernels too. */
+#ifdef __CUDACC__
+#define IA_HD __host__ __device__
+#else
+#define IA_HD
+#endif
+
 #define IA_NTK_W2 2.0
 #define IA_NTK_B2 0.01
 
 /* NTK(x, y) from xy = x·y, xx = |x|², yy = |y|² and d items. */
-static inline double ia_ntk(double xy, double xx, double yy, double d) {
+IA_HD static inline double ia_ntk(double xy, double xx, double yy, double d) {
   const double pi = 3.14159265358979323846;
   double qxy = IA_NTK_W2 * xy / d + IA_NTK_B2;
   double s = sqrt((IA_NTK_W2 * xx / d + IA_NTK_B2) * (IA_NTK_W2 * yy / d + IA_NTK_B2));

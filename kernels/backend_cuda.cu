@@ -1,0 +1,417 @@
+/* The CUDA backend: cuBLAS, cuSOLVER and the kernels the ∞-AE needs, on one
+ * GPU per rank. Every operation runs on the backend's stream; operations
+ * that hand results to the host synchronize it. */
+#include <cublas_v2.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <cusolverDn.h>
+#include <mpi.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+extern "C" {
+#include "backend_impl.h"
+}
+#include "infae/ntk.h"
+
+struct ia_cuda {
+  int device;
+  char desc[128];
+  cudaStream_t stream;
+  cublasHandle_t blas;
+  cusolverDnHandle_t solver;
+  cusolverDnParams_t params;
+  int *d_info;
+  void *work;        /* cuSOLVER device workspace, grown on demand */
+  size_t work_bytes;
+};
+
+/* ---- errors ---------------------------------------------------------------- */
+
+static ia_status cuda_status(cudaError_t e, const char *call, const char *file, int line) {
+  if (e == cudaSuccess) return IA_OK;
+  if (e == cudaErrorMemoryAllocation)
+    return ia_error_set(IA_ERR_NOMEM, file, line, "%s: GPU out of memory", call);
+  return ia_error_set(IA_ERR_DEVICE, file, line, "%s: %s", call, cudaGetErrorString(e));
+}
+
+static ia_status cublas_status(cublasStatus_t e, const char *call, const char *file, int line) {
+  if (e == CUBLAS_STATUS_SUCCESS) return IA_OK;
+  return ia_error_set(IA_ERR_DEVICE, file, line, "%s: %s", call, cublasGetStatusString(e));
+}
+
+static ia_status cusolver_status(cusolverStatus_t e, const char *call, const char *file,
+                                 int line) {
+  if (e == CUSOLVER_STATUS_SUCCESS) return IA_OK;
+  return ia_error_set(IA_ERR_DEVICE, file, line, "%s: cuSOLVER status %d", call, (int)e);
+}
+
+#define CUDA(call) cuda_status((call), #call, __FILE__, __LINE__)
+#define CUBLAS(call) cublas_status((call), #call, __FILE__, __LINE__)
+#define CUSOLVER(call) cusolver_status((call), #call, __FILE__, __LINE__)
+/* After a kernel launch. */
+#define LAUNCHED() cuda_status(cudaGetLastError(), "kernel launch", __FILE__, __LINE__)
+
+static int blocks_for(int64_t n, int threads) {
+  int64_t b = (n + threads - 1) / threads;
+  return (int)(b < 1 ? 1 : b > 65535 ? 65535 : b); /* grid-stride loops cover the rest */
+}
+
+static size_t esize(ia_precision p) { return p == IA_FP64 ? sizeof(double) : sizeof(float); }
+
+/* ---- life cycle -------------------------------------------------------------- */
+
+static ia_status open_parts(ia_cuda *c, int local_rank) {
+  int n = 0;
+  IA_CALL(CUDA(cudaGetDeviceCount(&n)));
+  IA_CHECK(n > 0, IA_ERR_DEVICE, "no GPU is visible");
+  c->device = local_rank % n;
+  IA_CALL(CUDA(cudaSetDevice(c->device)));
+  cudaDeviceProp p;
+  IA_CALL(CUDA(cudaGetDeviceProperties(&p, c->device)));
+  snprintf(c->desc, sizeof c->desc, "cuda:%d (%s, %.0f GiB)", c->device, p.name,
+           (double)p.totalGlobalMem / 1073741824.0);
+  IA_CALL(CUDA(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking)));
+  IA_CALL(CUBLAS(cublasCreate(&c->blas)));
+  IA_CALL(CUBLAS(cublasSetStream(c->blas, c->stream)));
+  IA_CALL(CUSOLVER(cusolverDnCreate(&c->solver)));
+  IA_CALL(CUSOLVER(cusolverDnSetStream(c->solver, c->stream)));
+  IA_CALL(CUSOLVER(cusolverDnCreateParams(&c->params)));
+  IA_CALL(CUDA(cudaMalloc((void **)&c->d_info, sizeof(int))));
+  return IA_OK;
+}
+
+ia_status ia_cuda_open(int local_rank, ia_cuda **out) {
+  ia_cuda *c = (ia_cuda *)calloc(1, sizeof *c);
+  IA_CHECK(c != NULL, IA_ERR_NOMEM, "cannot allocate the CUDA backend");
+  ia_status st = open_parts(c, local_rank);
+  if (st != IA_OK) {
+    ia_cuda_close(c);
+    return st;
+  }
+  *out = c;
+  return IA_OK;
+}
+
+void ia_cuda_close(ia_cuda *c) {
+  if (!c) return;
+  if (c->stream) cudaStreamSynchronize(c->stream);
+  cudaFree(c->work);
+  cudaFree(c->d_info);
+  if (c->params) cusolverDnDestroyParams(c->params);
+  if (c->solver) cusolverDnDestroy(c->solver);
+  if (c->blas) cublasDestroy(c->blas);
+  if (c->stream) cudaStreamDestroy(c->stream);
+  free(c);
+}
+
+const char *ia_cuda_describe(const ia_cuda *c) { return c->desc; }
+
+size_t ia_cuda_free_bytes(const ia_cuda *c) {
+  (void)c;
+  size_t free_b = 0, total = 0;
+  if (cudaMemGetInfo(&free_b, &total) != cudaSuccess) return 0;
+  return free_b;
+}
+
+/* ---- memory ------------------------------------------------------------------ */
+
+ia_status ia_cuda_alloc(ia_cuda *c, size_t bytes, const char *what, void **out) {
+  if (cudaMalloc(out, bytes) == cudaSuccess) return IA_OK;
+  cudaGetLastError(); /* clear the sticky-free error state */
+  *out = NULL;
+  return ia_error_set(IA_ERR_NOMEM, __FILE__, __LINE__,
+                      "cannot allocate %.3f GiB of GPU memory for %s (%.3f GiB free on %s)",
+                      (double)bytes / 1073741824.0, what,
+                      (double)ia_cuda_free_bytes(c) / 1073741824.0, c->desc);
+}
+
+void ia_cuda_free(ia_cuda *c, void *p) {
+  if (!p) return;
+  cudaStreamSynchronize(c->stream); /* no kernel may still use it */
+  cudaFree(p);
+}
+
+ia_status ia_cuda_memcpy(ia_cuda *c, void *dst, const void *src, size_t bytes, int kind) {
+  if (bytes == 0 || dst == src) return IA_OK;
+  cudaMemcpyKind k = kind == IA_H2D   ? cudaMemcpyHostToDevice
+                     : kind == IA_D2H ? cudaMemcpyDeviceToHost
+                                      : cudaMemcpyDeviceToDevice;
+  IA_CALL(CUDA(cudaMemcpyAsync(dst, src, bytes, k, c->stream)));
+  /* The host side of a transfer is free to change once we return. */
+  if (kind != IA_D2D) IA_CALL(CUDA(cudaStreamSynchronize(c->stream)));
+  return IA_OK;
+}
+
+ia_status ia_cuda_zero(ia_cuda *c, void *p, size_t bytes) {
+  return CUDA(cudaMemsetAsync(p, 0, bytes, c->stream));
+}
+
+ia_status ia_cuda_csr_make(ia_cuda *c, const ia_csr *host, ia_be_csr *out) {
+  int64_t nnz = host->indptr ? host->indptr[host->n_rows] : 0;
+  void *ip = NULL, *ix = NULL;
+  ia_status st = ia_cuda_alloc(c, sizeof(int64_t) * (size_t)(host->n_rows + 1), "CSR rows", &ip);
+  if (st == IA_OK)
+    st = ia_cuda_alloc(c, sizeof(int32_t) * (size_t)(nnz > 0 ? nnz : 1), "CSR items", &ix);
+  if (st == IA_OK && host->indptr)
+    st = ia_cuda_memcpy(c, ip, host->indptr, sizeof(int64_t) * (size_t)(host->n_rows + 1),
+                        IA_H2D);
+  else if (st == IA_OK)
+    st = ia_cuda_zero(c, ip, sizeof(int64_t));
+  if (st == IA_OK && nnz > 0)
+    st = ia_cuda_memcpy(c, ix, host->indices, sizeof(int32_t) * (size_t)nnz, IA_H2D);
+  if (st != IA_OK) {
+    ia_cuda_free(c, ip);
+    ia_cuda_free(c, ix);
+    return st;
+  }
+  out->indptr = (const int64_t *)ip;
+  out->indices = (const int32_t *)ix;
+  out->owned_indptr = ip;
+  out->owned_indices = ix;
+  return IA_OK;
+}
+
+/* ---- dense linear algebra ------------------------------------------------------ */
+
+static cublasOperation_t op(char t) { return t == 'T' ? CUBLAS_OP_T : CUBLAS_OP_N; }
+
+ia_status ia_cuda_gemm(ia_cuda *c, ia_precision p, char ta, char tb, int64_t m, int64_t n,
+                       int64_t k, double alpha, const void *a, int64_t lda, const void *b,
+                       int64_t ldb, double beta, void *cm, int64_t ldc) {
+  if (m <= 0 || n <= 0) return IA_OK;
+  if (p == IA_FP64)
+    return CUBLAS(cublasDgemm_64(c->blas, op(ta), op(tb), m, n, k, &alpha, (const double *)a, lda,
+                                 (const double *)b, ldb, &beta, (double *)cm, ldc));
+  float al = (float)alpha, be = (float)beta;
+  return CUBLAS(cublasSgemm_64(c->blas, op(ta), op(tb), m, n, k, &al, (const float *)a, lda,
+                               (const float *)b, ldb, &be, (float *)cm, ldc));
+}
+
+static cudaDataType real_type(ia_precision p) { return p == IA_FP64 ? CUDA_R_64F : CUDA_R_32F; }
+
+ia_status ia_cuda_potrf(ia_cuda *c, ia_precision p, int64_t n, void *a, int64_t lda,
+                        int64_t *info) {
+  size_t dev_bytes = 0, host_bytes = 0;
+  cudaDataType t = real_type(p);
+  IA_CALL(CUSOLVER(cusolverDnXpotrf_bufferSize(c->solver, c->params, CUBLAS_FILL_MODE_LOWER, n, t,
+                                               a, lda, t, &dev_bytes, &host_bytes)));
+  if (dev_bytes > c->work_bytes) {
+    ia_cuda_free(c, c->work);
+    c->work = NULL;
+    c->work_bytes = 0;
+    IA_CALL(ia_cuda_alloc(c, dev_bytes, "Cholesky workspace", &c->work));
+    c->work_bytes = dev_bytes;
+  }
+  void *host = host_bytes ? malloc(host_bytes) : NULL;
+  IA_CHECK(host_bytes == 0 || host, IA_ERR_NOMEM, "cannot allocate the Cholesky host workspace");
+  int h_info = 0;
+  ia_status st = CUSOLVER(cusolverDnXpotrf(c->solver, c->params, CUBLAS_FILL_MODE_LOWER, n, t, a,
+                                           lda, t, c->work, c->work_bytes, host, host_bytes,
+                                           c->d_info));
+  if (st == IA_OK) st = ia_cuda_memcpy(c, &h_info, c->d_info, sizeof(int), IA_D2H);
+  free(host);
+  IA_CALL(st);
+  IA_CHECK(h_info >= 0, IA_ERR_LAPACK, "cusolverDnXpotrf: argument %d is invalid", -h_info);
+  *info = h_info;
+  return IA_OK;
+}
+
+ia_status ia_cuda_potrs(ia_cuda *c, ia_precision p, int64_t n, int64_t nrhs, const void *a,
+                        int64_t lda, void *b, int64_t ldb) {
+  cudaDataType t = real_type(p);
+  int h_info = 0;
+  IA_CALL(CUSOLVER(cusolverDnXpotrs(c->solver, c->params, CUBLAS_FILL_MODE_LOWER, n, nrhs, t, a,
+                                    lda, t, b, ldb, c->d_info)));
+  IA_CALL(ia_cuda_memcpy(c, &h_info, c->d_info, sizeof(int), IA_D2H));
+  IA_CHECK(h_info == 0, IA_ERR_LAPACK, "cusolverDnXpotrs: argument %d is invalid", -h_info);
+  return IA_OK;
+}
+
+template <typename T> __global__ void diag_add_kernel(int64_t n, T *a, int64_t lda, double v) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+       i += (int64_t)gridDim.x * blockDim.x) {
+    T *x = a + i * lda + i;
+    *x = (T)((double)*x + v); /* as the CPU: the sum in double, rounded once */
+  }
+}
+
+ia_status ia_cuda_diag_add(ia_cuda *c, ia_precision p, int64_t n, void *a, int64_t lda, double v) {
+  if (n <= 0) return IA_OK;
+  if (p == IA_FP64)
+    diag_add_kernel<double><<<blocks_for(n, 256), 256, 0, c->stream>>>(n, (double *)a, lda, v);
+  else
+    diag_add_kernel<float><<<blocks_for(n, 256), 256, 0, c->stream>>>(n, (float *)a, lda, v);
+  return LAUNCHED();
+}
+
+/* One block: a fixed summation order, so the trace is the same every run. */
+template <typename T>
+__global__ void diag_sum_kernel(int64_t n, const T *a, int64_t lda, double *out) {
+  __shared__ double part[256];
+  double s = 0;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += (double)a[i * lda + i];
+  part[threadIdx.x] = s;
+  __syncthreads();
+  for (int w = blockDim.x / 2; w > 0; w /= 2) {
+    if ((int)threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) *out = part[0];
+}
+
+ia_status ia_cuda_diag_sum(ia_cuda *c, ia_precision p, int64_t n, const void *a, int64_t lda,
+                           double *sum) {
+  double *d = NULL;
+  IA_CALL(ia_cuda_alloc(c, sizeof(double), "trace", (void **)&d));
+  if (p == IA_FP64)
+    diag_sum_kernel<double><<<1, 256, 0, c->stream>>>(n, (const double *)a, lda, d);
+  else
+    diag_sum_kernel<float><<<1, 256, 0, c->stream>>>(n, (const float *)a, lda, d);
+  ia_status st = LAUNCHED();
+  if (st == IA_OK) st = ia_cuda_memcpy(c, sum, d, sizeof(double), IA_D2H);
+  ia_cuda_free(c, d);
+  return st;
+}
+
+/* ---- densified panels --------------------------------------------------------- */
+
+template <typename T> __device__ T one_value() { return (T)1; }
+template <> __device__ __half one_value<__half>() { return __float2half(1.0f); }
+
+/* Ones at the items in [i0, i1) of rows [r0, r1) of a, as rows 0.. of the
+ * panel p (leading dimension ld, already zero): one warp per row. */
+template <typename T>
+__global__ void scatter_kernel(const int64_t *indptr, const int32_t *indices, int64_t r0,
+                               int64_t r1, int32_t i0, int32_t i1, T *p, int64_t ld) {
+  int lane = threadIdx.x % 32;
+  int64_t warp = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) / 32;
+  int64_t warps = (int64_t)gridDim.x * blockDim.x / 32;
+  for (int64_t r = r0 + warp; r < r1; r += warps)
+    for (int64_t e = indptr[r] + lane; e < indptr[r + 1]; e += 32) {
+      int32_t it = indices[e];
+      if (it >= i0 && it < i1) p[(int64_t)(it - i0) * ld + (r - r0)] = one_value<T>();
+    }
+}
+
+template <typename T>
+static ia_status scatter(ia_cuda *c, const ia_be_csr *a, int64_t r0, int64_t r1, int64_t i0,
+                         int64_t i1, T *p, int64_t ld) {
+  if (r1 <= r0) return IA_OK;
+  scatter_kernel<T><<<blocks_for((r1 - r0) * 32, 256), 256, 0, c->stream>>>(
+      a->indptr, a->indices, r0, r1, (int32_t)i0, (int32_t)i1, p, ld);
+  return LAUNCHED();
+}
+
+/* Zeroes rows × cols of a column-major array with leading dimension ld. */
+static ia_status zero2d(ia_cuda *c, void *p, size_t es, int64_t ld, int64_t rows, int64_t cols) {
+  if (rows <= 0 || cols <= 0) return IA_OK;
+  return CUDA(cudaMemset2DAsync(p, es * (size_t)ld, 0, es * (size_t)rows, (size_t)cols, c->stream));
+}
+
+ia_status ia_cuda_densify(ia_cuda *c, ia_precision p, const ia_be_csr *a, int64_t d, void *out,
+                          int64_t ld) {
+  IA_CALL(zero2d(c, out, esize(p), ld, a->n_rows, d));
+  if (p == IA_FP64) return scatter<double>(c, a, 0, a->n_rows, 0, d, (double *)out, ld);
+  return scatter<float>(c, a, 0, a->n_rows, 0, d, (float *)out, ld);
+}
+
+/* ---- NTK tiles ------------------------------------------------------------------- */
+
+/* out(i, j) = NTK(g(i, j), nr_i, nc_j) for i ≥ rstart_j (g and out may be
+ * the same float array). */
+template <typename T>
+__global__ void ntk_kernel(int64_t mloc, int64_t ncols, const float *g, int64_t ldg,
+                           const double *nr, const double *nc, const int64_t *rstart, double d,
+                           T *out, int64_t ldo) {
+  int64_t total = mloc * ncols;
+  for (int64_t x = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; x < total;
+       x += (int64_t)gridDim.x * blockDim.x) {
+    int64_t i = x % mloc, j = x / mloc;
+    if (i < rstart[j]) continue;
+    double xy = (double)g[j * ldg + i];
+    out[j * ldo + i] = (T)ia_ntk(xy, nr[i], nc[j], d);
+  }
+}
+
+static int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
+
+/* The Gram is exact: 0/1 panels in FP16, products summed in FP32 (integers
+ * below 2^24), on the tensor cores. */
+ia_status ia_cuda_ntk_tiles(ia_cuda *c, ia_precision p, const ia_be_csr *ra, const ia_be_csr *rb,
+                            const double *nr, const ia_be_csr *cols, const double *nc,
+                            const ia_be_layout *lay, int64_t c0, int64_t c1, int64_t d,
+                            int64_t panel_bytes, void *out, int64_t ldo, double *flops) {
+  ia_status st = IA_OK;
+  int64_t mloc = ra->n_rows, ncols = c1 - c0, nb = lay->nb;
+  *flops = 0;
+  if (mloc <= 0 || ncols <= 0) return IA_OK;
+  IA_CHECK(d < (1 << 24), IA_ERR_RANGE, "%lld items: the FP32 Gram is exact below 2^24",
+           (long long)d);
+  int64_t lda = round_up(mloc, 8), ldb = round_up(ncols, 8);
+  int64_t w = ia_be_panel_width(lda + ldb, d, sizeof(__half), panel_bytes);
+  __half *pa = NULL, *pb = NULL;
+  float *g = NULL;
+  double *dnr = NULL, *dnc = NULL;
+  int64_t *rs = NULL, *drs = NULL;
+  int64_t ldg = p == IA_FP32 ? ldo : lda;
+  rs = (int64_t *)malloc(sizeof(int64_t) * (size_t)ncols);
+  IA_CHECK(rs != NULL, IA_ERR_NOMEM, "cannot allocate the row starts of a kernel tile");
+  for (int64_t j = 0; j < ncols; j++) rs[j] = ia_be_first_row(lay, c0 + j);
+  IA_CALL_GOTO(ia_cuda_alloc(c, sizeof(__half) * (size_t)(lda * w), "Gram row panel", (void **)&pa));
+  IA_CALL_GOTO(ia_cuda_alloc(c, sizeof(__half) * (size_t)(ldb * w), "Gram column panel",
+                             (void **)&pb));
+  if (p == IA_FP32)
+    g = (float *)out; /* the Gram in place, then the NTK over it */
+  else
+    IA_CALL_GOTO(ia_cuda_alloc(c, sizeof(float) * (size_t)(ldg * ncols), "FP32 Gram tile",
+                               (void **)&g));
+  IA_CALL_GOTO(ia_cuda_alloc(c, sizeof(double) * (size_t)mloc, "row norms", (void **)&dnr));
+  IA_CALL_GOTO(ia_cuda_alloc(c, sizeof(double) * (size_t)ncols, "column norms", (void **)&dnc));
+  IA_CALL_GOTO(ia_cuda_alloc(c, sizeof(int64_t) * (size_t)ncols, "row starts", (void **)&drs));
+  IA_CALL_GOTO(ia_cuda_memcpy(c, dnr, nr, sizeof(double) * (size_t)mloc, IA_H2D));
+  IA_CALL_GOTO(ia_cuda_memcpy(c, dnc, nc + c0, sizeof(double) * (size_t)ncols, IA_H2D));
+  IA_CALL_GOTO(ia_cuda_memcpy(c, drs, rs, sizeof(int64_t) * (size_t)ncols, IA_H2D));
+  for (int64_t i0 = 0; i0 < d; i0 += w) {
+    int64_t i1 = i0 + w < d ? i0 + w : d;
+    float one = 1.0f, beta = i0 == 0 ? 0.0f : 1.0f;
+    IA_CALL_GOTO(ia_cuda_zero(c, pa, sizeof(__half) * (size_t)(lda * (i1 - i0))));
+    IA_CALL_GOTO(ia_cuda_zero(c, pb, sizeof(__half) * (size_t)(ldb * (i1 - i0))));
+    IA_CALL_GOTO(scatter<__half>(c, ra, 0, mloc, i0, i1, pa, lda));
+    if (rb) IA_CALL_GOTO(scatter<__half>(c, rb, 0, mloc, i0, i1, pa, lda));
+    IA_CALL_GOTO(scatter<__half>(c, cols, c0, c1, i0, i1, pb, ldb));
+    /* One global column block at a time, from the rows the layout needs. */
+    for (int64_t j0 = c0; j0 < c1;) {
+      int64_t j1 = (j0 / nb + 1) * nb;
+      if (j1 > c1) j1 = c1;
+      int64_t r0 = rs[j0 - c0];
+      if (r0 < mloc) {
+        IA_CALL_GOTO(CUBLAS(cublasGemmEx_64(
+            c->blas, CUBLAS_OP_N, CUBLAS_OP_T, mloc - r0, j1 - j0, i1 - i0, &one, pa + r0,
+            CUDA_R_16F, lda, pb + (j0 - c0), CUDA_R_16F, ldb, &beta,
+            g + (j0 - c0) * ldg + r0, CUDA_R_32F, ldg, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT)));
+        *flops += 2.0 * (double)(mloc - r0) * (double)(j1 - j0) * (double)(i1 - i0);
+      }
+      j0 = j1;
+    }
+  }
+  if (p == IA_FP64)
+    ntk_kernel<double><<<blocks_for(mloc * ncols, 256), 256, 0, c->stream>>>(
+        mloc, ncols, g, ldg, dnr, dnc, drs, (double)d, (double *)out, ldo);
+  else
+    ntk_kernel<float><<<blocks_for(mloc * ncols, 256), 256, 0, c->stream>>>(
+        mloc, ncols, g, ldg, dnr, dnc, drs, (double)d, (float *)out, ldo);
+  IA_CALL_GOTO(LAUNCHED());
+  IA_CALL_GOTO(CUDA(cudaStreamSynchronize(c->stream)));
+done:
+  ia_cuda_free(c, pa);
+  ia_cuda_free(c, pb);
+  if (p == IA_FP64) ia_cuda_free(c, g);
+  ia_cuda_free(c, dnr);
+  ia_cuda_free(c, dnc);
+  ia_cuda_free(c, drs);
+  free(rs);
+  return st;
+}
