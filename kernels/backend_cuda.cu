@@ -7,12 +7,16 @@
 #include <cusolverDn.h>
 #include <mpi.h>
 
+#include <Random123/philox.h>
+
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
 extern "C" {
 #include "backend_impl.h"
+#include "infae/rng.h"
 }
 #include "infae/ntk.h"
 
@@ -414,4 +418,180 @@ done:
   ia_cuda_free(c, drs);
   free(rs);
   return st;
+}
+
+/* ---- Gumbel-softmax rows (include/infae/gumbel.h) ------------------------------- */
+
+/* The noise is the CPU's: the same Philox4x32-10 words (Random123 compiles
+ * for the device), the same 23-bit uniforms and column mapping; −log(−log u)
+ * in single precision may differ from the CPU's vector logf in the last bit. */
+struct gumbel_args {
+  uint32_t key0, key1, step;
+  int samples;
+  double inv_tau;
+  int64_t d, full; /* full: Philox blocks in whole groups of 16 columns */
+};
+
+static gumbel_args make_args(const ia_gumbel *g) {
+  gumbel_args a;
+  a.key0 = (uint32_t)g->seed;
+  a.key1 = (uint32_t)(g->seed >> 32);
+  a.step = (uint32_t)g->step;
+  a.samples = g->samples;
+  a.inv_tau = 1.0 / g->tau;
+  a.d = g->d;
+  a.full = g->d / 16 * 4;
+  return a;
+}
+
+/* Columns and logits y = (z + G_k)/τ of Philox block j of (row, k); a
+ * column ≥ d is marked −1. */
+__device__ void gumbel_block(const gumbel_args &g, uint32_t row, int k, int64_t j,
+                             const double *z, int64_t col[4], double y[4]) {
+  philox4x32_ctr_t c = {{(uint32_t)j, row, ((uint32_t)IA_RNG_GUMBEL << 24) | (uint32_t)k, g.step}};
+  philox4x32_key_t key = {{g.key0, g.key1}};
+  philox4x32_ctr_t o = philox4x32_R(10, c, key);
+  for (int q = 0; q < 4; q++) {
+    int64_t cq = j < g.full ? 16 * (j / 4) + 4 * q + j % 4 : 4 * j + q;
+    col[q] = cq < g.d ? cq : -1;
+    float u = ((float)(o.v[q] >> 9) + 0.5f) * 0x1.0p-23f;
+    float noise = -logf(-logf(u));
+    y[q] = col[q] >= 0 ? (z[cq] + (double)noise) * g.inv_tau : 0.0;
+  }
+}
+
+/* Running (max, Σ exp(y − max)) pairs, merged. */
+__device__ void ms_merge(double &m, double &s, double m2, double s2) {
+  if (m2 > m) {
+    s = s * exp(m - m2) + s2;
+    m = m2;
+  } else if (s2 > 0) {
+    s += s2 * exp(m2 - m);
+  }
+}
+
+/* Block-wide reductions (blockDim.x a multiple of 32, at most 1024). */
+__device__ void block_ms(double &m, double &s) {
+  __shared__ double sm[32], ss[32];
+  for (int o = 16; o > 0; o /= 2)
+    ms_merge(m, s, __shfl_down_sync(0xffffffffu, m, o), __shfl_down_sync(0xffffffffu, s, o));
+  int w = threadIdx.x / 32, lane = threadIdx.x % 32, nw = blockDim.x / 32;
+  __syncthreads();
+  if (lane == 0) sm[w] = m, ss[w] = s;
+  __syncthreads();
+  if (w == 0) {
+    m = lane < nw ? sm[lane] : -INFINITY;
+    s = lane < nw ? ss[lane] : 0.0;
+    for (int o = 16; o > 0; o /= 2)
+      ms_merge(m, s, __shfl_down_sync(0xffffffffu, m, o), __shfl_down_sync(0xffffffffu, s, o));
+    if (lane == 0) sm[0] = m, ss[0] = s;
+  }
+  __syncthreads();
+  m = sm[0];
+  s = ss[0];
+}
+
+__device__ double block_sum(double v) {
+  __shared__ double sv[32];
+  for (int o = 16; o > 0; o /= 2) v += __shfl_down_sync(0xffffffffu, v, o);
+  int w = threadIdx.x / 32, lane = threadIdx.x % 32, nw = blockDim.x / 32;
+  __syncthreads();
+  if (lane == 0) sv[w] = v;
+  __syncthreads();
+  if (w == 0) {
+    v = lane < nw ? sv[lane] : 0.0;
+    for (int o = 16; o > 0; o /= 2) v += __shfl_down_sync(0xffffffffu, v, o);
+    if (lane == 0) sv[0] = v;
+  }
+  __syncthreads();
+  return sv[0];
+}
+
+/* (max, sum) of the logits of sample k over the row. */
+__device__ void row_softmax_ms(const gumbel_args &g, uint32_t row, int k, const double *z,
+                               double &m, double &s) {
+  m = -INFINITY;
+  s = 0;
+  int64_t col[4];
+  double y[4];
+  for (int64_t j = threadIdx.x; 4 * j < g.d; j += blockDim.x) {
+    gumbel_block(g, row, k, j, z, col, y);
+    for (int q = 0; q < 4; q++)
+      if (col[q] >= 0) ms_merge(m, s, y[q], 1.0);
+  }
+  block_ms(m, s);
+}
+
+/* One block per row: a = Σ_k softmax((z + G_k)/τ). Each thread owns the
+ * columns of its Philox blocks, so a needs no atomics. */
+__global__ void gumbel_rows_kernel(gumbel_args g, int64_t row0, const double *z, double *a) {
+  const double *zr = z + blockIdx.x * g.d;
+  double *ar = a + blockIdx.x * g.d;
+  uint32_t row = (uint32_t)(row0 + blockIdx.x);
+  int64_t col[4];
+  double y[4];
+  for (int64_t i = threadIdx.x; i < g.d; i += blockDim.x) ar[i] = 0;
+  __syncthreads();
+  for (int k = 0; k < g.samples; k++) {
+    double m, s;
+    row_softmax_ms(g, row, k, zr, m, s);
+    double inv = 1.0 / s;
+    for (int64_t j = threadIdx.x; 4 * j < g.d; j += blockDim.x) {
+      gumbel_block(g, row, k, j, zr, col, y);
+      for (int q = 0; q < 4; q++)
+        if (col[q] >= 0) ar[col[q]] += exp(y[q] - m) * inv;
+    }
+  }
+}
+
+/* dz = Σ_k (1/τ)·p_k ⊙ (da − ⟨da, p_k⟩). */
+__global__ void gumbel_rows_vjp_kernel(gumbel_args g, int64_t row0, const double *z,
+                                       const double *da, double *dz) {
+  const double *zr = z + blockIdx.x * g.d, *dar = da + blockIdx.x * g.d;
+  double *dzr = dz + blockIdx.x * g.d;
+  uint32_t row = (uint32_t)(row0 + blockIdx.x);
+  int64_t col[4];
+  double y[4];
+  for (int64_t i = threadIdx.x; i < g.d; i += blockDim.x) dzr[i] = 0;
+  __syncthreads();
+  for (int k = 0; k < g.samples; k++) {
+    double m, s, dot = 0;
+    row_softmax_ms(g, row, k, zr, m, s);
+    double inv = 1.0 / s;
+    for (int64_t j = threadIdx.x; 4 * j < g.d; j += blockDim.x) {
+      gumbel_block(g, row, k, j, zr, col, y);
+      for (int q = 0; q < 4; q++)
+        if (col[q] >= 0) dot += exp(y[q] - m) * inv * dar[col[q]];
+    }
+    dot = block_sum(dot);
+    for (int64_t j = threadIdx.x; 4 * j < g.d; j += blockDim.x) {
+      gumbel_block(g, row, k, j, zr, col, y);
+      for (int q = 0; q < 4; q++)
+        if (col[q] >= 0)
+          dzr[col[q]] += g.inv_tau * exp(y[q] - m) * inv * (dar[col[q]] - dot);
+    }
+  }
+}
+
+static ia_status gumbel_check(const ia_gumbel *g, int64_t n) {
+  IA_CHECK(n <= 2147483647 && g->d > 0 && (g->d + 3) / 4 <= 4294967295LL, IA_ERR_RANGE,
+           "Gumbel-softmax on the GPU: %lld rows of %lld items are out of range", (long long)n,
+           (long long)g->d);
+  return IA_OK;
+}
+
+ia_status ia_cuda_gumbel_rows(ia_cuda *c, const ia_gumbel *g, int64_t row0, int64_t n,
+                              const double *z, double *a) {
+  if (n <= 0) return IA_OK;
+  IA_CALL(gumbel_check(g, n));
+  gumbel_rows_kernel<<<(unsigned)n, 256, 0, c->stream>>>(make_args(g), row0, z, a);
+  return LAUNCHED();
+}
+
+ia_status ia_cuda_gumbel_rows_vjp(ia_cuda *c, const ia_gumbel *g, int64_t row0, int64_t n,
+                                  const double *z, const double *da, double *dz) {
+  if (n <= 0) return IA_OK;
+  IA_CALL(gumbel_check(g, n));
+  gumbel_rows_vjp_kernel<<<(unsigned)n, 256, 0, c->stream>>>(make_args(g), row0, z, da, dz);
+  return LAUNCHED();
 }

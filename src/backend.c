@@ -409,3 +409,33 @@ ia_status ia_be_ntk_tiles(ia_backend *b, ia_precision p, const ia_be_csr *ra, co
                  cpu_ntk_tiles(p, ra, rb, nr, cols, nc, lay, c0, c1, d, panel_bytes, out, ldo,
                                flops));
 }
+
+/* ---- Gumbel-softmax rows (CPU) --------------------------------------------------- */
+
+static ia_status cpu_gumbel(const ia_gumbel *g, int64_t row0, int64_t n, const double *z,
+                            const double *da, double *out) {
+  double *scratch = NULL;
+  int64_t d = g->d;
+  IA_CALL(IA_ALLOC(scratch, ia_gumbel_scratch(d), "Gumbel scratch"));
+  for (int64_t r = 0; r < n; r++) {
+    size_t at = (size_t)r * (size_t)d;
+    if (da)
+      ia_gumbel_row_vjp(g, row0 + r, z + at, da + at, out + at, scratch);
+    else
+      ia_gumbel_row(g, row0 + r, z + at, out + at, scratch);
+  }
+  free(scratch);
+  return IA_OK;
+}
+
+ia_status ia_be_gumbel_rows(ia_backend *b, const ia_gumbel *g, int64_t row0, int64_t n,
+                            const double *z, double *a) {
+  return CUDA_OR(ia_cuda_gumbel_rows(b->cuda, g, row0, n, z, a),
+                 cpu_gumbel(g, row0, n, z, NULL, a));
+}
+
+ia_status ia_be_gumbel_rows_vjp(ia_backend *b, const ia_gumbel *g, int64_t row0, int64_t n,
+                                const double *z, const double *da, double *dz) {
+  return CUDA_OR(ia_cuda_gumbel_rows_vjp(b->cuda, g, row0, n, z, da, dz),
+                 cpu_gumbel(g, row0, n, z, da, dz));
+}

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "infae/csr.h"
+#include "infae/gumbel.h"
 #include "infae/status.h"
 
 typedef enum { IA_FP64 = 0, IA_FP32 = 1 } ia_precision;
@@ -96,3 +97,15 @@ IA_NODISCARD ia_status ia_be_ntk_tiles(ia_backend *b, ia_precision p, const ia_b
                                        const ia_be_layout *layout, int64_t c0, int64_t c1,
                                        int64_t d, int64_t panel_bytes, void *out, int64_t ldo,
                                        double *flops);
+
+/* ---- Distill-CF sampler --------------------------------------------------------- */
+/* Gumbel-softmax rows (infae/gumbel.h) of synthetic rows row0 … row0 + n − 1:
+ * a(r, ·) = Σ_k softmax((z(r, ·) + G_k)/τ), z and a row-major n × g->d. The
+ * CUDA noise is the CPU's Philox stream (its float −log(−log u) may differ in
+ * the last bit). */
+IA_NODISCARD ia_status ia_be_gumbel_rows(ia_backend *b, const ia_gumbel *g, int64_t row0,
+                                         int64_t n, const double *z, double *a);
+/* dz(r, ·): the vector-Jacobian product of ia_be_gumbel_rows with da. */
+IA_NODISCARD ia_status ia_be_gumbel_rows_vjp(ia_backend *b, const ia_gumbel *g, int64_t row0,
+                                             int64_t n, const double *z, const double *da,
+                                             double *dz);

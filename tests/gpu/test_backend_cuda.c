@@ -1,0 +1,227 @@
+/* The CUDA backend against the CPU backend (BLAS/LAPACK and the CPU
+ * sampler), operation by operation, on random inputs: NTK tiles (lower
+ * triangle and full, one rank's blocks of a 2×2 grid), densify, GEMM,
+ * Cholesky factor and solve, diagonal update and sum, and the Gumbel-softmax
+ * rows and their vector-Jacobian product. Exits 77 (skipped) without a GPU. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend_impl.h"
+#include "infae/backend.h"
+#include "infae/device.h"
+#include "infae/grid.h"
+#include "infae/rng.h"
+
+static int failures = 0;
+
+static void check(const char *what, double err, double tol) {
+  int ok = err <= tol;
+  printf("%-44s max rel. error %.3e (tolerance %.0e) %s\n", what, err, tol, ok ? "ok" : "FAIL");
+  if (!ok) failures++;
+}
+
+#define OK(call)                                                                   \
+  do {                                                                             \
+    if ((call) != IA_OK) {                                                         \
+      fprintf(stderr, "%s failed: %s\n", #call, ia_error_message());               \
+      exit(1);                                                                     \
+    }                                                                              \
+  } while (0)
+
+/* Max |x − y| / max |y| over an m × n column-major block (leading dims lx, ly),
+ * rows from rstart(j) when given. */
+static double rel_err(const double *x, int64_t lx, const double *y, int64_t ly, int64_t m,
+                      int64_t n, const int64_t *rstart) {
+  double e = 0, s = 0;
+  for (int64_t j = 0; j < n; j++)
+    for (int64_t i = rstart ? rstart[j] : 0; i < m; i++) {
+      double a = x[j * lx + i], b = y[j * ly + i];
+      e = fmax(e, fabs(a - b));
+      s = fmax(s, fabs(b));
+    }
+  return s > 0 ? e / s : e;
+}
+
+static void random_csr(ia_rng *r, int64_t rows, int64_t d, double density, ia_csr *out) {
+  int64_t cap = (int64_t)(rows * d * density * 2) + rows + 1;
+  OK(ia_csr_alloc(out, rows, d, cap));
+  int64_t e = 0;
+  for (int64_t i = 0; i < rows; i++) {
+    for (int64_t c = 0; c < d && e < cap; c++)
+      if (ia_rng_uniform(r) < density) out->indices[e++] = (int32_t)c;
+    out->indptr[i + 1] = e;
+  }
+}
+
+/* Runs an operation on a device array of `bytes`, returns it on the host. */
+static double *to_host(ia_backend *b, const void *p, size_t bytes) {
+  double *h = malloc(bytes);
+  OK(ia_be_download(b, h, p, bytes));
+  return h;
+}
+
+static void *to_dev(ia_backend *b, const void *h, size_t bytes) {
+  void *p = NULL;
+  OK(ia_be_alloc(b, bytes, "test array", &p));
+  OK(ia_be_upload(b, p, h, bytes));
+  return p;
+}
+
+static void test_tiles(ia_backend *cpu, ia_backend *gpu, ia_rng *r, int sym) {
+  /* Rank (0, 0) of a 2×2 grid, block 16: local rows/columns of a 150-user K. */
+  int64_t nb = 16, n = 150, d = 333, mloc = ia_numroc(n, nb, 0, 2), nloc = mloc;
+  ia_csr ra, rb, cols;
+  random_csr(r, mloc, d, 0.05, &ra);
+  random_csr(r, mloc, d, 0.02, &rb);
+  random_csr(r, nloc, d, 0.05, &cols);
+  double *nr = malloc(sizeof(double) * mloc), *nc = malloc(sizeof(double) * nloc);
+  for (int64_t i = 0; i < mloc; i++) nr[i] = (double)(ra.indptr[i + 1] - ra.indptr[i]) + 3;
+  for (int64_t j = 0; j < nloc; j++) nc[j] = (double)(cols.indptr[j + 1] - cols.indptr[j]);
+  ia_be_layout lay = {nb, 0, 2, 0, 2, sym};
+  int64_t *rs = malloc(sizeof(int64_t) * nloc);
+  for (int64_t j = 0; j < nloc; j++) rs[j] = ia_be_first_row(&lay, j);
+  for (int prec = 0; prec < 2; prec++) {
+    size_t es = prec == IA_FP64 ? 8 : 4, bytes = es * (size_t)(mloc * nloc);
+    ia_be_csr *ca, *cb, *cc, *ga, *gb, *gc;
+    OK(ia_be_csr_make(cpu, &ra, &ca));
+    OK(ia_be_csr_make(cpu, &rb, &cb));
+    OK(ia_be_csr_make(cpu, &cols, &cc));
+    OK(ia_be_csr_make(gpu, &ra, &ga));
+    OK(ia_be_csr_make(gpu, &rb, &gb));
+    OK(ia_be_csr_make(gpu, &cols, &gc));
+    void *hk = calloc(1, bytes), *dk = NULL;
+    OK(ia_be_alloc(gpu, bytes, "K", &dk));
+    double f1, f2;
+    /* In two column ranges, as ScaLAPACK ranks do; small panels to loop. */
+    OK(ia_be_ntk_tiles(cpu, prec, ca, sym ? NULL : cb, nr, cc, nc, &lay, 0, nloc, d, 4096, hk,
+                       mloc, &f1));
+    OK(ia_be_ntk_tiles(gpu, prec, ga, sym ? NULL : gb, nr, gc, nc, &lay, 0, 32, d, 4096, dk, mloc,
+                       &f2));
+    OK(ia_be_ntk_tiles(gpu, prec, ga, sym ? NULL : gb, nr, gc, nc, &lay, 32, nloc, d, 4096,
+                       (char *)dk + es * 32 * (size_t)mloc, mloc, &f2));
+    double *g = to_host(gpu, dk, bytes);
+    double *x = malloc(sizeof(double) * mloc * nloc), *y = malloc(sizeof(double) * mloc * nloc);
+    for (int64_t e = 0; e < mloc * nloc; e++) {
+      x[e] = prec == IA_FP64 ? g[e] : (double)((float *)g)[e];
+      y[e] = prec == IA_FP64 ? ((double *)hk)[e] : (double)((float *)hk)[e];
+    }
+    char what[64];
+    snprintf(what, sizeof what, "NTK tiles %s %s", sym ? "lower" : "full, rows a ∪ b",
+             prec == IA_FP64 ? "fp64" : "fp32");
+    check(what, rel_err(x, mloc, y, mloc, mloc, nloc, rs), prec == IA_FP64 ? 1e-13 : 1e-6);
+    free(x), free(y), free(g), free(hk);
+    ia_be_free(gpu, dk);
+    ia_be_csr_free(cpu, &ca), ia_be_csr_free(cpu, &cb), ia_be_csr_free(cpu, &cc);
+    ia_be_csr_free(gpu, &ga), ia_be_csr_free(gpu, &gb), ia_be_csr_free(gpu, &gc);
+  }
+  free(rs), free(nr), free(nc);
+  ia_csr_free(&ra), ia_csr_free(&rb), ia_csr_free(&cols);
+}
+
+static void test_dense(ia_backend *cpu, ia_backend *gpu, ia_rng *r) {
+  int64_t n = 300, d = 170;
+  ia_csr x;
+  random_csr(r, n, d, 0.1, &x);
+  ia_be_csr *cx, *gx;
+  OK(ia_be_csr_make(cpu, &x, &cx));
+  OK(ia_be_csr_make(gpu, &x, &gx));
+  double *hx = malloc(sizeof(double) * n * d), *hk = malloc(sizeof(double) * n * n);
+  OK(ia_be_densify(cpu, IA_FP64, cx, d, hx, n));
+  double *dx = to_dev(gpu, hx, sizeof(double) * n * d); /* overwritten next */
+  OK(ia_be_densify(gpu, IA_FP64, gx, d, dx, n));
+  double *g = to_host(gpu, dx, sizeof(double) * n * d);
+  check("densify fp64", rel_err(g, n, hx, n, n, d, NULL), 0);
+  free(g);
+  /* K = X·Xᵀ + noise-free SPD shift; then potrf, potrs on both. */
+  OK(ia_be_gemm(cpu, IA_FP64, 'N', 'T', n, n, d, 1.0, hx, n, hx, n, 0.0, hk, n));
+  double *dk = to_dev(gpu, hk, sizeof(double) * n * n);
+  OK(ia_be_gemm(gpu, IA_FP64, 'N', 'T', n, n, d, 1.0, dx, n, dx, n, 0.0, dk, n));
+  g = to_host(gpu, dk, sizeof(double) * n * n);
+  check("gemm fp64 (N, T)", rel_err(g, n, hk, n, n, n, NULL), 1e-14);
+  free(g);
+  double tc, tg;
+  OK(ia_be_diag_sum(cpu, IA_FP64, n, hk, n, &tc));
+  OK(ia_be_diag_sum(gpu, IA_FP64, n, dk, n, &tg));
+  check("diagonal sum fp64", fabs(tc - tg) / fabs(tc), 1e-14);
+  OK(ia_be_diag_add(cpu, IA_FP64, n, hk, n, 0.5 * tc / n));
+  OK(ia_be_diag_add(gpu, IA_FP64, n, dk, n, 0.5 * tc / n));
+  int64_t ic, ig;
+  OK(ia_be_potrf(cpu, IA_FP64, n, hk, n, &ic));
+  OK(ia_be_potrf(gpu, IA_FP64, n, dk, n, &ig));
+  if (ic != 0 || ig != 0) check("potrf info", (double)(ic + ig), 0);
+  int64_t *lower = malloc(sizeof(int64_t) * n);
+  for (int64_t j = 0; j < n; j++) lower[j] = j;
+  g = to_host(gpu, dk, sizeof(double) * n * n);
+  check("potrf fp64 (lower triangle)", rel_err(g, n, hk, n, n, n, lower), 1e-12);
+  free(g);
+  OK(ia_be_potrs(cpu, IA_FP64, n, d, hk, n, hx, n));
+  OK(ia_be_potrs(gpu, IA_FP64, n, d, dk, n, dx, n));
+  g = to_host(gpu, dx, sizeof(double) * n * d);
+  check("potrs fp64", rel_err(g, n, hx, n, n, d, NULL), 1e-11);
+  free(g);
+  /* A matrix that is not positive definite: the info says where. */
+  double bad[4] = {1, 2, 2, 1};
+  double *db = to_dev(gpu, bad, sizeof bad);
+  OK(ia_be_potrf(gpu, IA_FP64, 2, db, 2, &ig));
+  check("potrf info of [[1, 2], [2, 1]] is 2", fabs((double)ig - 2), 0);
+  ia_be_free(gpu, db);
+  ia_be_free(gpu, dx);
+  ia_be_free(gpu, dk);
+  free(hx), free(hk), free(lower);
+  ia_be_csr_free(cpu, &cx), ia_be_csr_free(gpu, &gx);
+  ia_csr_free(&x);
+}
+
+static void test_gumbel(ia_backend *cpu, ia_backend *gpu, ia_rng *r) {
+  int64_t shapes[2] = {37, 1000}; /* a tail shorter than a group of 16, and a long row */
+  for (int t = 0; t < 2; t++) {
+    int64_t n = 5, d = shapes[t];
+    ia_gumbel g = {.seed = 0x1234567890ULL, .step = 7, .samples = 9, .tau = 0.7, .d = d};
+    size_t bytes = sizeof(double) * (size_t)(n * d);
+    double *z = malloc(bytes), *da = malloc(bytes), *ac = malloc(bytes), *dzc = malloc(bytes);
+    for (int64_t e = 0; e < n * d; e++) z[e] = 3 * ia_rng_uniform(r) - 1.5;
+    for (int64_t e = 0; e < n * d; e++) da[e] = ia_rng_uniform(r) - 0.5;
+    OK(ia_be_gumbel_rows(cpu, &g, 11, n, z, ac));
+    OK(ia_be_gumbel_rows_vjp(cpu, &g, 11, n, z, da, dzc));
+    double *dz_ = to_dev(gpu, z, bytes), *dda = to_dev(gpu, da, bytes), *dout = NULL;
+    OK(ia_be_alloc(gpu, bytes, "out", (void **)&dout));
+    OK(ia_be_gumbel_rows(gpu, &g, 11, n, dz_, dout));
+    double *ag = to_host(gpu, dout, bytes);
+    OK(ia_be_gumbel_rows_vjp(gpu, &g, 11, n, dz_, dda, dout));
+    double *dzg = to_host(gpu, dout, bytes);
+    char what[64];
+    /* The float noise may differ in its last bit: ≈ 1e-7 relative. */
+    snprintf(what, sizeof what, "Gumbel-softmax rows, d = %lld", (long long)d);
+    check(what, rel_err(ag, d, ac, d, d, n, NULL), 1e-5);
+    snprintf(what, sizeof what, "Gumbel-softmax vjp, d = %lld", (long long)d);
+    check(what, rel_err(dzg, d, dzc, d, d, n, NULL), 1e-5);
+    ia_be_free(gpu, dz_), ia_be_free(gpu, dda), ia_be_free(gpu, dout);
+    free(z), free(da), free(ac), free(dzc), free(ag), free(dzg);
+  }
+}
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  if (ia_cuda_device_count() == 0) {
+    printf("no GPU visible: skipped\n");
+    MPI_Finalize();
+    return 77;
+  }
+  ia_backend *cpu = NULL, *gpu = NULL;
+  OK(ia_backend_open(MPI_COMM_WORLD, IA_DEVICE_CPU, &cpu));
+  OK(ia_backend_open(MPI_COMM_WORLD, IA_DEVICE_CUDA, &gpu));
+  printf("CUDA backend: %s\n", ia_backend_describe(gpu));
+  ia_rng r;
+  ia_rng_init(&r, 9, IA_RNG_GENERATE, 0);
+  test_tiles(cpu, gpu, &r, 1);
+  test_tiles(cpu, gpu, &r, 0);
+  test_dense(cpu, gpu, &r);
+  test_gumbel(cpu, gpu, &r);
+  ia_backend_close(&cpu);
+  ia_backend_close(&gpu);
+  MPI_Finalize();
+  printf("%s\n", failures ? "FAILED" : "all checks passed");
+  return failures ? 1 : 0;
+}
