@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 #include <cusolverDn.h>
 #include <mpi.h>
+#include <nccl.h>
 
 #include <Random123/philox.h>
 
@@ -30,6 +31,9 @@ struct ia_cuda {
   int *d_info;
   void *work;        /* cuSOLVER device workspace, grown on demand */
   size_t work_bytes;
+  ncclComm_t nccl;   /* across the ranks, when each has its own GPU */
+  double *stage;     /* host staging of all-reduces without NCCL */
+  size_t stage_bytes;
 };
 
 /* ---- errors ---------------------------------------------------------------- */
@@ -102,6 +106,8 @@ ia_status ia_cuda_open(int local_rank, ia_cuda **out) {
 void ia_cuda_close(ia_cuda *c) {
   if (!c) return;
   if (c->stream) cudaStreamSynchronize(c->stream);
+  if (c->nccl) ncclCommDestroy(c->nccl);
+  free(c->stage);
   cudaFree(c->work);
   cudaFree(c->d_info);
   if (c->params) cusolverDnDestroyParams(c->params);
@@ -594,4 +600,50 @@ ia_status ia_cuda_gumbel_rows_vjp(ia_cuda *c, const ia_gumbel *g, int64_t row0, 
   IA_CALL(gumbel_check(g, n));
   gumbel_rows_vjp_kernel<<<(unsigned)n, 256, 0, c->stream>>>(make_args(g), row0, z, da, dz);
   return LAUNCHED();
+}
+
+/* ---- all-reduce across ranks ------------------------------------------------------ */
+
+static ia_status nccl_status(ncclResult_t e, const char *call, const char *file, int line) {
+  if (e == ncclSuccess) return IA_OK;
+  return ia_error_set(IA_ERR_DEVICE, file, line, "%s: %s", call, ncclGetErrorString(e));
+}
+#define NCCL(call) nccl_status((call), #call, __FILE__, __LINE__)
+
+ia_status ia_cuda_nccl_init(ia_cuda *c, MPI_Comm comm) {
+  int rank, size;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  struct {
+    ncclUniqueId id;
+    int ok;
+  } boot;
+  memset(&boot, 0, sizeof boot);
+  ia_status st = IA_OK;
+  if (rank == 0) st = NCCL(ncclGetUniqueId(&boot.id));
+  boot.ok = st == IA_OK;
+  IA_MPI(MPI_Bcast(&boot, (int)sizeof boot, MPI_BYTE, 0, comm)); /* the others wait on rank 0 */
+  if (!boot.ok) return rank == 0 ? st : IA_ERR_REMOTE;
+  return NCCL(ncclCommInitRank(&c->nccl, size, boot.id, rank));
+}
+
+int ia_cuda_has_nccl(const ia_cuda *c) { return c->nccl != NULL; }
+
+ia_status ia_cuda_allreduce_sum(ia_cuda *c, MPI_Comm comm, double *buf, int64_t n) {
+  if (n <= 0) return IA_OK;
+  if (c->nccl) {
+    IA_CALL(NCCL(ncclAllReduce(buf, buf, (size_t)n, ncclDouble, ncclSum, c->nccl, c->stream)));
+    return CUDA(cudaStreamSynchronize(c->stream));
+  }
+  size_t bytes = sizeof(double) * (size_t)n;
+  if (bytes > c->stage_bytes) {
+    double *p = (double *)realloc(c->stage, bytes);
+    IA_CHECK(p != NULL, IA_ERR_NOMEM, "cannot allocate %.3f GiB to stage an all-reduce",
+             (double)bytes / 1073741824.0);
+    c->stage = p;
+    c->stage_bytes = bytes;
+  }
+  IA_CALL(ia_cuda_memcpy(c, c->stage, buf, bytes, IA_D2H));
+  IA_CALL(ia_allreduce_sum(comm, c->stage, n));
+  return ia_cuda_memcpy(c, buf, c->stage, bytes, IA_H2D);
 }

@@ -12,6 +12,7 @@
 
 struct ia_backend {
   ia_device dev;
+  MPI_Comm comm;
 #if IA_HAVE_CUDA
   ia_cuda *cuda;
 #endif
@@ -50,14 +51,23 @@ static ia_status local_rank(MPI_Comm comm, int *out) {
   return IA_OK;
 }
 
+/* NCCL needs one GPU per rank: every node must have as many GPUs as ranks. */
+static int gpus_suffice(MPI_Comm comm, int local, int gpus) {
+  int ok = local < gpus;
+  MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, comm);
+  return ok;
+}
+
 ia_status ia_backend_open(MPI_Comm comm, ia_device want, ia_backend **out) {
   ia_backend *b = NULL;
   *out = NULL;
-  int lr = 0;
+  int lr = 0, size = 1;
+  MPI_Comm_size(comm, &size);
   IA_CALL(ia_agree(comm, local_rank(comm, &lr)));
   ia_status st = IA_ZALLOC(b, 1, "backend");
   if (st == IA_OK) {
     b->dev = IA_DEVICE_CPU;
+    b->comm = comm;
     int gpus = 0;
 #if IA_HAVE_CUDA
     gpus = ia_cuda_device_count();
@@ -85,6 +95,14 @@ ia_status ia_backend_open(MPI_Comm comm, ia_device want, ia_backend **out) {
                         "every rank a GPU");
     st = ia_agree(comm, st);
   }
+#if IA_HAVE_CUDA
+  if (st == IA_OK && b->dev == IA_DEVICE_CUDA && size > 1 &&
+      gpus_suffice(comm, lr, ia_cuda_device_count()))
+    st = ia_agree(comm, ia_cuda_nccl_init(b->cuda, comm));
+#else
+  (void)gpus_suffice;
+  (void)size;
+#endif
   if (st != IA_OK) {
     ia_backend_close(&b);
     return st;
@@ -111,6 +129,17 @@ const char *ia_backend_describe(const ia_backend *b) {
 
 size_t ia_backend_free_bytes(const ia_backend *b) {
   return CUDA_OR(ia_cuda_free_bytes(b->cuda), SIZE_MAX);
+}
+
+/* ---- across ranks ---------------------------------------------------------- */
+
+ia_status ia_be_allreduce_sum(ia_backend *b, double *buf, int64_t n) {
+  return CUDA_OR(ia_cuda_allreduce_sum(b->cuda, b->comm, buf, n),
+                 ia_allreduce_sum(b->comm, buf, n));
+}
+
+const char *ia_backend_reduce_name(const ia_backend *b) {
+  return CUDA_OR(ia_cuda_has_nccl(b->cuda) ? "nccl" : "mpi (staged through the host)", "mpi");
 }
 
 /* ---- memory -------------------------------------------------------------- */

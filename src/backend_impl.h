@@ -57,6 +57,12 @@ ia_status ia_cuda_ntk_tiles(ia_cuda *c, ia_precision p, const ia_be_csr *ra, con
                             const double *nr, const ia_be_csr *cols, const double *nc,
                             const ia_be_layout *lay, int64_t c0, int64_t c1, int64_t d,
                             int64_t panel_bytes, void *out, int64_t ldo, double *flops);
+/* NCCL across comm (bootstrapped through MPI); every rank calls it. */
+ia_status ia_cuda_nccl_init(ia_cuda *c, MPI_Comm comm);
+int ia_cuda_has_nccl(const ia_cuda *c);
+/* In-place sum of n device doubles over comm: NCCL when initialized, else
+ * MPI through host memory. */
+ia_status ia_cuda_allreduce_sum(ia_cuda *c, MPI_Comm comm, double *buf, int64_t n);
 ia_status ia_cuda_gumbel_rows(ia_cuda *c, const ia_gumbel *g, int64_t row0, int64_t n,
                               const double *z, double *a);
 ia_status ia_cuda_gumbel_rows_vjp(ia_cuda *c, const ia_gumbel *g, int64_t row0, int64_t n,

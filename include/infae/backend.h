@@ -37,6 +37,14 @@ const char *ia_backend_describe(const ia_backend *b);
 /* Bytes free for allocations on the device (SIZE_MAX on the CPU). */
 size_t ia_backend_free_bytes(const ia_backend *b);
 
+/* ---- across ranks ---------------------------------------------------------- */
+/* In-place sum over the backend's communicator of n doubles in the backend's
+ * memory: MPI on the CPU; on GPUs NCCL when every rank of a node has a GPU of
+ * its own, else MPI through host memory. Collective. */
+IA_NODISCARD ia_status ia_be_allreduce_sum(ia_backend *b, double *buf, int64_t n);
+/* "mpi", "nccl" or "mpi (staged through the host)". */
+const char *ia_backend_reduce_name(const ia_backend *b);
+
 /* ---- memory -------------------------------------------------------------- */
 IA_NODISCARD ia_status ia_be_alloc(ia_backend *b, size_t bytes, const char *what, void **out);
 void ia_be_free(ia_backend *b, void *p);
