@@ -98,6 +98,10 @@ expect_error "--memory-limit: expected a size" train --data good.h5 --memory-lim
 expect_error "a 3x1 process grid needs 3 ranks" train --data good.h5 --grid 3x1
 expect_error "--grid must be ROWSxCOLS" train --data good.h5 --grid 2by1
 expect_error "--precision must be fp64 or fp32" train --data good.h5 --precision fp16
+expect_error "--device must be auto, cpu or cuda (got 'gpu')" train --data good.h5 --device gpu
+if ! "$INFAE" --version | grep -q "GPU(s)"; then
+  expect_error "--device cuda: " train --data good.h5 --device cuda
+fi
 expect_error "--out writes ∞-AE models only" train --data good.h5 --model ease --out out.h5
 expect_error "--grid 2x2 needs --np 4" plan --data good.h5 --np 3 --grid 2x2
 expect_error "EXCEEDS" plan --data good.h5 --memory-limit 64
