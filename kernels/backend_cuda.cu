@@ -392,9 +392,9 @@ ia_status ia_cuda_ntk_tiles(ia_cuda *c, ia_precision p, const ia_be_csr *ra, con
     IA_CALL_GOTO(scatter<__half>(c, ra, 0, mloc, i0, i1, pa, lda));
     if (rb) IA_CALL_GOTO(scatter<__half>(c, rb, 0, mloc, i0, i1, pa, lda));
     IA_CALL_GOTO(scatter<__half>(c, cols, c0, c1, i0, i1, pb, ldb));
-    /* One global column block at a time, from the rows the layout needs. */
+    /* With sym, one global column block at a time, from the rows it needs. */
     for (int64_t j0 = c0; j0 < c1;) {
-      int64_t j1 = (j0 / nb + 1) * nb;
+      int64_t j1 = lay->sym ? (j0 / nb + 1) * nb : c1; /* without sym: one GEMM */
       if (j1 > c1) j1 = c1;
       int64_t r0 = rs[j0 - c0];
       if (r0 < mloc) {

@@ -391,10 +391,10 @@ static ia_status cpu_ntk_tiles(ia_precision p, const ia_be_csr *ra, const ia_be_
     scatter(ra, 0, mloc, i0, i1, pa, mloc, p);
     if (rb) scatter(rb, 0, mloc, i0, i1, pa, mloc, p);
     scatter(cols, c0, c1, i0, i1, pb, nloc, p);
-    /* Column blocks aligned to nb in the local numbering (one global block
-     * each), from the row where sym needs them. */
+    /* With sym, column blocks aligned to nb in the local numbering (one
+     * global block each), from the row where sym needs them. */
     for (int64_t j0 = c0; j0 < c1;) {
-      int64_t j1 = (j0 / nb + 1) * nb;
+      int64_t j1 = lay->sym ? (j0 / nb + 1) * nb : c1; /* without sym: one GEMM */
       if (j1 > c1) j1 = c1;
       int64_t r0 = ia_be_first_row(lay, j0);
       if (r0 < mloc) {
