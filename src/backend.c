@@ -30,10 +30,6 @@ ia_status ia_device_parse(const char *text, ia_device *out) {
   return IA_OK;
 }
 
-const char *ia_device_text(ia_device d) {
-  return d == IA_DEVICE_CUDA ? "cuda" : d == IA_DEVICE_CPU ? "cpu" : "auto";
-}
-
 #if IA_HAVE_CUDA
 #define CUDA_OR(call, cpu) (b->dev == IA_DEVICE_CUDA ? (call) : (cpu))
 #else
@@ -177,15 +173,6 @@ ia_status ia_be_download(ia_backend *b, void *dst, const void *src, size_t bytes
 
 ia_status ia_be_copy(ia_backend *b, void *dst, const void *src, size_t bytes) {
   return CUDA_OR(ia_cuda_memcpy(b->cuda, dst, src, bytes, IA_D2D), host_copy(dst, src, bytes));
-}
-
-static ia_status host_zero(void *p, size_t bytes) {
-  memset(p, 0, bytes);
-  return IA_OK;
-}
-
-ia_status ia_be_zero(ia_backend *b, void *p, size_t bytes) {
-  return CUDA_OR(ia_cuda_zero(b->cuda, p, bytes), host_zero(p, bytes));
 }
 
 ia_status ia_be_csr_make(ia_backend *b, const ia_csr *host, ia_be_csr **out) {

@@ -629,11 +629,9 @@ ia_status ia_infae_kernel_entry(ia_infae *m, int64_t i, int64_t j, double *v) {
   double x = 0;
   if (m->arrays_on_backend) {
     size_t at = (size_t)j * (size_t)m->mu + (size_t)i;
-    double v64 = 0;
-    float v32 = 0;
-    IA_CALL(ia_be_download(m->be, m->prec == IA_FP64 ? (void *)&v64 : (void *)&v32,
-                           (const char *)m->k + m->es * at, m->es));
-    *v = m->prec == IA_FP64 ? v64 : (double)v32;
+    double buf = 0; /* room for one element of either precision */
+    IA_CALL(ia_be_download(m->be, &buf, (const char *)m->k + m->es * at, m->es));
+    *v = get(m, &buf, 0);
     return IA_OK;
   }
   if (ia_g2p(i, m->nb, g->nprow) == g->myrow && ia_g2p(j, m->nb, g->npcol) == g->mycol) {

@@ -20,7 +20,6 @@ typedef enum { IA_DEVICE_AUTO = 0, IA_DEVICE_CPU = 1, IA_DEVICE_CUDA = 2 } ia_de
 
 /* "auto", "cpu" or "cuda". Not collective. */
 IA_NODISCARD ia_status ia_device_parse(const char *text, ia_device *out);
-const char *ia_device_text(ia_device d);
 
 typedef struct ia_backend ia_backend;
 typedef struct ia_be_csr ia_be_csr; /* CSR rows in the backend's memory */
@@ -52,7 +51,6 @@ void ia_be_free(ia_backend *b, void *p);
 IA_NODISCARD ia_status ia_be_upload(ia_backend *b, void *dst, const void *src, size_t bytes);
 IA_NODISCARD ia_status ia_be_download(ia_backend *b, void *dst, const void *src, size_t bytes);
 IA_NODISCARD ia_status ia_be_copy(ia_backend *b, void *dst, const void *src, size_t bytes);
-IA_NODISCARD ia_status ia_be_zero(ia_backend *b, void *p, size_t bytes);
 
 /* A host CSR made available to the backend (the CPU backend refers to the
  * host arrays, which must outlive the handle). */
