@@ -188,6 +188,20 @@ ia_status ia_cuda_csr_make(ia_cuda *c, const ia_csr *host, ia_be_csr *out) {
 
 static cublasOperation_t op(char t) { return t == 'T' ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
+ia_status ia_cuda_trsm(ia_cuda *c, ia_precision p, char side, char ta, int64_t m, int64_t n,
+                       const void *a, int64_t lda, void *b, int64_t ldb) {
+  if (m <= 0 || n <= 0) return IA_OK;
+  cublasSideMode_t sd = side == 'R' ? CUBLAS_SIDE_RIGHT : CUBLAS_SIDE_LEFT;
+  if (p == IA_FP64) {
+    const double one = 1.0;
+    return CUBLAS(cublasDtrsm_64(c->blas, sd, CUBLAS_FILL_MODE_LOWER, op(ta), CUBLAS_DIAG_NON_UNIT,
+                                 m, n, &one, (const double *)a, lda, (double *)b, ldb));
+  }
+  const float one = 1.0f;
+  return CUBLAS(cublasStrsm_64(c->blas, sd, CUBLAS_FILL_MODE_LOWER, op(ta), CUBLAS_DIAG_NON_UNIT, m,
+                               n, &one, (const float *)a, lda, (float *)b, ldb));
+}
+
 ia_status ia_cuda_gemm(ia_cuda *c, ia_precision p, char ta, char tb, int64_t m, int64_t n,
                        int64_t k, double alpha, const void *a, int64_t lda, const void *b,
                        int64_t ldb, double beta, void *cm, int64_t ldc) {

@@ -229,6 +229,29 @@ ia_status ia_be_gemm(ia_backend *b, ia_precision p, char ta, char tb, int64_t m,
                  cpu_gemm(p, ta, tb, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc));
 }
 
+static ia_status cpu_trsm(ia_precision p, char side, char ta, int64_t m, int64_t n,
+                          const void *a, int64_t lda, void *bm, int64_t ldb) {
+  if (m <= 0 || n <= 0) return IA_OK;
+  int im, in, ila, ilb;
+  IA_CALL(ia_to_int(m, &im));
+  IA_CALL(ia_to_int(n, &in));
+  IA_CALL(ia_to_int(lda, &ila));
+  IA_CALL(ia_to_int(ldb, &ilb));
+  enum CBLAS_SIDE sd = side == 'R' ? CblasRight : CblasLeft;
+  enum CBLAS_TRANSPOSE xa = ta == 'T' ? CblasTrans : CblasNoTrans;
+  if (p == IA_FP64)
+    cblas_dtrsm(CblasColMajor, sd, CblasLower, xa, CblasNonUnit, im, in, 1.0, a, ila, bm, ilb);
+  else
+    cblas_strsm(CblasColMajor, sd, CblasLower, xa, CblasNonUnit, im, in, 1.0f, a, ila, bm, ilb);
+  return IA_OK;
+}
+
+ia_status ia_be_trsm(ia_backend *b, ia_precision p, char side, char ta, int64_t m, int64_t n,
+                     const void *a, int64_t lda, void *bm, int64_t ldb) {
+  return CUDA_OR(ia_cuda_trsm(b->cuda, p, side, ta, m, n, a, lda, bm, ldb),
+                 cpu_trsm(p, side, ta, m, n, a, lda, bm, ldb));
+}
+
 static ia_status cpu_potrf(ia_precision p, int64_t n, void *a, int64_t lda, int64_t *info) {
   int in, il;
   IA_CALL(ia_to_int(n, &in));

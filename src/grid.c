@@ -28,8 +28,12 @@ ia_status ia_grid_create(MPI_Comm comm, int nprow, int npcol, ia_grid *g) {
   MPI_Comm_rank(comm, &g->rank);
   MPI_Comm_size(comm, &g->size);
   if (nprow <= 0 || npcol <= 0) ia_grid_shape(g->size, &nprow, &npcol);
-  IA_CHECK((long)nprow * npcol == g->size, IA_ERR_ARG,
-           "a %dx%d process grid needs %d ranks, not %d", nprow, npcol, nprow * npcol, g->size);
+  if ((long)nprow * npcol != g->size) {
+    int size = g->size;
+    memset(g, 0, sizeof *g); /* nothing to free */
+    IA_CHECK(0, IA_ERR_ARG, "a %dx%d process grid needs %d ranks, not %d", nprow, npcol,
+             nprow * npcol, size);
+  }
   g->sys = Csys2blacs_handle(comm);
   g->ctxt = g->sys;
   Cblacs_gridinit(&g->ctxt, "Row", nprow, npcol);

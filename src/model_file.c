@@ -73,6 +73,7 @@ static ia_status write_header(const char *tmp, const ia_train_opts *o, const ia_
   IA_CALL_GOTO(ia_h5_attr_f64(file, path, "trace_K", r->trace_k));
   IA_CALL_GOTO(ia_h5_attr_str(file, path, "precision", r->precision == IA_FP64 ? "fp64" : "fp32"));
   IA_CALL_GOTO(ia_h5_attr_i64(file, path, "fit_users", u));
+  IA_CALL_GOTO(ia_h5_attr_str(file, path, "fit", r->nystrom ? "nystrom" : "exact"));
   IA_CALL_GOTO(ia_h5_attr_i64(file, path, "users", all.n_users));
   IA_CALL_GOTO(ia_h5_attr_i64(file, path, "items", all.n_items));
   IA_CALL_GOTO(ia_h5_attr_i64(file, path, "sample_seed", (int64_t)o->seed));

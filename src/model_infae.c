@@ -6,6 +6,7 @@
 #include "infae/dataset.h"
 #include "infae/infae.h"
 #include "infae/log.h"
+#include "infae/ntk.h"
 #include "scalapack.h"
 
 /* Arrays are void * of element size es: double (fp64) or float (fp32). The
@@ -24,6 +25,7 @@ struct ia_infae {
   size_t es;
   int64_t n, d, u;       /* users, items, fit users */
   int sampled;           /* fit on a sample: predictions need NTK(C, X)·α */
+  int nystrom;           /* the sample are Nyström centers (sampled is set too) */
   int64_t *fit;          /* (u) fit user indices, or NULL for all */
   /* Rows held here (CSR): fit users of the local row and column blocks of K,
    * and every user of the local row blocks over n (the contexts). */
@@ -32,9 +34,11 @@ struct ia_infae {
   double *nfr, *nfc;     /* |x|² of fr, fc rows */
   int64_t mu, nu, mn, dl; /* local sizes: U rows, U cols, n rows, d cols */
   void *k, *kf, *a, *best, *pc, *kc, *rows;
+  void *kg, *rhs;        /* Nyström: ΦᵀΦ (U × U) and ΦᵀX (U × d); k holds L, kc Φ */
   int desc_k[IA_DLEN], desc_a[IA_DLEN], desc_kc[IA_DLEN], desc_p[IA_DLEN];
   int64_t r_ld;          /* leading dimension of `rows`, set by to_rows */
   double trace, lam_prime, best_lam_prime;
+  double trace_count;    /* λ' = λ·trace/trace_count */
   int have_kernel, have_alpha, have_best, have_cross;
   int pred_mode;         /* 0 none, 1: X − λ'α, 2: direct */
   double pred_lam_prime;
@@ -62,23 +66,24 @@ static double allsum(MPI_Comm comm, double v) {
 }
 
 void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, int nprow,
-                        int npcol, int nb, ia_precision p, int keep_kernel, int64_t panel_bytes,
-                        ia_infae_plan *o) {
+                        int npcol, int nb, ia_precision p, int keep_kernel, int nystrom,
+                        int64_t panel_bytes, ia_infae_plan *o) {
   memset(o, 0, sizeof *o);
   if (nprow <= 0 || npcol <= 0) ia_grid_shape(size, &nprow, &npcol);
   o->nprow = nprow;
   o->npcol = npcol;
+  o->nystrom = nystrom;
   if (panel_bytes <= 0) panel_bytes = 256 << 20;
   double es = p == IA_FP64 ? 8.0 : 4.0;
-  int sampled = u < n;
+  int sampled = u < n || nystrom;
   /* Process (0, 0) holds the most of every block-cyclic array. */
   double mu = (double)ia_numroc(u, nb, 0, nprow), nu = (double)ia_numroc(u, nb, 0, npcol);
   double mn = (double)ia_numroc(n, nb, 0, nprow), dl = (double)ia_numroc(d, nb, 0, npcol);
   double rows = (double)((n + size - 1) / size);
   double kk = es * mu * nu;
   /* The test kernel NTK(C, X) is n × n over the same buffer when not sampled. */
-  o->bytes_kernel = kk * (keep_kernel ? 2 : 1);
-  o->bytes_rhs = es * mu * dl * 2 + (sampled ? es * mn * dl : 0);
+  o->bytes_kernel = kk * (nystrom ? 3 : keep_kernel ? 2 : 1);
+  o->bytes_rhs = es * mu * dl * (nystrom ? 3 : 2) + (sampled ? es * mn * dl : 0);
   o->bytes_cross = sampled ? es * mn * nu : 0;
   o->bytes_rows = es * rows * (double)d;
   double wmax = (double)ia_be_panel_width((int64_t)(mn + nu), d, (size_t)es, panel_bytes);
@@ -92,9 +97,12 @@ void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, 
   double U = (double)u, N = (double)n, D = (double)d;
   o->flops_gram = U * U * D;             /* lower triangle of 2·U²·d */
   if (sampled) o->flops_gram += 2.0 * N * U * D; /* NTK(X_all, X_fit), once */
+  /* Nyström: Cholesky of K_mm, Φ = K_nm·L⁻ᵀ, ΦᵀΦ, ΦᵀX. */
+  if (nystrom) o->flops_gram += U * U * U / 3.0 + 2.0 * N * U * U + 2.0 * N * U * D;
   o->flops_factor = U * U * U / 3.0;     /* per λ */
   o->flops_solve = 2.0 * U * U * D;      /* per λ */
   o->flops_predict = sampled ? 2.0 * N * U * D : 0; /* per λ (X − λ'α needs none) */
+  /* (Nyström: K_nm made for the fit is reused by the validation predictions.) */
   o->flops_test = 2.0 * N * U * D * 2.0; /* NTK(C, X) and its product with α */
 }
 
@@ -252,7 +260,9 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
   /* 4 blocks of the grid, at least 1024 rows: measured best on 2 ranks. */
   m->solve_panel = 4 * m->nb < 1024 ? (1024 + m->nb - 1) / m->nb * m->nb : 4 * m->nb;
   IA_CALL_GOTO(ia_dataset_dims(g->comm, path, &m->n, &m->d));
-  m->sampled = o->fit_users != NULL && o->n_fit < m->n;
+  m->nystrom = o->nystrom;
+  m->sampled = o->fit_users != NULL && (o->n_fit < m->n || m->nystrom);
+  IA_CHECK_GOTO(!m->nystrom || m->sampled, IA_ERR_INTERNAL, "Nyström without centers");
   m->u = m->sampled ? o->n_fit : m->n;
   IA_CHECK_GOTO(m->u >= 1, IA_ERR_ARG, "the model needs at least one fit user");
   if (m->sampled) {
@@ -277,8 +287,11 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
   for (int64_t j = 0; j < m->nu; j++) m->nfc[j] = (double)(m->fc.indptr[j + 1] - m->fc.indptr[j]);
 
   /* Distributed arrays (see ia_infae_plan_make for their sizes). */
+  int separate_factor = o->keep_kernel || m->nystrom;
   st = alloc_array(m, &m->k, m->mu, m->nu, "kernel matrix K");
-  if (st == IA_OK && o->keep_kernel) st = alloc_array(m, &m->kf, m->mu, m->nu, "Cholesky factor");
+  if (st == IA_OK && separate_factor) st = alloc_array(m, &m->kf, m->mu, m->nu, "Cholesky factor");
+  if (st == IA_OK && m->nystrom) st = alloc_array(m, &m->kg, m->mu, m->nu, "Nyström ΦᵀΦ");
+  if (st == IA_OK && m->nystrom) st = alloc_array(m, &m->rhs, m->mu, m->dl, "Nyström ΦᵀX");
   if (st == IA_OK) st = alloc_array(m, &m->a, m->mu, m->dl, "right-hand side X / α");
   if (st == IA_OK) st = alloc_array(m, &m->best, m->mu, m->dl, "best α");
   if (st == IA_OK && m->sampled) st = alloc_array(m, &m->pc, m->mn, m->dl, "predictions");
@@ -290,7 +303,7 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
     st = ia_malloc(local_bytes(m, (m->n + g->size - 1) / g->size, m->d), "prediction rows",
                    &m->rows);
   IA_CALL_GOTO(ia_agree(g->comm, st));
-  if (!o->keep_kernel) m->kf = m->k;
+  if (!separate_factor) m->kf = m->k;
   if (!m->sampled) m->pc = m->a;
   st = desc(m->desc_k, m->u, m->u, nb, nb, g->ctxt, m->mu);
   if (st == IA_OK) st = desc(m->desc_a, m->u, m->d, nb, nb, g->ctxt, m->mu);
@@ -314,6 +327,8 @@ void ia_infae_free(ia_infae **pm) {
   free_array(m, m->a);
   free_array(m, m->best);
   free_array(m, m->kc);
+  free_array(m, m->kg);
+  free_array(m, m->rhs);
   free(m->rows);
   ia_be_csr_free(m->be, &m->bfr);
   ia_be_csr_free(m->be, &m->bfc);
@@ -332,33 +347,6 @@ void ia_infae_free(ia_infae **pm) {
 
 /* ---- steps ------------------------------------------------------------ */
 
-ia_status ia_infae_gram(ia_infae *m, double *trace) {
-  double t0 = ia_time(), flops = 0;
-  ia_status st = kernel_tiles(m, m->bfr, NULL, m->nfr, m->bfc, m->nfc, 1, m->k, m->mu, m->nu,
-                              &flops);
-  /* Trace: the diagonal entries held here. */
-  const ia_grid *g = &m->g;
-  double tr = 0;
-  size_t at;
-  if (st == IA_OK && m->arrays_on_backend)
-    st = ia_be_diag_sum(m->be, m->prec, m->u, m->k, m->mu, &tr);
-  else if (st == IA_OK)
-    for (int64_t j = 0; j < m->nu; j++)
-      if (diag_at(m, j, &at)) tr += get(m, m->k, at);
-  IA_CALL(ia_agree(m->g.comm, st));
-  m->trace = allsum(g->comm, tr);
-  m->have_kernel = 1;
-  m->stats.gram.flops += allsum(g->comm, flops);
-  m->stats.gram.seconds += ia_time() - t0;
-  *trace = m->trace;
-  return IA_OK;
-}
-
-/* Solves (L·Lᵀ) A = B in place with the Cholesky factor in kf: forward and
- * back substitution by panels of `panel` rows. Each panel is a small p?trsm
- * and a large p?gemm update of the rows below (above), so nearly all flops
- * run at GEMM speed; p?potrs gets about half of that here. 1-based panel
- * starts, aligned to the block size. */
 /* p?gemm with B not transposed. */
 static void pgemm(ia_precision p, const char *ta, int m, int n, int k, double alpha,
                   const void *a, int ia, int ja, const int *da, const void *b, int ib, int jb,
@@ -383,6 +371,131 @@ static void ptrsm(ia_precision p, const char *ta, int m, int n, const void *a, i
   }
 }
 
+/* The binary rows of csr (local rows of a block-cyclic matrix over users)
+ * into the local block-cyclic columns (items) of out, leading dimension ld. */
+static ia_status densify(ia_infae *m, const ia_csr *csr, const ia_be_csr *bcsr, void *out,
+                         int64_t ld) {
+  if (m->arrays_on_backend) return ia_be_densify(m->be, m->prec, bcsr, m->d, out, ld);
+  const ia_grid *g = &m->g;
+  memset(out, 0, local_bytes(m, ld, m->dl));
+  for (int64_t r = 0; r < csr->n_rows; r++)
+    for (int64_t e = csr->indptr[r]; e < csr->indptr[r + 1]; e++) {
+      int32_t it = csr->indices[e];
+      if (ia_g2p(it, m->nb, g->npcol) == g->mycol)
+        put(m, out, (size_t)ia_g2l(it, m->nb, g->npcol) * (size_t)ld + (size_t)r, 1.0);
+    }
+  return IA_OK;
+}
+
+static ia_status cross_kernel(ia_infae *m, int with_val, ia_step *step);
+
+/* Nyström, in the feature form that stays well conditioned: K_mm + δI = LLᵀ
+ * (δ = ε·tr K_mm, ε the precision's machine epsilon), Φ = K_nm·L⁻ᵀ (n × M,
+ * in kc: the validation predictions are Φβ), G = ΦᵀΦ (lower triangle, kg)
+ * and B = ΦᵀX (rhs); per λ, β = (G + λ'I)⁻¹B and α = L⁻ᵀβ. The centers are
+ * distinct rows, so K_mm is positive definite. tr(K_nn) is over all users. */
+static ia_status nystrom_normal(ia_infae *m) {
+  const ia_grid *g = &m->g;
+  double t0 = ia_time(), N = (double)m->n, U = (double)m->u, D = (double)m->d;
+  double eps = m->prec == IA_FP64 ? 2.220446049250313e-16 : 1.1920928955078125e-07;
+  int64_t info = 0;
+  int n, u, d, one = 1;
+  IA_CALL(ia_to_int(m->n, &n));
+  IA_CALL(ia_to_int(m->u, &u));
+  IA_CALL(ia_to_int(m->d, &d));
+  double delta = eps * m->trace;
+  if (m->arrays_on_backend) {
+    IA_CALL(ia_be_diag_add(m->be, m->prec, m->u, m->k, m->mu, delta));
+    IA_CALL(ia_be_potrf(m->be, m->prec, m->u, m->k, m->mu, &info));
+  } else {
+    size_t at;
+    for (int64_t j = 0; j < m->nu; j++)
+      if (diag_at(m, j, &at)) put(m, m->k, at, get(m, m->k, at) + delta);
+    int in = 0;
+    if (m->prec == IA_FP64)
+      pdpotrf_("L", &u, m->k, &one, &one, m->desc_k, &in, 1);
+    else
+      pspotrf_("L", &u, m->k, &one, &one, m->desc_k, &in, 1);
+    MPI_Allreduce(MPI_IN_PLACE, &in, 1, MPI_INT, MPI_MAX, g->comm);
+    info = in;
+  }
+  IA_CHECK(info == 0, info > 0 ? IA_ERR_NOTSPD : IA_ERR_LAPACK,
+           "the centers' kernel K_mm + δI (δ = %.3g) is not positive definite (leading minor "
+           "%lld)%s",
+           delta, (long long)info,
+           m->prec == IA_FP32 ? ": use --precision fp64 or fewer --centers" : "");
+  m->stats.gram.flops += U * U * U / 3.0;
+  m->stats.gram.seconds += ia_time() - t0;
+  IA_CALL(cross_kernel(m, 0, &m->stats.gram));
+  m->have_cross = 1;
+  t0 = ia_time();
+  double tr = 0;
+  if (g->mycol == 0) /* the row blocks over n are repeated in every process column */
+    for (int64_t i = 0; i < m->mn; i++) {
+      double c = (double)(m->ctr.indptr[i + 1] - m->ctr.indptr[i]);
+      tr += ia_ntk(c, c, c, D);
+    }
+  m->trace = allsum(g->comm, tr);
+  m->trace_count = N;
+  IA_CALL(ia_agree(g->comm, densify(m, &m->ctr, m->bctr, m->pc, m->mn)));
+  if (m->arrays_on_backend) {
+    IA_CALL(ia_be_trsm(m->be, m->prec, 'R', 'T', m->n, m->u, m->k, m->mu, m->kc, m->mn));
+    IA_CALL(ia_be_gemm(m->be, m->prec, 'T', 'N', m->u, m->u, m->n, 1.0, m->kc, m->mn, m->kc,
+                       m->mn, 0.0, m->kg, m->mu));
+    IA_CALL(ia_be_gemm(m->be, m->prec, 'T', 'N', m->u, m->d, m->n, 1.0, m->kc, m->mn, m->pc,
+                       m->mn, 0.0, m->rhs, m->mu));
+    m->stats.gram.flops += N * U * U + 2.0 * N * U * U + 2.0 * N * U * D;
+  } else {
+    if (m->prec == IA_FP64) {
+      double a1 = 1.0, b0 = 0.0;
+      pdtrsm_("R", "L", "T", "N", &n, &u, &a1, m->k, &one, &one, m->desc_k, m->kc, &one, &one,
+              m->desc_kc);
+      pdsyrk_("L", "T", &u, &n, &a1, m->kc, &one, &one, m->desc_kc, &b0, m->kg, &one, &one,
+              m->desc_k);
+    } else {
+      float a1 = 1.0f, b0 = 0.0f;
+      pstrsm_("R", "L", "T", "N", &n, &u, &a1, m->k, &one, &one, m->desc_k, m->kc, &one, &one,
+              m->desc_kc);
+      pssyrk_("L", "T", &u, &n, &a1, m->kc, &one, &one, m->desc_kc, &b0, m->kg, &one, &one,
+              m->desc_k);
+    }
+    pgemm(m->prec, "T", u, d, n, 1.0, m->kc, 1, 1, m->desc_kc, m->pc, 1, 1, m->desc_p, 0.0,
+          m->rhs, 1, 1, m->desc_a);
+    m->stats.gram.flops += 2.0 * N * U * U + 2.0 * N * U * D;
+  }
+  m->stats.gram.seconds += ia_time() - t0;
+  return IA_OK;
+}
+
+ia_status ia_infae_gram(ia_infae *m, double *trace) {
+  double t0 = ia_time(), flops = 0;
+  ia_status st = kernel_tiles(m, m->bfr, NULL, m->nfr, m->bfc, m->nfc, 1, m->k, m->mu, m->nu,
+                              &flops);
+  /* Trace: the diagonal entries held here. */
+  const ia_grid *g = &m->g;
+  double tr = 0;
+  size_t at;
+  if (st == IA_OK && m->arrays_on_backend)
+    st = ia_be_diag_sum(m->be, m->prec, m->u, m->k, m->mu, &tr);
+  else if (st == IA_OK)
+    for (int64_t j = 0; j < m->nu; j++)
+      if (diag_at(m, j, &at)) tr += get(m, m->k, at);
+  IA_CALL(ia_agree(m->g.comm, st));
+  m->trace = allsum(g->comm, tr);
+  m->trace_count = (double)m->u;
+  m->stats.gram.flops += allsum(g->comm, flops);
+  m->stats.gram.seconds += ia_time() - t0;
+  if (m->nystrom) IA_CALL(nystrom_normal(m));
+  m->have_kernel = 1;
+  *trace = m->trace;
+  return IA_OK;
+}
+
+/* Solves (L·Lᵀ) A = B in place with the Cholesky factor in kf: forward and
+ * back substitution by panels of `panel` rows. Each panel is a small p?trsm
+ * and a large p?gemm update of the rows below (above), so nearly all flops
+ * run at GEMM speed; p?potrs gets about half of that here. 1-based panel
+ * starts, aligned to the block size. */
 static void chol_solve(ia_infae *m, int n, int nrhs, int panel) {
   const void *l = m->kf;
   void *b = m->a;
@@ -405,12 +518,14 @@ static void chol_solve(ia_infae *m, int n, int nrhs, int panel) {
   }
 }
 
-static ia_status factor_status(int64_t info, double lambda, double lp) {
-  IA_CHECK(info == 0, info > 0 ? IA_ERR_NOTSPD : IA_ERR_LAPACK,
-           info > 0 ? "K + λ'I is not positive definite for λ = %g (λ' = %.6g, leading minor "
-                      "%lld); use a larger λ"
-                    : "λ = %g: p?potrf failed (λ' = %.6g, argument %lld)",
-           lambda, lp, (long long)(info > 0 ? info : -info));
+static ia_status factor_status(const ia_infae *m, int64_t info, double lambda, double lp) {
+  const char *what = m->nystrom ? "ΦᵀΦ + λ'I (Nyström)" : "K + λ'I";
+  IA_CHECK(info <= 0, IA_ERR_NOTSPD,
+           "%s is not positive definite for λ = %g (λ' = %.6g, leading minor %lld); use a "
+           "larger λ",
+           what, lambda, lp, (long long)info);
+  IA_CHECK(info == 0, IA_ERR_LAPACK, "λ = %g: potrf failed (λ' = %.6g, argument %lld)", lambda,
+           lp, (long long)-info);
   return IA_OK;
 }
 
@@ -418,15 +533,20 @@ static ia_status factor_status(int64_t info, double lambda, double lp) {
 static ia_status fit_local(ia_infae *m, double lambda, double lp, double t0) {
   int64_t info = 0;
   ia_status st = IA_OK;
-  if (m->kf != m->k) st = ia_be_copy(m->be, m->kf, m->k, local_bytes(m, m->mu, m->nu));
+  size_t kb = local_bytes(m, m->mu, m->nu);
+  const void *src = m->nystrom ? m->kg : m->k; /* ΦᵀΦ + λ'I or K + λ'I */
+  if (m->kf != src) st = ia_be_copy(m->be, m->kf, src, kb);
   if (st == IA_OK) st = ia_be_diag_add(m->be, m->prec, m->u, m->kf, m->mu, lp);
   if (st == IA_OK) st = ia_be_potrf(m->be, m->prec, m->u, m->kf, m->mu, &info);
   IA_CALL(st);
   m->stats.factor.seconds += ia_time() - t0;
   m->stats.factor.flops += (double)m->u * (double)m->u * (double)m->u / 3.0;
-  IA_CALL(factor_status(info, lambda, lp));
+  IA_CALL(factor_status(m, info, lambda, lp));
   t0 = ia_time();
-  IA_CALL(ia_be_densify(m->be, m->prec, m->bfr, m->d, m->a, m->mu));
+  if (m->nystrom)
+    IA_CALL(ia_be_copy(m->be, m->a, m->rhs, local_bytes(m, m->mu, m->dl)));
+  else
+    IA_CALL(densify(m, &m->fr, m->bfr, m->a, m->mu));
   IA_CALL(ia_be_potrs(m->be, m->prec, m->u, m->d, m->kf, m->mu, m->a, m->mu));
   m->stats.solve.seconds += ia_time() - t0;
   m->stats.solve.flops += 2.0 * (double)m->u * (double)m->u * (double)m->d;
@@ -442,10 +562,11 @@ ia_status ia_infae_fit(ia_infae *m, double lambda) {
   double t0 = ia_time();
   m->have_alpha = 0;
   m->pred_mode = 0;
-  double lp = lambda * m->trace / (double)m->u;
+  double lp = lambda * m->trace / m->trace_count;
   if (m->kf == m->k) m->have_kernel = 0; /* factored in place */
   if (m->arrays_on_backend) return fit_local(m, lambda, lp, t0);
-  if (m->kf != m->k) memcpy(m->kf, m->k, local_bytes(m, m->mu, m->nu));
+  const void *src = m->nystrom ? m->kg : m->k; /* ΦᵀΦ + λ'I or K + λ'I */
+  if (m->kf != src) memcpy(m->kf, src, local_bytes(m, m->mu, m->nu));
   size_t at;
   for (int64_t j = 0; j < m->nu; j++)
     if (diag_at(m, j, &at)) put(m, m->kf, at, get(m, m->kf, at) + lp);
@@ -459,17 +580,14 @@ ia_status ia_infae_fit(ia_infae *m, double lambda) {
   MPI_Allreduce(MPI_IN_PLACE, &info, 1, MPI_INT, MPI_MAX, g->comm);
   m->stats.factor.seconds += ia_time() - t0;
   m->stats.factor.flops += (double)m->u * (double)m->u * (double)m->u / 3.0;
-  IA_CALL(factor_status(info, lambda, lp));
+  IA_CALL(factor_status(m, info, lambda, lp));
 
-  /* Right-hand side X: the fit rows of the local row blocks, local items. */
+  /* Right-hand side X (Nyström: ΦᵀX). */
   t0 = ia_time();
-  memset(m->a, 0, local_bytes(m, m->mu, m->dl));
-  for (int64_t r = 0; r < m->mu; r++)
-    for (int64_t e = m->fr.indptr[r]; e < m->fr.indptr[r + 1]; e++) {
-      int32_t it = m->fr.indices[e];
-      if (ia_g2p(it, m->nb, g->npcol) == g->mycol)
-        put(m, m->a, (size_t)ia_g2l(it, m->nb, g->npcol) * (size_t)m->mu + (size_t)r, 1.0);
-    }
+  if (m->nystrom)
+    memcpy(m->a, m->rhs, local_bytes(m, m->mu, m->dl));
+  else
+    IA_CALL(densify(m, &m->fr, m->bfr, m->a, m->mu));
   chol_solve(m, n, nrhs, m->solve_panel);
   m->stats.solve.seconds += ia_time() - t0;
   m->stats.solve.flops += 2.0 * (double)m->u * (double)m->u * (double)m->d;
@@ -481,6 +599,19 @@ ia_status ia_infae_fit(ia_infae *m, double lambda) {
 ia_status ia_infae_keep(ia_infae *m) {
   IA_CHECK(m->have_alpha, IA_ERR_INTERNAL, "ia_infae_keep without α");
   IA_CALL(copy_array(m, m->best, m->a, local_bytes(m, m->mu, m->dl)));
+  if (m->nystrom) { /* α = L⁻ᵀβ */
+    double t0 = ia_time();
+    if (m->arrays_on_backend) {
+      IA_CALL(ia_be_trsm(m->be, m->prec, 'L', 'T', m->u, m->d, m->k, m->mu, m->best, m->mu));
+    } else {
+      int u, d;
+      IA_CALL(ia_to_int(m->u, &u));
+      IA_CALL(ia_to_int(m->d, &d));
+      ptrsm(m->prec, "T", u, d, m->k, 1, m->desc_k, m->best, 1, m->desc_a);
+    }
+    m->stats.solve.seconds += ia_time() - t0;
+    m->stats.solve.flops += (double)m->u * (double)m->u * (double)m->d;
+  }
   m->best_lam_prime = m->lam_prime;
   m->have_best = 1;
   return IA_OK;
@@ -572,7 +703,9 @@ ia_status ia_infae_predict(ia_infae *m, int test) {
       m->pred_lam_prime = m->lam_prime;
       return IA_OK;
     }
-    /* NTK(X_all, X_fit) is the same for every λ: computed once. */
+    /* NTK(X_all, X_fit) is the same for every λ: computed once (Nyström:
+     * Φ = K_nm·L⁻ᵀ, made with the Gram). */
+    IA_CHECK(m->have_cross || !m->nystrom, IA_ERR_INTERNAL, "Nyström predictions without Φ");
     if (!m->have_cross) IA_CALL(cross_kernel(m, 0, &m->stats.predict));
     m->have_cross = 1;
     IA_CALL(cross_product(m, m->a, &m->stats.predict));

@@ -72,16 +72,20 @@ static const char *human(double b, char *buf, size_t n) {
 void ia_plan_print(const ia_infae_plan *p, int64_t n, int64_t d, int64_t u, int size,
                    ia_precision prec, int lambdas, double rate) {
   char a[32];
-  ia_log_info("∞-AE plan: %lld users (fit on %lld) × %lld items, %s, %d rank(s) on a %dx%d grid, "
+  ia_log_info("∞-AE plan: %lld users (%s %lld) × %lld items, %s, %d rank(s) on a %dx%d grid, "
               "%d λ",
-              (long long)n, (long long)u, (long long)d, prec == IA_FP64 ? "fp64" : "fp32", size,
-              p->nprow, p->npcol, lambdas);
+              (long long)n, p->nystrom ? "Nyström, centers" : "fit on", (long long)u,
+              (long long)d, prec == IA_FP64 ? "fp64" : "fp32", size, p->nprow, p->npcol, lambdas);
   ia_log_info("memory per rank (the largest):");
   ia_log_info("  %s %12s",
-              lambdas > 1 ? "kernel K and its factor       " : "kernel K                      ",
+              p->nystrom     ? "L of K_mm, ΦᵀΦ, its factor    "
+              : lambdas > 1 ? "kernel K and its factor       "
+                            : "kernel K                      ",
               human(p->bytes_kernel, a, sizeof a));
   ia_log_info("  %s %12s",
-              u < n ? "X/α, best α, predictions      " : "X/α, best α                   ",
+              p->nystrom ? "ΦᵀX, α, best α, predictions   "
+              : u < n    ? "X/α, best α, predictions      "
+                         : "X/α, best α                   ",
               human(p->bytes_rhs, a, sizeof a));
   if (p->bytes_cross > 0)
     ia_log_info("  NTK(C, X) for all users        %12s", human(p->bytes_cross, a, sizeof a));
@@ -91,7 +95,10 @@ void ia_plan_print(const ia_infae_plan *p, int64_t n, int64_t d, int64_t u, int 
   ia_log_info("  total                          %12s", human(p->bytes_total, a, sizeof a));
   double total = ia_plan_flops(p, lambdas);
   ia_log_info("flops (all ranks):");
-  ia_log_info("  Gram NTK(X, X), lower half     %10.3e", p->flops_gram);
+  if (p->nystrom)
+    ia_log_info("  K_mm, its L, Φ=K_nm·L⁻ᵀ, ΦᵀΦ, ΦᵀX %7.3e", p->flops_gram);
+  else
+    ia_log_info("  Gram NTK(X, X), lower half     %10.3e", p->flops_gram);
   ia_log_info("  Cholesky, %2d × U³/3            %10.3e", lambdas, lambdas * p->flops_factor);
   ia_log_info("  solve with X, %2d × 2U²d        %10.3e", lambdas, lambdas * p->flops_solve);
   if (p->flops_predict > 0)

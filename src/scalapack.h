@@ -32,6 +32,13 @@ void psgemm_(const char *ta, const char *tb, const int *m, const int *n, const i
              const float *alpha, const float *a, const int *ia, const int *ja,
              const int *desca, const float *b, const int *ib, const int *jb, const int *descb,
              const float *beta, float *c, const int *ic, const int *jc, const int *descc);
+void pdsyrk_(const char *uplo, const char *trans, const int *n, const int *k,
+             const double *alpha, const double *a, const int *ia, const int *ja,
+             const int *desca, const double *beta, double *c, const int *ic, const int *jc,
+             const int *descc);
+void pssyrk_(const char *uplo, const char *trans, const int *n, const int *k, const float *alpha,
+             const float *a, const int *ia, const int *ja, const int *desca, const float *beta,
+             float *c, const int *ic, const int *jc, const int *descc);
 void pdtrsm_(const char *side, const char *uplo, const char *ta, const char *diag, const int *m,
              const int *n, const double *alpha, const double *a, const int *ia, const int *ja,
              const int *desca, double *b, const int *ib, const int *jb, const int *descb);

@@ -101,6 +101,89 @@ static ia_status kernel_samples(MPI_Comm comm, const ia_train_opts *o, const ia_
   return IA_OK;
 }
 
+/* 64-bit hash of a sorted item list (splitmix64 finalizer per item). */
+static uint64_t row_hash(const int32_t *items, int64_t n) {
+  uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)n;
+  for (int64_t k = 0; k < n; k++) {
+    uint64_t z = h + (uint64_t)(uint32_t)items[k] + 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    h = z ^ (z >> 31);
+  }
+  return h;
+}
+
+typedef struct {
+  uint64_t hash;
+  int64_t user;
+} hashed_user;
+
+static int by_hash(const void *a, const void *b) {
+  const hashed_user *x = a, *y = b;
+  if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
+  return (x->user > y->user) - (x->user < y->user);
+}
+
+static int by_int64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Nyström centers: u users drawn (seed) among the distinct train rows, each
+ * row represented by its first user; ascending. Rows with equal hashes count
+ * as one (a 64-bit collision only narrows the draw). Every rank gets the same
+ * list. Collective. */
+static ia_status distinct_centers(MPI_Comm comm, const ia_dataset *d, uint64_t seed, int64_t want,
+                                  int64_t **out, int64_t *n_out, int64_t *n_distinct) {
+  int size, rank;
+  MPI_Comm_size(comm, &size);
+  MPI_Comm_rank(comm, &rank);
+  int64_t n = d->n_users, kept = 0;
+  hashed_user *all = NULL;
+  uint64_t *mine = NULL, *hashes = NULL;
+  int *counts = NULL, *displs = NULL;
+  int64_t *rep = NULL, *pick = NULL;
+  ia_status st = IA_ALLOC(all, n > 0 ? n : 1, "row hashes");
+  if (st == IA_OK) st = IA_ALLOC(hashes, n > 0 ? n : 1, "row hashes");
+  if (st == IA_OK) st = IA_ALLOC(mine, d->n_rows > 0 ? d->n_rows : 1, "row hashes");
+  if (st == IA_OK) st = IA_ALLOC(counts, size, "counts");
+  if (st == IA_OK) st = IA_ALLOC(displs, size, "displacements");
+  IA_CALL_GOTO(ia_agree(comm, st));
+  for (int64_t r = 0; r < d->n_rows; r++)
+    mine[r] = row_hash(d->train.indices + d->train.indptr[r],
+                       d->train.indptr[r + 1] - d->train.indptr[r]);
+  for (int p = 0; p < size; p++) {
+    int64_t b, c;
+    ia_row_block(n, size, p, &b, &c);
+    counts[p] = (int)c;
+    displs[p] = (int)b;
+  }
+  MPI_Allgatherv(mine, (int)d->n_rows, MPI_UINT64_T, hashes, counts, displs, MPI_UINT64_T, comm);
+  for (int64_t i = 0; i < n; i++) all[i] = (hashed_user){hashes[i], i};
+  qsort(all, (size_t)n, sizeof *all, by_hash);
+  rep = (int64_t *)hashes; /* reused: the representatives */
+  for (int64_t i = 0; i < n; i++)
+    if (i == 0 || all[i].hash != all[i - 1].hash) rep[kept++] = all[i].user;
+  qsort(rep, (size_t)kept, sizeof *rep, by_int64);
+  int64_t u = want < kept ? want : kept;
+  st = IA_ALLOC(pick, u > 0 ? u : 1, "Nyström centers");
+  if (st == IA_OK) st = ia_rng_choose(seed, IA_RNG_SAMPLE, 0, kept, u, pick);
+  IA_CALL_GOTO(ia_agree(comm, st));
+  for (int64_t i = 0; i < u; i++) pick[i] = rep[pick[i]];
+  *out = pick;
+  *n_out = u;
+  *n_distinct = kept;
+  pick = NULL;
+done:
+  free(all);
+  free(hashes);
+  free(mine);
+  free(counts);
+  free(displs);
+  free(pick);
+  return st;
+}
+
 static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dataset *d,
                              ia_evaluator *ev, ia_train_result *r) {
   ia_status st = IA_OK;
@@ -112,8 +195,17 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
   int n = o->lambdas ? o->n_lambdas : (int)(sizeof ia_infae_grid / sizeof *ia_infae_grid);
   IA_CHECK(n >= 1 && n <= IA_MAX_LAMBDAS, IA_ERR_ARG, "between 1 and %d λ values",
            IA_MAX_LAMBDAS);
+  int nystrom = o->centers > 0;
   int64_t u = o->train_users > 0 && o->train_users < d->n_users ? o->train_users : d->n_users;
+  int64_t distinct = 0;
   IA_CALL(ia_grid_create(comm, o->nprow, o->npcol, &g));
+  if (nystrom) {
+    IA_CALL_GOTO(distinct_centers(comm, d, o->seed, o->centers, &fit, &u, &distinct));
+    ia_log_info("[train] Nyström: every user fit through %lld centers drawn among %lld distinct "
+                "train rows of %lld users (seed %llu)",
+                (long long)u, (long long)distinct, (long long)d->n_users,
+                (unsigned long long)o->seed);
+  }
   r->has_lambda = 1;
   r->n_lambdas = n;
   r->precision = o->precision;
@@ -121,11 +213,12 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
   r->npcol = g.npcol;
   r->block_size = o->block_size > 0 ? o->block_size : 256;
   r->fit_users = u;
+  r->nystrom = nystrom;
 
   /* Plan first: refuse before allocating when a rank would not fit. */
   ia_infae_plan plan;
   ia_infae_plan_make(d->n_users, d->n_items, u, d->train_nnz, g.size, g.nprow, g.npcol,
-                     r->block_size, o->precision, n > 1, 0, &plan);
+                     r->block_size, o->precision, n > 1, nystrom, 0, &plan);
   r->bytes_per_rank = plan.bytes_total;
   int64_t limit = o->memory_limit;
   if (limit <= 0) IA_CALL_GOTO(ia_memory_per_rank(comm, &limit));
@@ -134,7 +227,7 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
                   o->precision == IA_FP64 ? 40.0 : 80.0);
     IA_CHECK_GOTO(0, IA_ERR_NOMEM,
                   "∞-AE needs %.2f GiB per rank, above the limit of %.2f GiB (--memory-limit); "
-                  "use more ranks, --precision fp32 or --train-users",
+                  "use more ranks, --precision fp32, --train-users or --centers",
                   plan.bytes_total / 1073741824.0, (double)limit / 1073741824.0);
   }
   IA_CALL_GOTO(ia_backend_open(comm, o->device, &be));
@@ -154,7 +247,7 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
               o->precision == IA_FP64 ? "fp64" : "fp32", g.nprow, g.npcol, r->block_size,
               r->device, g.size > 1 ? " (rank 0)" : "", plan.bytes_total / 1073741824.0,
               (double)limit / 1073741824.0);
-  if (u < d->n_users) {
+  if (u < d->n_users && !nystrom) {
     st = IA_ALLOC(fit, u, "user sample");
     if (st == IA_OK) st = ia_rng_choose(o->seed, IA_RNG_SAMPLE, 0, d->n_users, u, fit);
     IA_CALL_GOTO(ia_agree(comm, st));
@@ -166,14 +259,20 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
                       .precision = o->precision,
                       .keep_kernel = n > 1,
                       .fit_users = fit,
-                      .n_fit = u};
+                      .n_fit = u,
+                      .nystrom = nystrom};
   IA_CALL_GOTO(ia_infae_create(&g, o->data, &io, &m));
   const ia_infae_stats *s = ia_infae_get_stats(m);
   double t = ia_time();
   IA_CALL_GOTO(ia_infae_gram(m, &r->trace_k));
   r->t_gram = ia_time() - t;
-  ia_log_info("[train] gram K = NTK(X, X) %lld×%lld: %.2f s, %.1f GFLOP/s; trace(K) = %.10g",
-              (long long)u, (long long)u, r->t_gram, gflops(&s->gram), r->trace_k);
+  if (nystrom)
+    ia_log_info("[train] Nyström K_mm = LLᵀ, Φ = K_nm·L⁻ᵀ (%lld×%lld), ΦᵀΦ, ΦᵀX: %.2f s, %.1f "
+                "GFLOP/s; tr(K_nn) = %.10g",
+                (long long)d->n_users, (long long)u, r->t_gram, gflops(&s->gram), r->trace_k);
+  else
+    ia_log_info("[train] gram K = NTK(X, X) %lld×%lld: %.2f s, %.1f GFLOP/s; trace(K) = %.10g",
+                (long long)u, (long long)u, r->t_gram, gflops(&s->gram), r->trace_k);
   if (o->kernel_samples) IA_CALL_GOTO(ia_agree(comm, kernel_samples(comm, o, d, m, r)));
   int best = -1;
   scorer sc = {d, m};
@@ -274,9 +373,15 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
            "--model must be infae, ease or pop (got '%s')", model);
   IA_CHECK(o->data, IA_ERR_ARG, "--data is required");
   IA_CHECK(!o->out || is_infae, IA_ERR_ARG, "--out writes ∞-AE models only (--model infae)");
-  IA_CHECK(!o->train_on || (!o->out && !is_pop(model) && o->train_users == 0), IA_ERR_ARG,
-           "--train-on fits ∞-AE or EASE on a summary; it takes neither --out, --model pop "
-           "nor --train-users");
+  IA_CHECK(!o->train_on || (!o->out && !is_pop(model) && o->train_users == 0 && o->centers == 0),
+           IA_ERR_ARG,
+           "--train-on fits ∞-AE or EASE on a summary; it takes neither --out, --model pop, "
+           "--train-users nor --centers");
+  IA_CHECK(o->centers == 0 || is_infae, IA_ERR_ARG, "--centers is for ∞-AE (--model infae)");
+  IA_CHECK(o->centers == 0 || o->train_users == 0, IA_ERR_ARG,
+           "--centers and --train-users exclude each other: Nyström fits every user");
+  IA_CHECK(o->centers == 0 || !o->kernel_samples, IA_ERR_ARG,
+           "--kernel-samples needs the exact fit (no --centers)");
   snprintf(r->model, sizeof r->model, "%s", model);
   r->ranks = size;
 
@@ -419,6 +524,7 @@ char *ia_train_json(const ia_train_opts *o, const ia_train_result *r) {
     cJSON_AddStringToObject(x, "device", r->device);
     cJSON_AddNumberToObject(x, "trace_K", r->trace_k);
     cJSON_AddNumberToObject(x, "lambda_prime", r->lambda_prime);
+    cJSON_AddStringToObject(x, "fit", r->nystrom ? "nystrom" : "exact");
     cJSON_AddNumberToObject(x, "fit_users", (double)r->fit_users);
     char grid[32];
     snprintf(grid, sizeof grid, "%dx%d", r->nprow, r->npcol);

@@ -62,6 +62,10 @@ void ia_be_csr_free(ia_backend *b, ia_be_csr **c);
 IA_NODISCARD ia_status ia_be_gemm(ia_backend *b, ia_precision p, char ta, char tb, int64_t m,
                                   int64_t n, int64_t k, double alpha, const void *a, int64_t lda,
                                   const void *bm, int64_t ldb, double beta, void *c, int64_t ldc);
+/* B ← op(L)⁻¹B (side 'L') or B·op(L)⁻¹ (side 'R'), L lower triangular m × m
+ * (side 'L') or n × n (side 'R'); op: 'N' or 'T'. */
+IA_NODISCARD ia_status ia_be_trsm(ia_backend *b, ia_precision p, char side, char ta, int64_t m,
+                                  int64_t n, const void *l, int64_t lda, void *bm, int64_t ldb);
 /* Cholesky factor L (lower triangle, in place). *info > 0: the leading minor
  * of that order is not positive definite. */
 IA_NODISCARD ia_status ia_be_potrf(ia_backend *b, ia_precision p, int64_t n, void *a, int64_t lda,

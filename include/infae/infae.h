@@ -6,6 +6,17 @@
  *   α = (K + λ'I)^{-1} X          p?potrf + p?potrs, right-hand side X (U × d)
  *   P = NTK(C, X)·α               p?gemm; for C = X: P = X − λ'α
  *
+ * Nyström (opts.nystrom): the fit users are M centers (distinct rows), and
+ * every user's row is fit through them: the subset-of-regressors solution
+ * α = (K_nmᵀK_nm + λ'K_mm)⁻¹K_nmᵀX of the same ridge problem, which is exact
+ * ∞-AE when the centers are all the distinct rows. Solved in feature form:
+ *
+ *   K_mm + δI = LLᵀ                  δ = ε·tr(K_mm), ε the machine epsilon
+ *   Φ = NTK(X_all, X_c)·L⁻ᵀ          n × M
+ *   λ' = λ·tr(K_nn)/n                (mean NTK(x, x) over all users)
+ *   β = (ΦᵀΦ + λ'I)⁻¹ΦᵀX,  α = L⁻ᵀβ  M × d
+ *   P = NTK(C, X_c)·α                (validation: Φβ)
+ *
  * X holds the fit users' train rows (every user, or a sample). Predictions
  * cover every user and are moved to the evaluation layout (contiguous row
  * blocks, ia_row_block) one row per user, never gathered on one rank.
@@ -28,14 +39,16 @@ typedef struct {
   const int64_t *fit_users; /* ascending user indices the model is fit on; NULL: all */
   int64_t n_fit;
   int64_t panel_bytes;      /* bound on the densified item panels of the Gram (0: 256 MiB) */
+  int nystrom;              /* 1: fit_users are Nyström centers, every user is fit */
 } ia_infae_opts;
 
 /* Bytes per rank (the largest rank) and flops of each step, from the sizes
  * alone: what `plan` prints and what `train` checks against the memory limit. */
 typedef struct {
   int nprow, npcol;
-  double bytes_kernel;  /* K, and its copy when several λ */
-  double bytes_rhs;     /* X/α, best α, predictions (block-cyclic) */
+  int nystrom;
+  double bytes_kernel;  /* K, and its copy when several λ (Nyström: L, ΦᵀΦ, its factor) */
+  double bytes_rhs;     /* X/α, best α, predictions (block-cyclic); Nyström: ΦᵀX */
   double bytes_cross;   /* NTK(C, X) when fit on a sample */
   double bytes_rows;    /* predictions in the evaluation layout */
   double bytes_panels;  /* densified item panels of the Gram */
@@ -44,10 +57,11 @@ typedef struct {
   double flops_gram, flops_factor, flops_solve, flops_predict, flops_test; /* per λ: factor, solve, predict */
 } ia_infae_plan;
 
-/* n users, d items, U fit users, nnz train interactions. Not collective. */
+/* n users, d items, U fit users (Nyström: centers), nnz train interactions.
+ * Not collective. */
 void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, int nprow,
-                        int npcol, int nb, ia_precision p, int keep_kernel, int64_t panel_bytes,
-                        ia_infae_plan *out);
+                        int npcol, int nb, ia_precision p, int keep_kernel, int nystrom,
+                        int64_t panel_bytes, ia_infae_plan *out);
 
 typedef struct {
   double seconds, flops; /* summed over calls; flops over all ranks */
@@ -65,10 +79,12 @@ IA_NODISCARD ia_status ia_infae_create(const ia_grid *g, const char *path,
                                        const ia_infae_opts *o, ia_infae **out);
 void ia_infae_free(ia_infae **m);
 
-/* K = NTK(X, X) and its trace. Collective. */
+/* K = NTK(X, X) and its trace; Nyström: L, Φ, ΦᵀΦ, ΦᵀX and tr(K_nn)
+ * (*trace). Collective. */
 IA_NODISCARD ia_status ia_infae_gram(ia_infae *m, double *trace);
 
-/* α for λ (λ' = λ·tr(K)/U). K + λ'I not positive definite gives
+/* α for λ (λ' = λ·tr(K)/U; Nyström: λ·tr(K_nn)/n). A matrix to factor that is
+ * not positive definite gives
  * IA_ERR_NOTSPD on every rank, with a message naming λ. Collective. */
 IA_NODISCARD ia_status ia_infae_fit(ia_infae *m, double lambda);
 /* Marks the current α as the one the test and the model file use. Collective. */

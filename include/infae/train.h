@@ -27,7 +27,8 @@ typedef struct {
   int nprow, npcol;         /* process grid; 0 = automatic */
   int block_size;
   int64_t train_users;      /* fit on a random sample of this many users; 0 = all */
-  uint64_t seed;            /* of the user sample */
+  int64_t centers;          /* Nyström: fit every user through this many random users; 0 = exact */
+  uint64_t seed;            /* of the user sample (or the centers) */
   int64_t memory_limit;     /* bytes per rank; 0 = the node's available memory / ranks */
   const char *kernel_samples; /* "u1:v1,u2:v2" original user ids: report K(u, v) */
   const char *train_on;     /* fit on this summary's S instead of the train split */
@@ -51,7 +52,8 @@ typedef struct {
   ia_precision precision;
   char device[96];                      /* rank 0's backend, e.g. "cpu" */
   int nprow, npcol, block_size;
-  int64_t fit_users;
+  int64_t fit_users;                   /* Nyström: the centers */
+  int nystrom;
   double trace_k, lambda_prime;         /* at the best λ */
   ia_infae_stats steps;
   int n_kernel;                         /* K samples requested */

@@ -9,7 +9,7 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
   (void)command;
   const char *data, *precision, *grid, *memory;
   int np, block, lambdas, quiet, verbose;
-  int64_t train_users;
+  int64_t train_users, centers;
   double rate;
   const ia_opt opts[] = {
       {"data", IA_OPT_STRING, NULL, "prepared dataset (only its sizes are read)", &data},
@@ -20,6 +20,8 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
       {"lambdas", IA_OPT_INT, "6", "number of λ factorized (the default grid has 6)", &lambdas},
       {"train-users", IA_OPT_INT64, "0", "fit on a sample of this many users (0: all)",
        &train_users},
+      {"centers", IA_OPT_INT64, "0", "Nyström: fit every user through this many centers",
+       &centers},
       {"gflops", IA_OPT_REAL, "0",
        "sustained GFLOP/s per rank for the time estimate [default: 40 fp64, 80 fp32: one core "
        "of a 2020s x86 server]",
@@ -42,9 +44,13 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
   ia_status st = ia_cli_precision(precision, &p);
   if (st == IA_OK) st = ia_grid_parse(grid, &nprow, &npcol);
   if (st == IA_OK && memory[0]) st = ia_parse_bytes("memory-limit", memory, &limit);
-  if (st == IA_OK && (block < 1 || lambdas < 1 || train_users < 0 || rate < 0))
+  if (st == IA_OK && (block < 1 || lambdas < 1 || train_users < 0 || centers < 0 || rate < 0))
     st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
-                      "--block-size and --lambdas must be ≥ 1, --train-users and --gflops ≥ 0");
+                      "--block-size and --lambdas must be ≥ 1, --train-users, --centers and "
+                      "--gflops ≥ 0");
+  if (st == IA_OK && centers > 0 && train_users > 0)
+    st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
+                      "--centers and --train-users exclude each other");
   if (st == IA_OK && nprow > 0 && nprow * npcol != np)
     st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--grid %dx%d needs --np %d", nprow, npcol,
                       nprow * npcol);
@@ -57,9 +63,10 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
   users = d.n_users;
   items = d.n_items;
   int64_t u = train_users > 0 && train_users < users ? train_users : users;
+  if (centers > 0) u = centers < users ? centers : users;
   ia_infae_plan plan;
-  ia_infae_plan_make(users, items, u, d.train_nnz, np, nprow, npcol, block, p, lambdas > 1, 0,
-                     &plan);
+  ia_infae_plan_make(users, items, u, d.train_nnz, np, nprow, npcol, block, p, lambdas > 1,
+                     centers > 0, 0, &plan);
   ia_dataset_free(&d);
   if (rate <= 0) rate = p == IA_FP64 ? 40.0 : 80.0;
   ia_plan_print(&plan, users, items, u, np, p, lambdas, rate);

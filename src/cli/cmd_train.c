@@ -26,7 +26,7 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
       *train_on;
   ia_reals lambdas;
   int quiet, verbose, block;
-  int64_t train_users, seed;
+  int64_t train_users, centers, seed;
   const ia_opt opts[] = {
       {"data", IA_OPT_STRING, NULL, "prepared dataset (from `infae_mpi prepare`)", &data},
       {"model", IA_OPT_STRING, "infae", "infae (∞-AE) | ease | pop", &model},
@@ -44,7 +44,10 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
       {"train-users", IA_OPT_INT64, "0",
        "∞-AE: fit on a random sample of this many users (0: all); predictions cover every user",
        &train_users},
-      {"seed", IA_OPT_INT64, "42", "seed of the --train-users sample", &seed},
+      {"centers", IA_OPT_INT64, "0",
+       "∞-AE Nyström: fit every user through this many random users (landmarks; 0: exact)",
+       &centers},
+      {"seed", IA_OPT_INT64, "42", "seed of the --train-users sample or the --centers", &seed},
       {"memory-limit", IA_OPT_STRING, "",
        "∞-AE: bytes per rank, e.g. 8G [default: the node's available memory / ranks on it]",
        &memory},
@@ -80,6 +83,7 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
                       .command = command,
                       .block_size = block,
                       .train_users = train_users,
+                      .centers = centers,
                       .seed = (uint64_t)seed,
                       .kernel_samples = ksamples,
                       .train_on = train_on};
@@ -87,9 +91,9 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
   if (st == IA_OK) st = ia_device_parse(device, &to.device);
   if (st == IA_OK) st = ia_grid_parse(grid, &to.nprow, &to.npcol);
   if (st == IA_OK && memory[0]) st = ia_parse_bytes("memory-limit", memory, &to.memory_limit);
-  if (st == IA_OK && (block < 1 || train_users < 0 || seed < 0))
+  if (st == IA_OK && (block < 1 || train_users < 0 || centers < 0 || seed < 0))
     st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
-                      "--block-size must be ≥ 1, --train-users and --seed ≥ 0");
+                      "--block-size must be ≥ 1, --train-users, --centers and --seed ≥ 0");
   if (ia_agree(comm, st) != IA_OK) return 2;
   ia_train_result r;
   st = ia_agree(comm, ia_train(comm, &to, &r));

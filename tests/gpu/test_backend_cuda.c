@@ -160,6 +160,25 @@ static void test_dense(ia_backend *cpu, ia_backend *gpu, ia_rng *r) {
   g = to_host(gpu, dk, sizeof(double) * n * n);
   check("potrf fp64 (lower triangle)", rel_err(g, n, hk, n, n, n, lower), 1e-12);
   free(g);
+  /* trsm with L: L⁻¹X (left) and Xᵀ·L⁻ᵀ (right, Xᵀ as d × n). */
+  double *hy = malloc(sizeof(double) * n * d), *hz = malloc(sizeof(double) * n * d);
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t j = 0; j < d; j++) hy[j * n + i] = hz[i * d + j] = hx[j * n + i];
+  double *dy = to_dev(gpu, hy, sizeof(double) * n * d), *dz = to_dev(gpu, hz, sizeof(double) * n * d);
+  OK(ia_be_trsm(cpu, IA_FP64, 'L', 'N', n, d, hk, n, hy, n));
+  OK(ia_be_trsm(gpu, IA_FP64, 'L', 'N', n, d, dk, n, dy, n));
+  g = to_host(gpu, dy, sizeof(double) * n * d);
+  check("trsm fp64 (left, L)", rel_err(g, n, hy, n, n, d, NULL), 1e-12);
+  free(g);
+  OK(ia_be_trsm(cpu, IA_FP64, 'R', 'T', d, n, hk, n, hz, d));
+  OK(ia_be_trsm(gpu, IA_FP64, 'R', 'T', d, n, dk, n, dz, d));
+  g = to_host(gpu, dz, sizeof(double) * n * d);
+  check("trsm fp64 (right, Lᵀ)", rel_err(g, d, hz, d, d, n, NULL), 1e-12);
+  free(g);
+  free(hy);
+  free(hz);
+  ia_be_free(gpu, dy);
+  ia_be_free(gpu, dz);
   OK(ia_be_potrs(cpu, IA_FP64, n, d, hk, n, hx, n));
   OK(ia_be_potrs(gpu, IA_FP64, n, d, dk, n, dx, n));
   g = to_host(gpu, dx, sizeof(double) * n * d);

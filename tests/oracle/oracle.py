@@ -434,13 +434,14 @@ def ease_scores(context, B):
     return np.asarray(sp.csr_matrix(context, dtype=np.float64) @ B)
 
 
-def ntk(gram, nx, ny, d):
+def ntk(gram, nx, ny, d, pairs=False):
     """NTK of Dense(W, b) -> ReLU -> Dense, depth 1 (DESIGN §2), from the Gram
-    x.y and the squared norms of the two sets of rows."""
+    x.y and the squared norms of the two sets of rows (pairs: of the pairs
+    x_i, y_i, gram a vector)."""
     qxy = NTK_W2 * gram / d + NTK_B2
     qx = NTK_W2 * np.asarray(nx, dtype=np.float64) / d + NTK_B2
     qy = NTK_W2 * np.asarray(ny, dtype=np.float64) / d + NTK_B2
-    s = np.sqrt(np.outer(qx, qy))
+    s = np.sqrt(qx * qy if pairs else np.outer(qx, qy))
     c = np.clip(qxy / s, -1.0, 1.0)
     th = np.arccos(c)
     krelu = s * (np.sin(th) + (np.pi - th) * c) / (2.0 * np.pi)
@@ -487,6 +488,41 @@ class InfaeFit:
         return ntk_rows(context, self.x) @ self.alpha
 
 
+class Centers:
+    """Nystrom centers: fit every user through these users' train rows."""
+
+    def __init__(self, users):
+        self.users = np.asarray(users, dtype=np.int64)
+
+
+class NystromFit:
+    """Subset-of-regressors ridge regression with M centers c, by its normal
+    equations: alpha = (K_nm^T K_nm + lam' (K_mm + delta I))^-1 K_nm^T X,
+    K_nm = NTK(X, X_c), lam' = lam tr(K_nn) / n over all n users, jitter
+    delta = eps tr(K_mm) (float64 eps); scores NTK(C, X_c) alpha."""
+
+    def __init__(self, train, lam, centers):
+        x = sp.csr_matrix(train, dtype=np.float64)
+        self.xc = x[centers.users]
+        knm = ntk_rows(x, self.xc)
+        kmm = ntk_rows(self.xc, self.xc)
+        kmm += np.finfo(np.float64).eps * np.trace(kmm) * np.eye(kmm.shape[0])
+        nx = np.asarray(x.sum(axis=1), dtype=np.float64).ravel()
+        self.trace = float(np.sum(ntk(nx, nx, nx, x.shape[1], pairs=True)))
+        self.lam_prime = float(lam) * self.trace / x.shape[0]
+        a = knm.T @ knm + self.lam_prime * kmm
+        self.alpha = scipy.linalg.solve(a, knm.T @ x.toarray(), assume_a="sym")
+
+    def scores(self, context):
+        return ntk_rows(context, self.xc) @ self.alpha
+
+
+def infae_fit(train, lam, fit_users):
+    if isinstance(fit_users, Centers):
+        return NystromFit(train, lam, fit_users)
+    return InfaeFit(train, lam, fit_users)
+
+
 def _lam_key(lam):
     return str(float(lam))
 
@@ -510,7 +546,7 @@ def test_at(dataset, model, lam, tie_rtol=None, B=None, fit_users=None):
     """Test metrics (and bounds) of `model` at lambda `lam` (None for pop)."""
     train, val, test, trval, counts, nnz = _split_inputs(dataset)
     if model == "infae":
-        fit = B if B is not None else InfaeFit(train, lam, fit_users)
+        fit = B if B is not None else infae_fit(train, lam, fit_users)
         s = fit.scores(trval)
     elif model == "pop":
         s = pop_scores(train)
@@ -556,7 +592,7 @@ def evaluate(dataset, model, lambdas=None, tie_rtol=None, fit_users=None):
         best, best_hr, best_fit = None, -np.inf, None
         for lam in lambdas:
             try:
-                fit = InfaeFit(train, lam, fit_users)
+                fit = infae_fit(train, lam, fit_users)
             except np.linalg.LinAlgError:
                 res["val"][_lam_key(lam)] = "skipped: not positive definite"
                 bounds["val"][_lam_key(lam)] = None
@@ -727,6 +763,9 @@ def main(argv=None):
     ev.add_argument("--fit-users-from", metavar="MODEL.h5", default=None,
                     help="infae: fit on the users listed in /fit/user_index of this model file "
                          "(the sample drawn by train --train-users)")
+    ev.add_argument("--nystrom", action="store_true",
+                    help="infae: the users of --fit-users-from are Nystrom centers "
+                         "(train --centers): every user is fit through them")
     ev.add_argument("--sample-from", metavar="SUMMARY.h5", default=None,
                     help="fit on the dense rows /S of this summary (infae_mpi distill)")
     ev.add_argument("--lambdas", type=_parse_lambdas, default=None)
@@ -750,6 +789,8 @@ def main(argv=None):
         import h5py
         with h5py.File(a.fit_users_from, "r") as f:
             fit_users = np.asarray(f["fit/user_index"][...], dtype=np.int64)
+        if a.nystrom:
+            fit_users = Centers(fit_users)
     if a.sample_from:
         import h5py
         with h5py.File(a.sample_from, "r") as f:
