@@ -1,0 +1,79 @@
+# Shared by the jobs in jobs/ (sourced, not run). It locates infae_mpi,
+# launches steps on the job's ranks and turns a checkpoint signal into a
+# requeue:
+#   infae_ranks N ARGS...   infae_mpi ARGS on N ranks (srun, or mpirun)
+#   infae_one ARGS...       infae_mpi ARGS on one rank (prepare, plan)
+#   infae_checkpointed N ARGS...
+#       like infae_ranks, but SIGUSR1/SIGTERM to the batch shell (from
+#       `#SBATCH --signal=B:USR1@SECONDS`, `scancel --batch --signal=USR1`,
+#       preemption or `scontrol requeue`) is passed on to the ranks, which
+#       write their checkpoint and exit with status 3; the job then requeues
+#       itself and its next run resumes.
+# Settings (environment): INFAE (the binary; default build/src/infae_mpi of
+# the checkout the job was submitted from), LAUNCHER (srun | mpirun; default
+# srun), SRUN_MPI (srun's --mpi plugin; default pmix), MPIRUN_ARGS.
+
+INFAE_HOME=${INFAE_HOME:-${SLURM_SUBMIT_DIR:-$(pwd)}}
+INFAE=${INFAE:-$INFAE_HOME/build/src/infae_mpi}
+LAUNCHER=${LAUNCHER:-srun}
+SRUN_MPI=${SRUN_MPI:-pmix}
+MPIRUN_ARGS=${MPIRUN_ARGS:-}
+# One BLAS thread per core of the rank (set --cpus-per-task for threads).
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}
+export OMP_NUM_THREADS=$OPENBLAS_NUM_THREADS
+
+infae_log() { echo "[job $(date '+%F %T')] $*"; }
+
+infae_check() {
+  [ -x "$INFAE" ] || { echo "error: $INFAE is not an executable (build first, or set INFAE)" >&2; exit 2; }
+  case "$LAUNCHER" in srun|mpirun) ;; *) echo "error: LAUNCHER must be srun or mpirun (got '$LAUNCHER')" >&2; exit 2 ;; esac
+  infae_log "job ${SLURM_JOB_ID:-none} (restart ${SLURM_RESTART_COUNT:-0}) on ${SLURM_JOB_NODELIST:-$(hostname)}: $("$INFAE" --version | head -n1)"
+}
+
+# The launch command for N ranks, in the array `launch`.
+infae_command() { # N
+  if [ "$LAUNCHER" = srun ]; then
+    launch=(srun --mpi="$SRUN_MPI" --ntasks="$1" --kill-on-bad-exit=1 "$INFAE")
+  else
+    # shellcheck disable=SC2206
+    launch=(mpirun $MPIRUN_ARGS -n "$1" "$INFAE")
+  fi
+}
+
+infae_ranks() { # N ARGS...
+  local launch
+  infae_command "$1"
+  shift
+  "${launch[@]}" "$@"
+}
+infae_one() { infae_ranks 1 "$@"; }
+
+infae_checkpointed() { # N ARGS...
+  local pid rc launch
+  infae_command "$1"
+  shift
+  "${launch[@]}" "$@" & # the launcher itself, not a subshell, is $pid
+  pid=$!
+  # USR1 reaches srun and mpirun, which pass it on to every rank.
+  trap 'infae_log "signal: asking the ranks to checkpoint"; kill -USR1 $pid 2> /dev/null' USR1 TERM
+  while :; do
+    rc=0
+    wait "$pid" || rc=$?
+    [ "$rc" -gt 128 ] || break
+    # wait returns above 128 when a trapped signal interrupts it: wait again
+    # while the step runs, or collect its status if it has just ended.
+    kill -0 "$pid" 2> /dev/null && continue
+    local again=0
+    wait "$pid" 2> /dev/null || again=$?
+    [ "$again" -eq 127 ] || rc=$again
+    break
+  done
+  trap - USR1 TERM
+  if [ "$rc" -eq 3 ]; then
+    infae_log "checkpoint written; requeueing job ${SLURM_JOB_ID:-} to resume"
+    if [ -n "${SLURM_JOB_ID:-}" ] && scontrol requeue "$SLURM_JOB_ID"; then exit 0; fi
+    infae_log "not requeued: resubmit the job to resume"
+    exit 3
+  fi
+  return "$rc"
+}
