@@ -1,8 +1,10 @@
+# shellcheck shell=bash
 # Shared by the jobs in jobs/ (sourced, not run). It locates infae_mpi,
 # launches steps on the job's ranks and turns a checkpoint signal into a
 # requeue:
 #   infae_ranks N ARGS...   infae_mpi ARGS on N ranks (srun, or mpirun)
 #   infae_one ARGS...       infae_mpi ARGS on one rank (prepare, plan)
+#   infae_expect FILE WHAT  fail the job unless step WHAT wrote FILE
 #   infae_checkpointed N ARGS...
 #       like infae_ranks, but SIGUSR1/SIGTERM to the batch shell (from
 #       `#SBATCH --signal=B:USR1@SECONDS`, `scancel --batch --signal=USR1`,
@@ -40,6 +42,11 @@ infae_command() { # N
   fi
 }
 
+# Fails the job when a step said it succeeded but left no output.
+infae_expect() { # FILE WHAT
+  [ -s "$1" ] || { echo "error: $2 ended without writing $1" >&2; exit 1; }
+}
+
 infae_ranks() { # N ARGS...
   local launch
   infae_command "$1"
@@ -70,6 +77,7 @@ infae_checkpointed() { # N ARGS...
   done
   trap - USR1 TERM
   if [ "$rc" -eq 3 ]; then
+    trap '' USR1 TERM # the requeue signals the job's processes: let this shell finish
     infae_log "checkpoint written; requeueing job ${SLURM_JOB_ID:-} to resume"
     if [ -n "${SLURM_JOB_ID:-}" ] && scontrol requeue "$SLURM_JOB_ID"; then exit 0; fi
     infae_log "not requeued: resubmit the job to resume"

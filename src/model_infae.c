@@ -419,11 +419,12 @@ static ia_status nystrom_normal(ia_infae *m) {
     MPI_Allreduce(MPI_IN_PLACE, &in, 1, MPI_INT, MPI_MAX, g->comm);
     info = in;
   }
-  IA_CHECK(info == 0, info > 0 ? IA_ERR_NOTSPD : IA_ERR_LAPACK,
+  IA_CHECK(info <= 0, IA_ERR_NOTSPD,
            "the centers' kernel K_mm + δI (δ = %.3g) is not positive definite (leading minor "
            "%lld)%s",
            delta, (long long)info,
            m->prec == IA_FP32 ? ": use --precision fp64 or fewer --centers" : "");
+  IA_CHECK(info == 0, IA_ERR_LAPACK, "potrf of K_mm failed (argument %lld)", (long long)-info);
   m->stats.gram.flops += U * U * U / 3.0;
   m->stats.gram.seconds += ia_time() - t0;
   IA_CALL(cross_kernel(m, 0, &m->stats.gram));

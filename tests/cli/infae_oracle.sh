@@ -24,6 +24,25 @@ run_mpi "$n" train --data "$WORK/g.h5" --lambdas $lam --block-size 32 --centers 
   ${grid:+--grid $grid} --out "$WORK/nys.h5" --metrics-json "$WORK/nys.json" --quiet
 "$PYTHON" "$ORACLE/oracle.py" eval --data "$WORK/g.h5" --model infae --lambdas $lam \
   --fit-users-from "$WORK/nys.h5" --nystrom --compare "$WORK/nys.json" --rtol 1e-9
+"$PYTHON" - "$ORACLE" "$WORK" <<'PY'
+import json, sys
+import h5py, numpy as np
+sys.path.insert(0, sys.argv[1])
+import oracle
+w = sys.argv[2]
+ds = oracle.load_dataset(w + "/g.h5")
+lam = json.load(open(w + "/nys.json"))["best_lambda"]
+with h5py.File(w + "/nys.h5", "r") as m:
+    assert m.attrs["fit"] in (b"nystrom", "nystrom")
+    centers = m["fit/user_index"][...]
+    alpha = m["alpha"][...]
+rows = {tuple(ds["train"][int(c)].indices) for c in centers}
+assert len(rows) == len(centers), "two centers have the same train row"
+fit = oracle.NystromFit(ds["train"], lam, oracle.Centers(centers))
+err = np.abs(alpha - fit.alpha).max() / np.abs(fit.alpha).max()
+assert err < 1e-8, err
+print("Nyström model file: %d distinct centers, α within %.2g of the oracle's" % (len(centers), err))
+PY
 run_mpi "$n" train --data "$WORK/g.h5" --lambdas $lam --block-size 32 --centers 100000 \
   ${grid:+--grid $grid} --metrics-json "$WORK/nys_all.json" --quiet
 "$PYTHON" - "$WORK/nys_all.json" "$WORK/infae.json" <<'PY'

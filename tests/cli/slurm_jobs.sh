@@ -3,7 +3,8 @@
 # slurmd from Debian's slurm-wlm) started on localhost by slurm/local/start.sh.
 #  1. jobs/netflix_full.slurm, scaled down by its variables, on generated
 #     Netflix-format data: prepare, ∞-AE, Distill-CF; the HDF5 outputs checked.
-#  2. jobs/distill.slurm signalled during Distill-CF (scancel --batch
+#  2. jobs/ml1m.slurm on a generated MovieLens-layout file: ∞-AE and EASE.
+#  3. jobs/distill.slurm signalled during Distill-CF (scancel --batch
 #     --signal=USR1, as #SBATCH --signal does before the time limit): it
 #     checkpoints, requeues itself, resumes and writes the same summary as an
 #     uninterrupted run.
@@ -21,7 +22,7 @@ SLURMCTLD_PORT=${SLURMCTLD_PORT:-16817} SLURMD_PORT=${SLURMD_PORT:-16818} \
   "$SRC/slurm/local/start.sh" "$cluster" 4
 export SLURM_CONF=$cluster/slurm.conf
 export INFAE_HOME=$SRC LAUNCHER=srun
-cd "$WORK"
+cd "$WORK" || exit 1
 
 # Waits until job $1 has left the queue for good (at most $2 s); prints its state.
 job_state() { scontrol show job "$1" 2> /dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
@@ -43,7 +44,7 @@ small=(--nodes=1 --ntasks=2 --ntasks-per-node=2 --cpus-per-task=1 --time=30)
 run_mpi 1 generate --users 600 --items 300 --mean-items 25 --seed 3 --format netflix \
   --output "$WORK/netflix.txt" --quiet
 id=$(sbatch --parsable "${small[@]}" --output="$WORK/netflix-%j.out" \
-  --export=ALL,NETFLIX_INPUT="$WORK/netflix.txt",WORK="$WORK/nf",RANKS=2,PRECISION=fp64,BUDGET=40,STEPS=20,BATCH=300,SAMPLES=20 \
+  "--export=ALL,NETFLIX_INPUT=$WORK/netflix.txt,WORK=$WORK/nf,RANKS=2,PRECISION=fp64,BUDGET=40,STEPS=20,BATCH=300,SAMPLES=20" \
   "$SRC/jobs/netflix_full.slurm")
 state=$(wait_job "$id" 300)
 cat "$WORK/netflix-$id.out"
@@ -73,12 +74,31 @@ print("netflix_full.slurm: dataset %d x %d, model alpha %s, summary S %s, test H
       % (users, items, a.shape, s.shape, m["test"]["HR@10"]))
 PY
 
-# ---- 2. distill.slurm: signal, checkpoint, requeue, resume ------------------
+# ---- 2. ml1m.slurm on a generated file of MovieLens layout ---------------------
+run_mpi 1 generate --users 400 --items 250 --mean-items 30 --seed 4 --output "$WORK/ratings.dat" \
+  --quiet
+id=$(sbatch --parsable "${small[@]}" --output="$WORK/ml1m-%j.out" \
+  "--export=ALL,ML1M_INPUT=$WORK/ratings.dat,WORK=$WORK/ml,RANKS=2" "$SRC/jobs/ml1m.slurm")
+state=$(wait_job "$id" 300)
+[ "$state" = COMPLETED ] || { cat "$WORK/ml1m-$id.out"; fail "ml1m.slurm ended $state"; }
+"$PYTHON" - "$WORK/ml" <<'PY'
+import json, sys
+import h5py
+d = sys.argv[1]
+inf, ease = (json.load(open("%s/metrics_%s.json" % (d, m))) for m in ("infae", "ease"))
+assert inf["ranks"] == 2 and ease["ranks"] == 2 and inf["test"]["HR@10"] > 0
+with h5py.File(d + "/infae_model.h5", "r") as f:
+    assert f["alpha"].shape == (inf["dataset"]["users"], inf["dataset"]["items"])
+print("ml1m.slurm: ∞-AE test NDCG@10 %.2f, EASE %.2f" % (inf["test"]["NDCG@10"],
+                                                         ease["test"]["NDCG@10"]))
+PY
+
+# ---- 3. distill.slurm: signal, checkpoint, requeue, resume ------------------
 gen_dataset d 1500 600 30
 opts=(BUDGET=100 STEPS=400 SAMPLES=20 CHECKPOINT_EVERY=0)
 dist_args="--log-every 10 --no-ease --patience 1000"
 id=$(sbatch --parsable "${small[@]}" --output="$WORK/distill-%j.out" \
-  --export=ALL,DATASET="$WORK/d.h5",WORK="$WORK/ds",RANKS=2,"$(IFS=,; echo "${opts[*]}")",DISTILL_ARGS="$dist_args" \
+  "--export=ALL,DATASET=$WORK/d.h5,WORK=$WORK/ds,RANKS=2,$(IFS=,; echo "${opts[*]}"),DISTILL_ARGS=$dist_args" \
   "$SRC/jobs/distill.slurm")
 # Signal once Distill-CF is past step 50.
 for _ in $(seq 300); do
@@ -88,13 +108,17 @@ done
 grep -qE "step +([5-9][0-9]|[1-9][0-9][0-9])/400" "$WORK/distill-$id.out" || {
   cat "$WORK/distill-$id.out"; fail "distill.slurm did not reach step 50"; }
 scancel --batch --signal=USR1 "$id"
-# Slurm holds a requeued job back for about 2 minutes; release it at once.
-for _ in $(seq 120); do
-  [ "$(scontrol show job "$id" | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p')" -ge 1 ] && break
+# Requeued, the job passes through a terminal state and back to PENDING, where
+# Slurm holds it for about 2 minutes while the old run is cleaned up (releasing
+# it earlier lets that clean-up abort the new run's step).
+requeued=0
+for _ in $(seq 240); do
+  r=$(scontrol show job "$id" | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p')
+  if [ "${r:-0}" -ge 1 ] && [ "$(job_state "$id")" = PENDING ]; then requeued=1; break; fi
   sleep 0.5
 done
-scontrol update JobId="$id" StartTime=now || true
-state=$(wait_job "$id" 300)
+[ "$requeued" -eq 1 ] || { cat "$WORK/distill-$id.out"; fail "distill.slurm was not requeued"; }
+state=$(wait_job "$id" 400)
 cat "$WORK/distill-$id.out"
 [ "$state" = COMPLETED ] || fail "distill.slurm ended $state"
 restarts=$(scontrol show job "$id" | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p')
