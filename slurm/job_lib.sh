@@ -26,6 +26,11 @@ export OMP_NUM_THREADS=$OPENBLAS_NUM_THREADS
 
 infae_log() { echo "[job $(date '+%F %T')] $*"; }
 
+# Outside a checkpointed step, the time-limit signal must not end the job
+# early: prepare and train keep no checkpoint and run on to the limit.
+infae_no_checkpoint() { infae_log "SIGUSR1: this step keeps no checkpoint; it runs on"; }
+trap infae_no_checkpoint USR1
+
 infae_check() {
   [ -x "$INFAE" ] || { echo "error: $INFAE is not an executable (build first, or set INFAE)" >&2; exit 2; }
   case "$LAUNCHER" in srun|mpirun) ;; *) echo "error: LAUNCHER must be srun or mpirun (got '$LAUNCHER')" >&2; exit 2 ;; esac
@@ -75,7 +80,8 @@ infae_checkpointed() { # N ARGS...
     [ "$again" -eq 127 ] || rc=$again
     break
   done
-  trap - USR1 TERM
+  trap - TERM
+  trap infae_no_checkpoint USR1
   if [ "$rc" -eq 3 ]; then
     trap '' USR1 TERM # the requeue signals the job's processes: let this shell finish
     infae_log "checkpoint written; requeueing job ${SLURM_JOB_ID:-} to resume"
