@@ -234,12 +234,15 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
   snprintf(r->device, sizeof r->device, "%s", ia_backend_describe(be));
   if (g.size == 1 && ia_backend_device(be) == IA_DEVICE_CUDA) {
     /* One rank on a GPU: K (and its copy), X/α, the predictions and the
-     * kernel panels live in device memory. */
+     * kernel panels live in device memory; fp64 kernels are first made as an
+     * FP32 Gram tile of the same shape (U × U, or n × U for NTK(C, X)). */
     double need = plan.bytes_kernel + plan.bytes_rhs + plan.bytes_cross + plan.bytes_panels;
+    int sampled = u < d->n_users || nystrom;
+    if (o->precision == IA_FP64) need += 4.0 * (double)(sampled ? d->n_users : u) * (double)u;
     double have = (double)ia_backend_free_bytes(be);
     IA_CHECK_GOTO(need <= have, IA_ERR_NOMEM,
                   "∞-AE needs %.2f GiB of GPU memory, %.2f GiB are free on %s; use more ranks, "
-                  "--precision fp32, --train-users or --device cpu",
+                  "--precision fp32, --train-users, --centers or --device cpu",
                   need / 1073741824.0, have / 1073741824.0, r->device);
   }
   ia_log_info("[train] ∞-AE %s on a %dx%d grid (block %d) on %s%s: %.2f GiB per rank planned, "
