@@ -389,6 +389,29 @@ static ia_status densify(ia_infae *m, const ia_csr *csr, const ia_be_csr *bcsr, 
 
 static ia_status cross_kernel(ia_infae *m, int with_val, ia_step *step);
 
+/* A + shift·I (U × U, lower triangle) factored in place as LLᵀ wherever the
+ * arrays live: the backend on one rank, p?potrf on the grid. *info as
+ * LAPACK's, the same on every rank. */
+static ia_status shift_factor(ia_infae *m, void *a, double shift, int64_t *info) {
+  *info = 0;
+  if (m->arrays_on_backend) {
+    IA_CALL(ia_be_diag_add(m->be, m->prec, m->u, a, m->mu, shift));
+    return ia_be_potrf(m->be, m->prec, m->u, a, m->mu, info);
+  }
+  size_t at;
+  for (int64_t j = 0; j < m->nu; j++)
+    if (diag_at(m, j, &at)) put(m, a, at, get(m, a, at) + shift);
+  int n, one = 1, in = 0;
+  IA_CALL(ia_to_int(m->u, &n));
+  if (m->prec == IA_FP64)
+    pdpotrf_("L", &n, a, &one, &one, m->desc_k, &in, 1);
+  else
+    pspotrf_("L", &n, a, &one, &one, m->desc_k, &in, 1);
+  MPI_Allreduce(MPI_IN_PLACE, &in, 1, MPI_INT, MPI_MAX, m->g.comm);
+  *info = in;
+  return IA_OK;
+}
+
 /* Nyström, in the feature form that stays well conditioned: K_mm + δI = LLᵀ
  * (δ = ε·tr K_mm, ε the precision's machine epsilon), Φ = K_nm·L⁻ᵀ (n × M,
  * in kc: the validation predictions are Φβ), G = ΦᵀΦ (lower triangle, kg)
@@ -404,21 +427,7 @@ static ia_status nystrom_normal(ia_infae *m) {
   IA_CALL(ia_to_int(m->u, &u));
   IA_CALL(ia_to_int(m->d, &d));
   double delta = eps * m->trace;
-  if (m->arrays_on_backend) {
-    IA_CALL(ia_be_diag_add(m->be, m->prec, m->u, m->k, m->mu, delta));
-    IA_CALL(ia_be_potrf(m->be, m->prec, m->u, m->k, m->mu, &info));
-  } else {
-    size_t at;
-    for (int64_t j = 0; j < m->nu; j++)
-      if (diag_at(m, j, &at)) put(m, m->k, at, get(m, m->k, at) + delta);
-    int in = 0;
-    if (m->prec == IA_FP64)
-      pdpotrf_("L", &u, m->k, &one, &one, m->desc_k, &in, 1);
-    else
-      pspotrf_("L", &u, m->k, &one, &one, m->desc_k, &in, 1);
-    MPI_Allreduce(MPI_IN_PLACE, &in, 1, MPI_INT, MPI_MAX, g->comm);
-    info = in;
-  }
+  IA_CALL(shift_factor(m, m->k, delta, &info));
   IA_CHECK(info <= 0, IA_ERR_NOTSPD,
            "the centers' kernel K_mm + δI (δ = %.3g) is not positive definite (leading minor "
            "%lld)%s",
@@ -530,34 +539,7 @@ static ia_status factor_status(const ia_infae *m, int64_t info, double lambda, d
   return IA_OK;
 }
 
-/* One rank: K + λ'I factored and X solved by the backend, in its memory. */
-static ia_status fit_local(ia_infae *m, double lambda, double lp, double t0) {
-  int64_t info = 0;
-  ia_status st = IA_OK;
-  size_t kb = local_bytes(m, m->mu, m->nu);
-  const void *src = m->nystrom ? m->kg : m->k; /* ΦᵀΦ + λ'I or K + λ'I */
-  if (m->kf != src) st = ia_be_copy(m->be, m->kf, src, kb);
-  if (st == IA_OK) st = ia_be_diag_add(m->be, m->prec, m->u, m->kf, m->mu, lp);
-  if (st == IA_OK) st = ia_be_potrf(m->be, m->prec, m->u, m->kf, m->mu, &info);
-  IA_CALL(st);
-  m->stats.factor.seconds += ia_time() - t0;
-  m->stats.factor.flops += (double)m->u * (double)m->u * (double)m->u / 3.0;
-  IA_CALL(factor_status(m, info, lambda, lp));
-  t0 = ia_time();
-  if (m->nystrom)
-    IA_CALL(ia_be_copy(m->be, m->a, m->rhs, local_bytes(m, m->mu, m->dl)));
-  else
-    IA_CALL(densify(m, &m->fr, m->bfr, m->a, m->mu));
-  IA_CALL(ia_be_potrs(m->be, m->prec, m->u, m->d, m->kf, m->mu, m->a, m->mu));
-  m->stats.solve.seconds += ia_time() - t0;
-  m->stats.solve.flops += 2.0 * (double)m->u * (double)m->u * (double)m->d;
-  m->lam_prime = lp;
-  m->have_alpha = 1;
-  return IA_OK;
-}
-
 ia_status ia_infae_fit(ia_infae *m, double lambda) {
-  const ia_grid *g = &m->g;
   IA_CHECK(m->have_kernel, IA_ERR_INTERNAL, "ia_infae_fit before ia_infae_gram");
   IA_CHECK(lambda >= 0, IA_ERR_ARG, "λ must be ≥ 0 (got %g)", lambda);
   double t0 = ia_time();
@@ -565,31 +547,29 @@ ia_status ia_infae_fit(ia_infae *m, double lambda) {
   m->pred_mode = 0;
   double lp = lambda * m->trace / m->trace_count;
   if (m->kf == m->k) m->have_kernel = 0; /* factored in place */
-  if (m->arrays_on_backend) return fit_local(m, lambda, lp, t0);
   const void *src = m->nystrom ? m->kg : m->k; /* ΦᵀΦ + λ'I or K + λ'I */
-  if (m->kf != src) memcpy(m->kf, src, local_bytes(m, m->mu, m->nu));
-  size_t at;
-  for (int64_t j = 0; j < m->nu; j++)
-    if (diag_at(m, j, &at)) put(m, m->kf, at, get(m, m->kf, at) + lp);
-  int n, nrhs, one = 1, info = 0;
-  IA_CALL(ia_to_int(m->u, &n));
-  IA_CALL(ia_to_int(m->d, &nrhs));
-  if (m->prec == IA_FP64)
-    pdpotrf_("L", &n, m->kf, &one, &one, m->desc_k, &info, 1);
-  else
-    pspotrf_("L", &n, m->kf, &one, &one, m->desc_k, &info, 1);
-  MPI_Allreduce(MPI_IN_PLACE, &info, 1, MPI_INT, MPI_MAX, g->comm);
+  if (m->kf != src) IA_CALL(copy_array(m, m->kf, src, local_bytes(m, m->mu, m->nu)));
+  int64_t info = 0;
+  IA_CALL(shift_factor(m, m->kf, lp, &info));
   m->stats.factor.seconds += ia_time() - t0;
   m->stats.factor.flops += (double)m->u * (double)m->u * (double)m->u / 3.0;
   IA_CALL(factor_status(m, info, lambda, lp));
 
-  /* Right-hand side X (Nyström: ΦᵀX). */
+  /* Right-hand side X (Nyström: ΦᵀX), solved in place: by the backend on
+   * one rank, by panels on the grid. */
   t0 = ia_time();
   if (m->nystrom)
-    memcpy(m->a, m->rhs, local_bytes(m, m->mu, m->dl));
+    IA_CALL(copy_array(m, m->a, m->rhs, local_bytes(m, m->mu, m->dl)));
   else
     IA_CALL(densify(m, &m->fr, m->bfr, m->a, m->mu));
-  chol_solve(m, n, nrhs, m->solve_panel);
+  if (m->arrays_on_backend) {
+    IA_CALL(ia_be_potrs(m->be, m->prec, m->u, m->d, m->kf, m->mu, m->a, m->mu));
+  } else {
+    int n, nrhs;
+    IA_CALL(ia_to_int(m->u, &n));
+    IA_CALL(ia_to_int(m->d, &nrhs));
+    chol_solve(m, n, nrhs, m->solve_panel);
+  }
   m->stats.solve.seconds += ia_time() - t0;
   m->stats.solve.flops += 2.0 * (double)m->u * (double)m->u * (double)m->d;
   m->lam_prime = lp;
