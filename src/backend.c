@@ -1,6 +1,7 @@
 /* Backend dispatch and the CPU backend (BLAS/LAPACK on host memory). */
 #include <cblas.h>
 #include <lapacke.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,15 @@ ia_status ia_be_download(ia_backend *b, void *dst, const void *src, size_t bytes
 
 ia_status ia_be_copy(ia_backend *b, void *dst, const void *src, size_t bytes) {
   return CUDA_OR(ia_cuda_memcpy(b->cuda, dst, src, bytes, IA_D2D), host_copy(dst, src, bytes));
+}
+
+static ia_status host_zero(void *p, size_t bytes) {
+  if (bytes) memset(p, 0, bytes);
+  return IA_OK;
+}
+
+ia_status ia_be_zero(ia_backend *b, void *p, size_t bytes) {
+  return CUDA_OR(ia_cuda_zero(b->cuda, p, bytes), host_zero(p, bytes));
 }
 
 ia_status ia_be_csr_make(ia_backend *b, const ia_csr *host, ia_be_csr **out) {
@@ -477,4 +487,138 @@ ia_status ia_be_gumbel_rows_vjp(ia_backend *b, const ia_gumbel *g, int64_t row0,
                                 const double *z, const double *da, double *dz) {
   return CUDA_OR(ia_cuda_gumbel_rows_vjp(b->cuda, g, row0, n, z, da, dz),
                  cpu_gumbel(g, row0, n, z, da, dz));
+}
+
+/* ---- finite autoencoder (CPU) ------------------------------------------------------ */
+
+static double act_value(ia_act act, double x) {
+  switch (act) {
+  case IA_ACT_RELU: return x > 0 ? x : 0;
+  case IA_ACT_TANH: return tanh(x);
+  case IA_ACT_SIGMOID: return 1.0 / (1.0 + exp(-x));
+  default: return x;
+  }
+}
+
+/* act'(x) written through y = act(x). */
+static double act_slope(ia_act act, double y) {
+  switch (act) {
+  case IA_ACT_RELU: return y > 0 ? 1.0 : 0.0;
+  case IA_ACT_TANH: return 1.0 - y * y;
+  case IA_ACT_SIGMOID: return y * (1.0 - y);
+  default: return 1.0;
+  }
+}
+
+static ia_status cpu_act(ia_act act, int64_t m, int64_t n, double *x, int64_t ld) {
+  for (int64_t j = 0; j < n; j++)
+    for (int64_t i = 0; i < m; i++) x[i + j * ld] = act_value(act, x[i + j * ld]);
+  return IA_OK;
+}
+
+ia_status ia_be_act(ia_backend *b, ia_act act, int64_t m, int64_t n, double *x, int64_t ld) {
+  if (act == IA_ACT_IDENTITY) return IA_OK;
+  return CUDA_OR(ia_cuda_act(b->cuda, act, m, n, x, ld), cpu_act(act, m, n, x, ld));
+}
+
+static ia_status cpu_act_grad(ia_act act, int64_t m, int64_t n, const double *y, int64_t ldy,
+                              double *dy, int64_t lddy) {
+  for (int64_t j = 0; j < n; j++)
+    for (int64_t i = 0; i < m; i++) dy[i + j * lddy] *= act_slope(act, y[i + j * ldy]);
+  return IA_OK;
+}
+
+ia_status ia_be_act_grad(ia_backend *b, ia_act act, int64_t m, int64_t n, const double *y,
+                         int64_t ldy, double *dy, int64_t lddy) {
+  if (act == IA_ACT_IDENTITY) return IA_OK;
+  return CUDA_OR(ia_cuda_act_grad(b->cuda, act, m, n, y, ldy, dy, lddy),
+                 cpu_act_grad(act, m, n, y, ldy, dy, lddy));
+}
+
+static ia_status cpu_gather_cols(int64_t m, int64_t n, const double *src, int64_t lds,
+                                 const int32_t *idx, double *dst, int64_t ldd) {
+  for (int64_t k = 0; k < n; k++)
+    memcpy(dst + k * ldd, src + (int64_t)idx[k] * lds, sizeof(double) * (size_t)m);
+  return IA_OK;
+}
+
+ia_status ia_be_gather_cols(ia_backend *b, int64_t m, int64_t n, const double *src, int64_t lds,
+                            const int32_t *idx, double *dst, int64_t ldd) {
+  return CUDA_OR(ia_cuda_gather_cols(b->cuda, m, n, src, lds, idx, dst, ldd),
+                 cpu_gather_cols(m, n, src, lds, idx, dst, ldd));
+}
+
+static ia_status cpu_scatter_add_cols(int64_t m, int64_t n, const double *src, int64_t lds,
+                                      const int32_t *idx, double *dst, int64_t ldd) {
+  for (int64_t k = 0; k < n; k++) {
+    double *to = dst + (int64_t)idx[k] * ldd;
+    const double *from = src + k * lds;
+    for (int64_t i = 0; i < m; i++) to[i] += from[i];
+  }
+  return IA_OK;
+}
+
+ia_status ia_be_scatter_add_cols(ia_backend *b, int64_t m, int64_t n, const double *src,
+                                 int64_t lds, const int32_t *idx, double *dst, int64_t ldd) {
+  return CUDA_OR(ia_cuda_scatter_add_cols(b->cuda, m, n, src, lds, idx, dst, ldd),
+                 cpu_scatter_add_cols(m, n, src, lds, idx, dst, ldd));
+}
+
+/* Row r's loss, in the same order as the CUDA kernel; o_r becomes scale·∂/∂o. */
+static double recon_row(ia_loss kind, int64_t n, double *o, int64_t ldo, const double *t,
+                        int64_t ldt, double conf, double scale) {
+  double total = 0;
+  if (kind == IA_LOSS_MSE) {
+    for (int64_t j = 0; j < n; j++) {
+      double tv = t[j * ldt], w = 1.0 + conf * tv, e = o[j * ldo] - tv;
+      total += w * e * e;
+      o[j * ldo] = scale * 2.0 * w * e;
+    }
+    return total;
+  }
+  double mx = -INFINITY, sum = 0, wt = 0;
+  for (int64_t j = 0; j < n; j++) mx = o[j * ldo] > mx ? o[j * ldo] : mx;
+  for (int64_t j = 0; j < n; j++) sum += exp(o[j * ldo] - mx);
+  double lse = mx + log(sum);
+  for (int64_t j = 0; j < n; j++) {
+    double tv = t[j * ldt], wv = (1.0 + conf * tv) * tv;
+    wt += wv;
+    total -= wv * (o[j * ldo] - lse);
+  }
+  for (int64_t j = 0; j < n; j++) {
+    double tv = t[j * ldt], wv = (1.0 + conf * tv) * tv;
+    o[j * ldo] = scale * (exp(o[j * ldo] - lse) * wt - wv);
+  }
+  return total;
+}
+
+static ia_status cpu_recon_loss(ia_loss kind, int64_t m, int64_t n, double *o, int64_t ldo,
+                                const double *t, int64_t ldt, double conf, double scale,
+                                double *loss) {
+  double total = 0;
+  for (int64_t r = 0; r < m; r++) total += recon_row(kind, n, o + r, ldo, t + r, ldt, conf, scale);
+  *loss = scale * total;
+  return IA_OK;
+}
+
+ia_status ia_be_recon_loss(ia_backend *b, ia_loss kind, int64_t m, int64_t n, double *o,
+                           int64_t ldo, const double *t, int64_t ldt, double conf, double scale,
+                           double *loss) {
+  return CUDA_OR(ia_cuda_recon_loss(b->cuda, kind, m, n, o, ldo, t, ldt, conf, scale, loss),
+                 cpu_recon_loss(kind, m, n, o, ldo, t, ldt, conf, scale, loss));
+}
+
+static ia_status cpu_adam(const ia_adam *a, int64_t n, double *x, const double *g, double *m,
+                          double *v) {
+  for (int64_t e = 0; e < n; e++) {
+    m[e] = a->beta1 * m[e] + (1.0 - a->beta1) * g[e];
+    v[e] = a->beta2 * v[e] + (1.0 - a->beta2) * g[e] * g[e];
+    x[e] -= a->lr * (m[e] / a->c1) / (sqrt(v[e] / a->c2) + a->eps);
+  }
+  return IA_OK;
+}
+
+ia_status ia_be_adam(ia_backend *b, const ia_adam *a, int64_t n, double *x, const double *g,
+                     double *m, double *v) {
+  return CUDA_OR(ia_cuda_adam(b->cuda, a, n, x, g, m, v), cpu_adam(a, n, x, g, m, v));
 }

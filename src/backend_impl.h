@@ -69,6 +69,18 @@ ia_status ia_cuda_gumbel_rows(ia_cuda *c, const ia_gumbel *g, int64_t row0, int6
                               const double *z, double *a);
 ia_status ia_cuda_gumbel_rows_vjp(ia_cuda *c, const ia_gumbel *g, int64_t row0, int64_t n,
                                   const double *z, const double *da, double *dz);
+ia_status ia_cuda_act(ia_cuda *c, ia_act act, int64_t m, int64_t n, double *x, int64_t ld);
+ia_status ia_cuda_act_grad(ia_cuda *c, ia_act act, int64_t m, int64_t n, const double *y,
+                           int64_t ldy, double *dy, int64_t lddy);
+ia_status ia_cuda_gather_cols(ia_cuda *c, int64_t m, int64_t n, const double *src, int64_t lds,
+                              const int32_t *idx, double *dst, int64_t ldd);
+ia_status ia_cuda_scatter_add_cols(ia_cuda *c, int64_t m, int64_t n, const double *src,
+                                   int64_t lds, const int32_t *idx, double *dst, int64_t ldd);
+ia_status ia_cuda_recon_loss(ia_cuda *c, ia_loss kind, int64_t m, int64_t n, double *o,
+                             int64_t ldo, const double *t, int64_t ldt, double conf, double scale,
+                             double *loss);
+ia_status ia_cuda_adam(ia_cuda *c, const ia_adam *a, int64_t n, double *x, const double *g,
+                       double *m, double *v);
 #endif
 
 #ifdef __cplusplus

@@ -16,6 +16,7 @@
 #include "infae/model_file.h"
 #include "infae/rng.h"
 #include "sample_eval.h"
+#include "train_recoder.h"
 
 const double ia_infae_grid[6] = {0, 1, 5, 20, 50, 100};
 const double ia_ease_grid[7] = {1, 10, 100, 250, 500, 1000, 2500};
@@ -334,7 +335,8 @@ done:
 /* --train-on: ∞-AE or EASE fitted on a summary's S (μ dense rows),
  * evaluated on the real users. */
 static ia_status train_on_sample(MPI_Comm comm, const ia_train_opts *o, const ia_dataset *d,
-                                 ia_evaluator *ev, int is_infae, ia_train_result *r) {
+                                 ia_evaluator *ev, const char *model, ia_train_result *r) {
+  int is_infae = !strcmp(model, "infae");
   double *s = NULL, t = ia_time();
   int64_t mu, items;
   ia_krr m = {0};
@@ -342,6 +344,10 @@ static ia_status train_on_sample(MPI_Comm comm, const ia_train_opts *o, const ia
   ia_log_info("[train] fitting on the %lld users of %s", (long long)mu, o->train_on);
   r->fit_users = mu;
   ia_status st = IA_OK;
+  if (!strcmp(model, "recoder")) {
+    IA_CALL_GOTO(ia_train_recoder(comm, o, d, ev, s, mu, r));
+    goto done;
+  }
   if (is_infae) {
     const double *grid = o->lambdas ? o->lambdas : ia_distill_grid;
     int n = o->lambdas ? o->n_lambdas : (int)(sizeof ia_distill_grid / sizeof *ia_distill_grid);
@@ -372,15 +378,19 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
   double t0 = ia_time(), t;
   const char *model = o->model ? o->model : "infae";
   int is_ease = !strcmp(model, "ease"), is_infae = !strcmp(model, "infae");
-  IA_CHECK(is_ease || is_infae || !strcmp(model, "pop"), IA_ERR_ARG,
-           "--model must be infae, ease or pop (got '%s')", model);
+  int is_recoder = !strcmp(model, "recoder");
+  IA_CHECK(is_ease || is_infae || is_recoder || !strcmp(model, "pop"), IA_ERR_ARG,
+           "--model must be infae, ease, recoder or pop (got '%s')", model);
   IA_CHECK(o->data, IA_ERR_ARG, "--data is required");
   IA_CHECK(!o->out || is_infae, IA_ERR_ARG, "--out writes ∞-AE models only (--model infae)");
   IA_CHECK(!o->train_on || (!o->out && !is_pop(model) && o->train_users == 0 && o->centers == 0),
            IA_ERR_ARG,
-           "--train-on fits ∞-AE or EASE on a summary; it takes neither --out, --model pop, "
+           "--train-on fits ∞-AE, EASE or Recoder on a summary; it takes neither --out, --model "
+           "pop, "
            "--train-users nor --centers");
   IA_CHECK(o->centers == 0 || is_infae, IA_ERR_ARG, "--centers is for ∞-AE (--model infae)");
+  IA_CHECK(o->train_users == 0 || is_infae, IA_ERR_ARG,
+           "--train-users is for ∞-AE (--model infae)");
   IA_CHECK(o->centers == 0 || o->train_users == 0, IA_ERR_ARG,
            "--centers and --train-users exclude each other: Nyström fits every user");
   IA_CHECK(o->centers == 0 || !o->kernel_samples, IA_ERR_ARG,
@@ -409,7 +419,9 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
   scorer sc = {&d, NULL};
 
   if (o->train_on) {
-    IA_CALL_GOTO(train_on_sample(comm, o, &d, ev, is_infae, r));
+    IA_CALL_GOTO(train_on_sample(comm, o, &d, ev, model, r));
+  } else if (is_recoder) {
+    IA_CALL_GOTO(ia_train_recoder(comm, o, &d, ev, NULL, 0, r));
   } else if (is_infae) {
     IA_CALL_GOTO(train_infae(comm, o, &d, ev, r));
   } else if (!is_ease) {
@@ -446,9 +458,12 @@ done:
 }
 
 void ia_train_print(const ia_train_result *r) {
-  ia_log_info("\nmodel %s, %lld users × %lld items, %d rank(s)%s", r->model, (long long)r->users,
-              (long long)r->items, r->ranks,
-              r->has_lambda ? ", λ chosen by validation HR@100" : "");
+  const char *sel = r->by_epoch ? "epoch" : "λ";
+  ia_log_info("\nmodel %s, %lld users × %lld items, %d rank(s)%s%s", r->model,
+              (long long)r->users, (long long)r->items, r->ranks, r->has_lambda ? ", " : "",
+              r->has_lambda ? (r->by_epoch ? "epoch chosen by validation HR@100"
+                                           : "λ chosen by validation HR@100")
+                            : "");
   char head[256] = "", line[256];
   int w = snprintf(head, sizeof head, "%-14s", "");
   for (int m = 0; m < IA_N_METRICS; m++)
@@ -460,7 +475,7 @@ void ia_train_print(const ia_train_result *r) {
     if (k == r->n_lambdas)
       snprintf(label, sizeof label, "test");
     else if (r->has_lambda)
-      snprintf(label, sizeof label, "val λ=%g%s", r->lambdas[k],
+      snprintf(label, sizeof label, "val %s=%g%s", sel, r->lambdas[k],
                r->lambdas[k] == r->best_lambda ? " *" : "");
     else
       snprintf(label, sizeof label, "val");
@@ -491,7 +506,9 @@ char *ia_train_json(const ia_train_opts *o, const ia_train_result *r) {
   cJSON *root = cJSON_CreateObject();
   if (!root) return NULL;
   cJSON_AddStringToObject(root, "model", r->model);
-  if (r->has_lambda)
+  if (r->by_epoch)
+    cJSON_AddNumberToObject(root, "best_epoch", r->best_lambda);
+  else if (r->has_lambda)
     cJSON_AddNumberToObject(root, "best_lambda", r->best_lambda);
   else
     cJSON_AddNullToObject(root, "best_lambda");
@@ -521,6 +538,29 @@ char *ia_train_json(const ia_train_opts *o, const ia_train_result *r) {
   cJSON_AddNumberToObject(root, "ranks", r->ranks);
   cJSON_AddStringToObject(root, "command", o->command ? o->command : "");
   cJSON_AddStringToObject(root, "infae_version", IA_VERSION);
+  if (!strcmp(r->model, "recoder")) {
+    const ia_recoder_opts *q = &o->recoder;
+    cJSON *x = cJSON_AddObjectToObject(root, "recoder");
+    cJSON *h = cJSON_AddArrayToObject(x, "hidden");
+    for (int l = 0; l < q->n_hidden; l++) cJSON_AddItemToArray(h, cJSON_CreateNumber(q->hidden[l]));
+    cJSON_AddStringToObject(x, "activation", ia_act_name(q->act));
+    cJSON_AddStringToObject(x, "loss", ia_loss_name(q->loss));
+    cJSON_AddNumberToObject(x, "dropout", q->dropout);
+    cJSON_AddNumberToObject(x, "confidence", q->confidence);
+    cJSON_AddNumberToObject(x, "lr", q->lr);
+    cJSON_AddNumberToObject(x, "batch", (double)q->batch);
+    cJSON_AddNumberToObject(x, "epochs", q->epochs);
+    cJSON_AddNumberToObject(x, "seed", (double)o->seed);
+    cJSON_AddNumberToObject(x, "weights", (double)r->params);
+    cJSON_AddNumberToObject(x, "fit_users", (double)r->fit_users);
+    cJSON_AddNumberToObject(x, "steps", (double)r->steps_done);
+    cJSON_AddNumberToObject(x, "steps_per_s", r->steps_per_s);
+    cJSON_AddNumberToObject(x, "final_epoch_loss", r->final_loss);
+    cJSON_AddNumberToObject(x, "train_flops", r->fit_flops);
+    cJSON_AddNumberToObject(x, "train_gflops_per_s",
+                            r->t_fit > 0 ? r->fit_flops / r->t_fit / 1e9 : 0.0);
+    cJSON_AddStringToObject(x, "device", r->device);
+  }
   if (!strcmp(r->model, "infae")) {
     cJSON *x = cJSON_AddObjectToObject(root, "infae");
     cJSON_AddStringToObject(x, "precision", r->precision == IA_FP64 ? "fp64" : "fp32");

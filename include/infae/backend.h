@@ -51,6 +51,7 @@ void ia_be_free(ia_backend *b, void *p);
 IA_NODISCARD ia_status ia_be_upload(ia_backend *b, void *dst, const void *src, size_t bytes);
 IA_NODISCARD ia_status ia_be_download(ia_backend *b, void *dst, const void *src, size_t bytes);
 IA_NODISCARD ia_status ia_be_copy(ia_backend *b, void *dst, const void *src, size_t bytes);
+IA_NODISCARD ia_status ia_be_zero(ia_backend *b, void *p, size_t bytes);
 
 /* A host CSR made available to the backend (the CPU backend refers to the
  * host arrays, which must outlive the handle). */
@@ -119,3 +120,39 @@ IA_NODISCARD ia_status ia_be_gumbel_rows(ia_backend *b, const ia_gumbel *g, int6
 IA_NODISCARD ia_status ia_be_gumbel_rows_vjp(ia_backend *b, const ia_gumbel *g, int64_t row0,
                                              int64_t n, const double *z, const double *da,
                                              double *dz);
+
+/* ---- finite autoencoder (Recoder) ------------------------------------------------ */
+/* FP64 column-major arrays in the backend's memory; index lists are int32 in
+ * the backend's memory. */
+typedef enum { IA_ACT_IDENTITY = 0, IA_ACT_RELU = 1, IA_ACT_TANH = 2, IA_ACT_SIGMOID = 3 } ia_act;
+typedef enum { IA_LOSS_MSE = 0, IA_LOSS_SOFTMAX = 1 } ia_loss;
+
+/* x ← act(x) for an m × n matrix. */
+IA_NODISCARD ia_status ia_be_act(ia_backend *b, ia_act act, int64_t m, int64_t n, double *x,
+                                 int64_t ld);
+/* dy ← dy ⊙ act'(·), the derivative written through the activation's output y. */
+IA_NODISCARD ia_status ia_be_act_grad(ia_backend *b, ia_act act, int64_t m, int64_t n,
+                                      const double *y, int64_t ldy, double *dy, int64_t lddy);
+/* dst(:, k) = src(:, idx[k]) for k < n; m rows. */
+IA_NODISCARD ia_status ia_be_gather_cols(ia_backend *b, int64_t m, int64_t n, const double *src,
+                                         int64_t lds, const int32_t *idx, double *dst,
+                                         int64_t ldd);
+/* dst(:, idx[k]) += src(:, k) for k < n; the idx[k] are distinct. */
+IA_NODISCARD ia_status ia_be_scatter_add_cols(ia_backend *b, int64_t m, int64_t n,
+                                              const double *src, int64_t lds, const int32_t *idx,
+                                              double *dst, int64_t ldd);
+/* Reconstruction loss of row r of o (m users × n items) against row r of t,
+ * with weights w = 1 + conf·t:
+ *   mse:     Σ_j w_j (o_j − t_j)²
+ *   softmax: −Σ_j w_j t_j log softmax(o_r)_j
+ * *loss (host) = scale · Σ_r loss_r; o is overwritten by scale · ∂loss_r/∂o. */
+IA_NODISCARD ia_status ia_be_recon_loss(ia_backend *b, ia_loss kind, int64_t m, int64_t n,
+                                        double *o, int64_t ldo, const double *t, int64_t ldt,
+                                        double conf, double scale, double *loss);
+/* One Adam step on n values x with gradient g and moments m, v:
+ * c1 = 1 − β1^t and c2 = 1 − β2^t for step t ≥ 1. */
+typedef struct {
+  double lr, beta1, beta2, eps, c1, c2;
+} ia_adam;
+IA_NODISCARD ia_status ia_be_adam(ia_backend *b, const ia_adam *a, int64_t n, double *x,
+                                  const double *g, double *m, double *v);

@@ -14,7 +14,9 @@ enum {
   IA_RNG_GENERATE = 3,  /* synthetic data generator */
   IA_RNG_SAMPLE = 4,    /* user sampling */
   IA_RNG_GUMBEL = 5,    /* Distill-CF noise (counter layout in gumbel.c) */
-  IA_RNG_DISTILL = 6    /* Distill-CF initial users and batches */
+  IA_RNG_DISTILL = 6,   /* Distill-CF initial users and batches */
+  IA_RNG_RECODER = 7,   /* Recoder: initial weights, epoch order, input dropout */
+  IA_RNG_STUDY = 8      /* study: interaction sample, noise flips */
 };
 
 typedef struct {

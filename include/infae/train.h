@@ -5,6 +5,7 @@
 
 #include "infae/infae.h"
 #include "infae/metrics.h"
+#include "infae/recoder.h"
 #include "infae/status.h"
 
 enum { IA_MAX_LAMBDAS = 64 };
@@ -15,7 +16,7 @@ extern const double ia_ease_grid[7];
 
 typedef struct {
   const char *data;         /* prepared dataset (HDF5) */
-  const char *model;        /* infae | ease | pop */
+  const char *model;        /* infae | ease | pop | recoder */
   const double *lambdas;    /* grid; NULL = the model's default */
   int n_lambdas;
   const char *metrics_json; /* written by rank 0 when not NULL */
@@ -32,11 +33,13 @@ typedef struct {
   int64_t memory_limit;     /* bytes per rank; 0 = the node's available memory / ranks */
   const char *kernel_samples; /* "u1:v1,u2:v2" original user ids: report K(u, v) */
   const char *train_on;     /* fit on this summary's S instead of the train split */
+  ia_recoder_opts recoder;  /* --model recoder (its seed is `seed`) */
 } ia_train_opts;
 
 typedef struct {
   char model[16];
   int has_lambda;                       /* 0 for pop */
+  int by_epoch;                         /* recoder: "λ" values are the epochs validated */
   int n_lambdas;
   double lambdas[IA_MAX_LAMBDAS];
   int skipped[IA_MAX_LAMBDAS];          /* factorization failed */
@@ -60,6 +63,9 @@ typedef struct {
   char kernel_ids[16][2][64];
   double kernel_values[16];
   double bytes_per_rank;                /* planned */
+  /* Recoder */
+  int64_t params, steps_done;
+  double steps_per_s, final_loss;
 } ia_train_result;
 
 /* Runs the protocol. Every rank returns the same result. Collective. */

@@ -23,13 +23,14 @@ ia_status ia_cli_precision(const char *text, ia_precision *p) {
 
 int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
   const char *data, *model, *json, *out, *precision, *device, *grid, *memory, *ksamples,
-      *train_on;
-  ia_reals lambdas;
-  int quiet, verbose, block;
-  int64_t train_users, centers, seed;
+      *train_on, *act, *loss;
+  ia_reals lambdas, hidden;
+  int quiet, verbose, block, epochs, eval_every, patience;
+  int64_t train_users, centers, seed, batch;
+  double dropout, confidence, lr;
   const ia_opt opts[] = {
       {"data", IA_OPT_STRING, NULL, "prepared dataset (from `infae_mpi prepare`)", &data},
-      {"model", IA_OPT_STRING, "infae", "infae (∞-AE) | ease | pop", &model},
+      {"model", IA_OPT_STRING, "infae", "infae (∞-AE) | ease | recoder | pop", &model},
       {"lambdas", IA_OPT_REALS, NULL,
        "λ grid, picked by validation HR@100 [default: infae 0,1,5,20,50,100 (λ' = λ·tr(K)/U); "
        "ease 1,10,100,250,500,1000,2500]",
@@ -47,7 +48,24 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
       {"centers", IA_OPT_INT64, "0",
        "∞-AE Nyström: fit every user through this many random users (landmarks; 0: exact)",
        &centers},
-      {"seed", IA_OPT_INT64, "42", "seed of the --train-users sample or the --centers", &seed},
+      {"seed", IA_OPT_INT64, "42",
+       "seed of the --train-users sample, the --centers, or Recoder's weights, order and dropout",
+       &seed},
+      {"hidden", IA_OPT_REALS, "200", "Recoder: hidden layer widths, e.g. 600,200", &hidden},
+      {"activation", IA_OPT_STRING, "tanh", "Recoder: tanh | relu | sigmoid | identity", &act},
+      {"loss", IA_OPT_STRING, "softmax",
+       "Recoder: softmax (multinomial log-likelihood) | mse, over the batch's items", &loss},
+      {"dropout", IA_OPT_REAL, "0.5", "Recoder: probability of dropping an input item", &dropout},
+      {"confidence", IA_OPT_REAL, "0", "Recoder: positives weigh 1 + this in the loss",
+       &confidence},
+      {"lr", IA_OPT_REAL, "0.001", "Recoder: Adam learning rate", &lr},
+      {"epochs", IA_OPT_INT, "50", "Recoder: passes over the users", &epochs},
+      {"batch", IA_OPT_INT64, "256",
+       "Recoder: users per step (over all ranks); their items are the step's sampled items",
+       &batch},
+      {"eval-every", IA_OPT_INT, "1", "Recoder: epochs between validations", &eval_every},
+      {"patience", IA_OPT_INT, "10",
+       "Recoder: stop after this many validations without a better HR@100", &patience},
       {"memory-limit", IA_OPT_STRING, "",
        "∞-AE: bytes per rank, e.g. 8G [default: the node's available memory / ranks on it]",
        &memory},
@@ -65,10 +83,13 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
   };
   int n = (int)(sizeof opts / sizeof *opts);
   lambdas.n = 0;
+  hidden.n = 0;
   int rc = ia_cli_parse(
       comm, "mpirun -np P infae_mpi train --data D.h5 [--model infae|ease|pop] [options]",
       "Fits the model on the train split, evaluates every λ on validation (context: train),\n"
       "picks the best by HR@100 and reports test metrics (context: train + validation).\n"
+      "Recoder (a finite autoencoder with mini-batch negative sampling) trains by Adam and\n"
+      "keeps the epoch with the best validation HR@100 instead.\n"
       "∞-AE runs on a BLACS grid of all ranks (ScaLAPACK Cholesky); one rank runs LAPACK,\n"
       "or cuBLAS/cuSOLVER on its GPU. See `infae_mpi plan` for memory and flops before a\n"
       "large run.",
@@ -87,7 +108,18 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
                       .seed = (uint64_t)seed,
                       .kernel_samples = ksamples,
                       .train_on = train_on};
-  ia_status st = ia_cli_precision(precision, &to.precision);
+  ia_recoder_opts *ro = &to.recoder;
+  *ro = (ia_recoder_opts){.dropout = dropout,
+                          .confidence = confidence,
+                          .lr = lr,
+                          .epochs = epochs,
+                          .batch = batch,
+                          .eval_every = eval_every,
+                          .patience = patience};
+  ia_status st = ia_recoder_set_hidden(hidden.v, hidden.n, ro);
+  if (st == IA_OK) st = ia_act_parse(act, &ro->act);
+  if (st == IA_OK) st = ia_loss_parse(loss, &ro->loss);
+  if (st == IA_OK) st = ia_cli_precision(precision, &to.precision);
   if (st == IA_OK) st = ia_device_parse(device, &to.device);
   if (st == IA_OK) st = ia_grid_parse(grid, &to.nprow, &to.npcol);
   if (st == IA_OK && memory[0]) st = ia_parse_bytes("memory-limit", memory, &to.memory_limit);
