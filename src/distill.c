@@ -64,6 +64,70 @@ done:
   return st;
 }
 
+/* Random interactions: each train interaction is kept with probability q
+ * (a stream per user, so the draw does not depend on the ranks); the sample
+ * is the kept rows of the users that keep at least one, on every rank:
+ * users (ascending, *mu of them) and s (mu × d). Collective. */
+static ia_status interaction_sample(MPI_Comm comm, const ia_dataset *d, uint64_t seed, double q,
+                                    int64_t **users, int64_t *mu, double **s) {
+  int size;
+  MPI_Comm_size(comm, &size);
+  const ia_csr *tr = &d->train;
+  int64_t nu = 0, np = 0, *mine = NULL, *all = NULL, at = 0;
+  int *counts = NULL, *displs = NULL;
+  *users = NULL;
+  *s = NULL;
+  /* This rank's kept pairs as (user, item) in one int64 array. */
+  ia_status st = IA_ALLOC(mine, 2 * tr->indptr[tr->n_rows] + 1, "interaction sample");
+  if (st == IA_OK) st = IA_ALLOC(counts, size, "counts");
+  if (st == IA_OK) st = IA_ALLOC(displs, size, "displacements");
+  IA_CALL_GOTO(ia_agree(comm, st));
+  for (int64_t r = 0; r < tr->n_rows; r++) {
+    ia_rng g;
+    ia_rng_init(&g, seed, IA_RNG_STUDY, (uint64_t)(d->row_begin + r));
+    for (int64_t p = tr->indptr[r]; p < tr->indptr[r + 1]; p++)
+      if (ia_rng_uniform(&g) < q) {
+        mine[2 * np] = d->row_begin + r;
+        mine[2 * np + 1] = tr->indices[p];
+        np++;
+      }
+  }
+  int c = (int)(2 * np);
+  IA_MPI_GOTO(MPI_Allgather(&c, 1, MPI_INT, counts, 1, MPI_INT, comm));
+  int64_t total = 0;
+  for (int p = 0; p < size; p++) {
+    displs[p] = (int)total;
+    total += counts[p];
+  }
+  st = IA_ALLOC(all, total + 1, "interaction sample");
+  IA_CALL_GOTO(ia_agree(comm, st));
+  IA_MPI_GOTO(MPI_Allgatherv(mine, c, MPI_INT64_T, all, counts, displs, MPI_INT64_T, comm));
+  for (int64_t k = 0; k < total; k += 2)
+    if (k == 0 || all[k] != all[k - 2]) nu++;
+  IA_CHECK_GOTO(nu > 0, IA_ERR_EMPTY, "the interaction sample is empty: raise --budget");
+  st = IA_ALLOC(*users, nu, "sampled users");
+  if (st == IA_OK) st = IA_ZALLOC(*s, nu * d->n_items, "summary S");
+  IA_CALL_GOTO(ia_agree(comm, st));
+  for (int64_t k = 0; k < total; k += 2) {
+    if (k > 0 && all[k] != all[k - 2]) at++;
+    (*users)[at] = all[k];
+    (*s)[at * d->n_items + all[k + 1]] = 1.0;
+  }
+  *mu = nu;
+done:
+  if (st != IA_OK) {
+    free(*users);
+    free(*s);
+    *users = NULL;
+    *s = NULL;
+  }
+  free(mine);
+  free(all);
+  free(counts);
+  free(displs);
+  return st;
+}
+
 /* Dense rows (n × d) of a CSR block. */
 static void densify(const ia_csr *x, double *out) {
   int64_t d = x->n_cols;
@@ -327,8 +391,9 @@ static ia_status check_opts(const ia_distill_opts *o) {
   IA_CHECK(o->data, IA_ERR_ARG, "--data is required");
   IA_CHECK(o->out, IA_ERR_ARG, "--out is required (the summary file to write)");
   IA_CHECK(!strcmp(o->sampler, "distill") || !strcmp(o->sampler, "random") ||
-               !strcmp(o->sampler, "head"),
-           IA_ERR_ARG, "--sampler must be distill, random or head (got '%s')", o->sampler);
+               !strcmp(o->sampler, "head") || !strcmp(o->sampler, "interactions"),
+           IA_ERR_ARG, "--sampler must be distill, random, head or interactions (got '%s')",
+           o->sampler);
   IA_CHECK(o->budget >= 1, IA_ERR_ARG, "--budget must be ≥ 1 (got %lld)", (long long)o->budget);
   IA_CHECK(o->samples >= 1 && o->samples < (1 << 24), IA_ERR_ARG,
            "--samples must be in [1, 2^24) (got %d)", o->samples);
@@ -391,22 +456,31 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
                 "%s has no validation interactions: the samplers pick λ (and Distill-CF its "
                 "best sample) by validation HR@100",
                 o.data);
-  mu = o.budget < n_users ? o.budget : n_users;
-  if (mu < o.budget)
-    ia_log_warn("--budget %lld is more than the %lld users: using %lld", (long long)o.budget,
-                (long long)n_users, (long long)mu);
-  o.budget = mu;
+  int interactions = !strcmp(o.sampler, "interactions");
+  double ipu = (double)d.train_nnz / (double)n_users, keep = 0;
+  if (interactions) {
+    /* The budget counts users' worth of interactions: budget · N/n of them. */
+    keep = (double)o.budget * ipu / (double)d.train_nnz;
+    keep = keep < 1 ? keep : 1;
+    IA_CALL_GOTO(interaction_sample(comm, &d, o.seed, keep, &idx, &mu, &s));
+  } else {
+    mu = o.budget < n_users ? o.budget : n_users;
+    if (mu < o.budget)
+      ia_log_warn("--budget %lld is more than the %lld users: using %lld", (long long)o.budget,
+                  (long long)n_users, (long long)mu);
+    o.budget = mu;
+  }
   r->mu = mu;
   r->items = n_items;
   r->users = n_users;
   st = ia_evaluator_create(d.item_train_count, d.n_items, d.train_nnz, &q.ev);
-  if (st == IA_OK) st = IA_ALLOC(idx, mu, "sampled users");
+  if (st == IA_OK && !interactions) st = IA_ALLOC(idx, mu, "sampled users");
   if (st == IA_OK) st = IA_ALLOC(sel_ids, mu, "sampled user ids");
-  if (st == IA_OK) st = IA_ALLOC(s, mu * n_items, "summary S");
+  if (st == IA_OK && !interactions) st = IA_ALLOC(s, mu * n_items, "summary S");
   IA_CALL_GOTO(ia_agree(comm, st));
   if (!strcmp(o.sampler, "head"))
     st = head_users(comm, &d, mu, idx);
-  else
+  else if (!interactions)
     st = ia_rng_choose(o.seed, IA_RNG_DISTILL, 0, n_users, mu, idx);
   IA_CALL_GOTO(ia_agree(comm, st));
   IA_CALL_GOTO(ia_dataset_read_ids(comm, o.data, &user_ids, &item_ids));
@@ -416,7 +490,16 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
               ia_time() - t0);
 
   ia_krr *model = &fixed;
-  if (!distill) {
+  if (interactions) {
+    int64_t kept = 0;
+    for (int64_t e = 0; e < mu * n_items; e++) kept += s[e] != 0;
+    ia_log_info("[distill] sampler interactions: %lld of %lld train interactions (each kept "
+                "with probability %.4g: %lld users' worth), from %lld users",
+                (long long)kept, (long long)d.train_nnz, keep, (long long)o.budget,
+                (long long)mu);
+    st = ia_krr_init(&fixed, mu, n_items);
+    IA_CALL_GOTO(ia_agree(comm, st));
+  } else if (!distill) {
     ia_log_info("[distill] sampler %s: the train rows of %lld %s users", o.sampler,
                 (long long)mu, !strcmp(o.sampler, "head") ? "most active" : "random");
     IA_CALL_GOTO(ia_dataset_read_rows(comm, o.data, "train", idx, mu, &rows));
@@ -425,7 +508,6 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
     IA_CALL_GOTO(ia_agree(comm, st));
   } else {
     ia_gumbel g = {.seed = o.seed, .step = 0, .samples = o.samples, .tau = o.tau, .d = n_items};
-    double ipu = (double)d.train_nnz / (double)n_users;
     IA_CALL_GOTO(ia_dcf_create(comm, mu, n_items, &g, o.c_card, ipu, &d.train, &q.p));
     model = &q.p.krr;
     int64_t own = q.p.nz * n_items + 1;

@@ -59,6 +59,21 @@ ia_status ia_loss_parse(const char *text, ia_loss *out) {
   IA_CHECK(0, IA_ERR_ARG, "--loss must be mse or softmax (got '%s')", text);
 }
 
+void ia_recoder_defaults(ia_recoder_opts *o) {
+  *o = (ia_recoder_opts){.hidden = {200},
+                         .n_hidden = 1,
+                         .act = IA_ACT_TANH,
+                         .loss = IA_LOSS_SOFTMAX,
+                         .dropout = 0.5,
+                         .confidence = 0,
+                         .lr = 1e-3,
+                         .epochs = 50,
+                         .batch = 256,
+                         .eval_every = 1,
+                         .patience = 10,
+                         .seed = 42};
+}
+
 ia_status ia_recoder_set_hidden(const double *v, int n, ia_recoder_opts *o) {
   IA_CHECK(n >= 1 && n <= IA_RECODER_MAX_LAYERS, IA_ERR_ARG,
            "--hidden takes 1 to %d layer widths (got %d)", IA_RECODER_MAX_LAYERS, n);

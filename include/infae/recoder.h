@@ -30,6 +30,11 @@ typedef struct {
   uint64_t seed;                      /* weights, epoch order, dropout */
 } ia_recoder_opts;
 
+/* The defaults of `train --model recoder`: one hidden layer of 200 tanh
+ * units, softmax loss, dropout 0.5, no confidence weight, Adam lr 1e-3, 50
+ * epochs of batches of 256 users, validation every epoch, patience 10. */
+void ia_recoder_defaults(ia_recoder_opts *o);
+
 /* Parses "tanh", "relu", "sigmoid", "identity" and "mse", "softmax". */
 IA_NODISCARD ia_status ia_act_parse(const char *text, ia_act *out);
 IA_NODISCARD ia_status ia_loss_parse(const char *text, ia_loss *out);

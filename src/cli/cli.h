@@ -9,6 +9,7 @@ int ia_cmd_generate(MPI_Comm comm, int argc, char **argv, const char *command);
 int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command);
 int ia_cmd_recommend(MPI_Comm comm, int argc, char **argv, const char *command);
 int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command);
+int ia_cmd_study(MPI_Comm comm, int argc, char **argv, const char *command);
 int ia_cmd_demo(MPI_Comm comm, int argc, char **argv, const char *command);
 
 /* --precision fp64|fp32. Not collective. */

@@ -46,7 +46,9 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
       {"out", IA_OPT_STRING, NULL, "summary file to write (HDF5; layout in README.md)", &out},
       {"budget", IA_OPT_INT64, "500", "μ: users in the summary", &budget},
       {"sampler", IA_OPT_STRING, "distill",
-       "distill (Distill-CF) | random (random users) | head (most active users)", &sampler},
+       "distill (Distill-CF) | random (random users) | head (most active users) | "
+       "interactions (random interactions, budget · interactions per user of them)",
+       &sampler},
       {"samples", IA_OPT_INT, "200", "γ: Gumbel samples per step", &samples},
       {"tau", IA_OPT_REAL, "10", "τ: Gumbel-softmax temperature", &tau},
       {"lr", IA_OPT_REAL, "0.04", "Adam learning rate", &lr},

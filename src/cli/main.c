@@ -15,9 +15,11 @@ static void usage(FILE *f) {
           "usage: mpirun -np P infae_mpi [COMMAND] [OPTIONS]\n\n"
           "commands:\n"
           "  prepare   raw interaction files -> prepared HDF5 dataset (split, negatives)\n"
-          "  train     fit ∞-AE (or EASE, PopRec), pick λ on validation, report test metrics\n"
+          "  train     fit ∞-AE (or EASE, Recoder, PopRec), pick λ on validation, report test "
+          "metrics\n"
           "  distill   learn a summary of a few hundred users (Distill-CF, or random/head "
           "users)\n"
+          "  study     the sampling study: samplers × budgets × models, noise; CSV and plots\n"
           "  plan      memory per rank and flops of ∞-AE training for P ranks\n"
           "  recommend top-k items for users given by their items, from a model file\n"
           "  generate  write synthetic implicit-feedback data in an input format\n"
@@ -70,6 +72,8 @@ int main(int argc, char **argv) {
     rc = ia_cmd_recommend(comm, sub_argc, sub_argv, command);
   } else if (!strcmp(cmd, "generate")) {
     rc = ia_cmd_generate(comm, sub_argc, sub_argv, command);
+  } else if (!strcmp(cmd, "study")) {
+    rc = ia_cmd_study(comm, sub_argc, sub_argv, command);
   } else if (!strcmp(cmd, "demo")) {
     rc = ia_cmd_demo(comm, sub_argc, sub_argv, command);
   } else if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
