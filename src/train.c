@@ -382,7 +382,8 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
   IA_CHECK(is_ease || is_infae || is_recoder || !strcmp(model, "pop"), IA_ERR_ARG,
            "--model must be infae, ease, recoder or pop (got '%s')", model);
   IA_CHECK(o->data, IA_ERR_ARG, "--data is required");
-  IA_CHECK(!o->out || is_infae, IA_ERR_ARG, "--out writes ∞-AE models only (--model infae)");
+  IA_CHECK(!o->out || is_infae || is_recoder, IA_ERR_ARG,
+           "--out writes ∞-AE and Recoder models only (--model infae or recoder)");
   IA_CHECK(!o->train_on || (!o->out && !is_pop(model) && o->train_users == 0 && o->centers == 0),
            IA_ERR_ARG,
            "--train-on fits ∞-AE, EASE or Recoder on a summary; it takes neither --out, --model "

@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "h5util.h"
+#include "infae/config.h"
 #include "infae/log.h"
 #include "infae/rng.h"
 #include "sample_eval.h"
@@ -60,6 +63,61 @@ static ia_status check_opts(const ia_recoder_opts *o) {
            "--eval-every",
            o->epochs, o->eval_every, evals, IA_MAX_LAMBDAS);
   return IA_OK;
+}
+
+/* The model file (rank 0): W_l as out × in row-major (z = W·a + b), b_l, the
+ * item ids and the settings. Written through a temporary file. */
+static ia_status write_model(const ia_train_opts *opts, const ia_recoder_opts *o, int64_t d,
+                             const double *w, const ia_train_result *r) {
+  char tmp[4200], name[32];
+  const char *path = opts->out;
+  char **user_ids = NULL, **item_ids = NULL;
+  int64_t n_users = 0, n_items = 0;
+  hid_t file = H5I_INVALID_HID, g = H5I_INVALID_HID;
+  snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+  ia_status st = ia_dataset_dims(MPI_COMM_SELF, opts->data, &n_users, &n_items);
+  if (st == IA_OK) st = ia_dataset_read_ids(MPI_COMM_SELF, opts->data, &user_ids, &item_ids);
+  IA_CALL(st);
+  file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  IA_CHECK_GOTO(file >= 0, IA_ERR_IO, "cannot create %s (directory missing or not writable?)",
+                tmp);
+  IA_CALL_GOTO(ia_h5_attr_str(file, path, "format", "infae-recoder"));
+  IA_CALL_GOTO(ia_h5_attr_i64(file, path, "version", 1));
+  IA_CALL_GOTO(ia_h5_attr_str(file, path, "infae_version", IA_VERSION));
+  IA_CALL_GOTO(ia_h5_attr_str(file, path, "command", opts->command ? opts->command : ""));
+  IA_CALL_GOTO(ia_h5_attr_str(file, path, "dataset", opts->data));
+  IA_CALL_GOTO(ia_h5_attr_str(file, path, "dataset_source_sha256", r->sha256));
+  IA_CALL_GOTO(ia_h5_attr_i64(file, path, "layers", o->n_hidden + 1));
+  IA_CALL_GOTO(ia_h5_attr_str(file, path, "activation", ia_act_name(o->act)));
+  IA_CALL_GOTO(ia_h5_attr_str(file, path, "loss", ia_loss_name(o->loss)));
+  IA_CALL_GOTO(ia_h5_attr_f64(file, path, "dropout", o->dropout));
+  IA_CALL_GOTO(ia_h5_attr_f64(file, path, "confidence", o->confidence));
+  IA_CALL_GOTO(ia_h5_attr_f64(file, path, "learning_rate", o->lr));
+  IA_CALL_GOTO(ia_h5_attr_i64(file, path, "batch", o->batch));
+  IA_CALL_GOTO(ia_h5_attr_i64(file, path, "seed", (int64_t)opts->seed));
+  IA_CALL_GOTO(ia_h5_attr_i64(file, path, "best_epoch", (int64_t)r->best_lambda));
+  int64_t n[IA_RECODER_MAX_LAYERS + 2], at = 0;
+  n[0] = d;
+  for (int l = 1; l <= o->n_hidden; l++) n[l] = o->hidden[l - 1];
+  n[o->n_hidden + 1] = d;
+  for (int l = 1; l <= o->n_hidden + 1; l++) {
+    /* Column-major in × out is row-major out × in. */
+    snprintf(name, sizeof name, "W%d", l);
+    IA_CALL_GOTO(ia_h5_write_matrix(file, path, name, n[l], n[l - 1], w + at));
+    at += n[l - 1] * n[l];
+    snprintf(name, sizeof name, "b%d", l);
+    IA_CALL_GOTO(ia_h5_write_array(file, path, name, H5T_NATIVE_DOUBLE, n[l], w + at));
+    at += n[l];
+  }
+  IA_H5(g = H5Gcreate2(file, "items", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  IA_CALL_GOTO(ia_h5_write_strings(g, path, "ids", n_items, item_ids));
+done:
+  if (g >= 0) H5Gclose(g);
+  for (int64_t i = 0; user_ids && i < n_users; i++) free(user_ids[i]);
+  for (int64_t i = 0; item_ids && i < n_items; i++) free(item_ids[i]);
+  free(user_ids);
+  free(item_ids);
+  return ia_h5_close_rename(file, tmp, path, st);
 }
 
 ia_status ia_train_recoder(MPI_Comm comm, const ia_train_opts *opts, const ia_dataset *d,
@@ -167,6 +225,12 @@ ia_status ia_train_recoder(MPI_Comm comm, const ia_train_opts *opts, const ia_da
   char what[48];
   snprintf(what, sizeof what, "test epoch %g", r->best_lambda);
   ia_log_metrics("train", what, &r->test, r->t_test);
+  if (opts->out) {
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    IA_CALL_GOTO(ia_agree(comm, rank == 0 ? write_model(opts, &o, d->n_items, best, r) : IA_OK));
+    ia_log_info("[train] wrote %s", opts->out);
+  }
 done:
   free(order);
   free(best);

@@ -5,7 +5,9 @@ independently of infae (numpy/scipy):
 - layout: S (μ×d) in [0, 1], the binarized CSR equals S >= threshold, item and
   user ids match the dataset, the sampled users are what the sampler says
   (random: distinct users; head: the most active; their train rows for
-  random/head samplers);
+  random/head samplers; interactions: a subset of the listed users' train
+  rows, every listed user keeping one at least, about budget·nnz/users
+  interactions in all);
 - the stored metrics of ∞-AE and EASE trained on S equal the oracle's
   (oracle.evaluate with the summary as the fit rows);
 - distill: the loss stored in the curve at the best step equals
@@ -76,6 +78,18 @@ def main():
                 fails.append("%s: S is not the sampled users' train rows" % sampler)
             if "logits" in f:
                 fails.append("%s: has logits" % sampler)
+        if sampler == "interactions":
+            T = train[idx].toarray()
+            if ((S != 0) & (S != 1)).any() or (S > T).any():
+                fails.append("interactions: S is not a 0/1 subset of the users' train rows")
+            if (S.sum(axis=1) == 0).any() or len(np.unique(idx)) != len(idx):
+                fails.append("interactions: a listed user keeps nothing")
+            N, n = train.nnz, train.shape[0]
+            q = min(1.0, int(hyper["budget"]) * (N / n) / N)
+            want, sd = q * N, (q * (1 - q) * N) ** 0.5
+            print("interactions: kept %d, expected %.1f ± %.1f" % (S.sum(), want, sd))
+            if abs(S.sum() - want) > 5 * sd + 1:
+                fails.append("interactions: kept %d, expected %.1f" % (S.sum(), want))
         if sampler == "head":
             cnt = np.diff(train.indptr)
             if cnt[idx].min() < np.delete(cnt, idx).max(initial=0):
