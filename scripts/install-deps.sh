@@ -11,7 +11,7 @@ packages=(
   libopenblas-dev liblapacke-dev
   libcjson-dev librandom123-dev libcmocka-dev libssl-dev
   python3 python3-numpy python3-scipy python3-h5py procps
-  slurm-wlm munge
+  slurm-wlm munge gnuplot-nox
 )
 
 sudo=""

@@ -87,7 +87,7 @@ expect_error "is not an HDF5 file" train --data ml_ok.dat --metrics-json out.jso
 expect_error "cannot read missing.h5" train --data missing.h5 --metrics-json out.json
 "$PYTHON" -c "import h5py; h5py.File('alien.h5', 'w').create_dataset('x', data=[1])"
 expect_error "attribute 'format' missing" train --data alien.h5 --metrics-json out.json
-expect_error "--model must be infae, ease or pop" train --data good.h5 --model svd
+expect_error "--model must be infae, ease, recoder or pop" train --data good.h5 --model svd
 expect_error "--lambdas expects a number" train --data good.h5 --lambdas 1,x
 expect_error "unknown option '--lamdas'" train --data good.h5 --lamdas 1
 expect_error "unknown command 'trian'" trian --data good.h5
@@ -106,7 +106,24 @@ expect_error "--device must be auto, cpu or cuda (got 'gpu')" train --data good.
 if ! "$INFAE" --version | grep -q "GPU(s)"; then
   expect_error "--device cuda: " train --data good.h5 --device cuda
 fi
-expect_error "--out writes ∞-AE models only" train --data good.h5 --model ease --out out.h5
+expect_error "--out writes ∞-AE and Recoder models only" train --data good.h5 --model ease \
+  --out out.h5
+expect_error "--hidden widths must be whole numbers" train --data good.h5 --model recoder \
+  --hidden 20,0 --out out.h5
+expect_error "--dropout must be in [0, 1)" train --data good.h5 --model recoder --dropout 1 \
+  --out out.h5
+expect_error "--activation must be tanh, relu, sigmoid or identity" train --data good.h5 \
+  --model recoder --activation gelu
+expect_error "--loss must be mse or softmax" train --data good.h5 --model recoder --loss bpr
+expect_error "raise --eval-every" train --data good.h5 --model recoder --epochs 100 --out out.h5
+expect_error "--train-users is for ∞-AE" train --data good.h5 --model recoder --train-users 3
+expect_error "--samplers takes random, head, interactions and distill (got 'svp')" study \
+  --data good.h5 --out-dir st --samplers random,svp
+expect_error "--models takes infae, ease and recoder (got 'mvae')" study --data good.h5 \
+  --out-dir st --models mvae
+expect_error "--noise levels are percentages in [0, 100] (got 120)" study --data good.h5 \
+  --out-dir st --budgets 2 --noise 0,120
+expect_error "no --budgets at most the" study --data good.h5 --out-dir st --budgets 100000
 expect_error "--grid 2x2 needs --np 4" plan --data good.h5 --np 3 --grid 2x2
 expect_error "EXCEEDS" plan --data good.h5 --memory-limit 64
 # recommend: a dataset instead of a model, a missing model, malformed users
@@ -122,7 +139,7 @@ expect_error "-k must be ≥ 1" recommend --model model.h5 --input ml_ok.dat -k 
 # distill: options, a checkpoint to resume that is missing or does not match,
 # summaries that are not summaries or belong to another dataset
 expect_error "--out is required" distill --data good.h5
-expect_error "--sampler must be distill, random or head" distill --data good.h5 --out out.h5 \
+expect_error "--sampler must be distill, random, head or interactions" distill --data good.h5 --out out.h5 \
   --sampler best
 expect_error "--budget must be ≥ 1" distill --data good.h5 --out out.h5 --budget 0
 expect_error "--tau must be > 0" distill --data good.h5 --out out.h5 --tau 0
@@ -147,6 +164,6 @@ expect_error "checkpoint has learning_rate" distill --data g9.h5 --out out.h5 --
 expect_error "checkpoint of another dataset" distill --data g10.h5 --out out.h5 --budget 3 \
   --samples 2 --steps 4 --checkpoint ck.h5 --resume
 expect_error "not 'infae-summary'" train --data good.h5 --train-on good.h5
-expect_error "--train-on fits ∞-AE or EASE" train --data g9.h5 --train-on sum.h5 --model pop
+expect_error "--train-on fits ∞-AE, EASE or Recoder" train --data g9.h5 --train-on sum.h5 --model pop
 expect_error "a summary of another dataset?" train --data good.h5 --train-on sum.h5
 echo "bad_input: $cases cases passed"

@@ -4,7 +4,9 @@
  * Cholesky factor and solve, diagonal update and sum, and the Gumbel-softmax
  * rows and their vector-Jacobian product; the all-reduce of device buffers
  * (NCCL, or MPI through the host when ranks share a GPU) against MPI on the
- * host. Exits 77 (skipped) without a GPU. */
+ * host; the autoencoder operations (activations and their derivatives,
+ * column gather and scatter-add, reconstruction losses, Adam) and three
+ * whole Recoder steps. Exits 77 (skipped) without a GPU. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "infae/backend.h"
 #include "infae/device.h"
 #include "infae/grid.h"
+#include "infae/recoder.h"
 #include "infae/rng.h"
 
 static int failures = 0;
@@ -225,6 +228,132 @@ static void test_gumbel(ia_backend *cpu, ia_backend *gpu, ia_rng *r) {
   }
 }
 
+static void test_autoencoder_ops(ia_backend *cpu, ia_backend *gpu, ia_rng *r) {
+  int64_t m = 37, n = 29, ld = 41, k = 11;
+  size_t bytes = sizeof(double) * (size_t)(ld * n);
+  double *x = malloc(bytes), *t = malloc(bytes), *c = malloc(bytes), *y = malloc(bytes);
+  int32_t idx[11];
+  for (int64_t e = 0; e < ld * n; e++) x[e] = 4 * ia_rng_uniform(r) - 2;
+  for (int64_t e = 0; e < ld * n; e++) t[e] = ia_rng_uniform(r) < 0.3 ? 1 : 0;
+  for (int q = 0; q < 11; q++) idx[q] = (int32_t)(q * 2 + 1); /* distinct columns < n */
+  char what[64];
+  for (int a = IA_ACT_RELU; a <= IA_ACT_SIGMOID; a++) {
+    memcpy(c, x, bytes);
+    OK(ia_be_act(cpu, (ia_act)a, m, n, c, ld));
+    double *d = to_dev(gpu, x, bytes);
+    OK(ia_be_act(gpu, (ia_act)a, m, n, d, ld));
+    double *g = to_host(gpu, d, bytes);
+    snprintf(what, sizeof what, "activation %s", ia_act_name((ia_act)a));
+    check(what, rel_err(g, ld, c, ld, m, n, NULL), 1e-14);
+    memcpy(y, t, bytes);
+    OK(ia_be_act_grad(cpu, (ia_act)a, m, n, c, ld, y, ld));
+    double *dy = to_dev(gpu, t, bytes);
+    OK(ia_be_act_grad(gpu, (ia_act)a, m, n, d, ld, dy, ld));
+    double *gy = to_host(gpu, dy, bytes);
+    snprintf(what, sizeof what, "activation %s, derivative", ia_act_name((ia_act)a));
+    check(what, rel_err(gy, ld, y, ld, m, n, NULL), 1e-14);
+    ia_be_free(gpu, d), ia_be_free(gpu, dy);
+    free(g), free(gy);
+  }
+  /* Gather k columns, then scatter-add them back onto x. */
+  int32_t *didx = to_dev(gpu, idx, sizeof idx);
+  double *dx = to_dev(gpu, x, bytes), *dg = NULL;
+  OK(ia_be_alloc(gpu, bytes, "gathered", (void **)&dg));
+  OK(ia_be_gather_cols(cpu, m, k, x, ld, idx, c, ld));
+  OK(ia_be_gather_cols(gpu, m, k, dx, ld, didx, dg, ld));
+  double *g = to_host(gpu, dg, bytes);
+  check("gather columns", rel_err(g, ld, c, ld, m, k, NULL), 0);
+  memcpy(y, x, bytes);
+  OK(ia_be_scatter_add_cols(cpu, m, k, c, ld, idx, y, ld));
+  OK(ia_be_scatter_add_cols(gpu, m, k, dg, ld, didx, dx, ld));
+  double *gs = to_host(gpu, dx, bytes);
+  check("scatter-add columns", rel_err(gs, ld, y, ld, m, n, NULL), 0);
+  free(g), free(gs);
+  /* Losses: the value and the gradient written over the outputs. */
+  for (int l = IA_LOSS_MSE; l <= IA_LOSS_SOFTMAX; l++) {
+    double lc = 0, lg = 0;
+    memcpy(c, x, bytes);
+    OK(ia_be_recon_loss(cpu, (ia_loss)l, m, n, c, ld, t, ld, 0.7, 0.125, &lc));
+    double *d = to_dev(gpu, x, bytes), *dt = to_dev(gpu, t, bytes);
+    OK(ia_be_recon_loss(gpu, (ia_loss)l, m, n, d, ld, dt, ld, 0.7, 0.125, &lg));
+    double *gg = to_host(gpu, d, bytes);
+    snprintf(what, sizeof what, "%s loss", ia_loss_name((ia_loss)l));
+    check(what, fabs(lg - lc) / fabs(lc), 1e-13);
+    snprintf(what, sizeof what, "%s loss, gradient", ia_loss_name((ia_loss)l));
+    check(what, rel_err(gg, ld, c, ld, m, n, NULL), 1e-13);
+    ia_be_free(gpu, d), ia_be_free(gpu, dt);
+    free(gg);
+  }
+  /* Adam: x, m and v after two steps. */
+  int64_t e3 = ld * n;
+  double *st[3], *dv[3];
+  for (int q = 0; q < 3; q++) {
+    st[q] = malloc(bytes);
+    for (int64_t e = 0; e < e3; e++) st[q][e] = q == 2 ? ia_rng_uniform(r) : ia_rng_uniform(r) - 0.5;
+    dv[q] = to_dev(gpu, st[q], bytes);
+  }
+  double *dgr = to_dev(gpu, t, bytes);
+  for (int step = 1; step <= 2; step++) {
+    ia_adam a = {.lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    a.c1 = 1 - pow(a.beta1, step);
+    a.c2 = 1 - pow(a.beta2, step);
+    OK(ia_be_adam(cpu, &a, e3, st[0], t, st[1], st[2]));
+    OK(ia_be_adam(gpu, &a, e3, dv[0], dgr, dv[1], dv[2]));
+  }
+  for (int q = 0; q < 3; q++) {
+    double *h = to_host(gpu, dv[q], bytes);
+    check(q == 0 ? "Adam, weights" : q == 1 ? "Adam, first moment" : "Adam, second moment",
+          rel_err(h, e3, st[q], e3, e3, 1, NULL), 1e-14);
+    free(h), free(st[q]);
+    ia_be_free(gpu, dv[q]);
+  }
+  ia_be_free(gpu, dgr), ia_be_free(gpu, didx), ia_be_free(gpu, dx), ia_be_free(gpu, dg);
+  free(x), free(t), free(c), free(y);
+}
+
+/* Three Recoder steps on each backend from the same weights. */
+static void test_recoder(ia_backend *cpu, ia_backend *gpu, ia_rng *r) {
+  int64_t users = 50, d = 300;
+  ia_csr rows = {0};
+  random_csr(r, users, d, 0.05, &rows);
+  ia_recoder_opts o;
+  ia_recoder_defaults(&o);
+  o.hidden[0] = 64;
+  o.hidden[1] = 32;
+  o.n_hidden = 2;
+  o.dropout = 0.2;
+  ia_recoder *mc = NULL, *mg = NULL;
+  OK(ia_recoder_create(MPI_COMM_WORLD, cpu, &o, d, users, &mc));
+  OK(ia_recoder_create(MPI_COMM_WORLD, gpu, &o, d, users, &mg));
+  int64_t batch[20];
+  for (int q = 0; q < 20; q++) batch[q] = q * 2;
+  /* Every rank holds every row (so on P ranks each user counts P times, on
+   * both backends alike). */
+  ia_recoder_data x = {.n_users = users, .d = d, .rows = &rows, .row_begin = 0};
+  double lc = 0, lg = 0;
+  for (int step = 1; step <= 3; step++) {
+    OK(ia_recoder_step(mc, &x, batch, 20, step, &lc));
+    OK(ia_recoder_step(mg, &x, batch, 20, step, &lg));
+  }
+  int64_t np = ia_recoder_n_params(mc);
+  double *wc = malloc(sizeof(double) * (size_t)np), *wg = malloc(sizeof(double) * (size_t)np);
+  OK(ia_recoder_get_params(mc, wc));
+  OK(ia_recoder_get_params(mg, wg));
+  check("Recoder, loss at step 3", fabs(lg - lc) / fabs(lc), 1e-12);
+  check("Recoder, weights after 3 steps", rel_err(wg, np, wc, np, np, 1, NULL), 1e-10);
+  size_t pb = sizeof(double) * (size_t)(users * d);
+  double *p = malloc(pb), *pg = malloc(pb);
+  int64_t all[50];
+  for (int q = 0; q < 50; q++) all[q] = q;
+  OK(ia_recoder_scores(mc, &rows, NULL, all, users, p));
+  OK(ia_recoder_scores(mg, &rows, NULL, all, users, pg));
+  check("Recoder, scores", rel_err(pg, users * d, p, users * d, users * d, 1, NULL), 1e-10);
+  free(wc), free(wg), free(p), free(pg);
+  ia_recoder_free(&mc);
+  ia_recoder_free(&mg);
+  ia_csr_free(&rows);
+}
+
 static void test_allreduce(ia_backend *gpu) {
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -259,6 +388,8 @@ int main(int argc, char **argv) {
   test_tiles(cpu, gpu, &r, 0);
   test_dense(cpu, gpu, &r);
   test_gumbel(cpu, gpu, &r);
+  test_autoencoder_ops(cpu, gpu, &r);
+  test_recoder(cpu, gpu, &r);
   test_allreduce(gpu);
   ia_backend_close(&cpu);
   ia_backend_close(&gpu);
