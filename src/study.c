@@ -236,6 +236,10 @@ static void block(FILE *f, const study *s, const char *name, const char *model,
   fprintf(f, "EOD\n");
 }
 
+static const char *model_title(const char *model) {
+  return !strcmp(model, "infae") ? "∞-AE" : !strcmp(model, "ease") ? "EASE" : "Recoder";
+}
+
 static ia_status write_plots(study *s, char *script, size_t len) {
   const ia_study_opts *o = s->o;
   snprintf(script, len, "%s/study.gp", o->out_dir);
@@ -243,7 +247,7 @@ static ia_status write_plots(study *s, char *script, size_t len) {
   IA_CHECK(f, IA_ERR_IO, "cannot write %s: %s", script, strerror(errno));
   fprintf(f, "# Written by `infae_mpi study`; run in this directory: gnuplot study.gp\n");
   fprintf(f, "set terminal pngcairo noenhanced size 1500,560 font \",11\"\n"
-             "set key below maxrows 2\nset grid\n");
+             "set key below maxrows 2 height 1.5\nset grid\n");
   for (int m = 0; m < o->n_models; m++) {
     const char *model = o->models[m];
     for (int by_noise = 0; by_noise < (o->n_noise > 1 ? 2 : 1); by_noise++) {
@@ -254,8 +258,14 @@ static ia_status write_plots(study *s, char *script, size_t len) {
         block(f, s, name, model, smp, by_noise);
       }
       fprintf(f, "set output \"%s_%s.png\"\n", by_noise ? "noise" : "sampling", model);
-      fprintf(f, "set multiplot layout 1,3 title \"%s, %s\"\n", model,
-              by_noise ? "trained on noisy data, tested on clean data" : "trained on samples");
+      const char *base = strrchr(o->data, '/') ? strrchr(o->data, '/') + 1 : o->data;
+      if (by_noise)
+        fprintf(f, "set multiplot layout 1,3 title \"%s on %s with noise, budget %lld users; "
+                   "clean test split\"\n",
+                model_title(model), base, (long long)o->noise_budget);
+      else
+        fprintf(f, "set multiplot layout 1,3 title \"%s trained on samples of %s; test split\"\n",
+                model_title(model), base);
       if (by_noise)
         fprintf(f, "unset logscale x\nset xlabel \"items flipped per user (%%)\"\n");
       else
