@@ -751,18 +751,23 @@ __global__ void recon_loss_kernel(int kind, int64_t m, int64_t n, double *o, int
         orow[j * ldo] = scale * 2.0 * w * e;
       }
     } else {
+      /* As the CPU: one exp per entry, kept in o. */
       double mx = -INFINITY, sum = 0, wt = 0;
-      for (int64_t j = 0; j < n; j++) mx = fmax(mx, orow[j * ldo]);
-      for (int64_t j = 0; j < n; j++) sum += exp(orow[j * ldo] - mx);
-      double lse = mx + log(sum);
       for (int64_t j = 0; j < n; j++) {
-        double tv = trow[j * ldt], wv = (1.0 + conf * tv) * tv;
+        double ov = orow[j * ldo], tv = trow[j * ldt], wv = (1.0 + conf * tv) * tv;
+        mx = fmax(mx, ov);
+        total -= wv * ov;
         wt += wv;
-        total -= wv * (orow[j * ldo] - lse);
       }
       for (int64_t j = 0; j < n; j++) {
+        double e = exp(orow[j * ldo] - mx);
+        orow[j * ldo] = e;
+        sum += e;
+      }
+      if (n > 0) total += wt * (mx + log(sum));
+      for (int64_t j = 0; j < n; j++) {
         double tv = trow[j * ldt], wv = (1.0 + conf * tv) * tv;
-        orow[j * ldo] = scale * (exp(orow[j * ldo] - lse) * wt - wv);
+        orow[j * ldo] = scale * (orow[j * ldo] / sum * wt - wv);
       }
     }
     rowloss[r] = total;

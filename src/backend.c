@@ -564,40 +564,49 @@ ia_status ia_be_scatter_add_cols(ia_backend *b, int64_t m, int64_t n, const doub
                  cpu_scatter_add_cols(m, n, src, lds, idx, dst, ldd));
 }
 
-/* Row r's loss, in the same order as the CUDA kernel; o_r becomes scale·∂/∂o. */
-static double recon_row(ia_loss kind, int64_t n, double *o, int64_t ldo, const double *t,
-                        int64_t ldt, double conf, double scale) {
-  double total = 0;
-  if (kind == IA_LOSS_MSE) {
-    for (int64_t j = 0; j < n; j++) {
-      double tv = t[j * ldt], w = 1.0 + conf * tv, e = o[j * ldo] - tv;
-      total += w * e * e;
-      o[j * ldo] = scale * 2.0 * w * e;
-    }
-    return total;
-  }
-  double mx = -INFINITY, sum = 0, wt = 0;
-  for (int64_t j = 0; j < n; j++) mx = o[j * ldo] > mx ? o[j * ldo] : mx;
-  for (int64_t j = 0; j < n; j++) sum += exp(o[j * ldo] - mx);
-  double lse = mx + log(sum);
-  for (int64_t j = 0; j < n; j++) {
-    double tv = t[j * ldt], wv = (1.0 + conf * tv) * tv;
-    wt += wv;
-    total -= wv * (o[j * ldo] - lse);
-  }
-  for (int64_t j = 0; j < n; j++) {
-    double tv = t[j * ldt], wv = (1.0 + conf * tv) * tv;
-    o[j * ldo] = scale * (exp(o[j * ldo] - lse) * wt - wv);
-  }
-  return total;
-}
-
+/* The losses column by column (the block is column-major): per-row sums in
+ * m-long arrays, each row's terms added in item order as the CUDA kernel
+ * does. Softmax: one exp per entry, e = exp(o − max) kept in o, then
+ * loss_r = −(Σ w·t·o − Σ w·t · lse) and ∂/∂o = e/Σe · Σ w·t − w·t. */
 static ia_status cpu_recon_loss(ia_loss kind, int64_t m, int64_t n, double *o, int64_t ldo,
                                 const double *t, int64_t ldt, double conf, double scale,
                                 double *loss) {
+  double *acc = NULL;
+  IA_CALL(IA_ALLOC(acc, 4 * m + 1, "loss rows"));
+  double *rl = acc, *mx = acc + m, *sum = acc + 2 * m, *wt = acc + 3 * m;
+  for (int64_t r = 0; r < m; r++) rl[r] = sum[r] = wt[r] = 0, mx[r] = -INFINITY;
+  if (kind == IA_LOSS_MSE) {
+    for (int64_t j = 0; j < n; j++)
+      for (int64_t r = 0; r < m; r++) {
+        double tv = t[r + j * ldt], w = 1.0 + conf * tv, e = o[r + j * ldo] - tv;
+        rl[r] += w * e * e;
+        o[r + j * ldo] = scale * 2.0 * w * e;
+      }
+  } else {
+    for (int64_t j = 0; j < n; j++)
+      for (int64_t r = 0; r < m; r++) {
+        double ov = o[r + j * ldo], tv = t[r + j * ldt], wv = (1.0 + conf * tv) * tv;
+        mx[r] = ov > mx[r] ? ov : mx[r];
+        rl[r] -= wv * ov;
+        wt[r] += wv;
+      }
+    for (int64_t j = 0; j < n; j++)
+      for (int64_t r = 0; r < m; r++) {
+        double e = exp(o[r + j * ldo] - mx[r]);
+        o[r + j * ldo] = e;
+        sum[r] += e;
+      }
+    for (int64_t r = 0; r < m && n > 0; r++) rl[r] += wt[r] * (mx[r] + log(sum[r]));
+    for (int64_t j = 0; j < n; j++)
+      for (int64_t r = 0; r < m; r++) {
+        double tv = t[r + j * ldt], wv = (1.0 + conf * tv) * tv;
+        o[r + j * ldo] = scale * (o[r + j * ldo] / sum[r] * wt[r] - wv);
+      }
+  }
   double total = 0;
-  for (int64_t r = 0; r < m; r++) total += recon_row(kind, n, o + r, ldo, t + r, ldt, conf, scale);
+  for (int64_t r = 0; r < m; r++) total += rl[r];
   *loss = scale * total;
+  free(acc);
   return IA_OK;
 }
 
