@@ -44,7 +44,7 @@ int ia_cmd_study(MPI_Comm comm, int argc, char **argv, const char *command) {
        "noise study: percentages of the items flipped in every train row, e.g. 0,1,2,5",
        &noise},
       {"noise-budget", IA_OPT_INT64, "500",
-       "the budget of the noise study (at most the users of the data)", &noise_budget},
+       "the budget of the noise study (capped at the users of the data)", &noise_budget},
       {"seed", IA_OPT_INT64, "42", "seed of the samplers, the noise and the models", &seed},
       {"steps", IA_OPT_INT, "500", "Distill-CF: Adam steps", &steps},
       {"samples", IA_OPT_INT, "200", "Distill-CF: γ Gumbel samples per step", &samples},

@@ -18,7 +18,7 @@ static void usage(FILE *f) {
           "  train     fit ∞-AE (or EASE, Recoder, PopRec), pick λ on validation, report test "
           "metrics\n"
           "  distill   learn a summary of a few hundred users (Distill-CF, or random/head "
-          "users)\n"
+          "users, random interactions)\n"
           "  study     the sampling study: samplers × budgets × models, noise; CSV and plots\n"
           "  plan      memory per rank and flops of ∞-AE training for P ranks\n"
           "  recommend top-k items for users given by their items, from a model file\n"

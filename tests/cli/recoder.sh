@@ -4,6 +4,7 @@
 # summation order), training on a summary, and a model that beats PopRec.
 source "$(dirname "$0")/common.sh"
 gen_dataset g 300 180 25
+# shellcheck disable=SC2054
 common=(--data "$WORK/g.h5" --model recoder --hidden 40,20 --epochs 30 --batch 32 --lr 0.01
         --quiet)
 for n in 1 2 4; do

@@ -6,6 +6,7 @@
 # its definition, the plots, and that a second run reuses the summaries.
 source "$(dirname "$0")/common.sh"
 gen_dataset g 240 150 20
+# shellcheck disable=SC2054
 args=(study --data "$WORK/g.h5" --out-dir "$WORK/st" --budgets 30,80,5000 --steps 20
       --samples 5 --batch 100 --noise 0,4 --noise-budget 60 --models infae,ease,recoder
       --recoder-epochs 8 --quiet)
