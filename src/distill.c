@@ -67,9 +67,9 @@ done:
 /* Random interactions: each train interaction is kept with probability q
  * (a stream per user, so the draw does not depend on the ranks); the sample
  * is the kept rows of the users that keep at least one, on every rank:
- * users (ascending, *mu of them) and s (mu × d). Collective. */
+ * users (ascending, *mu of them), s (mu × d) and the kept count. Collective. */
 static ia_status interaction_sample(MPI_Comm comm, const ia_dataset *d, uint64_t seed, double q,
-                                    int64_t **users, int64_t *mu, double **s) {
+                                    int64_t **users, int64_t *mu, double **s, int64_t *kept) {
   int size;
   MPI_Comm_size(comm, &size);
   const ia_csr *tr = &d->train;
@@ -114,6 +114,7 @@ static ia_status interaction_sample(MPI_Comm comm, const ia_dataset *d, uint64_t
     (*s)[at * d->n_items + all[k + 1]] = 1.0;
   }
   *mu = nu;
+  *kept = total / 2;
 done:
   if (st != IA_OK) {
     free(*users);
@@ -458,11 +459,13 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
                 o.data);
   int interactions = !strcmp(o.sampler, "interactions");
   double ipu = (double)d.train_nnz / (double)n_users, keep = 0;
+  int64_t kept = 0;
   if (interactions) {
-    /* The budget counts users' worth of interactions: budget · N/n of them. */
-    keep = (double)o.budget * ipu / (double)d.train_nnz;
+    /* The budget counts users' worth of interactions, budget · N/n of the
+     * N: each is kept with probability budget/n. */
+    keep = (double)o.budget / (double)n_users;
     keep = keep < 1 ? keep : 1;
-    IA_CALL_GOTO(interaction_sample(comm, &d, o.seed, keep, &idx, &mu, &s));
+    IA_CALL_GOTO(interaction_sample(comm, &d, o.seed, keep, &idx, &mu, &s, &kept));
   } else {
     mu = o.budget < n_users ? o.budget : n_users;
     if (mu < o.budget)
@@ -491,8 +494,6 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
 
   ia_krr *model = &fixed;
   if (interactions) {
-    int64_t kept = 0;
-    for (int64_t e = 0; e < mu * n_items; e++) kept += s[e] != 0;
     ia_log_info("[distill] sampler interactions: %lld of %lld train interactions (each kept "
                 "with probability %.4g: %lld users' worth), from %lld users",
                 (long long)kept, (long long)d.train_nnz, keep, (long long)o.budget,

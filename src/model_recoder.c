@@ -93,6 +93,24 @@ const char *ia_loss_name(ia_loss l) { return loss_names[l]; }
 enum { TAG_INIT = 1, TAG_ORDER = 2, TAG_DROPOUT = 3 };
 static uint64_t rng_id(int tag, uint64_t v) { return ((uint64_t)tag << 56) | v; }
 
+void ia_recoder_epoch_order(uint64_t seed, int epoch, int64_t n, int64_t *order) {
+  ia_rng r;
+  ia_rng_init(&r, seed, IA_RNG_RECODER, rng_id(TAG_ORDER, (uint64_t)epoch));
+  for (int64_t i = 0; i < n; i++) order[i] = i;
+  for (int64_t i = n - 1; i > 0; i--) {
+    int64_t j = (int64_t)ia_rng_below(&r, (uint64_t)(i + 1)), t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+}
+
+/* The input dropout stream of user u (global index) at a step. */
+static void dropout_stream(const ia_recoder *m, const ia_recoder_data *x, int64_t u,
+                           int64_t step, ia_rng *r) {
+  ia_rng_init(r, m->o.seed, IA_RNG_RECODER,
+              rng_id(TAG_DROPOUT, (uint64_t)step * (uint64_t)x->n_users + (uint64_t)u));
+}
+
 static ia_status mm(ia_recoder *m, char ta, char tb, int64_t rows, int64_t cols, int64_t k,
                     double alpha, const double *a, int64_t lda, const double *b, int64_t ldb,
                     double beta, double *c, int64_t ldc) {
@@ -205,6 +223,11 @@ ia_status ia_recoder_create(MPI_Comm comm, ia_backend *be, const ia_recoder_opts
 int64_t ia_recoder_n_params(const ia_recoder *m) { return m->n_params; }
 double ia_recoder_flops(const ia_recoder *m) { return m->flops; }
 
+int ia_recoder_widths(const ia_recoder *m, int64_t *n) {
+  for (int l = 0; l <= m->layers; l++) n[l] = m->n[l];
+  return m->layers;
+}
+
 ia_status ia_recoder_get_params(ia_recoder *m, double *host) {
   return ia_be_download(m->be, host, m->x, sizeof(double) * (size_t)m->n_params);
 }
@@ -279,8 +302,7 @@ static ia_status batch_rows(ia_recoder *m, const ia_recoder_data *x, const int64
     for (int64_t u = 0; u < n; u++) {
       const double *row = x->dense + local[u] * m->d;
       ia_rng r;
-      ia_rng_init(&r, m->o.seed, IA_RNG_RECODER,
-                  rng_id(TAG_DROPOUT, (uint64_t)step * (uint64_t)x->n_users + (uint64_t)local[u]));
+      dropout_stream(m, x, local[u], step, &r);
       for (int64_t i = 0; i < m->d; i++) {
         m->h_in[u + i * ld] = kept(&r, p) ? row[i] : 0.0;
         if (m->pos[i] >= 0) m->h_target[u + m->pos[i] * ld] = row[i];
@@ -307,8 +329,7 @@ static ia_status batch_rows(ia_recoder *m, const ia_recoder_data *x, const int64
     for (int64_t u = 0; u < n; u++) {
       int64_t q = local[u] - x->row_begin;
       ia_rng g;
-      ia_rng_init(&g, m->o.seed, IA_RNG_RECODER,
-                  rng_id(TAG_DROPOUT, (uint64_t)step * (uint64_t)x->n_users + (uint64_t)local[u]));
+      dropout_stream(m, x, local[u], step, &g);
       for (int64_t e = r->indptr[q]; e < r->indptr[q + 1]; e++) {
         int32_t i = r->indices[e];
         if (kept(&g, p)) in.indices[a++] = i;

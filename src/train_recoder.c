@@ -12,7 +12,6 @@
 #include "h5util.h"
 #include "infae/config.h"
 #include "infae/log.h"
-#include "infae/rng.h"
 #include "sample_eval.h"
 
 typedef struct {
@@ -35,18 +34,6 @@ static ia_status evaluate(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, 
   return st;
 }
 
-/* This epoch's order of the n users: a seeded shuffle, the same on every rank. */
-static void epoch_order(uint64_t seed, int epoch, int64_t n, int64_t *order) {
-  ia_rng r;
-  ia_rng_init(&r, seed, IA_RNG_RECODER, ((uint64_t)2 << 56) | (uint64_t)epoch);
-  for (int64_t i = 0; i < n; i++) order[i] = i;
-  for (int64_t i = n - 1; i > 0; i--) {
-    int64_t j = (int64_t)ia_rng_below(&r, (uint64_t)(i + 1)), t = order[i];
-    order[i] = order[j];
-    order[j] = t;
-  }
-}
-
 static ia_status check_opts(const ia_recoder_opts *o) {
   IA_CHECK(o->epochs >= 1, IA_ERR_ARG, "--epochs must be ≥ 1 (got %d)", o->epochs);
   IA_CHECK(o->batch >= 1, IA_ERR_ARG, "--batch must be ≥ 1 (got %lld)", (long long)o->batch);
@@ -67,8 +54,8 @@ static ia_status check_opts(const ia_recoder_opts *o) {
 
 /* The model file (rank 0): W_l as out × in row-major (z = W·a + b), b_l, the
  * item ids and the settings. Written through a temporary file. */
-static ia_status write_model(const ia_train_opts *opts, const ia_recoder_opts *o, int64_t d,
-                             const double *w, const ia_train_result *r) {
+static ia_status write_model(const ia_train_opts *opts, const ia_recoder_opts *o,
+                             const ia_recoder *m, const double *w, const ia_train_result *r) {
   char tmp[4200], name[32];
   const char *path = opts->out;
   char **user_ids = NULL, **item_ids = NULL;
@@ -87,7 +74,9 @@ static ia_status write_model(const ia_train_opts *opts, const ia_recoder_opts *o
   IA_CALL_GOTO(ia_h5_attr_str(file, path, "command", opts->command ? opts->command : ""));
   IA_CALL_GOTO(ia_h5_attr_str(file, path, "dataset", opts->data));
   IA_CALL_GOTO(ia_h5_attr_str(file, path, "dataset_source_sha256", r->sha256));
-  IA_CALL_GOTO(ia_h5_attr_i64(file, path, "layers", o->n_hidden + 1));
+  int64_t n[IA_RECODER_MAX_LAYERS + 2], at = 0;
+  int layers = ia_recoder_widths(m, n);
+  IA_CALL_GOTO(ia_h5_attr_i64(file, path, "layers", layers));
   IA_CALL_GOTO(ia_h5_attr_str(file, path, "activation", ia_act_name(o->act)));
   IA_CALL_GOTO(ia_h5_attr_str(file, path, "loss", ia_loss_name(o->loss)));
   IA_CALL_GOTO(ia_h5_attr_f64(file, path, "dropout", o->dropout));
@@ -96,11 +85,7 @@ static ia_status write_model(const ia_train_opts *opts, const ia_recoder_opts *o
   IA_CALL_GOTO(ia_h5_attr_i64(file, path, "batch", o->batch));
   IA_CALL_GOTO(ia_h5_attr_i64(file, path, "seed", (int64_t)opts->seed));
   IA_CALL_GOTO(ia_h5_attr_i64(file, path, "best_epoch", (int64_t)r->best_lambda));
-  int64_t n[IA_RECODER_MAX_LAYERS + 2], at = 0;
-  n[0] = d;
-  for (int l = 1; l <= o->n_hidden; l++) n[l] = o->hidden[l - 1];
-  n[o->n_hidden + 1] = d;
-  for (int l = 1; l <= o->n_hidden + 1; l++) {
+  for (int l = 1; l <= layers; l++) {
     /* Column-major in × out is row-major out × in. */
     snprintf(name, sizeof name, "W%d", l);
     IA_CALL_GOTO(ia_h5_write_matrix(file, path, name, n[l], n[l - 1], w + at));
@@ -169,7 +154,7 @@ ia_status ia_train_recoder(MPI_Comm comm, const ia_train_opts *opts, const ia_da
   double t0 = ia_time(), tlog = t0, flog = 0, epoch_loss = 0, eval_flops = 0;
   int64_t slog = 0;
   for (int e = 1; e <= o.epochs; e++) {
-    epoch_order(o.seed, e, n, order);
+    ia_recoder_epoch_order(o.seed, e, n, order);
     double sum = 0;
     int64_t steps = 0;
     for (int64_t b0 = 0; b0 < n; b0 += batch) {
@@ -228,7 +213,7 @@ ia_status ia_train_recoder(MPI_Comm comm, const ia_train_opts *opts, const ia_da
   if (opts->out) {
     int rank;
     MPI_Comm_rank(comm, &rank);
-    IA_CALL_GOTO(ia_agree(comm, rank == 0 ? write_model(opts, &o, d->n_items, best, r) : IA_OK));
+    IA_CALL_GOTO(ia_agree(comm, rank == 0 ? write_model(opts, &o, m, best, r) : IA_OK));
     ia_log_info("[train] wrote %s", opts->out);
   }
 done:

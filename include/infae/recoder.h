@@ -66,8 +66,15 @@ int64_t ia_recoder_n_params(const ia_recoder *m);
 /* Every weight and bias, layer after layer (W column-major in × out, then b). */
 IA_NODISCARD ia_status ia_recoder_get_params(ia_recoder *m, double *host);
 IA_NODISCARD ia_status ia_recoder_set_params(ia_recoder *m, const double *host);
+/* The layer widths n[0] = items, n[1 …] hidden, n[layers] = items, into n
+ * (IA_RECODER_MAX_LAYERS + 2 entries); returns the number of layers. */
+int ia_recoder_widths(const ia_recoder *m, int64_t *n);
 /* Flops of the dense products done so far. */
 double ia_recoder_flops(const ia_recoder *m);
+
+/* Epoch `epoch`'s order of n users: a seeded shuffle, the same on every
+ * rank. Not collective. */
+void ia_recoder_epoch_order(uint64_t seed, int epoch, int64_t n, int64_t *order);
 
 /* The loss of the batch users[0..n) (global indices, every rank the same
  * list) and its gradient (host, n_params; NULL: the loss only), with the
