@@ -810,3 +810,236 @@ ia_status ia_cuda_adam(ia_cuda *c, const ia_adam *a, int64_t n, double *x, const
   adam_kernel<<<blocks_for(n, 256), 256, 0, c->stream>>>(*a, n, x, g, m, v);
   return LAUNCHED();
 }
+
+/* ---- Distill-CF step --------------------------------------------------------------- */
+
+#define FOR_VALUES(n, e)                                                                       \
+  for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < (n);                    \
+       e += (int64_t)gridDim.x * blockDim.x)
+
+__global__ void axpy_kernel(int64_t n, double alpha, const double *x, double *y) {
+  FOR_VALUES(n, e) y[e] += alpha * x[e];
+}
+
+ia_status ia_cuda_axpy(ia_cuda *c, int64_t n, double alpha, const double *x, double *y) {
+  if (n <= 0) return IA_OK;
+  axpy_kernel<<<blocks_for(n, 256), 256, 0, c->stream>>>(n, alpha, x, y);
+  return LAUNCHED();
+}
+
+/* Sum of a block's values (blockDim.x a power of two ≤ 256), in a fixed order. */
+template <bool MAX> __device__ double block_reduce(double v) {
+  __shared__ double part[256];
+  __syncthreads(); /* part may still be read by an earlier call */
+  part[threadIdx.x] = v;
+  __syncthreads();
+  for (int w = blockDim.x / 2; w > 0; w /= 2) {
+    if ((int)threadIdx.x < w)
+      part[threadIdx.x] = MAX ? fmax(part[threadIdx.x], part[threadIdx.x + w])
+                              : part[threadIdx.x] + part[threadIdx.x + w];
+    __syncthreads();
+  }
+  return part[0];
+}
+
+/* Two passes with a fixed grid, so the sum is the same every run. */
+enum { SUM_BLOCKS = 256 };
+__global__ void sum_kernel(int64_t n, const double *x, double *out) {
+  double s = 0;
+  FOR_VALUES(n, e) s += x[e];
+  s = block_reduce<false>(s);
+  if (threadIdx.x == 0) out[blockIdx.x] = s;
+}
+
+ia_status ia_cuda_sum(ia_cuda *c, int64_t n, const double *x, double *sum) {
+  double *part = NULL;
+  IA_CALL(ia_cuda_alloc(c, sizeof(double) * (SUM_BLOCKS + 1), "sum", (void **)&part));
+  sum_kernel<<<SUM_BLOCKS, 256, 0, c->stream>>>(n, x, part);
+  ia_status st = LAUNCHED();
+  if (st == IA_OK) {
+    sum_kernel<<<1, 256, 0, c->stream>>>(SUM_BLOCKS, part, part + SUM_BLOCKS);
+    st = LAUNCHED();
+  }
+  if (st == IA_OK) st = ia_cuda_memcpy(c, sum, part + SUM_BLOCKS, sizeof(double), IA_D2H);
+  ia_cuda_free(c, part);
+  return st;
+}
+
+__global__ void diag_get_kernel(int64_t n, const double *a, int64_t lda, double *out) {
+  FOR_VALUES(n, i) out[i] = a[i * lda + i];
+}
+
+ia_status ia_cuda_diag_get(ia_cuda *c, int64_t n, const double *a, int64_t lda, double *out) {
+  if (n <= 0) return IA_OK;
+  diag_get_kernel<<<blocks_for(n, 256), 256, 0, c->stream>>>(n, a, lda, out);
+  return LAUNCHED();
+}
+
+__global__ void hardtanh_kernel(int64_t n, const double *a, double *s) {
+  FOR_VALUES(n, e) s[e] = a[e] < 1.0 ? a[e] : 1.0;
+}
+
+__global__ void hardtanh_vjp_kernel(int64_t n, const double *a, double add, double *ds) {
+  FOR_VALUES(n, e) ds[e] = a[e] < 1.0 ? ds[e] + add : 0.0;
+}
+
+ia_status ia_cuda_hardtanh(ia_cuda *c, int64_t n, const double *a, double *s) {
+  if (n <= 0) return IA_OK;
+  hardtanh_kernel<<<blocks_for(n, 256), 256, 0, c->stream>>>(n, a, s);
+  return LAUNCHED();
+}
+
+ia_status ia_cuda_hardtanh_vjp(ia_cuda *c, int64_t n, const double *a, double add, double *ds) {
+  if (n <= 0) return IA_OK;
+  hardtanh_vjp_kernel<<<blocks_for(n, 256), 256, 0, c->stream>>>(n, a, add, ds);
+  return LAUNCHED();
+}
+
+__global__ void scale_cols_add_kernel(int64_t m, int64_t n, double cf, const double *w,
+                                      const double *x, int64_t ldx, double *y, int64_t ldy) {
+  FOR_ENTRIES(m, n, i, j) y[i + j * ldy] += cf * w[j] * x[i + j * ldx];
+}
+
+ia_status ia_cuda_scale_cols_add(ia_cuda *c, int64_t m, int64_t n, double cf, const double *w,
+                                 const double *x, int64_t ldx, double *y, int64_t ldy) {
+  if (m <= 0 || n <= 0) return IA_OK;
+  scale_cols_add_kernel<<<blocks_for(m * n, 256), 256, 0, c->stream>>>(m, n, cf, w, x, ldx, y,
+                                                                        ldy);
+  return LAUNCHED();
+}
+
+/* Ones at the items of row rows[u] in column u of out (already zero): one
+ * warp per column. */
+__global__ void densify_rows_kernel(const int64_t *indptr, const int32_t *indices,
+                                    const int32_t *rows, int64_t n, double *out, int64_t ld) {
+  int lane = threadIdx.x % 32;
+  int64_t warp = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) / 32;
+  int64_t warps = (int64_t)gridDim.x * blockDim.x / 32;
+  for (int64_t u = warp; u < n; u += warps)
+    for (int64_t e = indptr[rows[u]] + lane; e < indptr[rows[u] + 1]; e += 32)
+      out[u * ld + indices[e]] = 1.0;
+}
+
+ia_status ia_cuda_densify_rows(ia_cuda *c, const ia_be_csr *a, const int32_t *rows, int64_t n,
+                               int64_t d, double *out, int64_t ld) {
+  if (n <= 0) return IA_OK;
+  IA_CALL(zero2d(c, out, sizeof(double), ld, d, n));
+  densify_rows_kernel<<<blocks_for(n * 32, 256), 256, 0, c->stream>>>(a->indptr, a->indices, rows,
+                                                                       n, out, ld);
+  return LAUNCHED();
+}
+
+__global__ void ntk_dense_kernel(int64_t m, int64_t n, double d, const double *g, int64_t ldg,
+                                 const double *nr, const double *nc, double *k, int64_t ldk,
+                                 double *dxy, double *dnr) {
+  FOR_ENTRIES(m, n, i, j) {
+    double x = g[i + j * ldg], gyy;
+    if (dxy)
+      k[i + j * ldk] = ia_ntk_grad(x, nr[i], nc[j], d, &dxy[i + j * m], &dnr[i + j * m], &gyy);
+    else
+      k[i + j * ldk] = ia_ntk(x, nr[i], nc[j], d);
+  }
+}
+
+ia_status ia_cuda_ntk_dense(ia_cuda *c, int64_t m, int64_t n, double d, const double *g,
+                            int64_t ldg, const double *nr, const double *nc, double *k,
+                            int64_t ldk, double *dxy, double *dnr) {
+  if (m <= 0 || n <= 0) return IA_OK;
+  ntk_dense_kernel<<<blocks_for(m * n, 256), 256, 0, c->stream>>>(m, n, d, g, ldg, nr, nc, k, ldk,
+                                                                   dxy, dnr);
+  return LAUNCHED();
+}
+
+/* One thread per row i: neighbouring threads read neighbouring entries. */
+__global__ void ntk_dense_vjp_kernel(int64_t m, int64_t n, double *dk, int64_t ldk,
+                                     const double *dxy, const double *dnr, double *dn) {
+  FOR_VALUES(m, i) {
+    double acc = 0;
+    for (int64_t j = 0; j < n; j++) {
+      acc += dk[i + j * ldk] * dnr[i + j * m];
+      dk[i + j * ldk] *= dxy[i + j * m];
+    }
+    dn[i] += acc;
+  }
+}
+
+ia_status ia_cuda_ntk_dense_vjp(ia_cuda *c, int64_t m, int64_t n, double *dk, int64_t ldk,
+                                const double *dxy, const double *dnr, double *dn) {
+  if (m <= 0 || n <= 0) return IA_OK;
+  ntk_dense_vjp_kernel<<<blocks_for(m, 128), 128, 0, c->stream>>>(m, n, dk, ldk, dxy, dnr, dn);
+  return LAUNCHED();
+}
+
+__global__ void ntk_sym_vjp_kernel(int64_t mu, double d, const double *g, int64_t ldg,
+                                   const double *n, const double *dk, int64_t ldk, double *dg,
+                                   int64_t lddg, double *dn) {
+  const double w4 = IA_NTK_W2 * IA_NTK_W2;
+  FOR_VALUES(mu, i) {
+    double acc = dk[i + i * ldk] * w4 / d;
+    for (int64_t j = 0; j < mu; j++) {
+      if (j == i) {
+        dg[i + j * lddg] = 0;
+        continue;
+      }
+      double cf = dk[i + j * ldk] + dk[j + i * ldk], gxy, gxx, gyy;
+      ia_ntk_grad(g[i + j * ldg], n[i], n[j], d, &gxy, &gxx, &gyy);
+      acc += cf * gxx;
+      dg[i + j * lddg] = cf * gxy;
+    }
+    dn[i] = acc;
+  }
+}
+
+ia_status ia_cuda_ntk_sym_vjp(ia_cuda *c, int64_t mu, double d, const double *g, int64_t ldg,
+                              const double *n, const double *dk, int64_t ldk, double *dg,
+                              int64_t lddg, double *dn) {
+  if (mu <= 0) return IA_OK;
+  ntk_sym_vjp_kernel<<<blocks_for(mu, 128), 128, 0, c->stream>>>(mu, d, g, ldg, n, dk, ldk, dg,
+                                                                  lddg, dn);
+  return LAUNCHED();
+}
+
+/* One block per prediction column. */
+__global__ void softmax_ce_kernel(int64_t d, int64_t n, double *p, int64_t ldp,
+                                  const int64_t *indptr, const int32_t *indices,
+                                  const int32_t *rows, double scale, int grad, double *colloss) {
+  for (int64_t u = blockIdx.x; u < n; u += gridDim.x) {
+    double *col = p + u * ldp;
+    const int32_t *items = indices + indptr[rows[u]];
+    int64_t ni = indptr[rows[u] + 1] - indptr[rows[u]];
+    double mx = -INFINITY, sum = 0, hit = 0;
+    for (int64_t i = threadIdx.x; i < d; i += blockDim.x) mx = fmax(mx, col[i]);
+    mx = block_reduce<true>(mx);
+    for (int64_t i = threadIdx.x; i < d; i += blockDim.x) sum += exp(col[i] - mx);
+    sum = block_reduce<false>(sum);
+    for (int64_t q = threadIdx.x; q < ni; q += blockDim.x) hit += col[items[q]];
+    hit = block_reduce<false>(hit);
+    double lse = mx + log(sum);
+    if (threadIdx.x == 0) colloss[u] = (double)ni * lse - hit;
+    if (!grad) continue;
+    for (int64_t i = threadIdx.x; i < d; i += blockDim.x)
+      col[i] = scale * (double)ni * exp(col[i] - lse);
+    __syncthreads();
+    for (int64_t q = threadIdx.x; q < ni; q += blockDim.x) col[items[q]] -= scale;
+    __syncthreads();
+  }
+}
+
+ia_status ia_cuda_softmax_ce(ia_cuda *c, int64_t d, int64_t n, double *p, int64_t ldp,
+                             const ia_be_csr *t, const int32_t *rows, double scale, int grad,
+                             double *loss) {
+  *loss = 0;
+  if (n <= 0) return IA_OK;
+  double *dl = NULL, *h = NULL;
+  IA_CALL(ia_cuda_alloc(c, sizeof(double) * (size_t)n, "column losses", (void **)&dl));
+  softmax_ce_kernel<<<blocks_for(n, 1), 256, 0, c->stream>>>(d, n, p, ldp, t->indptr, t->indices,
+                                                              rows, scale, grad, dl);
+  ia_status st = LAUNCHED();
+  if (st == IA_OK) st = IA_ALLOC(h, n, "column losses");
+  if (st == IA_OK) st = ia_cuda_memcpy(c, h, dl, sizeof(double) * (size_t)n, IA_D2H);
+  /* Summed on the host in column order, as the CPU does. */
+  for (int64_t u = 0; st == IA_OK && u < n; u++) *loss += h[u];
+  free(h);
+  ia_cuda_free(c, dl);
+  return st;
+}

@@ -81,6 +81,26 @@ ia_status ia_cuda_recon_loss(ia_cuda *c, ia_loss kind, int64_t m, int64_t n, dou
                              double *loss);
 ia_status ia_cuda_adam(ia_cuda *c, const ia_adam *a, int64_t n, double *x, const double *g,
                        double *m, double *v);
+ia_status ia_cuda_axpy(ia_cuda *c, int64_t n, double alpha, const double *x, double *y);
+ia_status ia_cuda_sum(ia_cuda *c, int64_t n, const double *x, double *sum);
+ia_status ia_cuda_diag_get(ia_cuda *c, int64_t n, const double *a, int64_t lda, double *out);
+ia_status ia_cuda_hardtanh(ia_cuda *c, int64_t n, const double *a, double *s);
+ia_status ia_cuda_hardtanh_vjp(ia_cuda *c, int64_t n, const double *a, double add, double *ds);
+ia_status ia_cuda_scale_cols_add(ia_cuda *c, int64_t m, int64_t n, double cf, const double *w,
+                                 const double *x, int64_t ldx, double *y, int64_t ldy);
+ia_status ia_cuda_densify_rows(ia_cuda *c, const ia_be_csr *a, const int32_t *rows, int64_t n,
+                               int64_t d, double *out, int64_t ld);
+ia_status ia_cuda_ntk_dense(ia_cuda *c, int64_t m, int64_t n, double d, const double *g,
+                            int64_t ldg, const double *nr, const double *nc, double *k,
+                            int64_t ldk, double *dxy, double *dnr);
+ia_status ia_cuda_ntk_dense_vjp(ia_cuda *c, int64_t m, int64_t n, double *dk, int64_t ldk,
+                                const double *dxy, const double *dnr, double *dn);
+ia_status ia_cuda_ntk_sym_vjp(ia_cuda *c, int64_t mu, double d, const double *g, int64_t ldg,
+                              const double *n, const double *dk, int64_t ldk, double *dg,
+                              int64_t lddg, double *dn);
+ia_status ia_cuda_softmax_ce(ia_cuda *c, int64_t d, int64_t n, double *p, int64_t ldp,
+                             const ia_be_csr *t, const int32_t *rows, double scale, int grad,
+                             double *loss);
 #endif
 
 #ifdef __cplusplus

@@ -156,3 +156,54 @@ typedef struct {
 } ia_adam;
 IA_NODISCARD ia_status ia_be_adam(ia_backend *b, const ia_adam *a, int64_t n, double *x,
                                   const double *g, double *m, double *v);
+
+/* ---- Distill-CF step --------------------------------------------------------------- */
+/* FP64, column-major, in the backend's memory; index lists are int32. */
+
+/* y += alpha·x over n values. */
+IA_NODISCARD ia_status ia_be_axpy(ia_backend *b, int64_t n, double alpha, const double *x,
+                                  double *y);
+/* Σ x_e over n values, into *sum (host). */
+IA_NODISCARD ia_status ia_be_sum(ia_backend *b, int64_t n, const double *x, double *sum);
+/* out_i = A_ii for i < n. */
+IA_NODISCARD ia_status ia_be_diag_get(ia_backend *b, int64_t n, const double *a, int64_t lda,
+                                      double *out);
+/* s = min(a, 1) (hardtanh of non-negative sums) over n values. */
+IA_NODISCARD ia_status ia_be_hardtanh(ia_backend *b, int64_t n, const double *a, double *s);
+/* ds = a < 1 ? ds + add : 0 over n values (the hardtanh's vjp plus a constant). */
+IA_NODISCARD ia_status ia_be_hardtanh_vjp(ia_backend *b, int64_t n, const double *a, double add,
+                                          double *ds);
+/* y(:, j) += c·w_j·x(:, j) for j < n; m rows. */
+IA_NODISCARD ia_status ia_be_scale_cols_add(ia_backend *b, int64_t m, int64_t n, double c,
+                                            const double *w, const double *x, int64_t ldx,
+                                            double *y, int64_t ldy);
+/* out(:, u) (d values) = the dense 0/1 row rows[u] of a, for u < n. */
+IA_NODISCARD ia_status ia_be_densify_rows(ia_backend *b, const ia_be_csr *a, const int32_t *rows,
+                                          int64_t n, int64_t d, double *out, int64_t ld);
+/* k(i, j) = NTK(g(i, j), nr_i, nc_j) over d items for an m × n Gram g; when
+ * dxy and dnr are not NULL (m × n, leading dimension m) also the partials
+ * with respect to g(i, j) and to nr_i. k may be g. */
+IA_NODISCARD ia_status ia_be_ntk_dense(ia_backend *b, int64_t m, int64_t n, double d,
+                                       const double *g, int64_t ldg, const double *nr,
+                                       const double *nc, double *k, int64_t ldk, double *dxy,
+                                       double *dnr);
+/* Backward through dk of ia_be_ntk_dense's partials: dn_i += Σ_j dk(i, j)·dnr(i, j),
+ * then dk ⊙= dxy. */
+IA_NODISCARD ia_status ia_be_ntk_dense_vjp(ia_backend *b, int64_t m, int64_t n, double *dk,
+                                           int64_t ldk, const double *dxy, const double *dnr,
+                                           double *dn);
+/* Backward through K = NTK(S, S) (μ × μ, from the full Gram g and the norms
+ * n = diag g) with cotangent dk, each K_ij its own function of S:
+ *   dg(i, j) = (dk_ij + dk_ji)·∂K_ij/∂g_ij (0 on the diagonal),
+ *   dn_i = dk_ii·W⁴/d + Σ_{j≠i} (dk_ij + dk_ji)·∂K_ij/∂n_i.
+ * dg must not be dk. */
+IA_NODISCARD ia_status ia_be_ntk_sym_vjp(ia_backend *b, int64_t mu, double d, const double *g,
+                                         int64_t ldg, const double *n, const double *dk,
+                                         int64_t ldk, double *dg, int64_t lddg, double *dn);
+/* Softmax cross-entropy of the d-long prediction columns p(:, u), u < n,
+ * against the items of row rows[u] of t: *loss (host) = Σ_u |items|·lse(p_u)
+ * − Σ p_u[items] (summed in u order); with grad, p_u is overwritten by
+ * scale·(|items|·softmax(p_u) − 1_items). */
+IA_NODISCARD ia_status ia_be_softmax_ce(ia_backend *b, int64_t d, int64_t n, double *p,
+                                        int64_t ldp, const ia_be_csr *t, const int32_t *rows,
+                                        double scale, int grad, double *loss);

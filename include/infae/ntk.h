@@ -30,7 +30,7 @@ IA_HD static inline double ia_ntk(double xy, double xx, double yy, double d) {
  * (x ≠ y as arguments: for K(x, x) as a function of |x|² alone use
  * dK/d|x|² = W⁴/d). At c = 1 (parallel rows) the θ terms have no
  * derivative; their 1/sin θ factor is taken as 0 there. */
-static inline double ia_ntk_grad(double xy, double xx, double yy, double d, double *gxy,
+IA_HD static inline double ia_ntk_grad(double xy, double xx, double yy, double d, double *gxy,
                                  double *gxx, double *gyy) {
   const double pi = 3.14159265358979323846, w2 = IA_NTK_W2;
   double q = w2 * xy / d + IA_NTK_B2, qx = w2 * xx / d + IA_NTK_B2, qy = w2 * yy / d + IA_NTK_B2;
