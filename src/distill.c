@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "distill_be.h"
 #include "distill_step.h"
 #include "h5util.h"
 #include "infae/dataset.h"
@@ -151,7 +152,11 @@ typedef struct {
   int rank, size;
   const ia_distill_opts *o;
   const ia_dataset *d;
-  ia_dcf p;
+  ia_dcf p;          /* the host step; with a device also the host copy of S for validation */
+  ia_backend *be;
+  int on_dev;        /* the step runs on the backend (pb, zd, md, vd, dzd) */
+  ia_dcfb pb;
+  double *zd, *md, *vd, *dzd; /* this rank's logits, Adam moments and gradient on the device */
   ia_evaluator *ev;
   ia_ckpt c;         /* the full state; z, m, v hold only this rank's rows */
   int64_t *batch;    /* local rows of this step's batch */
@@ -173,12 +178,30 @@ static ia_status gather_rows(run *q, const double *x, double *full, int all) {
   return IA_OK;
 }
 
+/* The logits (and with all the Adam moments) from the device to q->c, or back. */
+static ia_status sync_host(run *q, int all) {
+  if (!q->on_dev) return IA_OK;
+  size_t bytes = sizeof(double) * (size_t)(q->p.nz * q->p.d);
+  IA_CALL(ia_be_download(q->be, q->c.z, q->zd, bytes));
+  if (all) IA_CALL(ia_be_download(q->be, q->c.m, q->md, bytes));
+  if (all) IA_CALL(ia_be_download(q->be, q->c.v, q->vd, bytes));
+  return IA_OK;
+}
+
+static ia_status sync_device(run *q) {
+  if (!q->on_dev) return IA_OK;
+  size_t bytes = sizeof(double) * (size_t)(q->p.nz * q->p.d);
+  IA_CALL(ia_be_upload(q->be, q->zd, q->c.z, bytes));
+  IA_CALL(ia_be_upload(q->be, q->md, q->c.m, bytes));
+  return ia_be_upload(q->be, q->vd, q->c.v, bytes);
+}
+
 static ia_status write_checkpoint(run *q, int64_t next_step) {
   int64_t mu = q->p.mu, d = q->p.d;
   ia_ckpt full = q->c;
   double *buf = NULL;
-  ia_status st = IA_OK;
-  if (q->rank == 0) st = IA_ALLOC(buf, 3 * mu * d, "checkpoint gather");
+  ia_status st = sync_host(q, 1);
+  if (st == IA_OK && q->rank == 0) st = IA_ALLOC(buf, 3 * mu * d, "checkpoint gather");
   IA_CALL(ia_agree(q->comm, st));
   full.next_step = next_step;
   full.z = buf;
@@ -253,14 +276,16 @@ static ia_status pick_batch(run *q, int t) {
 }
 
 /* One Adam step on this rank's rows (step t counts from 1). */
-static void adam(run *q, const double *g, int t) {
+static ia_status adam(run *q, double *g, int t) {
+  ia_adam a = {.lr = q->o->lr,
+               .beta1 = beta1,
+               .beta2 = beta2,
+               .eps = adam_eps,
+               .c1 = 1.0 - pow(beta1, t),
+               .c2 = 1.0 - pow(beta2, t)};
   int64_t n = q->p.nz * q->p.d;
-  double c1 = 1.0 - pow(beta1, t), c2 = 1.0 - pow(beta2, t), lr = q->o->lr;
-  for (int64_t e = 0; e < n; e++) {
-    q->c.m[e] = beta1 * q->c.m[e] + (1.0 - beta1) * g[e];
-    q->c.v[e] = beta2 * q->c.v[e] + (1.0 - beta2) * g[e] * g[e];
-    q->c.z[e] -= lr * (q->c.m[e] / c1) / (sqrt(q->c.v[e] / c2) + adam_eps);
-  }
+  if (q->on_dev) return ia_be_adam(q->be, &a, n, q->zd, q->dzd, q->md, q->vd);
+  return ia_be_adam(q->be, &a, n, q->c.z, g, q->c.m, q->c.v);
 }
 
 /* Validation of the current sample on the grid: picks λ, keeps the best. */
@@ -298,13 +323,13 @@ static ia_status validate(run *q, int t, int *stop) {
  * the sample's kernel does not factor at it. */
 static ia_status fit_for_step(run *q) {
   const ia_distill_opts *o = q->o;
-  ia_status st = ia_krr_fit(&q->p.krr, q->c.lambda);
+  ia_status st = q->on_dev ? ia_dcfb_fit(&q->pb, q->c.lambda) : ia_krr_fit(&q->p.krr, q->c.lambda);
   for (int k = 0; st == IA_ERR_NOTSPD && k < o->n_lambdas; k++) {
     if (o->lambdas[k] <= q->c.lambda) continue;
     ia_log_warn("[distill] %s; trying λ = %g", ia_error_message(), o->lambdas[k]);
     ia_error_clear();
     q->c.lambda = o->lambdas[k];
-    st = ia_krr_fit(&q->p.krr, q->c.lambda);
+    st = q->on_dev ? ia_dcfb_fit(&q->pb, q->c.lambda) : ia_krr_fit(&q->p.krr, q->c.lambda);
   }
   return ia_agree(q->comm, st);
 }
@@ -324,16 +349,31 @@ static ia_status optimize(run *q, ia_distill_result *r) {
   sigaction(SIGTERM, &sa, &old_term);
   sigaction(SIGUSR1, &sa, &old_usr1);
   for (int t = start; t <= o->steps; t++) {
-    IA_CALL_GOTO(ia_dcf_sample(p, q->c.z, (uint64_t)t));
     int eval = is_eval_step(t, o->steps), stop = 0;
+    if (q->on_dev) {
+      IA_CALL_GOTO(ia_dcfb_sample(&q->pb, q->zd, (uint64_t)t));
+      if (eval) { /* validation runs on the host copy of S (and the logits) */
+        st = ia_be_download(q->be, p->s, q->pb.s, sizeof(double) * (size_t)(p->mu * p->d));
+        if (st == IA_OK) st = sync_host(q, 0);
+        IA_CALL_GOTO(ia_agree(q->comm, st));
+        ia_krr_kernel(&p->krr, p->s);
+      }
+    } else {
+      IA_CALL_GOTO(ia_dcf_sample(p, q->c.z, (uint64_t)t));
+    }
     if (eval) IA_CALL_GOTO(validate(q, t, &stop));
     IA_CALL_GOTO(fit_for_step(q));
     IA_CALL_GOTO(pick_batch(q, t));
     /* The last step (or a patience stop) needs the loss only; every other
      * step the gradient, whose loss also fills the curve. */
     int last = t == o->steps || stop, flag = stop_requested ? 1 : 0;
-    if (last)
+    if (last && q->on_dev)
+      IA_CALL_GOTO(ia_dcfb_loss(&q->pb, q->batch, q->n_batch, q->b_total, &loss, &ce));
+    else if (last)
       IA_CALL_GOTO(ia_dcf_loss(p, q->batch, q->n_batch, q->b_total, &loss, &ce));
+    else if (q->on_dev)
+      IA_CALL_GOTO(ia_dcfb_loss_grad(&q->pb, q->zd, q->batch, q->n_batch, q->b_total, &loss, &ce,
+                                     q->dzd, &flag));
     else
       IA_CALL_GOTO(ia_dcf_loss_grad(p, q->c.z, q->batch, q->n_batch, q->b_total, &loss, &ce, dz,
                                     &flag));
@@ -356,7 +396,7 @@ static ia_status optimize(run *q, ia_distill_result *r) {
       r->steps_done = t;
       break;
     }
-    adam(q, dz, t + 1);
+    IA_CALL_GOTO(ia_agree(q->comm, adam(q, dz, t + 1)));
     steps_run++;
     if (o->log_every > 0 && (t + 1) % o->log_every == 0 && !is_eval_step(t + 1, o->steps)) {
       double now = ia_time();
@@ -512,6 +552,20 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
     IA_CALL_GOTO(ia_dcf_create(comm, mu, n_items, &g, o.c_card, ipu, &d.train, &q.p));
     model = &q.p.krr;
     int64_t own = q.p.nz * n_items + 1;
+    IA_CALL_GOTO(ia_backend_open(comm, o.device, &q.be));
+    snprintf(r->device, sizeof r->device, "%s", ia_backend_describe(q.be));
+    q.on_dev = ia_backend_device(q.be) == IA_DEVICE_CUDA;
+    if (q.on_dev) {
+      IA_CALL_GOTO(ia_dcfb_create(comm, q.be, mu, n_items, &g, o.c_card, ipu, &d.train, 0, &q.pb));
+      double **dev[] = {&q.zd, &q.md, &q.vd, &q.dzd};
+      for (size_t k = 0; k < sizeof dev / sizeof *dev && st == IA_OK; k++)
+        st = ia_be_alloc(q.be, sizeof(double) * (size_t)own, "logits and Adam state",
+                         (void **)dev[k]);
+      IA_CALL_GOTO(ia_agree(comm, st));
+    }
+    ia_log_info("[distill] step on %s (rank 0): %s", r->device,
+                q.on_dev ? "blocks of users densified on the device"
+                         : "sparse user rows on the host");
     q.b_total = o.batch == 0 || o.batch >= n_users ? n_users : o.batch;
     st = IA_ZALLOC(q.c.z, own, "logits Z");
     if (st == IA_OK) st = IA_ZALLOC(q.c.m, own, "Adam m");
@@ -544,6 +598,7 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
       q.c.best_hr = -1;
       q.c.lambda = o.lambdas[0];
     }
+    IA_CALL_GOTO(ia_agree(comm, sync_device(&q)));
     IA_CALL_GOTO(optimize(&q, r));
     r->best_step = (int)q.c.best_step;
     r->best_hr100 = q.c.best_hr;
@@ -594,6 +649,14 @@ done:
   ia_csr_free(&rows);
   ia_krr_free(&fixed);
   ia_dcf_free(&q.p);
+  ia_dcfb_free(&q.pb);
+  if (q.be) {
+    ia_be_free(q.be, q.zd);
+    ia_be_free(q.be, q.md);
+    ia_be_free(q.be, q.vd);
+    ia_be_free(q.be, q.dzd);
+  }
+  ia_backend_close(&q.be);
   free(q.c.z);
   free(q.c.m);
   free(q.c.v);

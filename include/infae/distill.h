@@ -34,6 +34,7 @@ typedef struct {
   int resume;
   int log_every;
   const char *command;      /* provenance */
+  ia_device device;         /* where Distill-CF's step runs: auto | cpu | cuda */
 } ia_distill_opts;
 
 typedef struct {
@@ -45,6 +46,7 @@ typedef struct {
   double allreduce_bytes, allgather_bytes; /* per step, per rank */
   double peak_rss;                    /* bytes, the largest rank */
   int interrupted;                    /* stopped by a signal, checkpoint written */
+  char device[96];                    /* rank 0's backend of the step, e.g. "cpu" */
   ia_train_result infae, ease;        /* trained on the summary, real test split */
   int has_ease;
 } ia_distill_result;

@@ -23,6 +23,7 @@ static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r) 
   cJSON_AddNumberToObject(root, "allreduce_bytes_per_step", r->allreduce_bytes);
   cJSON_AddNumberToObject(root, "allgather_bytes_per_step", r->allgather_bytes);
   cJSON_AddNumberToObject(root, "peak_rss_bytes", r->peak_rss);
+  if (r->device[0]) cJSON_AddStringToObject(root, "device", r->device);
   cJSON_AddBoolToObject(root, "interrupted", r->interrupted);
   const ia_train_result *m[2] = {&r->infae, &r->ease};
   for (int k = 0; k < (r->has_ease ? 2 : 1) && !r->interrupted; k++) {
@@ -36,7 +37,7 @@ static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r) 
 }
 
 int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
-  const char *data, *out, *sampler, *json, *ckpt;
+  const char *data, *out, *sampler, *json, *ckpt, *device;
   ia_reals lambdas, ease_lambdas;
   int samples, steps, patience, every, resume, log_every, no_ease, quiet, verbose;
   int64_t budget, batch, seed;
@@ -73,6 +74,10 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
       {"checkpoint-every", IA_OPT_INT, "50", "steps between checkpoints (0: only on a signal)",
        &every},
       {"resume", IA_OPT_FLAG, NULL, "continue from the checkpoint (same options)", &resume},
+      {"device", IA_OPT_STRING, "auto",
+       "Distill-CF's step: cpu | cuda (one GPU per rank) | auto (cuda when built with it and a "
+       "GPU is visible)",
+       &device},
       {"log-every", IA_OPT_INT, "10", "steps between progress lines", &log_every},
       {"metrics-json", IA_OPT_STRING, NULL, "write the result and metrics as JSON", &json},
       {"quiet", IA_OPT_FLAG, NULL, "print errors only", &quiet},
@@ -113,6 +118,8 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
                        .resume = resume,
                        .log_every = log_every,
                        .command = command};
+  ia_status dst = ia_agree(comm, ia_device_parse(device, &o.device));
+  if (dst != IA_OK) return 2;
   if (seed < 0) {
     if (ia_agree(comm, ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--seed must be ≥ 0")) !=
         IA_OK)

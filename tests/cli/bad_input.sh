@@ -142,6 +142,8 @@ expect_error "--out is required" distill --data good.h5
 expect_error "--sampler must be distill, random, head or interactions" distill --data good.h5 --out out.h5 \
   --sampler best
 expect_error "--budget must be ≥ 1" distill --data good.h5 --out out.h5 --budget 0
+expect_error "--device must be auto, cpu or cuda (got 'gpu')" distill --data good.h5 --out out.h5 \
+  --device gpu
 expect_error "--tau must be > 0" distill --data good.h5 --out out.h5 --tau 0
 expect_error "λ values must be > 0" distill --data good.h5 --out out.h5 --lambdas 0,1
 expect_error "--threshold must be in (0, 1]" distill --data good.h5 --out out.h5 --threshold 2
@@ -151,6 +153,9 @@ for seed in 9 10; do
   run_mpi 1 prepare --format movielens --input g$seed.dat --output g$seed.h5 --quiet
 done
 run_mpi 2 distill --data g9.h5 --out sum.h5 --budget 3 --samples 2 --steps 4 --quiet
+if ! "$INFAE" --version | grep -q "GPU(s)"; then
+  expect_error "--device cuda: " distill --data g9.h5 --out out.h5 --steps 2 --device cuda
+fi
 expect_error "cannot open the checkpoint" distill --data g9.h5 --out out.h5 --resume
 # A run whose summary cannot be written keeps its checkpoint (ck.h5), which
 # then refuses a resume with other options.
