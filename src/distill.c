@@ -361,7 +361,11 @@ static ia_status optimize(run *q, ia_distill_result *r) {
     } else {
       IA_CALL_GOTO(ia_dcf_sample(p, q->c.z, (uint64_t)t));
     }
-    if (eval) IA_CALL_GOTO(validate(q, t, &stop));
+    if (eval) {
+      double tv = ia_time();
+      IA_CALL_GOTO(validate(q, t, &stop));
+      r->validation_seconds += ia_time() - tv;
+    }
     IA_CALL_GOTO(fit_for_step(q));
     IA_CALL_GOTO(pick_batch(q, t));
     /* The last step (or a patience stop) needs the loss only; every other

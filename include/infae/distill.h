@@ -43,6 +43,7 @@ typedef struct {
   int best_step;
   double best_hr100, best_lambda;
   double seconds, steps_per_s;       /* this run's optimization */
+  double validation_seconds;          /* of which validation (on the host) */
   double allreduce_bytes, allgather_bytes; /* per step, per rank */
   double peak_rss;                    /* bytes, the largest rank */
   int interrupted;                    /* stopped by a signal, checkpoint written */

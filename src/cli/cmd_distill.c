@@ -20,6 +20,7 @@ static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r) 
   cJSON_AddNumberToObject(root, "best_lambda", r->best_lambda);
   cJSON_AddNumberToObject(root, "seconds", r->seconds);
   cJSON_AddNumberToObject(root, "steps_per_s", r->steps_per_s);
+  cJSON_AddNumberToObject(root, "validation_seconds", r->validation_seconds);
   cJSON_AddNumberToObject(root, "allreduce_bytes_per_step", r->allreduce_bytes);
   cJSON_AddNumberToObject(root, "allgather_bytes_per_step", r->allgather_bytes);
   cJSON_AddNumberToObject(root, "peak_rss_bytes", r->peak_rss);

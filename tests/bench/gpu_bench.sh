@@ -47,3 +47,24 @@ PY
     done
   done
 done
+
+# Distill-CF at the paper's Netflix-sample setting: μ 500, γ 200, d 17,770,
+# every one of the 25,000 users in each step's batch. Steps/s leave out the
+# validations (host). GFLOP/s counts the device step's five μ·d·b GEMMs (the
+# CPU step is sparse and does fewer flops: no rate for it).
+printf '\n%-11s %-5s %9s %9s %9s\n' distill device "steps/s" "s/step" "GFLOP/s"
+for dev in cuda cpu; do
+  json="$work/distill_$dev.json"
+  OPENBLAS_NUM_THREADS=$threads "$infae" distill --data "$work/netflix25k.h5" --device "$dev" \
+    --budget 500 --samples 200 --steps "${DISTILL_STEPS:-20}" --no-ease \
+    --out "$work/distill_$dev.h5" --metrics-json "$json" --quiet > /dev/null
+  /usr/bin/python3 - "$json" "$dev" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+steps = r["steps_per_s"] * r["seconds"]
+per = (r["seconds"] - r["validation_seconds"]) / steps
+flops = 10.0 * r["budget"] * r["items"] * r["users"]
+rate = "%9.0f" % (flops / per / 1e9) if sys.argv[2] == "cuda" else "%9s" % "-"
+print("%-11s %-5s %9.3f %9.3f %s" % ("netflix25k", sys.argv[2], 1 / per, per, rate))
+PY
+done
