@@ -293,7 +293,11 @@ static ia_status validate(run *q, int t, int *stop) {
   const ia_distill_opts *o = q->o;
   ia_train_result *v = calloc(1, sizeof *v);
   IA_CHECK(v, IA_ERR_NOMEM, "out of memory");
-  ia_status st = ia_sample_infae(q->comm, q->d, q->ev, &q->p.krr, o->lambdas, o->n_lambdas, 0, 0, v);
+  ia_sample_model dm = q->on_dev ? ia_dcfb_model(&q->pb) : (ia_sample_model){0};
+  ia_status st = q->on_dev
+                     ? ia_sample_select(q->comm, q->d, q->ev, &dm, o->lambdas, o->n_lambdas, 0, 0, v)
+                     : ia_sample_infae(q->comm, q->d, q->ev, &q->p.krr, o->lambdas, o->n_lambdas,
+                                       0, 0, v);
   if (st == IA_OK) {
     int best = 0;
     for (int k = 0; k < v->n_lambdas; k++)
@@ -351,12 +355,11 @@ static ia_status optimize(run *q, ia_distill_result *r) {
   for (int t = start; t <= o->steps; t++) {
     int eval = is_eval_step(t, o->steps), stop = 0;
     if (q->on_dev) {
-      IA_CALL_GOTO(ia_dcfb_sample(&q->pb, q->zd, (uint64_t)t));
-      if (eval) { /* validation runs on the host copy of S (and the logits) */
+      IA_CALL_GOTO(ia_agree(q->comm, ia_dcfb_sample(&q->pb, q->zd, (uint64_t)t)));
+      if (eval) { /* the best sample and logits are kept on the host */
         st = ia_be_download(q->be, p->s, q->pb.s, sizeof(double) * (size_t)(p->mu * p->d));
         if (st == IA_OK) st = sync_host(q, 0);
         IA_CALL_GOTO(ia_agree(q->comm, st));
-        ia_krr_kernel(&p->krr, p->s);
       }
     } else {
       IA_CALL_GOTO(ia_dcf_sample(p, q->c.z, (uint64_t)t));
@@ -372,12 +375,13 @@ static ia_status optimize(run *q, ia_distill_result *r) {
      * step the gradient, whose loss also fills the curve. */
     int last = t == o->steps || stop, flag = stop_requested ? 1 : 0;
     if (last && q->on_dev)
-      IA_CALL_GOTO(ia_dcfb_loss(&q->pb, q->batch, q->n_batch, q->b_total, &loss, &ce));
+      IA_CALL_GOTO(ia_agree(q->comm, ia_dcfb_loss(&q->pb, q->batch, q->n_batch, q->b_total,
+                                                  &loss, &ce)));
     else if (last)
       IA_CALL_GOTO(ia_dcf_loss(p, q->batch, q->n_batch, q->b_total, &loss, &ce));
     else if (q->on_dev)
-      IA_CALL_GOTO(ia_dcfb_loss_grad(&q->pb, q->zd, q->batch, q->n_batch, q->b_total, &loss, &ce,
-                                     q->dzd, &flag));
+      IA_CALL_GOTO(ia_agree(q->comm, ia_dcfb_loss_grad(&q->pb, q->zd, q->batch, q->n_batch,
+                                                       q->b_total, &loss, &ce, q->dzd, &flag)));
     else
       IA_CALL_GOTO(ia_dcf_loss_grad(p, q->c.z, q->batch, q->n_batch, q->b_total, &loss, &ce, dz,
                                     &flag));

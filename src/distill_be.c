@@ -81,8 +81,9 @@ ia_status ia_dcfb_sample(ia_dcfb *p, const double *z, uint64_t step) {
   ia_backend *b = p->be;
   p->g.step = step;
   /* Each rank writes its columns into zeros; the sum is the gather. */
-  IA_CALL(ia_be_zero(b, p->a, sizeof(double) * (size_t)(mu * d)));
-  IA_CALL(ia_be_gumbel_rows(b, &p->g, p->z0, p->nz, z, p->a + p->z0 * d));
+  ia_status st = ia_be_zero(b, p->a, sizeof(double) * (size_t)(mu * d));
+  if (st == IA_OK) st = ia_be_gumbel_rows(b, &p->g, p->z0, p->nz, z, p->a + p->z0 * d);
+  IA_CALL(ia_agree(p->comm, st)); /* no rank may wait in the all-reduce alone */
   if (p->size > 1) IA_CALL(ia_be_allreduce_sum(b, p->a, mu * d));
   IA_CALL(ia_be_hardtanh(b, mu * d, p->a, p->s));
   IA_CALL(ia_be_gemm(b, IA_FP64, 'T', 'N', mu, mu, d, 1.0, p->s, d, p->s, d, 0.0, p->gram, mu));
@@ -109,6 +110,26 @@ ia_status ia_dcfb_fit(ia_dcfb *p, double lambda) {
   return ia_be_trsm(b, IA_FP64, 'R', 'N', d, mu, p->l, mu, p->alpha, d);
 }
 
+/* Predictions P = α·NTK(S, T) (d × c, into cp) of c ≤ chunk local users,
+ * the kernel NTK(S, T) (μ × c) left in cg; with partials also its partials. */
+static ia_status predict_block(ia_dcfb *p, const int64_t *rows, int64_t c, int partials) {
+  int64_t mu = p->mu, d = p->d;
+  ia_backend *b = p->be;
+  const ia_csr *t = p->t;
+  for (int64_t u = 0; u < c; u++) {
+    int64_t r = rows[u];
+    p->rows_h[u] = (int32_t)r;
+    p->cnt_h[u] = (double)(t->indptr[r + 1] - t->indptr[r]);
+  }
+  IA_CALL(ia_be_upload(b, p->rows, p->rows_h, sizeof(int32_t) * (size_t)c));
+  IA_CALL(ia_be_upload(b, p->cnt, p->cnt_h, sizeof(double) * (size_t)c));
+  IA_CALL(ia_be_densify_rows(b, p->tb, p->rows, c, d, p->tt, d));
+  IA_CALL(ia_be_gemm(b, IA_FP64, 'T', 'N', mu, c, d, 1.0, p->s, d, p->tt, d, 0.0, p->cg, mu));
+  IA_CALL(ia_be_ntk_dense(b, mu, c, (double)d, p->cg, mu, p->ns, p->cnt, p->cg, mu,
+                          partials ? p->cdxy : NULL, partials ? p->cdnr : NULL));
+  return ia_be_gemm(b, IA_FP64, 'N', 'N', d, c, mu, 1.0, p->alpha, d, p->cg, mu, 0.0, p->cp, d);
+}
+
 /* Outer pass over the local rows, a block of users at a time: returns the
  * loss sum in *sum; with grad accumulates dα, dS and d|s|² (scaled by
  * 1/b_total) into red. */
@@ -116,26 +137,12 @@ static ia_status outer(ia_dcfb *p, const int64_t *rows, int64_t n, int64_t b_tot
                        double *sum) {
   int64_t mu = p->mu, d = p->d;
   ia_backend *b = p->be;
-  const ia_csr *t = p->t;
   double scale = 1.0 / (double)b_total;
   double *dalpha = p->red, *dst = p->red + mu * d, *dns = p->red + 2 * mu * d;
   *sum = 0;
   for (int64_t u0 = 0; u0 < n; u0 += p->chunk) {
     int64_t c = n - u0 < p->chunk ? n - u0 : p->chunk;
-    for (int64_t u = 0; u < c; u++) {
-      int64_t r = rows[u0 + u];
-      p->rows_h[u] = (int32_t)r;
-      p->cnt_h[u] = (double)(t->indptr[r + 1] - t->indptr[r]);
-    }
-    IA_CALL(ia_be_upload(b, p->rows, p->rows_h, sizeof(int32_t) * (size_t)c));
-    IA_CALL(ia_be_upload(b, p->cnt, p->cnt_h, sizeof(double) * (size_t)c));
-    /* Kc = NTK(S, T) (μ × c) from the Gram Sᵀ·T; P = α·Kc (d × c). */
-    IA_CALL(ia_be_densify_rows(b, p->tb, p->rows, c, d, p->tt, d));
-    IA_CALL(ia_be_gemm(b, IA_FP64, 'T', 'N', mu, c, d, 1.0, p->s, d, p->tt, d, 0.0, p->cg, mu));
-    IA_CALL(ia_be_ntk_dense(b, mu, c, (double)d, p->cg, mu, p->ns, p->cnt, p->cg, mu,
-                            grad ? p->cdxy : NULL, grad ? p->cdnr : NULL));
-    IA_CALL(ia_be_gemm(b, IA_FP64, 'N', 'N', d, c, mu, 1.0, p->alpha, d, p->cg, mu, 0.0, p->cp,
-                       d));
+    IA_CALL(predict_block(p, rows + u0, c, grad));
     double part;
     IA_CALL(ia_be_softmax_ce(b, d, c, p->cp, d, p->tb, p->rows, scale, grad, &part));
     *sum += part;
@@ -208,3 +215,46 @@ ia_status ia_dcfb_loss_grad(ia_dcfb *p, const double *z, const int64_t *rows, in
   IA_CALL(ia_be_hardtanh_vjp(b, mu * d, p->a, p->c_card / (double)mu / p->ipu, ds));
   return ia_be_gumbel_rows_vjp(b, &p->g, p->z0, p->nz, z, ds + p->z0 * d, dz);
 }
+
+/* ---- validation of the sample on the backend ---------------------------------------- */
+
+static ia_status model_fit(void *ctx, double lambda, double *lambda_prime, double *trace) {
+  ia_dcfb *p = ctx;
+  IA_CALL(ia_dcfb_fit(p, lambda));
+  *lambda_prime = p->lambda_prime;
+  *trace = p->trace;
+  return IA_OK;
+}
+
+typedef struct {
+  ia_dcfb *p;
+  ia_status st; /* the first failure of a scoring call */
+} scorer;
+
+/* Blocks of at most p->chunk users (ia_evaluate_split's are smaller). */
+static void model_scores(void *ctx, const ia_dataset *d, const int64_t *rows, int64_t n, int test,
+                         double *out) {
+  scorer *s = ctx;
+  ia_dcfb *p = s->p;
+  (void)d, (void)test;
+  for (int64_t u0 = 0; u0 < n && s->st == IA_OK; u0 += p->chunk) {
+    int64_t c = n - u0 < p->chunk ? n - u0 : p->chunk;
+    s->st = predict_block(p, rows + u0, c, 0);
+    if (s->st == IA_OK)
+      s->st = ia_be_download(p->be, out + u0 * p->d, p->cp, sizeof(double) * (size_t)(c * p->d));
+  }
+}
+
+static ia_status model_eval(void *ctx, MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
+                            int test, ia_metrics *out) {
+  ia_dcfb *p = ctx;
+  IA_CHECK(!test, IA_ERR_ARG, "the sample's test metrics are computed on the host");
+  IA_CHECK(d->train.indptr == p->t->indptr, IA_ERR_ARG,
+           "the sample is validated on the users of its own step");
+  scorer s = {p, IA_OK};
+  ia_status st = ia_evaluate_split(comm, d, ev, 0, model_scores, &s, out);
+  IA_CALL(ia_agree(comm, s.st));
+  return st;
+}
+
+ia_sample_model ia_dcfb_model(ia_dcfb *p) { return (ia_sample_model){p, model_fit, model_eval}; }

@@ -18,6 +18,7 @@
 #include "infae/csr.h"
 #include "infae/gumbel.h"
 #include "infae/status.h"
+#include "sample_eval.h"
 
 typedef struct {
   MPI_Comm comm;
@@ -57,10 +58,17 @@ void ia_dcfb_free(ia_dcfb *p);
 IA_NODISCARD ia_status ia_dcfb_sample(ia_dcfb *p, const double *z, uint64_t step);
 /* Factors K + λ'I and solves α; IA_ERR_NOTSPD names λ. Not collective. */
 IA_NODISCARD ia_status ia_dcfb_fit(ia_dcfb *p, double lambda);
-/* As ia_dcf_loss_grad: dz (d × nz, backend) for this rank's logits. */
+/* As ia_dcf_loss_grad: dz (d × nz, backend) for this rank's logits.
+ * Collective; the errors of the ops after the all-reduce are this rank's
+ * (the caller agrees on them), as for ia_dcfb_sample. */
 IA_NODISCARD ia_status ia_dcfb_loss_grad(ia_dcfb *p, const double *z, const int64_t *rows,
                                          int64_t n, int64_t b_total, double *loss, double *ce,
                                          double *dz, int *flag);
 /* As ia_dcf_loss. Collective. */
 IA_NODISCARD ia_status ia_dcfb_loss(ia_dcfb *p, const int64_t *rows, int64_t n, int64_t b_total,
                                     double *loss, double *ce);
+/* The fitted sample as a model for ia_sample_select: fit on the backend,
+ * validation predictions made there a block at a time and ranked on the
+ * host (validation only: the context is the train rows of the step's users,
+ * so d must be the dataset those rows came from). */
+ia_sample_model ia_dcfb_model(ia_dcfb *p);

@@ -99,9 +99,29 @@ static void log_lambda(const char *tag, const char *what, double lambda, const i
   ia_log_metrics(tag, label, m, secs);
 }
 
+static ia_status host_fit(void *ctx, double lambda, double *lambda_prime, double *trace) {
+  ia_krr *m = ctx;
+  IA_CALL(ia_krr_fit(m, lambda));
+  *lambda_prime = m->lambda_prime;
+  *trace = m->trace;
+  return IA_OK;
+}
+
+static ia_status host_eval(void *ctx, MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
+                           int test, ia_metrics *out) {
+  return ia_sample_eval(comm, d, ev, ctx, test, out);
+}
+
 ia_status ia_sample_infae(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, ia_krr *m,
                           const double *grid, int n, int with_test, int log,
                           ia_train_result *r) {
+  ia_sample_model hm = {m, host_fit, host_eval};
+  return ia_sample_select(comm, d, ev, &hm, grid, n, with_test, log, r);
+}
+
+ia_status ia_sample_select(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
+                           const ia_sample_model *m, const double *grid, int n, int with_test,
+                           int log, ia_train_result *r) {
   IA_CHECK(n >= 1 && n <= IA_MAX_LAMBDAS, IA_ERR_ARG, "between 1 and %d λ values",
            IA_MAX_LAMBDAS);
   int best = -1;
@@ -110,7 +130,8 @@ ia_status ia_sample_infae(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, 
   for (int k = 0; k < n; k++) {
     r->lambdas[k] = grid[k];
     r->skipped[k] = 0;
-    ia_status st = ia_krr_fit(m, grid[k]); /* replicated: every rank sees the same */
+    double lp, tr;
+    ia_status st = m->fit(m->ctx, grid[k], &lp, &tr); /* replicated: every rank sees the same */
     if (st == IA_ERR_NOTSPD) {
       if (log) ia_log_warn("skipping λ = %g: %s", grid[k], ia_error_message());
       ia_error_clear();
@@ -119,18 +140,16 @@ ia_status ia_sample_infae(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, 
     }
     IA_CALL(ia_agree(comm, st));
     double t = ia_time();
-    IA_CALL(ia_sample_eval(comm, d, ev, m, 0, &r->val[k]));
+    IA_CALL(m->eval(m->ctx, comm, d, ev, 0, &r->val[k]));
     if (log) log_lambda("infae", "val", grid[k], &r->val[k], ia_time() - t);
     if (best < 0 || r->val[k].v[IA_HR100] > r->val[best].v[IA_HR100]) best = k;
   }
   IA_CHECK(best >= 0, IA_ERR_NOTSPD, "no λ of the grid factors the sample's kernel");
   r->best_lambda = grid[best];
-  IA_CALL(ia_krr_fit(m, grid[best]));
-  r->lambda_prime = m->lambda_prime;
-  r->trace_k = m->trace;
+  IA_CALL(ia_agree(comm, m->fit(m->ctx, grid[best], &r->lambda_prime, &r->trace_k)));
   if (with_test) {
     double t = ia_time();
-    IA_CALL(ia_sample_eval(comm, d, ev, m, 1, &r->test));
+    IA_CALL(m->eval(m->ctx, comm, d, ev, 1, &r->test));
     if (log) log_lambda("infae", "test", grid[best], &r->test, ia_time() - t);
   }
   return IA_OK;

@@ -35,6 +35,19 @@ IA_NODISCARD ia_status ia_sample_infae(MPI_Comm comm, const ia_dataset *d, ia_ev
                                        ia_krr *m, const double *grid, int n, int with_test,
                                        int log, ia_train_result *r);
 
+/* A model on a sample, wherever it lives: fit(λ) factors K + λ'I and
+ * solves α (IA_ERR_NOTSPD when it does not factor; not collective) and
+ * reports λ' and tr K; eval is ia_sample_eval's contract. */
+typedef struct {
+  void *ctx;
+  ia_status (*fit)(void *ctx, double lambda, double *lambda_prime, double *trace);
+  ia_status (*eval)(void *ctx, MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, int test,
+                    ia_metrics *out);
+} ia_sample_model;
+/* ia_sample_infae for any such model. Collective. */
+IA_NODISCARD ia_status ia_sample_select(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
+                                        const ia_sample_model *m, const double *grid, int n,
+                                        int with_test, int log, ia_train_result *r);
 /* "[tag] what HR@10 … AUC (users, secs)". Rank 0 prints. */
 void ia_log_metrics(const char *tag, const char *what, const ia_metrics *m, double secs);
 

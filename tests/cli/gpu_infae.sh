@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # ∞-AE with --device cuda against --device cpu, on the embedded dataset and a
 # generated ML-1M-sized set (6,040 × 3,706): fp64 α and every metric within
-# 1e-9 relative, on one rank (cuBLAS/cuSOLVER) and two ranks (ScaLAPACK with
-# the kernel tiles on the GPU); fp32: the same top-10 for ≥ 99 % of users.
+# 1e-9 relative, on one rank (cuBLAS/cuSOLVER; exact and Nyström with 300
+# centers) and two ranks (ScaLAPACK with the kernel tiles on the GPU); fp32:
+# the same top-10 for ≥ 99 % of users.
 # Skipped (77) when no GPU is visible.
 source "$(dirname "$0")/common.sh"
 "$INFAE" --version | grep -q "GPU(s)" || { echo "no GPU visible: skipped"; exit 77; }
@@ -44,6 +45,12 @@ for data in mt ml1m; do
     grep -q '"device": "cuda' ${data}_cuda_$n.json || fail "the cuda run did not report a GPU"
     compare ${data}_cuda_$n.h5 ${data}_cuda_$n.json ${data}_cpu_$n.h5 ${data}_cpu_$n.json
   done
+  # Nyström (--centers) on one rank: its kernels and solves on the GPU too.
+  for dev in cpu cuda; do
+    run_mpi 1 train --data $data.h5 --device $dev --centers 300 --out ${data}_${dev}_c.h5 \
+      --metrics-json ${data}_${dev}_c.json --quiet
+  done
+  compare ${data}_cuda_c.h5 ${data}_cuda_c.json ${data}_cpu_c.h5 ${data}_cpu_c.json
   # fp32: top-10 of every user from each model, scored the same way.
   for dev in cpu cuda; do
     run_mpi 1 train --data $data.h5 --device $dev --precision fp32 --lambdas 5 \

@@ -3,8 +3,8 @@
  * host step (src/distill_step.c, itself checked by finite differences in
  * test_distill_grad): the sample S, trace K, α, the loss, its gradient with
  * respect to every rank's logits and the stop flag, on a random batch that
- * spans several blocks of users, and the error for a kernel that does not
- * factor. Argument: cpu or cuda (exits 77, skipped, without a GPU). */
+ * spans several blocks of users; the validation metrics of the sample at
+ * every λ of a grid; the error for a kernel that does not factor. Argument: cpu or cuda (exits 77, skipped, without a GPU). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include "infae/dataset.h"
 #include "infae/device.h"
 #include "infae/log.h"
+#include "infae/metrics.h"
 #include "infae/rng.h"
 
 enum { MU = 7, D = 23, USERS = 41, GAMMA = 3, CHUNK = 4 };
@@ -150,6 +151,57 @@ int main(int argc, char **argv) {
 
   OK(ia_dcfb_loss(&p, rows, n, b_total, &l2, &ce2));
   check("loss without the gradient", fabs(l2 - lb) / fabs(lb), 1e-13);
+
+  /* Validation of the sample on the backend against the host: every λ's
+   * metrics (held items and AUC negatives drawn outside the train rows). */
+  ia_dataset ds = {.n_users = USERS, .n_items = D, .row_begin = begin, .n_rows = t.n_rows};
+  ds.train = t;
+  OK(ia_csr_alloc(&ds.val, t.n_rows, D, t.n_rows * D + 1));
+  OK(ia_csr_alloc(&ds.negatives, t.n_rows, D, t.n_rows * D + 1));
+  OK(ia_csr_alloc(&ds.test, t.n_rows, D, 1));
+  int64_t *count = calloc(D, sizeof *count);
+  for (int64_t u = 0, nv = 0, nn = 0; u < t.n_rows; u++) {
+    ia_rng r;
+    ia_rng_init(&r, 12, IA_RNG_GENERATE, (uint64_t)(begin + u));
+    for (int64_t q = t.indptr[u], i = 0; i < D; i++) {
+      if (q < t.indptr[u + 1] && t.indices[q] == i) {
+        count[i]++, q++;
+        continue;
+      }
+      double x = ia_rng_uniform(&r);
+      if (x < 0.3) ds.val.indices[nv++] = (int32_t)i;
+      else if (x < 0.6) ds.negatives.indices[nn++] = (int32_t)i;
+    }
+    ds.val.indptr[u + 1] = nv;
+    ds.negatives.indptr[u + 1] = nn;
+  }
+  MPI_Allreduce(MPI_IN_PLACE, count, D, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+  for (int i = 0; i < D; i++) ds.train_nnz += count[i];
+  ds.item_train_count = count;
+  ia_evaluator *ev = NULL;
+  OK(ia_evaluator_create(count, D, ds.train_nnz, &ev));
+  const double grid[] = {0.01, 0.5, 5};
+  ia_train_result *vh = calloc(1, sizeof *vh), *vb = calloc(1, sizeof *vb);
+  ia_sample_model dm = ia_dcfb_model(&p);
+  OK(ia_sample_infae(MPI_COMM_WORLD, &ds, ev, &h.krr, grid, 3, 0, 0, vh));
+  OK(ia_sample_select(MPI_COMM_WORLD, &ds, ev, &dm, grid, 3, 0, 0, vb));
+  double merr = 0;
+  for (int k = 0; k < 3; k++)
+    for (int q = 0; q < IA_N_METRICS; q++)
+      merr = fmax(merr, fabs(vb->val[k].v[q] - vh->val[k].v[q]) / fabs(vh->val[k].v[q]));
+  check("validation metrics of every λ", merr, tol);
+  check("λ picked, λ'", fabs(vb->lambda_prime - vh->lambda_prime) / vh->lambda_prime +
+                            fabs(vb->best_lambda - vh->best_lambda), tol);
+  if (rank == 0)
+    printf("  (val HR@10 %.2f NDCG@10 %.2f AUC %.4f at λ %g, %lld users)\n",
+           vh->val[1].v[IA_HR10], vh->val[1].v[IA_NDCG10], vh->val[1].v[IA_AUC], grid[1],
+           (long long)vh->val[1].users);
+  free(vh), free(vb);
+  ia_evaluator_free(&ev);
+  ia_csr_free(&ds.val);
+  ia_csr_free(&ds.negatives);
+  ia_csr_free(&ds.test);
+  free(count);
 
   /* A kernel that does not factor: one clear error, as on the host. */
   ia_status st = ia_dcfb_fit(&p, -50.0);
