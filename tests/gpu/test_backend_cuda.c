@@ -6,7 +6,9 @@
  * (NCCL, or MPI through the host when ranks share a GPU) against MPI on the
  * host; the autoencoder operations (activations and their derivatives,
  * column gather and scatter-add, reconstruction losses, Adam) and three
- * whole Recoder steps. Exits 77 (skipped) without a GPU. */
+ * whole Recoder steps; the Distill-CF step's operations (sums, hardtanh,
+ * densified rows, the NTK of a Gram with its partials and vjps, softmax
+ * cross-entropy). Exits 77 (skipped) without a GPU. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,6 +373,130 @@ static void test_allreduce(ia_backend *gpu) {
   free(h), free(want), free(got);
 }
 
+/* The Distill-CF step's operations (src/distill_be.c) one by one. */
+static void test_distill_ops(ia_backend *cpu, ia_backend *gpu, ia_rng *r) {
+  int64_t mu = 13, d = 300, n = 9, ld = 310;
+  size_t bytes = sizeof(double) * (size_t)(ld * d);
+  double *x = malloc(bytes), *y = malloc(bytes), *w = malloc(sizeof(double) * (size_t)d);
+  for (int64_t e = 0; e < ld * d; e++) x[e] = 2.4 * ia_rng_uniform(r) - 0.2, y[e] = x[e] * 0.5;
+  for (int64_t j = 0; j < d; j++) w[j] = ia_rng_uniform(r) - 0.5;
+  double *dx = to_dev(gpu, x, bytes), *dy = to_dev(gpu, y, bytes), *dw = to_dev(gpu, w, 8 * d);
+  /* Elementwise: axpy, sum, hardtanh and its vjp, scaled columns, diagonal. */
+  double sc, sg;
+  OK(ia_be_axpy(cpu, ld * d, -0.75, x, y));
+  OK(ia_be_axpy(gpu, ld * d, -0.75, dx, dy));
+  double *g = to_host(gpu, dy, bytes);
+  check("axpy", rel_err(g, ld, y, ld, ld, d, NULL), 1e-15);
+  free(g);
+  OK(ia_be_sum(cpu, ld * d, x, &sc));
+  OK(ia_be_sum(gpu, ld * d, dx, &sg));
+  check("sum", fabs(sg - sc) / fabs(sc), 1e-12);
+  OK(ia_be_hardtanh(cpu, ld * d, x, y));
+  OK(ia_be_hardtanh(gpu, ld * d, dx, dy));
+  g = to_host(gpu, dy, bytes);
+  check("hardtanh", rel_err(g, ld, y, ld, ld, d, NULL), 0);
+  free(g);
+  OK(ia_be_hardtanh_vjp(cpu, ld * d, x, 0.3, y));
+  OK(ia_be_hardtanh_vjp(gpu, ld * d, dx, 0.3, dy));
+  g = to_host(gpu, dy, bytes);
+  check("hardtanh vjp", rel_err(g, ld, y, ld, ld, d, NULL), 0);
+  free(g);
+  OK(ia_be_scale_cols_add(cpu, mu, d, 2.0, w, x, ld, y, ld));
+  OK(ia_be_scale_cols_add(gpu, mu, d, 2.0, dw, dx, ld, dy, ld));
+  g = to_host(gpu, dy, bytes);
+  check("scaled columns added", rel_err(g, ld, y, ld, mu, d, NULL), 1e-15);
+  free(g);
+  OK(ia_be_diag_get(cpu, d, x, ld, w));
+  OK(ia_be_diag_get(gpu, d, dx, ld, dw));
+  g = to_host(gpu, dw, 8 * d);
+  check("diagonal", rel_err(g, d, w, d, d, 1, NULL), 0);
+  free(g);
+  /* Densified rows of a CSR (rows out of order), their Gram with S, the NTK
+   * with its partials and their vjp, the cross-entropy of predictions. */
+  ia_csr t;
+  random_csr(r, 20, d, 0.05, &t);
+  int32_t rows[9] = {3, 0, 19, 7, 7, 12, 1, 5, 16};
+  ia_be_csr *tc = NULL, *tg = NULL;
+  OK(ia_be_csr_make(cpu, &t, &tc));
+  OK(ia_be_csr_make(gpu, &t, &tg));
+  int32_t *drows = to_dev(gpu, rows, sizeof rows);
+  double *tt = malloc(sizeof(double) * (size_t)(d * n)), *dtt = NULL;
+  OK(ia_be_alloc(gpu, sizeof(double) * (size_t)(d * n), "rows", (void **)&dtt));
+  OK(ia_be_densify_rows(cpu, tc, rows, n, d, tt, d));
+  OK(ia_be_densify_rows(gpu, tg, drows, n, d, dtt, d));
+  g = to_host(gpu, dtt, sizeof(double) * (size_t)(d * n));
+  check("densified rows", rel_err(g, d, tt, d, d, n, NULL), 0);
+  free(g);
+  size_t mb = sizeof(double) * (size_t)(mu * n);
+  double *gc = malloc(mb), *kc = malloc(mb), *pxy = malloc(mb), *pnr = malloc(mb), *dgc = NULL,
+         *dkc = NULL, *dpxy = NULL, *dpnr = NULL, nr[13], ncnt[9], dn[13] = {0};
+  OK(ia_be_alloc(gpu, mb, "Gram", (void **)&dgc));
+  OK(ia_be_alloc(gpu, mb, "kernel", (void **)&dkc));
+  OK(ia_be_alloc(gpu, mb, "partials", (void **)&dpxy));
+  OK(ia_be_alloc(gpu, mb, "partials", (void **)&dpnr));
+  OK(ia_be_gemm(cpu, IA_FP64, 'T', 'N', mu, n, d, 1.0, x, ld, tt, d, 0.0, gc, mu));
+  OK(ia_be_gemm(gpu, IA_FP64, 'T', 'N', mu, n, d, 1.0, dx, ld, dtt, d, 0.0, dgc, mu));
+  for (int j = 0; j < mu; j++) {
+    nr[j] = 0;
+    for (int64_t i = 0; i < d; i++) nr[j] += x[i + j * ld] * x[i + j * ld];
+  }
+  for (int u = 0; u < n; u++) ncnt[u] = (double)(t.indptr[rows[u] + 1] - t.indptr[rows[u]]);
+  double *dnr = to_dev(gpu, nr, sizeof nr), *dncnt = to_dev(gpu, ncnt, sizeof ncnt);
+  double *ddn = to_dev(gpu, dn, sizeof dn);
+  OK(ia_be_ntk_dense(cpu, mu, n, (double)d, gc, mu, nr, ncnt, kc, mu, pxy, pnr));
+  OK(ia_be_ntk_dense(gpu, mu, n, (double)d, dgc, mu, dnr, dncnt, dkc, mu, dpxy, dpnr));
+  double *g1 = to_host(gpu, dkc, mb), *g2 = to_host(gpu, dpxy, mb), *g3 = to_host(gpu, dpnr, mb);
+  check("NTK of a Gram", rel_err(g1, mu, kc, mu, mu, n, NULL), 1e-13);
+  check("NTK partials (x·y, |x|²)", fmax(rel_err(g2, mu, pxy, mu, mu, n, NULL),
+                                          rel_err(g3, mu, pnr, mu, mu, n, NULL)), 1e-12);
+  free(g1), free(g2), free(g3);
+  OK(ia_be_ntk_dense_vjp(cpu, mu, n, kc, mu, pxy, pnr, dn));
+  OK(ia_be_ntk_dense_vjp(gpu, mu, n, dkc, mu, dpxy, dpnr, ddn));
+  g1 = to_host(gpu, dkc, mb);
+  g2 = to_host(gpu, ddn, sizeof dn);
+  check("NTK vjp", fmax(rel_err(g1, mu, kc, mu, mu, n, NULL), rel_err(g2, mu, dn, mu, mu, 1, NULL)),
+        1e-12);
+  free(g1), free(g2);
+  /* The symmetric case: K = NTK(S, S) from S's Gram. */
+  size_t qb = sizeof(double) * (size_t)(mu * mu);
+  double *gs = malloc(qb), *dk = malloc(qb), *dgo = malloc(qb), *dgs = NULL, *ddk = NULL,
+         *ddgo = NULL;
+  OK(ia_be_gemm(cpu, IA_FP64, 'T', 'N', mu, mu, d, 1.0, x, ld, x, ld, 0.0, gs, mu));
+  for (int64_t e = 0; e < mu * mu; e++) dk[e] = ia_rng_uniform(r) - 0.5;
+  dgs = to_dev(gpu, gs, qb);
+  ddk = to_dev(gpu, dk, qb);
+  OK(ia_be_alloc(gpu, qb, "dG", (void **)&ddgo));
+  OK(ia_be_ntk_sym_vjp(cpu, mu, (double)d, gs, mu, nr, dk, mu, dgo, mu, dn));
+  OK(ia_be_ntk_sym_vjp(gpu, mu, (double)d, dgs, mu, dnr, ddk, mu, ddgo, mu, ddn));
+  g1 = to_host(gpu, ddgo, qb);
+  g2 = to_host(gpu, ddn, sizeof dn);
+  check("NTK(S, S) vjp", fmax(rel_err(g1, mu, dgo, mu, mu, mu, NULL),
+                               rel_err(g2, mu, dn, mu, mu, 1, NULL)), 1e-12);
+  free(g1), free(g2);
+  /* Softmax cross-entropy of d × n predictions, without and with gradient. */
+  for (int grad = 0; grad <= 1; grad++) {
+    double lc, lg, *pc = malloc(sizeof(double) * (size_t)(d * n));
+    memcpy(pc, x, sizeof(double) * (size_t)(d * n));
+    double *dp = to_dev(gpu, pc, sizeof(double) * (size_t)(d * n));
+    OK(ia_be_softmax_ce(cpu, d, n, pc, d, tc, rows, 0.25, grad, &lc));
+    OK(ia_be_softmax_ce(gpu, d, n, dp, d, tg, drows, 0.25, grad, &lg));
+    check(grad ? "softmax cross-entropy with gradient" : "softmax cross-entropy",
+          fabs(lg - lc) / fabs(lc), 1e-13);
+    g1 = to_host(gpu, dp, sizeof(double) * (size_t)(d * n));
+    if (grad) check("softmax cross-entropy gradient", rel_err(g1, d, pc, d, d, n, NULL), 1e-13);
+    free(g1), free(pc);
+    ia_be_free(gpu, dp);
+  }
+  double *bufs[] = {dx, dy, dw, dtt, dgc, dkc, dpxy, dpnr, dnr, dncnt, ddn, dgs, ddk, ddgo};
+  for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++) ia_be_free(gpu, bufs[k]);
+  ia_be_free(gpu, drows);
+  ia_be_csr_free(cpu, &tc);
+  ia_be_csr_free(gpu, &tg);
+  ia_csr_free(&t);
+  free(x), free(y), free(w), free(tt), free(gc), free(kc), free(pxy), free(pnr);
+  free(gs), free(dk), free(dgo);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   if (ia_cuda_device_count() == 0) {
@@ -390,6 +516,7 @@ int main(int argc, char **argv) {
   test_gumbel(cpu, gpu, &r);
   test_autoencoder_ops(cpu, gpu, &r);
   test_recoder(cpu, gpu, &r);
+  test_distill_ops(cpu, gpu, &r);
   test_allreduce(gpu);
   ia_backend_close(&cpu);
   ia_backend_close(&gpu);
