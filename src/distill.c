@@ -152,7 +152,7 @@ typedef struct {
   int rank, size;
   const ia_distill_opts *o;
   const ia_dataset *d;
-  ia_dcf p;          /* the host step; with a device also the host copy of S for validation */
+  ia_dcf p;          /* the host step; with a device, p.s holds S at validation steps */
   ia_backend *be;
   int on_dev;        /* the step runs on the backend (pb, zd, md, vd, dzd) */
   ia_dcfb pb;
@@ -293,11 +293,8 @@ static ia_status validate(run *q, int t, int *stop) {
   const ia_distill_opts *o = q->o;
   ia_train_result *v = calloc(1, sizeof *v);
   IA_CHECK(v, IA_ERR_NOMEM, "out of memory");
-  ia_sample_model dm = q->on_dev ? ia_dcfb_model(&q->pb) : (ia_sample_model){0};
-  ia_status st = q->on_dev
-                     ? ia_sample_select(q->comm, q->d, q->ev, &dm, o->lambdas, o->n_lambdas, 0, 0, v)
-                     : ia_sample_infae(q->comm, q->d, q->ev, &q->p.krr, o->lambdas, o->n_lambdas,
-                                       0, 0, v);
+  ia_sample_model m = q->on_dev ? ia_dcfb_model(&q->pb) : ia_krr_model(&q->p.krr);
+  ia_status st = ia_sample_select(q->comm, q->d, q->ev, &m, o->lambdas, o->n_lambdas, 0, 0, v);
   if (st == IA_OK) {
     int best = 0;
     for (int k = 0; k < v->n_lambdas; k++)
@@ -323,17 +320,21 @@ static ia_status validate(run *q, int t, int *stop) {
   return st;
 }
 
+static ia_status fit(run *q, double lambda) {
+  return q->on_dev ? ia_dcfb_fit(&q->pb, lambda) : ia_krr_fit(&q->p.krr, lambda);
+}
+
 /* λ for the gradient: the picked one, or the next larger of the grid when
  * the sample's kernel does not factor at it. */
 static ia_status fit_for_step(run *q) {
   const ia_distill_opts *o = q->o;
-  ia_status st = q->on_dev ? ia_dcfb_fit(&q->pb, q->c.lambda) : ia_krr_fit(&q->p.krr, q->c.lambda);
+  ia_status st = fit(q, q->c.lambda);
   for (int k = 0; st == IA_ERR_NOTSPD && k < o->n_lambdas; k++) {
     if (o->lambdas[k] <= q->c.lambda) continue;
     ia_log_warn("[distill] %s; trying λ = %g", ia_error_message(), o->lambdas[k]);
     ia_error_clear();
     q->c.lambda = o->lambdas[k];
-    st = q->on_dev ? ia_dcfb_fit(&q->pb, q->c.lambda) : ia_krr_fit(&q->p.krr, q->c.lambda);
+    st = fit(q, q->c.lambda);
   }
   return ia_agree(q->comm, st);
 }

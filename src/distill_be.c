@@ -52,7 +52,8 @@ ia_status ia_dcfb_create(MPI_Comm comm, ia_backend *be, int64_t mu, int64_t d, c
   if (st == IA_OK) st = be_doubles(p, &p->cdxy, mu * c, "outer kernel partials");
   if (st == IA_OK) st = be_doubles(p, &p->cdnr, mu * c, "outer kernel partials");
   if (st == IA_OK) st = be_doubles(p, &p->cnt, c, "outer norms");
-  if (st == IA_OK) st = ia_be_alloc(be, sizeof(int32_t) * (size_t)c, "outer rows", (void **)&p->rows);
+  if (st == IA_OK)
+    st = ia_be_alloc(be, sizeof(int32_t) * (size_t)c, "outer rows", (void **)&p->rows);
   if (st == IA_OK) st = IA_ALLOC(p->rows_h, c, "outer rows");
   if (st == IA_OK) st = IA_ALLOC(p->cnt_h, c, "outer norms");
   if (st == IA_OK && t->n_rows > INT32_MAX)
@@ -147,8 +148,8 @@ static ia_status outer(ia_dcfb *p, const int64_t *rows, int64_t n, int64_t b_tot
     IA_CALL(ia_be_softmax_ce(b, d, c, p->cp, d, p->tb, p->rows, scale, grad, &part));
     *sum += part;
     if (!grad) continue;
-    /* dα += dP·Kcᵀ; dKc = αᵀ·dP (into cg); dG = dKc ⊙ ∂xy with d|s|² += Σ dKc ⊙ ∂|s|²;
-     * dS += T·dGᵀ. */
+    /* dα += dP·Kcᵀ; dKc = αᵀ·dP (into cg); dG = dKc ⊙ ∂xy with
+     * d|s|² += Σ dKc ⊙ ∂|s|²; dS += T·dGᵀ. */
     IA_CALL(ia_be_gemm(b, IA_FP64, 'N', 'T', d, mu, c, 1.0, p->cp, d, p->cg, mu, 1.0, dalpha, d));
     IA_CALL(ia_be_gemm(b, IA_FP64, 'T', 'N', mu, c, d, 1.0, p->alpha, d, p->cp, d, 0.0, p->cg,
                        mu));

@@ -112,10 +112,12 @@ static ia_status host_eval(void *ctx, MPI_Comm comm, const ia_dataset *d, ia_eva
   return ia_sample_eval(comm, d, ev, ctx, test, out);
 }
 
+ia_sample_model ia_krr_model(ia_krr *m) { return (ia_sample_model){m, host_fit, host_eval}; }
+
 ia_status ia_sample_infae(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, ia_krr *m,
                           const double *grid, int n, int with_test, int log,
                           ia_train_result *r) {
-  ia_sample_model hm = {m, host_fit, host_eval};
+  ia_sample_model hm = ia_krr_model(m);
   return ia_sample_select(comm, d, ev, &hm, grid, n, with_test, log, r);
 }
 

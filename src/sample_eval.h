@@ -44,6 +44,8 @@ typedef struct {
   ia_status (*eval)(void *ctx, MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, int test,
                     ia_metrics *out);
 } ia_sample_model;
+/* The host model of m. */
+ia_sample_model ia_krr_model(ia_krr *m);
 /* ia_sample_infae for any such model. Collective. */
 IA_NODISCARD ia_status ia_sample_select(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
                                         const ia_sample_model *m, const double *grid, int n,
