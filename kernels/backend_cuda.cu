@@ -973,21 +973,7 @@ ia_status ia_cuda_ntk_dense_vjp(ia_cuda *c, int64_t m, int64_t n, double *dk, in
 __global__ void ntk_sym_vjp_kernel(int64_t mu, double d, const double *g, int64_t ldg,
                                    const double *n, const double *dk, int64_t ldk, double *dg,
                                    int64_t lddg, double *dn) {
-  const double w4 = IA_NTK_W2 * IA_NTK_W2;
-  FOR_VALUES(mu, i) {
-    double acc = dk[i + i * ldk] * w4 / d;
-    for (int64_t j = 0; j < mu; j++) {
-      if (j == i) {
-        dg[i + j * lddg] = 0;
-        continue;
-      }
-      double cf = dk[i + j * ldk] + dk[j + i * ldk], gxy, gxx, gyy;
-      ia_ntk_grad(g[i + j * ldg], n[i], n[j], d, &gxy, &gxx, &gyy);
-      acc += cf * gxx;
-      dg[i + j * lddg] = cf * gxy;
-    }
-    dn[i] = acc;
-  }
+  FOR_VALUES(mu, i) dn[i] = ia_ntk_sym_vjp_row(i, mu, d, g, ldg, n, dk, ldk, dg, lddg);
 }
 
 ia_status ia_cuda_ntk_sym_vjp(ia_cuda *c, int64_t mu, double d, const double *g, int64_t ldg,

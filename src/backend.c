@@ -751,21 +751,8 @@ ia_status ia_be_ntk_dense_vjp(ia_backend *b, int64_t m, int64_t n, double *dk, i
 static ia_status cpu_ntk_sym_vjp(int64_t mu, double d, const double *g, int64_t ldg,
                                  const double *n, const double *dk, int64_t ldk, double *dg,
                                  int64_t lddg, double *dn) {
-  const double w4 = IA_NTK_W2 * IA_NTK_W2;
-  for (int64_t i = 0; i < mu; i++) {
-    double acc = dk[i + i * ldk] * w4 / d;
-    for (int64_t j = 0; j < mu; j++) {
-      if (j == i) {
-        dg[i + j * lddg] = 0;
-        continue;
-      }
-      double c = dk[i + j * ldk] + dk[j + i * ldk], gxy, gxx, gyy;
-      ia_ntk_grad(g[i + j * ldg], n[i], n[j], d, &gxy, &gxx, &gyy);
-      acc += c * gxx;
-      dg[i + j * lddg] = c * gxy;
-    }
-    dn[i] = acc;
-  }
+  for (int64_t i = 0; i < mu; i++)
+    dn[i] = ia_ntk_sym_vjp_row(i, mu, d, g, ldg, n, dk, ldk, dg, lddg);
   return IA_OK;
 }
 

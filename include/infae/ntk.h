@@ -3,6 +3,7 @@
  * NTK parameterization) → ReLU → Dense, depth 1, on binary rows over d items.
  * Everything depends on the rows only through x·y, |x|² and |y|². */
 #include <math.h>
+#include <stdint.h>
 
 /* Callable from CUDA kernels too. */
 #ifdef __CUDACC__
@@ -44,4 +45,26 @@ IA_HD static inline double ia_ntk_grad(double xy, double xx, double yy, double d
   *gyy = dn / qy * w2 / d;
   double krelu = r * (s + (pi - th) * c) / (2.0 * pi);
   return w2 * krelu + IA_NTK_B2 + w2 * q * (pi - th) / (2.0 * pi);
+}
+
+/* Row i of the backward pass through K = NTK(S, S) (column-major μ × μ,
+ * from S's Gram g and norms n = diag g) with cotangent dk, each K_ij its own
+ * function of S: writes dg(i, j) = (dk_ij + dk_ji)·∂K_ij/∂g_ij (0 at j = i)
+ * and returns dn_i = dk_ii·W⁴/d + Σ_{j≠i} (dk_ij + dk_ji)·∂K_ij/∂n_i. */
+IA_HD static inline double ia_ntk_sym_vjp_row(int64_t i, int64_t mu, double d,
+                                              const double *g, int64_t ldg, const double *n,
+                                              const double *dk, int64_t ldk, double *dg,
+                                              int64_t lddg) {
+  double acc = dk[i + i * ldk] * IA_NTK_W2 * IA_NTK_W2 / d;
+  for (int64_t j = 0; j < mu; j++) {
+    if (j == i) {
+      dg[i + j * lddg] = 0;
+      continue;
+    }
+    double c = dk[i + j * ldk] + dk[j + i * ldk], gxy, gxx, gyy;
+    ia_ntk_grad(g[i + j * ldg], n[i], n[j], d, &gxy, &gxx, &gyy);
+    acc += c * gxx;
+    dg[i + j * lddg] = c * gxy;
+  }
+  return acc;
 }
