@@ -9,6 +9,7 @@
 #include "backend_impl.h"
 #include "infae/device.h"
 #include "infae/grid.h"
+#include "infae/metrics.h"
 #include "infae/ntk.h"
 
 struct ia_backend {
@@ -788,4 +789,44 @@ ia_status ia_be_softmax_ce(ia_backend *b, int64_t d, int64_t n, double *p, int64
                            double *loss) {
   return CUDA_OR(ia_cuda_softmax_ce(b->cuda, d, n, p, ldp, t, rows, scale, grad, loss),
                  cpu_softmax_ce(d, n, p, ldp, t, rows, scale, grad, loss));
+}
+
+/* ---- ranking (CPU) ------------------------------------------------------------------- */
+
+static ia_status cpu_gather_items(int64_t n, const double *p, int64_t ldp, const ia_be_csr *c,
+                                  const int32_t *rows, const int64_t *off, double *out) {
+  for (int64_t u = 0; u < n; u++)
+    for (int64_t q = c->indptr[rows[u]]; q < c->indptr[rows[u] + 1]; q++)
+      out[off[u] + q - c->indptr[rows[u]]] = p[u * ldp + c->indices[q]];
+  return IA_OK;
+}
+
+ia_status ia_be_gather_items(ia_backend *b, int64_t n, const double *p, int64_t ldp,
+                             const ia_be_csr *c, const int32_t *rows, const int64_t *off,
+                             double *out) {
+  return CUDA_OR(ia_cuda_gather_items(b->cuda, n, p, ldp, c, rows, off, out),
+                 cpu_gather_items(n, p, ldp, c, rows, off, out));
+}
+
+static ia_status cpu_rank_cols(int64_t d, int64_t n, double *p, int64_t ldp, const ia_be_csr *ca,
+                               const ia_be_csr *cb, const int32_t *rows, int k, int32_t *top,
+                               int64_t ldt) {
+  for (int64_t u = 0; u < n; u++) {
+    double *col = p + u * ldp;
+    const ia_be_csr *ctx[2] = {ca, cb};
+    for (int h = 0; h < 2; h++)
+      for (int64_t q = ctx[h] ? ctx[h]->indptr[rows[u]] : 0;
+           ctx[h] && q < ctx[h]->indptr[rows[u] + 1]; q++)
+        col[ctx[h]->indices[q]] = -INFINITY;
+    ia_topk(col, d, k, top + u * ldt);
+  }
+  return IA_OK;
+}
+
+ia_status ia_be_rank_cols(ia_backend *b, int64_t d, int64_t n, double *p, int64_t ldp,
+                          const ia_be_csr *ca, const ia_be_csr *cb, const int32_t *rows, int k,
+                          int32_t *top, int64_t ldt) {
+  IA_CHECK(k >= 1 && k <= d && k <= IA_TOPK, IA_ERR_ARG, "top-%d of %lld items", k, (long long)d);
+  return CUDA_OR(ia_cuda_rank_cols(b->cuda, d, n, p, ldp, ca, cb, rows, k, top, ldt),
+                 cpu_rank_cols(d, n, p, ldp, ca, cb, rows, k, top, ldt));
 }

@@ -101,6 +101,12 @@ ia_status ia_cuda_ntk_sym_vjp(ia_cuda *c, int64_t mu, double d, const double *g,
 ia_status ia_cuda_softmax_ce(ia_cuda *c, int64_t d, int64_t n, double *p, int64_t ldp,
                              const ia_be_csr *t, const int32_t *rows, double scale, int grad,
                              double *loss);
+ia_status ia_cuda_gather_items(ia_cuda *c, int64_t n, const double *p, int64_t ldp,
+                              const ia_be_csr *cs, const int32_t *rows, const int64_t *off,
+                              double *out);
+ia_status ia_cuda_rank_cols(ia_cuda *c, int64_t d, int64_t n, double *p, int64_t ldp,
+                            const ia_be_csr *ca, const ia_be_csr *cb, const int32_t *rows, int k,
+                            int32_t *top, int64_t ldt);
 #endif
 
 #ifdef __cplusplus

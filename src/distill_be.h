@@ -45,6 +45,15 @@ typedef struct {
   /* Host staging of a block's rows and counts. */
   int32_t *rows_h;
   double *cnt_h;
+  /* Validation, made at its first use: the held-out and negative items in
+   * the backend, a block's top lists and the scores of those items. */
+  ia_be_csr *vb, *nb;
+  int32_t *top;
+  int64_t *off;             /* held | negative offsets, 2 × (chunk + 1) */
+  double *pairs;            /* held | negative scores */
+  int32_t *top_h;
+  int64_t *off_h;
+  double *pairs_h;
 } ia_dcfb;
 
 /* Collective on comm. t holds this rank's users (any count, also 0); chunk
@@ -68,7 +77,8 @@ IA_NODISCARD ia_status ia_dcfb_loss_grad(ia_dcfb *p, const double *z, const int6
 IA_NODISCARD ia_status ia_dcfb_loss(ia_dcfb *p, const int64_t *rows, int64_t n, int64_t b_total,
                                     double *loss, double *ce);
 /* The fitted sample as a model for ia_sample_select: fit on the backend,
- * validation predictions made there a block at a time and ranked on the
- * host (validation only: the context is the train rows of the step's users,
- * so d must be the dataset those rows came from). */
+ * validation predictions made, masked and ranked there a block at a time;
+ * the top lists and the scores of the held and negative items come to the
+ * host for the metrics (validation only: the context is the train rows of
+ * the step's users, so d must be the dataset those rows came from). */
 ia_sample_model ia_dcfb_model(ia_dcfb *p);

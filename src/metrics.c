@@ -7,7 +7,7 @@
 const char *const ia_metric_names[IA_N_METRICS] = {"HR@10",  "NDCG@10",  "PSP@10", "HR@100",
                                                    "NDCG@100", "PSP@100", "AUC"};
 
-enum { KMAX = 100 };
+enum { KMAX = IA_TOPK };
 static const int ks[2] = {10, 100};
 
 typedef struct {
@@ -123,6 +123,8 @@ static ia_status push_pair(ia_evaluator *e, double score, int label) {
   return IA_OK;
 }
 
+int ia_evaluator_k(const ia_evaluator *e) { return e->n_items < KMAX ? (int)e->n_items : KMAX; }
+
 ia_status ia_evaluator_add(ia_evaluator *e, double *s, const int32_t *ctx_a, int64_t n_a,
                            const int32_t *ctx_b, int64_t n_b, const int32_t *held,
                            int64_t n_held, const int32_t *neg, int64_t n_neg) {
@@ -133,8 +135,17 @@ ia_status ia_evaluator_add(ia_evaluator *e, double *s, const int32_t *ctx_a, int
   for (int64_t k = 0; k < n_neg; k++) IA_CALL(push_pair(e, s[neg[k]], 0));
   for (int64_t k = 0; k < n_a; k++) s[ctx_a[k]] = -INFINITY;
   for (int64_t k = 0; k < n_b; k++) s[ctx_b[k]] = -INFINITY;
-  int kmax = e->n_items < KMAX ? (int)e->n_items : KMAX;
-  ia_topk(s, e->n_items, kmax, e->top);
+  ia_topk(s, e->n_items, ia_evaluator_k(e), e->top);
+  return ia_evaluator_add_ranked(e, e->top, held, n_held, NULL, NULL, 0);
+}
+
+ia_status ia_evaluator_add_ranked(ia_evaluator *e, const int32_t *top, const int32_t *held,
+                                  int64_t n_held, const double *held_scores,
+                                  const double *neg_scores, int64_t n_neg) {
+  if (n_held == 0) return IA_OK;
+  for (int64_t h = 0; held_scores && h < n_held; h++) IA_CALL(push_pair(e, held_scores[h], 1));
+  for (int64_t k = 0; held_scores && k < n_neg; k++) IA_CALL(push_pair(e, neg_scores[k], 0));
+  int kmax = ia_evaluator_k(e);
 
   if (n_held > e->cap_held) {
     double *w = realloc(e->held_w, sizeof *w * (size_t)n_held);
@@ -150,7 +161,7 @@ ia_status ia_evaluator_add(ia_evaluator *e, double *s, const int32_t *ctx_a, int
     int k = ks[q], m = (int)(n_held < k ? n_held : k);
     double hits = 0, dcg = 0, idcg = 0, psp = 0, psp_ideal = 0;
     for (int r = 0; r < k && r < kmax; r++) {
-      int32_t item = e->top[r];
+      int32_t item = top[r];
       int64_t lo = 0, hi = n_held;
       while (lo < hi) {
         int64_t mid = (lo + hi) / 2;

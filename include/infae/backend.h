@@ -207,3 +207,17 @@ IA_NODISCARD ia_status ia_be_ntk_sym_vjp(ia_backend *b, int64_t mu, double d, co
 IA_NODISCARD ia_status ia_be_softmax_ce(ia_backend *b, int64_t d, int64_t n, double *p,
                                         int64_t ldp, const ia_be_csr *t, const int32_t *rows,
                                         double scale, int grad, double *loss);
+
+/* ---- ranking on the backend ------------------------------------------------------ */
+/* out[off[u] + q] = p(item_q, u) for the items item_q of row rows[u] of c,
+ * u < n (p: d-long score columns; off: n + 1 offsets in the backend). */
+IA_NODISCARD ia_status ia_be_gather_items(ia_backend *b, int64_t n, const double *p, int64_t ldp,
+                                          const ia_be_csr *c, const int32_t *rows,
+                                          const int64_t *off, double *out);
+/* For each score column p(:, u), u < n: the items of row rows[u] of ca (and
+ * of cb when not NULL) are set to −∞, then top(:, u) gets the k best items,
+ * best first, equal scores to the lower index (ia_topk's order); k ≤ d and
+ * k ≤ IA_TOPK. p is overwritten. */
+IA_NODISCARD ia_status ia_be_rank_cols(ia_backend *b, int64_t d, int64_t n, double *p,
+                                       int64_t ldp, const ia_be_csr *ca, const ia_be_csr *cb,
+                                       const int32_t *rows, int k, int32_t *top, int64_t ldt);

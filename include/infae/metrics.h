@@ -25,6 +25,9 @@ typedef struct {
 
 typedef struct ia_evaluator ia_evaluator;
 
+/* The longest ranked list a metric needs (HR@100 …). */
+#define IA_TOPK 100
+
 /* PSP weights come from the global train counts (n_i) and train_nnz (N).
  * Not collective. */
 IA_NODISCARD ia_status ia_evaluator_create(const int64_t *item_train_count, int64_t n_items,
@@ -43,6 +46,18 @@ IA_NODISCARD ia_status ia_evaluator_add(ia_evaluator *e, double *scores, const i
                                         const int32_t *held, int64_t n_held, const int32_t *neg,
                                         int64_t n_neg);
 
+/* The length of the ranked lists of ia_evaluator_add_ranked: min(n_items,
+ * IA_TOPK). */
+int ia_evaluator_k(const ia_evaluator *e);
+/* Adds one user ranked elsewhere: top holds the ia_evaluator_k best items
+ * (context items excluded, best first, ties to the lower index), held the
+ * held-out items (ascending), and held_scores and neg_scores the raw scores
+ * of the held items and of the n_neg AUC negatives, for the AUC pairs. The
+ * same metrics as ia_evaluator_add. Not collective. */
+IA_NODISCARD ia_status ia_evaluator_add_ranked(ia_evaluator *e, const int32_t *top,
+                                               const int32_t *held, int64_t n_held,
+                                               const double *held_scores,
+                                               const double *neg_scores, int64_t n_neg);
 /* Reduces over comm and computes the averages and the pooled AUC; every rank
  * gets the result. Collective on comm. */
 IA_NODISCARD ia_status ia_evaluator_finish(ia_evaluator *e, MPI_Comm comm, ia_metrics *out);

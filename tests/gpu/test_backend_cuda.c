@@ -8,7 +8,8 @@
  * column gather and scatter-add, reconstruction losses, Adam) and three
  * whole Recoder steps; the Distill-CF step's operations (sums, hardtanh,
  * densified rows, the NTK of a Gram with its partials and vjps, softmax
- * cross-entropy). Exits 77 (skipped) without a GPU. */
+ * cross-entropy, ranking of masked score columns with ties). Exits 77
+ * (skipped) without a GPU. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "infae/backend.h"
 #include "infae/device.h"
 #include "infae/grid.h"
+#include "infae/metrics.h"
 #include "infae/recoder.h"
 #include "infae/rng.h"
 
@@ -486,6 +488,39 @@ static void test_distill_ops(ia_backend *cpu, ia_backend *gpu, ia_rng *r) {
     if (grad) check("softmax cross-entropy gradient", rel_err(g1, d, pc, d, d, n, NULL), 1e-13);
     free(g1), free(pc);
     ia_be_free(gpu, dp);
+  }
+  /* Ranking: scores with many ties (quantized, a run of equal ones, −0 and
+   * +0), the context masked; the scores of a CSR's items gathered. */
+  {
+    int64_t nd = d * n, off[10];
+    double *sc = malloc(sizeof(double) * (size_t)nd), *hs = malloc(sizeof(double) * (size_t)nd);
+    for (int64_t e = 0; e < nd; e++) sc[e] = floor(8 * ia_rng_uniform(r)) / 4 - 1;
+    for (int64_t e = 40; e < 260; e++) sc[e] = 0.75;
+    sc[d + 3] = -0.0, sc[d + 5] = 0.0;
+    off[0] = 0;
+    for (int u = 0; u < n; u++) off[u + 1] = off[u] + t.indptr[rows[u] + 1] - t.indptr[rows[u]];
+    double *dsc = to_dev(gpu, sc, sizeof(double) * (size_t)nd), *dhs = NULL;
+    int64_t *doff = to_dev(gpu, off, sizeof off);
+    OK(ia_be_alloc(gpu, sizeof(double) * (size_t)(off[n] + 1), "gathered", (void **)&dhs));
+    OK(ia_be_gather_items(cpu, n, sc, d, tc, rows, off, hs));
+    OK(ia_be_gather_items(gpu, n, dsc, d, tg, drows, doff, dhs));
+    g1 = to_host(gpu, dhs, sizeof(double) * (size_t)(off[n] + 1));
+    check("scores of CSR items", rel_err(g1, 1, hs, 1, off[n], 1, NULL), 0);
+    free(g1);
+    int32_t *tcpu = malloc(sizeof(int32_t) * IA_TOPK * 9), *dtop = NULL;
+    OK(ia_be_alloc(gpu, sizeof(int32_t) * IA_TOPK * 9, "top", (void **)&dtop));
+    for (int k = 1; k <= IA_TOPK; k += 99) {
+      OK(ia_be_rank_cols(cpu, d, n, sc, d, tc, tc, rows, k, tcpu, IA_TOPK));
+      OK(ia_be_rank_cols(gpu, d, n, dsc, d, tg, tg, drows, k, dtop, IA_TOPK));
+      int32_t *tg1 = (int32_t *)to_host(gpu, dtop, sizeof(int32_t) * IA_TOPK * 9);
+      int same = 1;
+      for (int u = 0; u < n; u++)
+        for (int q = 0; q < k; q++) same &= tg1[u * IA_TOPK + q] == tcpu[u * IA_TOPK + q];
+      check(k == 1 ? "top-1 of masked columns" : "top-100 of masked columns", same ? 0 : 1, 0);
+      free(tg1);
+    }
+    ia_be_free(gpu, dsc), ia_be_free(gpu, dhs), ia_be_free(gpu, doff), ia_be_free(gpu, dtop);
+    free(sc), free(hs), free(tcpu);
   }
   double *bufs[] = {dx, dy, dw, dtt, dgc, dkc, dpxy, dpnr, dnr, dncnt, ddn, dgs, ddk, ddgo};
   for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++) ia_be_free(gpu, bufs[k]);
