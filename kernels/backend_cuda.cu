@@ -1152,3 +1152,27 @@ ia_status ia_cuda_rank_cols(ia_cuda *c, int64_t d, int64_t n, double *p, int64_t
       rows, k, top, ldt);
   return LAUNCHED();
 }
+
+/* Neighbouring threads take neighbouring rows: the reads coalesce. */
+template <typename T>
+__global__ void rows_to_cols_kernel(const T *src, int64_t ld, const int32_t *rows, int64_t n,
+                                    int64_t d, double scale, double beta, double *out,
+                                    int64_t ldo) {
+  FOR_ENTRIES(n, d, u, i) {
+    double v = (double)src[rows[u] + i * ld], *o = out + u * ldo + i;
+    *o = beta == 0 ? scale * v : beta * *o + scale * v;
+  }
+}
+
+ia_status ia_cuda_rows_to_cols(ia_cuda *c, ia_precision p, const void *src, int64_t ld,
+                               const int32_t *rows, int64_t n, int64_t d, double scale,
+                               double beta, double *out, int64_t ldo) {
+  if (n <= 0 || d <= 0) return IA_OK;
+  if (p == IA_FP64)
+    rows_to_cols_kernel<double><<<blocks_for(n * d, 256), 256, 0, c->stream>>>(
+        (const double *)src, ld, rows, n, d, scale, beta, out, ldo);
+  else
+    rows_to_cols_kernel<float><<<blocks_for(n * d, 256), 256, 0, c->stream>>>(
+        (const float *)src, ld, rows, n, d, scale, beta, out, ldo);
+  return LAUNCHED();
+}

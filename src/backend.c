@@ -830,3 +830,23 @@ ia_status ia_be_rank_cols(ia_backend *b, int64_t d, int64_t n, double *p, int64_
   return CUDA_OR(ia_cuda_rank_cols(b->cuda, d, n, p, ldp, ca, cb, rows, k, top, ldt),
                  cpu_rank_cols(d, n, p, ldp, ca, cb, rows, k, top, ldt));
 }
+
+static ia_status cpu_rows_to_cols(ia_precision p, const void *src, int64_t ld, const int32_t *rows,
+                                  int64_t n, int64_t d, double scale, double beta, double *out,
+                                  int64_t ldo) {
+  for (int64_t u = 0; u < n; u++)
+    for (int64_t i = 0; i < d; i++) {
+      int64_t at = rows[u] + i * ld;
+      double v = p == IA_FP64 ? ((const double *)src)[at] : (double)((const float *)src)[at];
+      double *o = out + u * ldo + i;
+      *o = beta == 0 ? scale * v : beta * *o + scale * v;
+    }
+  return IA_OK;
+}
+
+ia_status ia_be_rows_to_cols(ia_backend *b, ia_precision p, const void *src, int64_t ld,
+                             const int32_t *rows, int64_t n, int64_t d, double scale, double beta,
+                             double *out, int64_t ldo) {
+  return CUDA_OR(ia_cuda_rows_to_cols(b->cuda, p, src, ld, rows, n, d, scale, beta, out, ldo),
+                 cpu_rows_to_cols(p, src, ld, rows, n, d, scale, beta, out, ldo));
+}

@@ -107,6 +107,9 @@ ia_status ia_cuda_gather_items(ia_cuda *c, int64_t n, const double *p, int64_t l
 ia_status ia_cuda_rank_cols(ia_cuda *c, int64_t d, int64_t n, double *p, int64_t ldp,
                             const ia_be_csr *ca, const ia_be_csr *cb, const int32_t *rows, int k,
                             int32_t *top, int64_t ldt);
+ia_status ia_cuda_rows_to_cols(ia_cuda *c, ia_precision p, const void *src, int64_t ld,
+                               const int32_t *rows, int64_t n, int64_t d, double scale,
+                               double beta, double *out, int64_t ldo);
 #endif
 
 #ifdef __cplusplus

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "infae/dataset.h"
-#include "infae/metrics.h"
 
 /* Densified users and their predictions take at most this many bytes each. */
 static const double block_bytes = 256.0 * 1048576.0;
@@ -75,14 +74,7 @@ void ia_dcfb_free(ia_dcfb *p) {
   ia_be_free(b, p->rows);
   free(p->rows_h);
   free(p->cnt_h);
-  ia_be_csr_free(b, &p->vb);
-  ia_be_csr_free(b, &p->nb);
-  ia_be_free(b, p->top);
-  ia_be_free(b, p->off);
-  ia_be_free(b, p->pairs);
-  free(p->top_h);
-  free(p->off_h);
-  free(p->pairs_h);
+  ia_rank_eval_free(&p->re);
   memset(p, 0, sizeof *p);
 }
 
@@ -236,49 +228,12 @@ static ia_status model_fit(void *ctx, double lambda, double *lambda_prime, doubl
   return IA_OK;
 }
 
-/* The validation buffers (see ia_dcfb), at the first validation. */
-static ia_status eval_init(ia_dcfb *p, const ia_dataset *d) {
-  if (p->vb) return IA_OK;
-  ia_backend *b = p->be;
-  int64_t c = p->chunk, np = d->val.indptr[d->val.n_rows] + d->negatives.indptr[d->n_rows];
-  size_t tb = sizeof(int32_t) * (size_t)(IA_TOPK * c), ob = sizeof(int64_t) * (size_t)(2 * c + 2);
-  ia_status st = ia_be_csr_make(b, &d->val, &p->vb);
-  if (st == IA_OK) st = ia_be_csr_make(b, &d->negatives, &p->nb);
-  if (st == IA_OK) st = ia_be_alloc(b, tb, "top lists", (void **)&p->top);
-  if (st == IA_OK) st = ia_be_alloc(b, ob, "pair offsets", (void **)&p->off);
-  if (st == IA_OK) st = be_doubles(p, &p->pairs, np, "held and negative scores");
-  if (st == IA_OK) st = IA_ALLOC(p->top_h, IA_TOPK * c, "top lists");
-  if (st == IA_OK) st = IA_ALLOC(p->off_h, 2 * c + 2, "pair offsets");
-  if (st == IA_OK) st = IA_ALLOC(p->pairs_h, np + 1, "held and negative scores");
-  return st;
-}
-
-/* Validation metrics of c ≤ chunk local users (each with held items). */
-static ia_status eval_block(ia_dcfb *p, const ia_dataset *d, ia_evaluator *ev,
-                            const int64_t *rows, int64_t c) {
-  ia_backend *b = p->be;
-  const ia_csr *va = &d->val, *ng = &d->negatives;
-  int k = ia_evaluator_k(ev);
-  int64_t *ho = p->off_h, *no = p->off_h + c + 1;
-  ho[0] = no[0] = 0;
-  for (int64_t u = 0; u < c; u++) {
-    ho[u + 1] = ho[u] + va->indptr[rows[u] + 1] - va->indptr[rows[u]];
-    no[u + 1] = no[u] + ng->indptr[rows[u] + 1] - ng->indptr[rows[u]];
-  }
-  double *hs = p->pairs, *ns = p->pairs + ho[c];
+static ia_status block_scores(void *ctx, ia_rank_eval *r, const int64_t *rows, int64_t c,
+                              int test, double **cols) {
+  ia_dcfb *p = ctx;
+  (void)r, (void)test;
   IA_CALL(predict_block(p, rows, c, 0));
-  IA_CALL(ia_be_upload(b, p->off, p->off_h, sizeof(int64_t) * (size_t)(2 * c + 2)));
-  IA_CALL(ia_be_gather_items(b, c, p->cp, p->d, p->vb, p->rows, p->off, hs));
-  IA_CALL(ia_be_gather_items(b, c, p->cp, p->d, p->nb, p->rows, p->off + c + 1, ns));
-  IA_CALL(ia_be_rank_cols(b, p->d, c, p->cp, p->d, p->tb, NULL, p->rows, k, p->top, IA_TOPK));
-  IA_CALL(ia_be_download(b, p->top_h, p->top, sizeof(int32_t) * (size_t)(IA_TOPK * c)));
-  IA_CALL(ia_be_download(b, p->pairs_h, p->pairs, sizeof(double) * (size_t)(ho[c] + no[c])));
-  for (int64_t u = 0; u < c; u++) {
-    int64_t r = rows[u];
-    IA_CALL(ia_evaluator_add_ranked(ev, p->top_h + u * IA_TOPK, va->indices + va->indptr[r],
-                                    ho[u + 1] - ho[u], p->pairs_h + ho[u],
-                                    p->pairs_h + ho[c] + no[u], no[u + 1] - no[u]));
-  }
+  *cols = p->cp;
   return IA_OK;
 }
 
@@ -288,23 +243,10 @@ static ia_status model_eval(void *ctx, MPI_Comm comm, const ia_dataset *d, ia_ev
   IA_CHECK(!test, IA_ERR_ARG, "the sample's test metrics are computed on the host");
   IA_CHECK(d->train.indptr == p->t->indptr, IA_ERR_ARG,
            "the sample is validated on the users of its own step");
-  int64_t *rows = NULL;
-  ia_status st = eval_init(p, d);
-  if (st == IA_OK) st = IA_ALLOC(rows, p->chunk, "validation rows");
-  ia_evaluator_reset(ev);
-  /* Users with validation items, a block at a time, in ascending order. */
-  for (int64_t r0 = 0; r0 < d->n_rows && st == IA_OK;) {
-    int64_t c = 0;
-    for (; r0 < d->n_rows && c < p->chunk; r0++)
-      if (d->val.indptr[r0 + 1] > d->val.indptr[r0]) rows[c++] = r0;
-    if (c > 0) st = eval_block(p, d, ev, rows, c);
-  }
-  free(rows);
+  ia_status st = IA_OK;
+  if (!p->re.be) st = ia_rank_eval_create(p->be, d, p->chunk, &p->re); /* at the first use */
   IA_CALL(ia_agree(comm, st));
-  IA_CALL(ia_evaluator_finish(ev, comm, out));
-  /* Rank 0's numbers decide, as in ia_evaluate_split. */
-  IA_MPI(MPI_Bcast(out, (int)sizeof *out, MPI_BYTE, 0, comm));
-  return IA_OK;
+  return ia_rank_evaluate(comm, d, ev, &p->re, 0, block_scores, p, out);
 }
 
 ia_sample_model ia_dcfb_model(ia_dcfb *p) { return (ia_sample_model){p, model_fit, model_eval}; }

@@ -18,6 +18,7 @@
 #include "infae/csr.h"
 #include "infae/gumbel.h"
 #include "infae/status.h"
+#include "rank_eval.h"
 #include "sample_eval.h"
 
 typedef struct {
@@ -45,15 +46,7 @@ typedef struct {
   /* Host staging of a block's rows and counts. */
   int32_t *rows_h;
   double *cnt_h;
-  /* Validation, made at its first use: the held-out and negative items in
-   * the backend, a block's top lists and the scores of those items. */
-  ia_be_csr *vb, *nb;
-  int32_t *top;
-  int64_t *off;             /* held | negative offsets, 2 × (chunk + 1) */
-  double *pairs;            /* held | negative scores */
-  int32_t *top_h;
-  int64_t *off_h;
-  double *pairs_h;
+  ia_rank_eval re;          /* validation, made at its first use */
 } ia_dcfb;
 
 /* Collective on comm. t holds this rank's users (any count, also 0); chunk

@@ -41,6 +41,7 @@ struct ia_infae {
   double trace_count;    /* λ' = λ·trace/trace_count */
   int have_kernel, have_alpha, have_best, have_cross;
   int pred_mode;         /* 0 none, 1: X − λ'α, 2: direct */
+  const void *pred_src;  /* one rank: α or the predictions, in the backend (ld r_ld) */
   double pred_lam_prime;
   int64_t panel_bytes;
   int solve_panel;       /* rows per panel of the triangular solves */
@@ -598,6 +599,33 @@ ia_status ia_infae_keep(ia_infae *m) {
   return IA_OK;
 }
 
+static ia_status to_rows(ia_infae *m, int64_t rows, const void *src, const int *dsrc,
+                         int64_t *ld);
+
+/* The predictions (rows × d) for the evaluation: on one rank they stay in
+ * the backend; on a grid they come to m->rows (to_rows). */
+static ia_status to_eval(ia_infae *m, int64_t rows, const void *src, const int *dsrc) {
+  if (!m->arrays_on_backend) return to_rows(m, rows, src, dsrc, &m->r_ld);
+  m->pred_src = src;
+  m->r_ld = rows;
+  return IA_OK;
+}
+
+int ia_infae_on_backend(const ia_infae *m) { return m->arrays_on_backend; }
+
+ia_status ia_infae_score_cols(const ia_infae *m, const ia_be_csr *train, const int32_t *rows,
+                              int64_t n, double *out, int64_t ldo) {
+  IA_CHECK(m->arrays_on_backend && m->pred_mode && m->pred_src, IA_ERR_INTERNAL,
+           "ia_infae_score_cols without predictions on the backend");
+  if (m->pred_mode == 2)
+    return ia_be_rows_to_cols(m->be, m->prec, m->pred_src, m->r_ld, rows, n, m->d, 1.0, 0.0, out,
+                              ldo);
+  /* P = X − λ'α, as ia_infae_scores adds them. */
+  IA_CALL(ia_be_densify_rows(m->be, train, rows, n, m->d, out, ldo));
+  return ia_be_rows_to_cols(m->be, m->prec, m->pred_src, m->r_ld, rows, n, m->d,
+                            -m->pred_lam_prime, 1.0, out, ldo);
+}
+
 /* p?gemr2d of a rows × d block-cyclic matrix into m->rows, in the layout of
  * ia_row_block; *ld = its leading dimension here. */
 static ia_status to_rows(ia_infae *m, int64_t rows, const void *src, const int *dsrc,
@@ -679,7 +707,7 @@ ia_status ia_infae_predict(ia_infae *m, int test) {
     IA_CHECK(m->have_alpha, IA_ERR_INTERNAL, "ia_infae_predict without α");
     if (!m->sampled) {
       /* P = X − λ'α: only α moves; ia_infae_scores adds X. */
-      IA_CALL(to_rows(m, m->n, m->a, m->desc_a, &m->r_ld));
+      IA_CALL(to_eval(m, m->n, m->a, m->desc_a));
       m->pred_mode = 1;
       m->pred_lam_prime = m->lam_prime;
       return IA_OK;
@@ -690,7 +718,7 @@ ia_status ia_infae_predict(ia_infae *m, int test) {
     if (!m->have_cross) IA_CALL(cross_kernel(m, 0, &m->stats.predict));
     m->have_cross = 1;
     IA_CALL(cross_product(m, m->a, &m->stats.predict));
-    IA_CALL(to_rows(m, m->n, m->pc, m->desc_p, &m->r_ld));
+    IA_CALL(to_eval(m, m->n, m->pc, m->desc_p));
     m->pred_mode = 2;
     return IA_OK;
   }
@@ -699,7 +727,7 @@ ia_status ia_infae_predict(ia_infae *m, int test) {
   m->have_cross = 0;
   m->have_alpha = 0; /* without a sample, the predictions overwrite α */
   IA_CALL(cross_product(m, m->best, &m->stats.test_gemm));
-  IA_CALL(to_rows(m, m->n, m->pc, m->desc_p, &m->r_ld));
+  IA_CALL(to_eval(m, m->n, m->pc, m->desc_p));
   m->pred_mode = 2;
   return IA_OK;
 }

@@ -15,6 +15,7 @@
 #include "infae/plan.h"
 #include "infae/model_file.h"
 #include "infae/rng.h"
+#include "rank_eval.h"
 #include "sample_eval.h"
 #include "train_recoder.h"
 
@@ -24,6 +25,8 @@ const double ia_ease_grid[7] = {1, 10, 100, 250, 500, 1000, 2500};
 typedef struct {
   const ia_dataset *d;
   const ia_infae *infae;  /* ∞-AE predictions, or NULL for PopRec */
+  ia_rank_eval *re;       /* one rank: ranking on the backend, into cols */
+  double *cols;
 } scorer;
 
 /* Validation: context train, held val. Test: context train + val, held
@@ -43,9 +46,26 @@ static void score_block(void *ctx, const ia_dataset *d, const int64_t *rows, int
   }
 }
 
+static ia_status infae_cols(void *ctx, ia_rank_eval *r, const int64_t *rows, int64_t c, int test,
+                           double **cols) {
+  const scorer *s = ctx;
+  (void)rows, (void)test;
+  IA_CALL(ia_infae_score_cols(s->infae, r->train, r->rows, c, s->cols, r->d));
+  *cols = s->cols;
+  return IA_OK;
+}
+
 static ia_status evaluate(MPI_Comm comm, const scorer *s, ia_evaluator *ev, int test,
                           ia_metrics *out) {
+  if (s->re) return ia_rank_evaluate(comm, s->d, ev, s->re, test, infae_cols, (void *)s, out);
   return ia_evaluate_split(comm, s->d, ev, test, score_block, (void *)s, out);
+}
+
+/* Users per evaluation block on the backend: about 256 MiB of FP64 scores. */
+static int64_t eval_chunk(const ia_dataset *d) {
+  int64_t c = (int64_t)(256.0 * 1048576.0 / (8.0 * (double)d->n_items));
+  c = c < 64 ? 64 : c > 8192 ? 8192 : c;
+  return c > d->n_rows ? (d->n_rows > 0 ? d->n_rows : 1) : c;
 }
 
 static int is_pop(const char *model) { return !strcmp(model, "pop"); }
@@ -191,6 +211,8 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
   ia_grid g = {0};
   ia_infae *m = NULL;
   ia_backend *be = NULL;
+  ia_rank_eval re = {0};
+  double *cols = NULL;
   int64_t *fit = NULL;
   const double *grid = o->lambdas ? o->lambdas : ia_infae_grid;
   int n = o->lambdas ? o->n_lambdas : (int)(sizeof ia_infae_grid / sizeof *ia_infae_grid);
@@ -238,6 +260,10 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
      * kernel panels live in device memory; fp64 kernels are first made as an
      * FP32 Gram tile of the same shape (U × U, or n × U for NTK(C, X)). */
     double need = plan.bytes_kernel + plan.bytes_rhs + plan.bytes_cross + plan.bytes_panels;
+    /* The evaluation: a block of FP64 score columns, the splits' rows. */
+    need += 8.0 * (double)d->n_items * (double)(eval_chunk(d) + 2) +
+            12.0 * (double)(d->train_nnz + d->val_nnz + d->test_nnz) +
+            20.0 * (double)d->negatives.indptr[d->n_rows];
     int sampled = u < d->n_users || nystrom;
     if (o->precision == IA_FP64) need += 4.0 * (double)(sampled ? d->n_users : u) * (double)u;
     double have = (double)ia_backend_free_bytes(be);
@@ -278,8 +304,16 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
     ia_log_info("[train] gram K = NTK(X, X) %lld×%lld: %.2f s, %.1f GFLOP/s; trace(K) = %.10g",
                 (long long)u, (long long)u, r->t_gram, gflops(&s->gram), r->trace_k);
   if (o->kernel_samples) IA_CALL_GOTO(ia_agree(comm, kernel_samples(comm, o, d, m, r)));
+  if (ia_infae_on_backend(m)) { /* one rank: rank the predictions where they are */
+    int64_t c = eval_chunk(d);
+    st = ia_rank_eval_create(be, d, c, &re);
+    if (st == IA_OK)
+      st = ia_be_alloc(be, sizeof(double) * (size_t)(c * d->n_items), "score columns",
+                       (void **)&cols);
+    IA_CALL_GOTO(ia_agree(comm, st));
+  }
   int best = -1;
-  scorer sc = {d, m};
+  scorer sc = {d, m, ia_infae_on_backend(m) ? &re : NULL, cols};
   for (int k = 0; k < n; k++) {
     r->lambdas[k] = grid[k];
     t = ia_time();
@@ -326,6 +360,8 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
   if (o->out) IA_CALL_GOTO(ia_model_write(m, &g, o, d, r, fit));
 done:
   free(fit);
+  if (be) ia_be_free(be, cols);
+  ia_rank_eval_free(&re);
   ia_infae_free(&m);
   ia_backend_close(&be);
   ia_grid_free(&g);
@@ -417,7 +453,7 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
                  (long long)(begin + count), d.source_sha256);
   st = ia_evaluator_create(d.item_train_count, d.n_items, d.train_nnz, &ev);
   IA_CALL_GOTO(ia_agree(comm, st));
-  scorer sc = {&d, NULL};
+  scorer sc = {&d, NULL, NULL, NULL};
 
   if (o->train_on) {
     IA_CALL_GOTO(train_on_sample(comm, o, &d, ev, model, r));

@@ -221,3 +221,9 @@ IA_NODISCARD ia_status ia_be_gather_items(ia_backend *b, int64_t n, const double
 IA_NODISCARD ia_status ia_be_rank_cols(ia_backend *b, int64_t d, int64_t n, double *p,
                                        int64_t ldp, const ia_be_csr *ca, const ia_be_csr *cb,
                                        const int32_t *rows, int k, int32_t *top, int64_t ldt);
+/* out(i, u) = beta·out(i, u) + scale·src(rows[u], i) for i < d, u < n: rows
+ * of a column-major src (precision p, leading dimension ld) turned into
+ * d-long FP64 columns (out is not read when beta is 0). */
+IA_NODISCARD ia_status ia_be_rows_to_cols(ia_backend *b, ia_precision p, const void *src,
+                                          int64_t ld, const int32_t *rows, int64_t n, int64_t d,
+                                          double scale, double beta, double *out, int64_t ldo);

@@ -94,9 +94,19 @@ IA_NODISCARD ia_status ia_infae_keep(ia_infae *m);
  * (validation) from the current α, or train ∪ validation (test) from the kept
  * α. Collective. */
 IA_NODISCARD ia_status ia_infae_predict(ia_infae *m, int test);
+/* One rank: the predictions stay in the backend's memory. */
+int ia_infae_on_backend(const ia_infae *m);
+/* One rank, after ia_infae_predict: the scores of the n local users rows
+ * (int32 in the backend) as d-long FP64 columns out (backend, leading
+ * dimension ldo); train: the users' train rows in the backend (for
+ * P = X − λ'α). Not collective. */
+IA_NODISCARD ia_status ia_infae_score_cols(const ia_infae *m, const ia_be_csr *train,
+                                           const int32_t *rows, int64_t n, double *out,
+                                           int64_t ldo);
 /* Scores of the evaluation row `row` (local index) after ia_infae_predict;
  * train_items are that user's train items (needed for P = X − λ'α). Not
- * collective. */
+ * collective. Several ranks only: on one rank the predictions stay in the
+ * backend (ia_infae_score_cols). */
 void ia_infae_scores(const ia_infae *m, int64_t row, const int32_t *train_items,
                      int64_t n_train, double *scores);
 
