@@ -377,7 +377,7 @@ static void test_allreduce(ia_backend *gpu) {
 
 /* The Distill-CF step's operations (src/distill_be.c) one by one. */
 static void test_distill_ops(ia_backend *cpu, ia_backend *gpu, ia_rng *r) {
-  int64_t mu = 13, d = 300, n = 9, ld = 310;
+  int64_t mu = 13, d = 300, n = 9, ld = 310, nd0 = 300 * 9;
   size_t bytes = sizeof(double) * (size_t)(ld * d);
   double *x = malloc(bytes), *y = malloc(bytes), *w = malloc(sizeof(double) * (size_t)d);
   for (int64_t e = 0; e < ld * d; e++) x[e] = 2.4 * ia_rng_uniform(r) - 0.2, y[e] = x[e] * 0.5;
@@ -521,6 +521,26 @@ static void test_distill_ops(ia_backend *cpu, ia_backend *gpu, ia_rng *r) {
     }
     ia_be_free(gpu, dsc), ia_be_free(gpu, dhs), ia_be_free(gpu, doff), ia_be_free(gpu, dtop);
     free(sc), free(hs), free(tcpu);
+  }
+  /* Rows of a column-major fp64 and fp32 matrix as FP64 columns, set and added. */
+  for (int prec = IA_FP64; prec <= IA_FP32; prec++) {
+    size_t es = prec == IA_FP64 ? sizeof(double) : sizeof(float), ob = sizeof(double) * (size_t)nd0;
+    void *src = malloc(es * (size_t)(ld * d));
+    for (int64_t e = 0; e < ld * d; e++) {
+      if (prec == IA_FP64) ((double *)src)[e] = x[e];
+      else ((float *)src)[e] = (float)x[e];
+    }
+    double *oc = malloc(ob), *dsrc = to_dev(gpu, src, es * (size_t)(ld * d)), *doc = NULL;
+    OK(ia_be_alloc(gpu, ob, "columns", (void **)&doc));
+    for (int pass = 0; pass < 2; pass++) {
+      OK(ia_be_rows_to_cols(cpu, (ia_precision)prec, src, ld, rows, n, d, -0.5, pass, oc, d));
+      OK(ia_be_rows_to_cols(gpu, (ia_precision)prec, dsrc, ld, drows, n, d, -0.5, pass, doc, d));
+    }
+    g1 = to_host(gpu, doc, ob);
+    check(prec == IA_FP64 ? "rows to columns (fp64)" : "rows to columns (fp32)",
+          rel_err(g1, d, oc, d, d, n, NULL), 1e-15);
+    free(g1), free(oc), free(src);
+    ia_be_free(gpu, dsrc), ia_be_free(gpu, doc);
   }
   double *bufs[] = {dx, dy, dw, dtt, dgc, dkc, dpxy, dpnr, dnr, dncnt, ddn, dgs, ddk, ddgo};
   for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++) ia_be_free(gpu, bufs[k]);
