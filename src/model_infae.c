@@ -15,7 +15,8 @@
  * On one rank the arrays live in the backend's memory (the GPU's with CUDA)
  * and LAPACK or cuSOLVER solves; on a grid of several ranks they are
  * ScaLAPACK's block-cyclic arrays on the host, and a GPU makes the kernel
- * tiles. The evaluation rows are always on the host. */
+ * tiles. The predictions for the evaluation stay in the backend on one rank
+ * (ranked there, src/rank_eval.c) and come to the host rows on a grid. */
 struct ia_infae {
   ia_grid g;
   ia_backend *be;
