@@ -120,6 +120,12 @@ void ia_cuda_close(ia_cuda *c) {
 
 const char *ia_cuda_describe(const ia_cuda *c) { return c->desc; }
 
+void ia_cuda_bind(const ia_cuda *c) { cudaSetDevice(c->device); }
+
+int ia_cuda_index(const ia_cuda *c) { return c->device; }
+
+ia_status ia_cuda_sync(ia_cuda *c) { return CUDA(cudaStreamSynchronize(c->stream)); }
+
 size_t ia_cuda_free_bytes(const ia_cuda *c) {
   (void)c;
   size_t free_b = 0, total = 0;
@@ -154,6 +160,28 @@ ia_status ia_cuda_memcpy(ia_cuda *c, void *dst, const void *src, size_t bytes, i
   /* The host side of a transfer is free to change once we return. */
   if (kind != IA_D2D) IA_CALL(CUDA(cudaStreamSynchronize(c->stream)));
   return IA_OK;
+}
+
+ia_status ia_cuda_copy_peer(ia_cuda *c, void *dst, size_t dpitch, ia_cuda *src_c, const void *src,
+                            size_t spitch, size_t width, int64_t cols) {
+  /* The source's queued work first; the copy on the destination's stream. */
+  IA_CALL(CUDA(cudaSetDevice(src_c->device)));
+  IA_CALL(CUDA(cudaStreamSynchronize(src_c->stream)));
+  IA_CALL(CUDA(cudaSetDevice(c->device)));
+  if (src_c->device == c->device) {
+    IA_CALL(CUDA(cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, (size_t)cols,
+                                   cudaMemcpyDeviceToDevice, c->stream)));
+  } else {
+    cudaMemcpy3DPeerParms q;
+    memset(&q, 0, sizeof q);
+    q.srcPtr = make_cudaPitchedPtr(const_cast<void *>(src), spitch, width, (size_t)cols);
+    q.srcDevice = src_c->device;
+    q.dstPtr = make_cudaPitchedPtr(dst, dpitch, width, (size_t)cols);
+    q.dstDevice = c->device;
+    q.extent = make_cudaExtent(width, (size_t)cols, 1);
+    IA_CALL(CUDA(cudaMemcpy3DPeerAsync(&q, c->stream)));
+  }
+  return CUDA(cudaStreamSynchronize(c->stream));
 }
 
 ia_status ia_cuda_zero(ia_cuda *c, void *p, size_t bytes) {
@@ -253,6 +281,20 @@ ia_status ia_cuda_potrs(ia_cuda *c, ia_precision p, int64_t n, int64_t nrhs, con
   IA_CALL(ia_cuda_memcpy(c, &h_info, c->d_info, sizeof(int), IA_D2H));
   IA_CHECK(h_info == 0, IA_ERR_LAPACK, "cusolverDnXpotrs: argument %d is invalid", -h_info);
   return IA_OK;
+}
+
+ia_status ia_cuda_add(ia_cuda *c, ia_precision p, int64_t m, int64_t n, const void *x,
+                      int64_t ldx, void *y, int64_t ldy) {
+  /* geam in place: C = B with the same leading dimension. */
+  if (p == IA_FP64) {
+    const double one = 1.0;
+    return CUBLAS(cublasDgeam_64(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, m, n, &one,
+                                 (const double *)x, ldx, &one, (const double *)y, ldy,
+                                 (double *)y, ldy));
+  }
+  const float one = 1.0f;
+  return CUBLAS(cublasSgeam_64(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, m, n, &one, (const float *)x,
+                               ldx, &one, (const float *)y, ldy, (float *)y, ldy));
 }
 
 template <typename T> __global__ void diag_add_kernel(int64_t n, T *a, int64_t lda, double v) {

@@ -33,7 +33,10 @@ ia_status ia_device_parse(const char *text, ia_device *out) {
 }
 
 #if IA_HAVE_CUDA
-#define CUDA_OR(call, cpu) (b->dev == IA_DEVICE_CUDA ? (call) : (cpu))
+/* One rank may drive several GPUs (infae/multidev.h): each call first makes
+ * the backend's GPU the current one. */
+#define CUDA_OR(call, cpu) \
+  (b->dev == IA_DEVICE_CUDA ? (ia_cuda_bind(b->cuda), (call)) : (cpu))
 #else
 #define CUDA_OR(call, cpu) ((void)b, (cpu))
 #endif
@@ -109,10 +112,42 @@ ia_status ia_backend_open(MPI_Comm comm, ia_device want, ia_backend **out) {
   return IA_OK;
 }
 
+ia_status ia_backend_open_index(const ia_backend *like, int index, ia_backend **out) {
+  ia_backend *b = NULL;
+  *out = NULL;
+  IA_CALL(IA_ZALLOC(b, 1, "backend"));
+  b->dev = like->dev;
+  b->comm = like->comm;
+#if IA_HAVE_CUDA
+  if (b->dev == IA_DEVICE_CUDA) {
+    int gpus = ia_cuda_device_count();
+    ia_status st = index < gpus ? IA_OK
+                                : ia_error_set(IA_ERR_DEVICE, __FILE__, __LINE__,
+                                               "GPU %d asked for, %d visible", index, gpus);
+    if (st == IA_OK) st = ia_cuda_open(index, &b->cuda);
+    if (st != IA_OK) {
+      free(b);
+      return st;
+    }
+  }
+#else
+  (void)index;
+#endif
+  *out = b;
+  return IA_OK;
+}
+
+#if IA_HAVE_CUDA
+ia_cuda *ia_backend_cuda(ia_backend *b) { return b->dev == IA_DEVICE_CUDA ? b->cuda : NULL; }
+#endif
+
+int ia_backend_index(const ia_backend *b) { return CUDA_OR(ia_cuda_index(b->cuda), 0); }
+
 void ia_backend_close(ia_backend **pb) {
   ia_backend *b = *pb;
   if (!b) return;
 #if IA_HAVE_CUDA
+  if (b->cuda) ia_cuda_bind(b->cuda);
   if (b->cuda) ia_cuda_close(b->cuda);
 #endif
   free(b);
@@ -151,6 +186,7 @@ void ia_be_free(ia_backend *b, void *p) {
   if (!p) return;
 #if IA_HAVE_CUDA
   if (b->dev == IA_DEVICE_CUDA) {
+    ia_cuda_bind(b->cuda);
     ia_cuda_free(b->cuda, p);
     return;
   }
@@ -184,6 +220,23 @@ static ia_status host_zero(void *p, size_t bytes) {
 
 ia_status ia_be_zero(ia_backend *b, void *p, size_t bytes) {
   return CUDA_OR(ia_cuda_zero(b->cuda, p, bytes), host_zero(p, bytes));
+}
+
+ia_status ia_be_sync(ia_backend *b) { return CUDA_OR(ia_cuda_sync(b->cuda), IA_OK); }
+
+static ia_status host_copy2d(void *dst, size_t dpitch, const void *src, size_t spitch,
+                             size_t width, int64_t cols) {
+  for (int64_t j = 0; j < cols; j++)
+    memmove((char *)dst + (size_t)j * dpitch, (const char *)src + (size_t)j * spitch, width);
+  return IA_OK;
+}
+
+ia_status ia_be_copy_peer(ia_backend *b, void *dst, size_t dpitch, ia_backend *src_b,
+                          const void *src, size_t spitch, size_t width, int64_t cols) {
+  if (width == 0 || cols <= 0) return IA_OK;
+  IA_CHECK(b->dev == src_b->dev, IA_ERR_INTERNAL, "copy between a CPU and a GPU backend");
+  return CUDA_OR(ia_cuda_copy_peer(b->cuda, dst, dpitch, src_b->cuda, src, spitch, width, cols),
+                 host_copy2d(dst, dpitch, src, spitch, width, cols));
 }
 
 ia_status ia_be_csr_make(ia_backend *b, const ia_csr *host, ia_be_csr **out) {
@@ -330,6 +383,24 @@ static ia_status cpu_diag_sum(ia_precision p, int64_t n, const void *a, int64_t 
 ia_status ia_be_diag_sum(ia_backend *b, ia_precision p, int64_t n, const void *a, int64_t lda,
                          double *sum) {
   return CUDA_OR(ia_cuda_diag_sum(b->cuda, p, n, a, lda, sum), cpu_diag_sum(p, n, a, lda, sum));
+}
+
+static ia_status cpu_add(ia_precision p, int64_t m, int64_t n, const void *x, int64_t ldx,
+                         void *y, int64_t ldy) {
+  for (int64_t j = 0; j < n; j++) {
+    size_t cx = (size_t)j * (size_t)ldx, cy = (size_t)j * (size_t)ldy;
+    if (p == IA_FP64)
+      for (int64_t i = 0; i < m; i++) ((double *)y)[cy + i] += ((const double *)x)[cx + i];
+    else
+      for (int64_t i = 0; i < m; i++) ((float *)y)[cy + i] += ((const float *)x)[cx + i];
+  }
+  return IA_OK;
+}
+
+ia_status ia_be_add(ia_backend *b, ia_precision p, int64_t m, int64_t n, const void *x,
+                    int64_t ldx, void *y, int64_t ldy) {
+  if (m <= 0 || n <= 0) return IA_OK;
+  return CUDA_OR(ia_cuda_add(b->cuda, p, m, n, x, ldx, y, ldy), cpu_add(p, m, n, x, ldx, y, ldy));
 }
 
 /* ---- densified panels and NTK tiles (CPU) ---------------------------------- */

@@ -34,6 +34,26 @@ enum { IA_H2D = 0, IA_D2H = 1, IA_D2D = 2 };
  * cuBLAS and cuSOLVER handles. */
 ia_status ia_cuda_open(int local_rank, ia_cuda **out);
 void ia_cuda_close(ia_cuda *c);
+/* The CUDA side of a CUDA backend. */
+ia_cuda *ia_backend_cuda(ia_backend *b);
+/* cusolverMg over the GPUs of c[0 … ndev − 1] (distinct devices); matrices
+ * in the layout of infae/multidev.h (parts[g] on c[g]). The factor and
+ * solves wait for every device's queued work first. */
+typedef struct ia_cuda_mg ia_cuda_mg;
+ia_status ia_cuda_mg_open(ia_cuda *const *c, int ndev, ia_cuda_mg **out);
+void ia_cuda_mg_close(ia_cuda_mg *mg);
+ia_status ia_cuda_mg_potrf(ia_cuda_mg *mg, ia_precision p, int64_t n, int64_t nb, void *const *parts,
+                           int64_t *info);
+ia_status ia_cuda_mg_potrs(ia_cuda_mg *mg, ia_precision p, int64_t n, int64_t nb,
+                           void *const *lparts, int64_t nrhs, int64_t nbb, void *const *bparts);
+/* Makes c's GPU the current device of the calling thread. */
+void ia_cuda_bind(const ia_cuda *c);
+int ia_cuda_index(const ia_cuda *c);
+ia_status ia_cuda_sync(ia_cuda *c);
+ia_status ia_cuda_copy_peer(ia_cuda *c, void *dst, size_t dpitch, ia_cuda *src_c, const void *src,
+                            size_t spitch, size_t width, int64_t cols);
+ia_status ia_cuda_add(ia_cuda *c, ia_precision p, int64_t m, int64_t n, const void *x,
+                      int64_t ldx, void *y, int64_t ldy);
 const char *ia_cuda_describe(const ia_cuda *c);
 size_t ia_cuda_free_bytes(const ia_cuda *c);
 ia_status ia_cuda_alloc(ia_cuda *c, size_t bytes, const char *what, void **out);

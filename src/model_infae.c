@@ -6,6 +6,7 @@
 #include "infae/dataset.h"
 #include "infae/infae.h"
 #include "infae/log.h"
+#include "infae/multidev.h"
 #include "infae/ntk.h"
 #include "scalapack.h"
 
@@ -16,11 +17,21 @@
  * and LAPACK or cuSOLVER solves; on a grid of several ranks they are
  * ScaLAPACK's block-cyclic arrays on the host, and a GPU makes the kernel
  * tiles. The predictions for the evaluation stay in the backend on one rank
- * (ranked there, src/rank_eval.c) and come to the host rows on a grid. */
+ * (ranked there, src/rank_eval.c) and come to the host rows on a grid.
+ *
+ * One rank on several devices (opts.md, the exact fit only): K, its factor
+ * and the right-hand side X are spread over the devices in column tiles
+ * (infae/multidev.h) and each device makes its own tiles of K and NTK(C, X);
+ * α, the kept α and the predictions are on the primary device as on one. */
 struct ia_infae {
   ia_grid g;
   ia_backend *be;
   int arrays_on_backend; /* one rank: no ScaLAPACK */
+  ia_md *md;             /* one rank, several devices (NULL: one) */
+  ia_md_mat mk, mkf, mx; /* there: K (or NTK(C, X)), its factor, X solved into α */
+  ia_csr mfc[IA_MD_MAX]; /* fit users of each device's column tiles */
+  double *mnc[IA_MD_MAX];
+  ia_be_csr *mcol[IA_MD_MAX], *mtr[IA_MD_MAX], *mva[IA_MD_MAX]; /* on device g */
   int nb;
   ia_precision prec;
   size_t es;
@@ -155,6 +166,23 @@ static int64_t union_count(const ia_csr *a, const ia_csr *b, int64_t r) {
   return c + (nx - i) + (ny - j);
 }
 
+/* Several devices: each makes its column tiles of NTK(rows, X) into mk, with
+ * rows the train rows of every user (∪ their validation rows). */
+static ia_status md_tiles(ia_infae *m, int with_val, const double *nr, int sym, double *flops) {
+  int G = ia_md_count(m->md);
+  for (int g = 0; g < G; g++) {
+    ia_be_layout lay = {m->nb, 0, 1, g, G, sym};
+    int64_t nloc = ia_md_local_cols(&m->mk, g);
+    double f = 0;
+    if (nloc <= 0) continue;
+    IA_CALL(ia_be_ntk_tiles(ia_md_backend(m->md, g), m->prec, m->mtr[g],
+                            with_val ? m->mva[g] : NULL, nr, m->mcol[g], m->mnc[g], &lay, 0, nloc,
+                            m->d, m->panel_bytes, m->mk.part[g], m->u, &f));
+    *flops += f;
+  }
+  return IA_OK;
+}
+
 /* Local tiles of NTK(rows, cols) into k (mloc × nloc, in the arrays' memory):
  * rows = ra (∪ rb) with squared norms nr, the local row blocks of a matrix
  * whose columns are cols (norms nc), the local column blocks. sym: the lower
@@ -168,6 +196,7 @@ static ia_status kernel_tiles(ia_infae *m, const ia_be_csr *ra, const ia_be_csr 
   ia_be_layout lay = {m->nb, g->myrow, g->nprow, g->mycol, g->npcol, sym};
   *flops = 0;
   if (mloc <= 0 || nloc <= 0) return IA_OK;
+  if (m->md) return md_tiles(m, rb != NULL, nr, sym, flops);
   if (m->arrays_on_backend || ia_backend_device(m->be) == IA_DEVICE_CPU)
     return ia_be_ntk_tiles(m->be, m->prec, ra, rb, nr, cols, nc, &lay, 0, nloc, m->d,
                            m->panel_bytes, k, mloc, flops);
@@ -240,6 +269,34 @@ static int diag_at(const ia_infae *m, int64_t j, size_t *at) {
   return 1;
 }
 
+/* Several devices: K (and its factor) U × U and X/α U × d in column tiles,
+ * and on each device the rows its tiles need. */
+static ia_status md_create(ia_infae *m, const char *path, int separate_factor) {
+  int G = ia_md_count(m->md);
+  IA_CALL(ia_md_alloc(m->md, m->prec, m->u, m->u, m->nb, "kernel matrix K (a device's tiles)",
+                      &m->mk));
+  if (separate_factor)
+    IA_CALL(ia_md_alloc(m->md, m->prec, m->u, m->u, m->nb, "Cholesky factor (a device's tiles)",
+                        &m->mkf));
+  IA_CALL(ia_md_alloc(m->md, m->prec, m->u, m->d, m->nb, "right-hand side X / α (a device's tiles)",
+                      &m->mx));
+  for (int g = 0; g < G; g++) {
+    ia_backend *b = ia_md_backend(m->md, g);
+    int64_t *rows = NULL, n = 0;
+    IA_CALL(owned_users(m->u, m->nb, g, G, NULL, &rows, &n));
+    ia_status st = ia_dataset_read_rows(m->g.comm, path, "train", rows, n, &m->mfc[g]);
+    free(rows);
+    IA_CALL(st);
+    IA_CALL(IA_ALLOC(m->mnc[g], n + 1, "column norms"));
+    for (int64_t j = 0; j < n; j++)
+      m->mnc[g][j] = (double)(m->mfc[g].indptr[j + 1] - m->mfc[g].indptr[j]);
+    IA_CALL(ia_be_csr_make(b, &m->mfc[g], &m->mcol[g]));
+    IA_CALL(ia_be_csr_make(b, &m->fr, &m->mtr[g]));
+    IA_CALL(ia_be_csr_make(b, &m->cva, &m->mva[g]));
+  }
+  return IA_OK;
+}
+
 ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opts *o,
                           ia_infae **out) {
   ia_status st = IA_OK;
@@ -254,6 +311,7 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
   m->g = *g;
   m->be = o->backend;
   m->arrays_on_backend = g->size == 1;
+  m->md = o->md;
   IA_CHECK_GOTO(m->be != NULL, IA_ERR_INTERNAL, "ia_infae_create without a backend");
   m->nb = o->nb > 0 ? o->nb : 256;
   m->prec = o->precision;
@@ -267,6 +325,10 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
   IA_CHECK_GOTO(!m->nystrom || m->sampled, IA_ERR_INTERNAL, "Nyström without centers");
   m->u = m->sampled ? o->n_fit : m->n;
   IA_CHECK_GOTO(m->u >= 1, IA_ERR_ARG, "the model needs at least one fit user");
+  IA_CHECK_GOTO(!m->md || (g->size == 1 && !m->sampled && ia_md_backend(m->md, 0) == m->be),
+                IA_ERR_ARG,
+                "several devices per rank need one rank and the exact fit (no --train-users or "
+                "--centers)");
   if (m->sampled) {
     st = IA_ALLOC(m->fit, m->u, "fit users");
     if (st == IA_OK) memcpy(m->fit, o->fit_users, sizeof(int64_t) * (size_t)m->u);
@@ -290,8 +352,13 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
 
   /* Distributed arrays (see ia_infae_plan_make for their sizes). */
   int separate_factor = o->keep_kernel || m->nystrom;
-  st = alloc_array(m, &m->k, m->mu, m->nu, "kernel matrix K");
-  if (st == IA_OK && separate_factor) st = alloc_array(m, &m->kf, m->mu, m->nu, "Cholesky factor");
+  if (m->md) {
+    IA_CALL_GOTO(md_create(m, path, separate_factor));
+  } else {
+    st = alloc_array(m, &m->k, m->mu, m->nu, "kernel matrix K");
+    if (st == IA_OK && separate_factor)
+      st = alloc_array(m, &m->kf, m->mu, m->nu, "Cholesky factor");
+  }
   if (st == IA_OK && m->nystrom) st = alloc_array(m, &m->kg, m->mu, m->nu, "Nyström ΦᵀΦ");
   if (st == IA_OK && m->nystrom) st = alloc_array(m, &m->rhs, m->mu, m->dl, "Nyström ΦᵀX");
   if (st == IA_OK) st = alloc_array(m, &m->a, m->mu, m->dl, "right-hand side X / α");
@@ -307,6 +374,7 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
   IA_CALL_GOTO(ia_agree(g->comm, st));
   if (!separate_factor) m->kf = m->k;
   if (!m->sampled) m->pc = m->a;
+  if (m->md && !separate_factor) m->mkf = m->mk;
   st = desc(m->desc_k, m->u, m->u, nb, nb, g->ctxt, m->mu);
   if (st == IA_OK) st = desc(m->desc_a, m->u, m->d, nb, nb, g->ctxt, m->mu);
   if (st == IA_OK) st = desc(m->desc_kc, m->n, m->u, nb, nb, g->ctxt, m->mn);
@@ -323,6 +391,19 @@ done:
 void ia_infae_free(ia_infae **pm) {
   ia_infae *m = *pm;
   if (!m) return;
+  if (m->md) {
+    if (m->mkf.part[0] != m->mk.part[0]) ia_md_free(m->md, &m->mkf);
+    ia_md_free(m->md, &m->mk);
+    ia_md_free(m->md, &m->mx);
+    for (int g = 0; g < ia_md_count(m->md); g++) {
+      ia_backend *b = ia_md_backend(m->md, g);
+      ia_be_csr_free(b, &m->mcol[g]);
+      ia_be_csr_free(b, &m->mtr[g]);
+      ia_be_csr_free(b, &m->mva[g]);
+      ia_csr_free(&m->mfc[g]);
+      free(m->mnc[g]);
+    }
+  }
   if (m->kf != m->k) free_array(m, m->kf);
   if (m->pc != m->a) free_array(m, m->pc);
   free_array(m, m->k);
@@ -487,7 +568,9 @@ ia_status ia_infae_gram(ia_infae *m, double *trace) {
   const ia_grid *g = &m->g;
   double tr = 0;
   size_t at;
-  if (st == IA_OK && m->arrays_on_backend)
+  if (st == IA_OK && m->md)
+    st = ia_md_diag_sum(m->md, &m->mk, &tr);
+  else if (st == IA_OK && m->arrays_on_backend)
     st = ia_be_diag_sum(m->be, m->prec, m->u, m->k, m->mu, &tr);
   else if (st == IA_OK)
     for (int64_t j = 0; j < m->nu; j++)
@@ -541,6 +624,31 @@ static ia_status factor_status(const ia_infae *m, int64_t info, double lambda, d
   return IA_OK;
 }
 
+/* Several devices: K + λ'I factored and X solved across them; α comes to
+ * the primary. */
+static ia_status md_fit(ia_infae *m, double lambda, double lp, double t0) {
+  if (m->mkf.part[0] == m->mk.part[0])
+    m->have_kernel = 0; /* factored in place */
+  else
+    IA_CALL(ia_md_copy(m->md, &m->mkf, &m->mk));
+  int64_t info = 0;
+  IA_CALL(ia_md_diag_add(m->md, &m->mkf, lp));
+  IA_CALL(ia_md_potrf(m->md, &m->mkf, &info));
+  m->stats.factor.seconds += ia_time() - t0;
+  m->stats.factor.flops += (double)m->u * (double)m->u * (double)m->u / 3.0;
+  IA_CALL(factor_status(m, info, lambda, lp));
+  t0 = ia_time();
+  IA_CALL(ia_be_densify(m->be, m->prec, m->bfr, m->d, m->a, m->mu));
+  IA_CALL(ia_md_scatter(m->md, m->a, m->mu, &m->mx));
+  IA_CALL(ia_md_potrs(m->md, &m->mkf, &m->mx));
+  IA_CALL(ia_md_gather(m->md, &m->mx, m->a, m->mu));
+  m->stats.solve.seconds += ia_time() - t0;
+  m->stats.solve.flops += 2.0 * (double)m->u * (double)m->u * (double)m->d;
+  m->lam_prime = lp;
+  m->have_alpha = 1;
+  return IA_OK;
+}
+
 ia_status ia_infae_fit(ia_infae *m, double lambda) {
   IA_CHECK(m->have_kernel, IA_ERR_INTERNAL, "ia_infae_fit before ia_infae_gram");
   IA_CHECK(lambda >= 0, IA_ERR_ARG, "λ must be ≥ 0 (got %g)", lambda);
@@ -548,6 +656,7 @@ ia_status ia_infae_fit(ia_infae *m, double lambda) {
   m->have_alpha = 0;
   m->pred_mode = 0;
   double lp = lambda * m->trace / m->trace_count;
+  if (m->md) return md_fit(m, lambda, lp, t0);
   if (m->kf == m->k) m->have_kernel = 0; /* factored in place */
   const void *src = m->nystrom ? m->kg : m->k; /* ΦᵀΦ + λ'I or K + λ'I */
   if (m->kf != src) IA_CALL(copy_array(m, m->kf, src, local_bytes(m, m->mu, m->nu)));
@@ -661,7 +770,9 @@ static ia_status cross_product(ia_infae *m, const void *alpha, ia_step *step) {
   IA_CALL(ia_to_int(m->d, &d));
   IA_CALL(ia_to_int(m->u, &u));
   const void *kc = m->sampled ? m->kc : m->k;
-  if (m->arrays_on_backend) {
+  if (m->md) {
+    IA_CALL(ia_md_gemm(m->md, &m->mk, alpha, m->mu, m->d, m->pc, m->mn, m->panel_bytes));
+  } else if (m->arrays_on_backend) {
     IA_CALL(ia_be_gemm(m->be, m->prec, 'N', 'N', m->n, m->d, m->u, 1.0, kc, m->mn, alpha, m->mu,
                        0.0, m->pc, m->mn));
   } else if (m->prec == IA_FP64) {
@@ -770,6 +881,7 @@ ia_status ia_infae_kernel_entry(ia_infae *m, int64_t i, int64_t j, double *v) {
     j = t;
   }
   double x = 0;
+  if (m->md) return ia_md_get(m->md, &m->mk, i, j, v);
   if (m->arrays_on_backend) {
     size_t at = (size_t)j * (size_t)m->mu + (size_t)i;
     double buf = 0; /* room for one element of either precision */

@@ -205,12 +205,55 @@ done:
   return st;
 }
 
+/* --gpus: one rank drives the devices of its node, for the exact fit (the
+ * U × U matrix of a sample or of Nyström centers is small). On the CPU only
+ * when asked for by --device cpu: host slices of the same layout. */
+static ia_status check_gpus(const ia_train_opts *o, const ia_grid *g, ia_backend *be,
+                            int sampled) {
+  IA_CHECK(g->size == 1, IA_ERR_ARG,
+           "--gpus %d drives the GPUs of one node from one rank: run one rank (mpirun -np 1), "
+           "or leave --gpus out for one GPU per rank and ScaLAPACK",
+           o->gpus);
+  IA_CHECK(!sampled, IA_ERR_ARG,
+           "--gpus applies to the exact fit: the kernel of --train-users or --centers fits one "
+           "GPU");
+  IA_CHECK(ia_backend_device(be) == IA_DEVICE_CUDA || o->device == IA_DEVICE_CPU, IA_ERR_DEVICE,
+           "--gpus %d: no GPU is visible (with --device cpu, --gpus N splits K into N host "
+           "slices of the same layout, which checks it but is no faster)",
+           o->gpus);
+  return IA_OK;
+}
+
+/* Several GPUs: each holds its column tiles of K (and of its copy when
+ * several λ are tried, and of the FP32 Gram of fp64 kernels) and of X/α;
+ * the primary also holds α, the kept α, a block of the test product and the
+ * evaluation's blocks. */
+static ia_status md_memory_check(const ia_train_opts *o, const ia_dataset *d, ia_md *md, int nb,
+                                 int keep, const char *where) {
+  if (ia_backend_device(ia_md_backend(md, 0)) != IA_DEVICE_CUDA) return IA_OK;
+  double es = o->precision == IA_FP64 ? 8.0 : 4.0, G = ia_md_count(md);
+  double U = (double)d->n_users, D = (double)d->n_items;
+  double cols = ceil(ceil(U / nb) / G) * nb, xcols = ceil(ceil(D / nb) / G) * nb;
+  double dev = es * U * cols * (keep ? 2 : 1) + es * U * xcols + 2.0 * 256.0 * 1048576.0;
+  if (o->precision == IA_FP64) dev += 4.0 * U * cols;
+  double prim = dev + 2.0 * es * U * D + 256.0 * 1048576.0 +
+                8.0 * D * (double)(eval_chunk(d) + 2) +
+                12.0 * (double)(d->train_nnz + d->val_nnz + d->test_nnz);
+  double have = (double)ia_md_free_bytes(md);
+  IA_CHECK(prim <= have, IA_ERR_NOMEM,
+           "∞-AE on %s needs %.2f GiB on the first GPU and %.2f GiB on each other, %.2f GiB are "
+           "free on the fullest; use more --gpus, --precision fp32, --train-users or --centers",
+           where, prim / 1073741824.0, dev / 1073741824.0, have / 1073741824.0);
+  return IA_OK;
+}
+
 static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dataset *d,
                              ia_evaluator *ev, ia_train_result *r) {
   ia_status st = IA_OK;
   ia_grid g = {0};
   ia_infae *m = NULL;
   ia_backend *be = NULL;
+  ia_md *md = NULL;
   ia_rank_eval re = {0};
   double *cols = NULL;
   int64_t *fit = NULL;
@@ -255,7 +298,12 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
   }
   IA_CALL_GOTO(ia_backend_open(comm, o->device, &be));
   snprintf(r->device, sizeof r->device, "%s", ia_backend_describe(be));
-  if (g.size == 1 && ia_backend_device(be) == IA_DEVICE_CUDA) {
+  if (o->gpus > 0) {
+    IA_CALL_GOTO(ia_agree(comm, check_gpus(o, &g, be, u < d->n_users || nystrom)));
+    IA_CALL_GOTO(ia_md_open(be, o->gpus, &md));
+    snprintf(r->device, sizeof r->device, "%s", ia_md_describe(md));
+    IA_CALL_GOTO(md_memory_check(o, d, md, r->block_size, n > 1, r->device));
+  } else if (g.size == 1 && ia_backend_device(be) == IA_DEVICE_CUDA) {
     /* One rank on a GPU: K (and its copy), X/α, the predictions and the
      * kernel panels live in device memory; fp64 kernels are first made as an
      * FP32 Gram tile of the same shape (U × U, or n × U for NTK(C, X)). */
@@ -290,7 +338,8 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
                       .keep_kernel = n > 1,
                       .fit_users = fit,
                       .n_fit = u,
-                      .nystrom = nystrom};
+                      .nystrom = nystrom,
+                      .md = md};
   IA_CALL_GOTO(ia_infae_create(&g, o->data, &io, &m));
   const ia_infae_stats *s = ia_infae_get_stats(m);
   double t = ia_time();
@@ -363,6 +412,7 @@ done:
   if (be) ia_be_free(be, cols);
   ia_rank_eval_free(&re);
   ia_infae_free(&m);
+  ia_md_close(&md);
   ia_backend_close(&be);
   ia_grid_free(&g);
   return st;
@@ -426,6 +476,8 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
            "pop, "
            "--train-users nor --centers");
   IA_CHECK(o->centers == 0 || is_infae, IA_ERR_ARG, "--centers is for ∞-AE (--model infae)");
+  IA_CHECK(o->gpus == 0 || (is_infae && !o->train_on), IA_ERR_ARG,
+           "--gpus is for ∞-AE on the train split (--model infae, without --train-on)");
   IA_CHECK(o->train_users == 0 || is_infae, IA_ERR_ARG,
            "--train-users is for ∞-AE (--model infae)");
   IA_CHECK(o->centers == 0 || o->train_users == 0, IA_ERR_ARG,

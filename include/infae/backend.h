@@ -30,6 +30,12 @@ typedef struct ia_be_csr ia_be_csr; /* CSR rows in the backend's memory */
  * take its GPUs round-robin by their rank on the node. Collective. */
 IA_NODISCARD ia_status ia_backend_open(MPI_Comm comm, ia_device want, ia_backend **out);
 void ia_backend_close(ia_backend **b);
+/* One more backend of the same kind on device `index` of this node, for a
+ * rank that drives several GPUs (infae/multidev.h); on the CPU another CPU
+ * backend. Not collective. */
+IA_NODISCARD ia_status ia_backend_open_index(const ia_backend *like, int index, ia_backend **out);
+/* The GPU's index on the node (0 on the CPU). */
+int ia_backend_index(const ia_backend *b);
 ia_device ia_backend_device(const ia_backend *b);
 /* "cpu" or "cuda:<index> (<name>, <GiB> GiB)". */
 const char *ia_backend_describe(const ia_backend *b);
@@ -52,6 +58,14 @@ IA_NODISCARD ia_status ia_be_upload(ia_backend *b, void *dst, const void *src, s
 IA_NODISCARD ia_status ia_be_download(ia_backend *b, void *dst, const void *src, size_t bytes);
 IA_NODISCARD ia_status ia_be_copy(ia_backend *b, void *dst, const void *src, size_t bytes);
 IA_NODISCARD ia_status ia_be_zero(ia_backend *b, void *p, size_t bytes);
+
+/* Waits until the work queued on the backend is done. */
+IA_NODISCARD ia_status ia_be_sync(ia_backend *b);
+/* cols columns of width bytes, from src (on src_b, column pitch spitch
+ * bytes) to dst (on b, pitch dpitch): between two GPUs of a node, or within
+ * one. Both backends are idle when it returns. */
+IA_NODISCARD ia_status ia_be_copy_peer(ia_backend *b, void *dst, size_t dpitch, ia_backend *src_b,
+                                       const void *src, size_t spitch, size_t width, int64_t cols);
 
 /* A host CSR made available to the backend (the CPU backend refers to the
  * host arrays, which must outlive the handle). */
@@ -77,6 +91,9 @@ IA_NODISCARD ia_status ia_be_potrs(ia_backend *b, ia_precision p, int64_t n, int
 /* A_ii += v for i < n. */
 IA_NODISCARD ia_status ia_be_diag_add(ia_backend *b, ia_precision p, int64_t n, void *a,
                                       int64_t lda, double v);
+/* Y += X for m × n matrices. */
+IA_NODISCARD ia_status ia_be_add(ia_backend *b, ia_precision p, int64_t m, int64_t n,
+                                 const void *x, int64_t ldx, void *y, int64_t ldy);
 /* Σ A_ii for i < n, into *sum (host). */
 IA_NODISCARD ia_status ia_be_diag_sum(ia_backend *b, ia_precision p, int64_t n, const void *a,
                                       int64_t lda, double *sum);

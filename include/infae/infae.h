@@ -29,6 +29,7 @@
 
 #include "infae/backend.h"
 #include "infae/grid.h"
+#include "infae/multidev.h"
 #include "infae/status.h"
 
 typedef struct {
@@ -40,6 +41,8 @@ typedef struct {
   int64_t n_fit;
   int64_t panel_bytes;      /* bound on the densified item panels of the Gram (0: 256 MiB) */
   int nystrom;              /* 1: fit_users are Nyström centers, every user is fit */
+  ia_md *md;                /* one rank, exact fit: K over these devices (device 0 is
+                               backend); NULL: the backend alone */
 } ia_infae_opts;
 
 /* Bytes per rank (the largest rank) and flops of each step, from the sizes

@@ -25,6 +25,8 @@ typedef struct {
   /* ∞-AE */
   ia_precision precision;
   ia_device device;         /* where ∞-AE runs: auto | cpu | cuda */
+  int gpus;                 /* one rank, exact fit: spread K over this many GPUs of the
+                               node (cusolverMg; 0: one device) */
   int nprow, npcol;         /* process grid; 0 = automatic */
   int block_size;
   int64_t train_users;      /* fit on a random sample of this many users; 0 = all */

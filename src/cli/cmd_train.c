@@ -25,7 +25,7 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
   const char *data, *model, *json, *out, *precision, *device, *grid, *memory, *ksamples,
       *train_on, *act, *loss;
   ia_reals lambdas, hidden;
-  int quiet, verbose, block, epochs, eval_every, patience;
+  int quiet, verbose, block, epochs, eval_every, patience, gpus;
   int64_t train_users, centers, seed, batch;
   double dropout, confidence, lr;
   const ia_opt opts[] = {
@@ -40,6 +40,11 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
        "∞-AE: cpu | cuda (one GPU per rank) | auto (cuda when built with it and a GPU is "
        "visible)",
        &device},
+      {"gpus", IA_OPT_INT, "0",
+       "∞-AE on one rank: spread K over this many GPUs of the node, factored by cusolverMg "
+       "(exact fit only; 0: one GPU). With --device cpu: K in that many host slices of the "
+       "same layout (a check, no faster)",
+       &gpus},
       {"grid", IA_OPT_STRING, "", "∞-AE process grid ROWSxCOLS [default: near-square]", &grid},
       {"block-size", IA_OPT_INT, "256", "∞-AE block-cyclic block size", &block},
       {"train-users", IA_OPT_INT64, "0",
@@ -104,6 +109,7 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
                       .out = out,
                       .command = command,
                       .block_size = block,
+                      .gpus = gpus,
                       .train_users = train_users,
                       .centers = centers,
                       .seed = (uint64_t)seed,
@@ -127,6 +133,10 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
   if (st == IA_OK && (block < 1 || train_users < 0 || centers < 0 || seed < 0))
     st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
                       "--block-size must be ≥ 1, --train-users, --centers and --seed ≥ 0");
+  if (st == IA_OK && (gpus < 0 || gpus > IA_MD_MAX))
+    st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--gpus must be between 0 and %d (got %d)",
+                      IA_MD_MAX, gpus);
+
   if (ia_agree(comm, st) != IA_OK) return 2;
   ia_train_result r;
   st = ia_agree(comm, ia_train(comm, &to, &r));

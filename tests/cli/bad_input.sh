@@ -5,13 +5,14 @@ source "$(dirname "$0")/common.sh"
 cd "$WORK"
 cases=0
 
-# expect_error WANT ARGS...: run on 2 ranks, the single error line must contain WANT.
+# expect_error WANT ARGS...: run on 2 ranks (EXPECT_RANKS), the single error line must
+# contain WANT.
 expect_error() {
   local want=$1; shift
   cases=$((cases + 1))
   rm -f out.h5 out.json
   set +e
-  run_mpi 2 "$@" > stdout.txt 2> stderr.txt
+  run_mpi "${EXPECT_RANKS:-2}" "$@" > stdout.txt 2> stderr.txt
   local rc=$?
   set -e
   [ "$rc" -ne 0 ] || fail "exit 0 for: $*"
@@ -105,6 +106,17 @@ expect_error "--train-users, --centers and --seed ≥ 0" train --data good.h5 --
 expect_error "--device must be auto, cpu or cuda (got 'gpu')" train --data good.h5 --device gpu
 if ! "$INFAE" --version | grep -q "GPU(s)"; then
   expect_error "--device cuda: " train --data good.h5 --device cuda
+fi
+# --gpus: one rank, the exact fit, ∞-AE on the train split, and GPUs (or --device cpu).
+expect_error "--gpus 2 drives the GPUs of one node from one rank" train --data good.h5 --gpus 2 \
+  --device cpu --out out.h5
+expect_error "--gpus must be between 0 and 16 (got 17)" train --data good.h5 --gpus 17
+expect_error "--gpus is for ∞-AE on the train split" train --data good.h5 --model ease --gpus 2
+EXPECT_RANKS=1 expect_error "--gpus applies to the exact fit" train --data good.h5 --gpus 2 \
+  --device cpu --train-users 1 --out out.h5
+if ! "$INFAE" --version | grep -q "GPU(s)"; then
+  EXPECT_RANKS=1 expect_error "--gpus 2: no GPU is visible" train --data good.h5 --gpus 2 \
+    --metrics-json out.json
 fi
 expect_error "--out writes ∞-AE and Recoder models only" train --data good.h5 --model ease \
   --out out.h5

@@ -35,7 +35,7 @@ for n in 1 2; do
       run_mpi "$n" distill --data g.h5 --out ${dev}_${n}_$batch.h5 --budget 40 --samples 20 \
         --steps 30 --batch $batch --lambdas 0.1,1,5 --device $dev --metrics-json ${dev}_${n}_$batch.json --quiet
     done
-    grep -q '"device": "cuda' cuda_${n}_$batch.json || fail "the cuda run did not report a GPU"
+    grep -Eq '"device":[[:space:]]*"cuda' cuda_${n}_$batch.json || fail "the cuda run did not report a GPU"
     compare cuda_${n}_$batch cpu_${n}_$batch
   done
 done

@@ -2,8 +2,9 @@
 # ∞-AE with --device cuda against --device cpu, on the embedded dataset and a
 # generated ML-1M-sized set (6,040 × 3,706): fp64 α and every metric within
 # 1e-9 relative, on one rank (cuBLAS/cuSOLVER; exact and Nyström with 300
-# centers) and two ranks (ScaLAPACK with the kernel tiles on the GPU); fp32:
-# the same top-10 for ≥ 99 % of users.
+# centers), one rank with K spread over GPUs by cusolverMg (--gpus 1, and 2
+# when two are visible) and two ranks (ScaLAPACK with the kernel tiles on the
+# GPU); fp32: the same top-10 for ≥ 99 % of users.
 # Skipped (77) when no GPU is visible.
 source "$(dirname "$0")/common.sh"
 "$INFAE" --version | grep -q "GPU(s)" || { echo "no GPU visible: skipped"; exit 77; }
@@ -42,8 +43,17 @@ for data in mt ml1m; do
       run_mpi "$n" train --data $data.h5 --device $dev --out ${data}_${dev}_$n.h5 \
         --metrics-json ${data}_${dev}_$n.json --quiet
     done
-    grep -q '"device": "cuda' ${data}_cuda_$n.json || fail "the cuda run did not report a GPU"
+    grep -Eq '"device":[[:space:]]*"cuda' ${data}_cuda_$n.json || fail "the cuda run did not report a GPU"
     compare ${data}_cuda_$n.h5 ${data}_cuda_$n.json ${data}_cpu_$n.h5 ${data}_cpu_$n.json
+  done
+  # One rank driving several GPUs: K in column tiles, cusolverMg.
+  gpus=$("$INFAE" --version | sed -n 's/.*, \([0-9]*\) GPU(s).*/\1/p')
+  for g in 1 2; do
+    [ "$g" -le "$gpus" ] || { echo "--gpus $g: $gpus GPU(s) visible, not run"; continue; }
+    run_mpi 1 train --data $data.h5 --device cuda --gpus $g --block-size 128 \
+      --out ${data}_mg$g.h5 --metrics-json ${data}_mg$g.json --quiet
+    grep -q cusolverMg ${data}_mg$g.json || fail "--gpus $g did not report cusolverMg"
+    compare ${data}_mg$g.h5 ${data}_mg$g.json ${data}_cpu_1.h5 ${data}_cpu_1.json
   done
   # Nyström (--centers) on one rank: its kernels and solves on the GPU too.
   for dev in cpu cuda; do

@@ -65,6 +65,20 @@ run_mpi "$n" train --data "$WORK/g.h5" --lambdas $lam --block-size 32 --precisio
   ${grid:+--grid $grid} --metrics-json "$WORK/fp32.json" --quiet
 "$PYTHON" "$ORACLE/oracle.py" eval --data "$WORK/g.h5" --model infae --lambdas $lam \
   --compare "$WORK/fp32.json" --rtol 1e-3
+# One rank with K spread over devices (--gpus; here host slices of the same
+# layout, --device cpu): 13 column tiles of 32 over 3 slices, and more slices
+# than tiles of X; the same metrics, and fp32 within 1e-3.
+if [ "$n" = 1 ] && [ -z "$grid" ]; then
+  run_mpi 1 train --data "$WORK/g.h5" --lambdas $lam --block-size 32 --device cpu --gpus 3 \
+    --metrics-json "$WORK/md.json" --quiet
+  "$PYTHON" "$ORACLE/oracle.py" eval --data "$WORK/g.h5" --model infae --lambdas $lam \
+    --compare "$WORK/md.json" --rtol 1e-9
+  grep -Eq '"device":[[:space:]]*"3 host slices' "$WORK/md.json" || fail "--gpus 3 did not report its slices"
+  run_mpi 1 train --data "$WORK/g.h5" --lambdas $lam --block-size 32 --device cpu --gpus 11 \
+    --precision fp32 --metrics-json "$WORK/md32.json" --quiet
+  "$PYTHON" "$ORACLE/oracle.py" eval --data "$WORK/g.h5" --model infae --lambdas $lam \
+    --compare "$WORK/md32.json" --rtol 1e-3
+fi
 # ∞-AE must beat popularity on clustered data.
 run_mpi "$n" train --data "$WORK/g.h5" --model pop --metrics-json "$WORK/pop.json" --quiet
 "$PYTHON" - "$WORK/pop.json" "$WORK/infae.json" <<'PY'
