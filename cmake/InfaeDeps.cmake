@@ -23,6 +23,8 @@ find_package(LAPACK REQUIRED)
 pkg_check_modules(LAPACKE REQUIRED IMPORTED_TARGET lapacke)
 pkg_check_modules(CJSON REQUIRED IMPORTED_TARGET libcjson)
 find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+# One host thread per GPU when a rank drives several (src/multidev.c).
+find_package(Threads REQUIRED)
 
 find_path(RANDOM123_INCLUDE_DIR Random123/philox.h REQUIRED)
 add_library(Random123::Random123 INTERFACE IMPORTED)

@@ -167,19 +167,30 @@ static int64_t union_count(const ia_csr *a, const ia_csr *b, int64_t r) {
 }
 
 /* Several devices: each makes its column tiles of NTK(rows, X) into mk, with
- * rows the train rows of every user (∪ their validation rows). */
+ * rows the train rows of every user (∪ their validation rows), on a host
+ * thread of its own. */
+typedef struct {
+  ia_infae *m;
+  int with_val, sym;
+  const double *nr;
+  double flops[IA_MD_MAX];
+} md_tile_job;
+
+static ia_status md_tile_one(ia_md *md, int g, void *arg) {
+  md_tile_job *j = arg;
+  ia_infae *m = j->m;
+  ia_be_layout lay = {m->nb, 0, 1, g, ia_md_count(md), j->sym};
+  int64_t nloc = ia_md_local_cols(&m->mk, g);
+  if (nloc <= 0) return IA_OK;
+  return ia_be_ntk_tiles(ia_md_backend(md, g), m->prec, m->mtr[g], j->with_val ? m->mva[g] : NULL,
+                         j->nr, m->mcol[g], m->mnc[g], &lay, 0, nloc, m->d, m->panel_bytes,
+                         m->mk.part[g], m->u, &j->flops[g]);
+}
+
 static ia_status md_tiles(ia_infae *m, int with_val, const double *nr, int sym, double *flops) {
-  int G = ia_md_count(m->md);
-  for (int g = 0; g < G; g++) {
-    ia_be_layout lay = {m->nb, 0, 1, g, G, sym};
-    int64_t nloc = ia_md_local_cols(&m->mk, g);
-    double f = 0;
-    if (nloc <= 0) continue;
-    IA_CALL(ia_be_ntk_tiles(ia_md_backend(m->md, g), m->prec, m->mtr[g],
-                            with_val ? m->mva[g] : NULL, nr, m->mcol[g], m->mnc[g], &lay, 0, nloc,
-                            m->d, m->panel_bytes, m->mk.part[g], m->u, &f));
-    *flops += f;
-  }
+  md_tile_job j = {.m = m, .with_val = with_val, .sym = sym, .nr = nr};
+  IA_CALL(ia_md_each(m->md, md_tile_one, &j));
+  for (int g = 0; g < ia_md_count(m->md); g++) *flops += j.flops[g];
   return IA_OK;
 }
 

@@ -2,6 +2,7 @@
  * block-cyclic layout, the operations every device does on its own tiles
  * (through its backend), and the factor and solves: cusolverMg on GPUs
  * (kernels/multidev_cuda.cu), a tiled Cholesky on host tiles. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,42 @@ size_t ia_md_free_bytes(const ia_md *md) {
     if (f < least) least = f;
   }
   return least;
+}
+
+typedef struct {
+  ia_md *md;
+  ia_md_fn fn;
+  void *arg;
+  int g;
+  ia_status st;
+} each_job;
+
+static void *each_run(void *p) {
+  each_job *j = p;
+  j->st = j->fn(j->md, j->g, j->arg);
+  return NULL;
+}
+
+ia_status ia_md_each(ia_md *md, ia_md_fn fn, void *arg) {
+  each_job job[IA_MD_MAX];
+  pthread_t th[IA_MD_MAX];
+  int started[IA_MD_MAX] = {0};
+  int threads = ia_backend_device(md->dev[0]) == IA_DEVICE_CUDA && md->ndev > 1;
+  for (int g = 0; g < md->ndev; g++) {
+    job[g] = (each_job){md, fn, arg, g, IA_OK};
+    if (threads && g > 0) started[g] = pthread_create(&th[g], NULL, each_run, &job[g]) == 0;
+  }
+  for (int g = 0; g < md->ndev; g++)
+    if (g == 0 || !threads) each_run(&job[g]);
+  for (int g = 1; g < md->ndev; g++)
+    if (started[g])
+      pthread_join(th[g], NULL);
+    else if (threads)
+      job[g].st = ia_error_set(IA_ERR_INTERNAL, __FILE__, __LINE__,
+                               "cannot start the host thread of device %d", g);
+  for (int g = 0; g < md->ndev; g++)
+    if (job[g].st != IA_OK) return job[g].st;
+  return IA_OK;
 }
 
 /* ---- layout ------------------------------------------------------------------ */

@@ -1,6 +1,7 @@
 #include "infae/status.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 
 static char g_message[2048];
 static int g_has_message;
+/* Several devices' threads may fail at once (infae/multidev.h). */
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_reported; /* the current failure was printed by an ia_agree */
 
 const char *ia_strerror(ia_status st) {
@@ -25,15 +28,18 @@ const char *ia_strerror(ia_status st) {
 }
 
 ia_status ia_error_set(ia_status st, const char *file, int line, const char *fmt, ...) {
-  if (g_has_message) return st;
   char text[1800];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(text, sizeof text, fmt, ap);
   va_end(ap);
   const char *base = strrchr(file, '/');
-  snprintf(g_message, sizeof g_message, "%s (%s:%d)", text, base ? base + 1 : file, line);
-  g_has_message = 1;
+  pthread_mutex_lock(&g_lock);
+  if (!g_has_message) {
+    snprintf(g_message, sizeof g_message, "%s (%s:%d)", text, base ? base + 1 : file, line);
+    g_has_message = 1;
+  }
+  pthread_mutex_unlock(&g_lock);
   return st;
 }
 

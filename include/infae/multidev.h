@@ -42,6 +42,12 @@ const char *ia_md_describe(const ia_md *md);
 /* Bytes free on the device with the least free memory (SIZE_MAX on the CPU). */
 size_t ia_md_free_bytes(const ia_md *md);
 
+/* fn(md, g, arg) for every device g: on GPUs one host thread per device, so
+ * that calls which wait for their device overlap; on the CPU one after the
+ * other. Returns the first failure in device order. */
+typedef ia_status (*ia_md_fn)(ia_md *md, int g, void *arg);
+IA_NODISCARD ia_status ia_md_each(ia_md *md, ia_md_fn fn, void *arg);
+
 /* Columns of a that device g holds, and the global column of its local
  * column j. */
 int64_t ia_md_local_cols(const ia_md_mat *a, int g);
