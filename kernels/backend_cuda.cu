@@ -184,6 +184,20 @@ ia_status ia_cuda_copy_peer(ia_cuda *c, void *dst, size_t dpitch, ia_cuda *src_c
   return CUDA(cudaStreamSynchronize(c->stream));
 }
 
+ia_status ia_cuda_upload2d(ia_cuda *c, void *dst, size_t dpitch, const void *src, size_t spitch,
+                           size_t width, int64_t cols) {
+  IA_CALL(CUDA(cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, (size_t)cols,
+                                 cudaMemcpyHostToDevice, c->stream)));
+  return CUDA(cudaStreamSynchronize(c->stream)); /* the host side may change on return */
+}
+
+ia_status ia_cuda_download2d(ia_cuda *c, void *dst, size_t dpitch, const void *src,
+                             size_t spitch, size_t width, int64_t cols) {
+  IA_CALL(CUDA(cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, (size_t)cols,
+                                 cudaMemcpyDeviceToHost, c->stream)));
+  return CUDA(cudaStreamSynchronize(c->stream));
+}
+
 ia_status ia_cuda_zero(ia_cuda *c, void *p, size_t bytes) {
   return CUDA(cudaMemsetAsync(p, 0, bytes, c->stream));
 }

@@ -239,6 +239,20 @@ ia_status ia_be_copy_peer(ia_backend *b, void *dst, size_t dpitch, ia_backend *s
                  host_copy2d(dst, dpitch, src, spitch, width, cols));
 }
 
+ia_status ia_be_upload2d(ia_backend *b, void *dst, size_t dpitch, const void *src, size_t spitch,
+                         size_t width, int64_t cols) {
+  if (width == 0 || cols <= 0) return IA_OK;
+  return CUDA_OR(ia_cuda_upload2d(b->cuda, dst, dpitch, src, spitch, width, cols),
+                 host_copy2d(dst, dpitch, src, spitch, width, cols));
+}
+
+ia_status ia_be_download2d(ia_backend *b, void *dst, size_t dpitch, const void *src,
+                           size_t spitch, size_t width, int64_t cols) {
+  if (width == 0 || cols <= 0) return IA_OK;
+  return CUDA_OR(ia_cuda_download2d(b->cuda, dst, dpitch, src, spitch, width, cols),
+                 host_copy2d(dst, dpitch, src, spitch, width, cols));
+}
+
 ia_status ia_be_csr_make(ia_backend *b, const ia_csr *host, ia_be_csr **out) {
   ia_be_csr *c = NULL;
   IA_CALL(IA_ZALLOC(c, 1, "CSR handle"));

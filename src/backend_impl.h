@@ -52,6 +52,10 @@ int ia_cuda_index(const ia_cuda *c);
 ia_status ia_cuda_sync(ia_cuda *c);
 ia_status ia_cuda_copy_peer(ia_cuda *c, void *dst, size_t dpitch, ia_cuda *src_c, const void *src,
                             size_t spitch, size_t width, int64_t cols);
+ia_status ia_cuda_upload2d(ia_cuda *c, void *dst, size_t dpitch, const void *src, size_t spitch,
+                           size_t width, int64_t cols);
+ia_status ia_cuda_download2d(ia_cuda *c, void *dst, size_t dpitch, const void *src,
+                             size_t spitch, size_t width, int64_t cols);
 ia_status ia_cuda_add(ia_cuda *c, ia_precision p, int64_t m, int64_t n, const void *x,
                       int64_t ldx, void *y, int64_t ldy);
 const char *ia_cuda_describe(const ia_cuda *c);

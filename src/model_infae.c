@@ -1,4 +1,5 @@
 #include <cblas.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,8 +22,10 @@
  *
  * One rank on several devices (opts.md, the exact fit only): K, its factor
  * and the right-hand side X are spread over the devices in column tiles
- * (infae/multidev.h) and each device makes its own tiles of K and NTK(C, X);
- * α, the kept α and the predictions are on the primary device as on one. */
+ * (infae/multidev.h) and each device makes its own tiles of K and NTK(C, X).
+ * α, the kept α and the predictions wait in host memory, so that the first
+ * device has room for its tiles; the evaluation uploads a block of users'
+ * rows at a time (ia_infae_score_cols). */
 struct ia_infae {
   ia_grid g;
   ia_backend *be;
@@ -117,6 +120,20 @@ void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, 
   o->flops_predict = sampled ? 2.0 * N * U * D : 0; /* per λ (X − λ'α needs none) */
   /* (Nyström: K_nm made for the fit is reused by the validation predictions.) */
   o->flops_test = 2.0 * N * U * D * 2.0; /* NTK(C, X) and its product with α */
+}
+
+void ia_infae_md_bytes(int64_t n, int64_t d, int nb, ia_precision p, int keep_kernel, int gpus,
+                       double *per_device, double *first) {
+  double es = p == IA_FP64 ? 8.0 : 4.0, G = gpus > 0 ? gpus : 1, U = (double)n, D = (double)d;
+  /* Whole tiles on the device with the most (multidev.c pads the last). */
+  double cols = ceil(ceil(U / nb) / G) * nb, xcols = ceil(ceil(D / nb) / G) * nb;
+  /* Gram panels, and the test product's part of C and rows of α. */
+  double blocks = 4.0 * 256.0 * 1048576.0;
+  double dev = es * U * cols * (keep_kernel ? 2 : 1) + es * U * xcols + blocks;
+  if (p == IA_FP64) dev += 4.0 * U * cols;
+  (void)D;
+  *per_device = dev;
+  *first = dev + 256.0 * 1048576.0; /* the sum of the parts */
 }
 
 /* ---- rows and tiles ---------------------------------------------------- */
@@ -372,8 +389,13 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
   }
   if (st == IA_OK && m->nystrom) st = alloc_array(m, &m->kg, m->mu, m->nu, "Nyström ΦᵀΦ");
   if (st == IA_OK && m->nystrom) st = alloc_array(m, &m->rhs, m->mu, m->dl, "Nyström ΦᵀX");
-  if (st == IA_OK) st = alloc_array(m, &m->a, m->mu, m->dl, "right-hand side X / α");
-  if (st == IA_OK) st = alloc_array(m, &m->best, m->mu, m->dl, "best α");
+  if (st == IA_OK && m->md)
+    st = ia_malloc(local_bytes(m, m->mu, m->dl), "α and the predictions (host)", &m->a);
+  else if (st == IA_OK)
+    st = alloc_array(m, &m->a, m->mu, m->dl, "right-hand side X / α");
+  /* Several devices: the kept α waits in host memory (m->rows), which
+   * leaves the first GPU room for its tiles. */
+  if (st == IA_OK && !m->md) st = alloc_array(m, &m->best, m->mu, m->dl, "best α");
   if (st == IA_OK && m->sampled) st = alloc_array(m, &m->pc, m->mn, m->dl, "predictions");
   if (st == IA_OK && m->sampled) st = alloc_array(m, &m->kc, m->mn, m->nu, "kernel NTK(C, X)");
   /* Room for ceil(n/size) rows: the predictions of every user, or the fit
@@ -383,6 +405,7 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
     st = ia_malloc(local_bytes(m, (m->n + g->size - 1) / g->size, m->d), "prediction rows",
                    &m->rows);
   IA_CALL_GOTO(ia_agree(g->comm, st));
+  if (m->md) m->best = m->rows;
   if (!separate_factor) m->kf = m->k;
   if (!m->sampled) m->pc = m->a;
   if (m->md && !separate_factor) m->mkf = m->mk;
@@ -418,8 +441,11 @@ void ia_infae_free(ia_infae **pm) {
   if (m->kf != m->k) free_array(m, m->kf);
   if (m->pc != m->a) free_array(m, m->pc);
   free_array(m, m->k);
-  free_array(m, m->a);
-  free_array(m, m->best);
+  if (m->md)
+    free(m->a);
+  else
+    free_array(m, m->a);
+  if (!m->md) free_array(m, m->best);
   free_array(m, m->kc);
   free_array(m, m->kg);
   free_array(m, m->rhs);
@@ -649,10 +675,13 @@ static ia_status md_fit(ia_infae *m, double lambda, double lp, double t0) {
   m->stats.factor.flops += (double)m->u * (double)m->u * (double)m->u / 3.0;
   IA_CALL(factor_status(m, info, lambda, lp));
   t0 = ia_time();
-  IA_CALL(ia_be_densify(m->be, m->prec, m->bfr, m->d, m->a, m->mu));
-  IA_CALL(ia_md_scatter(m->md, m->a, m->mu, &m->mx));
+  memset(m->a, 0, local_bytes(m, m->mu, m->dl));
+  for (int64_t r = 0; r < m->fr.n_rows; r++)
+    for (int64_t e = m->fr.indptr[r]; e < m->fr.indptr[r + 1]; e++)
+      put(m, m->a, (size_t)m->fr.indices[e] * (size_t)m->mu + (size_t)r, 1.0);
+  IA_CALL(ia_md_scatter(m->md, m->a, 1, m->mu, &m->mx));
   IA_CALL(ia_md_potrs(m->md, &m->mkf, &m->mx));
-  IA_CALL(ia_md_gather(m->md, &m->mx, m->a, m->mu));
+  IA_CALL(ia_md_gather(m->md, &m->mx, m->a, 1, m->mu));
   m->stats.solve.seconds += ia_time() - t0;
   m->stats.solve.flops += 2.0 * (double)m->u * (double)m->u * (double)m->d;
   m->lam_prime = lp;
@@ -701,7 +730,10 @@ ia_status ia_infae_fit(ia_infae *m, double lambda) {
 
 ia_status ia_infae_keep(ia_infae *m) {
   IA_CHECK(m->have_alpha, IA_ERR_INTERNAL, "ia_infae_keep without α");
-  IA_CALL(copy_array(m, m->best, m->a, local_bytes(m, m->mu, m->dl)));
+  if (m->md)
+    memcpy(m->best, m->a, local_bytes(m, m->mu, m->dl));
+  else
+    IA_CALL(copy_array(m, m->best, m->a, local_bytes(m, m->mu, m->dl)));
   if (m->nystrom) { /* α = L⁻ᵀβ */
     double t0 = ia_time();
     if (m->arrays_on_backend) {
@@ -734,10 +766,44 @@ static ia_status to_eval(ia_infae *m, int64_t rows, const void *src, const int *
 
 int ia_infae_on_backend(const ia_infae *m) { return m->arrays_on_backend; }
 
+/* Several devices: the rows from the first to the last of the block come
+ * up from host memory in one 2-D copy, and are read through the rows'
+ * offsets from the first. */
+static ia_status md_score_cols(const ia_infae *m, const ia_be_csr *train, const int32_t *rows,
+                               const int64_t *rows_h, int64_t n, double *out, int64_t ldo) {
+  ia_status st = IA_OK;
+  int64_t r0 = rows_h[0], span = rows_h[n - 1] - r0 + 1;
+  void *stage = NULL;
+  int32_t *off = NULL, *doff = NULL;
+  IA_CALL(IA_ALLOC(off, n, "row offsets"));
+  for (int64_t u = 0; u < n; u++) off[u] = (int32_t)(rows_h[u] - r0);
+  st = ia_be_alloc(m->be, m->es * (size_t)span * (size_t)m->d, "rows of the predictions", &stage);
+  if (st == IA_OK) st = ia_be_alloc(m->be, sizeof(int32_t) * (size_t)n, "row offsets", (void **)&doff);
+  if (st == IA_OK) st = ia_be_upload(m->be, doff, off, sizeof(int32_t) * (size_t)n);
+  if (st == IA_OK)
+    st = ia_be_upload2d(m->be, stage, m->es * (size_t)span,
+                        (const char *)m->pred_src + m->es * (size_t)r0, m->es * (size_t)m->r_ld,
+                        m->es * (size_t)span, m->d);
+  if (st == IA_OK && m->pred_mode == 2)
+    st = ia_be_rows_to_cols(m->be, m->prec, stage, span, doff, n, m->d, 1.0, 0.0, out, ldo);
+  else if (st == IA_OK) { /* P = X − λ'α */
+    st = ia_be_densify_rows(m->be, train, rows, n, m->d, out, ldo);
+    if (st == IA_OK)
+      st = ia_be_rows_to_cols(m->be, m->prec, stage, span, doff, n, m->d, -m->pred_lam_prime, 1.0,
+                              out, ldo);
+  }
+  ia_be_free(m->be, stage);
+  ia_be_free(m->be, doff);
+  free(off);
+  return st;
+}
+
 ia_status ia_infae_score_cols(const ia_infae *m, const ia_be_csr *train, const int32_t *rows,
-                              int64_t n, double *out, int64_t ldo) {
+                              const int64_t *rows_h, int64_t n, double *out, int64_t ldo) {
   IA_CHECK(m->arrays_on_backend && m->pred_mode && m->pred_src, IA_ERR_INTERNAL,
            "ia_infae_score_cols without predictions on the backend");
+  if (n <= 0) return IA_OK;
+  if (m->md) return md_score_cols(m, train, rows, rows_h, n, out, ldo);
   if (m->pred_mode == 2)
     return ia_be_rows_to_cols(m->be, m->prec, m->pred_src, m->r_ld, rows, n, m->d, 1.0, 0.0, out,
                               ldo);
@@ -782,7 +848,7 @@ static ia_status cross_product(ia_infae *m, const void *alpha, ia_step *step) {
   IA_CALL(ia_to_int(m->u, &u));
   const void *kc = m->sampled ? m->kc : m->k;
   if (m->md) {
-    IA_CALL(ia_md_gemm(m->md, &m->mk, alpha, m->mu, m->d, m->pc, m->mn, m->panel_bytes));
+    IA_CALL(ia_md_gemm(m->md, &m->mk, alpha, m->mu, m->d, m->pc, m->mn, 1, m->panel_bytes));
   } else if (m->arrays_on_backend) {
     IA_CALL(ia_be_gemm(m->be, m->prec, 'N', 'N', m->n, m->d, m->u, 1.0, kc, m->mn, alpha, m->mu,
                        0.0, m->pc, m->mn));
@@ -874,6 +940,11 @@ void ia_infae_scores(const ia_infae *m, int64_t row, const int32_t *train_items,
 
 ia_status ia_infae_alpha_rows(ia_infae *m, const void **alpha, int64_t *ld) {
   IA_CHECK(m->have_best, IA_ERR_INTERNAL, "ia_infae_alpha_rows without a kept α");
+  if (m->md) { /* already in m->rows */
+    *ld = m->u;
+    *alpha = m->rows;
+    return IA_OK;
+  }
   IA_CALL(to_rows(m, m->u, m->best, m->desc_a, ld));
   m->pred_mode = 0;
   *alpha = m->rows;

@@ -212,30 +212,35 @@ ia_status ia_md_diag_sum(ia_md *md, const ia_md_mat *a, double *sum) {
   return IA_OK;
 }
 
-/* Tile by tile between the primary's matrix and the devices. */
-static ia_status move_tiles(ia_md *md, const ia_md_mat *a, void *prim, int64_t ld, int to_devs) {
+/* Tile by tile between the primary's (or host) matrix and the devices. */
+static ia_status move_tiles(ia_md *md, const ia_md_mat *a, void *prim, int on_host, int64_t ld,
+                            int to_devs) {
   size_t es = esize(a->prec);
   for (int64_t t = 0; t < n_tiles(a); t++) {
     char *p = (char *)prim + es * (size_t)(t * a->nb) * (size_t)ld;
     char *q = tile_at(a, t, 0);
     ia_backend *b = md->dev[tile_dev(a, t)];
     size_t width = es * (size_t)a->rows;
-    if (to_devs)
-      IA_CALL(ia_be_copy_peer(b, q, es * (size_t)a->rows, md->dev[0], p, es * (size_t)ld, width,
-                              tile_width(a, t)));
+    size_t pp = es * (size_t)ld, pq = es * (size_t)a->rows;
+    int64_t w = tile_width(a, t);
+    if (to_devs && on_host)
+      IA_CALL(ia_be_upload2d(b, q, pq, p, pp, width, w));
+    else if (to_devs)
+      IA_CALL(ia_be_copy_peer(b, q, pq, md->dev[0], p, pp, width, w));
+    else if (on_host)
+      IA_CALL(ia_be_download2d(b, p, pp, q, pq, width, w));
     else
-      IA_CALL(ia_be_copy_peer(md->dev[0], p, es * (size_t)ld, b, q, es * (size_t)a->rows, width,
-                              tile_width(a, t)));
+      IA_CALL(ia_be_copy_peer(md->dev[0], p, pp, b, q, pq, width, w));
   }
   return IA_OK;
 }
 
-ia_status ia_md_scatter(ia_md *md, const void *src, int64_t ld, ia_md_mat *dst) {
-  return move_tiles(md, dst, (void *)src, ld, 1);
+ia_status ia_md_scatter(ia_md *md, const void *src, int on_host, int64_t ld, ia_md_mat *dst) {
+  return move_tiles(md, dst, (void *)src, on_host, ld, 1);
 }
 
-ia_status ia_md_gather(ia_md *md, const ia_md_mat *a, void *dst, int64_t ld) {
-  return move_tiles(md, a, dst, ld, 0);
+ia_status ia_md_gather(ia_md *md, const ia_md_mat *a, void *dst, int on_host, int64_t ld) {
+  return move_tiles(md, a, dst, on_host, ld, 0);
 }
 
 ia_status ia_md_get(ia_md *md, const ia_md_mat *a, int64_t i, int64_t j, double *v) {
@@ -337,7 +342,7 @@ ia_status ia_md_potrs(ia_md *md, const ia_md_mat *l, ia_md_mat *bm) {
 /* ---- product with the primary ---------------------------------------------------- */
 
 ia_status ia_md_gemm(ia_md *md, const ia_md_mat *a, const void *bm, int64_t ldb, int64_t n,
-                     void *c, int64_t ldc, int64_t block_bytes) {
+                     void *c, int64_t ldc, int on_host, int64_t block_bytes) {
   ia_status st = IA_OK;
   size_t es = esize(a->prec);
   int64_t m = a->rows, G = md->ndev;
@@ -347,12 +352,13 @@ ia_status ia_md_gemm(ia_md *md, const ia_md_mat *a, const void *bm, int64_t ldb,
   int64_t cw = block_bytes / (int64_t)es / m;
   if (cw < 1) cw = 1;
   if (cw > n) cw = n;
-  /* Device g ≥ 1: its rows of B and its part of C, a block of columns at a
-   * time; the primary multiplies its own tiles into C directly. */
+  /* Every device: its rows of B and its part of C, a block of columns at a
+   * time; the primary multiplies its own tiles into C directly (on_host:
+   * into its part, which goes to the host when the others are added). */
   for (int g = 0; g < G && st == IA_OK; g++) {
     int64_t k = ia_md_local_cols(a, g) > 0 ? ia_md_local_cols(a, g) : 1;
     st = ia_be_alloc(md->dev[g], es * (size_t)k * (size_t)cw, "rows of α on a device", &brows[g]);
-    if (st == IA_OK && g > 0)
+    if (st == IA_OK && (g > 0 || on_host))
       st = ia_be_alloc(md->dev[g], es * (size_t)m * (size_t)cw, "product part on a device",
                        &cpart[g]);
   }
@@ -364,25 +370,33 @@ ia_status ia_md_gemm(ia_md *md, const ia_md_mat *a, const void *bm, int64_t ldb,
       int64_t k = ia_md_local_cols(a, g);
       if (k <= 0) continue;
       /* Rows [t·nb, t·nb + width) of B for each tile t of device g. */
-      for (int64_t t = g, l = 0; t < n_tiles(a) && st == IA_OK; t += G, l++)
-        st = ia_be_copy_peer(md->dev[g], (char *)brows[g] + es * (size_t)(l * a->nb),
-                             es * (size_t)k, md->dev[0],
-                             (const char *)bm + es * ((size_t)(t * a->nb) + (size_t)c0 * (size_t)ldb),
-                             es * (size_t)ldb, es * (size_t)tile_width(a, t), w);
+      for (int64_t t = g, l = 0; t < n_tiles(a) && st == IA_OK; t += G, l++) {
+        char *dst = (char *)brows[g] + es * (size_t)(l * a->nb);
+        const char *src = (const char *)bm + es * ((size_t)(t * a->nb) + (size_t)c0 * (size_t)ldb);
+        size_t width = es * (size_t)tile_width(a, t);
+        st = on_host ? ia_be_upload2d(md->dev[g], dst, es * (size_t)k, src, es * (size_t)ldb,
+                                      width, w)
+                     : ia_be_copy_peer(md->dev[g], dst, es * (size_t)k, md->dev[0], src,
+                                       es * (size_t)ldb, width, w);
+      }
       if (st != IA_OK) break;
-      void *out = g == 0 ? (char *)c + es * (size_t)c0 * (size_t)ldc : cpart[g];
+      int direct = g == 0 && !on_host;
+      void *out = direct ? (char *)c + es * (size_t)c0 * (size_t)ldc : cpart[g];
       st = ia_be_gemm(md->dev[g], a->prec, 'N', 'N', m, w, k, 1.0, a->part[g], m, brows[g], k,
-                      0.0, out, g == 0 ? ldc : m);
+                      0.0, out, direct ? ldc : m);
     }
+    void *acc = on_host ? cpart[0] : (char *)c + es * (size_t)c0 * (size_t)ldc;
+    int64_t lda = on_host ? m : ldc;
     /* Devices without tiles (more devices than tiles) add nothing. */
     for (int g = 1; g < G && st == IA_OK; g++) {
       if (ia_md_local_cols(a, g) <= 0) continue;
       st = ia_be_copy_peer(md->dev[0], sum, es * (size_t)m, md->dev[g], cpart[g], es * (size_t)m,
                            es * (size_t)m, w);
-      if (st == IA_OK)
-        st = ia_be_add(md->dev[0], a->prec, m, w, sum, m, (char *)c + es * (size_t)c0 * (size_t)ldc,
-                       ldc);
+      if (st == IA_OK) st = ia_be_add(md->dev[0], a->prec, m, w, sum, m, acc, lda);
     }
+    if (on_host && st == IA_OK)
+      st = ia_be_download2d(md->dev[0], (char *)c + es * (size_t)c0 * (size_t)ldc,
+                            es * (size_t)ldc, cpart[0], es * (size_t)m, es * (size_t)m, w);
   }
   for (int g = 0; g < G; g++) {
     ia_be_free(md->dev[g], brows[g]);

@@ -49,8 +49,8 @@ static void score_block(void *ctx, const ia_dataset *d, const int64_t *rows, int
 static ia_status infae_cols(void *ctx, ia_rank_eval *r, const int64_t *rows, int64_t c, int test,
                            double **cols) {
   const scorer *s = ctx;
-  (void)rows, (void)test;
-  IA_CALL(ia_infae_score_cols(s->infae, r->train, r->rows, c, s->cols, r->d));
+  (void)test;
+  IA_CALL(ia_infae_score_cols(s->infae, r->train, r->rows, rows, c, s->cols, r->d));
   *cols = s->cols;
   return IA_OK;
 }
@@ -224,21 +224,18 @@ static ia_status check_gpus(const ia_train_opts *o, const ia_grid *g, ia_backend
   return IA_OK;
 }
 
-/* Several GPUs: each holds its column tiles of K (and of its copy when
- * several λ are tried, and of the FP32 Gram of fp64 kernels) and of X/α;
- * the primary also holds α, the kept α, a block of the test product and the
- * evaluation's blocks. */
+/* Several GPUs: the sizes of ia_infae_md_bytes, and on the first the
+ * evaluation's blocks and the splits' rows. */
 static ia_status md_memory_check(const ia_train_opts *o, const ia_dataset *d, ia_md *md, int nb,
                                  int keep, const char *where) {
   if (ia_backend_device(ia_md_backend(md, 0)) != IA_DEVICE_CUDA) return IA_OK;
-  double es = o->precision == IA_FP64 ? 8.0 : 4.0, G = ia_md_count(md);
-  double U = (double)d->n_users, D = (double)d->n_items;
-  double cols = ceil(ceil(U / nb) / G) * nb, xcols = ceil(ceil(D / nb) / G) * nb;
-  double dev = es * U * cols * (keep ? 2 : 1) + es * U * xcols + 2.0 * 256.0 * 1048576.0;
-  if (o->precision == IA_FP64) dev += 4.0 * U * cols;
-  double prim = dev + 2.0 * es * U * D + 256.0 * 1048576.0 +
-                8.0 * D * (double)(eval_chunk(d) + 2) +
-                12.0 * (double)(d->train_nnz + d->val_nnz + d->test_nnz);
+  double dev = 0, prim = 0;
+  ia_infae_md_bytes(d->n_users, d->n_items, nb, o->precision, keep, ia_md_count(md), &dev, &prim);
+  /* The evaluation: a block of score columns, the rows it reads from host
+   * memory (a span of users a little wider than the block), the splits. */
+  prim += 8.0 * (double)d->n_items * (double)(eval_chunk(d) + 2) +
+          (o->precision == IA_FP64 ? 8.0 : 4.0) * 2.0 * (double)d->n_items * (double)eval_chunk(d) +
+          12.0 * (double)(d->train_nnz + d->val_nnz + d->test_nnz);
   double have = (double)ia_md_free_bytes(md);
   IA_CHECK(prim <= have, IA_ERR_NOMEM,
            "∞-AE on %s needs %.2f GiB on the first GPU and %.2f GiB on each other, %.2f GiB are "
@@ -285,16 +282,23 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
   ia_infae_plan plan;
   ia_infae_plan_make(d->n_users, d->n_items, u, d->train_nnz, g.size, g.nprow, g.npcol,
                      r->block_size, o->precision, n > 1, nystrom, 0, &plan);
-  r->bytes_per_rank = plan.bytes_total;
   int64_t limit = o->memory_limit;
   if (limit <= 0) IA_CALL_GOTO(ia_memory_per_rank(comm, &limit));
-  if (plan.bytes_total > (double)limit) {
+  /* --gpus: K is on the GPUs (checked below); the host holds α, the kept α
+   * (the prediction rows) and the dataset's rows. */
+  double host = o->gpus > 0 ? plan.bytes_total - plan.bytes_kernel - plan.bytes_panels +
+                                  (o->precision == IA_FP64 ? 8.0 : 4.0) * (double)u *
+                                      (double)d->n_items
+                            : plan.bytes_total;
+  if (o->gpus > 0 && o->device == IA_DEVICE_CPU) host = plan.bytes_total * 2.0;
+  r->bytes_per_rank = host;
+  if (host > (double)limit) {
     ia_plan_print(&plan, d->n_users, d->n_items, u, g.size, o->precision, n,
                   o->precision == IA_FP64 ? 40.0 : 80.0);
     IA_CHECK_GOTO(0, IA_ERR_NOMEM,
                   "∞-AE needs %.2f GiB per rank, above the limit of %.2f GiB (--memory-limit); "
                   "use more ranks, --precision fp32, --train-users or --centers",
-                  plan.bytes_total / 1073741824.0, (double)limit / 1073741824.0);
+                  host / 1073741824.0, (double)limit / 1073741824.0);
   }
   IA_CALL_GOTO(ia_backend_open(comm, o->device, &be));
   snprintf(r->device, sizeof r->device, "%s", ia_backend_describe(be));
@@ -323,7 +327,7 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
   ia_log_info("[train] ∞-AE %s on a %dx%d grid (block %d) on %s%s: %.2f GiB per rank planned, "
               "limit %.2f GiB",
               o->precision == IA_FP64 ? "fp64" : "fp32", g.nprow, g.npcol, r->block_size,
-              r->device, g.size > 1 ? " (rank 0)" : "", plan.bytes_total / 1073741824.0,
+              r->device, g.size > 1 ? " (rank 0)" : "", host / 1073741824.0,
               (double)limit / 1073741824.0);
   if (u < d->n_users && !nystrom) {
     st = IA_ALLOC(fit, u, "user sample");

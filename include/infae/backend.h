@@ -67,6 +67,13 @@ IA_NODISCARD ia_status ia_be_sync(ia_backend *b);
 IA_NODISCARD ia_status ia_be_copy_peer(ia_backend *b, void *dst, size_t dpitch, ia_backend *src_b,
                                        const void *src, size_t spitch, size_t width, int64_t cols);
 
+/* The same from host memory src to dst on b, and from src on b to host
+ * memory dst. */
+IA_NODISCARD ia_status ia_be_upload2d(ia_backend *b, void *dst, size_t dpitch, const void *src,
+                                      size_t spitch, size_t width, int64_t cols);
+IA_NODISCARD ia_status ia_be_download2d(ia_backend *b, void *dst, size_t dpitch, const void *src,
+                                        size_t spitch, size_t width, int64_t cols);
+
 /* A host CSR made available to the backend (the CPU backend refers to the
  * host arrays, which must outlive the handle). */
 IA_NODISCARD ia_status ia_be_csr_make(ia_backend *b, const ia_csr *host, ia_be_csr **out);

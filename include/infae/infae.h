@@ -66,6 +66,15 @@ void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, 
                         int npcol, int nb, ia_precision p, int keep_kernel, int nystrom,
                         int64_t panel_bytes, ia_infae_plan *out);
 
+/* One rank with K over `gpus` devices (opts.md, exact fit of n users): the
+ * device bytes of each device (its column tiles of K, of K's copy with
+ * keep_kernel, of the FP32 Gram of fp64 kernels and of X/α, and panel
+ * and product blocks) and of the first (the same, plus the block where the
+ * parts are summed; α, the kept α and the predictions are in host memory).
+ * Not collective. */
+void ia_infae_md_bytes(int64_t n, int64_t d, int nb, ia_precision p, int keep_kernel, int gpus,
+                       double *per_device, double *first);
+
 typedef struct {
   double seconds, flops; /* summed over calls; flops over all ranks */
 } ia_step;
@@ -97,15 +106,16 @@ IA_NODISCARD ia_status ia_infae_keep(ia_infae *m);
  * (validation) from the current α, or train ∪ validation (test) from the kept
  * α. Collective. */
 IA_NODISCARD ia_status ia_infae_predict(ia_infae *m, int test);
-/* One rank: the predictions stay in the backend's memory. */
+/* One rank: the predictions stay in the backend's memory (several devices:
+ * in host memory, scored through the first device). */
 int ia_infae_on_backend(const ia_infae *m);
 /* One rank, after ia_infae_predict: the scores of the n local users rows
- * (int32 in the backend) as d-long FP64 columns out (backend, leading
- * dimension ldo); train: the users' train rows in the backend (for
- * P = X − λ'α). Not collective. */
+ * (int32 in the backend; rows_h the same ascending, in host memory) as
+ * d-long FP64 columns out (backend, leading dimension ldo); train: the
+ * users' train rows in the backend (for P = X − λ'α). Not collective. */
 IA_NODISCARD ia_status ia_infae_score_cols(const ia_infae *m, const ia_be_csr *train,
-                                           const int32_t *rows, int64_t n, double *out,
-                                           int64_t ldo);
+                                           const int32_t *rows, const int64_t *rows_h, int64_t n,
+                                           double *out, int64_t ldo);
 /* Scores of the evaluation row `row` (local index) after ia_infae_predict;
  * train_items are that user's train items (needed for P = X − λ'α). Not
  * collective. Several ranks only: on one rank the predictions stay in the

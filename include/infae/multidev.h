@@ -61,10 +61,12 @@ IA_NODISCARD ia_status ia_md_copy(ia_md *md, ia_md_mat *dst, const ia_md_mat *sr
 /* A_ii += v, and Σ A_ii into *sum (host), for i < min(rows, cols). */
 IA_NODISCARD ia_status ia_md_diag_add(ia_md *md, ia_md_mat *a, double v);
 IA_NODISCARD ia_status ia_md_diag_sum(ia_md *md, const ia_md_mat *a, double *sum);
-/* dst ← src or dst ← a, with src/dst a rows × cols matrix on the primary
- * (leading dimension ld). */
-IA_NODISCARD ia_status ia_md_scatter(ia_md *md, const void *src, int64_t ld, ia_md_mat *dst);
-IA_NODISCARD ia_status ia_md_gather(ia_md *md, const ia_md_mat *a, void *dst, int64_t ld);
+/* dst ← src or dst ← a, with src/dst a rows × cols matrix (leading
+ * dimension ld) on the primary, or in host memory with on_host. */
+IA_NODISCARD ia_status ia_md_scatter(ia_md *md, const void *src, int on_host, int64_t ld,
+                                     ia_md_mat *dst);
+IA_NODISCARD ia_status ia_md_gather(ia_md *md, const ia_md_mat *a, void *dst, int on_host,
+                                    int64_t ld);
 /* A(i, j) into *v (host). */
 IA_NODISCARD ia_status ia_md_get(ia_md *md, const ia_md_mat *a, int64_t i, int64_t j, double *v);
 
@@ -73,9 +75,11 @@ IA_NODISCARD ia_status ia_md_get(ia_md *md, const ia_md_mat *a, int64_t i, int64
 IA_NODISCARD ia_status ia_md_potrf(ia_md *md, ia_md_mat *a, int64_t *info);
 /* B ← (L·Lᵀ)⁻¹B with the factor of ia_md_potrf (B: l->rows rows). */
 IA_NODISCARD ia_status ia_md_potrs(ia_md *md, const ia_md_mat *l, ia_md_mat *b);
-/* C = A·B on the primary: A (m × k) spread, B (k × n, leading dimension
- * ldb) and C (m × n, ldc) on the primary. Each device multiplies its column
- * tiles by the matching rows of B, a block of C's columns at a time (about
- * block_bytes of C), and the primary sums the parts in device order. */
+/* C = A·B: A (m × k) spread; B (k × n, leading dimension ldb) and C (m × n,
+ * ldc) on the primary, or in host memory with on_host. Each device
+ * multiplies its column tiles by the matching rows of B, a block of C's
+ * columns at a time (about block_bytes of C), and the primary sums the parts
+ * in device order. */
 IA_NODISCARD ia_status ia_md_gemm(ia_md *md, const ia_md_mat *a, const void *b, int64_t ldb,
-                                  int64_t n, void *c, int64_t ldc, int64_t block_bytes);
+                                  int64_t n, void *c, int64_t ldc, int on_host,
+                                  int64_t block_bytes);

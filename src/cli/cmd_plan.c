@@ -8,7 +8,7 @@
 int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
   (void)command;
   const char *data, *precision, *grid, *memory;
-  int np, block, lambdas, quiet, verbose;
+  int np, block, lambdas, quiet, verbose, gpus;
   int64_t train_users, centers;
   double rate;
   const ia_opt opts[] = {
@@ -22,6 +22,9 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
        &train_users},
       {"centers", IA_OPT_INT64, "0", "Nyström: fit every user through this many centers",
        &centers},
+      {"gpus", IA_OPT_INT, "0",
+       "also plan one rank with K over this many GPUs (train --gpus): bytes per GPU",
+       &gpus},
       {"gflops", IA_OPT_REAL, "0",
        "sustained GFLOP/s per rank for the time estimate [default: 40 fp64, 80 fp32: one core "
        "of a 2020s x86 server]",
@@ -48,6 +51,12 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
     st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
                       "--block-size and --lambdas must be ≥ 1, --train-users, --centers and "
                       "--gflops ≥ 0");
+  if (st == IA_OK && (gpus < 0 || gpus > IA_MD_MAX))
+    st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--gpus must be between 0 and %d",
+                      IA_MD_MAX);
+  if (st == IA_OK && gpus > 0 && (centers > 0 || train_users > 0))
+    st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
+                      "--gpus plans the exact fit: no --train-users or --centers");
   if (st == IA_OK && centers > 0 && train_users > 0)
     st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
                       "--centers and --train-users exclude each other");
@@ -67,6 +76,15 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
   ia_infae_plan plan;
   ia_infae_plan_make(users, items, u, d.train_nnz, np, nprow, npcol, block, p, lambdas > 1,
                      centers > 0, 0, &plan);
+  if (gpus > 0) {
+    double dev = 0, first = 0;
+    ia_infae_md_bytes(users, items, block, p, lambdas > 1, gpus, &dev, &first);
+    double host = (p == IA_FP64 ? 8.0 : 4.0) * 2.0 * (double)users * (double)items;
+    ia_log_info("one rank, K over %d GPUs (train --gpus %d): %.2f GiB on each GPU, %.2f GiB on "
+                "the first (and the evaluation's blocks); %.2f GiB of host memory for α and "
+                "the kept α",
+                gpus, gpus, dev / 1073741824.0, first / 1073741824.0, host / 1073741824.0);
+  }
   ia_dataset_free(&d);
   if (rate <= 0) rate = p == IA_FP64 ? 40.0 : 80.0;
   ia_plan_print(&plan, users, items, u, np, p, lambdas, rate);

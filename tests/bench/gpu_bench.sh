@@ -27,9 +27,11 @@ printf '\n%-11s %-5s %-5s %8s | %-14s | %-14s | %-14s | %-14s | %-7s | %6s\n' da
   "total s" "gram s GF/s" "Cholesky s GF/s" "solve s GF/s" "test s GF/s" "val s" "HR@10"
 for name in ml1m netflix25k; do
   for prec in fp64 fp32; do
-    for dev in cuda cpu; do
+    for dev in cuda mg cpu; do
       json="$work/${name}_${prec}_$dev.json"
-      OPENBLAS_NUM_THREADS=$threads "$infae" train --data "$work/$name.h5" --device "$dev" \
+      args=(--device "$dev")
+      [ "$dev" != mg ] || args=(--device cuda --gpus "${GPUS:-1}")
+      OPENBLAS_NUM_THREADS=$threads "$infae" train --data "$work/$name.h5" "${args[@]}" \
         --precision "$prec" --metrics-json "$json" --quiet > /dev/null
       /usr/bin/python3 - "$json" "$name" "$prec" "$dev" <<'PY'
 import json, sys

@@ -70,10 +70,20 @@ run_mpi "$n" train --data "$WORK/g.h5" --lambdas $lam --block-size 32 --precisio
 # than tiles of X; the same metrics, and fp32 within 1e-3.
 if [ "$n" = 1 ] && [ -z "$grid" ]; then
   run_mpi 1 train --data "$WORK/g.h5" --lambdas $lam --block-size 32 --device cpu --gpus 3 \
-    --metrics-json "$WORK/md.json" --quiet
+    --out "$WORK/md.h5" --metrics-json "$WORK/md.json" --quiet
   "$PYTHON" "$ORACLE/oracle.py" eval --data "$WORK/g.h5" --model infae --lambdas $lam \
     --compare "$WORK/md.json" --rtol 1e-9
   grep -Eq '"device":[[:space:]]*"3 host slices' "$WORK/md.json" || fail "--gpus 3 did not report its slices"
+  run_mpi 1 train --data "$WORK/g.h5" --lambdas $lam --block-size 32 --device cpu \
+    --out "$WORK/one.h5" --quiet
+  "$PYTHON" - "$WORK/md.h5" "$WORK/one.h5" <<'PY'
+import sys
+import h5py, numpy as np
+a, b = (h5py.File(p, "r")["alpha"][...] for p in sys.argv[1:3])
+err = np.abs(a - b).max() / np.abs(b).max()
+print("--gpus 3 model file: α within %.2g of one device's" % err)
+assert err < 1e-12, err  # the same solve, in another summation order
+PY
   run_mpi 1 train --data "$WORK/g.h5" --lambdas $lam --block-size 32 --device cpu --gpus 11 \
     --precision fp32 --metrics-json "$WORK/md32.json" --quiet
   "$PYTHON" "$ORACLE/oracle.py" eval --data "$WORK/g.h5" --model infae --lambdas $lam \

@@ -3,8 +3,9 @@
  * a diagonal shift, single entries, the Cholesky factor (lower triangle)
  * and its leading minor for a matrix that is not positive definite, the
  * solve (also as the residual A·X − B, which needs no reference), and the
- * product of a spread matrix with a matrix on the primary, in blocks of
- * columns. Sizes leave a partial last tile and, with many devices, devices
+ * product of a spread matrix with a matrix on the primary or in host
+ * memory, in blocks of columns; scatter and gather from and to host memory
+ * around the solve. Sizes leave a partial last tile and, with many devices, devices
  * without tiles (9 host slices: two hold no tile of A, six none of B). Argument: cpu (1, 2, 3 and 5 host slices) or cuda (1 and,
  * when visible, 2 GPUs: cusolverMg; exits 77, skipped, without a GPU). */
 #include <cblas.h>
@@ -105,10 +106,10 @@ static void run(ia_backend *be, int ndev, ia_precision p) {
   OK(ia_md_alloc(md, p, N, NRHS, NBB, "B", &mb));
 
   /* Layout: the round trip, and which device holds each column. */
-  OK(ia_md_scatter(md, da, N, &ma));
+  OK(ia_md_scatter(md, da, 0, N, &ma));
   OK(ia_md_copy(md, &mc, &ma));
   OK(ia_be_zero(be, da, (p == IA_FP64 ? 8 : 4) * (size_t)N * N));
-  OK(ia_md_gather(md, &mc, da, N));
+  OK(ia_md_gather(md, &mc, da, 0, N));
   down(be, p, da, h, N * N);
   {
     double *ar = malloc(sizeof(double) * N * N);
@@ -149,16 +150,23 @@ static void run(ia_backend *be, int ndev, ia_precision p) {
   memcpy(ref, a, sizeof(double) * N * N);
   LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', N, ref, N);
   OK(ia_md_potrf(md, &ma, &info));
-  OK(ia_md_gather(md, &ma, da, N));
+  OK(ia_md_gather(md, &ma, da, 0, N));
   down(be, p, da, h, N * N);
   snprintf(what, sizeof what, "%s %d dev: potrf (lower) against LAPACK, info %lld", pn, ndev,
            (long long)info);
   check(what, info != 0 ? 1.0 : rel(h, ref, N, N, N, 1), tol);
 
   /* Solve: against LAPACK, and the residual against A itself. */
-  OK(ia_md_scatter(md, db, N, &mb));
+  /* B from and to host memory, in the precision of the matrices. */
+  size_t es = p == IA_FP64 ? 8 : 4;
+  void *hx = malloc(es * (size_t)N * NRHS);
+  OK(ia_be_download(be, hx, db, es * (size_t)N * NRHS));
+  OK(ia_md_scatter(md, hx, 1, N, &mb));
   OK(ia_md_potrs(md, &ma, &mb));
-  OK(ia_md_gather(md, &mb, db, N));
+  memset(hx, 0, es * (size_t)N * NRHS);
+  OK(ia_md_gather(md, &mb, hx, 1, N));
+  OK(ia_be_upload(be, db, hx, es * (size_t)N * NRHS));
+  free(hx);
   down(be, p, db, x, N * NRHS);
   memcpy(r, b, sizeof(double) * N * NRHS);
   LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', N, NRHS, ref, N, r, N);
@@ -179,24 +187,34 @@ static void run(ia_backend *be, int ndev, ia_precision p) {
   memcpy(ref, s, sizeof(double) * N * N);
   int64_t want_info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', N, ref, N);
   void *ds = up(be, p, s, N * N);
-  OK(ia_md_scatter(md, ds, N, &ma));
+  OK(ia_md_scatter(md, ds, 0, N, &ma));
   OK(ia_md_potrf(md, &ma, &info));
   snprintf(what, sizeof what, "%s %d dev: leading minor %lld (LAPACK %lld)", pn, ndev,
            (long long)info, (long long)want_info);
   check(what, info == want_info && info > 0 ? 0 : 1, 0);
 
   /* C = A·B with A spread and B, C on the primary, 10 columns at a time. */
-  OK(ia_md_scatter(md, da, N, &ma)); /* da holds the factor: any matrix will do */
+  OK(ia_md_scatter(md, da, 0, N, &ma)); /* da holds the factor: any matrix will do */
   double *l = malloc(sizeof(double) * N * N), *c = malloc(sizeof(double) * N * NRHS);
   down(be, p, da, l, N * N);
   void *dc = up(be, p, b, N * NRHS), *db2 = up(be, p, b, N * NRHS);
-  OK(ia_md_gemm(md, &ma, db2, N, NRHS, dc, N, (int64_t)(p == IA_FP64 ? 8 : 4) * N * 10));
+  OK(ia_md_gemm(md, &ma, db2, N, NRHS, dc, N, 0, (int64_t)(p == IA_FP64 ? 8 : 4) * N * 10));
   down(be, p, dc, c, N * NRHS);
   double *bb = malloc(sizeof(double) * N * NRHS);
   for (int i = 0; i < N * NRHS; i++) bb[i] = p == IA_FP64 ? b[i] : (double)(float)b[i];
   cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, N, NRHS, N, 1.0, l, N, bb, N, 0.0, r, N);
   snprintf(what, sizeof what, "%s %d dev: spread A times B on the primary", pn, ndev);
   check(what, rel(c, r, N, NRHS, N, 0), tol);
+  /* B and C in host memory. */
+  void *hb = malloc(es * (size_t)N * NRHS), *hc = calloc((size_t)N * NRHS, es);
+  OK(ia_be_download(be, hb, db2, es * (size_t)N * NRHS));
+  OK(ia_md_gemm(md, &ma, hb, N, NRHS, hc, N, 1, (int64_t)es * N * 7));
+  OK(ia_be_upload(be, dc, hc, es * (size_t)N * NRHS));
+  down(be, p, dc, c, N * NRHS);
+  snprintf(what, sizeof what, "%s %d dev: spread A times B, both in host memory", pn, ndev);
+  check(what, rel(c, r, N, NRHS, N, 0), tol);
+  free(hb);
+  free(hc);
 
   ia_be_free(be, da);
   ia_be_free(be, db);
