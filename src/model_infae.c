@@ -661,8 +661,8 @@ static ia_status factor_status(const ia_infae *m, int64_t info, double lambda, d
   return IA_OK;
 }
 
-/* Several devices: K + λ'I factored and X solved across them; α comes to
- * the primary. */
+/* Several devices: K + λ'I factored and X solved across them; X is made and
+ * α kept in host memory. */
 static ia_status md_fit(ia_infae *m, double lambda, double lp, double t0) {
   if (m->mkf.part[0] == m->mk.part[0])
     m->have_kernel = 0; /* factored in place */

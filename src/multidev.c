@@ -147,11 +147,11 @@ static char *tile_at(const ia_md_mat *a, int64_t t, int64_t row) {
   return (char *)a->part[tile_dev(a, t)] + es * (col * (size_t)a->rows + (size_t)row);
 }
 
-/* Whole tiles on every device (cusolverMg's allocation: the last tile of a
- * device is padded to nb columns). */
+/* As cusolverMg's own examples allocate: ⌈tiles/G⌉ whole tiles on every
+ * device, the last one padded to nb columns. */
 static size_t part_bytes(const ia_md_mat *a, int g) {
-  int64_t tiles = n_tiles(a), mine = tiles / a->ndev + (g < tiles % a->ndev ? 1 : 0);
-  int64_t c = mine * a->nb;
+  (void)g;
+  int64_t c = (n_tiles(a) + a->ndev - 1) / a->ndev * a->nb;
   return esize(a->prec) * (size_t)(a->rows > 0 ? a->rows : 1) * (size_t)(c > 0 ? c : 1);
 }
 

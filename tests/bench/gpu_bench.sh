@@ -2,13 +2,19 @@
 # Benchmark (not a test): the full ∞-AE protocol (Gram, 6 λ of Cholesky +
 # solve + validation, test) on one GPU against the same run on the CPU, on
 # the ML-1M-sized 6,000 × 3,700 set and the Netflix-sample-sized
-# 25,000 × 17,770 set, fp64 and fp32. Prints seconds and GFLOP/s per step.
-# Usage: gpu_bench.sh BUILD_DIR WORK_DIR [CPU_THREADS]
+# 25,000 × 17,770 set, fp64 and fp32; also K spread by cusolverMg over GPUS
+# GPUs (device "mg": --gpus $GPUS, default 1, which sets cusolverMg against
+# cuSOLVER on one GPU). Prints seconds and GFLOP/s per step. DEVICES chooses
+# the runs (default "cuda mg cpu"); INFAE the program instead of
+# BUILD_DIR/src/infae_mpi.
+# Usage: [GPUS=N] [DEVICES=...] gpu_bench.sh BUILD_DIR WORK_DIR [CPU_THREADS]
 set -euo pipefail
-build=${1:?build dir (configured with -DINFAE_CUDA=ON)}
+build=${1-}
 work=${2:?work dir}
 threads=${3:-$(nproc)}
-infae="$build/src/infae_mpi"
+infae=${INFAE:-$build/src/infae_mpi}
+[ -x "$infae" ] || { echo "no infae_mpi at '$infae' (BUILD_DIR with -DINFAE_CUDA=ON, or INFAE)"; exit 2; }
+py=$(command -v /usr/bin/python3 || command -v python3)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mkdir -p "$work"
 "$infae" --version
@@ -27,13 +33,13 @@ printf '\n%-11s %-5s %-5s %8s | %-14s | %-14s | %-14s | %-14s | %-7s | %6s\n' da
   "total s" "gram s GF/s" "Cholesky s GF/s" "solve s GF/s" "test s GF/s" "val s" "HR@10"
 for name in ml1m netflix25k; do
   for prec in fp64 fp32; do
-    for dev in cuda mg cpu; do
+    for dev in ${DEVICES:-cuda mg cpu}; do
       json="$work/${name}_${prec}_$dev.json"
       args=(--device "$dev")
       [ "$dev" != mg ] || args=(--device cuda --gpus "${GPUS:-1}")
       OPENBLAS_NUM_THREADS=$threads "$infae" train --data "$work/$name.h5" "${args[@]}" \
         --precision "$prec" --metrics-json "$json" --quiet > /dev/null
-      /usr/bin/python3 - "$json" "$name" "$prec" "$dev" <<'PY'
+      "$py" - "$json" "$name" "$prec" "$dev" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 st = r["infae"]["steps"]
@@ -55,12 +61,13 @@ done
 # validations (host). GFLOP/s counts the device step's five μ·d·b GEMMs (the
 # CPU step is sparse and does fewer flops: no rate for it).
 printf '\n%-11s %-5s %9s %9s %9s\n' distill device "steps/s" "s/step" "GFLOP/s"
-for dev in cuda cpu; do
+for dev in ${DEVICES:-cuda cpu}; do
+  [ "$dev" != mg ] || continue
   json="$work/distill_$dev.json"
   OPENBLAS_NUM_THREADS=$threads "$infae" distill --data "$work/netflix25k.h5" --device "$dev" \
     --budget 500 --samples 200 --steps "${DISTILL_STEPS:-20}" --no-ease \
     --out "$work/distill_$dev.h5" --metrics-json "$json" --quiet > /dev/null
-  /usr/bin/python3 - "$json" "$dev" <<'PY'
+  "$py" - "$json" "$dev" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 steps = r["steps_per_s"] * r["seconds"]

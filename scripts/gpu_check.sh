@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Checks and times a CUDA build on a GPU node, from the source tree and a
+# bundle of the build (scripts/bundle.sh) or a build directory:
+#   ops    the CUDA backend, cusolverMg and Distill-CF's device step against
+#          the CPU (test_backend_cuda on 1 and 2 ranks, test_multidev cuda,
+#          test_distill_be cuda on 1 and 2 ranks)
+#   cli    tests/cli/gpu_infae.sh and gpu_distill.sh (train and distill with
+#          --device cuda against --device cpu)
+#   bench  tests/bench/gpu_bench.sh (BENCH_DEVICES, default "cuda mg")
+# Logs go to LOGS (default ./gpu_check_logs), one per step, and a summary
+# line per step to stdout.
+# Usage: scripts/gpu_check.sh BUNDLE.tar.xz|BUILD_DIR [ops] [cli] [bench]
+set -uo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+what=${1:?bundle (.tar.xz) or build dir}
+shift
+steps=${*:-ops cli bench}
+logs=${LOGS:-$PWD/gpu_check_logs}
+mkdir -p "$logs"
+if [ -f "$what" ]; then
+  b=$(mktemp -d "${TMPDIR:-/tmp}/infae-bundle.XXXXXX")
+  tar xf "$what" -C "$b"
+  # shellcheck disable=SC1091
+  source "$b/env.sh"
+  bin="$b/bin"
+  tests="$b/bin"
+else
+  bin="$what/src"
+  tests="$what/tests"
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+export OMPI_MCA_rmaps_base_oversubscribe=1
+mpiexec=$(command -v mpiexec)
+python=${PYTHON:-$(command -v python3)}
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
+"$bin/infae_mpi" --version
+
+step() { # step NAME COMMAND...: run, log, one line of result
+  local name=$1 t0 rc
+  shift
+  t0=$(date +%s)
+  "$@" > "$logs/$name.log" 2>&1
+  rc=$?
+  printf '%-22s rc=%-3s %4s s  %s\n' "$name" "$rc" "$(($(date +%s) - t0))" \
+    "$(grep -E 'FAIL|rror' "$logs/$name.log" | head -1)"
+}
+
+for s in $steps; do
+  case $s in
+    ops)
+      for n in 1 2; do step "backend_cuda_np$n" "$mpiexec" -n $n "$tests/test_backend_cuda"; done
+      step multidev_cuda "$mpiexec" -n 1 "$tests/test_multidev" cuda
+      for n in 1 2; do step "distill_be_cuda_np$n" "$mpiexec" -n $n "$tests/test_distill_be" cuda; done
+      ;;
+    cli)
+      for t in gpu_infae gpu_distill; do
+        step "$t" env INFAE="$bin/infae_mpi" MPIEXEC="$mpiexec" PYTHON="$python" SRC="$src" \
+          OPENBLAS_NUM_THREADS="$(nproc)" bash "$src/tests/cli/$t.sh"
+      done
+      ;;
+    bench)
+      step gpu_bench env INFAE="$bin/infae_mpi" DEVICES="${BENCH_DEVICES:-cuda mg}" \
+        bash "$src/tests/bench/gpu_bench.sh" "" "${BENCH_WORK:-/tmp/infae_bench}"
+      tail -n 20 "$logs/gpu_bench.log"
+      ;;
+    *) echo "unknown step $s (ops, cli, bench)" >&2 ;;
+  esac
+done
