@@ -31,7 +31,7 @@ struct ia_infae {
   ia_backend *be;
   int arrays_on_backend; /* one rank: no ScaLAPACK */
   ia_md *md;             /* one rank, several devices (NULL: one) */
-  ia_md_mat mk, mkf, mx; /* there: K (or NTK(C, X)), its factor, X solved into α */
+  ia_md_mat mk, mx;      /* there: K (or NTK(C, X)) and its factor, X solved into α */
   ia_csr mfc[IA_MD_MAX]; /* fit users of each device's column tiles */
   double *mnc[IA_MD_MAX];
   ia_be_csr *mcol[IA_MD_MAX], *mtr[IA_MD_MAX], *mva[IA_MD_MAX]; /* on device g */
@@ -55,6 +55,7 @@ struct ia_infae {
   double trace, lam_prime, best_lam_prime;
   double trace_count;    /* λ' = λ·trace/trace_count */
   int have_kernel, have_alpha, have_best, have_cross;
+  int have_gram;         /* ia_infae_gram done (several devices remake K from it) */
   int pred_mode;         /* 0 none, 1: X − λ'α, 2: direct */
   const void *pred_src;  /* one rank: α or the predictions, in the backend (ld r_ld) */
   double pred_lam_prime;
@@ -129,7 +130,8 @@ void ia_infae_md_bytes(int64_t n, int64_t d, int nb, ia_precision p, int keep_ke
   double cols = ceil(ceil(U / nb) / G) * nb, xcols = ceil(ceil(D / nb) / G) * nb;
   /* Gram panels, and the test product's part of C and rows of α. */
   double blocks = 4.0 * 256.0 * 1048576.0;
-  double dev = es * U * cols * (keep_kernel ? 2 : 1) + es * U * xcols + blocks;
+  (void)keep_kernel; /* K is remade per λ, never copied (md_fit) */
+  double dev = es * U * cols + es * U * xcols + blocks;
   if (p == IA_FP64) dev += 4.0 * U * cols;
   (void)D;
   *per_device = dev;
@@ -299,13 +301,10 @@ static int diag_at(const ia_infae *m, int64_t j, size_t *at) {
 
 /* Several devices: K (and its factor) U × U and X/α U × d in column tiles,
  * and on each device the rows its tiles need. */
-static ia_status md_create(ia_infae *m, const char *path, int separate_factor) {
+static ia_status md_create(ia_infae *m, const char *path) {
   int G = ia_md_count(m->md);
   IA_CALL(ia_md_alloc(m->md, m->prec, m->u, m->u, m->nb, "kernel matrix K (a device's tiles)",
                       &m->mk));
-  if (separate_factor)
-    IA_CALL(ia_md_alloc(m->md, m->prec, m->u, m->u, m->nb, "Cholesky factor (a device's tiles)",
-                        &m->mkf));
   IA_CALL(ia_md_alloc(m->md, m->prec, m->u, m->d, m->nb, "right-hand side X / α (a device's tiles)",
                       &m->mx));
   for (int g = 0; g < G; g++) {
@@ -381,7 +380,7 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
   /* Distributed arrays (see ia_infae_plan_make for their sizes). */
   int separate_factor = o->keep_kernel || m->nystrom;
   if (m->md) {
-    IA_CALL_GOTO(md_create(m, path, separate_factor));
+    IA_CALL_GOTO(md_create(m, path));
   } else {
     st = alloc_array(m, &m->k, m->mu, m->nu, "kernel matrix K");
     if (st == IA_OK && separate_factor)
@@ -408,7 +407,6 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
   if (m->md) m->best = m->rows;
   if (!separate_factor) m->kf = m->k;
   if (!m->sampled) m->pc = m->a;
-  if (m->md && !separate_factor) m->mkf = m->mk;
   st = desc(m->desc_k, m->u, m->u, nb, nb, g->ctxt, m->mu);
   if (st == IA_OK) st = desc(m->desc_a, m->u, m->d, nb, nb, g->ctxt, m->mu);
   if (st == IA_OK) st = desc(m->desc_kc, m->n, m->u, nb, nb, g->ctxt, m->mn);
@@ -426,7 +424,6 @@ void ia_infae_free(ia_infae **pm) {
   ia_infae *m = *pm;
   if (!m) return;
   if (m->md) {
-    if (m->mkf.part[0] != m->mk.part[0]) ia_md_free(m->md, &m->mkf);
     ia_md_free(m->md, &m->mk);
     ia_md_free(m->md, &m->mx);
     for (int g = 0; g < ia_md_count(m->md); g++) {
@@ -619,6 +616,7 @@ ia_status ia_infae_gram(ia_infae *m, double *trace) {
   m->stats.gram.seconds += ia_time() - t0;
   if (m->nystrom) IA_CALL(nystrom_normal(m));
   m->have_kernel = 1;
+  m->have_gram = 1;
   *trace = m->trace;
   return IA_OK;
 }
@@ -661,16 +659,23 @@ static ia_status factor_status(const ia_infae *m, int64_t info, double lambda, d
   return IA_OK;
 }
 
-/* Several devices: K + λ'I factored and X solved across them; X is made and
- * α kept in host memory. */
+/* Several devices: K + λ'I factored in place and X solved across them; X
+ * is made and α kept in host memory. K is made again for the next λ instead
+ * of kept as a copy, which would double each device's share: its U²·d flops
+ * cost 3d/(r·U) of the factor's U³/3 at r times the factor's rate (tensor
+ * cores: about 1 % for full Netflix). */
 static ia_status md_fit(ia_infae *m, double lambda, double lp, double t0) {
-  if (m->mkf.part[0] == m->mk.part[0])
-    m->have_kernel = 0; /* factored in place */
-  else
-    IA_CALL(ia_md_copy(m->md, &m->mkf, &m->mk));
+  if (!m->have_kernel) {
+    double t1 = ia_time(), flops = 0;
+    IA_CALL(md_tiles(m, 0, m->nfr, 1, &flops));
+    m->stats.gram.flops += flops;
+    m->stats.gram.seconds += ia_time() - t1;
+    t0 = ia_time();
+  }
+  m->have_kernel = 0; /* factored in place */
   int64_t info = 0;
-  IA_CALL(ia_md_diag_add(m->md, &m->mkf, lp));
-  IA_CALL(ia_md_potrf(m->md, &m->mkf, &info));
+  IA_CALL(ia_md_diag_add(m->md, &m->mk, lp));
+  IA_CALL(ia_md_potrf(m->md, &m->mk, &info));
   m->stats.factor.seconds += ia_time() - t0;
   m->stats.factor.flops += (double)m->u * (double)m->u * (double)m->u / 3.0;
   IA_CALL(factor_status(m, info, lambda, lp));
@@ -680,7 +685,7 @@ static ia_status md_fit(ia_infae *m, double lambda, double lp, double t0) {
     for (int64_t e = m->fr.indptr[r]; e < m->fr.indptr[r + 1]; e++)
       put(m, m->a, (size_t)m->fr.indices[e] * (size_t)m->mu + (size_t)r, 1.0);
   IA_CALL(ia_md_scatter(m->md, m->a, 1, m->mu, &m->mx));
-  IA_CALL(ia_md_potrs(m->md, &m->mkf, &m->mx));
+  IA_CALL(ia_md_potrs(m->md, &m->mk, &m->mx));
   IA_CALL(ia_md_gather(m->md, &m->mx, m->a, 1, m->mu));
   m->stats.solve.seconds += ia_time() - t0;
   m->stats.solve.flops += 2.0 * (double)m->u * (double)m->u * (double)m->d;
@@ -690,7 +695,8 @@ static ia_status md_fit(ia_infae *m, double lambda, double lp, double t0) {
 }
 
 ia_status ia_infae_fit(ia_infae *m, double lambda) {
-  IA_CHECK(m->have_kernel, IA_ERR_INTERNAL, "ia_infae_fit before ia_infae_gram");
+  IA_CHECK(m->have_kernel || (m->md && m->have_gram), IA_ERR_INTERNAL,
+           "ia_infae_fit before ia_infae_gram");
   IA_CHECK(lambda >= 0, IA_ERR_ARG, "λ must be ≥ 0 (got %g)", lambda);
   double t0 = ia_time();
   m->have_alpha = 0;
