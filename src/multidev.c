@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend_impl.h"
+#include "infae/device.h"
 #include "infae/grid.h"
 #include "infae/multidev.h"
 
@@ -26,13 +27,16 @@ ia_status ia_md_open(ia_backend *primary, int ndev, ia_md **out) {
   *out = NULL;
   IA_CHECK(ndev >= 1 && ndev <= IA_MD_MAX, IA_ERR_ARG, "--gpus must be between 1 and %d (got %d)",
            IA_MD_MAX, ndev);
+  int cuda = ia_backend_device(primary) == IA_DEVICE_CUDA;
+  int first = ia_backend_index(primary);
+  IA_CHECK(!cuda || first + ndev <= ia_cuda_device_count(), IA_ERR_DEVICE,
+           "--gpus %d needs GPUs %d to %d of this node; %d are visible", ndev, first,
+           first + ndev - 1, ia_cuda_device_count());
   ia_md *md = NULL;
   IA_CALL(IA_ZALLOC(md, 1, "multi-device state"));
   ia_status st = IA_OK;
   md->ndev = ndev;
   md->dev[0] = primary;
-  int cuda = ia_backend_device(primary) == IA_DEVICE_CUDA;
-  int first = ia_backend_index(primary);
   for (int g = 1; g < ndev && st == IA_OK; g++)
     st = ia_backend_open_index(primary, cuda ? first + g : 0, &md->dev[g]);
   if (st == IA_OK && cuda) {
@@ -53,9 +57,6 @@ ia_status ia_md_open(ia_backend *primary, int ndev, ia_md **out) {
   }
 #endif
   if (st != IA_OK) {
-    if (cuda && first + ndev > 1)
-      ia_error_set(st, __FILE__, __LINE__, "--gpus %d: GPUs %d to %d of this node are needed",
-                   ndev, first, first + ndev - 1);
     ia_md_close(&md);
     return st;
   }
