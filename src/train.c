@@ -239,7 +239,8 @@ static ia_status md_memory_check(const ia_train_opts *o, const ia_dataset *d, ia
   double have = (double)ia_md_free_bytes(md);
   IA_CHECK(prim <= have, IA_ERR_NOMEM,
            "∞-AE on %s needs %.2f GiB on the first GPU and %.2f GiB on each other, %.2f GiB are "
-           "free on the fullest; use more --gpus, --precision fp32, --train-users or --centers",
+           "free on the fullest; use more --gpus or --precision fp32 (or, without --gpus, "
+           "--train-users or --centers)",
            where, prim / 1073741824.0, dev / 1073741824.0, have / 1073741824.0);
   return IA_OK;
 }

@@ -136,7 +136,6 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
   if (st == IA_OK && (gpus < 0 || gpus > IA_MD_MAX))
     st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--gpus must be between 0 and %d (got %d)",
                       IA_MD_MAX, gpus);
-
   if (ia_agree(comm, st) != IA_OK) return 2;
   ia_train_result r;
   st = ia_agree(comm, ia_train(comm, &to, &r));
