@@ -145,7 +145,9 @@ void ia_opts_usage(FILE *f, const char *usage, const char *summary, const ia_opt
     snprintf(left, sizeof left, "%s%s %s", strlen(table[i].name) == 1 ? "-" : "--", table[i].name,
              type_hint(table[i].type));
     fprintf(f, "  %-26s %s", left, table[i].help);
-    if (table[i].def && table[i].type != IA_OPT_FLAG) fprintf(f, " [default: %s]", table[i].def);
+    /* An empty default says nothing ("" for "not given"). */
+    if (table[i].def && table[i].def[0] && table[i].type != IA_OPT_FLAG)
+      fprintf(f, " [default: %s]", table[i].def);
     if (table[i].type == IA_OPT_STRINGS) fprintf(f, " (repeatable)");
     fprintf(f, "\n");
   }
