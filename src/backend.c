@@ -222,8 +222,6 @@ ia_status ia_be_zero(ia_backend *b, void *p, size_t bytes) {
   return CUDA_OR(ia_cuda_zero(b->cuda, p, bytes), host_zero(p, bytes));
 }
 
-ia_status ia_be_sync(ia_backend *b) { return CUDA_OR(ia_cuda_sync(b->cuda), IA_OK); }
-
 static ia_status host_copy2d(void *dst, size_t dpitch, const void *src, size_t spitch,
                              size_t width, int64_t cols) {
   for (int64_t j = 0; j < cols; j++)

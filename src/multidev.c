@@ -176,18 +176,6 @@ void ia_md_free(ia_md *md, ia_md_mat *a) {
   memset(a, 0, sizeof *a);
 }
 
-static int same_shape(const ia_md_mat *a, const ia_md_mat *b) {
-  return a->prec == b->prec && a->rows == b->rows && a->cols == b->cols && a->nb == b->nb &&
-         a->ndev == b->ndev;
-}
-
-ia_status ia_md_copy(ia_md *md, ia_md_mat *dst, const ia_md_mat *src) {
-  IA_CHECK(same_shape(dst, src), IA_ERR_INTERNAL, "ia_md_copy between different shapes");
-  for (int g = 0; g < md->ndev; g++)
-    IA_CALL(ia_be_copy(md->dev[g], dst->part[g], src->part[g], part_bytes(src, g)));
-  return IA_OK;
-}
-
 /* Each tile's diagonal block is the w × w square at row t·nb. */
 ia_status ia_md_diag_add(ia_md *md, ia_md_mat *a, double v) {
   for (int64_t t = 0; t < n_tiles(a) && t * a->nb < a->rows; t++) {

@@ -59,8 +59,6 @@ IA_NODISCARD ia_status ia_be_download(ia_backend *b, void *dst, const void *src,
 IA_NODISCARD ia_status ia_be_copy(ia_backend *b, void *dst, const void *src, size_t bytes);
 IA_NODISCARD ia_status ia_be_zero(ia_backend *b, void *p, size_t bytes);
 
-/* Waits until the work queued on the backend is done. */
-IA_NODISCARD ia_status ia_be_sync(ia_backend *b);
 /* cols columns of width bytes, from src (on src_b, column pitch spitch
  * bytes) to dst (on b, pitch dpitch): between two GPUs of a node, or within
  * one. Both backends are idle when it returns. */

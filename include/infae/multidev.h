@@ -56,8 +56,6 @@ int64_t ia_md_global_col(const ia_md_mat *a, int g, int64_t j);
 IA_NODISCARD ia_status ia_md_alloc(ia_md *md, ia_precision p, int64_t rows, int64_t cols,
                                    int64_t nb, const char *what, ia_md_mat *out);
 void ia_md_free(ia_md *md, ia_md_mat *a);
-/* dst ← src, of the same shape. */
-IA_NODISCARD ia_status ia_md_copy(ia_md *md, ia_md_mat *dst, const ia_md_mat *src);
 /* A_ii += v, and Σ A_ii into *sum (host), for i < min(rows, cols). */
 IA_NODISCARD ia_status ia_md_diag_add(ia_md *md, ia_md_mat *a, double v);
 IA_NODISCARD ia_status ia_md_diag_sum(ia_md *md, const ia_md_mat *a, double *sum);
