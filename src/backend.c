@@ -147,8 +147,10 @@ void ia_backend_close(ia_backend **pb) {
   ia_backend *b = *pb;
   if (!b) return;
 #if IA_HAVE_CUDA
-  if (b->cuda) ia_cuda_bind(b->cuda);
-  if (b->cuda) ia_cuda_close(b->cuda);
+  if (b->cuda) {
+    ia_cuda_bind(b->cuda);
+    ia_cuda_close(b->cuda);
+  }
 #endif
   free(b);
   *pb = NULL;

@@ -123,17 +123,16 @@ void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, 
   o->flops_test = 2.0 * N * U * D * 2.0; /* NTK(C, X) and its product with α */
 }
 
-void ia_infae_md_bytes(int64_t n, int64_t d, int nb, ia_precision p, int keep_kernel, int gpus,
+void ia_infae_md_bytes(int64_t n, int64_t d, int nb, ia_precision p, int gpus,
                        double *per_device, double *first) {
   double es = p == IA_FP64 ? 8.0 : 4.0, G = gpus > 0 ? gpus : 1, U = (double)n, D = (double)d;
   /* Whole tiles on the device with the most (multidev.c pads the last). */
   double cols = ceil(ceil(U / nb) / G) * nb, xcols = ceil(ceil(D / nb) / G) * nb;
   /* Gram panels, and the test product's part of C and rows of α. */
   double blocks = 4.0 * 256.0 * 1048576.0;
-  (void)keep_kernel; /* K is remade per λ, never copied (md_fit) */
+  /* K is remade for each λ, never copied (md_fit). */
   double dev = es * U * cols + es * U * xcols + blocks;
   if (p == IA_FP64) dev += 4.0 * U * cols;
-  (void)D;
   *per_device = dev;
   *first = dev + 256.0 * 1048576.0; /* the sum of the parts */
 }
@@ -318,6 +317,7 @@ static ia_status md_create(ia_infae *m, const char *path) {
     for (int64_t j = 0; j < n; j++)
       m->mnc[g][j] = (double)(m->mfc[g].indptr[j + 1] - m->mfc[g].indptr[j]);
     IA_CALL(ia_be_csr_make(b, &m->mfc[g], &m->mcol[g]));
+    if (g == 0) continue; /* the primary has them already: bfr, bcva */
     IA_CALL(ia_be_csr_make(b, &m->fr, &m->mtr[g]));
     IA_CALL(ia_be_csr_make(b, &m->cva, &m->mva[g]));
   }
@@ -381,6 +381,8 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
   int separate_factor = o->keep_kernel || m->nystrom;
   if (m->md) {
     IA_CALL_GOTO(md_create(m, path));
+    m->mtr[0] = m->bfr;
+    m->mva[0] = m->bcva;
   } else {
     st = alloc_array(m, &m->k, m->mu, m->nu, "kernel matrix K");
     if (st == IA_OK && separate_factor)
@@ -429,8 +431,8 @@ void ia_infae_free(ia_infae **pm) {
     for (int g = 0; g < ia_md_count(m->md); g++) {
       ia_backend *b = ia_md_backend(m->md, g);
       ia_be_csr_free(b, &m->mcol[g]);
-      ia_be_csr_free(b, &m->mtr[g]);
-      ia_be_csr_free(b, &m->mva[g]);
+      if (g > 0) ia_be_csr_free(b, &m->mtr[g]);
+      if (g > 0) ia_be_csr_free(b, &m->mva[g]);
       ia_csr_free(&m->mfc[g]);
       free(m->mnc[g]);
     }
@@ -490,9 +492,7 @@ static void ptrsm(ia_precision p, const char *ta, int m, int n, const void *a, i
 
 /* The binary rows of csr (local rows of a block-cyclic matrix over users)
  * into the local block-cyclic columns (items) of out, leading dimension ld. */
-static ia_status densify(ia_infae *m, const ia_csr *csr, const ia_be_csr *bcsr, void *out,
-                         int64_t ld) {
-  if (m->arrays_on_backend) return ia_be_densify(m->be, m->prec, bcsr, m->d, out, ld);
+static void densify_host(ia_infae *m, const ia_csr *csr, void *out, int64_t ld) {
   const ia_grid *g = &m->g;
   memset(out, 0, local_bytes(m, ld, m->dl));
   for (int64_t r = 0; r < csr->n_rows; r++)
@@ -501,6 +501,12 @@ static ia_status densify(ia_infae *m, const ia_csr *csr, const ia_be_csr *bcsr, 
       if (ia_g2p(it, m->nb, g->npcol) == g->mycol)
         put(m, out, (size_t)ia_g2l(it, m->nb, g->npcol) * (size_t)ld + (size_t)r, 1.0);
     }
+}
+
+static ia_status densify(ia_infae *m, const ia_csr *csr, const ia_be_csr *bcsr, void *out,
+                         int64_t ld) {
+  if (m->arrays_on_backend) return ia_be_densify(m->be, m->prec, bcsr, m->d, out, ld);
+  densify_host(m, csr, out, ld);
   return IA_OK;
 }
 
@@ -680,10 +686,7 @@ static ia_status md_fit(ia_infae *m, double lambda, double lp, double t0) {
   m->stats.factor.flops += (double)m->u * (double)m->u * (double)m->u / 3.0;
   IA_CALL(factor_status(m, info, lambda, lp));
   t0 = ia_time();
-  memset(m->a, 0, local_bytes(m, m->mu, m->dl));
-  for (int64_t r = 0; r < m->fr.n_rows; r++)
-    for (int64_t e = m->fr.indptr[r]; e < m->fr.indptr[r + 1]; e++)
-      put(m, m->a, (size_t)m->fr.indices[e] * (size_t)m->mu + (size_t)r, 1.0);
+  densify_host(m, &m->fr, m->a, m->mu); /* one rank: every item is a local column */
   IA_CALL(ia_md_scatter(m->md, m->a, 1, m->mu, &m->mx));
   IA_CALL(ia_md_potrs(m->md, &m->mk, &m->mx));
   IA_CALL(ia_md_gather(m->md, &m->mx, m->a, 1, m->mu));

@@ -227,10 +227,10 @@ static ia_status check_gpus(const ia_train_opts *o, const ia_grid *g, ia_backend
 /* Several GPUs: the sizes of ia_infae_md_bytes, and on the first the
  * evaluation's blocks and the splits' rows. */
 static ia_status md_memory_check(const ia_train_opts *o, const ia_dataset *d, ia_md *md, int nb,
-                                 int keep, const char *where) {
+                                 const char *where) {
   if (ia_backend_device(ia_md_backend(md, 0)) != IA_DEVICE_CUDA) return IA_OK;
   double dev = 0, prim = 0;
-  ia_infae_md_bytes(d->n_users, d->n_items, nb, o->precision, keep, ia_md_count(md), &dev, &prim);
+  ia_infae_md_bytes(d->n_users, d->n_items, nb, o->precision, ia_md_count(md), &dev, &prim);
   /* The evaluation: a block of score columns, the rows it reads from host
    * memory (a span of users a little wider than the block), the splits. */
   prim += 8.0 * (double)d->n_items * (double)(eval_chunk(d) + 2) +
@@ -307,7 +307,7 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
     IA_CALL_GOTO(ia_agree(comm, check_gpus(o, &g, be, u < d->n_users || nystrom)));
     IA_CALL_GOTO(ia_md_open(be, o->gpus, &md));
     snprintf(r->device, sizeof r->device, "%s", ia_md_describe(md));
-    IA_CALL_GOTO(md_memory_check(o, d, md, r->block_size, n > 1, r->device));
+    IA_CALL_GOTO(md_memory_check(o, d, md, r->block_size, r->device));
   } else if (g.size == 1 && ia_backend_device(be) == IA_DEVICE_CUDA) {
     /* One rank on a GPU: K (and its copy), X/α, the predictions and the
      * kernel panels live in device memory; fp64 kernels are first made as an

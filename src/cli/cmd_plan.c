@@ -78,7 +78,7 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
                      centers > 0, 0, &plan);
   if (gpus > 0) {
     double dev = 0, first = 0;
-    ia_infae_md_bytes(users, items, block, p, lambdas > 1, gpus, &dev, &first);
+    ia_infae_md_bytes(users, items, block, p, gpus, &dev, &first);
     double host = (p == IA_FP64 ? 8.0 : 4.0) * 2.0 * (double)users * (double)items;
     ia_log_info("one rank, K over %d GPUs (train --gpus %d): %.2f GiB on each GPU, %.2f GiB on "
                 "the first (and the evaluation's blocks); %.2f GiB of host memory for α and "
