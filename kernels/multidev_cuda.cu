@@ -9,6 +9,8 @@
 
 #include <cstdlib>
 
+#include "cuda_check.h"
+
 extern "C" {
 #include "backend_impl.h"
 #include "infae/multidev.h"
@@ -21,21 +23,6 @@ struct ia_cuda_mg {
   cusolverMgHandle_t h;
   cudaLibMgGrid_t grid;
 };
-
-static ia_status cuda_st(cudaError_t e, const char *call, int line) {
-  if (e == cudaSuccess) return IA_OK;
-  if (e == cudaErrorMemoryAllocation)
-    return ia_error_set(IA_ERR_NOMEM, __FILE__, line, "%s: GPU out of memory", call);
-  return ia_error_set(IA_ERR_DEVICE, __FILE__, line, "%s: %s", call, cudaGetErrorString(e));
-}
-
-static ia_status mg_st(cusolverStatus_t e, const char *call, int line) {
-  if (e == CUSOLVER_STATUS_SUCCESS) return IA_OK;
-  return ia_error_set(IA_ERR_DEVICE, __FILE__, line, "%s: cuSOLVER status %d", call, (int)e);
-}
-
-#define CUDA(call) cuda_st((call), #call, __LINE__)
-#define MG(call) mg_st((call), #call, __LINE__)
 
 static cudaDataType real_type(ia_precision p) { return p == IA_FP64 ? CUDA_R_64F : CUDA_R_32F; }
 static size_t esize(ia_precision p) { return p == IA_FP64 ? sizeof(double) : sizeof(float); }
@@ -68,10 +55,10 @@ ia_status ia_cuda_mg_open(ia_cuda *const *c, int ndev, ia_cuda_mg **out) {
       else
         st = CUDA(e);
     }
-  if (st == IA_OK) st = MG(cusolverMgCreate(&mg->h));
-  if (st == IA_OK) st = MG(cusolverMgDeviceSelect(mg->h, ndev, mg->ids));
+  if (st == IA_OK) st = CUSOLVER(cusolverMgCreate(&mg->h));
+  if (st == IA_OK) st = CUSOLVER(cusolverMgDeviceSelect(mg->h, ndev, mg->ids));
   if (st == IA_OK)
-    st = MG(cusolverMgCreateDeviceGrid(&mg->grid, 1, ndev, mg->ids,
+    st = CUSOLVER(cusolverMgCreateDeviceGrid(&mg->grid, 1, ndev, mg->ids,
                                        CUDALIBMG_GRID_MAPPING_COL_MAJOR));
   cudaSetDevice(mg->ids[0]);
   if (st != IA_OK) {
@@ -129,13 +116,13 @@ ia_status ia_cuda_mg_potrf(ia_cuda_mg *mg, ia_precision p, int64_t n, int64_t nb
   void **a = const_cast<void **>(parts);
   void *work[IA_MD_MAX] = {0};
   cudaLibMgMatrixDesc_t desc = NULL;
-  ia_status st = MG(cusolverMgCreateMatrixDesc(&desc, n, n, n, nb, t, mg->grid));
+  ia_status st = CUSOLVER(cusolverMgCreateMatrixDesc(&desc, n, n, n, nb, t, mg->grid));
   if (st == IA_OK)
-    st = MG(cusolverMgPotrf_bufferSize(mg->h, CUBLAS_FILL_MODE_LOWER, in, a, 1, 1, desc, t, &lwork));
+    st = CUSOLVER(cusolverMgPotrf_bufferSize(mg->h, CUBLAS_FILL_MODE_LOWER, in, a, 1, 1, desc, t, &lwork));
   if (st == IA_OK) st = alloc_work(mg, esize(p) * (size_t)lwork, work);
   if (st == IA_OK) st = wait_all(mg, 0);
   if (st == IA_OK)
-    st = MG(cusolverMgPotrf(mg->h, CUBLAS_FILL_MODE_LOWER, in, a, 1, 1, desc, t, work, lwork,
+    st = CUSOLVER(cusolverMgPotrf(mg->h, CUBLAS_FILL_MODE_LOWER, in, a, 1, 1, desc, t, work, lwork,
                             &h_info));
   if (st == IA_OK) st = wait_all(mg, 1);
   free_work(mg, work);
@@ -156,15 +143,15 @@ ia_status ia_cuda_mg_potrs(ia_cuda_mg *mg, ia_precision p, int64_t n, int64_t nb
   void **a = const_cast<void **>(lparts), **b = const_cast<void **>(bparts);
   void *work[IA_MD_MAX] = {0};
   cudaLibMgMatrixDesc_t da = NULL, db = NULL;
-  ia_status st = MG(cusolverMgCreateMatrixDesc(&da, n, n, n, nb, t, mg->grid));
-  if (st == IA_OK) st = MG(cusolverMgCreateMatrixDesc(&db, n, nrhs, n, nbb, t, mg->grid));
+  ia_status st = CUSOLVER(cusolverMgCreateMatrixDesc(&da, n, n, n, nb, t, mg->grid));
+  if (st == IA_OK) st = CUSOLVER(cusolverMgCreateMatrixDesc(&db, n, nrhs, n, nbb, t, mg->grid));
   if (st == IA_OK)
-    st = MG(cusolverMgPotrs_bufferSize(mg->h, CUBLAS_FILL_MODE_LOWER, in, ir, a, 1, 1, da, b, 1, 1,
+    st = CUSOLVER(cusolverMgPotrs_bufferSize(mg->h, CUBLAS_FILL_MODE_LOWER, in, ir, a, 1, 1, da, b, 1, 1,
                                        db, t, &lwork));
   if (st == IA_OK) st = alloc_work(mg, esize(p) * (size_t)lwork, work);
   if (st == IA_OK) st = wait_all(mg, 0);
   if (st == IA_OK)
-    st = MG(cusolverMgPotrs(mg->h, CUBLAS_FILL_MODE_LOWER, in, ir, a, 1, 1, da, b, 1, 1, db, t,
+    st = CUSOLVER(cusolverMgPotrs(mg->h, CUBLAS_FILL_MODE_LOWER, in, ir, a, 1, 1, da, b, 1, 1, db, t,
                             work, lwork, &h_info));
   if (st == IA_OK) st = wait_all(mg, 1);
   free_work(mg, work);
