@@ -15,6 +15,7 @@
 struct ia_backend {
   ia_device dev;
   MPI_Comm comm;
+  int share; /* ranks of the node on this GPU (1 on the CPU) */
 #if IA_HAVE_CUDA
   ia_cuda *cuda;
 #endif
@@ -41,14 +42,16 @@ ia_status ia_device_parse(const char *text, ia_device *out) {
 #define CUDA_OR(call, cpu) ((void)b, (cpu))
 #endif
 
-/* Rank of this process among the ranks of its node. */
-static ia_status local_rank(MPI_Comm comm, int *out) {
+/* Rank of this process among the ranks of its node, and their count. */
+static ia_status local_rank(MPI_Comm comm, int *out, int *count) {
   MPI_Comm node;
   IA_MPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
-  int r = 0, rc = MPI_Comm_rank(node, &r);
+  int r = 0, n = 1, rc = MPI_Comm_rank(node, &r);
+  if (rc == MPI_SUCCESS) rc = MPI_Comm_size(node, &n);
   MPI_Comm_free(&node);
   IA_MPI(rc);
   *out = r;
+  *count = n;
   return IA_OK;
 }
 
@@ -62,13 +65,14 @@ static int gpus_suffice(MPI_Comm comm, int local, int gpus) {
 ia_status ia_backend_open(MPI_Comm comm, ia_device want, ia_backend **out) {
   ia_backend *b = NULL;
   *out = NULL;
-  int lr = 0, size = 1;
+  int lr = 0, ln = 1, size = 1;
   MPI_Comm_size(comm, &size);
-  IA_CALL(ia_agree(comm, local_rank(comm, &lr)));
+  IA_CALL(ia_agree(comm, local_rank(comm, &lr, &ln)));
   ia_status st = IA_ZALLOC(b, 1, "backend");
   if (st == IA_OK) {
     b->dev = IA_DEVICE_CPU;
     b->comm = comm;
+    b->share = 1;
     int gpus = 0;
 #if IA_HAVE_CUDA
     gpus = ia_cuda_device_count();
@@ -82,6 +86,8 @@ ia_status ia_backend_open(MPI_Comm comm, ia_device want, ia_backend **out) {
     else if (want != IA_DEVICE_CPU && gpus > 0) {
       st = ia_cuda_open(lr, &b->cuda);
       if (st == IA_OK) b->dev = IA_DEVICE_CUDA;
+      /* Ranks take the GPUs round-robin: those of GPU lr mod gpus. */
+      b->share = ln / gpus + (lr % gpus < ln % gpus);
     }
 #endif
   }
@@ -118,6 +124,7 @@ ia_status ia_backend_open_index(const ia_backend *like, int index, ia_backend **
   IA_CALL(IA_ZALLOC(b, 1, "backend"));
   b->dev = like->dev;
   b->comm = like->comm;
+  b->share = 1;
 #if IA_HAVE_CUDA
   if (b->dev == IA_DEVICE_CUDA) {
     int gpus = ia_cuda_device_count();
@@ -165,6 +172,8 @@ const char *ia_backend_describe(const ia_backend *b) {
 size_t ia_backend_free_bytes(const ia_backend *b) {
   return CUDA_OR(ia_cuda_free_bytes(b->cuda), SIZE_MAX);
 }
+
+int ia_backend_share(const ia_backend *b) { return b->share; }
 
 /* ---- across ranks ---------------------------------------------------------- */
 

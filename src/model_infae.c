@@ -9,6 +9,7 @@
 #include "infae/log.h"
 #include "infae/multidev.h"
 #include "infae/ntk.h"
+#include "infae/summa.h"
 #include "scalapack.h"
 
 /* Arrays are void * of element size es: double (fp64) or float (fp32). The
@@ -16,8 +17,9 @@
  *
  * On one rank the arrays live in the backend's memory (the GPU's with CUDA)
  * and LAPACK or cuSOLVER solves; on a grid of several ranks they are
- * ScaLAPACK's block-cyclic arrays on the host, and a GPU makes the kernel
- * tiles. The predictions for the evaluation stay in the backend on one rank
+ * ScaLAPACK's block-cyclic arrays on the host, ScaLAPACK factors and solves,
+ * and each rank's GPU makes its kernel tiles and its part of the prediction
+ * products (infae/summa.h). The predictions for the evaluation stay in the backend on one rank
  * (ranked there, src/rank_eval.c) and come to the host rows on a grid.
  *
  * One rank on several devices (opts.md, the exact fit only): K, its factor
@@ -848,27 +850,24 @@ static ia_status to_rows(ia_infae *m, int64_t rows, const void *src, const int *
   return IA_OK;
 }
 
-/* P (n × d, block-cyclic) = kc (n × U) · α. */
+/* P (n × d, block-cyclic) = kc (n × U) · α. On a grid the product is
+ * SUMMA with local products on the backend (infae/summa.h): the GPUs make
+ * the predictions, as they make the kernel tiles. */
 static ia_status cross_product(ia_infae *m, const void *alpha, ia_step *step) {
   double t0 = ia_time();
-  int n, d, u, one = 1;
-  IA_CALL(ia_to_int(m->n, &n));
-  IA_CALL(ia_to_int(m->d, &d));
-  IA_CALL(ia_to_int(m->u, &u));
   const void *kc = m->sampled ? m->kc : m->k;
   if (m->md) {
     IA_CALL(ia_md_gemm(m->md, &m->mk, alpha, m->mu, m->d, m->pc, m->mn, 1, m->panel_bytes));
   } else if (m->arrays_on_backend) {
     IA_CALL(ia_be_gemm(m->be, m->prec, 'N', 'N', m->n, m->d, m->u, 1.0, kc, m->mn, alpha, m->mu,
                        0.0, m->pc, m->mn));
-  } else if (m->prec == IA_FP64) {
-    double a1 = 1.0, b0 = 0.0;
-    pdgemm_("N", "N", &n, &d, &u, &a1, kc, &one, &one, m->desc_kc, alpha, &one, &one, m->desc_a,
-            &b0, m->pc, &one, &one, m->desc_p);
   } else {
-    float a1 = 1.0f, b0 = 0.0f;
-    psgemm_("N", "N", &n, &d, &u, &a1, kc, &one, &one, m->desc_kc, alpha, &one, &one, m->desc_a,
-            &b0, m->pc, &one, &one, m->desc_p);
+    /* A tenth of the GPU's share stays free for cuBLAS's workspace. */
+    size_t budget = ia_backend_free_bytes(m->be);
+    if (budget != SIZE_MAX) budget = budget / (size_t)ia_backend_share(m->be) / 10 * 9;
+    IA_CALL(ia_summa_gemm(&m->g, m->be, m->prec, m->n, m->d, m->u, m->nb, kc,
+                          m->desc_kc[IA_LLD_], alpha, m->desc_a[IA_LLD_], m->pc,
+                          m->desc_p[IA_LLD_], budget));
   }
   step->seconds += ia_time() - t0;
   step->flops += 2.0 * (double)m->n * (double)m->u * (double)m->d;

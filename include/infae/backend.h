@@ -41,6 +41,9 @@ ia_device ia_backend_device(const ia_backend *b);
 const char *ia_backend_describe(const ia_backend *b);
 /* Bytes free for allocations on the device (SIZE_MAX on the CPU). */
 size_t ia_backend_free_bytes(const ia_backend *b);
+/* Ranks of this node that use the same GPU (1 on the CPU, and for the
+ * backends of ia_backend_open_index). */
+int ia_backend_share(const ia_backend *b);
 
 /* ---- across ranks ---------------------------------------------------------- */
 /* In-place sum over the backend's communicator of n doubles in the backend's

@@ -18,28 +18,10 @@
 #include "infae/metrics.h"
 #include "infae/rng.h"
 
+#include "check.h"
+
 enum { MU = 7, D = 23, USERS = 41, GAMMA = 3, CHUNK = 4 };
 static const double TAU = 2.0, LAMBDA = 0.5, CCARD = 0.05, IPU = 4.5;
-
-static int failures = 0;
-
-static void check(const char *what, double err, double tol) {
-  int ok = err <= tol, rank;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-  MPI_Allreduce(MPI_IN_PLACE, &err, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-  if (!ok) failures++;
-  if (rank == 0)
-    printf("%-40s max rel. error %.3e (tolerance %.0e) %s\n", what, err, tol, ok ? "ok" : "FAIL");
-}
-
-#define OK(call)                                                                   \
-  do {                                                                             \
-    if ((call) != IA_OK) {                                                         \
-      fprintf(stderr, "%s failed: %s\n", #call, ia_error_message());               \
-      MPI_Abort(MPI_COMM_WORLD, 1);                                                \
-    }                                                                              \
-  } while (0)
 
 static double rel_err(const double *x, const double *y, int64_t n) {
   double e = 0, s = 0;

@@ -20,23 +20,9 @@
 #include "infae/multidev.h"
 #include "infae/rng.h"
 
+#include "check.h"
+
 enum { N = 203, NB = 32, NRHS = 45, NBB = 16 };
-
-static int failures = 0;
-
-static void check(const char *what, double err, double tol) {
-  int ok = err <= tol;
-  if (!ok) failures++;
-  printf("%-52s %.3e (tolerance %.0e) %s\n", what, err, tol, ok ? "ok" : "FAIL");
-}
-
-#define OK(call)                                                                   \
-  do {                                                                             \
-    if ((call) != IA_OK) {                                                         \
-      fprintf(stderr, "%s failed: %s\n", #call, ia_error_message());               \
-      MPI_Abort(MPI_COMM_WORLD, 1);                                                \
-    }                                                                              \
-  } while (0)
 
 static double uniform(uint64_t i) {
   ia_rng r;

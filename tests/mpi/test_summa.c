@@ -1,0 +1,131 @@
+/* The distributed product of infae/summa.h against one BLAS product of the
+ * whole matrices on every rank: each grid shape of the rank count (e.g. 2x1
+ * and 1x2), fp64 and fp32, blocks that leave partial last blocks and, with
+ * large blocks, ranks that own no block; without a memory limit and with
+ * budgets that cut C's local rows into several chunks; and a budget too
+ * small for one row, which must fail on every rank with one message.
+ * Argument: cpu or cuda (exits 77, skipped, without a GPU). */
+#include <cblas.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "infae/backend.h"
+#include "infae/device.h"
+#include "infae/grid.h"
+#include "infae/log.h"
+#include "infae/rng.h"
+#include "infae/summa.h"
+
+#include "check.h"
+
+enum { M = 203, N = 97, K = 150 };
+
+static double uniform(uint64_t stream, uint64_t i) {
+  ia_rng r;
+  ia_rng_init(&r, 13, stream, i);
+  return ia_rng_uniform(&r) - 0.5;
+}
+
+/* This rank's block-cyclic part (ml × nl, leading dimension max(ml, 1)) of
+ * the rows × cols matrix x, in precision p. */
+static void *local_part(const ia_grid *g, const double *x, int64_t rows, int64_t cols, int64_t nb,
+                        ia_precision p, int64_t *ld) {
+  int64_t ml = ia_numroc(rows, nb, g->myrow, g->nprow), nl = ia_numroc(cols, nb, g->mycol, g->npcol);
+  size_t es = p == IA_FP64 ? 8 : 4;
+  *ld = ml > 0 ? ml : 1;
+  char *out = calloc((size_t)(*ld * (nl > 0 ? nl : 1)), es);
+  for (int64_t j = 0; j < nl; j++)
+    for (int64_t i = 0; i < ml; i++) {
+      double v = x[ia_l2g(j, nb, g->mycol, g->npcol) * rows + ia_l2g(i, nb, g->myrow, g->nprow)];
+      if (p == IA_FP64)
+        ((double *)out)[j * *ld + i] = v;
+      else
+        ((float *)out)[j * *ld + i] = (float)v;
+    }
+  return out;
+}
+
+/* Max |local C − reference| / max |reference| over this rank's entries. */
+static double error(const ia_grid *g, const void *c, int64_t ld, const double *ref, int64_t nb,
+                    ia_precision p) {
+  int64_t ml = ia_numroc(M, nb, g->myrow, g->nprow), nl = ia_numroc(N, nb, g->mycol, g->npcol);
+  double e = 0, s = 0;
+  for (int64_t i = 0; i < M * N; i++) s = fmax(s, fabs(ref[i]));
+  for (int64_t j = 0; j < nl; j++)
+    for (int64_t i = 0; i < ml; i++) {
+      double got = p == IA_FP64 ? ((const double *)c)[j * ld + i] : ((const float *)c)[j * ld + i];
+      e = fmax(e, fabs(got - ref[ia_l2g(j, nb, g->mycol, g->npcol) * M +
+                                 ia_l2g(i, nb, g->myrow, g->nprow)]));
+    }
+  return e / s;
+}
+
+static void run(ia_backend *be, int nprow, int npcol, int64_t nb, ia_precision p,
+                const double *a, const double *b, const double *ref) {
+  ia_grid g;
+  OK(ia_grid_create(MPI_COMM_WORLD, nprow, npcol, &g));
+  int64_t lda, ldb, ldc;
+  void *la = local_part(&g, a, M, K, nb, p, &lda), *lb = local_part(&g, b, K, N, nb, p, &ldb);
+  void *lc = local_part(&g, ref, M, N, nb, p, &ldc);
+  size_t es = p == IA_FP64 ? 8 : 4;
+  int64_t nl = ia_numroc(N, nb, g.mycol, g.npcol);
+  /* No limit; about 7 rows per chunk; about 1 row per chunk. */
+  size_t budgets[] = {SIZE_MAX, es * (size_t)(nb * nl + 7 * (nl + nb)),
+                      es * (size_t)(nb * nl + (nl + nb))};
+  const char *names[] = {"whole", "chunks of ~7 rows", "chunks of 1 row"};
+  double tol = p == IA_FP64 ? 1e-14 : 1e-5;
+  for (int t = 0; t < 3; t++) {
+    memset(lc, 0x7f, es * (size_t)ldc * (size_t)(nl > 0 ? nl : 1)); /* garbage: C is overwritten */
+    OK(ia_summa_gemm(&g, be, p, M, N, K, nb, la, lda, lb, ldb, lc, ldc, budgets[t]));
+    char what[96];
+    snprintf(what, sizeof what, "%dx%d nb %lld %s, %s", nprow, npcol, (long long)nb,
+             p == IA_FP64 ? "fp64" : "fp32", names[t]);
+    check(what, error(&g, lc, ldc, ref, nb, p), tol);
+  }
+  /* Too little memory for the panels: one message, IA_ERR_NOMEM or (the
+   * ranks that did have room) IA_ERR_REMOTE, on every rank. */
+  ia_status st = ia_summa_gemm(&g, be, p, M, N, K, nb, la, lda, lb, ldb, lc, ldc, 16);
+  ia_error_clear();
+  char what[96];
+  snprintf(what, sizeof what, "%dx%d nb %lld %s, budget of 16 bytes fails", nprow, npcol,
+           (long long)nb, p == IA_FP64 ? "fp64" : "fp32");
+  check(what, st == IA_ERR_NOMEM || st == IA_ERR_REMOTE ? 0 : 1, 0);
+  free(la), free(lb), free(lc);
+  ia_grid_free(&g);
+}
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  ia_log_init(MPI_COMM_WORLD, IA_LOG_QUIET);
+  int cuda = argc > 1 && !strcmp(argv[1], "cuda"), rank, size;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  if (cuda && ia_cuda_device_count() == 0) {
+    if (rank == 0) printf("no GPU visible: skipped\n");
+    MPI_Finalize();
+    return 77;
+  }
+  ia_backend *be = NULL;
+  OK(ia_backend_open(MPI_COMM_WORLD, cuda ? IA_DEVICE_CUDA : IA_DEVICE_CPU, &be));
+  if (rank == 0) printf("backend: %s, %d ranks\n", ia_backend_describe(be), size);
+  double *a = malloc(sizeof(double) * M * K), *b = malloc(sizeof(double) * K * N),
+         *ref = malloc(sizeof(double) * M * N);
+  for (int i = 0; i < M * K; i++) a[i] = uniform(1, (uint64_t)i);
+  for (int i = 0; i < K * N; i++) b[i] = uniform(2, (uint64_t)i);
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0, a, M, b, K, 0.0, ref, M);
+  int64_t nbs[] = {16, 37, 128};
+  for (int r = 1; r <= size; r++) {
+    if (size % r) continue;
+    for (int i = 0; i < 3; i++) {
+      run(be, r, size / r, nbs[i], IA_FP64, a, b, ref);
+      run(be, r, size / r, nbs[i], IA_FP32, a, b, ref);
+    }
+  }
+  free(a), free(b), free(ref);
+  ia_backend_close(&be);
+  MPI_Finalize();
+  return failures ? 1 : 0;
+}
