@@ -3,10 +3,11 @@
 # bundle of the build (scripts/bundle.sh) or a build directory:
 #   ops    the CUDA backend, cusolverMg and Distill-CF's device step against
 #          the CPU (test_backend_cuda on 1 and 2 ranks, test_multidev cuda,
-#          test_distill_be cuda on 1 and 2 ranks)
+#          test_distill_be cuda and test_summa cuda on 1 and 2 ranks)
 #   cli    tests/cli/gpu_infae.sh and gpu_distill.sh (train and distill with
 #          --device cuda against --device cpu)
-#   bench  tests/bench/gpu_bench.sh (BENCH_DEVICES, default "cuda mg")
+#   bench  tests/bench/gpu_bench.sh (BENCH_DEVICES, default "cuda mg"), and
+#          summa_bench cuda (25,000 × 17,770 times 5,000, fp32 and fp64)
 # Logs go to LOGS (default ./gpu_check_logs), one per step, and a summary
 # line per step to stdout.
 # Usage: scripts/gpu_check.sh BUNDLE.tar.xz|BUILD_DIR [ops] [cli] [bench]
@@ -51,6 +52,7 @@ for s in $steps; do
       for n in 1 2; do step "backend_cuda_np$n" "$mpiexec" -n $n "$tests/test_backend_cuda"; done
       step multidev_cuda "$mpiexec" -n 1 "$tests/test_multidev" cuda
       for n in 1 2; do step "distill_be_cuda_np$n" "$mpiexec" -n $n "$tests/test_distill_be" cuda; done
+      for n in 1 2; do step "summa_cuda_np$n" "$mpiexec" -n $n "$tests/test_summa" cuda; done
       ;;
     cli)
       for t in gpu_infae gpu_distill; do
@@ -62,6 +64,11 @@ for s in $steps; do
       step gpu_bench env INFAE="$bin/infae_mpi" DEVICES="${BENCH_DEVICES:-cuda mg}" \
         bash "$src/tests/bench/gpu_bench.sh" "" "${BENCH_WORK:-/tmp/infae_bench}"
       tail -n 20 "$logs/gpu_bench.log"
+      for p in fp32 fp64; do
+        step "summa_bench_$p" env OPENBLAS_NUM_THREADS="$(nproc)" "$mpiexec" -n 1 \
+          "$tests/summa_bench" cuda 25000 17770 5000 256 $p
+        cat "$logs/summa_bench_$p.log"
+      done
       ;;
     *) echo "unknown step $s (ops, cli, bench)" >&2 ;;
   esac

@@ -548,10 +548,33 @@ ia_status ia_be_ntk_tiles(ia_backend *b, ia_precision p, const ia_be_csr *ra, co
                           const ia_be_layout *lay, int64_t c0, int64_t c1, int64_t d,
                           int64_t panel_bytes, void *out, int64_t ldo, double *flops) {
   if (panel_bytes <= 0) panel_bytes = (int64_t)256 << 20;
+#if IA_HAVE_CUDA
+  if (b->dev == IA_DEVICE_CUDA && p == IA_FP64) {
+    /* A few column chunks, each through its own FP32 Gram tile. */
+    int64_t cw = ia_be_ntk_stage_cols(c1 - c0, lay->nb);
+    *flops = 0;
+    ia_cuda_bind(b->cuda);
+    for (int64_t j0 = c0; j0 < c1; j0 += cw) {
+      int64_t j1 = j0 + cw < c1 ? j0 + cw : c1;
+      double f = 0;
+      IA_CALL(ia_cuda_ntk_tiles(b->cuda, p, ra, rb, nr, cols, nc, lay, j0, j1, d, panel_bytes,
+                                (double *)out + (size_t)(j0 - c0) * (size_t)ldo, ldo, &f));
+      *flops += f;
+    }
+    return IA_OK;
+  }
+#endif
   return CUDA_OR(ia_cuda_ntk_tiles(b->cuda, p, ra, rb, nr, cols, nc, lay, c0, c1, d, panel_bytes,
                                    out, ldo, flops),
                  cpu_ntk_tiles(p, ra, rb, nr, cols, nc, lay, c0, c1, d, panel_bytes, out, ldo,
                                flops));
+}
+
+int64_t ia_be_ntk_stage_cols(int64_t ncols, int64_t nb) {
+  if (nb < 1) nb = 1;
+  int64_t blocks = (ncols + nb - 1) / nb, cw = (blocks + 7) / 8 * nb, least = (2048 + nb - 1) / nb * nb;
+  if (cw < least) cw = least;
+  return cw < ncols ? cw : (ncols > 0 ? ncols : 1);
 }
 
 /* ---- Gumbel-softmax rows (CPU) --------------------------------------------------- */

@@ -46,7 +46,7 @@ struct ia_infae {
   int64_t *fit;          /* (u) fit user indices, or NULL for all */
   /* Rows held here (CSR): fit users of the local row and column blocks of K,
    * and every user of the local row blocks over n (the contexts). */
-  ia_csr fr, fc, ctr, cva; /* ctr aliases fr when not sampled */
+  ia_csr fr, fc, ctr, cva; /* ctr aliases fr when not sampled, fc on one rank */
   ia_be_csr *bfr, *bfc, *bctr, *bcva; /* the same rows, for the backend */
   double *nfr, *nfc;     /* |x|² of fr, fc rows */
   int64_t mu, nu, mn, dl; /* local sizes: U rows, U cols, n rows, d cols */
@@ -134,7 +134,7 @@ void ia_infae_md_bytes(int64_t n, int64_t d, int nb, ia_precision p, int gpus,
   double blocks = 4.0 * 256.0 * 1048576.0;
   /* K is remade for each λ, never copied (md_fit). */
   double dev = es * U * cols + es * U * xcols + blocks;
-  if (p == IA_FP64) dev += 4.0 * U * cols;
+  if (p == IA_FP64) dev += 4.0 * U * (double)ia_be_ntk_stage_cols((int64_t)cols, nb);
   *per_device = dev;
   *first = dev + 256.0 * 1048576.0; /* the sum of the parts */
 }
@@ -365,7 +365,12 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
   }
   int nb = m->nb;
   IA_CALL_GOTO(read_rows(m, path, "train", m->u, g->myrow, g->nprow, m->fit, &m->fr, &m->bfr));
-  IA_CALL_GOTO(read_rows(m, path, "train", m->u, g->mycol, g->npcol, m->fit, &m->fc, &m->bfc));
+  if (g->size == 1) { /* one rank: the column blocks' rows are the row blocks' */
+    m->fc = m->fr;
+    m->bfc = m->bfr;
+  } else {
+    IA_CALL_GOTO(read_rows(m, path, "train", m->u, g->mycol, g->npcol, m->fit, &m->fc, &m->bfc));
+  }
   if (m->sampled)
     IA_CALL_GOTO(read_rows(m, path, "train", m->n, g->myrow, g->nprow, NULL, &m->ctr, &m->bctr));
   IA_CALL_GOTO(read_rows(m, path, "val", m->n, g->myrow, g->nprow, NULL, &m->cva, &m->bcva));
@@ -451,15 +456,17 @@ void ia_infae_free(ia_infae **pm) {
   free_array(m, m->kg);
   free_array(m, m->rhs);
   free(m->rows);
+  if (m->bfc != m->bfr) {
+    ia_be_csr_free(m->be, &m->bfc);
+    ia_csr_free(&m->fc);
+  }
   ia_be_csr_free(m->be, &m->bfr);
-  ia_be_csr_free(m->be, &m->bfc);
   ia_be_csr_free(m->be, &m->bctr);
   ia_be_csr_free(m->be, &m->bcva);
   free(m->nfr);
   free(m->nfc);
   free(m->fit);
   ia_csr_free(&m->fr);
-  ia_csr_free(&m->fc);
   ia_csr_free(&m->ctr);
   ia_csr_free(&m->cva);
   free(m);

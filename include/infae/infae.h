@@ -68,7 +68,8 @@ void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, 
 
 /* One rank with K over `gpus` devices (opts.md, exact fit of n users): the
  * device bytes of each device (its column tiles of K, which is remade for
- * each λ rather than copied, of the FP32 Gram of fp64 kernels and of X/α,
+ * each λ rather than copied, of the FP32 Gram chunk of fp64 kernels
+ * (ia_be_ntk_stage_cols) and of X/α,
  * and panel and product blocks) and of the first (the same, plus the block where the
  * parts are summed; α, the kept α and the predictions are in host memory).
  * Not collective. */

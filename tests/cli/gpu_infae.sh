@@ -3,8 +3,8 @@
 # generated ML-1M-sized set (6,040 × 3,706): fp64 α and every metric within
 # 1e-9 relative, on one rank (cuBLAS/cuSOLVER; exact and Nyström with 300
 # centers), one rank with K spread over GPUs by cusolverMg (--gpus 1, and 2
-# when two are visible) and two ranks (ScaLAPACK with the kernel tiles on the
-# GPU); fp32: the same top-10 for ≥ 99 % of users.
+# when two are visible) and two ranks (ScaLAPACK with the kernel tiles and the
+# prediction products on the GPU; exact and on a sample of 1,500 users); fp32: the same top-10 for ≥ 99 % of users.
 # Skipped (77) when no GPU is visible.
 source "$(dirname "$0")/common.sh"
 "$INFAE" --version | grep -q "GPU(s)" || { echo "no GPU visible: skipped"; exit 77; }
@@ -61,6 +61,13 @@ for data in mt ml1m; do
       --metrics-json ${data}_${dev}_c.json --quiet
   done
   compare ${data}_cuda_c.h5 ${data}_cuda_c.json ${data}_cpu_c.h5 ${data}_cpu_c.json
+  # Two ranks fit on a sample (--train-users): every λ's predictions are the
+  # distributed product of infae/summa.h, its local products on the GPUs.
+  for dev in cpu cuda; do
+    run_mpi 2 train --data $data.h5 --device $dev --train-users 1500 --out ${data}_${dev}_s.h5 \
+      --metrics-json ${data}_${dev}_s.json --quiet
+  done
+  compare ${data}_cuda_s.h5 ${data}_cuda_s.json ${data}_cpu_s.h5 ${data}_cpu_s.json
   # fp32: top-10 of every user from each model, scored the same way.
   for dev in cpu cuda; do
     run_mpi 1 train --data $data.h5 --device $dev --precision fp32 --lambdas 5 \
