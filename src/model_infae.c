@@ -62,7 +62,7 @@ struct ia_infae {
   const void *pred_src;  /* one rank: α or the predictions, in the backend (ld r_ld) */
   double pred_lam_prime;
   int64_t panel_bytes;
-  int solve_panel;       /* rows per panel of the triangular solves */
+  int said_host_solve;   /* the log line for a right-hand side too large for the GPUs */
   ia_infae_stats stats;
 };
 
@@ -346,8 +346,6 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
   m->prec = o->precision;
   m->es = m->prec == IA_FP64 ? sizeof(double) : sizeof(float);
   m->panel_bytes = o->panel_bytes > 0 ? o->panel_bytes : (int64_t)256 << 20;
-  /* 4 blocks of the grid, at least 1024 rows: measured best on 2 ranks. */
-  m->solve_panel = 4 * m->nb < 1024 ? (1024 + m->nb - 1) / m->nb * m->nb : 4 * m->nb;
   IA_CALL_GOTO(ia_dataset_dims(g->comm, path, &m->n, &m->d));
   m->nystrom = o->nystrom;
   m->sampled = o->fit_users != NULL && (o->n_fit < m->n || m->nystrom);
@@ -636,31 +634,12 @@ ia_status ia_infae_gram(ia_infae *m, double *trace) {
   return IA_OK;
 }
 
-/* Solves (L·Lᵀ) A = B in place with the Cholesky factor in kf: forward and
- * back substitution by panels of `panel` rows. Each panel is a small p?trsm
- * and a large p?gemm update of the rows below (above), so nearly all flops
- * run at GEMM speed; p?potrs gets about half of that here. 1-based panel
- * starts, aligned to the block size. */
-static void chol_solve(ia_infae *m, int n, int nrhs, int panel) {
-  const void *l = m->kf;
-  void *b = m->a;
-  /* L·Y = B, top to bottom. */
-  for (int k0 = 0; k0 < n; k0 += panel) {
-    int kb = n - k0 < panel ? n - k0 : panel, rest = n - k0 - kb;
-    ptrsm(m->prec, "N", kb, nrhs, l, k0 + 1, m->desc_k, b, k0 + 1, m->desc_a);
-    if (rest > 0)
-      pgemm(m->prec, "N", rest, nrhs, kb, -1.0, l, k0 + kb + 1, k0 + 1, m->desc_k, b, k0 + 1, 1,
-            m->desc_a, 1.0, b, k0 + kb + 1, 1, m->desc_a);
-  }
-  /* Lᵀ·A = Y, bottom to top. */
-  int last = (n - 1) / panel * panel;
-  for (int k0 = last; k0 >= 0; k0 -= panel) {
-    int kb = n - k0 < panel ? n - k0 : panel;
-    ptrsm(m->prec, "T", kb, nrhs, l, k0 + 1, m->desc_k, b, k0 + 1, m->desc_a);
-    if (k0 > 0)
-      pgemm(m->prec, "T", k0, nrhs, kb, -1.0, l, k0 + 1, 1, m->desc_k, b, k0 + 1, 1, m->desc_a,
-            1.0, b, 1, 1, m->desc_a);
-  }
+/* Bytes of the backend this rank may use for the products and solves of
+ * infae/summa.h: its share of the GPU's free memory, less a tenth for
+ * cuBLAS's workspace (SIZE_MAX on the CPU). */
+static size_t backend_budget(const ia_infae *m) {
+  size_t b = ia_backend_free_bytes(m->be);
+  return b == SIZE_MAX ? b : b / (size_t)ia_backend_share(m->be) / 10 * 9;
 }
 
 static ia_status factor_status(const ia_infae *m, int64_t info, double lambda, double lp) {
@@ -734,10 +713,20 @@ ia_status ia_infae_fit(ia_infae *m, double lambda) {
   if (m->arrays_on_backend) {
     IA_CALL(ia_be_potrs(m->be, m->prec, m->u, m->d, m->kf, m->mu, m->a, m->mu));
   } else {
-    int n, nrhs;
-    IA_CALL(ia_to_int(m->u, &n));
-    IA_CALL(ia_to_int(m->d, &nrhs));
-    chol_solve(m, n, nrhs, m->solve_panel);
+    /* infae/summa.h on the ranks' backends; a right-hand side too large for
+     * the GPUs is solved the same way on the host. */
+    ia_backend *be = m->be, *host = NULL;
+    if (!ia_summa_potrs_fits(&m->g, m->be, m->prec, m->u, m->d, m->nb, backend_budget(m))) {
+      if (!m->said_host_solve)
+        ia_log_info("[train] X/α does not fit the GPUs: the triangular solves run on the host");
+      m->said_host_solve = 1;
+      IA_CALL(ia_backend_open(m->g.comm, IA_DEVICE_CPU, &host));
+      be = host;
+    }
+    ia_status st = ia_summa_potrs(&m->g, be, m->prec, m->u, m->d, m->nb, m->kf,
+                                  m->desc_k[IA_LLD_], m->a, m->desc_a[IA_LLD_]);
+    ia_backend_close(&host);
+    IA_CALL(st);
   }
   m->stats.solve.seconds += ia_time() - t0;
   m->stats.solve.flops += 2.0 * (double)m->u * (double)m->u * (double)m->d;
@@ -869,12 +858,9 @@ static ia_status cross_product(ia_infae *m, const void *alpha, ia_step *step) {
     IA_CALL(ia_be_gemm(m->be, m->prec, 'N', 'N', m->n, m->d, m->u, 1.0, kc, m->mn, alpha, m->mu,
                        0.0, m->pc, m->mn));
   } else {
-    /* A tenth of the GPU's share stays free for cuBLAS's workspace. */
-    size_t budget = ia_backend_free_bytes(m->be);
-    if (budget != SIZE_MAX) budget = budget / (size_t)ia_backend_share(m->be) / 10 * 9;
     IA_CALL(ia_summa_gemm(&m->g, m->be, m->prec, m->n, m->d, m->u, m->nb, kc,
                           m->desc_kc[IA_LLD_], alpha, m->desc_a[IA_LLD_], m->pc,
-                          m->desc_p[IA_LLD_], budget));
+                          m->desc_p[IA_LLD_], backend_budget(m)));
   }
   step->seconds += ia_time() - t0;
   step->flops += 2.0 * (double)m->n * (double)m->u * (double)m->d;

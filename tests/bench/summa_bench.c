@@ -1,6 +1,7 @@
-/* Benchmark (not a test): the distributed product C = A·B (m × k times
- * k × n, block-cyclic over all ranks) by PBLAS on the host and by
- * infae/summa.h with local products on the backend (cpu or cuda). Prints the
+/* Benchmark (not a test): infae/summa.h with local products on the backend
+ * (cpu or cuda) against ScaLAPACK on the host, block-cyclic over all ranks:
+ * the product C = A·B (m × k times k × n) against p?gemm, and the solve
+ * (L·Lᵀ)X = B (order m, n right-hand sides) against two p?trsm. Prints the
  * best of 3 runs of each: seconds, GFLOP/s over all ranks, and the largest
  * difference between the two results.
  * Usage: mpiexec -n P summa_bench cpu|cuda [m n k nb fp64|fp32] */
@@ -95,6 +96,65 @@ int main(int argc, char **argv) {
     printf("  summa (backend)    %8.3f s %9.1f GFLOP/s\n", best[1], flops / best[1] / 1e9);
     printf("  max |difference| / max |C| = %.2e\n", diff / (scale > 0 ? scale : 1));
   }
+  /* The solve: L = chol(S) for S = random + m·I, and B = the C above. */
+  int lds = lda, ds[9];
+  descinit_(ds, &m, &m, &nb, &nb, &zero, &zero, &g.ctxt, &lds, &info);
+  int mc = numroc_(&m, &nb, &g.mycol, &zero, &g.npcol);
+  size_t nl2 = (size_t)lds * (size_t)(mc > 0 ? mc : 1);
+  void *l = malloc(es * nl2), *x1 = malloc(es * nc), *x2 = malloc(es * nc);
+  if (!l || !x1 || !x2) die("out of host memory");
+  fill(l, (int64_t)nl2, fp64, 3 * rank + 2);
+  for (int j = 0; j < mc; j++) {
+    int gj = (j / nb * g.npcol + g.mycol) * nb + j % nb;
+    if (gj / nb % g.nprow != g.myrow) continue;
+    size_t at = (size_t)j * (size_t)lds + (size_t)(gj / nb / g.nprow * nb + gj % nb);
+    if (fp64)
+      ((double *)l)[at] += m;
+    else
+      ((float *)l)[at] += (float)m;
+  }
+  if (fp64)
+    pdpotrf_("L", &m, l, &i1, &i1, ds, &info, 1);
+  else
+    pspotrf_("L", &m, l, &i1, &i1, ds, &info, 1);
+  if (info != 0) die("p?potrf of the test matrix");
+  best[0] = best[1] = 1e30;
+  for (int r = 0; r < 3; r++)
+    for (int how = 0; how < 2; how++) {
+      void *x = how ? x2 : x1;
+      memcpy(x, c1, es * nc);
+      MPI_Barrier(MPI_COMM_WORLD);
+      double t = MPI_Wtime();
+      if (how == 1) {
+        if (ia_summa_potrs(&g, be, fp64 ? IA_FP64 : IA_FP32, m, n, nb, l, lds, x, lda) != IA_OK)
+          die("ia_summa_potrs");
+      } else if (fp64) {
+        pdtrsm_("L", "L", "N", "N", &m, &n, &one, l, &i1, &i1, ds, x, &i1, &i1, dc);
+        pdtrsm_("L", "L", "T", "N", &m, &n, &one, l, &i1, &i1, ds, x, &i1, &i1, dc);
+      } else {
+        pstrsm_("L", "L", "N", "N", &m, &n, &ones, l, &i1, &i1, ds, x, &i1, &i1, dc);
+        pstrsm_("L", "L", "T", "N", &m, &n, &ones, l, &i1, &i1, ds, x, &i1, &i1, dc);
+      }
+      MPI_Barrier(MPI_COMM_WORLD);
+      t = MPI_Wtime() - t;
+      if (t < best[how]) best[how] = t;
+    }
+  double sdiff = 0, sscale = 0;
+  for (size_t i = 0; i < (size_t)ml * (size_t)nl; i++) {
+    double x = fp64 ? ((double *)x1)[i] : ((float *)x1)[i], y = fp64 ? ((double *)x2)[i] : ((float *)x2)[i];
+    sdiff = fmax(sdiff, fabs(x - y));
+    sscale = fmax(sscale, fabs(x));
+  }
+  MPI_Allreduce(MPI_IN_PLACE, &sdiff, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  MPI_Allreduce(MPI_IN_PLACE, &sscale, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  double sflops = 2.0 * m * (double)m * n;
+  if (rank == 0) {
+    printf("  (L·Lᵀ)X = B, order %d, %d right-hand sides:\n", m, n);
+    printf("  2 p%ctrsm (host)     %8.3f s %9.1f GFLOP/s\n", fp64 ? 'd' : 's', best[0], sflops / best[0] / 1e9);
+    printf("  summa (backend)    %8.3f s %9.1f GFLOP/s\n", best[1], sflops / best[1] / 1e9);
+    printf("  max |difference| / max |X| = %.2e\n", sdiff / (sscale > 0 ? sscale : 1));
+  }
+  free(l), free(x1), free(x2);
   free(a), free(b), free(c1), free(c2);
   ia_grid_free(&g);
   ia_backend_close(&be);

@@ -1,11 +1,14 @@
-/* The distributed product of infae/summa.h against one BLAS product of the
- * whole matrices on every rank: each grid shape of the rank count (e.g. 2x1
- * and 1x2), fp64 and fp32, blocks that leave partial last blocks and, with
- * large blocks, ranks that own no block; without a memory limit and with
- * budgets that cut C's local rows into several chunks; and a budget too
- * small for one row, which must fail on every rank with one message.
- * Argument: cpu or cuda (exits 77, skipped, without a GPU). */
+/* infae/summa.h against LAPACK and BLAS on the whole matrices on every rank.
+ * The product: each grid shape of the rank count (e.g. 2x1 and 1x2), fp64
+ * and fp32, blocks that leave partial last blocks and, with large blocks,
+ * ranks that own no block; without a memory limit and with budgets that cut
+ * C's local rows into several chunks; and a budget too small for one row,
+ * which must fail on every rank with one message. The solve (L·Lᵀ)X = B
+ * with LAPACK's factor L, whose upper triangle holds garbage that must not be
+ * read, against ?potrs. Argument: cpu or cuda (exits 77, skipped, without a
+ * GPU). */
 #include <cblas.h>
+#include <lapacke.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -97,6 +100,30 @@ static void run(ia_backend *be, int nprow, int npcol, int64_t nb, ia_precision p
   ia_grid_free(&g);
 }
 
+/* (L·Lᵀ)X = B for L (M × M) and B (M × N) on the nprow × npcol grid, against
+ * x, LAPACK's solution. */
+static void run_solve(ia_backend *be, int nprow, int npcol, int64_t nb, ia_precision p,
+                      const double *l, const double *b, const double *x) {
+  ia_grid g;
+  OK(ia_grid_create(MPI_COMM_WORLD, nprow, npcol, &g));
+  int64_t ldl, ldb;
+  void *ll = local_part(&g, l, M, M, nb, p, &ldl), *lb = local_part(&g, b, M, N, nb, p, &ldb);
+  size_t budget = SIZE_MAX;
+  if (ia_backend_device(be) != IA_DEVICE_CPU)
+    budget = ia_backend_free_bytes(be) / (size_t)ia_backend_share(be) / 10 * 9;
+  char what[96];
+  snprintf(what, sizeof what, "%dx%d nb %lld %s, (L·Lᵀ)X = B against ?potrs", nprow, npcol,
+           (long long)nb, p == IA_FP64 ? "fp64" : "fp32");
+  if (!ia_summa_potrs_fits(&g, be, p, M, N, nb, budget)) {
+    check(what, 1, 0); /* a few hundred KiB must fit */
+  } else {
+    OK(ia_summa_potrs(&g, be, p, M, N, nb, ll, ldl, lb, ldb));
+    check(what, error(&g, lb, ldb, x, nb, p), p == IA_FP64 ? 1e-12 : 1e-4);
+  }
+  free(ll), free(lb);
+  ia_grid_free(&g);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   ia_log_init(MPI_COMM_WORLD, IA_LOG_QUIET);
@@ -116,15 +143,30 @@ int main(int argc, char **argv) {
   for (int i = 0; i < M * K; i++) a[i] = uniform(1, (uint64_t)i);
   for (int i = 0; i < K * N; i++) b[i] = uniform(2, (uint64_t)i);
   cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0, a, M, b, K, 0.0, ref, M);
+  /* SPD S = A·Aᵀ/K + I (M × M), its factor L (garbage above the diagonal),
+   * and X = S⁻¹·(the product above) by LAPACK. */
+  double *l = malloc(sizeof(double) * M * M), *x = malloc(sizeof(double) * M * N);
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, M, M, K, 1.0 / K, a, M, a, M, 0.0, l, M);
+  for (int i = 0; i < M; i++) l[i * M + i] += 1.0;
+  memcpy(x, ref, sizeof(double) * M * N);
+  if (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', M, l, M) != 0 ||
+      LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', M, N, l, M, x, M) != 0) {
+    fprintf(stderr, "LAPACK failed on the test matrix\n");
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  for (int j = 0; j < M; j++)
+    for (int i = 0; i < j; i++) l[j * M + i] = 1e3 * uniform(3, (uint64_t)(j * M + i));
   int64_t nbs[] = {16, 37, 128};
   for (int r = 1; r <= size; r++) {
     if (size % r) continue;
     for (int i = 0; i < 3; i++) {
       run(be, r, size / r, nbs[i], IA_FP64, a, b, ref);
       run(be, r, size / r, nbs[i], IA_FP32, a, b, ref);
+      run_solve(be, r, size / r, nbs[i], IA_FP64, l, ref, x);
+      run_solve(be, r, size / r, nbs[i], IA_FP32, l, ref, x);
     }
   }
-  free(a), free(b), free(ref);
+  free(a), free(b), free(ref), free(l), free(x);
   ia_backend_close(&be);
   MPI_Finalize();
   return failures ? 1 : 0;
