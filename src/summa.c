@@ -13,6 +13,14 @@ static void pack(void *dst, const void *src, int64_t ld, int64_t rows, int64_t c
            es * (size_t)rows);
 }
 
+/* Communicators of this rank's process row (ranked by column) and process
+ * column (ranked by row). Collective on g->comm. */
+static ia_status split(const ia_grid *g, MPI_Comm *row, MPI_Comm *col) {
+  IA_MPI(MPI_Comm_split(g->comm, g->myrow, g->mycol, row));
+  IA_MPI(MPI_Comm_split(g->comm, g->mycol, g->myrow, col));
+  return IA_OK;
+}
+
 typedef struct {
   const ia_grid *g;
   ia_backend *be;
@@ -119,11 +127,9 @@ ia_status ia_summa_gemm(const ia_grid *g, ia_backend *be, ia_precision p, int64_
     if (st == IA_OK) st = ia_be_alloc(be, s.es * (size_t)s.rc * (size_t)nb, "panel of A", &s.da);
     if (st == IA_OK) st = ia_be_alloc(be, s.es * (size_t)nb * (size_t)s.nl, "panel of B", &s.db);
   }
-  if (st == IA_OK) st = ia_mpi_status(MPI_Comm_split(g->comm, g->myrow, g->mycol, &s.row),
-                                      "MPI_Comm_split", __FILE__, __LINE__);
-  if (st == IA_OK) st = ia_mpi_status(MPI_Comm_split(g->comm, g->mycol, g->myrow, &s.col),
-                                      "MPI_Comm_split", __FILE__, __LINE__);
-  st = ia_agree(g->comm, st);
+  /* Collective: made even after a local failure above. */
+  ia_status sp = split(g, &s.row, &s.col);
+  st = ia_agree(g->comm, st != IA_OK ? st : sp);
   for (long long ci = 0; ci < nc && st == IA_OK; ci++) {
     int64_t r0 = ci * s.rc, rows = s.ml - r0 < s.rc ? s.ml - r0 : s.rc;
     ia_status local = IA_OK;
@@ -308,11 +314,9 @@ ia_status ia_summa_potrs(const ia_grid *g, ia_backend *be, ia_precision p, int64
     if (st == IA_OK && s.ml > 0 && s.nl > 0)
       st = ia_be_upload2d(be, s.db, s.es * one, b, s.es * (size_t)ldb, s.es * (size_t)s.ml, s.nl);
   }
-  if (st == IA_OK) st = ia_mpi_status(MPI_Comm_split(g->comm, g->myrow, g->mycol, &s.row),
-                                      "MPI_Comm_split", __FILE__, __LINE__);
-  if (st == IA_OK) st = ia_mpi_status(MPI_Comm_split(g->comm, g->mycol, g->myrow, &s.col),
-                                      "MPI_Comm_split", __FILE__, __LINE__);
-  st = ia_agree(g->comm, st);
+  /* Collective: made even after a local failure above. */
+  ia_status sp = split(g, &s.row, &s.col);
+  st = ia_agree(g->comm, st != IA_OK ? st : sp);
   int64_t kt = (n + nb - 1) / nb;
   ia_status local = IA_OK;
   for (int64_t k = 0; k < kt && st == IA_OK; k++) st = forward(&s, k, &local);
