@@ -17,10 +17,11 @@
  *
  * On one rank the arrays live in the backend's memory (the GPU's with CUDA)
  * and LAPACK or cuSOLVER solves; on a grid of several ranks they are
- * ScaLAPACK's block-cyclic arrays on the host, ScaLAPACK factors and solves,
- * and each rank's GPU makes its kernel tiles and its part of the prediction
- * products (infae/summa.h). The predictions for the evaluation stay in the backend on one rank
- * (ranked there, src/rank_eval.c) and come to the host rows on a grid.
+ * ScaLAPACK's block-cyclic arrays on the host, ScaLAPACK factors, and each
+ * rank's backend (its GPU) makes its kernel tiles and its part of the
+ * triangular solves and prediction products (infae/summa.h). The predictions
+ * for the evaluation stay in the backend on one rank (ranked there,
+ * src/rank_eval.c) and come to the host rows on a grid.
  *
  * One rank on several devices (opts.md, the exact fit only): K, its factor
  * and the right-hand side X are spread over the devices in column tiles
