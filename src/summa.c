@@ -159,8 +159,6 @@ typedef struct {
   int64_t n, nb, ml, nl; /* order, block, local rows of L and B, local columns of B */
   const char *l;
   int64_t ldl;
-  char *b;
-  int64_t ldb;
   void *ha, *hd, *hp;    /* host: L's panel (ml × nb), diagonal block (nb × nb), B's block row */
   void *da, *dd, *dp;    /* the backend's copies (the host buffers on the CPU) */
   char *db;              /* B on the backend (b itself on the CPU), leading dimension lddb */
@@ -290,7 +288,7 @@ ia_status ia_summa_potrs(const ia_grid *g, ia_backend *be, ia_precision p, int64
                          int64_t ldb) {
   ia_status st = IA_OK;
   solve s = {.g = g, .be = be, .p = p, .es = esize(p), .n = n, .nb = nb, .l = l, .ldl = ldl,
-             .b = b, .ldb = ldb, .row = MPI_COMM_NULL, .col = MPI_COMM_NULL};
+             .row = MPI_COMM_NULL, .col = MPI_COMM_NULL};
   s.type = p == IA_FP64 ? MPI_DOUBLE : MPI_FLOAT;
   s.cpu = ia_backend_device(be) == IA_DEVICE_CPU;
   s.ml = ia_numroc(n, nb, g->myrow, g->nprow);

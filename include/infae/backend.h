@@ -127,16 +127,16 @@ typedef struct {
  * Gram x·y is exact (0/1 inputs: FP16 tensor cores with FP32 accumulation on
  * CUDA); the NTK is evaluated in double. Panels of at most panel_bytes of
  * densified items bound the workspace. *flops: Gram flops done. */
-/* On a GPU, fp64 tiles are made through an FP32 Gram tile of this many of
- * their ncols columns at a time: an eighth, in whole blocks of nb, at least
- * 2048 columns (fp32 tiles take the Gram in place). */
-int64_t ia_be_ntk_stage_cols(int64_t ncols, int64_t nb);
 IA_NODISCARD ia_status ia_be_ntk_tiles(ia_backend *b, ia_precision p, const ia_be_csr *ra,
                                        const ia_be_csr *rb, const double *nr,
                                        const ia_be_csr *cols, const double *nc,
                                        const ia_be_layout *layout, int64_t c0, int64_t c1,
                                        int64_t d, int64_t panel_bytes, void *out, int64_t ldo,
                                        double *flops);
+/* On a GPU, fp64 tiles are made through an FP32 Gram tile of this many of
+ * their ncols columns at a time: an eighth, in whole blocks of nb, at least
+ * 2048 columns (fp32 tiles take the Gram in place). */
+int64_t ia_be_ntk_stage_cols(int64_t ncols, int64_t nb);
 
 /* ---- Distill-CF sampler --------------------------------------------------------- */
 /* Gumbel-softmax rows (infae/gumbel.h) of synthetic rows row0 … row0 + n − 1:
