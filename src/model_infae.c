@@ -63,7 +63,7 @@ struct ia_infae {
   const void *pred_src;  /* one rank: α or the predictions, in the backend (ld r_ld) */
   double pred_lam_prime;
   int64_t panel_bytes;
-  int said_host_solve;   /* the log line for a right-hand side too large for the GPUs */
+  int said_host_solve;   /* the log line for an X/α too large for the GPUs */
   ia_infae_stats stats;
 };
 
@@ -474,27 +474,15 @@ void ia_infae_free(ia_infae **pm) {
 
 /* ---- steps ------------------------------------------------------------ */
 
-/* p?gemm with B not transposed. */
-static void pgemm(ia_precision p, const char *ta, int m, int n, int k, double alpha,
-                  const void *a, int ia, int ja, const int *da, const void *b, int ib, int jb,
-                  const int *db, double beta, void *c, int ic, int jc, const int *dc) {
-  if (p == IA_FP64) {
-    pdgemm_(ta, "N", &m, &n, &k, &alpha, a, &ia, &ja, da, b, &ib, &jb, db, &beta, c, &ic, &jc, dc);
-  } else {
-    float al = (float)alpha, be = (float)beta;
-    psgemm_(ta, "N", &m, &n, &k, &al, a, &ia, &ja, da, b, &ib, &jb, db, &be, c, &ic, &jc, dc);
-  }
-}
-
-static void ptrsm(ia_precision p, const char *ta, int m, int n, const void *a, int ia,
-                  const int *da, void *b, int ib, const int *db) {
+/* C = Aᵀ (U × U, all of it), by p?tran. */
+static void ptran(ia_precision p, int u, const void *a, const int *da, void *c) {
   int one = 1;
   if (p == IA_FP64) {
-    double al = 1.0;
-    pdtrsm_("L", "L", ta, "N", &m, &n, &al, a, &ia, &ia, da, b, &ib, &one, db);
+    double a1 = 1.0, b0 = 0.0;
+    pdtran_(&u, &u, &a1, a, &one, &one, da, &b0, c, &one, &one, da);
   } else {
-    float al = 1.0f;
-    pstrsm_("L", "L", ta, "N", &m, &n, &al, a, &ia, &ia, da, b, &ib, &one, db);
+    float a1 = 1.0f, b0 = 0.0f;
+    pstran_(&u, &u, &a1, a, &one, &one, da, &b0, c, &one, &one, da);
   }
 }
 
@@ -543,6 +531,30 @@ static ia_status shift_factor(ia_infae *m, void *a, double shift, int64_t *info)
   return IA_OK;
 }
 
+/* Bytes of the backend this rank may use for the products and solves of
+ * infae/summa.h: its share of the GPU's free memory, less a tenth for
+ * cuBLAS's workspace (SIZE_MAX on the CPU). */
+static size_t backend_budget(const ia_infae *m) {
+  size_t b = ia_backend_free_bytes(m->be);
+  return b == SIZE_MAX ? b : b / (size_t)ia_backend_share(m->be) / 10 * 9;
+}
+
+/* The backend for an infae/summa.h operation that keeps a rows × cols
+ * array in its memory: the rank's own, or, when that array does not fit the
+ * GPUs, a CPU backend opened into *host (closed by the caller), said once
+ * per *said flag. */
+static ia_status summa_backend(ia_infae *m, int64_t rows, int64_t cols, const char *what,
+                               int *said, ia_backend **host, ia_backend **be) {
+  *be = m->be;
+  *host = NULL;
+  if (ia_summa_fits(&m->g, m->be, m->prec, rows, cols, m->nb, backend_budget(m))) return IA_OK;
+  if (!*said) ia_log_info("[train] %s does not fit the GPUs: its products and solves run on the host", what);
+  *said = 1;
+  IA_CALL(ia_backend_open(m->g.comm, IA_DEVICE_CPU, host));
+  *be = *host;
+  return IA_OK;
+}
+
 /* Nyström, in the feature form that stays well conditioned: K_mm + δI = LLᵀ
  * (δ = ε·tr K_mm, ε the precision's machine epsilon), Φ = K_nm·L⁻ᵀ (n × M,
  * in kc: the validation predictions are Φβ), G = ΦᵀΦ (lower triangle, kg)
@@ -553,10 +565,8 @@ static ia_status nystrom_normal(ia_infae *m) {
   double t0 = ia_time(), N = (double)m->n, U = (double)m->u, D = (double)m->d;
   double eps = m->prec == IA_FP64 ? 2.220446049250313e-16 : 1.1920928955078125e-07;
   int64_t info = 0;
-  int n, u, d, one = 1;
-  IA_CALL(ia_to_int(m->n, &n));
+  int u;
   IA_CALL(ia_to_int(m->u, &u));
-  IA_CALL(ia_to_int(m->d, &d));
   double delta = eps * m->trace;
   IA_CALL(shift_factor(m, m->k, delta, &info));
   IA_CHECK(info <= 0, IA_ERR_NOTSPD,
@@ -587,21 +597,26 @@ static ia_status nystrom_normal(ia_infae *m) {
                        m->mn, 0.0, m->rhs, m->mu));
     m->stats.gram.flops += N * U * U + 2.0 * N * U * U + 2.0 * N * U * D;
   } else {
-    if (m->prec == IA_FP64) {
-      double a1 = 1.0, b0 = 0.0;
-      pdtrsm_("R", "L", "T", "N", &n, &u, &a1, m->k, &one, &one, m->desc_k, m->kc, &one, &one,
-              m->desc_kc);
-      pdsyrk_("L", "T", &u, &n, &a1, m->kc, &one, &one, m->desc_kc, &b0, m->kg, &one, &one,
-              m->desc_k);
-    } else {
-      float a1 = 1.0f, b0 = 0.0f;
-      pstrsm_("R", "L", "T", "N", &n, &u, &a1, m->k, &one, &one, m->desc_k, m->kc, &one, &one,
-              m->desc_kc);
-      pssyrk_("L", "T", &u, &n, &a1, m->kc, &one, &one, m->desc_kc, &b0, m->kg, &one, &one,
-              m->desc_k);
-    }
-    pgemm(m->prec, "T", u, d, n, 1.0, m->kc, 1, 1, m->desc_kc, m->pc, 1, 1, m->desc_p, 0.0,
-          m->rhs, 1, 1, m->desc_a);
+    /* By infae/summa.h on the ranks' backends: U = Lᵀ (p?tran into kg,
+     * which G overwrites), Φ·U = K_nm, the lower blocks of G = ΦᵀΦ, and
+     * B = ΦᵀX. */
+    int64_t ldk = m->desc_k[IA_LLD_], ldc = m->desc_kc[IA_LLD_];
+    ptran(m->prec, u, m->k, m->desc_k, m->kg);
+    ia_backend *be, *host = NULL;
+    int said_phi = 0, said_x = 0;
+    IA_CALL(summa_backend(m, m->n, m->u, "Φ (users × centers)", &said_phi, &host, &be));
+    ia_status st = ia_summa_trsm_right(&m->g, be, m->prec, m->n, m->u, m->nb, m->kg, ldk, m->kc,
+                                       ldc);
+    if (st == IA_OK)
+      st = ia_summa_gemm_tn(&m->g, be, m->prec, 1, m->u, m->u, m->n, m->nb, m->kc, ldc, m->kc,
+                            ldc, m->kg, ldk);
+    ia_backend_close(&host);
+    IA_CALL(st);
+    IA_CALL(summa_backend(m, m->n, m->d, "X (users × items)", &said_x, &host, &be));
+    st = ia_summa_gemm_tn(&m->g, be, m->prec, 0, m->u, m->d, m->n, m->nb, m->kc, ldc, m->pc,
+                          m->desc_p[IA_LLD_], m->rhs, m->desc_a[IA_LLD_]);
+    ia_backend_close(&host);
+    IA_CALL(st);
     m->stats.gram.flops += 2.0 * N * U * U + 2.0 * N * U * D;
   }
   m->stats.gram.seconds += ia_time() - t0;
@@ -633,14 +648,6 @@ ia_status ia_infae_gram(ia_infae *m, double *trace) {
   m->have_gram = 1;
   *trace = m->trace;
   return IA_OK;
-}
-
-/* Bytes of the backend this rank may use for the products and solves of
- * infae/summa.h: its share of the GPU's free memory, less a tenth for
- * cuBLAS's workspace (SIZE_MAX on the CPU). */
-static size_t backend_budget(const ia_infae *m) {
-  size_t b = ia_backend_free_bytes(m->be);
-  return b == SIZE_MAX ? b : b / (size_t)ia_backend_share(m->be) / 10 * 9;
 }
 
 static ia_status factor_status(const ia_infae *m, int64_t info, double lambda, double lp) {
@@ -716,14 +723,8 @@ ia_status ia_infae_fit(ia_infae *m, double lambda) {
   } else {
     /* infae/summa.h on the ranks' backends; a right-hand side too large for
      * the GPUs is solved the same way on the host. */
-    ia_backend *be = m->be, *host = NULL;
-    if (!ia_summa_potrs_fits(&m->g, m->be, m->prec, m->u, m->d, m->nb, backend_budget(m))) {
-      if (!m->said_host_solve)
-        ia_log_info("[train] X/α does not fit the GPUs: the triangular solves run on the host");
-      m->said_host_solve = 1;
-      IA_CALL(ia_backend_open(m->g.comm, IA_DEVICE_CPU, &host));
-      be = host;
-    }
+    ia_backend *be, *host = NULL;
+    IA_CALL(summa_backend(m, m->u, m->d, "X/α (users × items)", &m->said_host_solve, &host, &be));
     ia_status st = ia_summa_potrs(&m->g, be, m->prec, m->u, m->d, m->nb, m->kf,
                                   m->desc_k[IA_LLD_], m->a, m->desc_a[IA_LLD_]);
     ia_backend_close(&host);
@@ -747,10 +748,13 @@ ia_status ia_infae_keep(ia_infae *m) {
     if (m->arrays_on_backend) {
       IA_CALL(ia_be_trsm(m->be, m->prec, 'L', 'T', m->u, m->d, m->k, m->mu, m->best, m->mu));
     } else {
-      int u, d;
-      IA_CALL(ia_to_int(m->u, &u));
-      IA_CALL(ia_to_int(m->d, &d));
-      ptrsm(m->prec, "T", u, d, m->k, 1, m->desc_k, m->best, 1, m->desc_a);
+      ia_backend *be, *host = NULL;
+      IA_CALL(summa_backend(m, m->u, m->d, "X/α (users × items)", &m->said_host_solve, &host,
+                            &be));
+      ia_status st = ia_summa_trsm(&m->g, be, m->prec, 'T', m->u, m->d, m->nb, m->k,
+                                   m->desc_k[IA_LLD_], m->best, m->desc_a[IA_LLD_]);
+      ia_backend_close(&host);
+      IA_CALL(st);
     }
     m->stats.solve.seconds += ia_time() - t0;
     m->stats.solve.flops += (double)m->u * (double)m->u * (double)m->d;

@@ -39,6 +39,13 @@ void pdsyrk_(const char *uplo, const char *trans, const int *n, const int *k,
 void pssyrk_(const char *uplo, const char *trans, const int *n, const int *k, const float *alpha,
              const float *a, const int *ia, const int *ja, const int *desca, const float *beta,
              float *c, const int *ic, const int *jc, const int *descc);
+/* sub(C) = beta·sub(C) + alpha·sub(A)ᵀ, sub(C) m × n. */
+void pdtran_(const int *m, const int *n, const double *alpha, const double *a, const int *ia,
+             const int *ja, const int *desca, const double *beta, double *c, const int *ic,
+             const int *jc, const int *descc);
+void pstran_(const int *m, const int *n, const float *alpha, const float *a, const int *ia,
+             const int *ja, const int *desca, const float *beta, float *c, const int *ic,
+             const int *jc, const int *descc);
 void pdtrsm_(const char *side, const char *uplo, const char *ta, const char *diag, const int *m,
              const int *n, const double *alpha, const double *a, const int *ia, const int *ja,
              const int *desca, double *b, const int *ib, const int *jb, const int *descb);

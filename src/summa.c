@@ -146,7 +146,7 @@ ia_status ia_summa_gemm(const ia_grid *g, ia_backend *be, ia_precision p, int64_
   return st;
 }
 
-/* ---- (L·Lᵀ)·X = B ------------------------------------------------------ */
+/* ---- operations that keep one distributed array B on the backend ------- */
 
 typedef struct {
   const ia_grid *g;
@@ -156,54 +156,141 @@ typedef struct {
   MPI_Datatype type;
   MPI_Comm row, col;
   int cpu;
-  int64_t n, nb, ml, nl; /* order, block, local rows of L and B, local columns of B */
-  const char *l;
+  int64_t nb, ml, nl;    /* block, local rows and columns of B */
+  const char *l;         /* the other operand, in host memory: L, U or A */
   int64_t ldl;
-  void *ha, *hd, *hp;    /* host: L's panel (ml × nb), diagonal block (nb × nb), B's block row */
+  void *ha, *hd, *hp;    /* host: a panel (ml × nb), a diagonal block (nb × nb), a block row (nb × nl) */
   void *da, *dd, *dp;    /* the backend's copies (the host buffers on the CPU) */
   char *db;              /* B on the backend (b itself on the CPU), leading dimension lddb */
   int64_t lddb;
-} solve;
+} resident;
 
 /* The backend's copy of a host buffer: uploaded on a GPU, itself on the CPU. */
-static const void *up(solve *s, void *dev, const void *host, size_t bytes, ia_status *st) {
+static const void *up(resident *s, void *dev, const void *host, size_t bytes, ia_status *st) {
   if (s->cpu) return host;
   if (*st == IA_OK) *st = ia_be_upload(s->be, dev, host, bytes);
   return dev;
 }
 
-/* Block k: its width, owners and local offsets; r0 = local rows of blocks up
- * to k on this process row (the rows after it start there). */
+static size_t resident_bytes(size_t es, int64_t ml, int64_t nl, int64_t nb) {
+  return es * ((size_t)ml * (size_t)nl + (size_t)ml * (size_t)nb + (size_t)nb * (size_t)nb +
+               (size_t)nb * (size_t)nl);
+}
+
+int ia_summa_fits(const ia_grid *g, const ia_backend *be, ia_precision p, int64_t rows,
+                  int64_t cols, int64_t nb, size_t budget) {
+  int ok = ia_backend_device(be) == IA_DEVICE_CPU ||
+           resident_bytes(esize(p), ia_numroc(rows, nb, g->myrow, g->nprow),
+                          ia_numroc(cols, nb, g->mycol, g->npcol), nb) <= budget;
+  MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, g->comm);
+  return ok;
+}
+
+/* The buffers, B (rows × cols, leading dimension ldb) on the backend, and
+ * the row and column communicators. Returns the status agreed by all ranks;
+ * on failure, resident_close still frees what was made. Collective. */
+static ia_status resident_open(resident *s, const ia_grid *g, ia_backend *be, ia_precision p,
+                               int64_t rows, int64_t cols, int64_t nb, const void *l,
+                               int64_t ldl, const void *b, int64_t ldb) {
+  *s = (resident){.g = g, .be = be, .p = p, .es = esize(p), .nb = nb, .l = l, .ldl = ldl,
+                  .row = MPI_COMM_NULL, .col = MPI_COMM_NULL};
+  s->type = p == IA_FP64 ? MPI_DOUBLE : MPI_FLOAT;
+  s->cpu = ia_backend_device(be) == IA_DEVICE_CPU;
+  s->ml = ia_numroc(rows, nb, g->myrow, g->nprow);
+  s->nl = ia_numroc(cols, nb, g->mycol, g->npcol);
+  int dummy;
+  ia_status st = ia_to_int(s->ml * nb, &dummy);
+  if (st == IA_OK) st = ia_to_int(nb * s->nl, &dummy);
+  size_t one = (size_t)(s->ml > 0 ? s->ml : 1), ncol = (size_t)(s->nl > 0 ? s->nl : 1);
+  size_t es = s->es;
+  if (st == IA_OK) st = ia_malloc(es * one * (size_t)nb, "panel (host)", &s->ha);
+  if (st == IA_OK) st = ia_malloc(es * (size_t)(nb * nb), "diagonal block (host)", &s->hd);
+  if (st == IA_OK) st = ia_malloc(es * (size_t)nb * ncol, "block row (host)", &s->hp);
+  if (s->cpu) {
+    s->da = s->ha, s->dd = s->hd, s->dp = s->hp;
+    s->db = (char *)b, s->lddb = ldb;
+  } else {
+    s->lddb = (int64_t)one;
+    if (st == IA_OK) st = ia_be_alloc(be, es * one * ncol, "resident matrix B", (void **)&s->db);
+    if (st == IA_OK) st = ia_be_alloc(be, es * one * (size_t)nb, "panel", &s->da);
+    if (st == IA_OK) st = ia_be_alloc(be, es * (size_t)(nb * nb), "diagonal block", &s->dd);
+    if (st == IA_OK) st = ia_be_alloc(be, es * (size_t)nb * ncol, "block row", &s->dp);
+    if (st == IA_OK && s->ml > 0 && s->nl > 0)
+      st = ia_be_upload2d(be, s->db, es * one, b, es * (size_t)ldb, es * (size_t)s->ml, s->nl);
+  }
+  /* Collective: made even after a local failure above. */
+  ia_status sp = split(g, &s->row, &s->col);
+  return ia_agree(g->comm, st != IA_OK ? st : sp);
+}
+
+/* B back to the host when it was changed (back), the failure of any rank
+ * agreed, and everything freed. */
+static ia_status resident_close(resident *s, void *b, int64_t ldb, int back, ia_status st,
+                                ia_status local) {
+  if (back && st == IA_OK && local == IA_OK && !s->cpu && s->ml > 0 && s->nl > 0)
+    local = ia_be_download2d(s->be, b, s->es * (size_t)ldb, s->db, s->es * (size_t)s->lddb,
+                             s->es * (size_t)s->ml, s->nl);
+  if (st == IA_OK) st = ia_agree(s->g->comm, local);
+  if (s->row != MPI_COMM_NULL) MPI_Comm_free(&s->row);
+  if (s->col != MPI_COMM_NULL) MPI_Comm_free(&s->col);
+  if (!s->cpu) {
+    ia_be_free(s->be, s->db);
+    ia_be_free(s->be, s->da);
+    ia_be_free(s->be, s->dd);
+    ia_be_free(s->be, s->dp);
+  }
+  free(s->ha);
+  free(s->hd);
+  free(s->hp);
+  return st;
+}
+
+/* Block k of a dimension of size n: its width and owners; rk, ck: its local
+ * row offset on its process row and column offset on its process column;
+ * r0, c0: this rank's local rows and columns of the blocks up to k (the
+ * blocks after k start there). */
 typedef struct {
-  int64_t w, rk, ck, r0, below;
+  int64_t w, rk, ck, r0, c0;
   int pr, pc;
 } blk;
 
-static blk block(const solve *s, int64_t k) {
+static blk block(const resident *s, int64_t n, int64_t k) {
   const ia_grid *g = s->g;
   blk x;
-  x.w = s->n - k * s->nb < s->nb ? s->n - k * s->nb : s->nb;
+  x.w = n - k * s->nb < s->nb ? n - k * s->nb : s->nb;
   x.pr = (int)(k % g->nprow);
   x.pc = (int)(k % g->npcol);
   x.rk = (k / g->nprow) * s->nb;
   x.ck = (k / g->npcol) * s->nb;
-  int64_t end = (k + 1) * s->nb < s->n ? (k + 1) * s->nb : s->n;
+  int64_t end = (k + 1) * s->nb < n ? (k + 1) * s->nb : n;
   x.r0 = ia_numroc(end, s->nb, g->myrow, g->nprow);
-  x.below = s->ml - x.r0;
+  x.c0 = ia_numroc(end, s->nb, g->mycol, g->npcol);
   return x;
 }
 
-/* L's block column k below its diagonal block, this process row's rows of
- * it, broadcast along the row from its owner column. */
-static ia_status bcast_panel(solve *s, const blk *x) {
+/* B's block row of block x (w × nl), from the backend into the host's hp. */
+static void block_row_down(resident *s, const blk *x, ia_status *st) {
+  if (s->cpu)
+    pack(s->hp, s->db + s->es * (size_t)x->rk, s->lddb, x->w, s->nl, s->es);
+  else if (*st == IA_OK && s->nl > 0)
+    *st = ia_be_download2d(s->be, s->hp, s->es * (size_t)x->w, s->db + s->es * (size_t)x->rk,
+                           s->es * (size_t)s->lddb, s->es * (size_t)x->w, s->nl);
+}
+
+/* ---- op(L)·X = B -------------------------------------------------------- */
+
+/* The other operand's block column k from local row r0 (this process
+ * row's rows of it), broadcast along the row from its owner column. */
+static ia_status bcast_panel(resident *s, const blk *x, int64_t r0) {
+  int64_t rows = s->ml - r0;
   if (s->g->mycol == x->pc)
-    pack(s->ha, s->l + s->es * (size_t)(x->ck * s->ldl + x->r0), s->ldl, x->below, x->w, s->es);
-  IA_MPI(MPI_Bcast(s->ha, (int)(x->below * x->w), s->type, x->pc, s->row));
+    pack(s->ha, s->l + s->es * (size_t)(x->ck * s->ldl + r0), s->ldl, rows, x->w, s->es);
+  IA_MPI(MPI_Bcast(s->ha, (int)(rows * x->w), s->type, x->pc, s->row));
   return IA_OK;
 }
 
 /* On block k's process row: its diagonal block of L, then B_k ← op(L_kk)⁻¹B_k. */
-static ia_status diag_solve(solve *s, const blk *x, char op, ia_status *st) {
+static ia_status diag_solve(resident *s, const blk *x, char op, ia_status *st) {
   if (s->g->mycol == x->pc)
     pack(s->hd, s->l + s->es * (size_t)(x->ck * s->ldl + x->rk), s->ldl, x->w, x->w, s->es);
   IA_MPI(MPI_Bcast(s->hd, (int)(x->w * x->w), s->type, x->pc, s->row));
@@ -216,24 +303,21 @@ static ia_status diag_solve(solve *s, const blk *x, char op, ia_status *st) {
 
 /* L·Y = B, right-looking: B_k solved on its process row, broadcast down the
  * columns, and the rows below updated by the SUMMA step with L's panel. */
-static ia_status forward(solve *s, int64_t k, ia_status *st) {
+static ia_status forward(resident *s, int64_t n, int64_t k, ia_status *st) {
   const ia_grid *g = s->g;
-  blk x = block(s, k);
-  if (g->myrow == x.pr) IA_CALL(diag_solve(s, &x, 'N', st));
-  IA_CALL(bcast_panel(s, &x));
+  blk x = block(s, n, k);
+  int64_t below = s->ml - x.r0;
   if (g->myrow == x.pr) {
-    if (s->cpu)
-      pack(s->hp, s->db + s->es * (size_t)x.rk, s->lddb, x.w, s->nl, s->es);
-    else if (*st == IA_OK && s->nl > 0)
-      *st = ia_be_download2d(s->be, s->hp, s->es * (size_t)x.w, s->db + s->es * (size_t)x.rk,
-                             s->es * (size_t)s->lddb, s->es * (size_t)x.w, s->nl);
+    IA_CALL(diag_solve(s, &x, 'N', st));
+    block_row_down(s, &x, st);
   }
+  IA_CALL(bcast_panel(s, &x, x.r0));
   IA_MPI(MPI_Bcast(s->hp, (int)(x.w * s->nl), s->type, x.pr, s->col));
-  if (*st != IA_OK || x.below == 0 || s->nl == 0) return IA_OK;
-  const void *a = up(s, s->da, s->ha, s->es * (size_t)(x.below * x.w), st);
+  if (*st != IA_OK || below == 0 || s->nl == 0) return IA_OK;
+  const void *a = up(s, s->da, s->ha, s->es * (size_t)(below * x.w), st);
   const void *bk = up(s, s->dp, s->hp, s->es * (size_t)(x.w * s->nl), st);
   if (*st == IA_OK)
-    *st = ia_be_gemm(s->be, s->p, 'N', 'N', x.below, s->nl, x.w, -1.0, a, x.below, bk, x.w, 1.0,
+    *st = ia_be_gemm(s->be, s->p, 'N', 'N', below, s->nl, x.w, -1.0, a, below, bk, x.w, 1.0,
                      s->db + s->es * (size_t)x.r0, s->lddb);
   return IA_OK;
 }
@@ -241,15 +325,16 @@ static ia_status forward(solve *s, int64_t k, ia_status *st) {
 /* Lᵀ·X = Y, left-looking: −(L's panel below block k)ᵀ times this rank's
  * rows of X below it, summed down the process columns onto block k's row,
  * which adds it to Y_k and solves with L_kkᵀ. */
-static ia_status backward(solve *s, int64_t k, ia_status *st) {
+static ia_status backward(resident *s, int64_t n, int64_t k, ia_status *st) {
   const ia_grid *g = s->g;
-  blk x = block(s, k);
+  blk x = block(s, n, k);
+  int64_t below = s->ml - x.r0;
   size_t bytes = s->es * (size_t)(x.w * s->nl);
-  IA_CALL(bcast_panel(s, &x));
-  if (s->nl > 0 && x.below > 0) {
-    const void *a = up(s, s->da, s->ha, s->es * (size_t)(x.below * x.w), st);
+  IA_CALL(bcast_panel(s, &x, x.r0));
+  if (s->nl > 0 && below > 0) {
+    const void *a = up(s, s->da, s->ha, s->es * (size_t)(below * x.w), st);
     if (*st == IA_OK)
-      *st = ia_be_gemm(s->be, s->p, 'T', 'N', x.w, s->nl, x.below, -1.0, a, x.below,
+      *st = ia_be_gemm(s->be, s->p, 'T', 'N', x.w, s->nl, below, -1.0, a, below,
                        s->db + s->es * (size_t)x.r0, s->lddb, 0.0, s->dp, x.w);
     if (!s->cpu && *st == IA_OK) *st = ia_be_download(s->be, s->hp, s->dp, bytes);
   } else {
@@ -269,70 +354,127 @@ static ia_status backward(solve *s, int64_t k, ia_status *st) {
   return diag_solve(s, &x, 'T', st);
 }
 
-static size_t solve_bytes(size_t es, int64_t ml, int64_t nl, int64_t nb) {
-  return es * ((size_t)ml * (size_t)nl + (size_t)ml * (size_t)nb + (size_t)nb * (size_t)nb +
-               (size_t)nb * (size_t)nl);
-}
-
-int ia_summa_potrs_fits(const ia_grid *g, const ia_backend *be, ia_precision p, int64_t n,
-                        int64_t nrhs, int64_t nb, size_t budget) {
-  int ok = ia_backend_device(be) == IA_DEVICE_CPU ||
-           solve_bytes(esize(p), ia_numroc(n, nb, g->myrow, g->nprow),
-                       ia_numroc(nrhs, nb, g->mycol, g->npcol), nb) <= budget;
-  MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, g->comm);
-  return ok;
+/* The forward substitution, then the back substitution, each when asked. */
+static ia_status triangular(const ia_grid *g, ia_backend *be, ia_precision p, int fwd, int bwd,
+                            int64_t n, int64_t nrhs, int64_t nb, const void *l, int64_t ldl,
+                            void *b, int64_t ldb) {
+  resident s;
+  ia_status st = resident_open(&s, g, be, p, n, nrhs, nb, l, ldl, b, ldb), local = IA_OK;
+  int64_t kt = (n + nb - 1) / nb;
+  for (int64_t k = 0; fwd && k < kt && st == IA_OK; k++) st = forward(&s, n, k, &local);
+  for (int64_t k = kt - 1; bwd && k >= 0 && st == IA_OK; k--) st = backward(&s, n, k, &local);
+  return resident_close(&s, b, ldb, 1, st, local);
 }
 
 ia_status ia_summa_potrs(const ia_grid *g, ia_backend *be, ia_precision p, int64_t n,
                          int64_t nrhs, int64_t nb, const void *l, int64_t ldl, void *b,
                          int64_t ldb) {
-  ia_status st = IA_OK;
-  solve s = {.g = g, .be = be, .p = p, .es = esize(p), .n = n, .nb = nb, .l = l, .ldl = ldl,
-             .row = MPI_COMM_NULL, .col = MPI_COMM_NULL};
-  s.type = p == IA_FP64 ? MPI_DOUBLE : MPI_FLOAT;
-  s.cpu = ia_backend_device(be) == IA_DEVICE_CPU;
-  s.ml = ia_numroc(n, nb, g->myrow, g->nprow);
-  s.nl = ia_numroc(nrhs, nb, g->mycol, g->npcol);
-  int dummy;
-  st = ia_to_int(s.ml * nb, &dummy);
-  if (st == IA_OK) st = ia_to_int(nb * s.nl, &dummy);
-  size_t one = (size_t)(s.ml > 0 ? s.ml : 1), cols = (size_t)(s.nl > 0 ? s.nl : 1);
-  if (st == IA_OK) st = ia_malloc(s.es * one * (size_t)nb, "panel of L (host)", &s.ha);
-  if (st == IA_OK) st = ia_malloc(s.es * (size_t)(nb * nb), "diagonal block of L (host)", &s.hd);
-  if (st == IA_OK) st = ia_malloc(s.es * (size_t)nb * cols, "block row of B (host)", &s.hp);
-  if (s.cpu) {
-    s.da = s.ha, s.dd = s.hd, s.dp = s.hp;
-    s.db = b, s.lddb = ldb;
-  } else {
-    s.lddb = (int64_t)one;
-    if (st == IA_OK) st = ia_be_alloc(be, s.es * one * cols, "right-hand side B", (void **)&s.db);
-    if (st == IA_OK) st = ia_be_alloc(be, s.es * one * (size_t)nb, "panel of L", &s.da);
-    if (st == IA_OK) st = ia_be_alloc(be, s.es * (size_t)(nb * nb), "diagonal block of L", &s.dd);
-    if (st == IA_OK) st = ia_be_alloc(be, s.es * (size_t)nb * cols, "block row of B", &s.dp);
-    if (st == IA_OK && s.ml > 0 && s.nl > 0)
-      st = ia_be_upload2d(be, s.db, s.es * one, b, s.es * (size_t)ldb, s.es * (size_t)s.ml, s.nl);
+  return triangular(g, be, p, 1, 1, n, nrhs, nb, l, ldl, b, ldb);
+}
+
+ia_status ia_summa_trsm(const ia_grid *g, ia_backend *be, ia_precision p, char op, int64_t n,
+                        int64_t nrhs, int64_t nb, const void *l, int64_t ldl, void *b,
+                        int64_t ldb) {
+  IA_CHECK(op == 'N' || op == 'T', IA_ERR_ARG, "ia_summa_trsm: op must be 'N' or 'T'");
+  return triangular(g, be, p, op == 'N', op == 'T', n, nrhs, nb, l, ldl, b, ldb);
+}
+
+/* ---- X·U = B ------------------------------------------------------------ */
+
+/* dst (w × w) = srcᵀ, src with leading dimension ld. */
+static void pack_transposed(void *dst, const void *src, int64_t ld, int64_t w, size_t es) {
+  for (int64_t j = 0; j < w; j++)
+    for (int64_t i = 0; i < w; i++)
+      memcpy((char *)dst + es * (size_t)(i * w + j), (const char *)src + es * (size_t)(j * ld + i),
+             es);
+}
+
+/* Block column j, right-looking: its process column gets U_jj (transposed
+ * into the lower factor the backend solves with) and solves its rows of
+ * B_j; that panel goes along the process rows, U's block row j after the
+ * block down the columns, and every rank updates its columns after j. */
+static ia_status right_step(resident *s, int64_t n, int64_t j, ia_status *st) {
+  const ia_grid *g = s->g;
+  blk x = block(s, n, j);
+  if (g->mycol == x.pc) {
+    if (g->myrow == x.pr)
+      pack_transposed(s->hd, s->l + s->es * (size_t)(x.ck * s->ldl + x.rk), s->ldl, x.w, s->es);
+    IA_MPI(MPI_Bcast(s->hd, (int)(x.w * x.w), s->type, x.pr, s->col));
+    const void *d = up(s, s->dd, s->hd, s->es * (size_t)(x.w * x.w), st);
+    char *bj = s->db + s->es * (size_t)(x.ck * s->lddb);
+    if (*st == IA_OK && s->ml > 0)
+      *st = ia_be_trsm(s->be, s->p, 'R', 'T', s->ml, x.w, d, x.w, bj, s->lddb);
+    if (s->cpu)
+      pack(s->ha, bj, s->lddb, s->ml, x.w, s->es);
+    else if (*st == IA_OK && s->ml > 0)
+      *st = ia_be_download2d(s->be, s->ha, s->es * (size_t)s->ml, bj, s->es * (size_t)s->lddb,
+                             s->es * (size_t)s->ml, x.w);
   }
-  /* Collective: made even after a local failure above. */
-  ia_status sp = split(g, &s.row, &s.col);
-  st = ia_agree(g->comm, st != IA_OK ? st : sp);
+  IA_MPI(MPI_Bcast(s->ha, (int)(s->ml * x.w), s->type, x.pc, s->row));
+  int64_t after = s->nl - x.c0;
+  if (g->myrow == x.pr)
+    pack(s->hp, s->l + s->es * (size_t)(x.c0 * s->ldl + x.rk), s->ldl, x.w, after, s->es);
+  IA_MPI(MPI_Bcast(s->hp, (int)(x.w * after), s->type, x.pr, s->col));
+  if (*st != IA_OK || s->ml == 0 || after == 0) return IA_OK;
+  const void *a = up(s, s->da, s->ha, s->es * (size_t)(s->ml * x.w), st);
+  const void *u = up(s, s->dp, s->hp, s->es * (size_t)(x.w * after), st);
+  if (*st == IA_OK)
+    *st = ia_be_gemm(s->be, s->p, 'N', 'N', s->ml, after, x.w, -1.0, a, s->ml, u, x.w, 1.0,
+                     s->db + s->es * (size_t)(x.c0 * s->lddb), s->lddb);
+  return IA_OK;
+}
+
+ia_status ia_summa_trsm_right(const ia_grid *g, ia_backend *be, ia_precision p, int64_t m,
+                              int64_t n, int64_t nb, const void *u, int64_t ldu, void *b,
+                              int64_t ldb) {
+  resident s;
+  ia_status st = resident_open(&s, g, be, p, m, n, nb, u, ldu, b, ldb), local = IA_OK;
   int64_t kt = (n + nb - 1) / nb;
-  ia_status local = IA_OK;
-  for (int64_t k = 0; k < kt && st == IA_OK; k++) st = forward(&s, k, &local);
-  for (int64_t k = kt - 1; k >= 0 && st == IA_OK; k--) st = backward(&s, k, &local);
-  if (st == IA_OK && local == IA_OK && !s.cpu && s.ml > 0 && s.nl > 0)
-    local = ia_be_download2d(be, b, s.es * (size_t)ldb, s.db, s.es * one, s.es * (size_t)s.ml,
-                             s.nl);
-  if (st == IA_OK) st = ia_agree(g->comm, local);
-  if (s.row != MPI_COMM_NULL) MPI_Comm_free(&s.row);
-  if (s.col != MPI_COMM_NULL) MPI_Comm_free(&s.col);
-  if (!s.cpu) {
-    ia_be_free(be, s.db);
-    ia_be_free(be, s.da);
-    ia_be_free(be, s.dd);
-    ia_be_free(be, s.dp);
+  for (int64_t j = 0; j < kt && st == IA_OK; j++) st = right_step(&s, n, j, &local);
+  return resident_close(&s, b, ldb, 1, st, local);
+}
+
+/* ---- C = Aᵀ·B ----------------------------------------------------------- */
+
+/* Block row i of C: A's block column i goes along the process rows; every
+ * rank multiplies its transpose with its rows of B, and the products are
+ * summed down the process columns onto block i's process row, which
+ * stores them in C. */
+static ia_status tn_step(resident *s, int lower, int64_t m, int64_t i, char *c, int64_t ldc,
+                         ia_status *st) {
+  const ia_grid *g = s->g;
+  blk x = block(s, m, i);
+  IA_CALL(bcast_panel(s, &x, 0));
+  int64_t cols = lower ? x.c0 : s->nl;
+  size_t bytes = s->es * (size_t)(x.w * cols);
+  if (s->ml > 0 && cols > 0) {
+    const void *a = up(s, s->da, s->ha, s->es * (size_t)(s->ml * x.w), st);
+    if (*st == IA_OK)
+      *st = ia_be_gemm(s->be, s->p, 'T', 'N', x.w, cols, s->ml, 1.0, a, s->ml, s->db, s->lddb,
+                       0.0, s->dp, x.w);
+    if (!s->cpu && *st == IA_OK) *st = ia_be_download(s->be, s->hp, s->dp, bytes);
+  } else {
+    memset(s->hp, 0, bytes);
   }
-  free(s.ha);
-  free(s.hd);
-  free(s.hp);
-  return st;
+  int cnt = (int)(x.w * cols);
+  if (g->myrow == x.pr)
+    IA_MPI(MPI_Reduce(MPI_IN_PLACE, s->hp, cnt, s->type, MPI_SUM, x.pr, s->col));
+  else
+    IA_MPI(MPI_Reduce(s->hp, NULL, cnt, s->type, MPI_SUM, x.pr, s->col));
+  if (g->myrow == x.pr && *st == IA_OK)
+    for (int64_t j = 0; j < cols; j++)
+      memcpy(c + s->es * (size_t)(j * ldc + x.rk), (char *)s->hp + s->es * (size_t)(j * x.w),
+             s->es * (size_t)x.w);
+  return IA_OK;
+}
+
+ia_status ia_summa_gemm_tn(const ia_grid *g, ia_backend *be, ia_precision p, int lower,
+                           int64_t m, int64_t n, int64_t k, int64_t nb, const void *a,
+                           int64_t lda, const void *b, int64_t ldb, void *c, int64_t ldc) {
+  IA_CHECK(!lower || m == n, IA_ERR_ARG, "ia_summa_gemm_tn: the lower triangle needs m == n");
+  resident s;
+  ia_status st = resident_open(&s, g, be, p, k, n, nb, a, lda, b, ldb), local = IA_OK;
+  int64_t mt = (m + nb - 1) / nb;
+  for (int64_t i = 0; i < mt && st == IA_OK; i++) st = tn_step(&s, lower, m, i, c, ldc, &local);
+  return resident_close(&s, NULL, 0, 0, st, local);
 }

@@ -3,8 +3,9 @@
 # generated ML-1M-sized set (6,040 × 3,706): fp64 α and every metric within
 # 1e-9 relative, on one rank (cuBLAS/cuSOLVER; exact and Nyström with 300
 # centers), one rank with K spread over GPUs by cusolverMg (--gpus 1, and 2
-# when two are visible) and two ranks (ScaLAPACK with the kernel tiles and the
-# prediction products on the GPU; exact and on a sample of 1,500 users); fp32: the same top-10 for ≥ 99 % of users.
+# when two are visible) and two ranks (ScaLAPACK's Cholesky, the kernel tiles,
+# products and solves of infae/summa.h on the GPU; exact, on a sample of 1,500
+# users, and Nyström); fp32: the same top-10 for ≥ 99 % of users.
 # Skipped (77) when no GPU is visible.
 source "$(dirname "$0")/common.sh"
 "$INFAE" --version | grep -q "GPU(s)" || { echo "no GPU visible: skipped"; exit 77; }
@@ -68,6 +69,13 @@ for data in mt ml1m; do
       --metrics-json ${data}_${dev}_s.json --quiet
   done
   compare ${data}_cuda_s.h5 ${data}_cuda_s.json ${data}_cpu_s.h5 ${data}_cpu_s.json
+  # Nyström on two ranks: Φ = K_nm·L⁻ᵀ, ΦᵀΦ, ΦᵀX and α = L⁻ᵀβ are the
+  # distributed solves and transposed products of infae/summa.h on the GPUs.
+  for dev in cpu cuda; do
+    run_mpi 2 train --data $data.h5 --device $dev --centers 300 --out ${data}_${dev}_c2.h5 \
+      --metrics-json ${data}_${dev}_c2.json --quiet
+  done
+  compare ${data}_cuda_c2.h5 ${data}_cuda_c2.json ${data}_cpu_c2.h5 ${data}_cpu_c2.json
   # fp32: top-10 of every user from each model, scored the same way.
   for dev in cpu cuda; do
     run_mpi 1 train --data $data.h5 --device $dev --precision fp32 --lambdas 5 \

@@ -51,19 +51,31 @@ static void *local_part(const ia_grid *g, const double *x, int64_t rows, int64_t
   return out;
 }
 
-/* Max |local C − reference| / max |reference| over this rank's entries. */
-static double error(const ia_grid *g, const void *c, int64_t ld, const double *ref, int64_t nb,
-                    ia_precision p) {
-  int64_t ml = ia_numroc(M, nb, g->myrow, g->nprow), nl = ia_numroc(N, nb, g->mycol, g->npcol);
+/* Max |local C − reference| / max |reference| over this rank's entries of
+ * the rows × cols matrix ref; with lower, only over the blocks on and below
+ * the diagonal block, and every other local entry must still hold the
+ * sentinel (counted as an error of 1 otherwise). */
+static double error_of(const ia_grid *g, const void *c, int64_t ld, const double *ref,
+                       int64_t rows, int64_t cols, int64_t nb, ia_precision p, int lower,
+                       double sentinel) {
+  int64_t ml = ia_numroc(rows, nb, g->myrow, g->nprow), nl = ia_numroc(cols, nb, g->mycol, g->npcol);
   double e = 0, s = 0;
-  for (int64_t i = 0; i < M * N; i++) s = fmax(s, fabs(ref[i]));
+  for (int64_t i = 0; i < rows * cols; i++) s = fmax(s, fabs(ref[i]));
   for (int64_t j = 0; j < nl; j++)
     for (int64_t i = 0; i < ml; i++) {
       double got = p == IA_FP64 ? ((const double *)c)[j * ld + i] : ((const float *)c)[j * ld + i];
-      e = fmax(e, fabs(got - ref[ia_l2g(j, nb, g->mycol, g->npcol) * M +
-                                 ia_l2g(i, nb, g->myrow, g->nprow)]));
+      int64_t gi = ia_l2g(i, nb, g->myrow, g->nprow), gj = ia_l2g(j, nb, g->mycol, g->npcol);
+      if (lower && gi / nb < gj / nb)
+        e = fmax(e, got == sentinel ? 0.0 : 1.0);
+      else
+        e = fmax(e, fabs(got - ref[gj * rows + gi]) / s);
     }
-  return e / s;
+  return e;
+}
+
+static double error(const ia_grid *g, const void *c, int64_t ld, const double *ref, int64_t nb,
+                    ia_precision p) {
+  return error_of(g, c, ld, ref, M, N, nb, p, 0, 0);
 }
 
 static void run(ia_backend *be, int nprow, int npcol, int64_t nb, ia_precision p,
@@ -114,13 +126,75 @@ static void run_solve(ia_backend *be, int nprow, int npcol, int64_t nb, ia_preci
   char what[96];
   snprintf(what, sizeof what, "%dx%d nb %lld %s, (L·Lᵀ)X = B against ?potrs", nprow, npcol,
            (long long)nb, p == IA_FP64 ? "fp64" : "fp32");
-  if (!ia_summa_potrs_fits(&g, be, p, M, N, nb, budget)) {
+  if (!ia_summa_fits(&g, be, p, M, N, nb, budget)) {
     check(what, 1, 0); /* a few hundred KiB must fit */
   } else {
     OK(ia_summa_potrs(&g, be, p, M, N, nb, ll, ldl, lb, ldb));
     check(what, error(&g, lb, ldb, x, nb, p), p == IA_FP64 ? 1e-12 : 1e-4);
   }
   free(ll), free(lb);
+  ia_grid_free(&g);
+}
+
+/* The one-sided solves L·X = B and Lᵀ·X = B (against ?trsm, x_n and x_t),
+ * and X·Lᵀ = B2 through U = Lᵀ, whose strictly lower triangle holds garbage
+ * (against x_r, B2 being K × M). */
+static void run_trsm(ia_backend *be, int nprow, int npcol, int64_t nb, ia_precision p,
+                     const double *l, const double *u, const double *b, const double *b2,
+                     const double *x_n, const double *x_t, const double *x_r) {
+  ia_grid g;
+  OK(ia_grid_create(MPI_COMM_WORLD, nprow, npcol, &g));
+  const char *prec = p == IA_FP64 ? "fp64" : "fp32";
+  double tol = p == IA_FP64 ? 1e-12 : 1e-4;
+  int64_t ldl, ldu, ldb, ldb2;
+  void *ll = local_part(&g, l, M, M, nb, p, &ldl), *lu = local_part(&g, u, M, M, nb, p, &ldu);
+  char what[96];
+  for (int t = 0; t < 2; t++) {
+    char op = t == 0 ? 'N' : 'T';
+    void *lb = local_part(&g, b, M, N, nb, p, &ldb);
+    OK(ia_summa_trsm(&g, be, p, op, M, N, nb, ll, ldl, lb, ldb));
+    snprintf(what, sizeof what, "%dx%d nb %lld %s, %s·X = B against ?trsm", nprow, npcol,
+             (long long)nb, prec, op == 'N' ? "L" : "Lᵀ");
+    check(what, error(&g, lb, ldb, op == 'N' ? x_n : x_t, nb, p), tol);
+    free(lb);
+  }
+  void *lb2 = local_part(&g, b2, K, M, nb, p, &ldb2);
+  OK(ia_summa_trsm_right(&g, be, p, K, M, nb, lu, ldu, lb2, ldb2));
+  snprintf(what, sizeof what, "%dx%d nb %lld %s, X·U = B against ?trsm", nprow, npcol,
+           (long long)nb, prec);
+  check(what, error_of(&g, lb2, ldb2, x_r, K, M, nb, p, 0, 0), tol);
+  free(ll), free(lu), free(lb2);
+  ia_grid_free(&g);
+}
+
+/* C = Aᵀ·B for A (M × K) and B (M × N), against c (K × N); and the lower
+ * blocks of Aᵀ·A, against s (K × K), the upper blocks left alone. */
+static void run_tn(ia_backend *be, int nprow, int npcol, int64_t nb, ia_precision p,
+                   const double *a, const double *b, const double *c, const double *s) {
+  ia_grid g;
+  OK(ia_grid_create(MPI_COMM_WORLD, nprow, npcol, &g));
+  const char *prec = p == IA_FP64 ? "fp64" : "fp32";
+  double tol = p == IA_FP64 ? 1e-14 : 1e-5, sentinel = 12345.0;
+  int64_t lda, ldb, ldc, lds;
+  void *la = local_part(&g, a, M, K, nb, p, &lda), *lb = local_part(&g, b, M, N, nb, p, &ldb);
+  void *lc = local_part(&g, c, K, N, nb, p, &ldc), *ls = local_part(&g, s, K, K, nb, p, &lds);
+  size_t es = p == IA_FP64 ? 8 : 4;
+  int64_t nlc = ia_numroc(N, nb, g.mycol, g.npcol), nls = ia_numroc(K, nb, g.mycol, g.npcol);
+  memset(lc, 0x7f, es * (size_t)ldc * (size_t)(nlc > 0 ? nlc : 1)); /* overwritten */
+  for (int64_t i = 0; i < lds * nls; i++)
+    if (p == IA_FP64)
+      ((double *)ls)[i] = sentinel;
+    else
+      ((float *)ls)[i] = (float)sentinel;
+  char what[96];
+  snprintf(what, sizeof what, "%dx%d nb %lld %s, C = Aᵀ·B", nprow, npcol, (long long)nb, prec);
+  OK(ia_summa_gemm_tn(&g, be, p, 0, K, N, M, nb, la, lda, lb, ldb, lc, ldc));
+  check(what, error_of(&g, lc, ldc, c, K, N, nb, p, 0, 0), tol);
+  snprintf(what, sizeof what, "%dx%d nb %lld %s, lower blocks of Aᵀ·A", nprow, npcol,
+           (long long)nb, prec);
+  OK(ia_summa_gemm_tn(&g, be, p, 1, K, K, M, nb, la, lda, la, lda, ls, lds));
+  check(what, error_of(&g, ls, lds, s, K, K, nb, p, 1, sentinel), tol);
+  free(la), free(lb), free(lc), free(ls);
   ia_grid_free(&g);
 }
 
@@ -156,6 +230,28 @@ int main(int argc, char **argv) {
   }
   for (int j = 0; j < M; j++)
     for (int i = 0; i < j; i++) l[j * M + i] = 1e3 * uniform(3, (uint64_t)(j * M + i));
+  /* The one-sided solves: L⁻¹B, L⁻ᵀB, and B2·L⁻ᵀ for B2 = Aᵀ (K × M), with
+   * U = Lᵀ holding garbage below its diagonal. */
+  double *xn = malloc(sizeof(double) * M * N), *xt = malloc(sizeof(double) * M * N);
+  double *u = malloc(sizeof(double) * M * M), *b2 = malloc(sizeof(double) * K * M),
+         *xr = malloc(sizeof(double) * K * M);
+  memcpy(xn, ref, sizeof(double) * M * N);
+  memcpy(xt, ref, sizeof(double) * M * N);
+  cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, M, N, 1.0, l, M,
+              xn, M);
+  cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, M, N, 1.0, l, M, xt,
+              M);
+  for (int j = 0; j < M; j++)
+    for (int i = 0; i < M; i++) u[j * M + i] = i <= j ? l[i * M + j] : 1e3 * uniform(4, (uint64_t)(j * M + i));
+  for (int j = 0; j < M; j++)
+    for (int i = 0; i < K; i++) b2[j * K + i] = a[i * M + j];
+  memcpy(xr, b2, sizeof(double) * K * M);
+  cblas_dtrsm(CblasColMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, K, M, 1.0, u, M,
+              xr, K);
+  /* Aᵀ·B (K × N) for B the product above (M × N), and Aᵀ·A (K × K). */
+  double *ctn = malloc(sizeof(double) * K * N), *stn = malloc(sizeof(double) * K * K);
+  cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, K, N, M, 1.0, a, M, ref, M, 0.0, ctn, K);
+  cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, K, K, M, 1.0, a, M, a, M, 0.0, stn, K);
   int64_t nbs[] = {16, 37, 128};
   for (int r = 1; r <= size; r++) {
     if (size % r) continue;
@@ -164,9 +260,15 @@ int main(int argc, char **argv) {
       run(be, r, size / r, nbs[i], IA_FP32, a, b, ref);
       run_solve(be, r, size / r, nbs[i], IA_FP64, l, ref, x);
       run_solve(be, r, size / r, nbs[i], IA_FP32, l, ref, x);
+      for (int q = 0; q < 2; q++) {
+        ia_precision p = q == 0 ? IA_FP64 : IA_FP32;
+        run_trsm(be, r, size / r, nbs[i], p, l, u, ref, b2, xn, xt, xr);
+        run_tn(be, r, size / r, nbs[i], p, a, ref, ctn, stn);
+      }
     }
   }
   free(a), free(b), free(ref), free(l), free(x);
+  free(xn), free(xt), free(u), free(b2), free(xr), free(ctn), free(stn);
   ia_backend_close(&be);
   MPI_Finalize();
   return failures ? 1 : 0;
