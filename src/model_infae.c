@@ -19,7 +19,8 @@
  * and LAPACK or cuSOLVER solves; on a grid of several ranks they are
  * ScaLAPACK's block-cyclic arrays on the host, ScaLAPACK factors, and each
  * rank's backend (its GPU) makes its kernel tiles and its part of the
- * triangular solves and prediction products (infae/summa.h). The predictions
+ * triangular solves, Nyström's products and the prediction products
+ * (infae/summa.h). The predictions
  * for the evaluation stay in the backend on one rank (ranked there,
  * src/rank_eval.c) and come to the host rows on a grid.
  *
