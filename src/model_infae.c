@@ -64,7 +64,8 @@ struct ia_infae {
   const void *pred_src;  /* one rank: α or the predictions, in the backend (ld r_ld) */
   double pred_lam_prime;
   int64_t panel_bytes;
-  int said_host_solve;   /* the log line for an X/α too large for the GPUs */
+  int said_host_solve;   /* the log lines for an X/α or a K too large for the GPUs */
+  int said_host_factor;
   ia_infae_stats stats;
 };
 
@@ -509,9 +510,12 @@ static ia_status densify(ia_infae *m, const ia_csr *csr, const ia_be_csr *bcsr, 
 
 static ia_status cross_kernel(ia_infae *m, int with_val, ia_step *step);
 
-/* A + shift·I (U × U, lower triangle) factored in place as LLᵀ wherever the
- * arrays live: the backend on one rank, p?potrf on the grid. *info as
- * LAPACK's, the same on every rank. */
+static ia_status summa_backend(ia_infae *m, int64_t rows, int64_t cols, const char *what,
+                               int *said, ia_backend **host, ia_backend **be);
+
+/* A + shift·I (U × U, lower triangle) factored in place as LLᵀ: by the
+ * backend on one rank, by infae/summa.h on the ranks' backends on a grid.
+ * *info as LAPACK's, the same on every rank. */
 static ia_status shift_factor(ia_infae *m, void *a, double shift, int64_t *info) {
   *info = 0;
   if (m->arrays_on_backend) {
@@ -521,15 +525,12 @@ static ia_status shift_factor(ia_infae *m, void *a, double shift, int64_t *info)
   size_t at;
   for (int64_t j = 0; j < m->nu; j++)
     if (diag_at(m, j, &at)) put(m, a, at, get(m, a, at) + shift);
-  int n, one = 1, in = 0;
-  IA_CALL(ia_to_int(m->u, &n));
-  if (m->prec == IA_FP64)
-    pdpotrf_("L", &n, a, &one, &one, m->desc_k, &in, 1);
-  else
-    pspotrf_("L", &n, a, &one, &one, m->desc_k, &in, 1);
-  MPI_Allreduce(MPI_IN_PLACE, &in, 1, MPI_INT, MPI_MAX, m->g.comm);
-  *info = in;
-  return IA_OK;
+  ia_backend *be, *host = NULL;
+  IA_CALL(summa_backend(m, m->u, m->u, m->nystrom ? "K_mm or ΦᵀΦ" : "K",
+                        &m->said_host_factor, &host, &be));
+  ia_status st = ia_summa_potrf(&m->g, be, m->prec, m->u, m->nb, a, m->desc_k[IA_LLD_], info);
+  ia_backend_close(&host);
+  return st;
 }
 
 /* Bytes of the backend this rank may use for the products and solves of

@@ -478,3 +478,129 @@ ia_status ia_summa_gemm_tn(const ia_grid *g, ia_backend *be, ia_precision p, int
   for (int64_t i = 0; i < mt && st == IA_OK; i++) st = tn_step(&s, lower, m, i, c, ldc, &local);
   return resident_close(&s, NULL, 0, 0, st, local);
 }
+
+/* ---- L·Lᵀ = A ----------------------------------------------------------- */
+
+/* Blocks J > k of process column c whose rows process row r holds after
+ * the panel's broadcast: the part of L's block column k that rank (r, c)
+ * sends to its process column. Returns the element count (× w); with out,
+ * also packs those rows from the panel ha (leading dimension below, local
+ * rows from r0). */
+static int64_t transposed_part(const resident *s, int64_t n, int64_t k, int r, int c, int64_t w,
+                               int64_t r0, int64_t below, char *out) {
+  const ia_grid *g = s->g;
+  int64_t kt = (n + s->nb - 1) / s->nb, count = 0;
+  for (int64_t J = k + 1; J < kt; J++) {
+    if (J % g->npcol != c || J % g->nprow != r) continue;
+    int64_t wj = n - J * s->nb < s->nb ? n - J * s->nb : s->nb;
+    if (out) { /* local row of block J on process row r, from r0 */
+      int64_t at = (J / g->nprow) * s->nb - r0;
+      for (int64_t t = 0; t < w; t++)
+        memcpy(out + s->es * (size_t)(count + t * wj),
+               (const char *)s->ha + s->es * (size_t)(t * below + at), s->es * (size_t)wj);
+    }
+    count += wj * w;
+  }
+  return count;
+}
+
+/* Block column k, right-looking: its owner factors the diagonal block
+ * (info > 0 ends the factorization on every rank), which goes down the
+ * process column; that column solves its rows below and broadcasts them
+ * along the process rows. Each process column gathers the rows of the
+ * blocks that are its columns (L's panel transposed, into hp: after × w),
+ * and every rank updates its lower blocks to the right. */
+static ia_status potrf_step(resident *s, int64_t n, int64_t k, char *hs, char *hr, int *counts,
+                            int *displs, int64_t *info, ia_status *st) {
+  const ia_grid *g = s->g;
+  blk x = block(s, n, k);
+  int64_t below = s->ml - x.r0, after = s->nl - x.c0, inf = 0;
+  size_t es = s->es;
+  char *akk = s->db + es * (size_t)(x.ck * s->lddb + x.rk);
+  if (g->myrow == x.pr && g->mycol == x.pc) {
+    if (*st == IA_OK) *st = ia_be_potrf(s->be, s->p, x.w, akk, s->lddb, &inf);
+    if (*st == IA_OK && s->cpu)
+      pack(s->hd, akk, s->lddb, x.w, x.w, es);
+    else if (*st == IA_OK)
+      *st = ia_be_download2d(s->be, s->hd, es * (size_t)x.w, akk, es * (size_t)s->lddb,
+                             es * (size_t)x.w, x.w);
+  }
+  long long minor = inf > 0 ? (long long)(k * s->nb + inf) : 0;
+  IA_MPI(MPI_Allreduce(MPI_IN_PLACE, &minor, 1, MPI_LONG_LONG, MPI_MAX, g->comm));
+  if (minor > 0) {
+    *info = minor;
+    return IA_OK;
+  }
+  if (g->mycol == x.pc) {
+    IA_MPI(MPI_Bcast(s->hd, (int)(x.w * x.w), s->type, x.pr, s->col));
+    const void *d = up(s, s->dd, s->hd, es * (size_t)(x.w * x.w), st);
+    char *lk = s->db + es * (size_t)(x.ck * s->lddb + x.r0);
+    if (*st == IA_OK && below > 0) *st = ia_be_trsm(s->be, s->p, 'R', 'T', below, x.w, d, x.w, lk, s->lddb);
+    if (s->cpu)
+      pack(s->ha, lk, s->lddb, below, x.w, es);
+    else if (*st == IA_OK && below > 0)
+      *st = ia_be_download2d(s->be, s->ha, es * (size_t)below, lk, es * (size_t)s->lddb,
+                             es * (size_t)below, x.w);
+  }
+  IA_MPI(MPI_Bcast(s->ha, (int)(below * x.w), s->type, x.pc, s->row));
+  /* The transposed panel: every process row's share of this column's blocks. */
+  transposed_part(s, n, k, g->myrow, g->mycol, x.w, x.r0, below, hs);
+  int total = 0;
+  for (int r = 0; r < g->nprow; r++) {
+    counts[r] = (int)transposed_part(s, n, k, r, g->mycol, x.w, 0, 0, NULL);
+    displs[r] = total;
+    total += counts[r];
+  }
+  IA_MPI(MPI_Allgatherv(hs, counts[g->myrow], s->type, hr, counts, displs, s->type, s->col));
+  /* hr holds process row 0's blocks, then row 1's, …, each block wj × w:
+   * into hp (after × w) at the blocks' local columns. */
+  int64_t kt = (n + s->nb - 1) / s->nb;
+  for (int r = 0; r < g->nprow; r++) {
+    int64_t off = displs[r];
+    for (int64_t J = k + 1; J < kt; J++) {
+      if (J % g->npcol != g->mycol || J % g->nprow != r) continue;
+      int64_t wj = n - J * s->nb < s->nb ? n - J * s->nb : s->nb;
+      int64_t col = (J / g->npcol) * s->nb - x.c0;
+      for (int64_t t = 0; t < x.w; t++)
+        memcpy((char *)s->hp + es * (size_t)(t * after + col),
+               hr + es * (size_t)(off + t * wj), es * (size_t)wj);
+      off += wj * x.w;
+    }
+  }
+  if (*st != IA_OK || below == 0 || after == 0) return IA_OK;
+  const void *a = up(s, s->da, s->ha, es * (size_t)(below * x.w), st);
+  const void *lt = up(s, s->dp, s->hp, es * (size_t)(after * x.w), st);
+  /* Per local column block J: its rows from block J's first local row down. */
+  for (int64_t jl = x.c0; jl < s->nl && *st == IA_OK; jl += s->nb) {
+    int64_t J = (jl / s->nb) * g->npcol + g->mycol;
+    int64_t wj = s->nl - jl < s->nb ? s->nl - jl : s->nb;
+    int64_t rj = ia_numroc(J * s->nb, s->nb, g->myrow, g->nprow), rows = s->ml - rj;
+    if (rows <= 0) continue;
+    *st = ia_be_gemm(s->be, s->p, 'N', 'T', rows, wj, x.w, -1.0,
+                     (const char *)a + es * (size_t)(rj - x.r0), below,
+                     (const char *)lt + es * (size_t)(jl - x.c0), after, 1.0,
+                     s->db + es * (size_t)(jl * s->lddb + rj), s->lddb);
+  }
+  return IA_OK;
+}
+
+ia_status ia_summa_potrf(const ia_grid *g, ia_backend *be, ia_precision p, int64_t n, int64_t nb,
+                         void *a, int64_t lda, int64_t *info) {
+  *info = 0;
+  resident s;
+  ia_status st = resident_open(&s, g, be, p, n, n, nb, NULL, 0, a, lda), local = IA_OK;
+  /* The transposed panel's send and receive buffers (host). */
+  char *hs = NULL, *hr = NULL;
+  int *counts = NULL, *displs = NULL;
+  size_t cols = (size_t)(s.nl > 0 ? s.nl : 1);
+  if (st == IA_OK) local = ia_malloc(s.es * cols * (size_t)nb, "panel rows to send", (void **)&hs);
+  if (local == IA_OK) local = ia_malloc(s.es * cols * (size_t)nb, "transposed panel", (void **)&hr);
+  if (local == IA_OK) local = ia_malloc(sizeof(int) * 2 * (size_t)g->nprow, "counts", (void **)&counts);
+  if (local == IA_OK) displs = counts + g->nprow;
+  if (st == IA_OK) st = ia_agree(g->comm, local);
+  int64_t kt = (n + nb - 1) / nb;
+  for (int64_t k = 0; k < kt && st == IA_OK && *info == 0; k++)
+    st = potrf_step(&s, n, k, hs, hr, counts, displs, info, &local);
+  free(hs), free(hr), free(counts);
+  return resident_close(&s, a, lda, 1, st, local);
+}

@@ -84,3 +84,16 @@ IA_NODISCARD ia_status ia_summa_gemm_tn(const ia_grid *g, ia_backend *be, ia_pre
                                         int lower, int64_t m, int64_t n, int64_t k, int64_t nb,
                                         const void *a, int64_t lda, const void *b, int64_t ldb,
                                         void *c, int64_t ldc);
+
+/* The Cholesky factor of A (n × n, lower triangle), in place as p?potrf
+ * "L"; the blocks above the diagonal are not read or written, and the strictly
+ * upper triangle of the diagonal blocks is left undefined. Right-looking
+ * by block columns: the owner of the diagonal block factors it, its process
+ * column solves its rows below with it and broadcasts them along the process
+ * rows; each process column gathers the rows of the blocks that are its
+ * columns (the panel transposed), and every rank updates its blocks on and
+ * below the diagonal to the right. *info as LAPACK's, the same on every
+ * rank: > 0 when the leading minor of that order is not positive definite
+ * (A then holds the partial factor). */
+IA_NODISCARD ia_status ia_summa_potrf(const ia_grid *g, ia_backend *be, ia_precision p, int64_t n,
+                                      int64_t nb, void *a, int64_t lda, int64_t *info);

@@ -1,6 +1,7 @@
 /* Benchmark (not a test): infae/summa.h with local products on the backend
  * (cpu or cuda) against ScaLAPACK on the host, block-cyclic over all ranks:
  * - the product C = A·B (m × k times k × n) against p?gemm;
+ * - the Cholesky factor of an SPD matrix of order m against p?potrf;
  * - the solve (L·Lᵀ)X = C (order m, n right-hand sides) against two p?trsm;
  * - Nyström's one-time products for m users, k centers and n items:
  *   Φ = A·L_k⁻ᵀ against p?trsm "R", the lower blocks of ΦᵀΦ against p?syrk,
@@ -56,8 +57,9 @@ static local make(const ia_grid *g, int rows, int cols, int nb, int fp64, int se
   return a;
 }
 
-/* The lower Cholesky factor of a random matrix + order·I, in place. */
-static void factor(const ia_grid *g, local *l, int order, int nb, int fp64) {
+/* A random matrix + order·I, SPD in its lower triangle, and with potrf
+ * its lower Cholesky factor, in place. */
+static void factor(const ia_grid *g, local *l, int order, int nb, int fp64, int potrf) {
   int i1 = 1, info = 0;
   for (int j = 0; j < l->nl; j++) {
     int gj = (j / nb * g->npcol + g->mycol) * nb + j % nb;
@@ -68,6 +70,7 @@ static void factor(const ia_grid *g, local *l, int order, int nb, int fp64) {
     else
       ((float *)l->x)[at] += (float)order;
   }
+  if (!potrf) return;
   if (fp64)
     pdpotrf_("L", &order, l->x, &i1, &i1, l->desc, &info, 1);
   else
@@ -148,6 +151,24 @@ static void op_gemm(void *ctx, int how) {
     psgemm_("N", "N", &x->m, &x->n, &x->k, &ones, x->a.x, &i1, &i1, x->a.desc, x->b.x, &i1, &i1,
             x->b.desc, &nils, x->out[0], &i1, &i1, x->c.desc);
   }
+}
+
+/* The factor of out[how], from the SPD matrix in s. */
+static void op_potrf(void *ctx, int how) {
+  bench *x = ctx;
+  int i1 = 1, info = 0;
+  int64_t info64 = 0;
+  memcpy(x->out[how], x->s.x, (x->fp64 ? 8 : 4) * x->s.count);
+  if (how == 1) {
+    if (ia_summa_potrf(x->g, x->be, prec(x), x->m, x->nb, x->out[1], x->s.ld, &info64) != IA_OK)
+      die("ia_summa_potrf");
+    info = (int)info64;
+  } else if (x->fp64) {
+    pdpotrf_("L", &x->m, x->out[0], &i1, &i1, x->s.desc, &info, 1);
+  } else {
+    pspotrf_("L", &x->m, x->out[0], &i1, &i1, x->s.desc, &info, 1);
+  }
+  if (info != 0) die("the factor of the test matrix");
 }
 
 static void op_potrs(void *ctx, int how) {
@@ -279,9 +300,20 @@ int main(int argc, char **argv) {
          difference(&g, &x.c, x.out[0], x.out[1], nb, x.fp64, 0));
   memcpy(x.c.x, x.out[0], (x.fp64 ? 8 : 4) * x.c.count); /* B of the solves: C = A·B */
 
+  if (rank == 0) printf("  L·Lᵀ = S, order %d:\n", m);
+  x.s = make(&g, m, m, nb, x.fp64, 3 * rank + 2);
+  factor(&g, &x.s, m, nb, x.fp64, 0);
+  outputs(&x, &x.s);
+  best_of_3(op_potrf, &x, best);
+  snprintf(host, sizeof host, "p%cpotrf (host)", t);
+  report(rank, host, "summa (backend)", best, (double)m * m * m / 3.0,
+         difference(&g, &x.s, x.out[0], x.out[1], nb, x.fp64, 1));
+  free(x.s.x);
+  outputs(&x, &x.c);
+
   if (rank == 0) printf("  (L·Lᵀ)X = C, order %d, %d right-hand sides:\n", m, n);
   x.l = make(&g, m, m, nb, x.fp64, 3 * rank + 2);
-  factor(&g, &x.l, m, nb, x.fp64);
+  factor(&g, &x.l, m, nb, x.fp64, 1);
   best_of_3(op_potrs, &x, best);
   snprintf(host, sizeof host, "2 p%ctrsm (host)", t);
   report(rank, host, "summa (backend)", best, 2.0 * m * (double)m * n,
@@ -290,7 +322,7 @@ int main(int argc, char **argv) {
 
   if (rank == 0) printf("  Nyström, %d users, %d centers, %d items: Φ = A·L⁻ᵀ\n", m, k, n);
   x.lk = make(&g, k, k, nb, x.fp64, 5 * rank + 3);
-  factor(&g, &x.lk, k, nb, x.fp64);
+  factor(&g, &x.lk, k, nb, x.fp64, 1);
   x.u = make(&g, k, k, nb, x.fp64, 0);
   outputs(&x, &x.a);
   best_of_3(op_phi, &x, best);

@@ -198,6 +198,45 @@ static void run_tn(ia_backend *be, int nprow, int npcol, int64_t nb, ia_precisio
   ia_grid_free(&g);
 }
 
+/* L·Lᵀ = S (M × M, NaN above the diagonal) against LAPACK's factor l, the
+ * lower triangle only; and S with a negative pivot at row 150, whose info
+ * must be LAPACK's, bad_info. */
+static void run_potrf(ia_backend *be, int nprow, int npcol, int64_t nb, ia_precision p,
+                      const double *s, const double *l, const double *bad, int bad_info) {
+  ia_grid g;
+  OK(ia_grid_create(MPI_COMM_WORLD, nprow, npcol, &g));
+  const char *prec = p == IA_FP64 ? "fp64" : "fp32";
+  int64_t lds, info = -1;
+  void *ls = local_part(&g, s, M, M, nb, p, &lds);
+  OK(ia_summa_potrf(&g, be, p, M, nb, ls, lds, &info));
+  /* The reference with zeros above the diagonal, and ours read the same way. */
+  double *ref = calloc((size_t)M * M, sizeof(double));
+  for (int j = 0; j < M; j++)
+    for (int i = j; i < M; i++) ref[j * M + i] = l[j * M + i];
+  int64_t ml = ia_numroc(M, nb, g.myrow, g.nprow), nl = ia_numroc(M, nb, g.mycol, g.npcol);
+  for (int64_t j = 0; j < nl; j++)
+    for (int64_t i = 0; i < ml; i++)
+      if (ia_l2g(i, nb, g.myrow, g.nprow) < ia_l2g(j, nb, g.mycol, g.npcol)) {
+        if (p == IA_FP64)
+          ((double *)ls)[j * lds + i] = 0;
+        else
+          ((float *)ls)[j * lds + i] = 0;
+      }
+  char what[96];
+  snprintf(what, sizeof what, "%dx%d nb %lld %s, L·Lᵀ = S against ?potrf", nprow, npcol,
+           (long long)nb, prec);
+  check(what, info == 0 ? error_of(&g, ls, lds, ref, M, M, nb, p, 0, 0) : 1.0,
+        p == IA_FP64 ? 1e-13 : 1e-5);
+  free(ls);
+  ls = local_part(&g, bad, M, M, nb, p, &lds);
+  OK(ia_summa_potrf(&g, be, p, M, nb, ls, lds, &info));
+  snprintf(what, sizeof what, "%dx%d nb %lld %s, info %lld (LAPACK's %d)", nprow, npcol,
+           (long long)nb, prec, (long long)info, bad_info);
+  check(what, info == bad_info ? 0.0 : 1.0, 0);
+  free(ls), free(ref);
+  ia_grid_free(&g);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   ia_log_init(MPI_COMM_WORLD, IA_LOG_QUIET);
@@ -222,6 +261,17 @@ int main(int argc, char **argv) {
   double *l = malloc(sizeof(double) * M * M), *x = malloc(sizeof(double) * M * N);
   cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, M, M, K, 1.0 / K, a, M, a, M, 0.0, l, M);
   for (int i = 0; i < M; i++) l[i * M + i] += 1.0;
+  /* S itself, and S with its entry (150, 150) made negative, and LAPACK's info for that. */
+  double *s = malloc(sizeof(double) * M * M), *bad = malloc(sizeof(double) * M * M);
+  memcpy(s, l, sizeof(double) * M * M);
+  memcpy(bad, l, sizeof(double) * M * M);
+  bad[150 * M + 150] = -1.0;
+  double *tmp = malloc(sizeof(double) * M * M);
+  memcpy(tmp, bad, sizeof(double) * M * M);
+  int bad_info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', M, tmp, M);
+  free(tmp);
+  for (int j = 0; j < M; j++) /* never to be read */
+    for (int i = 0; i < j; i++) s[j * M + i] = bad[j * M + i] = NAN;
   memcpy(x, ref, sizeof(double) * M * N);
   if (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', M, l, M) != 0 ||
       LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', M, N, l, M, x, M) != 0) {
@@ -260,6 +310,8 @@ int main(int argc, char **argv) {
       run(be, r, size / r, nbs[i], IA_FP32, a, b, ref);
       run_solve(be, r, size / r, nbs[i], IA_FP64, l, ref, x);
       run_solve(be, r, size / r, nbs[i], IA_FP32, l, ref, x);
+      run_potrf(be, r, size / r, nbs[i], IA_FP64, s, l, bad, bad_info);
+      run_potrf(be, r, size / r, nbs[i], IA_FP32, s, l, bad, bad_info);
       for (int q = 0; q < 2; q++) {
         ia_precision p = q == 0 ? IA_FP64 : IA_FP32;
         run_trsm(be, r, size / r, nbs[i], p, l, u, ref, b2, xn, xt, xr);
@@ -268,6 +320,7 @@ int main(int argc, char **argv) {
     }
   }
   free(a), free(b), free(ref), free(l), free(x);
+  free(s), free(bad);
   free(xn), free(xt), free(u), free(b2), free(xr), free(ctn), free(stn);
   ia_backend_close(&be);
   MPI_Finalize();
