@@ -7,7 +7,9 @@
 #   cli    tests/cli/gpu_infae.sh and gpu_distill.sh (train and distill with
 #          --device cuda against --device cpu)
 #   bench  tests/bench/gpu_bench.sh (BENCH_DEVICES, default "cuda mg"), and
-#          summa_bench cuda (25,000 × 17,770 times 5,000, fp32 and fp64)
+#          summa_bench cuda (order 20,000: the product with 6,000 columns and
+#          an inner 4,000, the factor, the solve with 6,000 right-hand sides,
+#          Nyström with 4,000 centers; fp32 and fp64)
 # Logs go to LOGS (default ./gpu_check_logs), one per step, and a summary
 # line per step to stdout.
 # Usage: scripts/gpu_check.sh BUNDLE.tar.xz|BUILD_DIR [ops] [cli] [bench]
@@ -66,7 +68,7 @@ for s in $steps; do
       tail -n 20 "$logs/gpu_bench.log"
       for p in fp32 fp64; do
         step "summa_bench_$p" env OPENBLAS_NUM_THREADS="$(nproc)" "$mpiexec" -n 1 \
-          "$tests/summa_bench" cuda 25000 17770 5000 256 $p
+          "$tests/summa_bench" cuda 20000 6000 4000 256 $p
         cat "$logs/summa_bench_$p.log"
       done
       ;;

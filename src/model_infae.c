@@ -17,9 +17,9 @@
  *
  * On one rank the arrays live in the backend's memory (the GPU's with CUDA)
  * and LAPACK or cuSOLVER solves; on a grid of several ranks they are
- * ScaLAPACK's block-cyclic arrays on the host, ScaLAPACK factors, and each
- * rank's backend (its GPU) makes its kernel tiles and its part of the
- * triangular solves, Nyström's products and the prediction products
+ * ScaLAPACK's block-cyclic arrays on the host, and each rank's backend (its
+ * GPU) makes its kernel tiles and its part of the Cholesky factors,
+ * triangular solves, Nyström's products and prediction products
  * (infae/summa.h). The predictions
  * for the evaluation stay in the backend on one rank (ranked there,
  * src/rank_eval.c) and come to the host rows on a grid.
@@ -64,8 +64,8 @@ struct ia_infae {
   const void *pred_src;  /* one rank: α or the predictions, in the backend (ld r_ld) */
   double pred_lam_prime;
   int64_t panel_bytes;
-  int said_host_solve;   /* the log lines for an X/α or a K too large for the GPUs */
-  int said_host_factor;
+  int said_host_solve;   /* the log line for an X/α too large for the GPUs */
+  int said_host_factor;  /* the same for K */
   ia_infae_stats stats;
 };
 
@@ -510,8 +510,31 @@ static ia_status densify(ia_infae *m, const ia_csr *csr, const ia_be_csr *bcsr, 
 
 static ia_status cross_kernel(ia_infae *m, int with_val, ia_step *step);
 
+/* Bytes of the backend this rank may use for the products and solves of
+ * infae/summa.h: its share of the GPU's free memory, less a tenth for
+ * cuBLAS's workspace (SIZE_MAX on the CPU). */
+static size_t backend_budget(const ia_infae *m) {
+  size_t b = ia_backend_free_bytes(m->be);
+  return b == SIZE_MAX ? b : b / (size_t)ia_backend_share(m->be) / 10 * 9;
+}
+
+/* The backend for an infae/summa.h operation that keeps a rows × cols
+ * array in its memory: the rank's own, or, when that array does not fit the
+ * GPUs, a CPU backend opened into *host (closed by the caller), said once
+ * per *said flag. */
 static ia_status summa_backend(ia_infae *m, int64_t rows, int64_t cols, const char *what,
-                               int *said, ia_backend **host, ia_backend **be);
+                               int *said, ia_backend **host, ia_backend **be) {
+  *be = m->be;
+  *host = NULL;
+  if (ia_summa_fits(&m->g, m->be, m->prec, rows, cols, m->nb, backend_budget(m))) return IA_OK;
+  if (!*said)
+    ia_log_info("[train] %s does not fit the GPUs: the steps that keep it there run on the host",
+                what);
+  *said = 1;
+  IA_CALL(ia_backend_open(m->g.comm, IA_DEVICE_CPU, host));
+  *be = *host;
+  return IA_OK;
+}
 
 /* A + shift·I (U × U, lower triangle) factored in place as LLᵀ: by the
  * backend on one rank, by infae/summa.h on the ranks' backends on a grid.
@@ -531,30 +554,6 @@ static ia_status shift_factor(ia_infae *m, void *a, double shift, int64_t *info)
   ia_status st = ia_summa_potrf(&m->g, be, m->prec, m->u, m->nb, a, m->desc_k[IA_LLD_], info);
   ia_backend_close(&host);
   return st;
-}
-
-/* Bytes of the backend this rank may use for the products and solves of
- * infae/summa.h: its share of the GPU's free memory, less a tenth for
- * cuBLAS's workspace (SIZE_MAX on the CPU). */
-static size_t backend_budget(const ia_infae *m) {
-  size_t b = ia_backend_free_bytes(m->be);
-  return b == SIZE_MAX ? b : b / (size_t)ia_backend_share(m->be) / 10 * 9;
-}
-
-/* The backend for an infae/summa.h operation that keeps a rows × cols
- * array in its memory: the rank's own, or, when that array does not fit the
- * GPUs, a CPU backend opened into *host (closed by the caller), said once
- * per *said flag. */
-static ia_status summa_backend(ia_infae *m, int64_t rows, int64_t cols, const char *what,
-                               int *said, ia_backend **host, ia_backend **be) {
-  *be = m->be;
-  *host = NULL;
-  if (ia_summa_fits(&m->g, m->be, m->prec, rows, cols, m->nb, backend_budget(m))) return IA_OK;
-  if (!*said) ia_log_info("[train] %s does not fit the GPUs: its products and solves run on the host", what);
-  *said = 1;
-  IA_CALL(ia_backend_open(m->g.comm, IA_DEVICE_CPU, host));
-  *be = *host;
-  return IA_OK;
 }
 
 /* Nyström, in the feature form that stays well conditioned: K_mm + δI = LLᵀ

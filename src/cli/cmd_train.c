@@ -96,8 +96,9 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
       "picks the best by HR@100 and reports test metrics (context: train + validation).\n"
       "Recoder (a finite autoencoder with mini-batch negative sampling) trains by Adam and\n"
       "keeps the epoch with the best validation HR@100 instead.\n"
-      "∞-AE runs on a BLACS grid of all ranks (ScaLAPACK Cholesky); one rank runs LAPACK,\n"
-      "or cuBLAS/cuSOLVER on its GPU. See `infae_mpi plan` for memory and flops before a\n"
+      "∞-AE runs on a BLACS grid of all ranks (ScaLAPACK's block-cyclic layout; the Cholesky\n"
+      "factor, solves and products on each rank's CPU or GPU); one rank runs LAPACK, or\n"
+      "cuBLAS/cuSOLVER on its GPU. See `infae_mpi plan` for memory and flops before a\n"
       "large run.",
       opts, n, argc, argv);
   if (rc >= 0) return rc;
