@@ -110,12 +110,19 @@ void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, 
   o->bytes_rows = es * rows * (double)d;
   double wmax = (double)ia_be_panel_width((int64_t)(mn + nu), d, (size_t)es, panel_bytes);
   o->bytes_panels = es * (mn + nu) * wmax;
+  /* infae/summa.h on a grid: the widest of its panel sets, nb wide (the
+   * factor's panel, block row and the transposed panel's send and receive
+   * buffers; the solves' and products' panels), and a diagonal block. */
+  if (size > 1) {
+    double w = fmax(mu + 3.0 * nu, fmax(mu + dl, mn + fmax(nu, dl)));
+    o->bytes_summa = es * ((double)nb * w + (double)nb * nb);
+  }
   /* CSR rows: the fit rows of the local blocks, the contexts, the evaluation
    * block (4 splits), at 4 bytes per interaction (nnz/n per user) + 8 per row. */
   double per_user = 4.0 * (double)nnz / (double)n * 1.25 + 8.0;
   o->bytes_data = per_user * (mu + nu + (sampled ? 2 * mn : mn) + 4 * rows) + 8.0 * (mu + nu);
   o->bytes_total = o->bytes_kernel + o->bytes_rhs + o->bytes_cross + o->bytes_rows +
-                   o->bytes_panels + o->bytes_data;
+                   o->bytes_panels + o->bytes_summa + o->bytes_data;
   double U = (double)u, N = (double)n, D = (double)d;
   o->flops_gram = U * U * D;             /* lower triangle of 2·U²·d */
   if (sampled) o->flops_gram += 2.0 * N * U * D; /* NTK(X_all, X_fit), once */

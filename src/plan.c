@@ -91,6 +91,8 @@ void ia_plan_print(const ia_infae_plan *p, int64_t n, int64_t d, int64_t u, int 
     ia_log_info("  NTK(C, X) for all users        %12s", human(p->bytes_cross, a, sizeof a));
   ia_log_info("  prediction rows (evaluation)   %12s", human(p->bytes_rows, a, sizeof a));
   ia_log_info("  Gram item panels               %12s", human(p->bytes_panels, a, sizeof a));
+  if (p->bytes_summa > 0)
+    ia_log_info("  factor/solve/product panels    %12s", human(p->bytes_summa, a, sizeof a));
   ia_log_info("  dataset rows (CSR)             %12s", human(p->bytes_data, a, sizeof a));
   ia_log_info("  total                          %12s", human(p->bytes_total, a, sizeof a));
   double total = ia_plan_flops(p, lambdas);

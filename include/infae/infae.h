@@ -55,6 +55,7 @@ typedef struct {
   double bytes_cross;   /* NTK(C, X) when fit on a sample */
   double bytes_rows;    /* predictions in the evaluation layout */
   double bytes_panels;  /* densified item panels of the Gram */
+  double bytes_summa;   /* host panels of infae/summa.h's factor, solves and products (grid) */
   double bytes_data;    /* CSR rows of the dataset held by the rank */
   double bytes_total;
   double flops_gram, flops_factor, flops_solve, flops_predict, flops_test; /* per λ: factor, solve, predict */

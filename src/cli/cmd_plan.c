@@ -13,7 +13,7 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
   double rate;
   const ia_opt opts[] = {
       {"data", IA_OPT_STRING, NULL, "prepared dataset (only its sizes are read)", &data},
-      {"np", IA_OPT_INT, "0", "ranks to plan for [default: the ranks of this run]", &np},
+      {"np", IA_OPT_INT, "0", "ranks to plan for (0: the ranks of this run)", &np},
       {"precision", IA_OPT_STRING, "fp64", "fp64 | fp32", &precision},
       {"grid", IA_OPT_STRING, "", "process grid ROWSxCOLS [default: near-square]", &grid},
       {"block-size", IA_OPT_INT, "256", "block-cyclic block size", &block},
