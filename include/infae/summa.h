@@ -45,7 +45,8 @@ int ia_summa_fits(const ia_grid *g, const ia_backend *be, ia_precision p, int64_
                   int64_t cols, int64_t nb, size_t budget);
 
 /* Solves (L·Lᵀ)·X = B in place: L (n × n, its lower triangle the Cholesky
- * factor of p?potrf "L", the upper triangle not read) and B (n × nrhs).
+ * factor of ia_summa_potrf or p?potrf "L", the upper triangle not read) and
+ * B (n × nrhs).
  * Forward substitution is right-looking: per block row, the diagonal block
  * is broadcast along its process row, which solves its part of B with it;
  * that part goes down the process columns and L's block column below the
@@ -86,8 +87,9 @@ IA_NODISCARD ia_status ia_summa_gemm_tn(const ia_grid *g, ia_backend *be, ia_pre
                                         void *c, int64_t ldc);
 
 /* The Cholesky factor of A (n × n, lower triangle), in place as p?potrf
- * "L"; the blocks above the diagonal are not read or written, and the strictly
- * upper triangle of the diagonal blocks is left undefined. Right-looking
+ * "L" (A is the array kept in the backend); the blocks above the diagonal are
+ * not read or written, and the strictly upper triangle of the diagonal
+ * blocks is left undefined. Right-looking
  * by block columns: the owner of the diagonal block factors it, its process
  * column solves its rows below with it and broadcasts them along the process
  * rows; each process column gathers the rows of the blocks that are its
