@@ -481,29 +481,6 @@ ia_status ia_summa_gemm_tn(const ia_grid *g, ia_backend *be, ia_precision p, int
 
 /* ---- L·Lᵀ = A ----------------------------------------------------------- */
 
-/* Blocks J > k of process column c whose rows process row r holds after
- * the panel's broadcast: the part of L's block column k that rank (r, c)
- * sends to its process column. Returns the element count (× w); with out,
- * also packs those rows from the panel ha (leading dimension below, local
- * rows from r0). */
-static int64_t transposed_part(const resident *s, int64_t n, int64_t k, int r, int c, int64_t w,
-                               int64_t r0, int64_t below, char *out) {
-  const ia_grid *g = s->g;
-  int64_t kt = (n + s->nb - 1) / s->nb, count = 0;
-  for (int64_t J = k + 1; J < kt; J++) {
-    if (J % g->npcol != c || J % g->nprow != r) continue;
-    int64_t wj = n - J * s->nb < s->nb ? n - J * s->nb : s->nb;
-    if (out) { /* local row of block J on process row r, from r0 */
-      int64_t at = (J / g->nprow) * s->nb - r0;
-      for (int64_t t = 0; t < w; t++)
-        memcpy(out + s->es * (size_t)(count + t * wj),
-               (const char *)s->ha + s->es * (size_t)(t * below + at), s->es * (size_t)wj);
-    }
-    count += wj * w;
-  }
-  return count;
-}
-
 /* Block column k, right-looking: its owner factors the diagonal block
  * (info > 0 ends the factorization on every rank), which goes down the
  * process column; that column solves its rows below and broadcasts them
@@ -543,29 +520,35 @@ static ia_status potrf_step(resident *s, int64_t n, int64_t k, char *hs, char *h
                              es * (size_t)below, x.w);
   }
   IA_MPI(MPI_Bcast(s->ha, (int)(below * x.w), s->type, x.pc, s->row));
-  /* The transposed panel: every process row's share of this column's blocks. */
-  transposed_part(s, n, k, g->myrow, g->mycol, x.w, x.r0, below, hs);
-  int total = 0;
-  for (int r = 0; r < g->nprow; r++) {
-    counts[r] = (int)transposed_part(s, n, k, r, g->mycol, x.w, 0, 0, NULL);
-    displs[r] = total;
-    total += counts[r];
-  }
-  IA_MPI(MPI_Allgatherv(hs, counts[g->myrow], s->type, hr, counts, displs, s->type, s->col));
-  /* hr holds process row 0's blocks, then row 1's, …, each block wj × w:
-   * into hp (after × w) at the blocks' local columns. */
+  /* The transposed panel: process column c needs L's blocks J > k with
+   * J mod npcol = c, and process row r holds those with J mod nprow = r.
+   * Each rank packs its blocks in order of J (wj × w each); the allgather
+   * down the column puts row 0's first, then row 1's, …; they go into hp
+   * (after × w) at the blocks' local columns. */
   int64_t kt = (n + s->nb - 1) / s->nb;
-  for (int r = 0; r < g->nprow; r++) {
-    int64_t off = displs[r];
-    for (int64_t J = k + 1; J < kt; J++) {
-      if (J % g->npcol != g->mycol || J % g->nprow != r) continue;
-      int64_t wj = n - J * s->nb < s->nb ? n - J * s->nb : s->nb;
-      int64_t col = (J / g->npcol) * s->nb - x.c0;
+  for (int r = 0; r < g->nprow; r++) counts[r] = 0;
+  for (int64_t J = k + 1; J < kt; J++) {
+    if (J % g->npcol != g->mycol) continue;
+    int r = (int)(J % g->nprow);
+    int64_t wj = block(s, n, J).w;
+    if (r == g->myrow) {
+      int64_t at = (J / g->nprow) * s->nb - x.r0; /* its local row in ha */
       for (int64_t t = 0; t < x.w; t++)
-        memcpy((char *)s->hp + es * (size_t)(t * after + col),
-               hr + es * (size_t)(off + t * wj), es * (size_t)wj);
-      off += wj * x.w;
+        memcpy(hs + es * (size_t)(counts[r] + t * wj),
+               (const char *)s->ha + es * (size_t)(t * below + at), es * (size_t)wj);
     }
+    counts[r] += (int)(wj * x.w);
+  }
+  for (int r = 0, total = 0; r < g->nprow; r++) displs[r] = total, total += counts[r];
+  IA_MPI(MPI_Allgatherv(hs, counts[g->myrow], s->type, hr, counts, displs, s->type, s->col));
+  for (int64_t J = k + 1; J < kt; J++) {
+    if (J % g->npcol != g->mycol) continue;
+    int r = (int)(J % g->nprow);
+    int64_t wj = block(s, n, J).w, col = (J / g->npcol) * s->nb - x.c0;
+    for (int64_t t = 0; t < x.w; t++)
+      memcpy((char *)s->hp + es * (size_t)(t * after + col), hr + es * (size_t)(displs[r] + t * wj),
+             es * (size_t)wj);
+    displs[r] += (int)(wj * x.w); /* the next block of row r */
   }
   if (*st != IA_OK || below == 0 || after == 0) return IA_OK;
   const void *a = up(s, s->da, s->ha, es * (size_t)(below * x.w), st);
