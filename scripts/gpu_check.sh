@@ -4,20 +4,28 @@
 #   ops    the CUDA backend, cusolverMg and Distill-CF's device step against
 #          the CPU (test_backend_cuda on 1 and 2 ranks, test_multidev cuda,
 #          test_distill_be cuda and test_summa cuda on 1 and 2 ranks)
-#   cli    tests/cli/gpu_infae.sh and gpu_distill.sh (train and distill with
-#          --device cuda against --device cpu)
+#   sanitize  test_backend_cuda, test_distill_be cuda and test_summa cuda on one
+#          rank under compute-sanitizer's memcheck (not a default step), each
+#          bounded to SANITIZE_S seconds (default 150)
+#   cli    tests/cli/gpu_infae.sh, gpu_distill.sh and gpu_recoder.sh (train,
+#          distill and Recoder with --device cuda against --device cpu)
+#   ref    scripts/gpu_reference.sh on the reference ML-100K split in REF
+#          (default: devdata/ml-100k in the source tree, a copy of
+#          ../shared/reference/ml-100k): cuda against cpu and the reference
 #   bench  tests/bench/gpu_bench.sh (BENCH_DEVICES, default "cuda mg"), and
 #          summa_bench cuda (order 20,000: the product with 6,000 columns and
 #          an inner 4,000, the factor, the solve with 6,000 right-hand sides,
 #          Nyström with 4,000 centers; fp32 and fp64)
 # Logs go to LOGS (default ./gpu_check_logs), one per step, and a summary
-# line per step to stdout.
-# Usage: scripts/gpu_check.sh BUNDLE.tar.xz|BUILD_DIR [ops] [cli] [bench]
+# line per step to stdout; with LOGS_TAR, all of them are also packed into
+# that .tar.gz after every step (one file to fetch, there even if the run is
+# stopped midway).
+# Usage: scripts/gpu_check.sh BUNDLE.tar.xz|BUILD_DIR [ops] [sanitize] [cli] [ref] [bench]
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 what=${1:?bundle (.tar.xz) or build dir}
 shift
-steps=${*:-ops cli bench}
+steps=${*:-ops cli ref bench}
 logs=${LOGS:-$PWD/gpu_check_logs}
 mkdir -p "$logs"
 if [ -f "$what" ]; then
@@ -44,8 +52,9 @@ step() { # step NAME COMMAND...: run, log, one line of result
   t0=$(date +%s)
   "$@" > "$logs/$name.log" 2>&1
   rc=$?
-  printf '%-22s rc=%-3s %4s s  %s\n' "$name" "$rc" "$(($(date +%s) - t0))" \
+  printf '%-26s rc=%-3s %4s s  %s\n' "$name" "$rc" "$(($(date +%s) - t0))" \
     "$(grep -E 'FAIL|rror' "$logs/$name.log" | head -1)"
+  [ -z "${LOGS_TAR:-}" ] || tar czf "$LOGS_TAR" -C "$logs" .
 }
 
 for s in $steps; do
@@ -56,11 +65,24 @@ for s in $steps; do
       for n in 1 2; do step "distill_be_cuda_np$n" "$mpiexec" -n $n "$tests/test_distill_be" cuda; done
       for n in 1 2; do step "summa_cuda_np$n" "$mpiexec" -n $n "$tests/test_summa" cuda; done
       ;;
+    sanitize)
+      cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+      for t in test_backend_cuda "test_distill_be cuda" "test_summa cuda"; do
+        # shellcheck disable=SC2086
+        step "memcheck_${t%% *}" timeout "${SANITIZE_S:-150}" "$mpiexec" -n 1 "$cs" \
+          --tool memcheck --error-exitcode 9 --leak-check no $tests/$t
+      done
+      ;;
     cli)
-      for t in gpu_infae gpu_distill; do
+      for t in gpu_infae gpu_distill gpu_recoder; do
         step "$t" env INFAE="$bin/infae_mpi" MPIEXEC="$mpiexec" PYTHON="$python" SRC="$src" \
           OPENBLAS_NUM_THREADS="$(nproc)" bash "$src/tests/cli/$t.sh"
       done
+      ;;
+    ref)
+      step reference env INFAE="$bin/infae_mpi" MPIEXEC="$mpiexec" PYTHON="$python" \
+        OPENBLAS_NUM_THREADS="$(nproc)" bash "$src/scripts/gpu_reference.sh" \
+        "${REF:-$src/devdata/ml-100k}"
       ;;
     bench)
       step gpu_bench env INFAE="$bin/infae_mpi" DEVICES="${BENCH_DEVICES:-cuda mg}" \
@@ -72,6 +94,6 @@ for s in $steps; do
         cat "$logs/summa_bench_$p.log"
       done
       ;;
-    *) echo "unknown step $s (ops, cli, bench)" >&2 ;;
+    *) echo "unknown step $s (ops, sanitize, cli, ref, bench)" >&2 ;;
   esac
 done

@@ -37,7 +37,7 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
        &lambdas},
       {"precision", IA_OPT_STRING, "fp64", "∞-AE arithmetic: fp64 | fp32", &precision},
       {"device", IA_OPT_STRING, "auto",
-       "∞-AE: cpu | cuda (one GPU per rank) | auto (cuda when built with it and a GPU is "
+       "∞-AE and Recoder: cpu | cuda (one GPU per rank) | auto (cuda when built with it and a GPU is "
        "visible)",
        &device},
       {"gpus", IA_OPT_INT, "0",

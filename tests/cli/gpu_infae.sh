@@ -15,28 +15,7 @@ run_mpi 1 prepare --format movielens --input "$SRC/datasets/movietweetings/ratin
 run_mpi 1 generate --users 6040 --items 3706 --mean-items 165 --seed 3 --output ml1m.dat --quiet
 run_mpi 1 prepare --format movielens --input ml1m.dat --output ml1m.h5 --quiet
 
-compare() { # compare A.h5 A.json B.h5 B.json: fp64 α and metrics
-  "$PYTHON" - "$@" <<'PY'
-import json, sys
-import h5py, numpy as np
-ma, ja, mb, jb = sys.argv[1:5]
-a, b = h5py.File(ma, "r")["alpha"][...], h5py.File(mb, "r")["alpha"][...]
-err = np.abs(a - b).max() / np.abs(b).max()
-print("%s vs %s: α max rel. error %.2e" % (ma, mb, err))
-assert err <= 1e-9, err
-ra, rb = json.load(open(ja)), json.load(open(jb))
-assert ra["best_lambda"] == rb["best_lambda"], (ra["best_lambda"], rb["best_lambda"])
-for split in ("test",):
-    for k, v in rb[split].items():
-        assert abs(ra[split][k] - v) <= 1e-9 * max(1.0, abs(v)), (split, k, ra[split][k], v)
-for lam, m in rb["val"].items():
-    if not isinstance(m, dict):  # a λ that failed to factor
-        assert ra["val"][lam] == m, (lam, ra["val"][lam], m)
-        continue
-    for k, v in m.items():
-        assert abs(ra["val"][lam][k] - v) <= 1e-9 * max(1.0, abs(v)), (lam, k, ra["val"][lam][k], v)
-PY
-}
+compare() { "$PYTHON" "$ORACLE/gpu_compare.py" fit "$@"; } # A.h5 A.json B.h5 B.json
 
 for data in mt ml1m; do
   for n in 1 2; do
@@ -81,35 +60,11 @@ for data in mt ml1m; do
     run_mpi 1 train --data $data.h5 --device $dev --precision fp32 --lambdas 5 \
       --out ${data}_${dev}_32.h5 --quiet
   done
-  "$PYTHON" - $data.h5 <<'PY' > users_$data.tsv
-import sys
-import h5py
-f = h5py.File(sys.argv[1], "r")
-users = [s.decode() for s in f["users/ids"][...]]
-items = [s.decode() for s in f["items/ids"][...]]
-ptr, ind = f["train/indptr"][...], f["train/indices"][...]
-for u, name in enumerate(users):
-    for i in ind[ptr[u]:ptr[u + 1]]:
-        print(name, items[i])
-PY
+  "$PYTHON" "$ORACLE/gpu_compare.py" pairs $data.h5 > users_$data.tsv
   for dev in cpu cuda; do
     run_mpi 2 recommend --model ${data}_${dev}_32.h5 --input users_$data.tsv -k 10 \
       --output rec_${data}_$dev.tsv --quiet
   done
-  "$PYTHON" - rec_${data}_cpu.tsv rec_${data}_cuda.tsv <<'PY'
-import sys
-from collections import defaultdict
-def top(path):
-    t = defaultdict(set)
-    for line in open(path):
-        user, item = line.split()[:2]
-        t[user].add(item)
-    return t
-a, b = top(sys.argv[1]), top(sys.argv[2])
-assert a.keys() == b.keys()
-same = sum(a[u] == b[u] for u in a) / len(a)
-print("fp32: same top-10 for %.2f %% of %d users" % (100 * same, len(a)))
-assert same >= 0.99, same
-PY
+  "$PYTHON" "$ORACLE/gpu_compare.py" top rec_${data}_cuda.tsv rec_${data}_cpu.tsv --min 0.99
 done
 echo "GPU and CPU agree"

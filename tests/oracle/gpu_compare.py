@@ -1,0 +1,94 @@
+#!/usr/bin/python3
+"""Compares two ∞-AE runs of `infae_mpi train` (a GPU run against a CPU run).
+
+  gpu_compare.py fit A.h5 A.json B.h5 B.json [--rtol 1e-9]
+      fp64: α (the model files) within rtol of B's largest |α|, the same best λ,
+      every test metric and every validation metric of every λ within rtol
+      relative (a λ that failed to factor must have failed in both).
+  gpu_compare.py pairs DATA.h5
+      prints `user item` for every train interaction of a prepared dataset
+      (the input of `infae_mpi recommend` for every user).
+  gpu_compare.py top A.tsv B.tsv [--min 0.99]
+      two `recommend` outputs: the fraction of users with the same top-k set
+      must be at least --min.
+"""
+import argparse
+import json
+import sys
+from collections import defaultdict
+
+import h5py
+import numpy as np
+
+
+def close(a, b, rtol):
+    return abs(a - b) <= rtol * max(1.0, abs(b))
+
+
+def fit(a):
+    ha, hb = h5py.File(a.a_h5, "r")["alpha"][...], h5py.File(a.b_h5, "r")["alpha"][...]
+    err = np.abs(ha - hb).max() / np.abs(hb).max()
+    print("%s vs %s: α max rel. error %.2e" % (a.a_h5, a.b_h5, err))
+    assert err <= a.rtol, err
+    ra, rb = json.load(open(a.a_json)), json.load(open(a.b_json))
+    assert ra["best_lambda"] == rb["best_lambda"], (ra["best_lambda"], rb["best_lambda"])
+    for k, v in rb["test"].items():
+        assert close(ra["test"][k], v, a.rtol), ("test", k, ra["test"][k], v)
+    for lam, m in rb["val"].items():
+        if not isinstance(m, dict):  # a λ that failed to factor
+            assert ra["val"][lam] == m, (lam, ra["val"][lam], m)
+            continue
+        for k, v in m.items():
+            assert close(ra["val"][lam][k], v, a.rtol), (lam, k, ra["val"][lam][k], v)
+
+
+def pairs(a):
+    f = h5py.File(a.data, "r")
+    users = [s.decode() for s in f["users/ids"][...]]
+    items = [s.decode() for s in f["items/ids"][...]]
+    ptr, ind = f["train/indptr"][...], f["train/indices"][...]
+    out = sys.stdout
+    for u, name in enumerate(users):
+        for i in ind[ptr[u]:ptr[u + 1]]:
+            out.write("%s %s\n" % (name, items[i]))
+
+
+def top(a):
+    def read(path):
+        t = defaultdict(set)
+        for line in open(path):
+            if line.startswith("#"):
+                continue
+            user, item = line.split()[:2]
+            t[user].add(item)
+        return t
+
+    ta, tb = read(a.a_tsv), read(a.b_tsv)
+    assert ta.keys() == tb.keys(), "the two outputs cover different users"
+    same = sum(ta[u] == tb[u] for u in ta) / len(ta)
+    print("%s vs %s: same top-k for %.2f %% of %d users" % (a.a_tsv, a.b_tsv, 100 * same, len(ta)))
+    assert same >= a.min, same
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("fit")
+    for n in ("a_h5", "a_json", "b_h5", "b_json"):
+        p.add_argument(n)
+    p.add_argument("--rtol", type=float, default=1e-9)
+    p.set_defaults(run=fit)
+    p = sub.add_parser("pairs")
+    p.add_argument("data")
+    p.set_defaults(run=pairs)
+    p = sub.add_parser("top")
+    p.add_argument("a_tsv")
+    p.add_argument("b_tsv")
+    p.add_argument("--min", type=float, default=0.99)
+    p.set_defaults(run=top)
+    a = ap.parse_args()
+    a.run(a)
+
+
+if __name__ == "__main__":
+    main()
