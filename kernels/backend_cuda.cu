@@ -273,18 +273,18 @@ ia_status ia_cuda_potrs(ia_cuda *c, ia_precision p, int64_t n, int64_t nrhs, con
   return IA_OK;
 }
 
-ia_status ia_cuda_add(ia_cuda *c, ia_precision p, int64_t m, int64_t n, const void *x,
+ia_status ia_cuda_add(ia_cuda *c, ia_precision p, char t, int64_t m, int64_t n, const void *x,
                       int64_t ldx, void *y, int64_t ldy) {
-  /* geam in place: C = B with the same leading dimension. */
+  /* geam in place: C = B with the same leading dimension (B untransposed,
+   * which cuBLAS's in-place mode asks for; A may be transposed). */
   if (p == IA_FP64) {
     const double one = 1.0;
-    return CUBLAS(cublasDgeam_64(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, m, n, &one,
-                                 (const double *)x, ldx, &one, (const double *)y, ldy,
-                                 (double *)y, ldy));
+    return CUBLAS(cublasDgeam_64(c->blas, op(t), CUBLAS_OP_N, m, n, &one, (const double *)x, ldx,
+                                 &one, (const double *)y, ldy, (double *)y, ldy));
   }
   const float one = 1.0f;
-  return CUBLAS(cublasSgeam_64(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, m, n, &one, (const float *)x,
-                               ldx, &one, (const float *)y, ldy, (float *)y, ldy));
+  return CUBLAS(cublasSgeam_64(c->blas, op(t), CUBLAS_OP_N, m, n, &one, (const float *)x, ldx,
+                               &one, (const float *)y, ldy, (float *)y, ldy));
 }
 
 template <typename T> __global__ void diag_add_kernel(int64_t n, T *a, int64_t lda, double v) {

@@ -408,22 +408,35 @@ ia_status ia_be_diag_sum(ia_backend *b, ia_precision p, int64_t n, const void *a
   return CUDA_OR(ia_cuda_diag_sum(b->cuda, p, n, a, lda, sum), cpu_diag_sum(p, n, a, lda, sum));
 }
 
-static ia_status cpu_add(ia_precision p, int64_t m, int64_t n, const void *x, int64_t ldx,
-                         void *y, int64_t ldy) {
-  for (int64_t j = 0; j < n; j++) {
-    size_t cx = (size_t)j * (size_t)ldx, cy = (size_t)j * (size_t)ldy;
-    if (p == IA_FP64)
-      for (int64_t i = 0; i < m; i++) ((double *)y)[cy + i] += ((const double *)x)[cx + i];
-    else
-      for (int64_t i = 0; i < m; i++) ((float *)y)[cy + i] += ((const float *)x)[cx + i];
-  }
+/* Y(i, j) += X(i, j), or X(j, i) with op 'T' (in tiles of 32 × 32, so that
+ * both sides stay in cache). */
+static ia_status cpu_add(ia_precision p, char op, int64_t m, int64_t n, const void *x,
+                         int64_t ldx, void *y, int64_t ldy) {
+  const int64_t t = op == 'T' ? 32 : m;
+  for (int64_t j0 = 0; j0 < n; j0 += 32)
+    for (int64_t i0 = 0; i0 < m; i0 += t) {
+      int64_t j1 = j0 + 32 < n ? j0 + 32 : n, i1 = i0 + t < m ? i0 + t : m;
+      for (int64_t j = j0; j < j1; j++) {
+        size_t cy = (size_t)j * (size_t)ldy;
+        for (int64_t i = i0; i < i1; i++) {
+          size_t at = op == 'T' ? (size_t)i * (size_t)ldx + (size_t)j
+                                : (size_t)j * (size_t)ldx + (size_t)i;
+          if (p == IA_FP64)
+            ((double *)y)[cy + (size_t)i] += ((const double *)x)[at];
+          else
+            ((float *)y)[cy + (size_t)i] += ((const float *)x)[at];
+        }
+      }
+    }
   return IA_OK;
 }
 
-ia_status ia_be_add(ia_backend *b, ia_precision p, int64_t m, int64_t n, const void *x,
+ia_status ia_be_add(ia_backend *b, ia_precision p, char op, int64_t m, int64_t n, const void *x,
                     int64_t ldx, void *y, int64_t ldy) {
+  IA_CHECK(op == 'N' || op == 'T', IA_ERR_ARG, "ia_be_add: op must be 'N' or 'T'");
   if (m <= 0 || n <= 0) return IA_OK;
-  return CUDA_OR(ia_cuda_add(b->cuda, p, m, n, x, ldx, y, ldy), cpu_add(p, m, n, x, ldx, y, ldy));
+  return CUDA_OR(ia_cuda_add(b->cuda, p, op, m, n, x, ldx, y, ldy),
+                 cpu_add(p, op, m, n, x, ldx, y, ldy));
 }
 
 /* ---- densified panels and NTK tiles (CPU) ---------------------------------- */

@@ -56,7 +56,7 @@ ia_status ia_cuda_upload2d(ia_cuda *c, void *dst, size_t dpitch, const void *src
                            size_t width, int64_t cols);
 ia_status ia_cuda_download2d(ia_cuda *c, void *dst, size_t dpitch, const void *src,
                              size_t spitch, size_t width, int64_t cols);
-ia_status ia_cuda_add(ia_cuda *c, ia_precision p, int64_t m, int64_t n, const void *x,
+ia_status ia_cuda_add(ia_cuda *c, ia_precision p, char op, int64_t m, int64_t n, const void *x,
                       int64_t ldx, void *y, int64_t ldy);
 const char *ia_cuda_describe(const ia_cuda *c);
 size_t ia_cuda_free_bytes(const ia_cuda *c);

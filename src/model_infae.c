@@ -117,6 +117,28 @@ void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, 
     double w = fmax(mu + 3.0 * nu, fmax(mu + dl, mn + fmax(nu, dl)));
     o->bytes_summa = es * ((double)nb * w + (double)nb * nb);
   }
+  /* GPU ranks. One rank: K, X/α, NTK(C, X) and the panels, and the FP32
+   * Gram tile of fp64 kernels. A grid: infae/summa.h keeps one array on the
+   * device per step (ia_summa_fits: the local part, a panel, a diagonal
+   * block and a block row); the Gram's tiles are made there a few column
+   * blocks at a time (kernel_tiles). */
+  if (size == 1) {
+    o->bytes_device = o->bytes_kernel + o->bytes_rhs + o->bytes_cross + o->bytes_panels;
+    if (p == IA_FP64)
+      o->bytes_device +=
+          4.0 * (double)(sampled ? n : u) * (double)ia_be_ntk_stage_cols(u, nb);
+  } else {
+    int64_t ml = (int64_t)mu, nl = (int64_t)nu, ml_all = (int64_t)mn, dloc = (int64_t)dl;
+    double r = fmax(ia_summa_resident_bytes(p, ml, nl, nb), ia_summa_resident_bytes(p, ml, dloc, nb));
+    if (nystrom)
+      r = fmax(r, fmax(ia_summa_resident_bytes(p, ml_all, nl, nb),
+                       ia_summa_resident_bytes(p, ml_all, dloc, nb)));
+    /* A tile of a few column blocks, its FP16 item panels, its FP32 Gram. */
+    double cols = fmin(nu, fmax((double)nb, floor((double)panel_bytes / (es * mn) / nb) * nb));
+    double w16 = (double)ia_be_panel_width((int64_t)(mn + cols), d, 2, panel_bytes);
+    double tile = es * mn * cols + 2.0 * (mn + cols) * w16 + (p == IA_FP64 ? 4.0 * mn * cols : 0);
+    o->bytes_device = fmax(r, tile);
+  }
   /* CSR rows: the fit rows of the local blocks, the contexts, the evaluation
    * block (4 splits), at 4 bytes per interaction (nnz/n per user) + 8 per row. */
   double per_user = 4.0 * (double)nnz / (double)n * 1.25 + 8.0;

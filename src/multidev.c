@@ -381,7 +381,7 @@ ia_status ia_md_gemm(ia_md *md, const ia_md_mat *a, const void *bm, int64_t ldb,
       if (ia_md_local_cols(a, g) <= 0) continue;
       st = ia_be_copy_peer(md->dev[0], sum, es * (size_t)m, md->dev[g], cpart[g], es * (size_t)m,
                            es * (size_t)m, w);
-      if (st == IA_OK) st = ia_be_add(md->dev[0], a->prec, m, w, sum, m, acc, lda);
+      if (st == IA_OK) st = ia_be_add(md->dev[0], a->prec, 'N', m, w, sum, m, acc, lda);
     }
     if (on_host && st == IA_OK)
       st = ia_be_download2d(md->dev[0], (char *)c + es * (size_t)c0 * (size_t)ldc,

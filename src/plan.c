@@ -95,6 +95,14 @@ void ia_plan_print(const ia_infae_plan *p, int64_t n, int64_t d, int64_t u, int 
     ia_log_info("  factor/solve/product panels    %12s", human(p->bytes_summa, a, sizeof a));
   ia_log_info("  dataset rows (CSR)             %12s", human(p->bytes_data, a, sizeof a));
   ia_log_info("  total                          %12s", human(p->bytes_total, a, sizeof a));
+  if (size == 1)
+    ia_log_info("GPU memory with --device cuda: %s (K, X/α and the panels there; the "
+                "evaluation's buffers come on top)",
+                human(p->bytes_device, a, sizeof a));
+  else
+    ia_log_info("GPU memory per rank with --device cuda: %s (the largest array a step keeps "
+                "there; a step whose array does not fit runs on the host)",
+                human(p->bytes_device, a, sizeof a));
   double total = ia_plan_flops(p, lambdas);
   ia_log_info("flops (all ranks):");
   if (p->nystrom)

@@ -313,15 +313,11 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
      * kernel panels live in device memory; fp64 kernels are made through an
      * FP32 Gram tile of a few of their U columns (U × U, or n × U for
      * NTK(C, X)). */
-    double need = plan.bytes_kernel + plan.bytes_rhs + plan.bytes_cross + plan.bytes_panels;
+    double need = plan.bytes_device;
     /* The evaluation: a block of FP64 score columns, the splits' rows. */
     need += 8.0 * (double)d->n_items * (double)(eval_chunk(d) + 2) +
             12.0 * (double)(d->train_nnz + d->val_nnz + d->test_nnz) +
             20.0 * (double)d->negatives.indptr[d->n_rows];
-    int sampled = u < d->n_users || nystrom;
-    if (o->precision == IA_FP64)
-      need += 4.0 * (double)(sampled ? d->n_users : u) *
-              (double)ia_be_ntk_stage_cols(u, r->block_size);
     double have = (double)ia_backend_free_bytes(be);
     IA_CHECK_GOTO(need <= have, IA_ERR_NOMEM,
                   "∞-AE needs %.2f GiB of GPU memory, %.2f GiB are free on %s; use more ranks, "

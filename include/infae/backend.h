@@ -99,8 +99,8 @@ IA_NODISCARD ia_status ia_be_potrs(ia_backend *b, ia_precision p, int64_t n, int
 /* A_ii += v for i < n. */
 IA_NODISCARD ia_status ia_be_diag_add(ia_backend *b, ia_precision p, int64_t n, void *a,
                                       int64_t lda, double v);
-/* Y += X for m × n matrices. */
-IA_NODISCARD ia_status ia_be_add(ia_backend *b, ia_precision p, int64_t m, int64_t n,
+/* Y += op(X) for an m × n Y: op 'N', X is m × n; 'T', X is n × m. */
+IA_NODISCARD ia_status ia_be_add(ia_backend *b, ia_precision p, char op, int64_t m, int64_t n,
                                  const void *x, int64_t ldx, void *y, int64_t ldy);
 /* Σ A_ii for i < n, into *sum (host). */
 IA_NODISCARD ia_status ia_be_diag_sum(ia_backend *b, ia_precision p, int64_t n, const void *a,

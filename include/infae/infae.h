@@ -58,6 +58,11 @@ typedef struct {
   double bytes_summa;   /* host panels of infae/summa.h's factor, solves and products (grid) */
   double bytes_data;    /* CSR rows of the dataset held by the rank */
   double bytes_total;
+  /* GPU bytes per rank with --device cuda: one rank, the arrays above that
+   * live on the device (the evaluation's buffers come on top); a grid, the
+   * largest array infae/summa.h keeps there for one step (a step whose
+   * array does not fit runs on the host) or the Gram's device tiles. */
+  double bytes_device;
   double flops_gram, flops_factor, flops_solve, flops_predict, flops_test; /* per λ: factor, solve, predict */
 } ia_infae_plan;
 

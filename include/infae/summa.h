@@ -43,6 +43,8 @@ IA_NODISCARD ia_status ia_summa_gemm(const ia_grid *g, ia_backend *be, ia_precis
  * operations below need. Collective on g->comm. */
 int ia_summa_fits(const ia_grid *g, const ia_backend *be, ia_precision p, int64_t rows,
                   int64_t cols, int64_t nb, size_t budget);
+/* Those bytes for one rank whose part is ml × nl. Not collective. */
+double ia_summa_resident_bytes(ia_precision p, int64_t ml, int64_t nl, int64_t nb);
 
 /* Solves (L·Lᵀ)·X = B in place: L (n × n, its lower triangle the Cholesky
  * factor of ia_summa_potrf or p?potrf "L", the upper triangle not read) and

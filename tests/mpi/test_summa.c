@@ -237,6 +237,47 @@ static void run_potrf(ia_backend *be, int nprow, int npcol, int64_t nb, ia_preci
   ia_grid_free(&g);
 }
 
+/* ia_be_add, the back substitution's sum: Y (m × n, leading dimension m + 3)
+ * += X (op 'N', m × n) and += Xᵀ (op 'T', X n × m with leading dimension
+ * n + 5), against the sums made here. */
+static void run_add(ia_backend *be, ia_precision p) {
+  const int64_t m = 70, n = 45, ldy = m + 3, ldt = n + 5;
+  size_t es = p == IA_FP64 ? 8 : 4, ny = (size_t)(ldy * n), nt = (size_t)(ldt * m);
+  double *y = malloc(sizeof(double) * ny), *xn = malloc(sizeof(double) * ny),
+         *xt = malloc(sizeof(double) * nt), *want = malloc(sizeof(double) * ny);
+  for (size_t i = 0; i < ny; i++) y[i] = uniform(7, i), xn[i] = uniform(8, i);
+  for (size_t i = 0; i < nt; i++) xt[i] = uniform(9, i);
+  for (int64_t j = 0; j < n; j++)
+    for (int64_t i = 0; i < ldy; i++)
+      want[j * ldy + i] = i < m ? y[j * ldy + i] + xn[j * ldy + i] + xt[i * ldt + j] : y[j * ldy + i];
+  char *h[3];
+  void *d[3];
+  double *src[3] = {y, xn, xt};
+  size_t cnt[3] = {ny, ny, nt};
+  for (int k = 0; k < 3; k++) {
+    h[k] = malloc(es * cnt[k]);
+    for (size_t i = 0; i < cnt[k]; i++)
+      if (p == IA_FP64)
+        ((double *)h[k])[i] = src[k][i];
+      else
+        ((float *)h[k])[i] = (float)src[k][i];
+    OK(ia_be_alloc(be, es * cnt[k], "add test", &d[k]));
+    OK(ia_be_upload(be, d[k], h[k], es * cnt[k]));
+  }
+  OK(ia_be_add(be, p, 'N', m, n, d[1], ldy, d[0], ldy));
+  OK(ia_be_add(be, p, 'T', m, n, d[2], ldt, d[0], ldy));
+  OK(ia_be_download(be, h[0], d[0], es * ny));
+  double e = 0;
+  for (size_t i = 0; i < ny; i++) {
+    double got = p == IA_FP64 ? ((double *)h[0])[i] : ((float *)h[0])[i];
+    e = fmax(e, fabs(got - want[i]));
+  }
+  check(p == IA_FP64 ? "Y += X and Y += Xᵀ (ia_be_add), fp64" : "Y += X and Y += Xᵀ (ia_be_add), fp32",
+        e, p == IA_FP64 ? 1e-15 : 3e-7);
+  for (int k = 0; k < 3; k++) free(h[k]), ia_be_free(be, d[k]);
+  free(y), free(xn), free(xt), free(want);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   ia_log_init(MPI_COMM_WORLD, IA_LOG_QUIET);
@@ -302,6 +343,8 @@ int main(int argc, char **argv) {
   double *ctn = malloc(sizeof(double) * K * N), *stn = malloc(sizeof(double) * K * K);
   cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, K, N, M, 1.0, a, M, ref, M, 0.0, ctn, K);
   cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, K, K, M, 1.0, a, M, a, M, 0.0, stn, K);
+  run_add(be, IA_FP64);
+  run_add(be, IA_FP32);
   int64_t nbs[] = {16, 37, 128};
   for (int r = 1; r <= size; r++) {
     if (size % r) continue;
