@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "distill_be.h"
 #include "distill_step.h"
@@ -136,14 +135,6 @@ static void densify(const ia_csr *x, double *out) {
   memset(out, 0, sizeof(double) * (size_t)(x->n_rows * d));
   for (int64_t r = 0; r < x->n_rows; r++)
     for (int64_t p = x->indptr[r]; p < x->indptr[r + 1]; p++) out[r * d + x->indices[p]] = 1.0;
-}
-
-static double peak_rss(MPI_Comm comm) {
-  struct rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  double b = (double)u.ru_maxrss * 1024.0;
-  MPI_Allreduce(MPI_IN_PLACE, &b, 1, MPI_DOUBLE, MPI_MAX, comm);
-  return b;
 }
 
 /* Everything of one run that the loop and the checkpoint share. */
@@ -613,7 +604,7 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
     r->best_hr100 = q.c.best_hr;
     r->best_lambda = q.c.best_lambda;
     if (r->interrupted) {
-      r->peak_rss = peak_rss(comm);
+      r->peak_rss = ia_peak_rss(comm);
       goto done;
     }
     memcpy(s, q.c.best_s, sizeof(double) * (size_t)(mu * n_items));
@@ -633,7 +624,7 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
     r->has_ease = 1;
   }
   if (!distill) r->best_lambda = r->infae.best_lambda;
-  r->peak_rss = peak_rss(comm);
+  r->peak_rss = ia_peak_rss(comm);
   ia_summary sm = {.mu = mu,
                    .d = n_items,
                    .s = s,

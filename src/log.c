@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/resource.h>
 
 static int g_rank, g_size = 1;
 static ia_log_level g_level = IA_LOG_INFO;
@@ -58,3 +59,11 @@ void ia_log_error(const char *fmt, ...) {
 }
 
 double ia_time(void) { return MPI_Wtime(); }
+
+double ia_peak_rss(MPI_Comm comm) {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  double b = (double)u.ru_maxrss * 1024.0; /* kilobytes on Linux */
+  MPI_Allreduce(MPI_IN_PLACE, &b, 1, MPI_DOUBLE, MPI_MAX, comm);
+  return b;
+}

@@ -543,6 +543,7 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
     IA_CALL_GOTO(ia_ease_select(comm, &d, ev, g, grid, n, "train", r));
   }
   r->t_total = ia_time() - t0;
+  r->peak_rss = ia_peak_rss(comm);
 done:
   free(g);
   ia_evaluator_free(&ev);
@@ -622,6 +623,7 @@ char *ia_train_json(const ia_train_opts *o, const ia_train_result *r) {
   cJSON_AddNumberToObject(tm, "validation", r->t_val);
   cJSON_AddNumberToObject(tm, "test", r->t_test);
   cJSON_AddNumberToObject(tm, "total", r->t_total);
+  cJSON_AddNumberToObject(root, "peak_rss_bytes", r->peak_rss);
   cJSON *ds = cJSON_AddObjectToObject(root, "dataset");
   cJSON_AddStringToObject(ds, "path", o->data);
   cJSON_AddStringToObject(ds, "source_sha256", r->sha256);

@@ -20,3 +20,5 @@ void ia_log_error(const char *fmt, ...) IA_PRINTF(1, 2);
 
 /* Wall-clock seconds (MPI_Wtime). */
 double ia_time(void);
+/* Peak resident bytes of the largest rank so far (getrusage). Collective. */
+double ia_peak_rss(MPI_Comm comm);

@@ -65,6 +65,7 @@ typedef struct {
   char kernel_ids[16][2][64];
   double kernel_values[16];
   double bytes_per_rank;                /* planned */
+  double peak_rss;                      /* bytes, the largest rank */
   /* Recoder */
   int64_t params, steps_done;
   double steps_per_s, final_loss;

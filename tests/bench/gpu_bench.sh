@@ -29,8 +29,8 @@ for name in ml1m netflix25k; do
     echo "$name: generated and prepared in $(($(date +%s) - t0)) s"
   fi
 done
-printf '\n%-11s %-5s %-5s %8s | %-14s | %-14s | %-14s | %-14s | %-7s | %6s\n' dataset prec device \
-  "total s" "gram s GF/s" "Cholesky s GF/s" "solve s GF/s" "test s GF/s" "val s" "HR@10"
+printf '\n%-11s %-5s %-5s %8s | %-14s | %-14s | %-14s | %-14s | %-7s | %6s | %s\n' dataset prec device \
+  "total s" "gram s GF/s" "Cholesky s GF/s" "solve s GF/s" "test s GF/s" "val s" "HR@10" "host RSS"
 for name in ml1m netflix25k; do
   for prec in fp64 fp32; do
     for dev in ${DEVICES:-cuda mg cpu}; do
@@ -48,9 +48,9 @@ def col(*keys):
     f = sum(st[k]["flops"] for k in keys)
     return "%6.3f %7.0f" % (s, f / s / 1e9 if s > 0 else 0.0)
 t = r["timings_s"]
-print("%-11s %-5s %-5s %8.3f | %s | %s | %s | %s | %7.3f | %6.2f" % (
+print("%-11s %-5s %-5s %8.3f | %s | %s | %s | %s | %7.3f | %6.2f | %.1f GB" % (
     sys.argv[2], sys.argv[3], sys.argv[4], t["total"], col("gram"), col("factor"), col("solve"),
-    col("test_gram", "test_gemm"), t["validation"], r["test"]["HR@10"]))
+    col("test_gram", "test_gemm"), t["validation"], r["test"]["HR@10"], r["peak_rss_bytes"] / 1e9))
 PY
     done
   done

@@ -29,12 +29,12 @@ for data in "$@"; do
   for prec in fp64 fp32; do
     for n in 1 2; do
       json="$work/bench_$(basename "$data" .h5)_${prec}_$n.json"
-      rss=$( { /usr/bin/time -f "%M" mpirun --oversubscribe -n "$n" "$infae" train --data "$data" \
-        --precision "$prec" --metrics-json "$json" --quiet > /dev/null; } 2>&1 | tail -1)
-      /usr/bin/python3 - "$json" "$(basename "$data" .h5)" "$prec" "$n" "${peak[${prec}_$n]}" "$rss" <<'PY'
+      mpi "$n" "$infae" train --data "$data" --precision "$prec" --metrics-json "$json" \
+        --quiet > /dev/null
+      /usr/bin/python3 - "$json" "$(basename "$data" .h5)" "$prec" "$n" "${peak[${prec}_$n]}" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-name, prec, n, peak, rss = sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
+name, prec, n, peak = sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
 st = r["infae"]["steps"]
 def col(*keys):
     s = sum(st[k]["seconds"] for k in keys)
@@ -43,10 +43,10 @@ def col(*keys):
     return "%6.2f %6.1f %5.0f%%" % (s, g, 100 * g / peak)
 print("%-14s %-5s %2d %8.2f | %s | %s | %s | %s | %6.2f %6.0f MB  (λ=%g of %d)" % (
     name, prec, n, r["timings_s"]["total"], col("gram"), col("factor"), col("solve"),
-    col("test_gram", "test_gemm"), r["test"]["HR@10"], rss / 1024.0 * n,
+    col("test_gram", "test_gemm"), r["test"]["HR@10"], r["peak_rss_bytes"] / 1e6 * n,
     r["best_lambda"], len(r["val"])))
 PY
     done
   done
 done
-echo "(peak RSS: of one rank × ranks; %peak: of the measured GEMM peak for that precision and rank count)"
+echo "(peak RSS: of the largest rank × ranks; %peak: of the measured GEMM peak for that precision and rank count)"

@@ -52,6 +52,8 @@ x = sp.csr_matrix((np.ones(len(m["fit/indices"])), m["fit/indices"][...], m["fit
                   shape=alpha.shape)
 assert (x != sp.csr_matrix(ds["train"])).nnz == 0, "fit rows differ from the train split"
 json.loads(m.attrs["metrics"])
+# Peak RSS in bytes (getrusage gives KiB): an MPI rank holds tens of MB at least.
+assert 1e7 < ours["peak_rss_bytes"] < 8e9, ours["peak_rss_bytes"]
 ids = [s.decode() for s in m["items/ids"][...]]
 index = {s: i for i, s in enumerate(ids)}
 # The oracle's recommendations.
