@@ -24,6 +24,7 @@ extern "C" {
 
 struct ia_cuda {
   int device;
+  unsigned char uuid[16];
   char desc[128];
   cudaStream_t stream;
   cublasHandle_t blas;
@@ -56,6 +57,7 @@ static ia_status open_parts(ia_cuda *c, int local_rank) {
   IA_CALL(CUDA(cudaSetDevice(c->device)));
   cudaDeviceProp p;
   IA_CALL(CUDA(cudaGetDeviceProperties(&p, c->device)));
+  memcpy(c->uuid, p.uuid.bytes, sizeof c->uuid);
   snprintf(c->desc, sizeof c->desc, "cuda:%d (%s, %.0f GiB)", c->device, p.name,
            (double)p.totalGlobalMem / 1073741824.0);
   IA_CALL(CUDA(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking)));
@@ -97,6 +99,8 @@ void ia_cuda_close(ia_cuda *c) {
 const char *ia_cuda_describe(const ia_cuda *c) { return c->desc; }
 
 void ia_cuda_bind(const ia_cuda *c) { cudaSetDevice(c->device); }
+
+void ia_cuda_uuid(const ia_cuda *c, unsigned char out[16]) { memcpy(out, c->uuid, 16); }
 
 int ia_cuda_index(const ia_cuda *c) { return c->device; }
 

@@ -6,7 +6,7 @@
 # (split.tsv, negatives.tsv, expected.json) copied into devdata/ml-100k. Both
 # folders are ignored by git. Then, on the GPU machine, in the tree's root:
 #   LOGS=DIR LOGS_TAR=DIR/logs.tgz scripts/gpu_check.sh bundle/infae.tar.xz ops cli ref bench
-# Usage: scripts/device_prepare.sh [REFERENCE_DIR]
+# Usage: [CUDA_ARCH=90] scripts/device_prepare.sh [REFERENCE_DIR]
 #        (default: ../shared/reference/ml-100k beside the source tree)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,8 +16,9 @@ for f in split.tsv negatives.tsv expected.json; do
 done
 nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 [ -x "$nvcc" ] || { echo "device_prepare: no nvcc (the CUDA toolkit)" >&2; exit 2; }
+# Hopper (H100/H200) machine code: no PTX to compile there at each start.
 cmake -S "$src" -B "$src/build-cuda" -DINFAE_CUDA=ON -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_CUDA_COMPILER="$nvcc" > /dev/null
+  -DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCH:-90}" > /dev/null
 cmake --build "$src/build-cuda" -j "$(nproc)" > /dev/null
 "$src/scripts/bundle.sh" "$src/build-cuda" "$src/bundle/infae.tar.xz"
 mkdir -p "$src/devdata/ml-100k"

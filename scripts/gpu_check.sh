@@ -43,7 +43,8 @@ fi
 export OMPI_MCA_rmaps_base_oversubscribe=1
 mpiexec=$(command -v mpiexec)
 python=${PYTHON:-$(command -v python3)}
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
+smi=$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true)
+echo "${smi:-nvidia-smi lists no GPU}"
 "$bin/infae_mpi" --version
 
 step() { # step NAME COMMAND...: run, log, one line of result
@@ -52,8 +53,11 @@ step() { # step NAME COMMAND...: run, log, one line of result
   t0=$(date +%s)
   "$@" > "$logs/$name.log" 2>&1
   rc=$?
-  printf '%-26s rc=%-3s %4s s  %s\n' "$name" "$rc" "$(($(date +%s) - t0))" \
-    "$(grep -E 'FAIL|rror' "$logs/$name.log" | head -1)"
+  local note
+  note=$(grep -E 'FAIL|rror' "$logs/$name.log" | head -1)
+  # A GPU test that skips although nvidia-smi lists a GPU did not run: say so.
+  [ "$rc" != 77 ] || [ -z "$smi" ] || note="SKIPPED although nvidia-smi lists a GPU: $(tail -1 "$logs/$name.log")"
+  printf '%-26s rc=%-3s %4s s  %s\n' "$name" "$rc" "$(($(date +%s) - t0))" "$note"
   [ -z "${LOGS_TAR:-}" ] || tar czf "$LOGS_TAR" -C "$logs" .
 }
 

@@ -19,7 +19,7 @@ mpiexec=${MPIEXEC:-mpiexec}
 py=${PYTHON:-/usr/bin/python3}
 oracle=$src/tests/oracle
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-"$infae" --version | grep -q "GPU(s)" || { echo "no GPU visible: skipped"; exit 77; }
+"$infae" --version | grep -q "GPU(s)" || { echo "no GPU visible ($("$infae" --version)): skipped"; exit 77; }
 mkdir -p "$work"
 cd "$work"
 run() { local n=$1; shift; timeout 300 "$mpiexec" -n "$n" "$infae" "$@"; }

@@ -9,6 +9,7 @@
 #include "backend_impl.h"
 #include "infae/device.h"
 #include "infae/grid.h"
+#include "infae/log.h"
 #include "infae/metrics.h"
 #include "infae/ntk.h"
 
@@ -42,32 +43,46 @@ ia_status ia_device_parse(const char *text, ia_device *out) {
 #define CUDA_OR(call, cpu) ((void)b, (cpu))
 #endif
 
-/* Rank of this process among the ranks of its node, and their count. */
-static ia_status local_rank(MPI_Comm comm, int *out, int *count) {
+/* Rank of this process among the ranks of its node. */
+static ia_status local_rank(MPI_Comm comm, int *out) {
   MPI_Comm node;
   IA_MPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
-  int r = 0, n = 1, rc = MPI_Comm_rank(node, &r);
-  if (rc == MPI_SUCCESS) rc = MPI_Comm_size(node, &n);
+  int r = 0, rc = MPI_Comm_rank(node, &r);
   MPI_Comm_free(&node);
   IA_MPI(rc);
   *out = r;
-  *count = n;
   return IA_OK;
 }
 
-/* NCCL needs one GPU per rank: every node must have as many GPUs as ranks. */
-static int gpus_suffice(MPI_Comm comm, int local, int gpus) {
-  int ok = local < gpus;
-  MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, comm);
-  return ok;
+#if IA_HAVE_CUDA
+/* The ranks of this node on the same physical GPU as this one, by the
+ * device's UUID: right whether each rank sees all the node's GPUs or only
+ * its own (CUDA_VISIBLE_DEVICES, Slurm's --gpus-per-task). Collective. */
+static ia_status gpu_share(MPI_Comm comm, const ia_cuda *c, int *share) {
+  unsigned char me[16];
+  ia_cuda_uuid(c, me);
+  MPI_Comm node;
+  IA_MPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  int n = 1, rc = MPI_Comm_size(node, &n);
+  unsigned char *all = rc == MPI_SUCCESS ? malloc(16 * (size_t)n) : NULL;
+  if (rc == MPI_SUCCESS && all)
+    rc = MPI_Allgather(me, 16, MPI_UNSIGNED_CHAR, all, 16, MPI_UNSIGNED_CHAR, node);
+  *share = 0;
+  for (int r = 0; all && rc == MPI_SUCCESS && r < n; r++) *share += !memcmp(all + 16 * r, me, 16);
+  MPI_Comm_free(&node);
+  free(all);
+  IA_MPI(rc);
+  IA_CHECK(*share > 0, IA_ERR_NOMEM, "cannot gather the node's GPU ids");
+  return IA_OK;
 }
+#endif
 
 ia_status ia_backend_open(MPI_Comm comm, ia_device want, ia_backend **out) {
   ia_backend *b = NULL;
   *out = NULL;
-  int lr = 0, ln = 1, size = 1;
+  int lr = 0, size = 1;
   MPI_Comm_size(comm, &size);
-  IA_CALL(ia_agree(comm, local_rank(comm, &lr, &ln)));
+  IA_CALL(ia_agree(comm, local_rank(comm, &lr)));
   ia_status st = IA_ZALLOC(b, 1, "backend");
   if (st == IA_OK) {
     b->dev = IA_DEVICE_CPU;
@@ -77,17 +92,24 @@ ia_status ia_backend_open(MPI_Comm comm, ia_device want, ia_backend **out) {
 #if IA_HAVE_CUDA
     gpus = ia_cuda_device_count();
 #endif
-    if (want == IA_DEVICE_CUDA && gpus == 0)
+    const char *why = ia_cuda_device_error();
+    if (want == IA_DEVICE_CUDA && gpus == 0 && !IA_HAVE_CUDA)
       st = ia_error_set(IA_ERR_DEVICE, __FILE__, __LINE__,
-                        IA_HAVE_CUDA ? "--device cuda: no GPU is visible to this rank"
-                                     : "--device cuda: this build has no CUDA backend "
-                                       "(configure with -DINFAE_CUDA=ON)");
+                        "--device cuda: this build has no CUDA backend "
+                        "(configure with -DINFAE_CUDA=ON)");
+    else if (want == IA_DEVICE_CUDA && gpus == 0 && why[0])
+      st = ia_error_set(IA_ERR_DEVICE, __FILE__, __LINE__,
+                        "--device cuda: no usable GPU on this rank (CUDA: %s)", why);
+    else if (want == IA_DEVICE_CUDA && gpus == 0)
+      st = ia_error_set(IA_ERR_DEVICE, __FILE__, __LINE__,
+                        "--device cuda: no GPU is visible to this rank");
+    else if (want == IA_DEVICE_AUTO && gpus == 0 && why[0])
+      ia_log_warn("--device auto: no usable GPU (CUDA: %s): running on the CPU", why);
 #if IA_HAVE_CUDA
+    /* Ranks take the GPUs they see round-robin: GPU lr mod gpus. */
     else if (want != IA_DEVICE_CPU && gpus > 0) {
       st = ia_cuda_open(lr, &b->cuda);
       if (st == IA_OK) b->dev = IA_DEVICE_CUDA;
-      /* Ranks take the GPUs round-robin: those of GPU lr mod gpus. */
-      b->share = ln / gpus + (lr % gpus < ln % gpus);
     }
 #endif
   }
@@ -103,11 +125,14 @@ ia_status ia_backend_open(MPI_Comm comm, ia_device want, ia_backend **out) {
     st = ia_agree(comm, st);
   }
 #if IA_HAVE_CUDA
-  if (st == IA_OK && b->dev == IA_DEVICE_CUDA && size > 1 &&
-      gpus_suffice(comm, lr, ia_cuda_device_count()))
+  if (st == IA_OK && b->dev == IA_DEVICE_CUDA) st = ia_agree(comm, gpu_share(comm, b->cuda, &b->share));
+  /* NCCL needs a GPU of its own for every rank. */
+  int most = b ? b->share : 1;
+  if (st == IA_OK && b->dev == IA_DEVICE_CUDA)
+    MPI_Allreduce(MPI_IN_PLACE, &most, 1, MPI_INT, MPI_MAX, comm);
+  if (st == IA_OK && b->dev == IA_DEVICE_CUDA && size > 1 && most == 1)
     st = ia_agree(comm, ia_cuda_nccl_init(b->cuda, comm));
 #else
-  (void)gpus_suffice;
   (void)size;
 #endif
   if (st != IA_OK) {

@@ -48,6 +48,8 @@ ia_status ia_cuda_mg_potrs(ia_cuda_mg *mg, ia_precision p, int64_t n, int64_t nb
                            void *const *lparts, int64_t nrhs, int64_t nbb, void *const *bparts);
 /* Makes c's GPU the current device of the calling thread. */
 void ia_cuda_bind(const ia_cuda *c);
+/* The UUID of the backend's GPU (the same for every rank on that device). */
+void ia_cuda_uuid(const ia_cuda *c, unsigned char out[16]);
 int ia_cuda_index(const ia_cuda *c);
 ia_status ia_cuda_sync(ia_cuda *c);
 ia_status ia_cuda_copy_peer(ia_cuda *c, void *dst, size_t dpitch, ia_cuda *src_c, const void *src,

@@ -5,4 +5,5 @@
 #if !IA_HAVE_CUDA
 int ia_cuda_device_count(void) { return 0; }
 const char *ia_cuda_device_name(void) { return ""; }
+const char *ia_cuda_device_error(void) { return ""; }
 #endif

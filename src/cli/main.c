@@ -84,6 +84,8 @@ int main(int argc, char **argv) {
       printf("infae %s, CUDA backend %s", IA_VERSION, IA_HAVE_CUDA ? "built" : "not built");
       if (ia_cuda_device_count() > 0)
         printf(", %d GPU(s): %s", ia_cuda_device_count(), ia_cuda_device_name());
+      else if (ia_cuda_device_error()[0])
+        printf(", no usable GPU (CUDA: %s)", ia_cuda_device_error());
       printf("\n");
     }
     rc = 0;

@@ -555,7 +555,7 @@ static void test_distill_ops(ia_backend *cpu, ia_backend *gpu, ia_rng *r) {
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   if (ia_cuda_device_count() == 0) {
-    printf("no GPU visible: skipped\n");
+    printf("no GPU visible%s%s: skipped\n", ia_cuda_device_error()[0] ? ": " : "", ia_cuda_device_error());
     MPI_Finalize();
     return 77;
   }

@@ -62,7 +62,7 @@ int main(int argc, char **argv) {
   int cuda = argc > 1 && !strcmp(argv[1], "cuda"), rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   if (cuda && ia_cuda_device_count() == 0) {
-    if (rank == 0) printf("no GPU visible: skipped\n");
+    if (rank == 0) printf("no GPU visible%s%s: skipped\n", ia_cuda_device_error()[0] ? ": " : "", ia_cuda_device_error());
     MPI_Finalize();
     return 77;
   }

@@ -215,7 +215,7 @@ int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   int cuda = argc > 1 && !strcmp(argv[1], "cuda");
   if (cuda && ia_cuda_device_count() == 0) {
-    printf("no GPU visible: skipped\n");
+    printf("no GPU visible%s%s: skipped\n", ia_cuda_device_error()[0] ? ": " : "", ia_cuda_device_error());
     MPI_Finalize();
     return 77;
   }
