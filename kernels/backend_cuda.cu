@@ -35,6 +35,8 @@ struct ia_cuda {
   size_t work_bytes;
   ncclComm_t nccl;   /* across the ranks, when each has its own GPU */
   double *stage;     /* host staging of all-reduces without NCCL */
+  double *scratch;   /* the reductions' device results, grown on demand */
+  size_t scratch_bytes;
   size_t stage_bytes;
 };
 
@@ -88,6 +90,7 @@ void ia_cuda_close(ia_cuda *c) {
   if (c->nccl) ncclCommDestroy(c->nccl);
   free(c->stage);
   cudaFree(c->work);
+  cudaFree(c->scratch);
   cudaFree(c->d_info);
   if (c->params) cusolverDnDestroyParams(c->params);
   if (c->solver) cusolverDnDestroy(c->solver);
@@ -129,6 +132,21 @@ void ia_cuda_free(ia_cuda *c, void *p) {
   if (!p) return;
   cudaStreamSynchronize(c->stream); /* no kernel may still use it */
   cudaFree(p);
+}
+
+/* Device room for a reduction's results: one buffer kept by the backend, so
+ * that the losses and sums of every training step allocate nothing (a
+ * cudaFree waits for the whole device). One user at a time: each reduction
+ * copies its results to the host before it returns. */
+static ia_status scratch(ia_cuda *c, size_t bytes, double **out) {
+  if (bytes > c->scratch_bytes) {
+    ia_cuda_free(c, c->scratch);
+    c->scratch = NULL, c->scratch_bytes = 0;
+    IA_CALL(ia_cuda_alloc(c, bytes, "reduction results", (void **)&c->scratch));
+    c->scratch_bytes = bytes;
+  }
+  *out = c->scratch;
+  return IA_OK;
 }
 
 ia_status ia_cuda_memcpy(ia_cuda *c, void *dst, const void *src, size_t bytes, int kind) {
@@ -326,14 +344,13 @@ __global__ void diag_sum_kernel(int64_t n, const T *a, int64_t lda, double *out)
 ia_status ia_cuda_diag_sum(ia_cuda *c, ia_precision p, int64_t n, const void *a, int64_t lda,
                            double *sum) {
   double *d = NULL;
-  IA_CALL(ia_cuda_alloc(c, sizeof(double), "trace", (void **)&d));
+  IA_CALL(scratch(c, sizeof(double), &d));
   if (p == IA_FP64)
     diag_sum_kernel<double><<<1, 256, 0, c->stream>>>(n, (const double *)a, lda, d);
   else
     diag_sum_kernel<float><<<1, 256, 0, c->stream>>>(n, (const float *)a, lda, d);
   ia_status st = LAUNCHED();
   if (st == IA_OK) st = ia_cuda_memcpy(c, sum, d, sizeof(double), IA_D2H);
-  ia_cuda_free(c, d);
   return st;
 }
 
@@ -817,7 +834,7 @@ ia_status ia_cuda_recon_loss(ia_cuda *c, ia_loss kind, int64_t m, int64_t n, dou
   *loss = 0;
   if (m <= 0) return IA_OK;
   double *d = NULL, *h = NULL;
-  IA_CALL(ia_cuda_alloc(c, sizeof(double) * (size_t)m, "row losses", (void **)&d));
+  IA_CALL(scratch(c, sizeof(double) * (size_t)m, &d));
   recon_loss_kernel<<<blocks_for(m, 128), 128, 0, c->stream>>>((int)kind, m, n, o, ldo, t, ldt,
                                                                 conf, scale, d);
   ia_status st = LAUNCHED();
@@ -827,7 +844,6 @@ ia_status ia_cuda_recon_loss(ia_cuda *c, ia_loss kind, int64_t m, int64_t n, dou
   for (int64_t r = 0; st == IA_OK && r < m; r++) *loss += h[r];
   *loss *= scale;
   free(h);
-  ia_cuda_free(c, d);
   return st;
 }
 
@@ -890,7 +906,7 @@ __global__ void sum_kernel(int64_t n, const double *x, double *out) {
 
 ia_status ia_cuda_sum(ia_cuda *c, int64_t n, const double *x, double *sum) {
   double *part = NULL;
-  IA_CALL(ia_cuda_alloc(c, sizeof(double) * (SUM_BLOCKS + 1), "sum", (void **)&part));
+  IA_CALL(scratch(c, sizeof(double) * (SUM_BLOCKS + 1), &part));
   sum_kernel<<<SUM_BLOCKS, 256, 0, c->stream>>>(n, x, part);
   ia_status st = LAUNCHED();
   if (st == IA_OK) {
@@ -898,7 +914,6 @@ ia_status ia_cuda_sum(ia_cuda *c, int64_t n, const double *x, double *sum) {
     st = LAUNCHED();
   }
   if (st == IA_OK) st = ia_cuda_memcpy(c, sum, part + SUM_BLOCKS, sizeof(double), IA_D2H);
-  ia_cuda_free(c, part);
   return st;
 }
 
@@ -1054,7 +1069,7 @@ ia_status ia_cuda_softmax_ce(ia_cuda *c, int64_t d, int64_t n, double *p, int64_
   *loss = 0;
   if (n <= 0) return IA_OK;
   double *dl = NULL, *h = NULL;
-  IA_CALL(ia_cuda_alloc(c, sizeof(double) * (size_t)n, "column losses", (void **)&dl));
+  IA_CALL(scratch(c, sizeof(double) * (size_t)n, &dl));
   softmax_ce_kernel<<<blocks_for(n, 1), 256, 0, c->stream>>>(d, n, p, ldp, t->indptr, t->indices,
                                                               rows, scale, grad, dl);
   ia_status st = LAUNCHED();
@@ -1063,7 +1078,6 @@ ia_status ia_cuda_softmax_ce(ia_cuda *c, int64_t d, int64_t n, double *p, int64_
   /* Summed on the host in column order, as the CPU does. */
   for (int64_t u = 0; st == IA_OK && u < n; u++) *loss += h[u];
   free(h);
-  ia_cuda_free(c, dl);
   return st;
 }
 
