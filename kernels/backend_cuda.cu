@@ -35,9 +35,9 @@ struct ia_cuda {
   size_t work_bytes;
   ncclComm_t nccl;   /* across the ranks, when each has its own GPU */
   double *stage;     /* host staging of all-reduces without NCCL */
+  size_t stage_bytes;
   double *scratch;   /* the reductions' device results, grown on demand */
   size_t scratch_bytes;
-  size_t stage_bytes;
 };
 
 #include "cuda_check.h"

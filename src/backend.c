@@ -65,8 +65,12 @@ static ia_status gpu_share(MPI_Comm comm, const ia_cuda *c, int *share) {
   IA_MPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
   int n = 1, rc = MPI_Comm_size(node, &n);
   unsigned char *all = rc == MPI_SUCCESS ? malloc(16 * (size_t)n) : NULL;
-  if (rc == MPI_SUCCESS && all)
+  int have = all != NULL; /* every rank of the node gathers, or none */
+  if (rc == MPI_SUCCESS) rc = MPI_Allreduce(MPI_IN_PLACE, &have, 1, MPI_INT, MPI_MIN, node);
+  if (rc == MPI_SUCCESS && have)
     rc = MPI_Allgather(me, 16, MPI_UNSIGNED_CHAR, all, 16, MPI_UNSIGNED_CHAR, node);
+  else
+    free(all), all = NULL;
   *share = 0;
   for (int r = 0; all && rc == MPI_SUCCESS && r < n; r++) *share += !memcmp(all + 16 * r, me, 16);
   MPI_Comm_free(&node);
