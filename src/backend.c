@@ -43,26 +43,22 @@ ia_status ia_device_parse(const char *text, ia_device *out) {
 #define CUDA_OR(call, cpu) ((void)b, (cpu))
 #endif
 
-/* Rank of this process among the ranks of its node. */
-static ia_status local_rank(MPI_Comm comm, int *out) {
-  MPI_Comm node;
-  IA_MPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
-  int r = 0, rc = MPI_Comm_rank(node, &r);
-  MPI_Comm_free(&node);
-  IA_MPI(rc);
-  *out = r;
+/* The ranks of this process's node, and its rank among them. */
+static ia_status node_comm(MPI_Comm comm, MPI_Comm *node, int *rank) {
+  *node = MPI_COMM_NULL;
+  IA_MPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, node));
+  IA_MPI(MPI_Comm_rank(*node, rank));
   return IA_OK;
 }
 
 #if IA_HAVE_CUDA
-/* The ranks of this node on the same physical GPU as this one, by the
+/* The ranks of the node on the same physical GPU as this one, by the
  * device's UUID: right whether each rank sees all the node's GPUs or only
- * its own (CUDA_VISIBLE_DEVICES, Slurm's --gpus-per-task). Collective. */
-static ia_status gpu_share(MPI_Comm comm, const ia_cuda *c, int *share) {
+ * its own (CUDA_VISIBLE_DEVICES, Slurm's --gpus-per-task). Collective over
+ * the node. */
+static ia_status gpu_share(MPI_Comm node, const ia_cuda *c, int *share) {
   unsigned char me[16];
   ia_cuda_uuid(c, me);
-  MPI_Comm node;
-  IA_MPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
   int n = 1, rc = MPI_Comm_size(node, &n);
   unsigned char *all = rc == MPI_SUCCESS ? malloc(16 * (size_t)n) : NULL;
   int have = all != NULL; /* every rank of the node gathers, or none */
@@ -73,7 +69,6 @@ static ia_status gpu_share(MPI_Comm comm, const ia_cuda *c, int *share) {
     free(all), all = NULL;
   *share = 0;
   for (int r = 0; all && rc == MPI_SUCCESS && r < n; r++) *share += !memcmp(all + 16 * r, me, 16);
-  MPI_Comm_free(&node);
   free(all);
   IA_MPI(rc);
   IA_CHECK(*share > 0, IA_ERR_NOMEM, "cannot gather the node's GPU ids");
@@ -86,8 +81,13 @@ ia_status ia_backend_open(MPI_Comm comm, ia_device want, ia_backend **out) {
   *out = NULL;
   int lr = 0, size = 1;
   MPI_Comm_size(comm, &size);
-  IA_CALL(ia_agree(comm, local_rank(comm, &lr)));
-  ia_status st = IA_ZALLOC(b, 1, "backend");
+  MPI_Comm node;
+  ia_status st = ia_agree(comm, node_comm(comm, &node, &lr));
+  if (st != IA_OK) {
+    if (node != MPI_COMM_NULL) MPI_Comm_free(&node);
+    return st;
+  }
+  st = IA_ZALLOC(b, 1, "backend");
   if (st == IA_OK) {
     b->dev = IA_DEVICE_CPU;
     b->comm = comm;
@@ -129,7 +129,7 @@ ia_status ia_backend_open(MPI_Comm comm, ia_device want, ia_backend **out) {
     st = ia_agree(comm, st);
   }
 #if IA_HAVE_CUDA
-  if (st == IA_OK && b->dev == IA_DEVICE_CUDA) st = ia_agree(comm, gpu_share(comm, b->cuda, &b->share));
+  if (st == IA_OK && b->dev == IA_DEVICE_CUDA) st = ia_agree(comm, gpu_share(node, b->cuda, &b->share));
   /* NCCL needs a GPU of its own for every rank. */
   int most = b ? b->share : 1;
   if (st == IA_OK && b->dev == IA_DEVICE_CUDA)
@@ -139,6 +139,7 @@ ia_status ia_backend_open(MPI_Comm comm, ia_device want, ia_backend **out) {
 #else
   (void)size;
 #endif
+  MPI_Comm_free(&node);
   if (st != IA_OK) {
     ia_backend_close(&b);
     return st;

@@ -19,7 +19,6 @@
 """
 import argparse
 import json
-import os
 import sys
 from collections import defaultdict
 
@@ -34,8 +33,7 @@ def close(a, b, rtol):
 def fit_users_of(model_h5):
     """The oracle's fit_users for a model file: None (every train user), the
     sampled users' indices, or the Nyström centers."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import oracle
+    import oracle  # beside this script, on sys.path as its folder
 
     with h5py.File(model_h5, "r") as f:
         users = np.asarray(f["fit/user_index"][...], dtype=np.int64)
