@@ -10,6 +10,13 @@ trap 'rm -rf "$WORK"' EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# Exits 77 (ctest's "skipped") when infae_mpi sees no GPU, with its reason.
+need_gpu() {
+  local v
+  v=$("$INFAE" --version)
+  grep -q "GPU(s)" <<< "$v" || { echo "no GPU visible ($v): skipped"; exit 77; }
+}
+
 # run_mpi N ARGS...: infae_mpi on N ranks, bounded in time so a hang fails.
 run_mpi() {
   local n=$1; shift

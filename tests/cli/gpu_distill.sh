@@ -7,7 +7,7 @@
 # ≥ 0.1, where K + λ'I is well conditioned enough for the oracle's 1e-9.
 # Skipped (77) when no GPU is visible.
 source "$(dirname "$0")/common.sh"
-"$INFAE" --version | grep -q "GPU(s)" || { echo "no GPU visible ($("$INFAE" --version)): skipped"; exit 77; }
+need_gpu
 cd "$WORK"
 gen_dataset g 1500 900 30
 

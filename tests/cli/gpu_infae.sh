@@ -9,7 +9,7 @@
 # sample of 1,500 users, and Nyström); fp32: the same top-10 for ≥ 99 % of
 # users. Skipped (77) when no GPU is visible.
 source "$(dirname "$0")/common.sh"
-"$INFAE" --version | grep -q "GPU(s)" || { echo "no GPU visible ($("$INFAE" --version)): skipped"; exit 77; }
+need_gpu
 cd "$WORK"
 run_mpi 1 prepare --format movielens --input "$SRC/datasets/movietweetings/ratings.dat" \
   --output mt.h5 --quiet

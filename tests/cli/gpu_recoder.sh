@@ -6,7 +6,7 @@
 # summation order differs); the CUDA model passes the numpy oracle.
 # Skipped (77) when no GPU is visible.
 source "$(dirname "$0")/common.sh"
-"$INFAE" --version | grep -q "GPU(s)" || { echo "no GPU visible ($("$INFAE" --version)): skipped"; exit 77; }
+need_gpu
 cd "$WORK"
 gen_dataset g 600 400 30
 

@@ -3,7 +3,9 @@
  * error printed once by rank 0, and a call that must succeed. */
 #include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
 
+#include "infae/device.h"
 #include "infae/status.h"
 
 static int failures = 0;
@@ -25,3 +27,15 @@ static void check(const char *what, double err, double tol) {
       MPI_Abort(MPI_COMM_WORLD, 1);                                                \
     }                                                                              \
   } while (0)
+
+/* A CUDA run without a visible GPU: rank 0 says why, every rank exits 77
+ * (ctest's "skipped"). */
+static void skip_without_gpu(void) {
+  if (ia_cuda_device_count() > 0) return;
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  const char *why = ia_cuda_device_error();
+  if (rank == 0) printf("no GPU visible%s%s: skipped\n", why[0] ? ": " : "", why);
+  MPI_Finalize();
+  exit(77);
+}

@@ -13,7 +13,6 @@
 #include "distill_be.h"
 #include "distill_step.h"
 #include "infae/dataset.h"
-#include "infae/device.h"
 #include "infae/log.h"
 #include "infae/metrics.h"
 #include "infae/rng.h"
@@ -61,11 +60,7 @@ int main(int argc, char **argv) {
   ia_log_init(MPI_COMM_WORLD, IA_LOG_QUIET);
   int cuda = argc > 1 && !strcmp(argv[1], "cuda"), rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  if (cuda && ia_cuda_device_count() == 0) {
-    if (rank == 0) printf("no GPU visible%s%s: skipped\n", ia_cuda_device_error()[0] ? ": " : "", ia_cuda_device_error());
-    MPI_Finalize();
-    return 77;
-  }
+  if (cuda) skip_without_gpu();
   /* The CUDA sampler's float noise may differ from the CPU's in the last
    * bit (test_backend_cuda); everything after it is FP64. */
   double tol = cuda ? 1e-5 : 1e-11;

@@ -214,11 +214,7 @@ static void run(ia_backend *be, int ndev, ia_precision p) {
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   int cuda = argc > 1 && !strcmp(argv[1], "cuda");
-  if (cuda && ia_cuda_device_count() == 0) {
-    printf("no GPU visible%s%s: skipped\n", ia_cuda_device_error()[0] ? ": " : "", ia_cuda_device_error());
-    MPI_Finalize();
-    return 77;
-  }
+  if (cuda) skip_without_gpu();
   ia_backend *be = NULL;
   OK(ia_backend_open(MPI_COMM_WORLD, cuda ? IA_DEVICE_CUDA : IA_DEVICE_CPU, &be));
   int counts_cpu[] = {1, 2, 3, 9}, counts_gpu[] = {1, 2};

@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "infae/backend.h"
-#include "infae/device.h"
 #include "infae/grid.h"
 #include "infae/log.h"
 #include "infae/rng.h"
@@ -284,11 +283,7 @@ int main(int argc, char **argv) {
   int cuda = argc > 1 && !strcmp(argv[1], "cuda"), rank, size;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
-  if (cuda && ia_cuda_device_count() == 0) {
-    if (rank == 0) printf("no GPU visible%s%s: skipped\n", ia_cuda_device_error()[0] ? ": " : "", ia_cuda_device_error());
-    MPI_Finalize();
-    return 77;
-  }
+  if (cuda) skip_without_gpu();
   ia_backend *be = NULL;
   OK(ia_backend_open(MPI_COMM_WORLD, cuda ? IA_DEVICE_CUDA : IA_DEVICE_CPU, &be));
   if (rank == 0) printf("backend: %s, %d ranks\n", ia_backend_describe(be), size);
