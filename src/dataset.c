@@ -8,6 +8,7 @@
 
 #include "infae/config.h"
 #include "infae/log.h"
+#include "infae/paths.h"
 #include "h5util.h"
 
 #define IA_DATASET_FORMAT "infae-dataset"
@@ -59,9 +60,9 @@ ia_status ia_dataset_write(const ia_dataset *d, const char *path) {
   ia_status st = IA_OK;
   hid_t file = H5I_INVALID_HID, g = H5I_INVALID_HID;
   char tmp[4096];
-  snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
   IA_CHECK(d->n_rows == d->n_users && d->row_begin == 0, IA_ERR_INTERNAL,
            "ia_dataset_write needs the whole dataset");
+  IA_CALL(ia_tmp_name(path, 0, tmp, sizeof tmp));
   file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   IA_CHECK_GOTO(file >= 0, IA_ERR_IO, "cannot create %s (directory missing or not writable?)",
                 tmp);

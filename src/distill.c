@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "distill_be.h"
 #include "distill_step.h"
@@ -13,6 +14,7 @@
 #include "infae/log.h"
 #include "infae/metrics.h"
 #include "infae/model.h"
+#include "infae/paths.h"
 #include "infae/rng.h"
 #include "sample_eval.h"
 #include "summary.h"
@@ -26,6 +28,32 @@ static volatile sig_atomic_t stop_requested = 0;
 static void on_signal(int sig) {
   (void)sig;
   stop_requested = 1;
+}
+
+typedef struct {
+  struct sigaction term, usr1;
+} saved_signals;
+
+/* From the optimization to the summary's write, a signal only asks. */
+static void catch_signals(saved_signals *old) {
+  struct sigaction sa = {0};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  stop_requested = 0;
+  sigaction(SIGTERM, &sa, &old->term);
+  sigaction(SIGUSR1, &sa, &old->usr1);
+}
+
+static void restore_signals(const saved_signals *old) {
+  sigaction(SIGTERM, &old->term, NULL);
+  sigaction(SIGUSR1, &old->usr1, NULL);
+}
+
+/* Whether any rank was asked to stop. Collective. */
+static int signalled(MPI_Comm comm) {
+  int f = stop_requested ? 1 : 0;
+  MPI_Allreduce(MPI_IN_PLACE, &f, 1, MPI_INT, MPI_MAX, comm);
+  return f;
 }
 
 /* Validation (and λ re-pick) at step 0, at 25, 50, …, 200, every 40 after,
@@ -338,12 +366,9 @@ static ia_status optimize(run *q, ia_distill_result *r) {
   IA_CALL(ia_agree(q->comm, st));
   double t0 = ia_time(), tlog = t0, loss = 0, ce = 0;
   int start = (int)q->c.next_step, tlast = start, steps_run = 0;
-  struct sigaction sa = {0}, old_term, old_usr1;
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  stop_requested = 0;
-  sigaction(SIGTERM, &sa, &old_term);
-  sigaction(SIGUSR1, &sa, &old_usr1);
+  /* Resumed after the last step: the steps done are the last validation's. */
+  if (start > o->steps && q->c.n_curve > 0)
+    r->steps_done = (int)q->c.curve[(q->c.n_curve - 1) * IA_CURVE_COLS];
   for (int t = start; t <= o->steps; t++) {
     int eval = is_eval_step(t, o->steps), stop = 0;
     if (q->on_dev) {
@@ -422,8 +447,6 @@ static ia_status optimize(run *q, ia_distill_result *r) {
   r->seconds = ia_time() - t0;
   r->steps_per_s = steps_run > 0 ? steps_run / r->seconds : 0;
 done:
-  sigaction(SIGTERM, &old_term, NULL);
-  sigaction(SIGUSR1, &old_usr1, NULL);
   free(dz);
   return st;
 }
@@ -456,6 +479,33 @@ static ia_status check_opts(const ia_distill_opts *o) {
   return IA_OK;
 }
 
+/* An existing file at the checkpoint's path is never overwritten unless it
+ * is a Distill-CF checkpoint that --resume continues. Rank 0. */
+static ia_status check_checkpoint_path(const char *path, int resume) {
+  if (access(path, F_OK) != 0) return IA_OK;
+  hid_t f = H5I_INVALID_HID;
+  char *fmt = NULL;
+  if (H5Fis_hdf5(path) > 0) {
+    H5E_BEGIN_TRY { f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); }
+    H5E_END_TRY;
+  }
+  int is_ckpt = 0;
+  if (f >= 0 && H5Aexists(f, "format") > 0 && ia_h5_read_attr_str(f, path, "format", &fmt) == IA_OK)
+    is_ckpt = !strcmp(fmt, IA_CKPT_FORMAT);
+  ia_error_clear();
+  free(fmt);
+  if (f >= 0) H5Fclose(f);
+  IA_CHECK(is_ckpt, IA_ERR_ARG,
+           "--checkpoint %s exists and is not a Distill-CF checkpoint: it is left as it is; "
+           "choose another --checkpoint path",
+           path);
+  IA_CHECK(resume, IA_ERR_ARG,
+           "%s holds the checkpoint of an earlier run: add --resume to continue it, or remove "
+           "it to start over",
+           path);
+  return IA_OK;
+}
+
 static void free_ids(char **ids, int64_t n) {
   for (int64_t i = 0; ids && i < n; i++) free(ids[i]);
   free(ids);
@@ -471,6 +521,8 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
   int64_t *idx = NULL, mu = 0;
   char **user_ids = NULL, **item_ids = NULL, **sel_ids = NULL, ckpt[4096];
   double *s = NULL;
+  saved_signals saved;
+  int catching = 0;
   memset(r, 0, sizeof *r);
   if (!o.lambdas) {
     o.lambdas = ia_distill_grid;
@@ -487,6 +539,12 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
   snprintf(ckpt, sizeof ckpt, "%s%s", o.checkpoint ? o.checkpoint : o.out,
            o.checkpoint ? "" : ".ckpt.h5");
   q.ckpt_path = ckpt;
+  ia_path inputs[] = {{"data", o.data}};
+  ia_path outputs[] = {{"out", o.out},
+                       {"checkpoint", distill ? ckpt : NULL},
+                       {"metrics-json", o.metrics_json}};
+  IA_CALL(ia_paths_check(comm, inputs, 1, outputs, 3));
+  if (distill) IA_CALL(ia_agree(comm, q.rank == 0 ? check_checkpoint_path(ckpt, o.resume) : IA_OK));
 
   int64_t n_users, n_items, begin, count;
   double t0 = ia_time();
@@ -599,6 +657,8 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
       q.c.lambda = o.lambdas[0];
     }
     IA_CALL_GOTO(ia_agree(comm, sync_device(&q)));
+    catch_signals(&saved);
+    catching = 1;
     IA_CALL_GOTO(optimize(&q, r));
     r->best_step = (int)q.c.best_step;
     r->best_hr100 = q.c.best_hr;
@@ -625,6 +685,15 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
   }
   if (!distill) r->best_lambda = r->infae.best_lambda;
   r->peak_rss = ia_peak_rss(comm);
+  if (catching && signalled(comm)) {
+    /* After the last step: the checkpoint resumes straight to this evaluation. */
+    IA_CALL_GOTO(write_checkpoint(&q, q.c.next_step));
+    ia_log_info("[distill] signal received after the last step: checkpoint %s written; rerun "
+                "with --resume to write the summary",
+                ckpt);
+    r->interrupted = 1;
+    goto done;
+  }
   ia_summary sm = {.mu = mu,
                    .d = n_items,
                    .s = s,
@@ -641,6 +710,7 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
               (long long)n_items);
   if (distill && q.rank == 0) remove(ckpt); /* finished: the checkpoint is spent */
 done:
+  if (catching) restore_signals(&saved);
   free_ids(user_ids, n_users);
   free_ids(item_ids, n_items);
   free(sel_ids);

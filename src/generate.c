@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "infae/log.h"
+#include "infae/paths.h"
 #include "infae/rng.h"
 
 /* The model, in numbers. A user's draw comes from their own cluster's items
@@ -651,7 +652,7 @@ ia_status ia_generate(const ia_generate_opts *o, int64_t *n_written) {
 
   size_t tmp_len = strlen(o->output) + 32;
   IA_CALL_GOTO(IA_ALLOC(tmp, tmp_len, "temporary file name"));
-  snprintf(tmp, tmp_len, "%s.tmp-%ld", o->output, (long)getpid());
+  IA_CALL_GOTO(ia_tmp_name(o->output, 0, tmp, tmp_len));
   IA_CALL_GOTO(IA_ALLOC(w.buf, WRITE_BUFFER, "generator write buffer"));
   w.path = tmp;
   w.f = fopen(tmp, "wb");
@@ -678,6 +679,7 @@ ia_status ia_generate(const ia_generate_opts *o, int64_t *n_written) {
 done:
   if (w.f) fclose(w.f);
   if (st != IA_OK && created) remove(tmp);
+  if (tmp) ia_tmp_forget(tmp);
   free(w.buf);
   free(tmp);
   free(count);

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "infae/paths.h"
+
 hid_t ia_h5_string_type(void) {
   hid_t t = H5Tcopy(H5T_C_S1);
   if (t < 0) return t;
@@ -302,8 +304,5 @@ ia_status ia_h5_matrix_dims(hid_t loc, const char *path, const char *name, int64
 ia_status ia_h5_close_rename(hid_t file, const char *tmp, const char *final, ia_status st) {
   if (file >= 0 && H5Fclose(file) < 0 && st == IA_OK)
     st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot finish writing %s", tmp);
-  if (st == IA_OK && rename(tmp, final) != 0)
-    st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot rename %s to %s", tmp, final);
-  if (st != IA_OK) remove(tmp);
-  return st;
+  return ia_tmp_commit(tmp, final, st);
 }

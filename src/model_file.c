@@ -14,6 +14,7 @@
 #include "infae/log.h"
 #include "infae/metrics.h"
 #include "infae/ntk.h"
+#include "infae/paths.h"
 
 #define IA_MODEL_FORMAT "infae-model"
 #define IA_MODEL_VERSION 1
@@ -159,10 +160,10 @@ ia_status ia_model_write(ia_infae *m, const ia_grid *g, const ia_train_opts *o,
   /* One name on every rank: rank 0's pid. */
   long pid = (long)getpid();
   MPI_Bcast(&pid, 1, MPI_LONG, 0, g->comm);
-  snprintf(tmp, sizeof tmp, "%s.tmp-%ld", o->out, pid);
   const void *alpha = NULL;
   int64_t ld = 1;
-  ia_status st = ia_infae_alpha_rows(m, &alpha, &ld);
+  ia_status st = ia_tmp_name(o->out, pid, tmp, sizeof tmp);
+  if (st == IA_OK) st = ia_infae_alpha_rows(m, &alpha, &ld);
   st = ia_agree(g->comm, st);
   if (st == IA_OK) {
     if (g->rank == 0) st = write_header(tmp, o, r, fit);
@@ -174,6 +175,7 @@ ia_status ia_model_write(ia_infae *m, const ia_grid *g, const ia_train_opts *o,
     st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot rename %s to %s", tmp, o->out);
   st = ia_agree(g->comm, st);
   if (st != IA_OK && g->rank == 0) remove(tmp);
+  ia_tmp_forget(tmp);
   if (st == IA_OK)
     ia_log_info("[train] wrote model %s (%lld fit users × %lld items, %s, %.2f s)", o->out,
                 (long long)r->fit_users, (long long)d->n_items,
@@ -353,6 +355,9 @@ ia_status ia_recommend(MPI_Comm comm, const ia_recommend_opts *o) {
   MPI_Comm_size(comm, &size);
   IA_CHECK(o->model && o->input, IA_ERR_ARG, "--model and --input are required");
   IA_CHECK(o->k >= 1, IA_ERR_ARG, "-k must be ≥ 1 (got %d)", o->k);
+  ia_path inputs[] = {{"model", o->model}, {"input", o->input}};
+  ia_path outputs[] = {{"output", o->output}};
+  IA_CALL(ia_paths_check(comm, inputs, 2, outputs, 1));
   st = ia_h5_open(comm, o->model, IA_MODEL_FORMAT, IA_MODEL_VERSION, "model",
                   "`infae_mpi train --out`", &file);
   IA_CALL_GOTO(ia_agree(comm, st));
@@ -386,8 +391,8 @@ ia_status ia_recommend(MPI_Comm comm, const ia_recommend_opts *o) {
   IA_CALL_GOTO(ia_agree(comm, st));
   if (rank == 0) {
     if (o->output) {
-      snprintf(tmp, sizeof tmp, "%s.tmp-%ld", o->output, (long)getpid());
-      out = fopen(tmp, "w");
+      st = ia_tmp_name(o->output, 0, tmp, sizeof tmp);
+      out = st == IA_OK ? fopen(tmp, "w") : NULL;
       if (!out) st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot write %s", tmp);
     } else {
       out = stdout;
@@ -448,9 +453,7 @@ done:
   }
   st = ia_agree(comm, st);
   if (rank == 0 && tmp[0]) {
-    if (st == IA_OK && rename(tmp, o->output) != 0)
-      st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot rename %s to %s", tmp, o->output);
-    if (st != IA_OK) remove(tmp);
+    st = ia_tmp_commit(tmp, o->output, st);
   }
   if (item_ids)
     for (int64_t i = 0; i < d; i++) free(item_ids[i]);

@@ -1,4 +1,5 @@
 /* `infae_mpi study` (include/infae/study.h). */
+#include "infae/paths.h"
 #include "infae/study.h"
 
 #include <errno.h>
@@ -118,8 +119,9 @@ static int exists(MPI_Comm comm, const char *path) {
 static ia_status write_csv(study *s) {
   if (s->rank != 0) return IA_OK;
   char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.tmp-%ld", s->csv, (long)getpid());
+  IA_CALL(ia_tmp_name(s->csv, 0, tmp, sizeof tmp));
   FILE *f = fopen(tmp, "w");
+  if (!f) ia_tmp_forget(tmp);
   IA_CHECK(f, IA_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
   fprintf(f, "noise_pct,sampler,budget,users,model,selected");
   for (int q = 0; q < IA_N_METRICS; q++) fprintf(f, ",%s", ia_metric_names[q]);
@@ -132,8 +134,8 @@ static ia_status write_csv(study *s) {
     fprintf(f, ",%.3f\n", r->seconds);
   }
   int ok = fclose(f) == 0;
-  IA_CHECK(ok && rename(tmp, s->csv) == 0, IA_ERR_IO, "cannot write %s", s->csv);
-  return IA_OK;
+  ia_status st = ok ? IA_OK : ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot write %s", tmp);
+  return ia_tmp_commit(tmp, s->csv, st);
 }
 
 /* The summary of one sampler at one budget on data (made unless present). */

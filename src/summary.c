@@ -11,6 +11,7 @@
 #include "h5util.h"
 #include "infae/config.h"
 #include "infae/metrics.h"
+#include "infae/paths.h"
 
 static ia_status metrics_group(hid_t file, const char *path, const char *name,
                                const ia_train_result *r) {
@@ -85,7 +86,7 @@ ia_status ia_summary_write(const char *final, const ia_distill_opts *o,
   ia_status st = IA_OK;
   char path[4096];
   hid_t file = H5I_INVALID_HID, g = H5I_INVALID_HID;
-  snprintf(path, sizeof path, "%s.tmp-%ld", final, (long)getpid());
+  IA_CALL(ia_tmp_name(final, 0, path, sizeof path));
   file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   IA_CHECK_GOTO(file >= 0, IA_ERR_IO, "cannot create %s (directory missing or not writable?)",
                 path);
@@ -145,7 +146,7 @@ ia_status ia_ckpt_write(const char *final, const ia_distill_opts *o, const char 
   ia_status st = IA_OK;
   char path[4096];
   hid_t file = H5I_INVALID_HID;
-  snprintf(path, sizeof path, "%s.tmp-%ld", final, (long)getpid());
+  IA_CALL(ia_tmp_name(final, 0, path, sizeof path));
   file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   IA_CHECK_GOTO(file >= 0, IA_ERR_IO, "cannot create %s (directory missing or not writable?)",
                 path);
@@ -220,7 +221,7 @@ ia_status ia_ckpt_read(const char *path, const ia_distill_opts *o, const char *s
   IA_CALL_GOTO(ia_h5_read_matrix(file, path, "best_S", mu, d, c->best_s));
   IA_CALL_GOTO(ia_h5_read_matrix(file, path, "best_logits", mu, d, c->best_z));
   IA_CALL_GOTO(ia_h5_matrix_dims(file, path, "curve", &rows, &cols));
-  IA_CHECK_GOTO(cols == IA_CURVE_COLS && rows <= o->steps + 1 && c->next_step <= o->steps,
+  IA_CHECK_GOTO(cols == IA_CURVE_COLS && rows <= o->steps + 1 && c->next_step <= o->steps + 1,
                 IA_ERR_ARG, "%s: checkpoint at step %lld does not fit --steps %d", path,
                 (long long)c->next_step, o->steps);
   IA_CALL_GOTO(ia_h5_read_matrix(file, path, "curve", rows, cols, c->curve));

@@ -31,7 +31,7 @@ IA_NODISCARD ia_status ia_summary_write(const char *path, const ia_distill_opts 
                                         const ia_distill_result *r, const ia_summary *s);
 
 typedef struct {
-  int64_t next_step;       /* the step to run next */
+  int64_t next_step;       /* the step to run next (steps + 1: the loop is over) */
   double lambda;           /* λ in use */
   double best_hr;          /* best validation HR@100 so far (-1: none) */
   int64_t best_step;

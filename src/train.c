@@ -1,3 +1,4 @@
+#include "infae/paths.h"
 #include "infae/train.h"
 
 #include <cjson/cJSON.h>
@@ -490,6 +491,9 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
            "--kernel-samples needs the exact fit (no --centers)");
   snprintf(r->model, sizeof r->model, "%s", model);
   r->ranks = size;
+  ia_path inputs[] = {{"data", o->data}, {"train-on", o->train_on}};
+  ia_path outputs[] = {{"out", o->out}, {"metrics-json", o->metrics_json}};
+  IA_CALL(ia_paths_check(comm, inputs, 2, outputs, 2));
 
   /* Users in contiguous blocks of ceil(n/size) over ranks: the layout the
    * ∞-AE predictions arrive in. */
@@ -705,16 +709,15 @@ ia_status ia_train_write_json(const ia_train_opts *o, const ia_train_result *r, 
   char *text = ia_train_json(o, r);
 
   IA_CHECK_GOTO(text, IA_ERR_NOMEM, "out of memory printing JSON");
-  snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+  IA_CALL_GOTO(ia_tmp_name(path, 0, tmp, sizeof tmp));
   f = fopen(tmp, "w");
   IA_CHECK_GOTO(f, IA_ERR_IO, "cannot write %s", tmp);
   int ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
   ok = (fclose(f) == 0) && ok;
   f = NULL;
   IA_CHECK_GOTO(ok, IA_ERR_IO, "cannot write %s", tmp);
-  IA_CHECK_GOTO(rename(tmp, path) == 0, IA_ERR_IO, "cannot rename %s to %s", tmp, path);
 done:
-  if (st != IA_OK && tmp[0]) remove(tmp);
+  if (tmp[0]) st = ia_tmp_commit(tmp, path, st);
   free(text);
   return st;
 }

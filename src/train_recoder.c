@@ -12,6 +12,7 @@
 #include "h5util.h"
 #include "infae/config.h"
 #include "infae/log.h"
+#include "infae/paths.h"
 #include "sample_eval.h"
 
 typedef struct {
@@ -61,9 +62,9 @@ static ia_status write_model(const ia_train_opts *opts, const ia_recoder_opts *o
   char **user_ids = NULL, **item_ids = NULL;
   int64_t n_users = 0, n_items = 0;
   hid_t file = H5I_INVALID_HID, g = H5I_INVALID_HID;
-  snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
   ia_status st = ia_dataset_dims(MPI_COMM_SELF, opts->data, &n_users, &n_items);
   if (st == IA_OK) st = ia_dataset_read_ids(MPI_COMM_SELF, opts->data, &user_ids, &item_ids);
+  if (st == IA_OK) st = ia_tmp_name(path, 0, tmp, sizeof tmp);
   IA_CALL(st);
   file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   IA_CHECK_GOTO(file >= 0, IA_ERR_IO, "cannot create %s (directory missing or not writable?)",

@@ -34,6 +34,7 @@ typedef struct {
   int resume;
   int log_every;
   const char *command;      /* provenance */
+  const char *metrics_json; /* the caller's JSON output (checked against the other paths), or NULL */
   ia_device device;         /* where Distill-CF's step runs: auto | cpu | cuda */
 } ia_distill_opts;
 

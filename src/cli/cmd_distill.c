@@ -7,6 +7,7 @@
 #include "infae/distill.h"
 #include "infae/log.h"
 #include "infae/opts.h"
+#include "infae/paths.h"
 
 static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r) {
   cJSON *root = cJSON_CreateObject();
@@ -118,7 +119,8 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
                        .checkpoint_every = every,
                        .resume = resume,
                        .log_every = log_every,
-                       .command = command};
+                       .command = command,
+                       .metrics_json = json};
   ia_status dst = ia_agree(comm, ia_device_parse(device, &o.device));
   if (dst != IA_OK) return 2;
   if (seed < 0) {
@@ -146,12 +148,12 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
     char *text = root ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", json);
-    FILE *f = text ? fopen(tmp, "w") : NULL;
+    st = ia_tmp_name(json, 0, tmp, sizeof tmp);
+    FILE *f = text && st == IA_OK ? fopen(tmp, "w") : NULL;
     int ok = f && fputs(text, f) >= 0;
     ok = f && fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, json) != 0)
-      st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot write %s", json);
+    if (!ok && st == IA_OK) st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot write %s", json);
+    st = ia_tmp_commit(tmp, json, st);
     free(text);
   }
   st = ia_agree(comm, st);

@@ -4,6 +4,7 @@
 #include "infae/generate.h"
 #include "infae/log.h"
 #include "infae/opts.h"
+#include "infae/paths.h"
 
 int ia_cmd_generate(MPI_Comm comm, int argc, char **argv, const char *command) {
   (void)command;
@@ -38,6 +39,8 @@ int ia_cmd_generate(MPI_Comm comm, int argc, char **argv, const char *command) {
   MPI_Comm_rank(comm, &rank);
   ia_status st = IA_OK;
   if (!g.output) st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--output is required");
+  ia_path out[] = {{"output", g.output}};
+  if (ia_agree(comm, st) == IA_OK) st = ia_paths_check(comm, NULL, 0, out, 1);
   if (st == IA_OK && rank == 0) {
     int64_t written = 0;
     st = ia_generate(&g, &written);

@@ -1,9 +1,11 @@
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "infae/log.h"
 #include "infae/opts.h"
+#include "infae/paths.h"
 #include "infae/prepare.h"
 
 int ia_cmd_prepare(MPI_Comm comm, int argc, char **argv, const char *command) {
@@ -46,6 +48,14 @@ int ia_cmd_prepare(MPI_Comm comm, int argc, char **argv, const char *command) {
   int rank;
   MPI_Comm_rank(comm, &rank);
   if (!output) st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--output is required");
+  ia_path *in = NULL, out[] = {{"output", output}};
+  if (st == IA_OK) st = IA_ALLOC(in, inputs.n + 1, "input paths");
+  if (ia_agree(comm, st) == IA_OK) {
+    in[0] = (ia_path){"negatives", negatives};
+    for (int k = 0; k < inputs.n; k++) in[k + 1] = (ia_path){"input", inputs.v[k]};
+    st = ia_paths_check(comm, in, inputs.n + 1, out, 1);
+  }
+  free(in);
   if (st == IA_OK && rank == 0) {
     ia_prepare_opts po = {.format = format,
                           .inputs = inputs.v,

@@ -9,6 +9,7 @@
 #include "infae/config.h"
 #include "infae/device.h"
 #include "infae/log.h"
+#include "infae/paths.h"
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -55,6 +56,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "--verbose")) level = IA_LOG_VERBOSE;
   }
   ia_log_init(comm, level);
+  ia_tmp_handle_signals();
   char *command = join_args(argc, argv);
   const char *cmd = argc > 1 ? argv[1] : "demo";
   int sub_argc = argc > 1 ? argc - 2 : 0;
