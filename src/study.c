@@ -156,6 +156,13 @@ static ia_status summary(study *s, const char *data, double noise, const char *s
   d.seed = o->seed;
   d.ease = 0;
   d.command = o->command;
+  /* A Distill-CF run stopped by a signal goes on from its checkpoint. */
+  char ckpt[4200];
+  IA_CHECK(snprintf(ckpt, sizeof ckpt, "%s.ckpt.h5", path) < (int)sizeof ckpt, IA_ERR_ARG,
+           "path too long: %s", path);
+  d.checkpoint = NULL;
+  d.resume = !strcmp(d.sampler, "distill") && exists(s->comm, ckpt);
+  if (d.resume) ia_log_info("[study] resuming %s from %s", path, ckpt);
   ia_distill_result r;
   IA_CALL(ia_distill(s->comm, &d, &r));
   IA_CHECK(!r.interrupted, IA_ERR_IO,
