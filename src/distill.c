@@ -763,6 +763,14 @@ ia_status ia_summary_read_sample(MPI_Comm comm, const char *path, const char *da
     IA_CHECK_GOTO(!strcmp(ids[i], item_ids[i]), IA_ERR_ARG,
                   "%s: item %lld is '%s', in %s it is '%s': a summary of another dataset?", path,
                   (long long)i, ids[i], data, item_ids[i]);
+  /* Every rank read the same S: the first bad entry is found alike everywhere. */
+  for (int64_t k = 0; k < rows * cols; k++) {
+    double v = (*s)[k];
+    IA_CHECK_GOTO(v >= 0 && v <= 1, IA_ERR_FORMAT,
+                  "%s: S[%lld, %lld] (row, column from 0; item '%s') is %g: a summary holds "
+                  "values in [0, 1]",
+                  path, (long long)(k / cols), (long long)(k % cols), ids[k % cols], v);
+  }
   *mu = rows;
   *items = cols;
 done:

@@ -76,20 +76,22 @@ static ia_status reader_next(reader *r, char **line, size_t *len, int *got) {
   }
 }
 
-/* A quoted, shortened copy of a bad line for error messages. */
+/* A quoted, shortened copy of a bad line for error messages: printable
+ * bytes as they are, others as \xNN, "..." when it is cut. */
 static const char *excerpt(const char *line, size_t len) {
   static char out[128];
-  size_t k = 0;
-  for (size_t i = 0; i < len && k + 5 < sizeof out; i++) {
+  const size_t room = sizeof out - 4; /* keeps "..." and the terminator */
+  size_t k = 0, i = 0;
+  for (; i < len; i++) {
     unsigned char c = (unsigned char)line[i];
-    if (c >= 32 && c < 127) {
+    int printable = c >= 32 && c < 127;
+    if (k + (printable ? 1 : 4) > room) break;
+    if (printable)
       out[k++] = (char)c;
-    } else {
+    else
       k += (size_t)snprintf(out + k, sizeof out - k, "\\x%02x", c);
-    }
   }
-  if (k + 5 >= sizeof out) strcpy(out + k, "...");
-  else out[k] = '\0';
+  memcpy(out + k, i < len ? "..." : "", i < len ? 4 : 1);
   return out;
 }
 
@@ -146,6 +148,26 @@ static int is_token(field f) {
   if (f.len == 0) return 0;
   for (size_t i = 0; i < f.len; i++)
     if ((unsigned char)f.p[i] <= ' ' || f.p[i] == 127) return 0;
+  return 1;
+}
+
+/* Well-formed UTF-8 (no overlong forms, surrogates or code points above
+ * U+10FFFF): ids are stored as UTF-8 strings. */
+static int is_utf8(field f) {
+  const unsigned char *p = (const unsigned char *)f.p, *end = p + f.len;
+  while (p < end) {
+    unsigned c = *p;
+    int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
+    if (n < 0 || end - p <= n) return 0; /* not a lead byte, or cut short */
+    unsigned cp = n == 0 ? c : n == 1 ? c & 0x1F : n == 2 ? c & 0x0F : c & 0x07;
+    for (int k = 1; k <= n; k++) {
+      if ((p[k] & 0xC0) != 0x80) return 0;
+      cp = (cp << 6) | (p[k] & 0x3F);
+    }
+    static const unsigned least[4] = {0, 0x80, 0x800, 0x10000};
+    if (cp < least[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    p += n + 1;
+  }
   return 1;
 }
 
@@ -253,6 +275,11 @@ static ia_status parse_file(const line_format *lf, const char *path, EVP_MD_CTX 
       }
       IA_CHECK_GOTO(ok, IA_ERR_FORMAT, "%s:%lld: expected %s, got '%s'", path,
                     (long long)r.line_no, lf->expect, excerpt(line, len));
+      IA_CHECK_GOTO(is_utf8(fu) && is_utf8(fi), IA_ERR_FORMAT,
+                    "%s:%lld: the %s id is not UTF-8 text (got '%s'); ids are stored as UTF-8: "
+                    "convert the file first (e.g. iconv -f latin1 -t utf-8)",
+                    path, (long long)r.line_no, is_utf8(fu) ? "item" : "user",
+                    excerpt(line, len));
       IA_CALL_GOTO(ia_idmap_intern(p->users, fu.p, fu.len, &u));
       IA_CALL_GOTO(ia_idmap_intern(p->items, fi.p, fi.len, &i));
     }

@@ -23,6 +23,14 @@ expect_error "tsv_short.tsv:10: expected" $(prep tsv tsv_short.tsv)
 { cat tsv_ok.tsv; printf '4\t\t5\t0\n'; } > tsv_tab_empty.tsv
 expect_error "tsv_tab_empty.tsv:10:" $(prep tsv tsv_tab_empty.tsv --sep tab)
 
+{ cat tsv_ok.tsv; printf '4\t\xe9t\xe9\t5\t0\n'; } > tsv_latin1.tsv
+expect_error "tsv_latin1.tsv:10: the item id is not UTF-8 text" $(prep tsv tsv_latin1.tsv)
+{ cat tsv_ok.tsv; printf '\xed\xa0\x80\t1\t5\t0\n'; } > tsv_surrogate.tsv
+expect_error "tsv_surrogate.tsv:10: the user id is not UTF-8 text" $(prep tsv tsv_surrogate.tsv)
+{ cat tsv_ok.tsv; printf '4\t\xc3\xa9t\xc3\xa9\t5\t0\n'; } > tsv_utf8.tsv
+run_mpi 1 prepare --format tsv --input tsv_utf8.tsv --output utf8.h5 --quiet
+"$PYTHON" -c "import h5py,sys; ids=list(h5py.File('utf8.h5')['items/ids'].asstr()[...]); sys.exit('été' not in ids)" \
+  || fail "a UTF-8 item id was not stored as UTF-8"
 for u in 1 2 3; do for i in 1 2 3; do echo "$i,$u,5,0"; done; done > csv_ok.csv
 { cat csv_ok.csv; echo "7;8;5;0"; } > csv_semicolon.csv
 expect_error "csv_semicolon.csv:10: expected comma-separated" \
@@ -156,4 +164,14 @@ expect_error "checkpoint of another dataset" distill --data g10.h5 --out out.h5 
 expect_error "not 'infae-summary'" train --data good.h5 --train-on good.h5
 expect_error "--train-on fits ∞-AE, EASE or Recoder" train --data g9.h5 --train-on sum.h5 --model pop
 expect_error "a summary of another dataset?" train --data good.h5 --train-on sum.h5
+# A summary with values outside [0, 1] is refused, naming the first one, for every model.
+for bad in nan inf -0.5 1.5; do
+  cp sum.h5 "bad_$bad.h5"
+  "$PYTHON" -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); s=f['S'][...]; s[2,7]=float(sys.argv[2]); f['S'][...]=s" \
+    "bad_$bad.h5" "$bad"
+  for m in infae ease recoder; do
+    expect_error "bad_$bad.h5: S[2, 7] (row, column from 0; item '" train --data g9.h5 \
+      --train-on "bad_$bad.h5" --model "$m"
+  done
+done
 echo "bad_input: $cases cases passed"
