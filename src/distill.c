@@ -680,7 +680,7 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
     const double *eg = o.ease_lambdas ? o.ease_lambdas : ia_ease_grid;
     int en = o.ease_lambdas ? o.n_ease : (int)(sizeof ia_ease_grid / sizeof *ia_ease_grid);
     snprintf(r->ease.model, sizeof r->ease.model, "ease");
-    IA_CALL_GOTO(ia_sample_ease(comm, &d, q.ev, s, mu, eg, en, &r->ease));
+    IA_CALL_GOTO(ia_sample_ease(comm, &d, q.ev, s, mu, eg, en, &r->ease, NULL));
     r->has_ease = 1;
   }
   if (!distill) r->best_lambda = r->infae.best_lambda;

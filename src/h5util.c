@@ -205,9 +205,15 @@ done:
 
 ia_status ia_h5_open(MPI_Comm comm, const char *path, const char *format, int version,
                      const char *kind, const char *maker, hid_t *file) {
+  return ia_h5_open_any(comm, path, &format, 1, version, kind, maker, file, NULL);
+}
+
+ia_status ia_h5_open_any(MPI_Comm comm, const char *path, const char *const *formats, int n,
+                         int version, const char *kind, const char *maker, hid_t *file,
+                         int *which) {
   ia_status st = IA_OK;
   hid_t fapl = H5I_INVALID_HID;
-  char *fmt = NULL;
+  char *fmt = NULL, wanted[256] = "";
   *file = H5I_INVALID_HID;
   /* Every rank must reach the collective H5Fopen, or none. */
   if (access(path, R_OK) != 0)
@@ -221,9 +227,15 @@ ia_status ia_h5_open(MPI_Comm comm, const char *path, const char *format, int ve
   *file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
   IA_CHECK_GOTO(*file >= 0, IA_ERR_IO, "cannot open %s", path);
   IA_CALL_GOTO(ia_h5_read_attr_str(*file, path, "format", &fmt));
-  IA_CHECK_GOTO(!strcmp(fmt, format), IA_ERR_FORMAT,
-                "%s: attribute format is '%s', not '%s': not an infae %s (make one with %s)",
-                path, fmt, format, kind, maker);
+  int k = 0;
+  while (k < n && strcmp(fmt, formats[k])) k++;
+  for (int j = 0, w = 0; j < n && w < (int)sizeof wanted; j++)
+    w += snprintf(wanted + w, sizeof wanted - (size_t)w, "%s'%s'",
+                  j == 0 ? "" : j == n - 1 ? " or " : ", ", formats[j]);
+  IA_CHECK_GOTO(k < n, IA_ERR_FORMAT,
+                "%s: attribute format is '%s', not %s: not an infae %s (make one with %s)", path,
+                fmt, wanted, kind, maker);
+  if (which) *which = k;
   int64_t v = 0;
   IA_CALL_GOTO(ia_h5_read_attr_i64(*file, path, "version", &v));
   IA_CHECK_GOTO(v == version, IA_ERR_FORMAT, "%s: %s version %lld, this build reads version %d",
@@ -286,6 +298,32 @@ ia_status ia_h5_read_matrix(hid_t loc, const char *path, const char *name, int64
   if (rows > 0 && cols > 0)
     IA_H5(H5Dread(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out));
 done:
+  H5Dclose(dset);
+  return st;
+}
+
+ia_status ia_h5_read_matrix_rows(hid_t loc, const char *path, const char *name, int64_t rows,
+                                 int64_t cols, int64_t begin, int64_t count, double *out) {
+  ia_status st = IA_OK;
+  hid_t dset = H5I_INVALID_HID, fs = H5I_INVALID_HID, ms = H5I_INVALID_HID;
+  int64_t dims[2] = {0, 0};
+  IA_CALL(open_matrix(loc, path, name, &dset, dims));
+  IA_CHECK_GOTO(dims[0] == rows && dims[1] == cols, IA_ERR_FORMAT,
+                "%s: '%s' is %lld×%lld, expected %lld×%lld", path, name, (long long)dims[0],
+                (long long)dims[1], (long long)rows, (long long)cols);
+  IA_CHECK_GOTO(begin >= 0 && count >= 0 && begin + count <= rows, IA_ERR_INTERNAL,
+                "%s: rows [%lld, %lld) of '%s' asked, it has %lld", path, (long long)begin,
+                (long long)(begin + count), name, (long long)rows);
+  if (count > 0 && cols > 0) {
+    hsize_t off[2] = {(hsize_t)begin, 0}, cnt[2] = {(hsize_t)count, (hsize_t)cols};
+    IA_H5(fs = H5Dget_space(dset));
+    IA_H5(H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, cnt, NULL));
+    IA_H5(ms = H5Screate_simple(2, cnt, NULL));
+    IA_H5(H5Dread(dset, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, out));
+  }
+done:
+  if (ms >= 0) H5Sclose(ms);
+  if (fs >= 0) H5Sclose(fs);
   H5Dclose(dset);
   return st;
 }

@@ -55,12 +55,22 @@ ia_status ia_h5_read_csr(hid_t file, const char *path, const char *group, int64_
 ia_status ia_h5_open(MPI_Comm comm, const char *path, const char *format, int version,
                      const char *kind, const char *maker, hid_t *file);
 
+/* ia_h5_open for a file of any of n formats; *which (when not NULL) gets
+ * the index of the file's. Collective on comm. */
+ia_status ia_h5_open_any(MPI_Comm comm, const char *path, const char *const *formats, int n,
+                         int version, const char *kind, const char *maker, hid_t *file,
+                         int *which);
+
 /* 2-D float64 dataset rows×cols (row-major), written whole. */
 ia_status ia_h5_write_matrix(hid_t loc, const char *path, const char *name, int64_t rows,
                              int64_t cols, const double *data);
 /* Reads a whole 2-D float64 dataset that must be rows×cols. */
 ia_status ia_h5_read_matrix(hid_t loc, const char *path, const char *name, int64_t rows,
                             int64_t cols, double *out);
+/* Rows [begin, begin + count) of a 2-D dataset that must be rows×cols, as
+ * float64 (row-major). */
+ia_status ia_h5_read_matrix_rows(hid_t loc, const char *path, const char *name, int64_t rows,
+                                 int64_t cols, int64_t begin, int64_t count, double *out);
 ia_status ia_h5_matrix_dims(hid_t loc, const char *path, const char *name, int64_t *rows,
                             int64_t *cols);
 

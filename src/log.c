@@ -6,6 +6,7 @@
 
 static int g_rank, g_size = 1;
 static ia_log_level g_level = IA_LOG_INFO;
+static int g_info_to_stderr;
 
 void ia_log_init(MPI_Comm comm, ia_log_level level) {
   MPI_Comm_rank(comm, &g_rank);
@@ -14,6 +15,8 @@ void ia_log_init(MPI_Comm comm, ia_log_level level) {
 }
 
 ia_log_level ia_log_get_level(void) { return g_level; }
+
+void ia_log_info_to_stderr(void) { g_info_to_stderr = 1; }
 
 static void emit(FILE *f, const char *prefix, const char *fmt, va_list ap) {
   char line[4096];
@@ -26,7 +29,7 @@ void ia_log_info(const char *fmt, ...) {
   if (g_rank != 0 || g_level < IA_LOG_INFO) return;
   va_list ap;
   va_start(ap, fmt);
-  emit(stdout, "", fmt, ap);
+  emit(g_info_to_stderr ? stderr : stdout, "", fmt, ap);
   va_end(ap);
 }
 
@@ -34,7 +37,7 @@ void ia_log_verbose(const char *fmt, ...) {
   if (g_rank != 0 || g_level < IA_LOG_VERBOSE) return;
   va_list ap;
   va_start(ap, fmt);
-  emit(stdout, "", fmt, ap);
+  emit(g_info_to_stderr ? stderr : stdout, "", fmt, ap);
   va_end(ap);
 }
 

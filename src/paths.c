@@ -13,9 +13,7 @@
 
 /* ---- identity of a path ------------------------------------------------ */
 
-/* The absolute path of p with its folder resolved (p itself need not exist).
- * Returns 0 when the folder cannot be resolved. */
-static int absolute(const char *p, char *out, size_t size) {
+int ia_path_absolute(const char *p, char *out, size_t size) {
   char dir[PATH_MAX], real[PATH_MAX];
   const char *slash = strrchr(p, '/'), *base = slash ? slash + 1 : p;
   if (!slash) snprintf(dir, sizeof dir, ".");
@@ -31,7 +29,7 @@ int ia_paths_same(const char *a, const char *b) {
   if (ea && eb) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
   if (ea != eb) return 0;
   char pa[PATH_MAX + 1], pb[PATH_MAX + 1];
-  if (absolute(a, pa, sizeof pa) && absolute(b, pb, sizeof pb)) return !strcmp(pa, pb);
+  if (ia_path_absolute(a, pa, sizeof pa) && ia_path_absolute(b, pb, sizeof pb)) return !strcmp(pa, pb);
   return !strcmp(a, b);
 }
 

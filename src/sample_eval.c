@@ -158,7 +158,9 @@ ia_status ia_sample_select(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
 }
 
 ia_status ia_ease_select(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, const double *g,
-                         const double *grid, int n, const char *tag, ia_train_result *r) {
+                         const double *grid, int n, const char *tag, ia_train_result *r,
+                         double **best_b_out) {
+  if (best_b_out) *best_b_out = NULL;
   IA_CHECK(n >= 1 && n <= IA_MAX_LAMBDAS, IA_ERR_ARG, "between 1 and %d λ values",
            IA_MAX_LAMBDAS);
   int64_t items = d->n_items;
@@ -205,6 +207,10 @@ ia_status ia_ease_select(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, c
   IA_CALL_GOTO(ia_evaluate_split(comm, d, ev, 1, ease_block, best_b, &r->test));
   r->t_test = ia_time() - t;
   log_lambda(tag, "test", grid[best], &r->test, r->t_test);
+  if (best_b_out) {
+    *best_b_out = best_b;
+    best_b = NULL;
+  }
 done:
   free(b);
   free(best_b);
@@ -212,7 +218,8 @@ done:
 }
 
 ia_status ia_sample_ease(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, const double *s,
-                         int64_t mu, const double *grid, int n, ia_train_result *r) {
+                         int64_t mu, const double *grid, int n, ia_train_result *r,
+                         double **best_b) {
   int64_t items = d->n_items;
   double *g = NULL;
   IA_CALL(ia_agree(comm, IA_ALLOC(g, items * items, "EASE Gram SᵀS")));
@@ -221,7 +228,7 @@ ia_status ia_sample_ease(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, c
               0.0, g, (int)items);
   for (int64_t i = 0; i < items; i++)
     for (int64_t j = 0; j < i; j++) g[j * items + i] = g[i * items + j];
-  ia_status st = ia_ease_select(comm, d, ev, g, grid, n, "ease", r);
+  ia_status st = ia_ease_select(comm, d, ev, g, grid, n, "ease", r, best_b);
   free(g);
   return st;
 }

@@ -57,13 +57,14 @@ void ia_log_metrics(const char *tag, const char *what, const ia_metrics *m, doub
  * every λ of grid on validation (one that does not factor is skipped when
  * the grid has others), the best by HR@100 on test. Fills the λ, val,
  * skipped, best_lambda, test, t_fit, fit_flops, t_val and t_test fields of
- * r; logs a line per λ under [tag]. Collective. */
+ * r; logs a line per λ under [tag]. best_b: when not NULL, receives the
+ * best λ's B (malloc'd, items × items, the same on every rank). Collective. */
 IA_NODISCARD ia_status ia_ease_select(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
                                       const double *g, const double *grid, int n,
-                                      const char *tag, ia_train_result *r);
+                                      const char *tag, ia_train_result *r, double **best_b);
 
 /* EASE on the sample's Gram SᵀS (μ×d rows s): grid on validation, test at
- * the best. Collective. */
+ * the best (best_b as for ia_ease_select). Collective. */
 IA_NODISCARD ia_status ia_sample_ease(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
                                       const double *s, int64_t mu, const double *grid, int n,
-                                      ia_train_result *r);
+                                      ia_train_result *r, double **best_b);

@@ -428,7 +428,7 @@ done:
 static ia_status train_on_sample(MPI_Comm comm, const ia_train_opts *o, const ia_dataset *d,
                                  ia_evaluator *ev, const char *model, ia_train_result *r) {
   int is_infae = !strcmp(model, "infae");
-  double *s = NULL, t = ia_time();
+  double *s = NULL, *b = NULL, t = ia_time();
   int64_t mu, items;
   ia_krr m = {0};
   IA_CALL(ia_summary_read_sample(comm, o->train_on, o->data, &s, &mu, &items));
@@ -445,14 +445,19 @@ static ia_status train_on_sample(MPI_Comm comm, const ia_train_opts *o, const ia
     IA_CALL_GOTO(ia_agree(comm, ia_krr_init(&m, mu, items)));
     ia_krr_kernel(&m, s);
     IA_CALL_GOTO(ia_sample_infae(comm, d, ev, &m, grid, n, 1, 1, r));
+    r->t_fit = ia_time() - t;
+    /* m is fitted at the best λ. */
+    if (o->out) IA_CALL_GOTO(ia_sample_model_write(comm, o, r, s, m.alpha, mu, items));
   } else {
     const double *grid = o->lambdas ? o->lambdas : ia_ease_grid;
     int n = o->lambdas ? o->n_lambdas : (int)(sizeof ia_ease_grid / sizeof *ia_ease_grid);
-    IA_CALL_GOTO(ia_sample_ease(comm, d, ev, s, mu, grid, n, r));
+    IA_CALL_GOTO(ia_sample_ease(comm, d, ev, s, mu, grid, n, r, o->out ? &b : NULL));
+    r->t_fit = ia_time() - t;
+    if (o->out) IA_CALL_GOTO(ia_ease_model_write(comm, o, r, b, items));
   }
-  r->t_fit = ia_time() - t;
 done:
   ia_krr_free(&m);
+  free(b);
   free(s);
   return st;
 }
@@ -461,7 +466,7 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
   ia_status st = IA_OK;
   ia_dataset d = {0};
   ia_evaluator *ev = NULL;
-  double *g = NULL;
+  double *g = NULL, *b = NULL; /* EASE: XᵀX, the best B for --out */
   int rank, size;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
@@ -473,12 +478,12 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
   IA_CHECK(is_ease || is_infae || is_recoder || !strcmp(model, "pop"), IA_ERR_ARG,
            "--model must be infae, ease, recoder or pop (got '%s')", model);
   IA_CHECK(o->data, IA_ERR_ARG, "--data is required");
-  IA_CHECK(!o->out || is_infae || is_recoder, IA_ERR_ARG,
-           "--out writes ∞-AE and Recoder models only (--model infae or recoder)");
-  IA_CHECK(!o->train_on || (!o->out && !is_pop(model) && o->train_users == 0 && o->centers == 0),
+  IA_CHECK(!o->out || !is_pop(model), IA_ERR_ARG,
+           "--out writes ∞-AE, EASE and Recoder models; PopRec's scores are the item counts "
+           "of the dataset");
+  IA_CHECK(!o->train_on || (!is_pop(model) && o->train_users == 0 && o->centers == 0),
            IA_ERR_ARG,
-           "--train-on fits ∞-AE, EASE or Recoder on a summary; it takes neither --out, --model "
-           "pop, "
+           "--train-on fits ∞-AE, EASE or Recoder on a summary; it takes neither --model pop, "
            "--train-users nor --centers");
   IA_CHECK(o->centers == 0 || is_infae, IA_ERR_ARG, "--centers is for ∞-AE (--model infae)");
   IA_CHECK(o->gpus == 0 || (is_infae && !o->train_on), IA_ERR_ARG,
@@ -544,12 +549,14 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
     ia_log_info("[train] gram XᵀX %lld×%lld: %.2f s", (long long)d.n_items, (long long)d.n_items,
                 r->t_gram);
     ia_log_verbose("[train] gram: %.3g integer adds over all ranks", flops);
-    IA_CALL_GOTO(ia_ease_select(comm, &d, ev, g, grid, n, "train", r));
+    IA_CALL_GOTO(ia_ease_select(comm, &d, ev, g, grid, n, "train", r, o->out ? &b : NULL));
+    if (o->out) IA_CALL_GOTO(ia_ease_model_write(comm, o, r, b, d.n_items));
   }
   r->t_total = ia_time() - t0;
   r->peak_rss = ia_peak_rss(comm);
 done:
   free(g);
+  free(b);
   ia_evaluator_free(&ev);
   ia_dataset_free(&d);
   return st;

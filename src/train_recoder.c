@@ -12,6 +12,7 @@
 #include "h5util.h"
 #include "infae/config.h"
 #include "infae/log.h"
+#include "infae/model_file.h"
 #include "infae/paths.h"
 #include "sample_eval.h"
 
@@ -69,12 +70,13 @@ static ia_status write_model(const ia_train_opts *opts, const ia_recoder_opts *o
   file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   IA_CHECK_GOTO(file >= 0, IA_ERR_IO, "cannot create %s (directory missing or not writable?)",
                 tmp);
-  IA_CALL_GOTO(ia_h5_attr_str(file, path, "format", "infae-recoder"));
+  IA_CALL_GOTO(ia_h5_attr_str(file, path, "format", IA_RECODER_FORMAT));
   IA_CALL_GOTO(ia_h5_attr_i64(file, path, "version", 1));
   IA_CALL_GOTO(ia_h5_attr_str(file, path, "infae_version", IA_VERSION));
   IA_CALL_GOTO(ia_h5_attr_str(file, path, "command", opts->command ? opts->command : ""));
   IA_CALL_GOTO(ia_h5_attr_str(file, path, "dataset", opts->data));
   IA_CALL_GOTO(ia_h5_attr_str(file, path, "dataset_source_sha256", r->sha256));
+  IA_CALL_GOTO(ia_h5_attr_str(file, path, "trained_on", opts->train_on ? opts->train_on : "train"));
   int64_t n[IA_RECODER_MAX_LAYERS + 2], at = 0;
   int layers = ia_recoder_widths(m, n);
   IA_CALL_GOTO(ia_h5_attr_i64(file, path, "layers", layers));

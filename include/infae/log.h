@@ -9,6 +9,8 @@ typedef enum { IA_LOG_QUIET = 0, IA_LOG_INFO = 1, IA_LOG_VERBOSE = 2 } ia_log_le
 /* Not collective: records rank/size of comm and the level. */
 void ia_log_init(MPI_Comm comm, ia_log_level level);
 ia_log_level ia_log_get_level(void);
+/* Progress lines go to stderr from now on (stdout carries a command's data). */
+void ia_log_info_to_stderr(void);
 /* Progress line on rank 0 (stdout), unless --quiet. */
 void ia_log_info(const char *fmt, ...) IA_PRINTF(1, 2);
 /* Detail on rank 0 with --verbose. */

@@ -30,6 +30,11 @@ IA_NODISCARD ia_status ia_paths_check(MPI_Comm comm, const ia_path *inputs, int 
  * else the same absolute path). Not collective. */
 int ia_paths_same(const char *a, const char *b);
 
+/* The absolute path of p with its folder resolved (p itself need not exist)
+ * into out; 0 when the folder cannot be resolved or out is too small. Not
+ * collective. */
+int ia_path_absolute(const char *p, char *out, size_t size);
+
 /* Writes `final.tmp-<pid>` into tmp (pid: this process's, or the one given
  * when > 0) and registers it for removal on SIGTERM/SIGINT. Not collective. */
 IA_NODISCARD ia_status ia_tmp_name(const char *final, long pid, char *tmp, size_t size);

@@ -82,7 +82,9 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
        "evaluate on the real users [infae λ grid: 1e-5,1e-3,0.1,1,5,50]",
        &train_on},
       {"out", IA_OPT_STRING, NULL,
-       "write the model (HDF5): ∞-AE's for `infae_mpi recommend`, or Recoder's weights", &out},
+       "write the model (HDF5) for `infae_mpi recommend`: ∞-AE, EASE or Recoder, fit on the "
+       "train split or on --train-on's summary",
+       &out},
       {"metrics-json", IA_OPT_STRING, NULL, "write the metrics and timings as JSON", &json},
       {"quiet", IA_OPT_FLAG, NULL, "print errors only", &quiet},
       {"verbose", IA_OPT_FLAG, NULL, "print more detail", &verbose},
