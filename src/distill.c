@@ -574,6 +574,8 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
   r->mu = mu;
   r->items = n_items;
   r->users = n_users;
+  r->train_nnz = d.train_nnz;
+  snprintf(r->sha256, sizeof r->sha256, "%s", d.source_sha256);
   st = ia_evaluator_create(d.item_train_count, d.n_items, d.train_nnz, &q.ev);
   if (st == IA_OK && !interactions) st = IA_ALLOC(idx, mu, "sampled users");
   if (st == IA_OK) st = IA_ALLOC(sel_ids, mu, "sampled user ids");

@@ -683,9 +683,10 @@ ia_status ia_infae_gram(ia_infae *m, double *trace) {
 static ia_status factor_status(const ia_infae *m, int64_t info, double lambda, double lp) {
   const char *what = m->nystrom ? "ΦᵀΦ + λ'I (Nyström)" : "K + λ'I";
   IA_CHECK(info <= 0, IA_ERR_NOTSPD,
-           "%s is not positive definite for λ = %g (λ' = %.6g, leading minor %lld); use a "
+           "%s is not positive definite for λ = %g (λ' = %.6g, leading minor %lld)%s; use a "
            "larger λ",
-           what, lambda, lp, (long long)info);
+           what, lambda, lp, (long long)info,
+           lambda == 0 ? ": at λ = 0 two users with the same train items make K singular" : "");
   IA_CHECK(info == 0, IA_ERR_LAPACK, "λ = %g: potrf failed (λ' = %.6g, argument %lld)", lambda,
            lp, (long long)-info);
   return IA_OK;

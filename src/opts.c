@@ -58,15 +58,22 @@ static ia_status set_value(const ia_opt *o, const char *s) {
     l->n = 0;
     char buf[1024];
     IA_CHECK(strlen(s) < sizeof buf, IA_ERR_ARG, "--%s: list too long", o->name);
-    strcpy(buf, s);
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
+    /* Every comma separates two values: "1,,5", ",5" and "5," are refused. */
+    for (const char *p = s;; p++) {
+      const char *comma = strchr(p, ',');
+      size_t len = comma ? (size_t)(comma - p) : strlen(p);
+      IA_CHECK(len > 0, IA_ERR_ARG,
+               "--%s expects a comma-separated list of numbers, got '%s' (an empty entry)",
+               o->name, s);
       IA_CHECK(l->n < (int)(sizeof l->v / sizeof l->v[0]), IA_ERR_ARG,
                "--%s: at most 64 values", o->name);
-      IA_CALL(parse_real(o->name, tok, &l->v[l->n]));
+      memcpy(buf, p, len);
+      buf[len] = '\0';
+      IA_CALL(parse_real(o->name, buf, &l->v[l->n]));
       l->n++;
+      if (!comma) break;
+      p = comma;
     }
-    IA_CHECK(l->n > 0, IA_ERR_ARG, "--%s expects a comma-separated list of numbers", o->name);
     return IA_OK;
   }
   }
@@ -109,6 +116,17 @@ ia_status ia_opts_parse(const ia_opt *table, int n, int argc, char **argv, int *
     IA_CALL(set_value(o, value));
   }
   return IA_OK;
+}
+
+int ia_opts_given(int argc, char **argv, const char *name) {
+  size_t len = strlen(name);
+  for (int a = 0; a < argc; a++) {
+    const char *arg = argv[a];
+    if (arg[0] != '-') continue;
+    const char *p = arg + (arg[1] == '-' ? 2 : 1);
+    if (!strncmp(p, name, len) && (p[len] == '\0' || p[len] == '=')) return 1;
+  }
+  return 0;
 }
 
 void ia_opts_free(const ia_opt *table, int n) {

@@ -135,7 +135,7 @@ ia_status ia_sample_select(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
     double lp, tr;
     ia_status st = m->fit(m->ctx, grid[k], &lp, &tr); /* replicated: every rank sees the same */
     if (st == IA_ERR_NOTSPD) {
-      if (log) ia_log_warn("skipping λ = %g: %s", grid[k], ia_error_message());
+      if (log) ia_log_warn("λ = %g skipped, the other λ of the grid go on: %s", grid[k], ia_error_message());
       ia_error_clear();
       r->skipped[k] = 1;
       continue;
@@ -172,16 +172,23 @@ ia_status ia_ease_select(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, c
   r->has_lambda = 1;
   r->n_lambdas = n;
   int best = -1;
+  double t_start = ia_time();
   for (int k = 0; k < n; k++) {
     r->lambdas[k] = grid[k];
     r->skipped[k] = 0;
     double t = ia_time();
+    /* The d × d inversion can take minutes: say so before, with an ETA. */
+    char eta[64] = "";
+    if (k > 0) snprintf(eta, sizeof eta, "; ETA %.0f s", (t - t_start) / k * (n - k));
+    ia_log_info("[%s] EASE λ = %g (%d/%d): inverting XᵀX + λI, %lld × %lld (%.3g GFLOP)%s", tag,
+                grid[k], k + 1, n, (long long)items, (long long)items,
+                (double)items * items * items / 1e9, eta);
     st = ia_ease_fit(g, items, grid[k], b);
     int failed = st != IA_OK;
     MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, comm);
     if (failed && st == IA_OK) st = IA_ERR_NOTSPD; /* failed on another rank */
     if (st == IA_ERR_NOTSPD && n > 1) { /* a grid goes on; a single λ is fatal */
-      ia_log_warn("skipping λ = %g (the grid goes on): %s", grid[k], ia_error_message());
+      ia_log_warn("λ = %g skipped, the other λ of the grid go on: %s", grid[k], ia_error_message());
       ia_error_clear();
       r->skipped[k] = 1;
       st = IA_OK;

@@ -9,7 +9,7 @@
 
 #include "infae/log.h"
 
-static char g_message[2048];
+static char g_message[2048], g_where[256];
 static int g_has_message;
 /* Several devices' threads may fail at once (infae/multidev.h). */
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -36,19 +36,27 @@ ia_status ia_error_set(ia_status st, const char *file, int line, const char *fmt
   const char *base = strrchr(file, '/');
   pthread_mutex_lock(&g_lock);
   if (!g_has_message) {
-    snprintf(g_message, sizeof g_message, "%s (%s:%d)", text, base ? base + 1 : file, line);
+    snprintf(g_message, sizeof g_message, "%s", text);
+    snprintf(g_where, sizeof g_where, "%s:%d", base ? base + 1 : file, line);
     g_has_message = 1;
   }
   pthread_mutex_unlock(&g_lock);
   return st;
 }
 
-const char *ia_error_message(void) { return g_has_message ? g_message : ""; }
+const char *ia_error_message(void) {
+  static char with_where[sizeof g_message + sizeof g_where + 4];
+  if (!g_has_message) return "";
+  if (ia_log_get_level() < IA_LOG_VERBOSE) return g_message;
+  snprintf(with_where, sizeof with_where, "%s (%s)", g_message, g_where);
+  return with_where;
+}
 
 void ia_error_clear(void) {
   g_has_message = 0;
   g_reported = 0;
   g_message[0] = '\0';
+  g_where[0] = '\0';
 }
 
 ia_status ia_mpi_status(int code, const char *call, const char *file, int line) {

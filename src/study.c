@@ -366,6 +366,21 @@ static ia_status make_dirs(const study *s) {
   return ia_agree(s->comm, st);
 }
 
+/* Budgets at a noise level: all of them on clean data (with the noise budget
+ * when a noise study follows), the noise budget on noisy data. */
+static int study_budgets(const ia_study_opts *o, double noise, int64_t *budgets) {
+  int nb = 0;
+  if (noise == 0) {
+    for (int b = 0; b < o->n_budgets; b++) budgets[nb++] = o->budgets[b];
+    int in = 0;
+    for (int b = 0; b < nb; b++) in |= budgets[b] == o->noise_budget;
+    if (o->n_noise > 1 && !in) budgets[nb++] = o->noise_budget;
+  } else {
+    budgets[nb++] = o->noise_budget;
+  }
+  return nb;
+}
+
 ia_status ia_study(MPI_Comm comm, const ia_study_opts *o_in) {
   ia_study_opts opts = *o_in, *o = &opts;
   study s = {.comm = comm, .o = o};
@@ -392,6 +407,14 @@ ia_status ia_study(MPI_Comm comm, const ia_study_opts *o_in) {
   snprintf(s.csv, sizeof s.csv, "%s/study.csv", o->out_dir);
   ia_status st = IA_OK;
   double t0 = ia_time();
+  /* Summaries to make and evaluate, for the k/N counter. */
+  int total = 0, done = 0;
+  for (int z = -1; z < o->n_noise; z++) {
+    double noise = z < 0 ? 0 : o->noise[z];
+    if (z >= 0 && noise == 0) continue;
+    int64_t budgets[IA_STUDY_MAX + 1];
+    total += o->n_samplers * study_budgets(o, noise, budgets) + 1;
+  }
   /* The clean data first (noise 0), then each noise level at its budget. */
   for (int z = -1; z < o->n_noise; z++) {
     double noise = z < 0 ? 0 : o->noise[z];
@@ -406,22 +429,19 @@ ia_status ia_study(MPI_Comm comm, const ia_study_opts *o_in) {
         ia_log_info("[study] wrote %s (%g %% of the items flipped per user)", data, noise);
       }
     }
-    /* Budgets: all of them on clean data (with the noise budget when a noise
-     * study follows), the noise budget on noisy data. */
     int64_t budgets[IA_STUDY_MAX + 1];
-    int nb = 0;
-    if (noise == 0) {
-      for (int b = 0; b < o->n_budgets; b++) budgets[nb++] = o->budgets[b];
-      int in = 0;
-      for (int b = 0; b < nb; b++) in |= budgets[b] == o->noise_budget;
-      if (o->n_noise > 1 && !in) budgets[nb++] = o->noise_budget;
-    } else {
-      budgets[nb++] = o->noise_budget;
-    }
+    int nb = study_budgets(o, noise, budgets);
     for (int i = 0; i <= o->n_samplers; i++) {
       const char *smp = i < o->n_samplers ? o->samplers[i] : "full";
       for (int b = 0; b < (i < o->n_samplers ? nb : 1); b++) {
         int64_t budget = i < o->n_samplers ? budgets[b] : s.n_users;
+        double el = ia_time() - t0;
+        char eta[64] = "";
+        if (done > 0)
+          snprintf(eta, sizeof eta, ", ETA %.0f s", el / done * (double)(total - done));
+        ia_log_info("[study] %d/%d: noise %g %%, %s, budget %lld (%.0f s so far%s)", done + 1,
+                    total, noise, smp, (long long)budget, el, eta);
+        done++;
         IA_CALL_GOTO(summary(&s, data, noise, smp, budget, path, sizeof path));
         IA_CALL_GOTO(evaluate(&s, path, noise, smp, budget));
       }

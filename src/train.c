@@ -80,7 +80,7 @@ static double gflops(const ia_step *s) { return s->seconds > 0 ? s->flops / s->s
 /* A λ whose factorization fails is skipped in a grid and fatal alone. */
 static int skip_failed(ia_status *st, int n, double lambda, int *skipped) {
   if (*st != IA_ERR_NOTSPD || n == 1) return 0;
-  ia_log_warn("skipping λ = %g (the grid goes on): %s", lambda, ia_error_message());
+  ia_log_warn("λ = %g skipped, the other λ of the grid go on: %s", lambda, ia_error_message());
   ia_error_clear();
   *skipped = 1;
   *st = IA_OK;
@@ -478,6 +478,9 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
   IA_CHECK(is_ease || is_infae || is_recoder || !strcmp(model, "pop"), IA_ERR_ARG,
            "--model must be infae, ease, recoder or pop (got '%s')", model);
   IA_CHECK(o->data, IA_ERR_ARG, "--data is required");
+  for (int k = 0; k < o->n_lambdas; k++)
+    IA_CHECK(o->lambdas[k] >= 0, IA_ERR_ARG, "--lambdas: every λ must be ≥ 0 (got %g)",
+             o->lambdas[k]);
   IA_CHECK(!o->out || !is_pop(model), IA_ERR_ARG,
            "--out writes ∞-AE, EASE and Recoder models; PopRec's scores are the item counts "
            "of the dataset");
@@ -504,6 +507,14 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
    * ∞-AE predictions arrive in. */
   int64_t n_users, n_items, begin, count;
   IA_CALL(ia_dataset_dims(comm, o->data, &n_users, &n_items));
+  if (o->train_users >= n_users)
+    ia_log_warn("--train-users %lld is not fewer than the %lld users: every user is fit (the "
+                "exact ∞-AE)",
+                (long long)o->train_users, (long long)n_users);
+  if (o->centers >= n_users)
+    ia_log_warn("--centers %lld is not fewer than the %lld users: every distinct user is a "
+                "center (the exact ∞-AE, by Nyström's algebra)",
+                (long long)o->centers, (long long)n_users);
   ia_row_block(n_users, size, rank, &begin, &count);
   IA_CALL(ia_dataset_read(comm, o->data, begin, count, o->kernel_samples != NULL, &d));
   r->t_read = ia_time() - t0;

@@ -1,6 +1,6 @@
 #pragma once
-/* `infae_mpi distill`: Distill-CF (DESIGN §2) and the baseline samplers,
- * written as a summary file (layout in README.md, "Summary file layout"). */
+/* `infae_mpi distill`: Distill-CF (docs/protocol.md §4) and the baseline samplers,
+ * written as a summary file (layout in docs/file-formats.md). */
 #include <mpi.h>
 #include <stdint.h>
 
@@ -40,6 +40,8 @@ typedef struct {
 
 typedef struct {
   int64_t mu, items, users;
+  int64_t train_nnz;        /* of the dataset */
+  char sha256[65];          /* the dataset's source_sha256 */
   int steps_done;           /* Adam steps taken in all (over resumes) */
   int best_step;
   double best_hr100, best_lambda;

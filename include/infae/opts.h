@@ -39,6 +39,9 @@ typedef struct {
  * rank parses the same argv and so reaches the same verdict. */
 IA_NODISCARD ia_status ia_opts_parse(const ia_opt *table, int n, int argc, char **argv,
                                      int *help);
+/* Whether option --name (or -name, --name=…) is among argv[0..argc). Not
+ * collective. */
+int ia_opts_given(int argc, char **argv, const char *name);
 /* Frees what parsing allocated (lists). */
 void ia_opts_free(const ia_opt *table, int n);
 void ia_opts_usage(FILE *f, const char *usage, const char *summary, const ia_opt *table, int n);

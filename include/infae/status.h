@@ -40,7 +40,8 @@ const char *ia_strerror(ia_status st);
  * ia_error_clear) and returns st. Not collective. */
 ia_status ia_error_set(ia_status st, const char *file, int line, const char *fmt, ...)
     IA_PRINTF(4, 5);
-/* The recorded message, or "" when none. */
+/* The recorded message, or "" when none; with --verbose (IA_LOG_VERBOSE)
+ * followed by the source location that recorded it, "(file.c:line)". */
 const char *ia_error_message(void);
 void ia_error_clear(void);
 

@@ -4,12 +4,13 @@
 #include <string.h>
 
 #include "cli.h"
+#include "infae/config.h"
 #include "infae/distill.h"
 #include "infae/log.h"
 #include "infae/opts.h"
 #include "infae/paths.h"
 
-static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r) {
+static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r, int ranks) {
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "sampler", o->sampler);
   cJSON_AddNumberToObject(root, "budget", (double)r->mu);
@@ -27,6 +28,16 @@ static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r) 
   cJSON_AddNumberToObject(root, "peak_rss_bytes", r->peak_rss);
   if (r->device[0]) cJSON_AddStringToObject(root, "device", r->device);
   cJSON_AddBoolToObject(root, "interrupted", r->interrupted);
+  cJSON *ds = cJSON_AddObjectToObject(root, "dataset");
+  cJSON_AddStringToObject(ds, "path", o->data);
+  cJSON_AddStringToObject(ds, "source_sha256", r->sha256);
+  cJSON_AddNumberToObject(ds, "users", (double)r->users);
+  cJSON_AddNumberToObject(ds, "items", (double)r->items);
+  cJSON_AddNumberToObject(ds, "train_nnz", (double)r->train_nnz);
+  cJSON_AddNumberToObject(root, "ranks", ranks);
+  cJSON_AddStringToObject(root, "out", o->out);
+  cJSON_AddStringToObject(root, "command", o->command ? o->command : "");
+  cJSON_AddStringToObject(root, "infae_version", IA_VERSION);
   const ia_train_result *m[2] = {&r->infae, &r->ease};
   for (int k = 0; k < (r->has_ease ? 2 : 1) && !r->interrupted; k++) {
     cJSON *x = cJSON_AddObjectToObject(root, m[k]->model);
@@ -123,11 +134,17 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
                        .metrics_json = json};
   ia_status dst = ia_agree(comm, ia_device_parse(device, &o.device));
   if (dst != IA_OK) return 2;
-  if (seed < 0) {
-    if (ia_agree(comm, ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--seed must be ≥ 0")) !=
-        IA_OK)
-      return 2;
-  }
+  ia_status ost = seed < 0 ? ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--seed must be ≥ 0")
+                           : IA_OK;
+  for (int k = 0; ost == IA_OK && k < lambdas.n; k++)
+    if (lambdas.v[k] < 0)
+      ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--lambdas: every λ must be ≥ 0 (got %g)",
+                         lambdas.v[k]);
+  for (int k = 0; ost == IA_OK && k < ease_lambdas.n; k++)
+    if (ease_lambdas.v[k] < 0)
+      ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
+                         "--ease-lambdas: every λ must be ≥ 0 (got %g)", ease_lambdas.v[k]);
+  if (ia_agree(comm, ost) != IA_OK) return 2;
   ia_distill_result *r = calloc(1, sizeof *r);
   ia_status st = r ? IA_OK : ia_error_set(IA_ERR_NOMEM, __FILE__, __LINE__, "out of memory");
   st = ia_agree(comm, st);
@@ -144,7 +161,9 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
   if (st == IA_OK)
     ia_log_info("[distill] peak RSS %.1f MiB (largest rank)", r->peak_rss / 1048576.0);
   if (st == IA_OK && json && rank == 0) {
-    cJSON *root = result_json(&o, r);
+    int ranks;
+    MPI_Comm_size(comm, &ranks);
+    cJSON *root = result_json(&o, r, ranks);
     char *text = root ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
     char tmp[4096];

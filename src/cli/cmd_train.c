@@ -21,6 +21,29 @@ ia_status ia_cli_precision(const char *text, ia_precision *p) {
                       text);
 }
 
+/* Options given for another model than the one trained: said, then ignored. */
+static void warn_unused(const char *model, int argc, char **argv) {
+  static const char *infae[] = {"precision", "gpus", "grid", "block-size", "memory-limit",
+                                "kernel-samples"};
+  static const char *recoder[] = {"hidden", "activation", "loss", "dropout", "confidence",
+                                  "lr", "epochs", "batch", "eval-every", "patience"};
+  int is_infae = !strcmp(model, "infae"), is_recoder = !strcmp(model, "recoder");
+  for (size_t i = 0; !is_infae && i < sizeof infae / sizeof *infae; i++)
+    if (ia_opts_given(argc, argv, infae[i]))
+      ia_log_warn("--%s is an ∞-AE option (--model infae): ignored for --model %s", infae[i],
+                  model);
+  for (size_t i = 0; !is_recoder && i < sizeof recoder / sizeof *recoder; i++)
+    if (ia_opts_given(argc, argv, recoder[i]))
+      ia_log_warn("--%s is a Recoder option (--model recoder): ignored for --model %s",
+                  recoder[i], model);
+  if (!is_infae && !is_recoder && ia_opts_given(argc, argv, "device"))
+    ia_log_warn("--device chooses where ∞-AE and Recoder run: ignored for --model %s", model);
+  if ((is_recoder || !strcmp(model, "pop")) && ia_opts_given(argc, argv, "lambdas"))
+    ia_log_warn("--lambdas: --model %s has no λ (%s); ignored", model,
+                is_recoder ? "it keeps the epoch with the best validation HR@100" :
+                             "its scores are the item counts");
+}
+
 int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
   const char *data, *model, *json, *out, *precision, *device, *grid, *memory, *ksamples,
       *train_on, *act, *loss;
@@ -136,10 +159,15 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
   if (st == IA_OK && (block < 1 || train_users < 0 || centers < 0 || seed < 0))
     st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
                       "--block-size must be ≥ 1, --train-users, --centers and --seed ≥ 0");
+  for (int k = 0; st == IA_OK && k < lambdas.n; k++)
+    if (lambdas.v[k] < 0)
+      st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--lambdas: every λ must be ≥ 0 (got %g)",
+                        lambdas.v[k]);
   if (st == IA_OK && (gpus < 0 || gpus > IA_MD_MAX))
     st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--gpus must be between 0 and %d (got %d)",
                       IA_MD_MAX, gpus);
   if (ia_agree(comm, st) != IA_OK) return 2;
+  warn_unused(model, argc, argv);
   ia_train_result r;
   st = ia_agree(comm, ia_train(comm, &to, &r));
   if (st == IA_OK) {

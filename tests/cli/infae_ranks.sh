@@ -35,7 +35,7 @@ echo "4::1::5::0
 4::5::5::0" >> same.dat
 run_mpi 1 prepare --format movielens --input same.dat --output same.h5 --quiet
 run_mpi 2 train --data same.h5 --lambdas 0,1 --metrics-json same.json > out.txt 2> err.txt
-grep -q "skipping λ = 0 (the grid goes on)" err.txt || { cat err.txt; fail "no skip warning"; }
+grep -q "λ = 0 skipped, the other λ of the grid go on" err.txt || { cat err.txt; fail "no skip warning"; }
 "$PYTHON" -c "
 import json; r = json.load(open('same.json'))
 assert r['val']['0'].startswith('skipped'), r['val']

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# `plan` for ∞-AE, EASE and Distill-CF: the sizes and flops it prints are
+# recomputed here from the dataset's sizes (numpy/h5py) and the formulas
+# of docs/protocol.md's cost model; --lambdas takes train's list, --gpus
+# prints one plan (one rank over the GPUs, no per-rank plan), times read in
+# h/min/s, and bad values are refused.
+source "$(dirname "$0")/common.sh"
+gen_dataset g 300 150 20
+cd "$WORK"
+plan() { run_mpi 1 plan --data g.h5 "$@"; }
+plan --np 4 --lambdas 1,5,20 > infae.txt
+plan --model ease --np 2 > ease.txt
+plan --model distill --np 2 --budget 40 --samples 30 --steps 500 > distill.txt
+plan --gpus 2 > gpus.txt
+plan --np 2 --gflops 0.0001 > slow.txt
+plan --model ease --gflops 1e-6 > slower.txt
+
+"$PYTHON" - <<'PY'
+import re
+import h5py
+f = h5py.File("g.h5", "r")
+n, d, nnz = int(f.attrs["users"]), int(f.attrs["items"]), int(f.attrs["train_nnz"])
+
+def human(b):
+    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+    k = 0
+    while b >= 1024 and k < 5:
+        b /= 1024
+        k += 1
+    return ("%.2f %s" if k else "%.0f %s") % (b, units[k])
+
+def line(path, label):
+    for l in open(path):
+        if l.strip().startswith(label):
+            return l.rstrip("\n")
+    raise AssertionError("%s: no line '%s'\n%s" % (path, label, open(path).read()))
+
+def value(path, label):
+    return line(path, label)[len(line(path, label).split(label)[0]) + len(label):].strip()
+
+def expect(path, label, want):
+    got = value(path, label)
+    assert got == want, (path, label, got, want)
+
+# ∞-AE: three λ from the list, the exact fit's flops.
+head = open("infae.txt").readline()
+assert "4 rank(s) on a 2x2 grid, 3 λ" in head, head
+expect("infae.txt", "Cholesky,  3 × U³/3", "%.3e" % (3 * n ** 3 / 3))
+expect("infae.txt", "solve with X,  3 × 2U²d", "%.3e" % (3 * 2 * n * n * d))
+expect("infae.txt", "Gram NTK(X, X), lower half", "%.3e" % (n * n * d))
+# EASE: three d × d arrays per rank; d³ per λ of its 7-value grid; nnz·d per validation.
+assert "2 rank(s), 7 λ" in open("ease.txt").readline()
+expect("ease.txt", "item Gram XᵀX", human(8 * d * d))
+expect("ease.txt", "B and the best λ's B", human(16 * d * d))
+expect("ease.txt", "inverse,  7 × d³ (each rank)", "%.3e" % (7 * d ** 3))
+expect("ease.txt", "validation,  7 × nnz·d", "%.3e" % (7 * nnz * d))
+# Distill-CF: γ·μ·d draws twice per step; re-picks at 0, 25, …, 200, every 40, and the end.
+mu, gamma, steps = 40, 30, 500
+picks = sorted(set(list(range(0, 201, 25)) + list(range(240, steps + 1, 40)) + [steps]))
+expect("distill.txt", "Gumbel-softmax draws per step", "%.3e" % (2 * gamma * mu * d))
+assert "validation,  %d re-picks" % len(picks) in open("distill.txt").read()
+expect("distill.txt", "S, best S and logits, sums, dL/dS, α", human(8 * 10 * mu * d))
+expect("distill.txt", "inner μ × μ: S·Sᵀ, K, factor, work", human(8 * 4 * mu * mu))
+# --gpus: one plan for one rank over the GPUs, no per-rank plan.
+g = open("gpus.txt").read()
+assert "one rank with K over 2 GPUs" in g and "memory per rank" not in g, g
+assert g.count("plan:") == 1, g
+# Times in h/min/s.
+assert re.search(r"time at 0.0001 GFLOP/s per rank: \d+ (min \d\d s|h \d\d min)", open("slow.txt").read())
+assert re.search(r"time at 1e-06 GFLOP/s per rank: (\d+ h \d\d min|[\d.]+ days)", open("slower.txt").read())
+print("plan: sizes and flops match")
+PY
+
+EXPECT_RANKS=1
+expect_error "--np must be ≥ 1 (got 0)" plan --data g.h5 --np 0
+expect_error "--gflops must be > 0" plan --data g.h5 --gflops 0
+expect_error "(an empty entry)" plan --data g.h5 --lambdas 1,,5
+expect_error "every λ must be ≥ 0 (got -1)" plan --data g.h5 --lambdas -1
+expect_error "--model must be infae, ease or distill" plan --data g.h5 --model pop
+expect_error "--gpus plans the exact ∞-AE on one rank" plan --data g.h5 --gpus 2 --model ease
+echo "plan: $cases error cases passed"
