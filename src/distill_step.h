@@ -1,5 +1,5 @@
 #pragma once
-/* One Distill-CF step (DESIGN §2): the Gumbel-softmax sample, the inner
+/* One Distill-CF step (docs/protocol.md §4): the Gumbel-softmax sample, the inner
  * ∞-AE on it, the outer loss on a batch of real users and its gradient with
  * respect to the logits.
  *

@@ -4,7 +4,7 @@
  *
  *   K = NTK(S, S), λ' = λ·tr(K)/μ, α = (K + λ'I)⁻¹ S,  P = NTK(C, S)·α
  *
- * plus the vector-Jacobian products of Distill-CF's backward pass (DESIGN §2).
+ * plus the vector-Jacobian products of Distill-CF's backward pass (docs/protocol.md §4).
  * Internal. */
 #include <stdint.h>
 

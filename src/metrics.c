@@ -40,7 +40,7 @@ ia_status ia_evaluator_create(const int64_t *count, int64_t n_items, int64_t tra
     free(e);
     return st;
   }
-  /* DESIGN §2: w_i = 1 + C (n_i + B)^-A, C = (ln N - 1)(B + 1)^A. */
+  /* docs/protocol.md §3: w_i = 1 + C (n_i + B)^-A, C = (ln N - 1)(B + 1)^A. */
   const double A = 0.55, B = 1.5, C = (log((double)train_nnz) - 1.0) * pow(B + 1.0, A);
   for (int64_t i = 0; i < n_items; i++) e->w[i] = 1.0 + C * pow((double)count[i] + B, -A);
   for (int r = 0; r < KMAX; r++) e->disc[r] = 1.0 / log2(r + 2.0);

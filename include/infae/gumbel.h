@@ -1,5 +1,5 @@
 #pragma once
-/* Multi-sample Gumbel-softmax of Distill-CF (DESIGN §2), one row at a time:
+/* Multi-sample Gumbel-softmax of Distill-CF (docs/protocol.md §4), one row at a time:
  *
  *   A = Σ_{k<γ} softmax((z + G_k)/τ),   G_k(i) ~ Gumbel(0, 1),
  *

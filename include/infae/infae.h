@@ -1,5 +1,5 @@
 #pragma once
-/* ∞-AE (DESIGN §2) distributed over a BLACS grid with ScaLAPACK.
+/* ∞-AE (docs/protocol.md §2) distributed over a BLACS grid with ScaLAPACK.
  *
  *   K = NTK(X, X)                 block-cyclic U × U, lower triangle, fp64|fp32
  *   λ' = λ·tr(K)/U

@@ -1,5 +1,5 @@
 #pragma once
-/* Ranking metrics of DESIGN §2: HR@k, NDCG@k, PSP@k (k = 10, 100) averaged
+/* Ranking metrics of docs/protocol.md §3: HR@k, NDCG@k, PSP@k (k = 10, 100) averaged
  * over users with held-out items, and AUC pooled over all users. */
 #include <mpi.h>
 #include <stdint.h>

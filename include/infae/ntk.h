@@ -1,5 +1,5 @@
 #pragma once
-/* The neural tangent kernel of ∞-AE (DESIGN §2): Dense(W_std=√2, b_std=0.1,
+/* The neural tangent kernel of ∞-AE (docs/protocol.md §2): Dense(W_std=√2, b_std=0.1,
  * NTK parameterization) → ReLU → Dense, depth 1, on binary rows over d items.
  * Everything depends on the rows only through x·y, |x|² and |y|². */
 #include <math.h>

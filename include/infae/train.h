@@ -1,6 +1,6 @@
 #pragma once
 /* `infae_mpi train`: fit a model on the train split, pick λ on validation
- * HR@100, report test metrics (DESIGN §2). */
+ * HR@100, report test metrics (docs/protocol.md §2). */
 #include <mpi.h>
 
 #include "infae/infae.h"

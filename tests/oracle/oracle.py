@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Independent numpy/scipy oracle for the infae evaluation protocol (DESIGN.md §2).
+"""Independent numpy/scipy oracle for the infae evaluation protocol (docs/protocol.md).
 
 Written straight from the protocol text, sharing no code with the C implementation.
 Run it with Debian's /usr/bin/python3 (python3-numpy, python3-scipy, python3-h5py).
@@ -381,7 +381,7 @@ def _metrics_core(scores, context_csr, held_csr, negatives_csr, item_train_count
 
 
 def metrics(scores, context_csr, held_csr, negatives_csr, item_train_count, train_nnz):
-    """All metrics of DESIGN §2 for one (scores, context, held) triple.
+    """All metrics of docs/protocol.md §3 for one (scores, context, held) triple.
 
     scores: dense (users x items) model scores (not yet masked).
     context_csr: items to mask (-inf) per user. held_csr: held-out items per user.
@@ -435,7 +435,7 @@ def ease_scores(context, B):
 
 
 def ntk(gram, nx, ny, d, pairs=False):
-    """NTK of Dense(W, b) -> ReLU -> Dense, depth 1 (DESIGN §2), from the Gram
+    """NTK of Dense(W, b) -> ReLU -> Dense, depth 1 (docs/protocol.md §2), from the Gram
     x.y and the squared norms of the two sets of rows (pairs: of the pairs
     x_i, y_i, gram a vector)."""
     qxy = NTK_W2 * gram / d + NTK_B2

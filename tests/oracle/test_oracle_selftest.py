@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Self-test of the oracle's metrics on tiny hand-computed cases (DESIGN §2).
+"""Self-test of the oracle's metrics on tiny hand-computed cases (docs/protocol.md §3).
 
 Run: /usr/bin/python3 tests/oracle/test_oracle_selftest.py   (exit 0 = all passed)
 """

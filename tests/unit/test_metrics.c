@@ -5,7 +5,7 @@
 #include "infae/metrics.h"
 
 static double psp_weight(double n_i, double N) {
-  /* DESIGN §2, written out again here rather than shared with metrics.c. */
+  /* docs/protocol.md §3, written out again here rather than shared with metrics.c. */
   double A = 0.55, B = 1.5, C = (log(N) - 1.0) * pow(B + 1.0, A);
   return 1.0 + C * pow(n_i + B, -A);
 }
