@@ -70,3 +70,17 @@ double ia_peak_rss(MPI_Comm comm) {
   MPI_Allreduce(MPI_IN_PLACE, &b, 1, MPI_DOUBLE, MPI_MAX, comm);
   return b;
 }
+
+void ia_progress_start(ia_progress *p, const char *what) {
+  p->what = what;
+  p->t0 = p->last = ia_time();
+}
+
+void ia_progress_update(ia_progress *p, double done) {
+  double now = ia_time();
+  if (g_rank != 0 || now - p->last < 10.0 || done <= 0 || done >= 1) return;
+  p->last = now;
+  double el = now - p->t0;
+  ia_log_info("%s: %.0f %% in %.0f s, ETA %.0f s", p->what, 100 * done, el,
+              el / done * (1 - done));
+}

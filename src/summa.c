@@ -1,8 +1,11 @@
 /* SUMMA with local products on the backend (infae/summa.h). */
+#include "infae/summa.h"
+
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "infae/summa.h"
+#include "infae/log.h"
 
 static size_t esize(ia_precision p) { return p == IA_FP64 ? sizeof(double) : sizeof(float); }
 
@@ -365,8 +368,17 @@ static ia_status triangular(const ia_grid *g, ia_backend *be, ia_precision p, in
   resident s;
   ia_status st = resident_open(&s, g, be, p, n, nrhs, nb, l, ldl, b, ldb), local = IA_OK;
   int64_t kt = (n + nb - 1) / nb;
-  for (int64_t k = 0; fwd && k < kt && st == IA_OK; k++) st = forward(&s, n, k, &local);
-  for (int64_t k = kt - 1; bwd && k >= 0 && st == IA_OK; k--) st = backward(&s, n, k, &local);
+  ia_progress pr;
+  ia_progress_start(&pr, "[train] triangular solves");
+  double half = fwd && bwd ? 0.5 : 1.0; /* each sweep's share of the work */
+  for (int64_t k = 0; fwd && k < kt && st == IA_OK; k++) {
+    st = forward(&s, n, k, &local);
+    ia_progress_update(&pr, half * (double)(k + 1) / (double)kt);
+  }
+  for (int64_t k = kt - 1; bwd && k >= 0 && st == IA_OK; k--) {
+    st = backward(&s, n, k, &local);
+    ia_progress_update(&pr, 1.0 - half * (double)k / (double)kt);
+  }
   return resident_close(&s, b, ldb, 1, st, local);
 }
 
@@ -586,8 +598,14 @@ ia_status ia_summa_potrf(const ia_grid *g, ia_backend *be, ia_precision p, int64
   if (local == IA_OK) displs = counts + g->nprow;
   if (st == IA_OK) st = ia_agree(g->comm, local);
   int64_t kt = (n + nb - 1) / nb;
-  for (int64_t k = 0; k < kt && st == IA_OK && *info == 0; k++)
+  ia_progress pr;
+  ia_progress_start(&pr, "[train] Cholesky factor");
+  for (int64_t k = 0; k < kt && st == IA_OK && *info == 0; k++) {
     st = potrf_step(&s, n, k, hs, hr, counts, displs, info, &local);
+    /* The work left is the trailing matrix's, (n − done)³/3. */
+    double left = fmax(0.0, (double)(n - (k + 1) * nb) / (double)n);
+    ia_progress_update(&pr, 1.0 - left * left * left);
+  }
   free(hs), free(hr), free(counts);
   return resident_close(&s, a, lda, 1, st, local);
 }

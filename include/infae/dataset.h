@@ -1,6 +1,6 @@
 #pragma once
 /* A prepared dataset: CSR splits over users, AUC negatives, ids, provenance.
- * The HDF5 layout is documented in README.md ("Dataset file layout"). */
+ * The HDF5 layout is documented in docs/file-formats.md. */
 #include <mpi.h>
 #include <stdint.h>
 

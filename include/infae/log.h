@@ -24,3 +24,13 @@ void ia_log_error(const char *fmt, ...) IA_PRINTF(1, 2);
 double ia_time(void);
 /* Peak resident bytes of the largest rank so far (getrusage). Collective. */
 double ia_peak_rss(MPI_Comm comm);
+
+/* Progress of a long step: at most one line every 10 s on rank 0, with the
+ * share done and an ETA from the rate so far. Every rank may call it. */
+typedef struct {
+  const char *what; /* e.g. "[train] Cholesky factor" */
+  double t0, last;
+} ia_progress;
+void ia_progress_start(ia_progress *p, const char *what);
+/* done: the fraction of the step's work done so far, in [0, 1]. */
+void ia_progress_update(ia_progress *p, double done);
