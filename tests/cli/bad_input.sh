@@ -104,7 +104,7 @@ if ! "$INFAE" --version | grep -q "GPU(s)"; then
   EXPECT_RANKS=1 expect_error "--gpus 2: no GPU is visible" train --data good.h5 --gpus 2 \
     --metrics-json out.json
 fi
-expect_error "--out writes ∞-AE and Recoder models only" train --data good.h5 --model ease \
+expect_error "--out writes ∞-AE, EASE and Recoder models" train --data good.h5 --model pop \
   --out out.h5
 expect_error "--hidden widths must be whole numbers" train --data good.h5 --model recoder \
   --hidden 20,0 --out out.h5
