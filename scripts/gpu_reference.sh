@@ -6,8 +6,8 @@
 #        and cuda equals cpu (α and every metric within 1e-9 relative, or
 #        inside the oracle's near-tie range: tests/oracle/gpu_compare.py);
 #   fp32, 1 rank, λ = 1: the same top-10 for ≥ 99 % of users.
-# Not a ctest: the reference is not part of the tree. Exits 77 when no GPU is
-# visible. INFAE, MPIEXEC and
+# The CPU runs alone are ctest reference_np1/2/4 (tests/cli/reference.sh).
+# Exits 77 when no GPU is visible. INFAE, MPIEXEC and
 # PYTHON (Debian's python3 with numpy and h5py) may be set.
 # Usage: scripts/gpu_reference.sh REF_DIR [WORK_DIR]
 set -euo pipefail

@@ -5,6 +5,9 @@
 #   infae_ranks N ARGS...   infae_mpi ARGS on N ranks (srun, or mpirun)
 #   infae_one ARGS...       infae_mpi ARGS on one rank (prepare, plan)
 #   infae_expect FILE WHAT  fail the job unless step WHAT wrote FILE
+#   infae_work              make WORK and send the job's output to a log there
+#   infae_skip WHAT FILE... true (and says so) when every FILE of step WHAT
+#                           exists: a resubmitted or requeued job skips it
 #   infae_checkpointed N ARGS...
 #       like infae_ranks, but SIGUSR1/SIGTERM to the batch shell (from
 #       `#SBATCH --signal=B:USR1@SECONDS`, `scancel --batch --signal=USR1`,
@@ -45,6 +48,35 @@ infae_command() { # N
     # shellcheck disable=SC2206
     launch=(mpirun $MPIRUN_ARGS -n "$1" "$INFAE")
   fi
+}
+
+# The #SBATCH --output lines cannot name WORK (sbatch expands no variables
+# there, and Slurm makes no folders): Slurm's output file is named relative
+# to the submit directory. So in a batch job whose output file is not under
+# WORK, everything from here on is appended to WORK/<job name>-<job id>.out
+# (one log across requeues, like --open-mode=append), and Slurm's file keeps
+# a pointer to it, the lines before it and Slurm's own messages.
+infae_work() {
+  mkdir -p "$WORK" || exit 2
+  [ -n "${SLURM_JOB_ID:-}" ] || return 0
+  local out dir log
+  out=$(readlink -f "/proc/$$/fd/1" 2> /dev/null) || return 0
+  dir=$(cd "$WORK" && pwd -P)
+  [ -f "$out" ] || return 0 # a terminal or a pipe: leave it
+  case "$out" in "$dir"/*) return 0 ;; esac
+  log=$dir/${SLURM_JOB_NAME:-infae}-$SLURM_JOB_ID.out
+  infae_log "log: $log"
+  exec >> "$log" 2>&1
+}
+
+# Steps whose outputs exist are skipped (they are written under a temporary
+# name and renamed when complete, so a file that exists is whole). To redo a
+# step, delete its outputs.
+infae_skip() { # WHAT FILE...
+  local what=$1 f
+  shift
+  for f in "$@"; do [ -s "$f" ] || return 1; done
+  infae_log "skip $what: done ($*)"
 }
 
 # Fails the job when a step said it succeeded but left no output.

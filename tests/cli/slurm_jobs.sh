@@ -3,11 +3,14 @@
 # slurmd from Debian's slurm-wlm) started on localhost by slurm/local/start.sh.
 #  1. jobs/netflix_full.slurm, scaled down by its variables, on generated
 #     Netflix-format data: prepare, ∞-AE, Distill-CF; the HDF5 outputs checked.
-#  2. jobs/ml1m.slurm on a generated MovieLens-layout file: ∞-AE and EASE.
+#  2. jobs/ml1m.slurm on a generated MovieLens-layout file: ∞-AE and EASE;
+#     submitted again, it skips every step (the outputs keep their mtimes).
 #  3. jobs/distill.slurm signalled during Distill-CF (scancel --batch
 #     --signal=USR1, as #SBATCH --signal does before the time limit): it
 #     checkpoints, requeues itself, resumes and writes the same summary as an
 #     uninterrupted run.
+# Each job's log is WORK/<job name>-<job id>.out, and Slurm's output file in
+# the submit folder (ignored by git) points to it.
 # Skips (77) without slurm-wlm/munge or root.
 source "$(dirname "$0")/common.sh"
 export PATH=$PATH:/usr/sbin
@@ -35,6 +38,15 @@ wait_job() {
   done
   echo "STUCK:$s"
 }
+# job_log ID DIR NAME SLURM_OUT: the log of job ID (name NAME) in its WORK
+# folder DIR, after checking that Slurm's output file SLURM_OUT points to it.
+job_log() {
+  local id=$1 dir=$2 name=$3 stub=$4
+  grep -qF "log: $(cd "$dir" && pwd -P)/$name-$id.out" "$stub" || {
+    cat "$stub" >&2; fail "$stub does not point to the log in $dir"; }
+  [ -s "$dir/$name-$id.out" ] || fail "no log $dir/$name-$id.out"
+  echo "$dir/$name-$id.out"
+}
 # Small jobs on this machine: 2 ranks, 1 CPU each (command-line options
 # override the #SBATCH lines, as users scale a job down). The time limit stays
 # above the jobs' --signal lead time (10 and 15 min).
@@ -48,6 +60,8 @@ id=$(sbatch --parsable "${small[@]}" --output="$WORK/netflix-%j.out" \
   "$SRC/jobs/netflix_full.slurm")
 state=$(wait_job "$id" 300)
 cat "$WORK/netflix-$id.out"
+log=$(job_log "$id" "$WORK/nf" infae-netflix "$WORK/netflix-$id.out")
+cat "$log"
 [ "$state" = COMPLETED ] || fail "netflix_full.slurm ended $state"
 "$PYTHON" - "$WORK/nf" <<'PY'
 import glob, json, sys
@@ -77,10 +91,16 @@ PY
 # ---- 2. ml1m.slurm on a generated file of MovieLens layout ---------------------
 run_mpi 1 generate --users 400 --items 250 --mean-items 30 --seed 4 --output "$WORK/ratings.dat" \
   --quiet
-id=$(sbatch --parsable "${small[@]}" --output="$WORK/ml1m-%j.out" \
-  "--export=ALL,ML1M_INPUT=$WORK/ratings.dat,WORK=$WORK/ml,RANKS=2" "$SRC/jobs/ml1m.slurm")
+# No --output: Slurm's output file is the job's #SBATCH --output, in the submit folder.
+ml1m=(sbatch --parsable "${small[@]}"
+      "--export=ALL,ML1M_INPUT=$WORK/ratings.dat,WORK=$WORK/ml,RANKS=2" "$SRC/jobs/ml1m.slurm")
+id=$("${ml1m[@]}")
 state=$(wait_job "$id" 300)
-[ "$state" = COMPLETED ] || { cat "$WORK/ml1m-$id.out"; fail "ml1m.slurm ended $state"; }
+[ "$state" = COMPLETED ] || { cat "$WORK/infae-ml1m-$id.out" "$WORK/ml/infae-ml1m-$id.out"; fail "ml1m.slurm ended $state"; }
+log=$(job_log "$id" "$WORK/ml" infae-ml1m "$WORK/infae-ml1m-$id.out")
+if git -C "$SRC" rev-parse --is-inside-work-tree > /dev/null 2>&1; then
+  git -C "$SRC" check-ignore -q "infae-ml1m-$id.out" || fail "git does not ignore infae-ml1m-$id.out"
+fi
 "$PYTHON" - "$WORK/ml" <<'PY'
 import json, sys
 import h5py
@@ -92,6 +112,19 @@ with h5py.File(d + "/infae_model.h5", "r") as f:
 print("ml1m.slurm: ∞-AE test NDCG@10 %.2f, EASE %.2f" % (inf["test"]["NDCG@10"],
                                                          ease["test"]["NDCG@10"]))
 PY
+# Submitted again: every step is done, so every step is skipped.
+outputs=("$WORK/ml/ml1m.h5" "$WORK/ml/infae_model.h5" "$WORK/ml/metrics_infae.json"
+         "$WORK/ml/metrics_ease.json")
+before=$(stat -c '%n %y' "${outputs[@]}")
+id=$("${ml1m[@]}")
+state=$(wait_job "$id" 300)
+log=$(job_log "$id" "$WORK/ml" infae-ml1m "$WORK/infae-ml1m-$id.out")
+cat "$log"
+[ "$state" = COMPLETED ] || fail "ml1m.slurm (again) ended $state"
+for step in prepare "train --model infae" "train --model ease"; do
+  grep -qF "skip $step: done" "$log" || fail "the second ml1m.slurm did not skip $step"
+done
+[ "$(stat -c '%n %y' "${outputs[@]}")" = "$before" ] || fail "the second ml1m.slurm rewrote outputs"
 
 # ---- 3. distill.slurm: signal, checkpoint, requeue, resume ------------------
 gen_dataset d 1500 600 30
@@ -101,12 +134,13 @@ id=$(sbatch --parsable "${small[@]}" --output="$WORK/distill-%j.out" \
   "--export=ALL,DATASET=$WORK/d.h5,WORK=$WORK/ds,RANKS=2,$(IFS=,; echo "${opts[*]}"),DISTILL_ARGS=$dist_args" \
   "$SRC/jobs/distill.slurm")
 # Signal once Distill-CF is past step 50.
+log=$WORK/ds/infae-distill-$id.out
 for _ in $(seq 300); do
-  grep -qE "step +([5-9][0-9]|[1-9][0-9][0-9])/400" "$WORK/distill-$id.out" 2> /dev/null && break
+  grep -qE "step +([5-9][0-9]|[1-9][0-9][0-9])/400" "$log" 2> /dev/null && break
   sleep 0.5
 done
-grep -qE "step +([5-9][0-9]|[1-9][0-9][0-9])/400" "$WORK/distill-$id.out" || {
-  cat "$WORK/distill-$id.out"; fail "distill.slurm did not reach step 50"; }
+grep -qE "step +([5-9][0-9]|[1-9][0-9][0-9])/400" "$log" || {
+  cat "$WORK/distill-$id.out" "$log"; fail "distill.slurm did not reach step 50"; }
 scancel --batch --signal=USR1 "$id"
 # Requeued, the job passes through a terminal state and back to PENDING, where
 # Slurm holds it for about 2 minutes while the old run is cleaned up (releasing
@@ -117,14 +151,16 @@ for _ in $(seq 240); do
   if [ "${r:-0}" -ge 1 ] && [ "$(job_state "$id")" = PENDING ]; then requeued=1; break; fi
   sleep 0.5
 done
-[ "$requeued" -eq 1 ] || { cat "$WORK/distill-$id.out"; fail "distill.slurm was not requeued"; }
+[ "$requeued" -eq 1 ] || { cat "$log"; fail "distill.slurm was not requeued"; }
 state=$(wait_job "$id" 400)
 cat "$WORK/distill-$id.out"
+log=$(job_log "$id" "$WORK/ds" infae-distill "$WORK/distill-$id.out")
+cat "$log"
 [ "$state" = COMPLETED ] || fail "distill.slurm ended $state"
 restarts=$(scontrol show job "$id" | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p')
 [ "$restarts" -ge 1 ] || fail "distill.slurm was not requeued (Restarts=$restarts)"
-grep -q "requeueing job $id" "$WORK/distill-$id.out" || fail "no requeue in the log"
-grep -q "resuming from" "$WORK/distill-$id.out" || fail "the requeued run did not resume"
+grep -q "requeueing job $id" "$log" || fail "no requeue in the log"
+grep -q "resuming from" "$log" || fail "the requeued run did not resume"
 # The same run without interruption.
 # shellcheck disable=SC2086
 run_mpi 2 distill --data "$WORK/d.h5" --out "$WORK/straight.h5" --budget 100 --steps 400 \

@@ -12,7 +12,21 @@ independently of infae (numpy/scipy):
   (oracle.evaluate with the summary as the fit rows);
 - distill: the loss stored in the curve at the best step equals
   L(S) = mean_u(-Σ_i T_ui log_softmax(NTK(T, S) α)_ui) + c_card·mean_j(Σ_i S_ji)/(nnz/users)
-  with α = (K + λ'I)^-1 S at that step's λ.
+  with α = (K + λ'I)^-1 S at that step's λ, the mean over the step's batch
+  of real users (--batch B: B distinct users drawn for step t by the Philox
+  stream (seed, 6, 1 + t), below; all users without --batch); nnz/users is
+  the whole train split's;
+- random and distill: the sampled (initial) users are the stream
+  (seed, 6, 0)'s draw.
+
+The draws are those of the Philox4x32-10 streams of infae's counter-based
+RNG (docs/protocol.md §1), written here from Random123's definition (checked against its
+known-answer vectors): stream (seed, domain, id) is the blocks
+philox(ctr = (0, 1, 2, …; id low, id high; domain), key = (seed low, seed high)),
+words in order; a 64-bit draw is two words, high first; below(n) rejects
+draws ≥ 2^64 − 1 − (2^64 − 1) mod n and takes the rest mod n; k of n indices
+are a partial Fisher–Yates shuffle of 0…n−1 (swap i with i + below(n − i)),
+the first k, ascending.
 """
 import argparse
 import sys
@@ -30,13 +44,66 @@ def strings(ds):
     return [x.decode() if isinstance(x, bytes) else str(x) for x in ds[...]]
 
 
-def loss_at(ds, S, lam, c_card):
+M32 = 0xFFFFFFFF
+RNG_DISTILL = 6  # the domain of Distill-CF's initial users and batches
+
+
+def philox4x32_10(ctr, key):
+    """Random123's Philox4x32 with 10 rounds: 4 counter words, 2 key words."""
+    c0, c1, c2, c3 = ctr
+    k0, k1 = key
+    for r in range(10):
+        if r:
+            k0, k1 = (k0 + 0x9E3779B9) & M32, (k1 + 0xBB67AE85) & M32
+        p0, p1 = 0xD2511F53 * c0, 0xCD9E8D57 * c2
+        c0, c1, c2, c3 = (p1 >> 32) ^ c1 ^ k0, p1 & M32, (p0 >> 32) ^ c3 ^ k1, p0 & M32
+    return c0, c1, c2, c3
+
+
+# Random123's known-answer vectors (kat_vectors, philox4x32 10): counter, key, output.
+KAT = (((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
+       ((M32,) * 4, (M32, M32), (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+       ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
+        (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)))
+for _ctr, _key, _want in KAT:
+    assert philox4x32_10(_ctr, _key) == _want, "Philox4x32-10 known-answer test"
+
+
+def stream(seed, domain, sid):
+    """The 32-bit words of stream (seed, domain, id), in order."""
+    block = 0
+    while True:
+        yield from philox4x32_10((block, sid & M32, sid >> 32, domain), (seed & M32, seed >> 32))
+        block += 1
+
+
+def choose(seed, domain, sid, n, k):
+    """k of the n indices, drawn by stream (seed, domain, id), ascending."""
+    words = stream(seed, domain, sid)
+
+    def below(m):
+        limit = (1 << 64) - 1 - ((1 << 64) - 1) % m
+        while True:
+            v = (next(words) << 32) | next(words)
+            if v < limit:
+                return v % m
+
+    perm = list(range(n))
+    for i in range(k):
+        j = i + below(n - i)
+        perm[i], perm[j] = perm[j], perm[i]
+    return np.sort(np.array(perm[:k], dtype=np.int64))
+
+
+def loss_at(ds, S, lam, c_card, rows=None):
+    """The outer loss at S and λ over the real users `rows` (all users: None)."""
     train = ds["train"]
     k = oracle.ntk_rows(S, S)
     lam_p = lam * np.trace(k) / S.shape[0]
     alpha = scipy.linalg.cho_solve(scipy.linalg.cho_factor(k + lam_p * np.eye(len(k))), S)
-    P = oracle.ntk_rows(train, S) @ alpha
-    T = train.toarray()
+    batch = train if rows is None else train[rows]
+    P = oracle.ntk_rows(batch, S) @ alpha
+    T = batch.toarray()
     ce = -(T * scipy.special.log_softmax(P, axis=1)).sum(axis=1).mean()
     ipu = train.nnz / train.shape[0]
     return ce + c_card * S.sum(axis=1).mean() / ipu
@@ -73,6 +140,10 @@ def main():
             fails.append("user ids do not match user_index")
         if len(set(idx.tolist())) != mu:
             fails.append("sampled users are not distinct")
+        if sampler in ("random", "distill"):
+            want_idx = choose(int(hyper["seed"]), RNG_DISTILL, 0, train.shape[0], mu)
+            if not np.array_equal(idx, want_idx):
+                fails.append("%s: the sampled users are not the seed's draw" % sampler)
         if sampler in ("random", "head"):
             if (S != train[idx].toarray()).any():
                 fails.append("%s: S is not the sampled users' train rows" % sampler)
@@ -103,17 +174,17 @@ def main():
             lam = float(f["curve/lambda"][k])
             if f["curve/val_HR@100"][k] != np.max(f["curve/val_HR@100"][...]):
                 fails.append("best step %d does not have the best validation HR@100" % best)
-            if int(hyper["batch"]) not in (0, train.shape[0]):
-                print("loss: not checked (a random batch of %d users per step)" % hyper["batch"])
-                want = None
-            else:
-                want = loss_at(ds, S, lam, float(hyper["c_card"]))
+            n, b = train.shape[0], int(hyper["batch"])
+            rows = None
+            if 0 < b < n:
+                rows = choose(int(hyper["seed"]), RNG_DISTILL, 1 + best, n, b)
+            want = loss_at(ds, S, lam, float(hyper["c_card"]), rows)
             got = float(f["curve/loss"][k])
-            r = abs(got - want) / abs(want) if want is not None else 0
-            if want is not None:
-                print("loss at best step %d (λ %g): ours %.15g oracle %.15g (rel %.2e)"
-                      % (best, lam, got, want, r))
-            if r > a.rtol:
+            r = abs(got - want) / abs(want)
+            print("loss at best step %d (λ %g) over %s: ours %.15g oracle %.15g (rel %.2e)"
+                  % (best, lam, "all %d users" % n if rows is None else
+                     "a batch of %d users" % b, got, want, r))
+            if not r <= a.rtol:
                 fails.append("loss at the best step: ours %r oracle %r" % (got, want))
         names = strings(f["metrics/names"])
         for model in ("infae", "ease"):
