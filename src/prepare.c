@@ -105,17 +105,19 @@ typedef struct {
 enum { MAX_FIELDS = 64 };
 
 /* Splits on a separator string ("::", ",", "\t") or, with sep NULL, on runs
- * of blanks. Returns the number of fields (at most MAX_FIELDS). */
+ * of blanks. Returns the number of fields in the line, of which the first
+ * MAX_FIELDS are stored (the count is what line lengths are compared by). */
 static int split_fields(const char *s, size_t len, const char *sep, field *f) {
   int n = 0;
   const char *end = s + len;
   if (!sep) {
-    while (s < end && n < MAX_FIELDS) {
+    while (s < end) {
       while (s < end && (*s == ' ' || *s == '\t')) s++;
       if (s == end) break;
       const char *b = s;
       while (s < end && *s != ' ' && *s != '\t') s++;
-      f[n++] = (field){b, (size_t)(s - b)};
+      if (n < MAX_FIELDS) f[n] = (field){b, (size_t)(s - b)};
+      n++;
     }
     return n;
   }
@@ -127,12 +129,10 @@ static int split_fields(const char *s, size_t len, const char *sep, field *f) {
         hit = q;
         break;
       }
-    if (n == MAX_FIELDS) return n;
-    if (!hit) {
-      f[n++] = (field){s, (size_t)(end - s)};
-      return n;
-    }
-    f[n++] = (field){s, (size_t)(hit - s)};
+    const char *e = hit ? hit : end;
+    if (n < MAX_FIELDS) f[n] = (field){s, (size_t)(e - s)};
+    n++;
+    if (!hit) return n;
     s = hit + sl;
   }
 }
@@ -171,6 +171,103 @@ static int is_utf8(field f) {
   return 1;
 }
 
+/* ---- header lines ------------------------------------------------------- */
+
+/* Digits with an optional sign: what ids of numeric files look like. */
+static int is_number(field f) {
+  size_t k = f.len > 0 && (f.p[0] == '-' || f.p[0] == '+');
+  if (k == f.len) return 0;
+  for (; k < f.len; k++)
+    if (f.p[k] < '0' || f.p[k] > '9') return 0;
+  return 1;
+}
+
+/* A column name of the usual rating files (MovieLens' ratings.csv, Douban,
+ * Last.fm, Amazon, Book-Crossing, Yelp), compared without case, quotes, a
+ * leading '#', '_', '-', '.' or blanks: "userId", "user_id", "\"User-ID\"". */
+static int is_header_word(field f) {
+  static const char *words[] = {
+      "user", "users", "userid", "uid", "reviewer", "reviewerid", "customer", "customerid",
+      "item", "items", "itemid", "iid", "movie", "movieid", "product", "productid", "asin",
+      "book", "bookid", "isbn", "artist", "artistid", "track", "trackid", "song", "business",
+      "businessid", "rating", "ratings", "score", "stars", "weight", "playcount", "timestamp",
+      "time", "date", "datetime", "split", "tag", "tagid"};
+  char w[16];
+  size_t n = 0;
+  for (size_t k = 0; k < f.len; k++) {
+    char c = f.p[k];
+    if (c == '"' || c == '\'' || c == '_' || c == '-' || c == '.' || c == ' ' ||
+        (c == '#' && n == 0))
+      continue;
+    if (n + 1 == sizeof w) return 0;
+    w[n++] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  }
+  w[n] = '\0';
+  for (size_t k = 0; k < sizeof words / sizeof *words; k++)
+    if (!strcmp(w, words[k])) return 1;
+  return 0;
+}
+
+/* What the first data line of a tsv/csv file without --header told, to tell
+ * a header from ids that are strings: a header's ids are non-numeric on its
+ * line only (Douban's `user item rating split`), string ids are so on every line. */
+typedef struct {
+  int64_t line_no;                      /* of the first data line; 0 before it */
+  int n_fields;                         /* its field count */
+  int user_text, item_text;             /* its user / item field is not a number */
+  int later_user_text, later_item_text; /* ... and so is one on a later line */
+  int64_t later;                        /* data lines after it */
+  char text[128];                       /* its excerpt, for the message */
+} first_line;
+
+static ia_status header_refuse(const char *path, const first_line *h, const char *why) {
+  return ia_error_set(IA_ERR_FORMAT, __FILE__, __LINE__,
+                      "%s:%lld: '%s' looks like a header line (%s); add --header to skip it",
+                      path, (long long)h->line_no, h->text, why);
+}
+
+/* The first data line: refused at once when its user or item field is a
+ * column name, or when they are not numbers and another field is. */
+static ia_status header_first(first_line *h, const char *path, int64_t line_no, const field *f,
+                              int n, int ucol, int icol, const char *line, size_t len) {
+  memset(h, 0, sizeof *h);
+  h->line_no = line_no;
+  h->n_fields = n;
+  snprintf(h->text, sizeof h->text, "%s", excerpt(line, len));
+  int stored = n < MAX_FIELDS ? n : MAX_FIELDS;
+  h->user_text = ucol < stored && !is_number(f[ucol]);
+  h->item_text = icol < stored && !is_number(f[icol]);
+  for (int k = 0; k < stored; k++) {
+    if (!is_header_word(f[k])) continue;
+    char why[96];
+    if (k == ucol || k == icol)
+      snprintf(why, sizeof why, "'%.*s' is a column name", (int)(f[k].len < 40 ? f[k].len : 40),
+               f[k].p);
+    else if (h->user_text || h->item_text)
+      snprintf(why, sizeof why, "non-numeric ids next to the column name '%.*s'",
+               (int)(f[k].len < 40 ? f[k].len : 40), f[k].p);
+    else
+      continue;
+    return header_refuse(path, h, why);
+  }
+  return IA_OK;
+}
+
+static void header_later(first_line *h, const field *f, int n, int ucol, int icol) {
+  int stored = n < MAX_FIELDS ? n : MAX_FIELDS;
+  h->later++;
+  h->later_user_text |= ucol < stored && !is_number(f[ucol]);
+  h->later_item_text |= icol < stored && !is_number(f[icol]);
+}
+
+/* After later lines: non-numeric ids on the first line only make it a header. */
+static ia_status header_verdict(const first_line *h, const char *path) {
+  if (h->line_no == 0 || h->later == 0) return IA_OK;
+  if ((h->user_text && !h->later_user_text) || (h->item_text && !h->later_item_text))
+    return header_refuse(path, h, "its ids are not numbers, those of the lines below are");
+  return IA_OK;
+}
+
 /* ---- raw interactions ---------------------------------------------------- */
 
 typedef struct {
@@ -179,6 +276,7 @@ typedef struct {
   int8_t *split; /* split-tsv only */
   int64_t n, cap;
   int64_t lines;
+  int64_t adj_base; /* adjacency: number of the first line of the next file */
 } raw_pairs;
 
 static ia_status pairs_push(raw_pairs *p, int32_t u, int32_t i, int split) {
@@ -207,6 +305,83 @@ typedef struct {
   const char *expect;
 } line_format;
 
+static int next_token(const char **s, const char *end, field *t) {
+  const char *q = *s;
+  while (q < end && (*q == ' ' || *q == '\t')) q++;
+  const char *b = q;
+  while (q < end && *q != ' ' && *q != '\t') q++;
+  *s = q;
+  *t = (field){b, (size_t)(q - b)};
+  return q > b;
+}
+
+/* One line of an adjacency list: [user] [count] item item ..., blank-separated
+ * and as long as it needs (no MAX_FIELDS); without a user field the user is
+ * user_no, the line's 0-based number. */
+static ia_status parse_adjacency(const line_format *lf, const char *path, int64_t line_no,
+                                 int64_t user_no, int first, const char *line, size_t len,
+                                 raw_pairs *p) {
+  const ia_prepare_opts *o = lf->o;
+  const char *s = line, *end = line + len;
+  field t, fu, fc;
+  if (first && !o->header) {
+    first_line h = {.line_no = line_no};
+    snprintf(h.text, sizeof h.text, "%s", excerpt(line, len));
+    int count_at = o->no_count ? -1 : o->user_first ? 1 : 0;
+    for (int k = 0; next_token(&s, end, &t); k++) {
+      char why[96];
+      if (is_header_word(t))
+        snprintf(why, sizeof why, "'%.*s' is a column name", (int)(t.len < 40 ? t.len : 40), t.p);
+      else if (k == count_at && !is_uint(t))
+        snprintf(why, sizeof why, "its count is not a number");
+      else
+        continue;
+      return header_refuse(path, &h, why);
+    }
+    s = line;
+  }
+  char num[24];
+  if (o->user_first) {
+    next_token(&s, end, &fu); /* blank lines never get here */
+  } else {
+    snprintf(num, sizeof num, "%lld", (long long)user_no);
+    fu = (field){num, strlen(num)};
+  }
+  int64_t count = -1, n = 0;
+  if (!o->no_count) {
+    IA_CHECK(next_token(&s, end, &fc) && is_uint(fc), IA_ERR_FORMAT,
+             "%s:%lld: expected %s, got '%s'", path, (long long)line_no, lf->expect,
+             excerpt(line, len));
+    count = 0;
+    for (size_t k = 0; k < fc.len; k++) count = 10 * count + (fc.p[k] - '0');
+  }
+  IA_CHECK(is_token(fu), IA_ERR_FORMAT, "%s:%lld: expected %s, got '%s'", path, (long long)line_no,
+           lf->expect, excerpt(line, len));
+  IA_CHECK(is_utf8(fu), IA_ERR_FORMAT,
+           "%s:%lld: the user id is not UTF-8 text (got '%s'); ids are stored as UTF-8: "
+           "convert the file first (e.g. iconv -f latin1 -t utf-8)",
+           path, (long long)line_no, excerpt(line, len));
+  int32_t u = -1;
+  while (next_token(&s, end, &t)) {
+    IA_CHECK(is_token(t), IA_ERR_FORMAT, "%s:%lld: expected %s, got '%s'", path,
+             (long long)line_no, lf->expect, excerpt(line, len));
+    IA_CHECK(is_utf8(t), IA_ERR_FORMAT,
+             "%s:%lld: the item id is not UTF-8 text (got '%s'); ids are stored as UTF-8: "
+             "convert the file first (e.g. iconv -f latin1 -t utf-8)",
+             path, (long long)line_no, excerpt(line, len));
+    if (u < 0) IA_CALL(ia_idmap_intern(p->users, fu.p, fu.len, &u));
+    int32_t i;
+    IA_CALL(ia_idmap_intern(p->items, t.p, t.len, &i));
+    IA_CALL(pairs_push(p, u, i, 0));
+    n++;
+  }
+  IA_CHECK(count < 0 || count == n, IA_ERR_FORMAT,
+           "%s:%lld: the count %lld does not match the %lld item ids that follow in '%s' "
+           "(--no-count reads lists without a count)",
+           path, (long long)line_no, (long long)count, (long long)n, excerpt(line, len));
+  return IA_OK;
+}
+
 static ia_status parse_file(const line_format *lf, const char *path, EVP_MD_CTX *sha,
                             raw_pairs *p, double t0) {
   ia_status st = IA_OK;
@@ -218,7 +393,9 @@ static ia_status parse_file(const line_format *lf, const char *path, EVP_MD_CTX 
   int32_t movie = -1;
   const char *fmt = lf->o->format;
   int is_ml = !strcmp(fmt, "movielens"), is_nf = !strcmp(fmt, "netflix"),
-      is_split = !strcmp(fmt, "split-tsv");
+      is_split = !strcmp(fmt, "split-tsv"), is_adj = !strcmp(fmt, "adjacency");
+  first_line hl = {0};
+  int seen = 0;
   int ucol = lf->o->user_col - 1, icol = lf->o->item_col - 1;
   int need = (ucol > icol ? ucol : icol) + 1;
   IA_CALL(reader_open(&r, path, sha));
@@ -234,6 +411,12 @@ static ia_status parse_file(const line_format *lf, const char *path, EVP_MD_CTX 
       double dt = ia_time() - t0;
       ia_log_info("[prepare] %.0fM lines %.1f s %.2fM lines/s", p->lines / 1e6, dt,
                   p->lines / 1e6 / dt);
+    }
+    if (is_adj) {
+      int64_t user_no = p->adj_base + r.line_no - 1 - (lf->o->header != 0);
+      IA_CALL_GOTO(parse_adjacency(lf, path, r.line_no, user_no, !seen, line, len, p));
+      seen = 1;
+      continue;
     }
     int32_t u, i;
     int split = 0;
@@ -254,7 +437,7 @@ static ia_status parse_file(const line_format *lf, const char *path, EVP_MD_CTX 
     } else {
       int n = split_fields(line, len, lf->sep, f);
       field fu, fi;
-      int ok;
+      int ok, other_length = 0;
       if (is_ml) {
         ok = n == 4 && is_uint(f[0]) && is_uint(f[1]);
         fu = f[0];
@@ -267,6 +450,15 @@ static ia_status parse_file(const line_format *lf, const char *path, EVP_MD_CTX 
         fi = f[1];
         if (ok) split = f[2].p[0] - '0';
       } else {
+        if (!hl.line_no && !lf->o->header) {
+          IA_CALL_GOTO(header_first(&hl, path, r.line_no, f, n, ucol, icol, line, len));
+        } else if (!hl.line_no) {
+          hl.line_no = r.line_no;
+          hl.n_fields = n;
+        } else {
+          header_later(&hl, f, n, ucol, icol);
+          other_length = !lf->o->ragged && n != hl.n_fields;
+        }
         ok = n >= need && is_token(f[ucol]) && is_token(f[icol]);
         if (ok) {
           fu = f[ucol];
@@ -275,6 +467,14 @@ static ia_status parse_file(const line_format *lf, const char *path, EVP_MD_CTX 
       }
       IA_CHECK_GOTO(ok, IA_ERR_FORMAT, "%s:%lld: expected %s, got '%s'", path,
                     (long long)r.line_no, lf->expect, excerpt(line, len));
+      if (other_length) { /* a header shorter or longer than the data is named as such */
+        IA_CALL_GOTO(header_verdict(&hl, path));
+        IA_CHECK_GOTO(0, IA_ERR_FORMAT,
+                      "%s:%lld: expected %d fields as on line %lld, got %d in '%s' "
+                      "(--ragged accepts lines of different lengths)",
+                      path, (long long)r.line_no, hl.n_fields, (long long)hl.line_no, n,
+                      excerpt(line, len));
+      }
       IA_CHECK_GOTO(is_utf8(fu) && is_utf8(fi), IA_ERR_FORMAT,
                     "%s:%lld: the %s id is not UTF-8 text (got '%s'); ids are stored as UTF-8: "
                     "convert the file first (e.g. iconv -f latin1 -t utf-8)",
@@ -285,6 +485,8 @@ static ia_status parse_file(const line_format *lf, const char *path, EVP_MD_CTX 
     }
     IA_CALL_GOTO(pairs_push(p, u, i, split));
   }
+  IA_CALL_GOTO(header_verdict(&hl, path));
+  p->adj_base += r.line_no - (lf->o->header && r.line_no > 0);
 done:
   reader_close(&r);
   return st;
@@ -503,7 +705,7 @@ done:
 }
 
 static ia_status count_two_split_pairs(ia_dataset *d) {
-  /* A (user,item) listed in two splits is kept in both (DESIGN §2). */
+  /* A (user,item) listed in two splits is kept in both (docs/protocol.md §1). */
   int64_t twice = 0;
   const ia_csr *m[3] = {&d->train, &d->val, &d->test};
   for (int64_t r = 0; r < d->n_rows; r++)
@@ -515,12 +717,13 @@ static ia_status count_two_split_pairs(ia_dataset *d) {
 }
 
 static ia_status check_opts(const ia_prepare_opts *o, line_format *lf) {
-  static const char *formats[] = {"movielens", "tsv", "csv", "netflix", "split-tsv"};
+  static const char *formats[] = {"movielens", "tsv", "csv", "netflix", "split-tsv",
+                                  "adjacency"};
   int known = 0;
   for (size_t k = 0; k < sizeof formats / sizeof *formats; k++)
     known |= o->format && !strcmp(o->format, formats[k]);
   IA_CHECK(known, IA_ERR_ARG,
-           "--format must be movielens, tsv, csv, netflix or split-tsv (got '%s')",
+           "--format must be movielens, tsv, csv, netflix, split-tsv or adjacency (got '%s')",
            o->format ? o->format : "");
   IA_CHECK(o->n_inputs > 0, IA_ERR_ARG, "--input is required");
   IA_CHECK(o->user_col >= 1 && o->item_col >= 1 && o->user_col <= MAX_FIELDS &&
@@ -531,6 +734,13 @@ static ia_status check_opts(const ia_prepare_opts *o, line_format *lf) {
   IA_CHECK(o->n_negatives >= 0, IA_ERR_ARG, "--negatives-per-user must be >= 0");
   IA_CHECK(!o->negatives || !strcmp(o->format, "split-tsv"), IA_ERR_ARG,
            "--negatives FILE is only for --format split-tsv (other formats draw them)");
+  int tabular = !strcmp(o->format, "tsv") || !strcmp(o->format, "csv"),
+      adjacency = !strcmp(o->format, "adjacency");
+  IA_CHECK(!o->ragged || tabular, IA_ERR_ARG, "--ragged is only for --format tsv or csv");
+  IA_CHECK(!(o->no_count || o->user_first) || adjacency, IA_ERR_ARG,
+           "--no-count and --user-first are only for --format adjacency");
+  IA_CHECK(!o->sep || !adjacency, IA_ERR_ARG,
+           "--sep is not for --format adjacency (its fields are separated by blanks)");
   memset(lf, 0, sizeof *lf);
   lf->o = o;
   if (!strcmp(o->format, "movielens")) {
@@ -541,6 +751,12 @@ static ia_status check_opts(const ia_prepare_opts *o, line_format *lf) {
   } else if (!strcmp(o->format, "split-tsv")) {
     lf->sep = NULL;
     lf->expect = "'user item split' with split 0, 1 or 2";
+  } else if (adjacency) {
+    if (o->user_first)
+      lf->expect = o->no_count ? "'user item item ...'" : "'user count item item ...'";
+    else
+      lf->expect = o->no_count ? "'item item ...' (user = line number from 0)"
+                               : "'count item item ...' (user = line number from 0)";
   } else {
     const char *sep = o->sep ? o->sep : (!strcmp(o->format, "csv") ? "," : "space");
     if (!strcmp(sep, "space"))
@@ -612,7 +828,12 @@ ia_status ia_prepare(const ia_prepare_opts *o, ia_dataset *d) {
     if (o->negatives) {
       IA_CALL_GOTO(import_negatives(o->negatives, &p, urank, irank, sha, &d->negatives));
     } else {
-      IA_CALL_GOTO(ia_csr_alloc(&d->negatives, d->n_users, d->n_items, 0));
+      /* Without them AUC would be NaN: draw them as for the other formats. */
+      IA_CALL_GOTO(ia_split_negatives(&d->train, &d->test, o->seed, o->n_negatives,
+                                      &d->negatives));
+      ia_log_info("[prepare] no --negatives: drew %d AUC negatives per user (seed %llu) among "
+                  "the items in neither his train nor his test",
+                  o->n_negatives, (unsigned long long)o->seed);
     }
     if (d->pairs_in_two_splits)
       ia_log_warn("%lld (user,item) pairs are listed in two splits; kept in both as given",

@@ -415,7 +415,9 @@ static ia_status read_queries(const char *path, const char *data, char **item_id
                 "scored: %s%s",
                 path, (long long)missing, names, missing > 5 ? ", …" : "");
   IA_CHECK_GOTO(all > missing, IA_ERR_EMPTY,
-                "%s: no user with an item the model knows, nor a user of the dataset", path);
+                "%s: no `user item` lines with an item the model knows, nor `user` lines naming "
+                "users of the dataset",
+                path);
   /* Renumber the users that stay. */
   int32_t *to = NULL;
   IA_CALL_GOTO(IA_ALLOC(to, all, "user numbers"));

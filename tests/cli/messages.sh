@@ -61,4 +61,6 @@ expect_error "got ',5' (an empty entry)" distill --data g.h5 --out out.h5 --lamb
 expect_error "got '20,' (an empty entry)" study --data g.h5 --out-dir st2 --budgets 20,
 expect_error "--lambdas: every λ must be ≥ 0 (got -1)" train --data g.h5 --lambdas -1
 expect_error "--lambdas: every λ must be ≥ 0 (got -1)" distill --data g.h5 --out out.h5 --lambdas -1
+expect_error "--seed must be ≥ 0 (got -5)" prepare --format movielens --input "$WORK/g.dat" \
+  --output out.h5 --seed -5
 echo "messages: ok ($cases error cases)"

@@ -1,14 +1,15 @@
 #!/usr/bin/python3
 """Independent check of an `infae_mpi prepare` output file against its raw input.
 
-Parses the raw input itself (no code shared with the C parser), applies DESIGN §2
+Parses the raw input itself (no code shared with the C parser), applies docs/protocol.md §1
 (implicit feedback, duplicates once, users with < 3 interactions dropped, items not
 pruned) and checks the HDF5 dataset file (README "Dataset file layout").
 
     check_prepare.py --format movielens|tsv|csv|netflix --input FILE [--input FILE ...]
                      [--sep C] [--user-col N] [--item-col N] [--header]
                      --data D.h5 [--seed-free] [--id-order any|lex|numeric-if-int]
-    check_prepare.py --format split-tsv --input split.tsv --negatives negatives.tsv --data D.h5
+    check_prepare.py --format adjacency --input users.dat [--no-count] [--user-first] --data D.h5
+    check_prepare.py --format split-tsv --input split.tsv [--negatives negatives.tsv] --data D.h5
 
 Checks (generated split; the split itself is seeded, so only its invariants are checked):
   - same users (those with >= 3 distinct items) and items, by original id string;
@@ -23,7 +24,10 @@ Checks (generated split; the split itself is seeded, so only its invariants are 
     seed (an integer; not checked with --seed-free).
 split-tsv: the three splits are exactly the file's (a pair listed in two splits is in
 both; pairs_in_two_splits = their number), the negatives are the file's, per user in
-file order.
+file order (without --negatives: drawn, as for a generated split).
+adjacency: line k (0-based, over the files in order, blank lines and --header's line
+counted as for prepare) lists user k's items after a count equal to their number;
+--no-count: no count; --user-first: the user id comes first instead.
 
 Columns are 1-based.  tsv default separator: any run of blanks (space/tab); csv: ','.
 --sep accepts a string or one of: tab, space (= blank runs, the tsv default), comma,
@@ -102,6 +106,29 @@ def _lines(path):
 
 def _fail_line(path, lineno, line, what):
     raise SystemExit("input %s:%d: %s: %r" % (path, lineno, what, line))
+
+
+def parse_adjacency(files, header=False, no_count=False, user_first=False):
+    """Yields (user_id, item_id) for adjacency lists: one user per line."""
+    base = 0
+    for path in files:
+        lines = list(_lines(path))
+        if header:
+            lines = lines[1:]
+        for k, (lineno, line) in enumerate(lines):
+            f = line.split()
+            if not f:
+                continue
+            user = f.pop(0) if user_first else str(base + k)
+            if not no_count:
+                if not f or not f[0].isdigit():
+                    _fail_line(path, lineno, line, "expected a count")
+                if int(f[0]) != len(f) - 1:
+                    _fail_line(path, lineno, line, "the count differs from the items")
+                f = f[1:]
+            for i in f:
+                yield user, i
+        base += len(lines)
 
 
 def parse_pairs(files, fmt, sep=None, user_col=1, item_col=2, header=False):
@@ -294,7 +321,11 @@ def check_generated(args, err):
     user_items = {}
     all_items = set()
     user_lines = {}
-    for u, i in parse_pairs(files, args.format, sep, args.user_col, args.item_col, args.header):
+    if args.format == "adjacency":
+        pairs = parse_adjacency(files, args.header, args.no_count, args.user_first)
+    else:
+        pairs = parse_pairs(files, args.format, sep, args.user_col, args.item_col, args.header)
+    for u, i in pairs:
         user_lines[u] = user_lines.get(u, 0) + 1
         user_items.setdefault(u, set()).add(i)
         all_items.add(i)
@@ -411,10 +442,8 @@ def _read_table(path, ncols, what):
 def check_split(args, err):
     if len(args.input) != 1:
         raise SystemExit("split-tsv takes exactly one --input")
-    if not args.negatives:
-        raise SystemExit("split-tsv needs --negatives")
     rows = _read_table(args.input[0], 3, "user item split")
-    neg_rows = _read_table(args.negatives, 2, "user item")
+    neg_rows = _read_table(args.negatives, 2, "user item") if args.negatives else []
     splits = {"0": {}, "1": {}, "2": {}}
     users, items = set(), set()
     pair_splits = {}
@@ -464,6 +493,15 @@ def check_split(args, err):
             if got != want:
                 err.add("user %r (row %d) %s: missing %s, unexpected %s"
                         % (uid, u, name, sorted(want - got)[:5], sorted(got - want)[:5]))
+        if not args.negatives:  # drawn: min(50, free items), distinct, not in train or test
+            ng = rows_of(h["negatives"], u).tolist()
+            held = set(rows_of(h["train"], u).tolist()) | set(rows_of(h["test"], u).tolist())
+            want_n = min(N_NEGATIVES, n_items - len(held))
+            if len(ng) != want_n or len(set(ng)) != len(ng) or set(ng) & held:
+                err.add("user %r (row %d): %d drawn negatives (%d distinct, %d in train or "
+                        "test), expected %d" % (uid, u, len(ng), len(set(ng)),
+                                                len(set(ng) & held), want_n))
+            continue
         got = [iids[j] for j in rows_of(h["negatives"], u).tolist()]
         want = negs.get(uid, [])
         if got != want:
@@ -486,13 +524,16 @@ def check_split(args, err):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--format", required=True,
-                    choices=("movielens", "tsv", "csv", "netflix", "split-tsv"))
+                    choices=("movielens", "tsv", "csv", "netflix", "split-tsv", "adjacency"))
     ap.add_argument("--input", required=True, action="append")
     ap.add_argument("--negatives")
     ap.add_argument("--sep")
     ap.add_argument("--user-col", type=int, default=1)
     ap.add_argument("--item-col", type=int, default=2)
     ap.add_argument("--header", action="store_true")
+    ap.add_argument("--no-count", action="store_true", help="adjacency: no leading count")
+    ap.add_argument("--user-first", action="store_true",
+                    help="adjacency: the user id comes first (else the line number)")
     ap.add_argument("--data", required=True)
     ap.add_argument("--seed-free", action="store_true",
                     help="do not require an integer `seed` attribute")
