@@ -142,7 +142,11 @@ def run_case(infae, work, fmt, data, args, label):
         f.write(data)
     cmd = [infae, "prepare", "--format", fmt, "--input", inp, "--output", out, "--quiet"] + args
     try:
-        p = subprocess.run(cmd, capture_output=True, timeout=60)
+        # Each stream its own TMPDIR: Open MPI's isolated singletons all name
+        # their session folder jf.0 under it, and two made at once collide.
+        tmp = os.path.join(work, "tmp")
+        os.makedirs(tmp, exist_ok=True)
+        p = subprocess.run(cmd, capture_output=True, timeout=60, env=dict(os.environ, TMPDIR=tmp))
     except subprocess.TimeoutExpired:
         raise Failure("%s: timed out (hang)" % label)
     err = p.stderr.decode("utf-8", "replace")
