@@ -16,11 +16,11 @@
 #include <cstring>
 
 extern "C" {
-#include "backend_impl.h"
-#include "infae/metrics.h"
-#include "infae/rng.h"
+#include "backend/backend_impl.h"
+#include "infae/core/rng.h"
+#include "infae/core/topk.h"
 }
-#include "infae/ntk.h"
+#include "infae/core/ntk.h"
 
 struct ia_cuda {
   int device;
@@ -494,7 +494,7 @@ done:
   return st;
 }
 
-/* ---- Gumbel-softmax rows (include/infae/gumbel.h) ------------------------------- */
+/* ---- Gumbel-softmax rows (include/infae/core/gumbel.h) ------------------------------- */
 
 /* The noise is the CPU's: the same Philox4x32-10 words (Random123 compiles
  * for the device), the same 23-bit uniforms and column mapping; −log(−log u)

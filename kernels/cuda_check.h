@@ -7,7 +7,7 @@
 #include <mpi.h> /* before the C headers: its C++ part needs C++ linkage */
 
 extern "C" {
-#include "infae/status.h"
+#include "infae/core/status.h"
 }
 
 static inline ia_status cuda_status(cudaError_t e, const char *call, const char *file,

@@ -1,7 +1,7 @@
 #include <cuda_runtime.h>
 
 extern "C" {
-#include "infae/device.h"
+#include "infae/backend/device.h"
 }
 
 /* Why the last count found no device: "" when a device was found, or when

@@ -1,5 +1,5 @@
 /* cusolverMg: the Cholesky factor and solves of a matrix spread over the
- * GPUs of one node in 1-D column block-cyclic tiles (infae/multidev.h).
+ * GPUs of one node in 1-D column block-cyclic tiles (infae/dist/multidev.h).
  * NVIDIA marks cusolverMg deprecated; it stays behind ia_md so that
  * cuSOLVERMp can take its place. */
 #define DISABLE_CUSOLVERMG_DEPRECATED 1
@@ -12,8 +12,8 @@
 #include "cuda_check.h"
 
 extern "C" {
-#include "backend_impl.h"
-#include "infae/multidev.h"
+#include "backend/backend_impl.h"
+#include "infae/dist/multidev.h"
 }
 
 struct ia_cuda_mg {

@@ -1,8 +1,8 @@
 #include <stdio.h>
 
 #include "cli.h"
-#include "infae/log.h"
-#include "infae/opts.h"
+#include "infae/core/log.h"
+#include "infae/core/opts.h"
 
 int ia_cli_parse(MPI_Comm comm, const char *usage, const char *summary, const void *table, int n,
                  int argc, char **argv) {

@@ -13,7 +13,7 @@ int ia_cmd_study(MPI_Comm comm, int argc, char **argv, const char *command);
 int ia_cmd_demo(MPI_Comm comm, int argc, char **argv, const char *command);
 
 /* --precision fp64|fp32. Not collective. */
-#include "infae/infae.h"
+#include "infae/infae/infae.h"
 IA_NODISCARD ia_status ia_cli_precision(const char *text, ia_precision *p);
 
 /* Common handling of parse results: prints usage on --help (rank 0) and

@@ -5,11 +5,11 @@
 
 #include "cli.h"
 #include "infae/config.h"
-#include "infae/dataset.h"
-#include "infae/log.h"
-#include "infae/opts.h"
-#include "infae/prepare.h"
-#include "infae/train.h"
+#include "infae/io/dataset.h"
+#include "infae/core/log.h"
+#include "infae/core/opts.h"
+#include "infae/data/prepare.h"
+#include "infae/app/train.h"
 
 int ia_cmd_demo(MPI_Comm comm, int argc, char **argv, const char *command) {
   const char *input, *outdir;

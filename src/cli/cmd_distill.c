@@ -4,11 +4,11 @@
 #include <string.h>
 
 #include "cli.h"
-#include "infae/config.h"
-#include "infae/distill.h"
-#include "infae/log.h"
-#include "infae/opts.h"
-#include "infae/paths.h"
+#include "infae/distill/distill.h"
+#include "infae/io/provenance.h"
+#include "infae/core/log.h"
+#include "infae/core/opts.h"
+#include "infae/core/paths.h"
 
 static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r, int ranks) {
   cJSON *root = cJSON_CreateObject();
@@ -28,16 +28,9 @@ static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r, 
   cJSON_AddNumberToObject(root, "peak_rss_bytes", r->peak_rss);
   if (r->device[0]) cJSON_AddStringToObject(root, "device", r->device);
   cJSON_AddBoolToObject(root, "interrupted", r->interrupted);
-  cJSON *ds = cJSON_AddObjectToObject(root, "dataset");
-  cJSON_AddStringToObject(ds, "path", o->data);
-  cJSON_AddStringToObject(ds, "source_sha256", r->sha256);
-  cJSON_AddNumberToObject(ds, "users", (double)r->users);
-  cJSON_AddNumberToObject(ds, "items", (double)r->items);
-  cJSON_AddNumberToObject(ds, "train_nnz", (double)r->train_nnz);
-  cJSON_AddNumberToObject(root, "ranks", ranks);
+  ia_json_provenance(root, o->data, r->sha256, r->users, r->items, r->train_nnz, ranks,
+                     o->command);
   cJSON_AddStringToObject(root, "out", o->out);
-  cJSON_AddStringToObject(root, "command", o->command ? o->command : "");
-  cJSON_AddStringToObject(root, "infae_version", IA_VERSION);
   const ia_train_result *m[2] = {&r->infae, &r->ease};
   for (int k = 0; k < (r->has_ease ? 2 : 1) && !r->interrupted; k++) {
     cJSON *x = cJSON_AddObjectToObject(root, m[k]->model);

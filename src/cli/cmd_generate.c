@@ -1,10 +1,10 @@
 #include <string.h>
 
 #include "cli.h"
-#include "infae/generate.h"
-#include "infae/log.h"
-#include "infae/opts.h"
-#include "infae/paths.h"
+#include "infae/data/generate.h"
+#include "infae/core/log.h"
+#include "infae/core/opts.h"
+#include "infae/core/paths.h"
 
 int ia_cmd_generate(MPI_Comm comm, int argc, char **argv, const char *command) {
   (void)command;

@@ -1,11 +1,11 @@
 #include <string.h>
 
 #include "cli.h"
-#include "infae/dataset.h"
-#include "infae/grid.h"
-#include "infae/log.h"
-#include "infae/opts.h"
-#include "infae/plan.h"
+#include "infae/io/dataset.h"
+#include "infae/dist/grid.h"
+#include "infae/core/log.h"
+#include "infae/core/opts.h"
+#include "infae/infae/plan.h"
 
 /* One rank with K over several GPUs (train --gpus): what each GPU and the
  * host hold, the flops and the time at `rate` per GPU. */

@@ -3,10 +3,10 @@
 #include <string.h>
 
 #include "cli.h"
-#include "infae/log.h"
-#include "infae/opts.h"
-#include "infae/paths.h"
-#include "infae/prepare.h"
+#include "infae/core/log.h"
+#include "infae/core/opts.h"
+#include "infae/core/paths.h"
+#include "infae/data/prepare.h"
 
 int ia_cmd_prepare(MPI_Comm comm, int argc, char **argv, const char *command) {
   const char *format, *output, *negatives, *sep;

@@ -2,8 +2,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "infae/opts.h"
-#include "infae/study.h"
+#include "infae/core/opts.h"
+#include "infae/app/study.h"
 
 /* Splits a comma list into at most IA_STUDY_MAX words of buf. */
 static ia_status words(const char *opt, const char *text, char *buf, size_t len,

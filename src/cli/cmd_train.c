@@ -1,11 +1,11 @@
 #include <string.h>
 
 #include "cli.h"
-#include "infae/grid.h"
-#include "infae/log.h"
-#include "infae/opts.h"
-#include "infae/plan.h"
-#include "infae/train.h"
+#include "infae/dist/grid.h"
+#include "infae/core/log.h"
+#include "infae/core/opts.h"
+#include "infae/infae/plan.h"
+#include "infae/app/train.h"
 
 /* Options shared by `train` and `plan`. */
 ia_status ia_cli_precision(const char *text, ia_precision *p) {

@@ -7,9 +7,9 @@
 
 #include "cli.h"
 #include "infae/config.h"
-#include "infae/device.h"
-#include "infae/log.h"
-#include "infae/paths.h"
+#include "infae/backend/device.h"
+#include "infae/core/log.h"
+#include "infae/core/paths.h"
 
 static void usage(FILE *f) {
   fprintf(f,

@@ -1,4 +1,4 @@
-/* Benchmark (not a test): infae/summa.h with local products on the backend
+/* Benchmark (not a test): infae/dist/summa.h with local products on the backend
  * (cpu or cuda) against ScaLAPACK on the host, block-cyclic over all ranks:
  * - the product C = A·B (m × k times k × n) against p?gemm;
  * - the Cholesky factor of an SPD matrix of order m against p?potrf;
@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "infae/backend.h"
-#include "infae/grid.h"
-#include "infae/log.h"
-#include "infae/summa.h"
-#include "scalapack.h"
+#include "infae/backend/backend.h"
+#include "infae/dist/grid.h"
+#include "infae/core/log.h"
+#include "infae/dist/summa.h"
+#include "dist/scalapack.h"
 
 static void fill(void *x, int64_t n, int fp64, int seed) {
   for (int64_t i = 0; i < n; i++) {
@@ -99,7 +99,7 @@ static double difference(const ia_grid *g, const local *like, const void *x, con
   return d[0] / d[1];
 }
 
-/* One operation, how 0 by ScaLAPACK and 1 by infae/summa.h, from fresh
+/* One operation, how 0 by ScaLAPACK and 1 by infae/dist/summa.h, from fresh
  * inputs each run. */
 typedef void (*op)(void *ctx, int how);
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The comparison that accepts GPU runs (tests/oracle/gpu_compare.py fit, used
 # by gpu_infae.sh and scripts/gpu_reference.sh), run on CPU runs that differ
-# only in summation order: one rank (LAPACK), two ranks (infae/summa.h) and K
+# only in summation order: one rank (LAPACK), two ranks (infae/dist/summa.h) and K
 # in host slices (--device cpu --gpus 1). On the embedded dataset, users with
 # the same train items make mathematically tied scores that these runs order
 # differently, so the pooled AUC moves by whole pairs (~1e-7): α must agree

@@ -5,7 +5,7 @@
 # (tests/oracle/gpu_compare.py), on one rank (cuBLAS/cuSOLVER; exact and
 # Nyström with 300 centers), one rank with K spread over GPUs by cusolverMg
 # (--gpus 1, and 2 when two are visible) and two ranks (the kernel tiles and
-# the factor, solves and products of infae/summa.h on the GPUs; exact, on a
+# the factor, solves and products of infae/dist/summa.h on the GPUs; exact, on a
 # sample of 1,500 users, and Nyström); fp32: the same top-10 for ≥ 99 % of
 # users. Skipped (77) when no GPU is visible.
 source "$(dirname "$0")/common.sh"
@@ -44,14 +44,14 @@ for data in mt ml1m; do
   done
   compare ${data}_cuda_c.h5 ${data}_cuda_c.json ${data}_cpu_c.h5 ${data}_cpu_c.json
   # Two ranks fit on a sample (--train-users): every λ's predictions are the
-  # distributed product of infae/summa.h, its local products on the GPUs.
+  # distributed product of infae/dist/summa.h, its local products on the GPUs.
   for dev in cpu cuda; do
     run_mpi 2 train --data $data.h5 --device $dev --train-users 1500 --out ${data}_${dev}_s.h5 \
       --metrics-json ${data}_${dev}_s.json --quiet
   done
   compare ${data}_cuda_s.h5 ${data}_cuda_s.json ${data}_cpu_s.h5 ${data}_cpu_s.json
   # Nyström on two ranks: Φ = K_nm·L⁻ᵀ, ΦᵀΦ, ΦᵀX and α = L⁻ᵀβ are the
-  # distributed solves and transposed products of infae/summa.h on the GPUs.
+  # distributed solves and transposed products of infae/dist/summa.h on the GPUs.
   for dev in cpu cuda; do
     run_mpi 2 train --data $data.h5 --device $dev --centers 300 --out ${data}_${dev}_c2.h5 \
       --metrics-json ${data}_${dev}_c2.json --quiet

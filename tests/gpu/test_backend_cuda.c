@@ -15,13 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend_impl.h"
-#include "infae/backend.h"
-#include "infae/device.h"
-#include "infae/grid.h"
-#include "infae/metrics.h"
-#include "infae/recoder.h"
-#include "infae/rng.h"
+#include "backend/backend_impl.h"
+#include "infae/backend/backend.h"
+#include "infae/backend/device.h"
+#include "infae/dist/grid.h"
+#include "infae/eval/metrics.h"
+#include "infae/models/recoder.h"
+#include "infae/core/rng.h"
 
 static int failures = 0;
 
@@ -375,7 +375,7 @@ static void test_allreduce(ia_backend *gpu) {
   free(h), free(want), free(got);
 }
 
-/* The Distill-CF step's operations (src/distill_be.c) one by one. */
+/* The Distill-CF step's operations (src/distill/distill_be.c) one by one. */
 static void test_distill_ops(ia_backend *cpu, ia_backend *gpu, ia_rng *r) {
   int64_t mu = 13, d = 300, n = 9, ld = 310, nd0 = 300 * 9;
   size_t bytes = sizeof(double) * (size_t)(ld * d);

@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "infae/device.h"
-#include "infae/status.h"
+#include "infae/backend/device.h"
+#include "infae/core/status.h"
 
 static int failures = 0;
 

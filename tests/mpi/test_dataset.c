@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include "../test_util.h"
-#include "infae/dataset.h"
-#include "infae/log.h"
-#include "infae/split.h"
+#include "infae/io/dataset.h"
+#include "infae/core/log.h"
+#include "infae/data/split.h"
 
 static char g_path[256], g_bad[256], g_empty_h5[256];
 

@@ -1,6 +1,6 @@
-/* The Distill-CF step on a compute backend (src/distill_be.c: dense blocks,
+/* The Distill-CF step on a compute backend (src/distill/distill_be.c: dense blocks,
  * column-major, every array in the backend's memory) against the sparse
- * host step (src/distill_step.c, itself checked by finite differences in
+ * host step (src/distill/distill_step.c, itself checked by finite differences in
  * test_distill_grad): the sample S, trace K, α, the loss, its gradient with
  * respect to every rank's logits and the stop flag, on a random batch that
  * spans several blocks of users; the validation metrics of the sample at
@@ -10,12 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "distill_be.h"
-#include "distill_step.h"
-#include "infae/dataset.h"
-#include "infae/log.h"
-#include "infae/metrics.h"
-#include "infae/rng.h"
+#include "distill/distill_be.h"
+#include "distill/distill_step.h"
+#include "infae/io/dataset.h"
+#include "infae/core/log.h"
+#include "infae/eval/metrics.h"
+#include "infae/core/rng.h"
 
 #include "check.h"
 

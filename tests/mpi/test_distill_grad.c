@@ -6,11 +6,11 @@
 #include <string.h>
 
 #include "../test_util.h"
-#include "distill_step.h"
-#include "infae/dataset.h"
-#include "infae/log.h"
-#include "infae/ntk.h"
-#include "infae/rng.h"
+#include "distill/distill_step.h"
+#include "infae/io/dataset.h"
+#include "infae/core/log.h"
+#include "infae/core/ntk.h"
+#include "infae/core/rng.h"
 
 enum { MU = 5, D = 11, USERS = 9, GAMMA = 3 };
 static const double TAU = 2.0, LAMBDA = 0.5, CCARD = 0.05;

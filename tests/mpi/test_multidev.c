@@ -1,4 +1,4 @@
-/* A matrix spread over several devices of one rank (infae/multidev.h)
+/* A matrix spread over several devices of one rank (infae/dist/multidev.h)
  * against LAPACK/BLAS on one host array: scatter and gather, the trace and
  * a diagonal shift, single entries, the Cholesky factor (lower triangle)
  * and its leading minor for a matrix that is not positive definite, the
@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "infae/backend.h"
-#include "infae/device.h"
-#include "infae/multidev.h"
-#include "infae/rng.h"
+#include "infae/backend/backend.h"
+#include "infae/backend/device.h"
+#include "infae/dist/multidev.h"
+#include "infae/core/rng.h"
 
 #include "check.h"
 

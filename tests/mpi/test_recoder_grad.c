@@ -8,10 +8,10 @@
 #include <string.h>
 
 #include "../test_util.h"
-#include "infae/dataset.h"
-#include "infae/log.h"
-#include "infae/recoder.h"
-#include "infae/rng.h"
+#include "infae/io/dataset.h"
+#include "infae/core/log.h"
+#include "infae/models/recoder.h"
+#include "infae/core/rng.h"
 
 enum { USERS = 10, D = 13, H1 = 5, H2 = 4 };
 static const int64_t batch[] = {0, 2, 3, 5, 7, 9};

@@ -1,4 +1,4 @@
-/* infae/summa.h against LAPACK and BLAS on the whole matrices on every rank.
+/* infae/dist/summa.h against LAPACK and BLAS on the whole matrices on every rank.
  * The product: each grid shape of the rank count (e.g. 2x1 and 1x2), fp64
  * and fp32, blocks that leave partial last blocks and, with large blocks,
  * ranks that own no block; without a memory limit and with budgets that cut
@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "infae/backend.h"
-#include "infae/grid.h"
-#include "infae/log.h"
-#include "infae/rng.h"
-#include "infae/summa.h"
+#include "infae/backend/backend.h"
+#include "infae/dist/grid.h"
+#include "infae/core/log.h"
+#include "infae/core/rng.h"
+#include "infae/dist/summa.h"
 
 #include "check.h"
 

@@ -20,8 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "infae/generate.h"
-#include "infae/log.h"
+#include "infae/data/generate.h"
+#include "infae/core/log.h"
 
 /* [2000-01-01, 2006-01-01) UTC, the generator's time window. */
 #define T_BEGIN 946684800

@@ -1,8 +1,9 @@
 #include <stdlib.h>
 
 #include "../test_util.h"
-#include "infae/log.h"
-#include "infae/metrics.h"
+#include "infae/core/log.h"
+#include "infae/core/topk.h"
+#include "infae/eval/metrics.h"
 
 static double psp_weight(double n_i, double N) {
   /* docs/protocol.md §3, written out again here rather than shared with metrics.c. */

@@ -2,9 +2,9 @@
 #include <string.h>
 
 #include "../test_util.h"
-#include "infae/idmap.h"
-#include "infae/log.h"
-#include "infae/opts.h"
+#include "infae/core/idmap.h"
+#include "infae/core/log.h"
+#include "infae/core/opts.h"
 
 static void parses_every_type(void **state) {
   (void)state;

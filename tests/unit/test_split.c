@@ -2,9 +2,9 @@
 #include <string.h>
 
 #include "../test_util.h"
-#include "infae/csr.h"
-#include "infae/log.h"
-#include "infae/split.h"
+#include "infae/core/csr.h"
+#include "infae/core/log.h"
+#include "infae/data/split.h"
 
 /* Users with 1..60 items over a catalogue of 80. */
 static void make_users(ia_csr *all, int n_users, int d) {

@@ -1,0 +1,23 @@
+#pragma once
+/* Compressed sparse rows of a binary matrix (values are implicit ones). */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "infae/core/status.h"
+
+typedef struct {
+  int64_t n_rows;
+  int64_t n_cols;
+  int64_t *indptr;  /* (n_rows + 1) */
+  int32_t *indices; /* (indptr[n_rows]) column of each entry, sorted per row */
+} ia_csr;
+
+/* Allocates indptr (zeroed) and room for nnz indices. */
+IA_NODISCARD ia_status ia_csr_alloc(ia_csr *m, int64_t n_rows, int64_t n_cols, int64_t nnz);
+/* Frees the arrays and zeroes the struct; accepts a zeroed struct. */
+void ia_csr_free(ia_csr *m);
+static inline int64_t ia_csr_nnz(const ia_csr *m) { return m->indptr ? m->indptr[m->n_rows] : 0; }
+/* 1 if column c is in row r (binary search; rows are sorted). */
+int ia_csr_has(const ia_csr *m, int64_t r, int32_t c);
+/* Sorts every row's indices ascending. */
+void ia_csr_sort_rows(ia_csr *m);

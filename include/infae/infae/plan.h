@@ -1,0 +1,55 @@
+#pragma once
+/* Memory and flop plan of ∞-AE before anything is allocated: `infae_mpi
+ * plan` prints it, `train` refuses up front when a rank would not fit. */
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "infae/infae/infae.h"
+#include "infae/core/status.h"
+
+/* "8G", "512M", "64k", "1.5T" or a byte count (binary units) given to
+ * option --opt. Not collective. */
+IA_NODISCARD ia_status ia_parse_bytes(const char *opt, const char *text, int64_t *bytes);
+
+/* Default memory of one rank: the node's available memory (MemAvailable)
+ * over the ranks on that node. Collective on comm. */
+IA_NODISCARD ia_status ia_memory_per_rank(MPI_Comm comm, int64_t *bytes);
+
+/* Prints the plan (rank 0): bytes per rank by array, flops by step and the
+ * time at gflops_per_rank. lambdas = number of λ factorizations. */
+void ia_plan_print(const ia_infae_plan *p, int64_t n, int64_t d, int64_t u, int size,
+                   ia_precision prec, int lambdas, double gflops_per_rank);
+
+/* Total flops of the protocol with `lambdas` factorizations. */
+double ia_plan_flops(const ia_infae_plan *p, int lambdas);
+
+/* Bytes as "512 B", "3.25 GiB" (binary units). */
+const char *ia_plan_bytes(double bytes, char *buf, size_t n);
+/* A duration as "12.3 s", "4 min 05 s", "2 h 24 min" or "3.5 days". */
+const char *ia_plan_duration(double seconds, char *buf, size_t n);
+
+/* EASE (`train --model ease`): bytes per rank and flops. */
+typedef struct {
+  double bytes_gram, bytes_weights, bytes_eval, bytes_data, bytes_total;
+  double flops_gram, flops_fit, flops_eval, flops_test; /* fit and eval per λ */
+  int lambdas;
+} ia_ease_plan;
+void ia_ease_plan_make(int64_t n, int64_t d, int64_t nnz, int size, int lambdas,
+                       ia_ease_plan *out);
+void ia_ease_plan_print(const ia_ease_plan *p, int64_t n, int64_t d, int size, double rate);
+
+/* Distill-CF (`distill`): bytes per rank and flops of μ synthetic users
+ * with γ Gumbel samples, `batch` real users per step (0: all), `steps`
+ * steps, a λ grid of `lambdas` and (ease) EASE on the summary. */
+typedef struct {
+  double bytes_sample, bytes_own, bytes_inner, bytes_blocks, bytes_checkpoint, bytes_ease,
+      bytes_data, bytes_total;
+  double flops_outer, flops_inner, draws_step, flops_validation, flops_ease;
+  int validations, steps;
+} ia_distill_plan;
+void ia_distill_plan_make(int64_t n, int64_t d, int64_t nnz, int size, int64_t mu, int gamma,
+                          int64_t batch, int steps, int lambdas, int ease,
+                          ia_distill_plan *out);
+void ia_distill_plan_print(const ia_distill_plan *p, int64_t n, int64_t d, int64_t mu, int size,
+                           double rate);

@@ -1,0 +1,790 @@
+#include "infae/core/paths.h"
+#include "infae/app/train.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "infae/io/dataset.h"
+#include "infae/distill/distill.h"
+#include "infae/core/log.h"
+#include "infae/models/model.h"
+#include "infae/infae/plan.h"
+#include "infae/io/model_file.h"
+#include "infae/io/provenance.h"
+#include "infae/core/rng.h"
+#include "eval/rank_eval.h"
+#include "eval/sample_eval.h"
+#include "app/train_recoder.h"
+
+const double ia_infae_grid[6] = {0, 1, 5, 20, 50, 100};
+
+typedef struct {
+  const ia_dataset *d;
+  const ia_infae *infae;  /* ∞-AE predictions, or NULL for PopRec */
+  ia_rank_eval *re;       /* one rank: ranking on the backend, into cols */
+  double *cols;
+} scorer;
+
+/* Validation: context train, held val. Test: context train + val, held
+ * test (∞-AE's predictions were made for the right one). */
+static void score_block(void *ctx, const ia_dataset *d, const int64_t *rows, int64_t n, int test,
+                        double *p) {
+  const scorer *s = ctx;
+  const ia_csr *tr = &d->train;
+  (void)test;
+  for (int64_t u = 0; u < n; u++) {
+    int64_t r = rows[u];
+    if (s->infae)
+      ia_infae_scores(s->infae, r, tr->indices + tr->indptr[r], tr->indptr[r + 1] - tr->indptr[r],
+                      p + u * d->n_items);
+    else
+      ia_pop_scores(d->item_train_count, d->n_items, p + u * d->n_items);
+  }
+}
+
+static ia_status infae_cols(void *ctx, ia_rank_eval *r, const int64_t *rows, int64_t c, int test,
+                           double **cols) {
+  const scorer *s = ctx;
+  (void)test;
+  IA_CALL(ia_infae_score_cols(s->infae, r->train, r->rows, rows, c, s->cols, r->d));
+  *cols = s->cols;
+  return IA_OK;
+}
+
+static ia_status evaluate(MPI_Comm comm, const scorer *s, ia_evaluator *ev, int test,
+                          ia_metrics *out) {
+  if (s->re) return ia_rank_evaluate(comm, s->d, ev, s->re, test, infae_cols, (void *)s, out);
+  return ia_evaluate_split(comm, s->d, ev, test, score_block, (void *)s, out);
+}
+
+/* Users per evaluation block on the backend: about 256 MiB of FP64 scores. */
+static int64_t eval_chunk(const ia_dataset *d) {
+  int64_t c = (int64_t)(256.0 * 1048576.0 / (8.0 * (double)d->n_items));
+  c = c < 64 ? 64 : c > 8192 ? 8192 : c;
+  return c > d->n_rows ? (d->n_rows > 0 ? d->n_rows : 1) : c;
+}
+
+static int is_pop(const char *model) { return !strcmp(model, "pop"); }
+
+static void log_metrics(const char *what, const ia_metrics *m, double secs) {
+  ia_log_metrics("train", what, m, secs);
+}
+
+static double gflops(const ia_step *s) { return s->seconds > 0 ? s->flops / s->seconds / 1e9 : 0; }
+
+/* ---- model files (--out) ------------------------------------------------- */
+
+/* What the model file records of this run; *json (the metrics) is the
+ * caller's to free. */
+static ia_status model_info(const ia_train_opts *o, const ia_train_result *r, ia_model_info *info,
+                            char **json) {
+  *json = ia_train_json(o, r);
+  IA_CHECK(*json, IA_ERR_NOMEM, "out of memory printing the metrics");
+  *info = (ia_model_info){.out = o->out,
+                          .data = o->data,
+                          .train_on = o->train_on,
+                          .command = o->command,
+                          .metrics_json = *json,
+                          .lambda = r->best_lambda,
+                          .lambda_prime = r->lambda_prime,
+                          .trace_k = r->trace_k,
+                          .precision = r->precision,
+                          .nystrom = r->nystrom,
+                          .fit_users = r->fit_users,
+                          .seed = o->seed};
+  return IA_OK;
+}
+
+static ia_status save_infae(ia_infae *m, const ia_grid *g, const ia_train_opts *o,
+                            const ia_dataset *d, const ia_train_result *r, const int64_t *fit) {
+  ia_model_info info;
+  char *json = NULL;
+  const void *alpha = NULL;
+  int64_t ld = 1;
+  ia_status st = ia_infae_alpha_rows(m, &alpha, &ld); /* collective */
+  if (st == IA_OK) st = model_info(o, r, &info, &json);
+  st = ia_agree(g->comm, st);
+  if (st == IA_OK) st = ia_model_write(g, &info, d, fit, alpha, ld);
+  free(json);
+  return st;
+}
+
+static ia_status save_sample(MPI_Comm comm, const ia_train_opts *o, const ia_train_result *r,
+                             const double *s, const double *alpha, int64_t mu, int64_t d) {
+  ia_model_info info;
+  char *json = NULL;
+  ia_status st = ia_agree(comm, model_info(o, r, &info, &json));
+  if (st == IA_OK) st = ia_sample_model_write(comm, &info, s, alpha, mu, d);
+  free(json);
+  return st;
+}
+
+static ia_status save_ease(MPI_Comm comm, const ia_train_opts *o, const ia_train_result *r,
+                           const double *b, int64_t d) {
+  ia_model_info info;
+  char *json = NULL;
+  ia_status st = ia_agree(comm, model_info(o, r, &info, &json));
+  if (st == IA_OK) st = ia_ease_model_write(comm, &info, b, d);
+  free(json);
+  return st;
+}
+
+/* A λ whose factorization fails is skipped in a grid and fatal alone. */
+static int skip_failed(ia_status *st, int n, double lambda, int *skipped) {
+  if (*st != IA_ERR_NOTSPD || n == 1) return 0;
+  ia_log_warn("λ = %g skipped, the other λ of the grid go on: %s", lambda, ia_error_message());
+  ia_error_clear();
+  *skipped = 1;
+  *st = IA_OK;
+  return 1;
+}
+
+/* Global index of original user id `id`, or -1: each rank looks in its block. */
+static int64_t find_user(MPI_Comm comm, const ia_dataset *d, const char *id) {
+  int64_t found = -1;
+  for (int64_t r = 0; r < d->n_rows && d->user_ids; r++)
+    if (!strcmp(d->user_ids[r], id)) found = d->row_begin + r;
+  MPI_Allreduce(MPI_IN_PLACE, &found, 1, MPI_INT64_T, MPI_MAX, comm);
+  return found;
+}
+
+/* --kernel-samples u:v,...: K entries by original user ids, as the reference
+ * reports them. */
+static ia_status kernel_samples(MPI_Comm comm, const ia_train_opts *o, const ia_dataset *d,
+                                ia_infae *m, ia_train_result *r) {
+  char buf[1024];
+  snprintf(buf, sizeof buf, "%s", o->kernel_samples);
+  IA_CHECK(o->train_users <= 0 || o->train_users >= d->n_users, IA_ERR_ARG,
+           "--kernel-samples needs the full fit (no --train-users)");
+  char *save = NULL;
+  for (char *pair = strtok_r(buf, ",", &save); pair; pair = strtok_r(NULL, ",", &save)) {
+    char *colon = strchr(pair, ':');
+    IA_CHECK(colon && r->n_kernel < 16, IA_ERR_ARG,
+             "--kernel-samples takes up to 16 pairs USER:USER of original ids (got '%s')", pair);
+    *colon = '\0';
+    const char *a = pair, *b = colon + 1;
+    int64_t i = find_user(comm, d, a), j = find_user(comm, d, b);
+    IA_CHECK(i >= 0 && j >= 0, IA_ERR_ARG, "--kernel-samples: user '%s' is not in the dataset",
+             i < 0 ? a : b);
+    int k = r->n_kernel++;
+    snprintf(r->kernel_ids[k][0], sizeof r->kernel_ids[k][0], "%s", a);
+    snprintf(r->kernel_ids[k][1], sizeof r->kernel_ids[k][1], "%s", b);
+    IA_CALL(ia_infae_kernel_entry(m, i, j, &r->kernel_values[k]));
+    ia_log_info("[train] K(%s, %s) = %.17g", a, b, r->kernel_values[k]);
+  }
+  return IA_OK;
+}
+
+/* 64-bit hash of a sorted item list (splitmix64 finalizer per item). */
+static uint64_t row_hash(const int32_t *items, int64_t n) {
+  uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)n;
+  for (int64_t k = 0; k < n; k++) {
+    uint64_t z = h + (uint64_t)(uint32_t)items[k] + 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    h = z ^ (z >> 31);
+  }
+  return h;
+}
+
+typedef struct {
+  uint64_t hash;
+  int64_t user;
+} hashed_user;
+
+static int by_hash(const void *a, const void *b) {
+  const hashed_user *x = a, *y = b;
+  if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
+  return (x->user > y->user) - (x->user < y->user);
+}
+
+static int by_int64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Nyström centers: u users drawn (seed) among the distinct train rows, each
+ * row represented by its first user; ascending. Rows with equal hashes count
+ * as one (a 64-bit collision only narrows the draw). Every rank gets the same
+ * list. Collective. */
+static ia_status distinct_centers(MPI_Comm comm, const ia_dataset *d, uint64_t seed, int64_t want,
+                                  int64_t **out, int64_t *n_out, int64_t *n_distinct) {
+  int size, rank;
+  MPI_Comm_size(comm, &size);
+  MPI_Comm_rank(comm, &rank);
+  int64_t n = d->n_users, kept = 0;
+  hashed_user *all = NULL;
+  uint64_t *mine = NULL, *hashes = NULL;
+  int *counts = NULL, *displs = NULL;
+  int64_t *rep = NULL, *pick = NULL;
+  ia_status st = IA_ALLOC(all, n > 0 ? n : 1, "row hashes");
+  if (st == IA_OK) st = IA_ALLOC(hashes, n > 0 ? n : 1, "row hashes");
+  if (st == IA_OK) st = IA_ALLOC(mine, d->n_rows > 0 ? d->n_rows : 1, "row hashes");
+  if (st == IA_OK) st = IA_ALLOC(counts, size, "counts");
+  if (st == IA_OK) st = IA_ALLOC(displs, size, "displacements");
+  IA_CALL_GOTO(ia_agree(comm, st));
+  for (int64_t r = 0; r < d->n_rows; r++)
+    mine[r] = row_hash(d->train.indices + d->train.indptr[r],
+                       d->train.indptr[r + 1] - d->train.indptr[r]);
+  for (int p = 0; p < size; p++) {
+    int64_t b, c;
+    ia_row_block(n, size, p, &b, &c);
+    counts[p] = (int)c;
+    displs[p] = (int)b;
+  }
+  MPI_Allgatherv(mine, (int)d->n_rows, MPI_UINT64_T, hashes, counts, displs, MPI_UINT64_T, comm);
+  for (int64_t i = 0; i < n; i++) all[i] = (hashed_user){hashes[i], i};
+  qsort(all, (size_t)n, sizeof *all, by_hash);
+  rep = (int64_t *)hashes; /* reused: the representatives */
+  for (int64_t i = 0; i < n; i++)
+    if (i == 0 || all[i].hash != all[i - 1].hash) rep[kept++] = all[i].user;
+  qsort(rep, (size_t)kept, sizeof *rep, by_int64);
+  int64_t u = want < kept ? want : kept;
+  st = IA_ALLOC(pick, u > 0 ? u : 1, "Nyström centers");
+  if (st == IA_OK) st = ia_rng_choose(seed, IA_RNG_SAMPLE, 0, kept, u, pick);
+  IA_CALL_GOTO(ia_agree(comm, st));
+  for (int64_t i = 0; i < u; i++) pick[i] = rep[pick[i]];
+  *out = pick;
+  *n_out = u;
+  *n_distinct = kept;
+  pick = NULL;
+done:
+  free(all);
+  free(hashes);
+  free(mine);
+  free(counts);
+  free(displs);
+  free(pick);
+  return st;
+}
+
+/* --gpus: one rank drives the devices of its node, for the exact fit (the
+ * U × U matrix of a sample or of Nyström centers is small). On the CPU only
+ * when asked for by --device cpu: host slices of the same layout. */
+static ia_status check_gpus(const ia_train_opts *o, const ia_grid *g, ia_backend *be,
+                            int sampled) {
+  IA_CHECK(g->size == 1, IA_ERR_ARG,
+           "--gpus %d drives the GPUs of one node from one rank: run one rank (mpirun -np 1), "
+           "or leave --gpus out for one GPU per rank and ScaLAPACK",
+           o->gpus);
+  IA_CHECK(!sampled, IA_ERR_ARG,
+           "--gpus applies to the exact fit: the kernel of --train-users or --centers fits one "
+           "GPU");
+  IA_CHECK(ia_backend_device(be) == IA_DEVICE_CUDA || o->device == IA_DEVICE_CPU, IA_ERR_DEVICE,
+           "--gpus %d: no GPU is visible (with --device cpu, --gpus N splits K into N host "
+           "slices of the same layout, which checks it but is no faster)",
+           o->gpus);
+  return IA_OK;
+}
+
+/* Several GPUs: the sizes of ia_infae_md_bytes, and on the first the
+ * evaluation's blocks and the splits' rows. */
+static ia_status md_memory_check(const ia_train_opts *o, const ia_dataset *d, ia_md *md, int nb,
+                                 const char *where) {
+  if (ia_backend_device(ia_md_backend(md, 0)) != IA_DEVICE_CUDA) return IA_OK;
+  double dev = 0, prim = 0;
+  ia_infae_md_bytes(d->n_users, d->n_items, nb, o->precision, ia_md_count(md), &dev, &prim);
+  /* The evaluation: a block of score columns, the rows it reads from host
+   * memory (a span of users a little wider than the block), the splits. */
+  prim += 8.0 * (double)d->n_items * (double)(eval_chunk(d) + 2) +
+          (o->precision == IA_FP64 ? 8.0 : 4.0) * 2.0 * (double)d->n_items * (double)eval_chunk(d) +
+          12.0 * (double)(d->train_nnz + d->val_nnz + d->test_nnz);
+  double have = (double)ia_md_free_bytes(md);
+  IA_CHECK(prim <= have, IA_ERR_NOMEM,
+           "∞-AE on %s needs %.2f GiB on the first GPU and %.2f GiB on each other, %.2f GiB are "
+           "free on the fullest; use more --gpus or --precision fp32 (or, without --gpus, "
+           "--train-users or --centers)",
+           where, prim / 1073741824.0, dev / 1073741824.0, have / 1073741824.0);
+  return IA_OK;
+}
+
+static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dataset *d,
+                             ia_evaluator *ev, ia_train_result *r) {
+  ia_status st = IA_OK;
+  ia_grid g = {0};
+  ia_infae *m = NULL;
+  ia_backend *be = NULL;
+  ia_md *md = NULL;
+  ia_rank_eval re = {0};
+  double *cols = NULL;
+  int64_t *fit = NULL;
+  const double *grid = o->lambdas ? o->lambdas : ia_infae_grid;
+  int n = o->lambdas ? o->n_lambdas : (int)(sizeof ia_infae_grid / sizeof *ia_infae_grid);
+  IA_CHECK(n >= 1 && n <= IA_MAX_LAMBDAS, IA_ERR_ARG, "between 1 and %d λ values",
+           IA_MAX_LAMBDAS);
+  int nystrom = o->centers > 0;
+  int64_t u = o->train_users > 0 && o->train_users < d->n_users ? o->train_users : d->n_users;
+  int64_t distinct = 0;
+  IA_CALL(ia_grid_create(comm, o->nprow, o->npcol, &g));
+  if (nystrom) {
+    IA_CALL_GOTO(distinct_centers(comm, d, o->seed, o->centers, &fit, &u, &distinct));
+    ia_log_info("[train] Nyström: every user fit through %lld centers drawn among %lld distinct "
+                "train rows of %lld users (seed %llu)",
+                (long long)u, (long long)distinct, (long long)d->n_users,
+                (unsigned long long)o->seed);
+  }
+  r->has_lambda = 1;
+  r->n_lambdas = n;
+  r->precision = o->precision;
+  r->nprow = g.nprow;
+  r->npcol = g.npcol;
+  r->block_size = o->block_size > 0 ? o->block_size : 256;
+  r->fit_users = u;
+  r->nystrom = nystrom;
+
+  /* Plan first: refuse before allocating when a rank would not fit. */
+  ia_infae_plan plan;
+  ia_infae_plan_make(d->n_users, d->n_items, u, d->train_nnz, g.size, g.nprow, g.npcol,
+                     r->block_size, o->precision, n > 1, nystrom, 0, &plan);
+  int64_t limit = o->memory_limit;
+  if (limit <= 0) IA_CALL_GOTO(ia_memory_per_rank(comm, &limit));
+  /* --gpus: K is on the GPUs (checked below); the host holds α, the kept α
+   * (the prediction rows) and the dataset's rows. */
+  double host = o->gpus > 0 ? plan.bytes_total - plan.bytes_kernel - plan.bytes_panels +
+                                  (o->precision == IA_FP64 ? 8.0 : 4.0) * (double)u *
+                                      (double)d->n_items
+                            : plan.bytes_total;
+  if (o->gpus > 0 && o->device == IA_DEVICE_CPU) host = plan.bytes_total * 2.0;
+  r->bytes_per_rank = host;
+  if (host > (double)limit) {
+    ia_plan_print(&plan, d->n_users, d->n_items, u, g.size, o->precision, n,
+                  o->precision == IA_FP64 ? 40.0 : 80.0);
+    IA_CHECK_GOTO(0, IA_ERR_NOMEM,
+                  "∞-AE needs %.2f GiB per rank, above the limit of %.2f GiB (--memory-limit); "
+                  "use more ranks, --precision fp32, --train-users or --centers",
+                  host / 1073741824.0, (double)limit / 1073741824.0);
+  }
+  IA_CALL_GOTO(ia_backend_open(comm, o->device, &be));
+  snprintf(r->device, sizeof r->device, "%s", ia_backend_describe(be));
+  if (o->gpus > 0) {
+    IA_CALL_GOTO(ia_agree(comm, check_gpus(o, &g, be, u < d->n_users || nystrom)));
+    IA_CALL_GOTO(ia_md_open(be, o->gpus, &md));
+    snprintf(r->device, sizeof r->device, "%s", ia_md_describe(md));
+    IA_CALL_GOTO(md_memory_check(o, d, md, r->block_size, r->device));
+  } else if (g.size == 1 && ia_backend_device(be) == IA_DEVICE_CUDA) {
+    /* One rank on a GPU: K (and its copy), X/α, the predictions and the
+     * kernel panels live in device memory; fp64 kernels are made through an
+     * FP32 Gram tile of a few of their U columns (U × U, or n × U for
+     * NTK(C, X)). */
+    double need = plan.bytes_device;
+    /* The evaluation: a block of FP64 score columns, the splits' rows. */
+    need += 8.0 * (double)d->n_items * (double)(eval_chunk(d) + 2) +
+            12.0 * (double)(d->train_nnz + d->val_nnz + d->test_nnz) +
+            20.0 * (double)d->negatives.indptr[d->n_rows];
+    double have = (double)ia_backend_free_bytes(be);
+    IA_CHECK_GOTO(need <= have, IA_ERR_NOMEM,
+                  "∞-AE needs %.2f GiB of GPU memory, %.2f GiB are free on %s; use more ranks, "
+                  "--precision fp32, --train-users, --centers or --device cpu",
+                  need / 1073741824.0, have / 1073741824.0, r->device);
+  }
+  ia_log_info("[train] ∞-AE %s on a %dx%d grid (block %d) on %s%s: %.2f GiB per rank planned, "
+              "limit %.2f GiB",
+              o->precision == IA_FP64 ? "fp64" : "fp32", g.nprow, g.npcol, r->block_size,
+              r->device, g.size > 1 ? " (rank 0)" : "", host / 1073741824.0,
+              (double)limit / 1073741824.0);
+  if (u < d->n_users && !nystrom) {
+    st = IA_ALLOC(fit, u, "user sample");
+    if (st == IA_OK) st = ia_rng_choose(o->seed, IA_RNG_SAMPLE, 0, d->n_users, u, fit);
+    IA_CALL_GOTO(ia_agree(comm, st));
+    ia_log_info("[train] fitting on a random sample of %lld of %lld users (seed %llu)",
+                (long long)u, (long long)d->n_users, (unsigned long long)o->seed);
+  }
+  ia_infae_opts io = {.backend = be,
+                      .nb = r->block_size,
+                      .precision = o->precision,
+                      .keep_kernel = n > 1,
+                      .fit_users = fit,
+                      .n_fit = u,
+                      .nystrom = nystrom,
+                      .md = md};
+  IA_CALL_GOTO(ia_infae_create(&g, o->data, &io, &m));
+  const ia_infae_stats *s = ia_infae_get_stats(m);
+  double t = ia_time();
+  IA_CALL_GOTO(ia_infae_gram(m, &r->trace_k));
+  r->t_gram = ia_time() - t;
+  if (nystrom)
+    ia_log_info("[train] Nyström K_mm = LLᵀ, Φ = K_nm·L⁻ᵀ (%lld×%lld), ΦᵀΦ, ΦᵀX: %.2f s, %.1f "
+                "GFLOP/s; tr(K_nn) = %.10g",
+                (long long)d->n_users, (long long)u, r->t_gram, gflops(&s->gram), r->trace_k);
+  else
+    ia_log_info("[train] gram K = NTK(X, X) %lld×%lld: %.2f s, %.1f GFLOP/s; trace(K) = %.10g",
+                (long long)u, (long long)u, r->t_gram, gflops(&s->gram), r->trace_k);
+  if (o->kernel_samples) IA_CALL_GOTO(ia_agree(comm, kernel_samples(comm, o, d, m, r)));
+  if (ia_infae_on_backend(m)) { /* one rank: rank the predictions where they are */
+    int64_t c = eval_chunk(d);
+    st = ia_rank_eval_create(be, d, c, &re);
+    if (st == IA_OK)
+      st = ia_be_alloc(be, sizeof(double) * (size_t)(c * d->n_items), "score columns",
+                       (void **)&cols);
+    IA_CALL_GOTO(ia_agree(comm, st));
+  }
+  int best = -1;
+  scorer sc = {d, m, ia_infae_on_backend(m) ? &re : NULL, cols};
+  for (int k = 0; k < n; k++) {
+    r->lambdas[k] = grid[k];
+    t = ia_time();
+    ia_step f0 = s->factor, s0 = s->solve;
+    st = ia_infae_fit(m, grid[k]);
+    if (skip_failed(&st, n, grid[k], &r->skipped[k])) continue;
+    IA_CALL_GOTO(st);
+    double tf = ia_time() - t;
+    r->t_fit += tf;
+    ia_step fs = {s->factor.seconds - f0.seconds, s->factor.flops - f0.flops};
+    ia_step ss = {s->solve.seconds - s0.seconds, s->solve.flops - s0.flops};
+    ia_log_info("[train] λ = %g: Cholesky %.2f s (%.1f GFLOP/s), solve %.2f s (%.1f GFLOP/s)",
+                grid[k], fs.seconds, gflops(&fs), ss.seconds, gflops(&ss));
+    t = ia_time();
+    IA_CALL_GOTO(ia_infae_predict(m, 0));
+    IA_CALL_GOTO(evaluate(comm, &sc, ev, 0, &r->val[k]));
+    double te = ia_time() - t;
+    r->t_val += te;
+    char what[48];
+    snprintf(what, sizeof what, "val λ=%g", grid[k]);
+    log_metrics(what, &r->val[k], te);
+    if (best < 0 || r->val[k].v[IA_HR100] > r->val[best].v[IA_HR100]) {
+      best = k;
+      IA_CALL_GOTO(ia_infae_keep(m));
+    }
+  }
+  IA_CHECK_GOTO(best >= 0, IA_ERR_NOTSPD, "every λ of the grid failed to factor");
+  r->best_lambda = grid[best];
+  r->lambda_prime = ia_infae_lambda_prime(m);
+  t = ia_time();
+  IA_CALL_GOTO(ia_infae_predict(m, 1));
+  IA_CALL_GOTO(evaluate(comm, &sc, ev, 1, &r->test));
+  r->t_test = ia_time() - t;
+  char what[48];
+  snprintf(what, sizeof what, "test λ=%g", r->best_lambda);
+  log_metrics(what, &r->test, r->t_test);
+  ia_log_info("[train] test NTK(C, X) %.2f s (%.1f GFLOP/s), product with α %.2f s (%.1f "
+              "GFLOP/s), row redistribution %.2f s in all",
+              s->test_gram.seconds, gflops(&s->test_gram), s->test_gemm.seconds,
+              gflops(&s->test_gemm), s->redistribute.seconds);
+  r->steps = *s;
+  r->gram_flops = s->gram.flops;
+  r->fit_flops = s->factor.flops + s->solve.flops;
+  if (o->out) IA_CALL_GOTO(save_infae(m, &g, o, d, r, fit));
+done:
+  free(fit);
+  if (be) ia_be_free(be, cols);
+  ia_rank_eval_free(&re);
+  ia_infae_free(&m);
+  ia_md_close(&md);
+  ia_backend_close(&be);
+  ia_grid_free(&g);
+  return st;
+}
+
+/* --train-on: ∞-AE or EASE fitted on a summary's S (μ dense rows),
+ * evaluated on the real users. */
+static ia_status train_on_sample(MPI_Comm comm, const ia_train_opts *o, const ia_dataset *d,
+                                 ia_evaluator *ev, const char *model, ia_train_result *r) {
+  int is_infae = !strcmp(model, "infae");
+  double *s = NULL, *b = NULL, t = ia_time();
+  int64_t mu, items;
+  ia_krr m = {0};
+  IA_CALL(ia_summary_read_sample(comm, o->train_on, o->data, &s, &mu, &items));
+  ia_log_info("[train] fitting on the %lld users of %s", (long long)mu, o->train_on);
+  r->fit_users = mu;
+  ia_status st = IA_OK;
+  if (!strcmp(model, "recoder")) {
+    IA_CALL_GOTO(ia_train_recoder(comm, o, d, ev, s, mu, r));
+    goto done;
+  }
+  if (is_infae) {
+    const double *grid = o->lambdas ? o->lambdas : ia_distill_grid;
+    int n = o->lambdas ? o->n_lambdas : (int)(sizeof ia_distill_grid / sizeof *ia_distill_grid);
+    IA_CALL_GOTO(ia_agree(comm, ia_krr_init(&m, mu, items)));
+    ia_krr_kernel(&m, s);
+    IA_CALL_GOTO(ia_sample_infae(comm, d, ev, &m, grid, n, 1, 1, r));
+    r->t_fit = ia_time() - t;
+    /* m is fitted at the best λ. */
+    if (o->out) IA_CALL_GOTO(save_sample(comm, o, r, s, m.alpha, mu, items));
+  } else {
+    const double *grid = o->lambdas ? o->lambdas : ia_ease_grid;
+    int n = o->lambdas ? o->n_lambdas : (int)(sizeof ia_ease_grid / sizeof *ia_ease_grid);
+    IA_CALL_GOTO(ia_sample_ease(comm, d, ev, s, mu, grid, n, r, o->out ? &b : NULL));
+    r->t_fit = ia_time() - t;
+    if (o->out) IA_CALL_GOTO(save_ease(comm, o, r, b, items));
+  }
+done:
+  ia_krr_free(&m);
+  free(b);
+  free(s);
+  return st;
+}
+
+ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
+  ia_status st = IA_OK;
+  ia_dataset d = {0};
+  ia_evaluator *ev = NULL;
+  double *g = NULL, *b = NULL; /* EASE: XᵀX, the best B for --out */
+  int rank, size;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  memset(r, 0, sizeof *r);
+  double t0 = ia_time(), t;
+  const char *model = o->model ? o->model : "infae";
+  int is_ease = !strcmp(model, "ease"), is_infae = !strcmp(model, "infae");
+  int is_recoder = !strcmp(model, "recoder");
+  IA_CHECK(is_ease || is_infae || is_recoder || !strcmp(model, "pop"), IA_ERR_ARG,
+           "--model must be infae, ease, recoder or pop (got '%s')", model);
+  IA_CHECK(o->data, IA_ERR_ARG, "--data is required");
+  for (int k = 0; k < o->n_lambdas; k++)
+    IA_CHECK(o->lambdas[k] >= 0, IA_ERR_ARG, "--lambdas: every λ must be ≥ 0 (got %g)",
+             o->lambdas[k]);
+  IA_CHECK(!o->out || !is_pop(model), IA_ERR_ARG,
+           "--out writes ∞-AE, EASE and Recoder models; PopRec's scores are the item counts "
+           "of the dataset");
+  IA_CHECK(!o->train_on || (!is_pop(model) && o->train_users == 0 && o->centers == 0),
+           IA_ERR_ARG,
+           "--train-on fits ∞-AE, EASE or Recoder on a summary; it takes neither --model pop, "
+           "--train-users nor --centers");
+  IA_CHECK(o->centers == 0 || is_infae, IA_ERR_ARG, "--centers is for ∞-AE (--model infae)");
+  IA_CHECK(o->gpus == 0 || (is_infae && !o->train_on), IA_ERR_ARG,
+           "--gpus is for ∞-AE on the train split (--model infae, without --train-on)");
+  IA_CHECK(o->train_users == 0 || is_infae, IA_ERR_ARG,
+           "--train-users is for ∞-AE (--model infae)");
+  IA_CHECK(o->centers == 0 || o->train_users == 0, IA_ERR_ARG,
+           "--centers and --train-users exclude each other: Nyström fits every user");
+  IA_CHECK(o->centers == 0 || !o->kernel_samples, IA_ERR_ARG,
+           "--kernel-samples needs the exact fit (no --centers)");
+  snprintf(r->model, sizeof r->model, "%s", model);
+  r->ranks = size;
+  ia_path inputs[] = {{"data", o->data}, {"train-on", o->train_on}};
+  ia_path outputs[] = {{"out", o->out}, {"metrics-json", o->metrics_json}};
+  IA_CALL(ia_paths_check(comm, inputs, 2, outputs, 2));
+
+  /* Users in contiguous blocks of ceil(n/size) over ranks: the layout the
+   * ∞-AE predictions arrive in. */
+  int64_t n_users, n_items, begin, count;
+  IA_CALL(ia_dataset_dims(comm, o->data, &n_users, &n_items));
+  if (o->train_users >= n_users)
+    ia_log_warn("--train-users %lld is not fewer than the %lld users: every user is fit (the "
+                "exact ∞-AE)",
+                (long long)o->train_users, (long long)n_users);
+  if (o->centers >= n_users)
+    ia_log_warn("--centers %lld is not fewer than the %lld users: every distinct user is a "
+                "center (the exact ∞-AE, by Nyström's algebra)",
+                (long long)o->centers, (long long)n_users);
+  ia_row_block(n_users, size, rank, &begin, &count);
+  IA_CALL(ia_dataset_read(comm, o->data, begin, count, o->kernel_samples != NULL, &d));
+  r->t_read = ia_time() - t0;
+  r->users = d.n_users;
+  r->items = d.n_items;
+  r->train_nnz = d.train_nnz;
+  snprintf(r->sha256, sizeof r->sha256, "%s", d.source_sha256);
+  ia_log_info("[train] %s: %lld users, %lld items, train %lld; %d rank(s); read %.2f s",
+              o->data, (long long)d.n_users, (long long)d.n_items, (long long)d.train_nnz, size,
+              r->t_read);
+  ia_log_verbose("[train] rank 0 holds users [%lld, %lld); dataset sha256 %s", (long long)begin,
+                 (long long)(begin + count), d.source_sha256);
+  st = ia_evaluator_create(d.item_train_count, d.n_items, d.train_nnz, &ev);
+  IA_CALL_GOTO(ia_agree(comm, st));
+  scorer sc = {&d, NULL, NULL, NULL};
+
+  if (o->train_on) {
+    IA_CALL_GOTO(train_on_sample(comm, o, &d, ev, model, r));
+  } else if (is_recoder) {
+    IA_CALL_GOTO(ia_train_recoder(comm, o, &d, ev, NULL, 0, r));
+  } else if (is_infae) {
+    IA_CALL_GOTO(train_infae(comm, o, &d, ev, r));
+  } else if (!is_ease) {
+    r->n_lambdas = 1;
+    t = ia_time();
+    IA_CALL_GOTO(evaluate(comm, &sc, ev, 0, &r->val[0]));
+    r->t_val = ia_time() - t;
+    log_metrics("val", &r->val[0], r->t_val);
+    t = ia_time();
+    IA_CALL_GOTO(evaluate(comm, &sc, ev, 1, &r->test));
+    r->t_test = ia_time() - t;
+    log_metrics("test", &r->test, r->t_test);
+  } else {
+    const double *grid = o->lambdas ? o->lambdas : ia_ease_grid;
+    int n = o->lambdas ? o->n_lambdas : (int)(sizeof ia_ease_grid / sizeof *ia_ease_grid);
+    IA_CALL_GOTO(ia_agree(comm, IA_ALLOC(g, d.n_items * d.n_items, "EASE Gram XᵀX")));
+    t = ia_time();
+    double flops = 0;
+    IA_CALL_GOTO(ia_ease_gram(comm, &d.train, g, &flops));
+    MPI_Allreduce(MPI_IN_PLACE, &flops, 1, MPI_DOUBLE, MPI_SUM, comm);
+    r->t_gram = ia_time() - t;
+    r->gram_flops = flops;
+    ia_log_info("[train] gram XᵀX %lld×%lld: %.2f s", (long long)d.n_items, (long long)d.n_items,
+                r->t_gram);
+    ia_log_verbose("[train] gram: %.3g integer adds over all ranks", flops);
+    IA_CALL_GOTO(ia_ease_select(comm, &d, ev, g, grid, n, "train", r, o->out ? &b : NULL));
+    if (o->out) IA_CALL_GOTO(save_ease(comm, o, r, b, d.n_items));
+  }
+  r->t_total = ia_time() - t0;
+  r->peak_rss = ia_peak_rss(comm);
+done:
+  free(g);
+  free(b);
+  ia_evaluator_free(&ev);
+  ia_dataset_free(&d);
+  return st;
+}
+
+void ia_train_print(const ia_train_result *r) {
+  const char *sel = r->by_epoch ? "epoch" : "λ";
+  ia_log_info("\nmodel %s, %lld users × %lld items, %d rank(s)%s%s", r->model,
+              (long long)r->users, (long long)r->items, r->ranks, r->has_lambda ? ", " : "",
+              r->has_lambda ? (r->by_epoch ? "epoch chosen by validation HR@100"
+                                           : "λ chosen by validation HR@100")
+                            : "");
+  char head[256] = "", line[256];
+  int w = snprintf(head, sizeof head, "%-14s", "");
+  for (int m = 0; m < IA_N_METRICS; m++)
+    w += snprintf(head + w, sizeof head - (size_t)w, " %9s", ia_metric_names[m]);
+  ia_log_info("%s", head);
+  for (int k = 0; k < r->n_lambdas + 1; k++) {
+    const ia_metrics *m = k < r->n_lambdas ? &r->val[k] : &r->test;
+    char label[32];
+    if (k == r->n_lambdas)
+      snprintf(label, sizeof label, "test");
+    else if (r->has_lambda)
+      snprintf(label, sizeof label, "val %s=%g%s", sel, r->lambdas[k],
+               r->lambdas[k] == r->best_lambda ? " *" : "");
+    else
+      snprintf(label, sizeof label, "val");
+    if (k < r->n_lambdas && r->skipped[k]) {
+      ia_log_info("%-14s skipped (not positive definite)", label);
+      continue;
+    }
+    w = snprintf(line, sizeof line, "%-14s", label);
+    for (int q = 0; q < IA_N_METRICS; q++)
+      w += snprintf(line + w, sizeof line - (size_t)w, q == IA_AUC ? " %9.4f" : " %9.3f",
+                    m->v[q]);
+    ia_log_info("%s", line);
+  }
+  ia_log_info("time: read %.2f s, gram %.2f s, fit %.2f s (%.1f GFLOP/s), validation %.2f s, "
+              "test %.2f s, total %.2f s",
+              r->t_read, r->t_gram, r->t_fit, r->t_fit > 0 ? r->fit_flops / r->t_fit / 1e9 : 0.0,
+              r->t_val, r->t_test, r->t_total);
+}
+
+static cJSON *metrics_json(const ia_metrics *m) {
+  cJSON *o = cJSON_CreateObject();
+  for (int q = 0; q < IA_N_METRICS; q++) cJSON_AddNumberToObject(o, ia_metric_names[q], m->v[q]);
+  cJSON_AddNumberToObject(o, "users", (double)m->users);
+  return o;
+}
+
+char *ia_train_json(const ia_train_opts *o, const ia_train_result *r) {
+  cJSON *root = cJSON_CreateObject();
+  if (!root) return NULL;
+  cJSON_AddStringToObject(root, "model", r->model);
+  if (r->by_epoch)
+    cJSON_AddNumberToObject(root, "best_epoch", r->best_lambda);
+  else if (r->has_lambda)
+    cJSON_AddNumberToObject(root, "best_lambda", r->best_lambda);
+  else
+    cJSON_AddNullToObject(root, "best_lambda");
+  cJSON *val = cJSON_AddObjectToObject(root, "val");
+  for (int k = 0; k < r->n_lambdas; k++) {
+    char key[32];
+    snprintf(key, sizeof key, r->has_lambda ? "%.17g" : "none", r->lambdas[k]);
+    if (r->skipped[k])
+      cJSON_AddStringToObject(val, key, "skipped: not positive definite");
+    else
+      cJSON_AddItemToObject(val, key, metrics_json(&r->val[k]));
+  }
+  cJSON_AddItemToObject(root, "test", metrics_json(&r->test));
+  cJSON *tm = cJSON_AddObjectToObject(root, "timings_s");
+  cJSON_AddNumberToObject(tm, "read", r->t_read);
+  cJSON_AddNumberToObject(tm, "gram", r->t_gram);
+  cJSON_AddNumberToObject(tm, "fit", r->t_fit);
+  cJSON_AddNumberToObject(tm, "validation", r->t_val);
+  cJSON_AddNumberToObject(tm, "test", r->t_test);
+  cJSON_AddNumberToObject(tm, "total", r->t_total);
+  cJSON_AddNumberToObject(root, "peak_rss_bytes", r->peak_rss);
+  ia_json_provenance(root, o->data, r->sha256, r->users, r->items, r->train_nnz, r->ranks,
+                     o->command);
+  if (!strcmp(r->model, "recoder")) {
+    const ia_recoder_opts *q = &o->recoder;
+    cJSON *x = cJSON_AddObjectToObject(root, "recoder");
+    cJSON *h = cJSON_AddArrayToObject(x, "hidden");
+    for (int l = 0; l < q->n_hidden; l++) cJSON_AddItemToArray(h, cJSON_CreateNumber(q->hidden[l]));
+    cJSON_AddStringToObject(x, "activation", ia_act_name(q->act));
+    cJSON_AddStringToObject(x, "loss", ia_loss_name(q->loss));
+    cJSON_AddNumberToObject(x, "dropout", q->dropout);
+    cJSON_AddNumberToObject(x, "confidence", q->confidence);
+    cJSON_AddNumberToObject(x, "lr", q->lr);
+    cJSON_AddNumberToObject(x, "batch", (double)q->batch);
+    cJSON_AddNumberToObject(x, "epochs", q->epochs);
+    cJSON_AddNumberToObject(x, "seed", (double)o->seed);
+    cJSON_AddNumberToObject(x, "weights", (double)r->params);
+    cJSON_AddNumberToObject(x, "fit_users", (double)r->fit_users);
+    cJSON_AddNumberToObject(x, "steps", (double)r->steps_done);
+    cJSON_AddNumberToObject(x, "steps_per_s", r->steps_per_s);
+    cJSON_AddNumberToObject(x, "final_epoch_loss", r->final_loss);
+    cJSON_AddNumberToObject(x, "train_flops", r->fit_flops);
+    cJSON_AddNumberToObject(x, "train_gflops_per_s",
+                            r->t_fit > 0 ? r->fit_flops / r->t_fit / 1e9 : 0.0);
+    cJSON_AddStringToObject(x, "device", r->device);
+  }
+  if (!strcmp(r->model, "infae")) {
+    cJSON *x = cJSON_AddObjectToObject(root, "infae");
+    cJSON_AddStringToObject(x, "precision", r->precision == IA_FP64 ? "fp64" : "fp32");
+    cJSON_AddStringToObject(x, "device", r->device);
+    cJSON_AddNumberToObject(x, "trace_K", r->trace_k);
+    cJSON_AddNumberToObject(x, "lambda_prime", r->lambda_prime);
+    cJSON_AddStringToObject(x, "fit", r->nystrom ? "nystrom" : "exact");
+    cJSON_AddNumberToObject(x, "fit_users", (double)r->fit_users);
+    char grid[32];
+    snprintf(grid, sizeof grid, "%dx%d", r->nprow, r->npcol);
+    cJSON_AddStringToObject(x, "grid", grid);
+    cJSON_AddNumberToObject(x, "block_size", r->block_size);
+    cJSON_AddNumberToObject(x, "planned_bytes_per_rank", r->bytes_per_rank);
+    if (r->n_kernel > 0) {
+      cJSON *ks = cJSON_AddArrayToObject(x, "K_samples_by_original_user_id");
+      for (int k = 0; k < r->n_kernel; k++) {
+        cJSON *e = cJSON_CreateArray();
+        cJSON_AddItemToArray(e, cJSON_CreateString(r->kernel_ids[k][0]));
+        cJSON_AddItemToArray(e, cJSON_CreateString(r->kernel_ids[k][1]));
+        cJSON_AddItemToArray(e, cJSON_CreateNumber(r->kernel_values[k]));
+        cJSON_AddItemToArray(ks, e);
+      }
+    }
+    cJSON *steps = cJSON_AddObjectToObject(x, "steps");
+    const char *names[] = {"read", "gram", "factor", "solve", "predict", "test_gram",
+                           "test_gemm", "redistribute"};
+    const ia_step *v[] = {&r->steps.read,    &r->steps.gram,      &r->steps.factor,
+                          &r->steps.solve,   &r->steps.predict,   &r->steps.test_gram,
+                          &r->steps.test_gemm, &r->steps.redistribute};
+    for (int k = 0; k < 8; k++) {
+      cJSON *st = cJSON_AddObjectToObject(steps, names[k]);
+      cJSON_AddNumberToObject(st, "seconds", v[k]->seconds);
+      cJSON_AddNumberToObject(st, "flops", v[k]->flops);
+      cJSON_AddNumberToObject(st, "gflops_per_s",
+                              v[k]->seconds > 0 ? v[k]->flops / v[k]->seconds / 1e9 : 0.0);
+    }
+  }
+  char *text = cJSON_Print(root);
+  cJSON_Delete(root);
+  return text;
+}
+
+ia_status ia_train_write_json(const ia_train_opts *o, const ia_train_result *r, const char *path) {
+  ia_status st = IA_OK;
+  char tmp[4096] = "";
+  FILE *f = NULL;
+  char *text = ia_train_json(o, r);
+
+  IA_CHECK_GOTO(text, IA_ERR_NOMEM, "out of memory printing JSON");
+  IA_CALL_GOTO(ia_tmp_name(path, 0, tmp, sizeof tmp));
+  f = fopen(tmp, "w");
+  IA_CHECK_GOTO(f, IA_ERR_IO, "cannot write %s", tmp);
+  int ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+  ok = (fclose(f) == 0) && ok;
+  f = NULL;
+  IA_CHECK_GOTO(ok, IA_ERR_IO, "cannot write %s", tmp);
+done:
+  if (tmp[0]) st = ia_tmp_commit(tmp, path, st);
+  free(text);
+  return st;
+}

@@ -1,0 +1,45 @@
+#include "infae/core/csr.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+ia_status ia_csr_alloc(ia_csr *m, int64_t n_rows, int64_t n_cols, int64_t nnz) {
+  memset(m, 0, sizeof *m);
+  m->n_rows = n_rows;
+  m->n_cols = n_cols;
+  IA_CALL(IA_ZALLOC(m->indptr, n_rows + 1, "CSR row pointers"));
+  ia_status st = IA_ALLOC(m->indices, nnz, "CSR column indices");
+  if (st != IA_OK) ia_csr_free(m);
+  return st;
+}
+
+void ia_csr_free(ia_csr *m) {
+  free(m->indptr);
+  free(m->indices);
+  memset(m, 0, sizeof *m);
+}
+
+int ia_csr_has(const ia_csr *m, int64_t r, int32_t c) {
+  int64_t lo = m->indptr[r], hi = m->indptr[r + 1];
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (m->indices[mid] < c)
+      lo = mid + 1;
+    else if (m->indices[mid] > c)
+      hi = mid;
+    else
+      return 1;
+  }
+  return 0;
+}
+
+static int cmp_i32(const void *a, const void *b) {
+  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  return (x > y) - (x < y);
+}
+
+void ia_csr_sort_rows(ia_csr *m) {
+  for (int64_t r = 0; r < m->n_rows; r++)
+    qsort(m->indices + m->indptr[r], (size_t)(m->indptr[r + 1] - m->indptr[r]), sizeof(int32_t),
+          cmp_i32);
+}

@@ -1,0 +1,141 @@
+/* Multi-sample Gumbel-softmax rows (see include/infae/core/gumbel.h).
+ *
+ * This file is built with -O3 -ffast-math so that the logf/exp loops use the
+ * vector math library; its inputs are finite by construction. Philox runs
+ * four counters per AVX2 vector where the CPU has it (the same integers as
+ * Random123's scalar philox4x32, which is the fallback). */
+#include "infae/core/gumbel.h"
+
+#include <Random123/philox.h>
+#include <math.h>
+#include <string.h>
+
+#include "infae/core/rng.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define IA_HAVE_AVX2_PATH 1
+#endif
+
+static inline float uniform23(uint32_t w) { return ((float)(w >> 9) + 0.5f) * 0x1.0p-23f; }
+
+/* Counter of block j (4 columns) of (row, k) at this step. */
+static inline philox4x32_ctr_t counter(const ia_gumbel *g, int64_t row, int k, uint32_t j) {
+  philox4x32_ctr_t c = {{j, (uint32_t)row, ((uint32_t)IA_RNG_GUMBEL << 24) | (uint32_t)k,
+                         (uint32_t)g->step}};
+  return c;
+}
+
+/* Column of word q of block j: blocks come in groups of four covering 16
+ * columns, word q of block 4g + l → column 16g + 4q + l (what the AVX2 path
+ * stores without a transpose); the blocks after the last full group map
+ * word q of block j → column 4j + q. */
+static void uniforms_scalar(const ia_gumbel *g, int64_t row, int k, int64_t j0, float *u) {
+  philox4x32_key_t key = {{(uint32_t)g->seed, (uint32_t)(g->seed >> 32)}};
+  int64_t d = g->d, full = d / 16 * 4;
+  for (int64_t j = j0; 4 * j < d; j++) {
+    philox4x32_ctr_t o = philox4x32_R(10, counter(g, row, k, (uint32_t)j), key);
+    for (int q = 0; q < 4; q++) {
+      int64_t col = j < full ? 16 * (j / 4) + 4 * q + j % 4 : 4 * j + q;
+      if (col < d) u[col] = uniform23(o.v[q]);
+    }
+  }
+}
+
+#ifdef IA_HAVE_AVX2_PATH
+/* Four Philox blocks per step: lane l holds block j + l in the low 32 bits
+ * of a 64-bit slot, so _mm256_mul_epu32 gives the full 32×32→64 products.
+ * Returns the first block not done. */
+__attribute__((target("avx2"))) static int64_t uniforms_avx2(const ia_gumbel *g, int64_t row,
+                                                             int k, float *u) {
+  const __m256i m0 = _mm256_set1_epi64x(PHILOX_M4x32_0), m1 = _mm256_set1_epi64x(PHILOX_M4x32_1);
+  const __m256i low = _mm256_set1_epi64x(0xffffffff), pack = _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0);
+  const __m128 half = _mm_set1_ps(0.5f), scale = _mm_set1_ps(0x1.0p-23f);
+  philox4x32_ctr_t c = counter(g, row, k, 0);
+  int64_t full = g->d / 16 * 4;
+  int64_t j = 0;
+  for (; j < full; j += 4) {
+    __m256i x[4] = {_mm256_setr_epi64x(j, j + 1, j + 2, j + 3), _mm256_set1_epi64x(c.v[1]),
+                    _mm256_set1_epi64x(c.v[2]), _mm256_set1_epi64x(c.v[3])};
+    uint32_t k0 = (uint32_t)g->seed, k1 = (uint32_t)(g->seed >> 32);
+    for (int r = 0; r < 10; r++) {
+      __m256i p0 = _mm256_mul_epu32(x[0], m0), p1 = _mm256_mul_epu32(x[2], m1);
+      __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), x[1]),
+                                    _mm256_set1_epi64x(k0));
+      __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), x[3]),
+                                    _mm256_set1_epi64x(k1));
+      x[1] = _mm256_and_si256(p1, low);
+      x[3] = _mm256_and_si256(p0, low);
+      x[0] = n0;
+      x[2] = n2;
+      k0 += PHILOX_W32_0;
+      k1 += PHILOX_W32_1;
+    }
+    for (int q = 0; q < 4; q++) { /* the four lanes' word q → columns 16g + 4q + (0..3) */
+      __m256i w = _mm256_permutevar8x32_epi32(_mm256_srli_epi64(x[q], 9), pack);
+      __m128 f = _mm_cvtepi32_ps(_mm256_castsi256_si128(w));
+      _mm_storeu_ps(u + 4 * j + 4 * q, _mm_mul_ps(_mm_add_ps(f, half), scale));
+    }
+  }
+  return j;
+}
+#endif
+
+__attribute__((target_clones("avx2", "default"))) static void gumbel_of_uniform(int64_t d,
+                                                                                float *x) {
+  for (int64_t i = 0; i < d; i++) x[i] = -logf(-logf(x[i]));
+}
+
+void ia_gumbel_noise(const ia_gumbel *g, int64_t row, int k, float *noise) {
+  int64_t j0 = 0;
+#ifdef IA_HAVE_AVX2_PATH
+  if (__builtin_cpu_supports("avx2")) j0 = uniforms_avx2(g, row, k, noise);
+#endif
+  uniforms_scalar(g, row, k, j0, noise);
+  gumbel_of_uniform(g->d, noise);
+}
+
+/* p = softmax((z + noise)/τ) into y (d doubles), from the float noise. */
+__attribute__((target_clones("avx2", "default"))) static void softmax_row(
+    int64_t d, double tau, const double *z, const float *noise, double *y) {
+  double it = 1.0 / tau, m = (z[0] + (double)noise[0]) * it, s = 0;
+  for (int64_t i = 0; i < d; i++) {
+    y[i] = (z[i] + (double)noise[i]) * it;
+    m = y[i] > m ? y[i] : m;
+  }
+  for (int64_t i = 0; i < d; i++) {
+    y[i] = exp(y[i] - m);
+    s += y[i];
+  }
+  double inv = 1.0 / s;
+  for (int64_t i = 0; i < d; i++) y[i] *= inv;
+}
+
+/* Scratch: y (d doubles), then the noise (d floats, in the d + 8 doubles after it). */
+static void sample(const ia_gumbel *g, int64_t row, int k, const double *z, double *scratch) {
+  float *noise = (float *)(scratch + g->d);
+  ia_gumbel_noise(g, row, k, noise);
+  softmax_row(g->d, g->tau, z, noise, scratch);
+}
+
+void ia_gumbel_row(const ia_gumbel *g, int64_t row, const double *z, double *a, double *scratch) {
+  int64_t d = g->d;
+  memset(a, 0, sizeof(double) * (size_t)d);
+  for (int k = 0; k < g->samples; k++) {
+    sample(g, row, k, z, scratch);
+    for (int64_t i = 0; i < d; i++) a[i] += scratch[i];
+  }
+}
+
+void ia_gumbel_row_vjp(const ia_gumbel *g, int64_t row, const double *z, const double *da,
+                       double *dz, double *scratch) {
+  int64_t d = g->d;
+  double it = 1.0 / g->tau;
+  memset(dz, 0, sizeof(double) * (size_t)d);
+  for (int k = 0; k < g->samples; k++) {
+    sample(g, row, k, z, scratch);
+    double dot = 0;
+    for (int64_t i = 0; i < d; i++) dot += scratch[i] * da[i];
+    for (int64_t i = 0; i < d; i++) dz[i] += it * scratch[i] * (da[i] - dot);
+  }
+}

@@ -1,0 +1,882 @@
+#include "infae/data/prepare.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "infae/core/idmap.h"
+#include "infae/core/log.h"
+#include "infae/data/split.h"
+
+/* ---- streaming line reader (hashes every byte it reads) ---------------- */
+
+enum { READ_CHUNK = 8 << 20, MAX_LINE = 1 << 20 };
+
+typedef struct {
+  FILE *f;
+  const char *path;
+  char *buf;
+  size_t len, pos;
+  int eof;
+  int64_t line_no;
+  EVP_MD_CTX *sha; /* borrowed */
+} reader;
+
+static ia_status reader_open(reader *r, const char *path, EVP_MD_CTX *sha) {
+  memset(r, 0, sizeof *r);
+  r->path = path;
+  r->sha = sha;
+  r->f = fopen(path, "rb");
+  IA_CHECK(r->f, IA_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+  ia_status st = IA_ALLOC(r->buf, READ_CHUNK + MAX_LINE, "read buffer");
+  if (st != IA_OK) fclose(r->f);
+  return st;
+}
+
+static void reader_close(reader *r) {
+  if (r->f) fclose(r->f);
+  free(r->buf);
+  memset(r, 0, sizeof *r);
+}
+
+/* Next line without its terminator; *got = 0 at end of file. */
+static ia_status reader_next(reader *r, char **line, size_t *len, int *got) {
+  for (;;) {
+    char *start = r->buf + r->pos;
+    char *nl = memchr(start, '\n', r->len - r->pos);
+    if (nl || (r->eof && r->pos < r->len)) {
+      size_t n = nl ? (size_t)(nl - start) : r->len - r->pos;
+      r->pos += n + (nl ? 1 : 0);
+      if (n > 0 && start[n - 1] == '\r') n--;
+      start[n] = '\0';
+      *line = start;
+      *len = n;
+      *got = 1;
+      r->line_no++;
+      return IA_OK;
+    }
+    if (r->eof) {
+      *got = 0;
+      return IA_OK;
+    }
+    IA_CHECK(r->len - r->pos < MAX_LINE, IA_ERR_FORMAT, "%s:%lld: line longer than %d bytes",
+             r->path, (long long)r->line_no + 1, MAX_LINE);
+    memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+    r->len -= r->pos;
+    r->pos = 0;
+    size_t n = fread(r->buf + r->len, 1, READ_CHUNK, r->f);
+    IA_CHECK(!ferror(r->f), IA_ERR_IO, "error reading %s: %s", r->path, strerror(errno));
+    if (n > 0) EVP_DigestUpdate(r->sha, r->buf + r->len, n);
+    r->len += n;
+    if (n == 0) r->eof = 1;
+  }
+}
+
+/* A quoted, shortened copy of a bad line for error messages: printable
+ * bytes as they are, others as \xNN, "..." when it is cut. */
+static const char *excerpt(const char *line, size_t len) {
+  static char out[128];
+  const size_t room = sizeof out - 4; /* keeps "..." and the terminator */
+  size_t k = 0, i = 0;
+  for (; i < len; i++) {
+    unsigned char c = (unsigned char)line[i];
+    int printable = c >= 32 && c < 127;
+    if (k + (printable ? 1 : 4) > room) break;
+    if (printable)
+      out[k++] = (char)c;
+    else
+      k += (size_t)snprintf(out + k, sizeof out - k, "\\x%02x", c);
+  }
+  memcpy(out + k, i < len ? "..." : "", i < len ? 4 : 1);
+  return out;
+}
+
+/* ---- fields ------------------------------------------------------------- */
+
+typedef struct {
+  const char *p;
+  size_t len;
+} field;
+
+enum { MAX_FIELDS = 64 };
+
+/* Splits on a separator string ("::", ",", "\t") or, with sep NULL, on runs
+ * of blanks. Returns the number of fields in the line, of which the first
+ * MAX_FIELDS are stored (the count is what line lengths are compared by). */
+static int split_fields(const char *s, size_t len, const char *sep, field *f) {
+  int n = 0;
+  const char *end = s + len;
+  if (!sep) {
+    while (s < end) {
+      while (s < end && (*s == ' ' || *s == '\t')) s++;
+      if (s == end) break;
+      const char *b = s;
+      while (s < end && *s != ' ' && *s != '\t') s++;
+      if (n < MAX_FIELDS) f[n] = (field){b, (size_t)(s - b)};
+      n++;
+    }
+    return n;
+  }
+  size_t sl = strlen(sep);
+  for (;;) {
+    const char *hit = NULL;
+    for (const char *q = s; q + sl <= end; q++)
+      if (!memcmp(q, sep, sl)) {
+        hit = q;
+        break;
+      }
+    const char *e = hit ? hit : end;
+    if (n < MAX_FIELDS) f[n] = (field){s, (size_t)(e - s)};
+    n++;
+    if (!hit) return n;
+    s = hit + sl;
+  }
+}
+
+static int is_uint(field f) {
+  if (f.len == 0 || f.len > 18) return 0;
+  for (size_t i = 0; i < f.len; i++)
+    if (f.p[i] < '0' || f.p[i] > '9') return 0;
+  return 1;
+}
+
+static int is_token(field f) {
+  if (f.len == 0) return 0;
+  for (size_t i = 0; i < f.len; i++)
+    if ((unsigned char)f.p[i] <= ' ' || f.p[i] == 127) return 0;
+  return 1;
+}
+
+/* Well-formed UTF-8 (no overlong forms, surrogates or code points above
+ * U+10FFFF): ids are stored as UTF-8 strings. */
+static int is_utf8(field f) {
+  const unsigned char *p = (const unsigned char *)f.p, *end = p + f.len;
+  while (p < end) {
+    unsigned c = *p;
+    int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
+    if (n < 0 || end - p <= n) return 0; /* not a lead byte, or cut short */
+    unsigned cp = n == 0 ? c : n == 1 ? c & 0x1F : n == 2 ? c & 0x0F : c & 0x07;
+    for (int k = 1; k <= n; k++) {
+      if ((p[k] & 0xC0) != 0x80) return 0;
+      cp = (cp << 6) | (p[k] & 0x3F);
+    }
+    static const unsigned least[4] = {0, 0x80, 0x800, 0x10000};
+    if (cp < least[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    p += n + 1;
+  }
+  return 1;
+}
+
+/* ---- header lines ------------------------------------------------------- */
+
+/* Digits with an optional sign: what ids of numeric files look like. */
+static int is_number(field f) {
+  size_t k = f.len > 0 && (f.p[0] == '-' || f.p[0] == '+');
+  if (k == f.len) return 0;
+  for (; k < f.len; k++)
+    if (f.p[k] < '0' || f.p[k] > '9') return 0;
+  return 1;
+}
+
+/* A column name of the usual rating files (MovieLens' ratings.csv, Douban,
+ * Last.fm, Amazon, Book-Crossing, Yelp), compared without case, quotes, a
+ * leading '#', '_', '-', '.' or blanks: "userId", "user_id", "\"User-ID\"". */
+static int is_header_word(field f) {
+  static const char *words[] = {
+      "user", "users", "userid", "uid", "reviewer", "reviewerid", "customer", "customerid",
+      "item", "items", "itemid", "iid", "movie", "movieid", "product", "productid", "asin",
+      "book", "bookid", "isbn", "artist", "artistid", "track", "trackid", "song", "business",
+      "businessid", "rating", "ratings", "score", "stars", "weight", "playcount", "timestamp",
+      "time", "date", "datetime", "split", "tag", "tagid"};
+  char w[16];
+  size_t n = 0;
+  for (size_t k = 0; k < f.len; k++) {
+    char c = f.p[k];
+    if (c == '"' || c == '\'' || c == '_' || c == '-' || c == '.' || c == ' ' ||
+        (c == '#' && n == 0))
+      continue;
+    if (n + 1 == sizeof w) return 0;
+    w[n++] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  }
+  w[n] = '\0';
+  for (size_t k = 0; k < sizeof words / sizeof *words; k++)
+    if (!strcmp(w, words[k])) return 1;
+  return 0;
+}
+
+/* What the first data line of a tsv/csv file without --header told, to tell
+ * a header from ids that are strings: a header's ids are non-numeric on its
+ * line only (Douban's `user item rating split`), string ids are so on every line. */
+typedef struct {
+  int64_t line_no;                      /* of the first data line; 0 before it */
+  int n_fields;                         /* its field count */
+  int user_text, item_text;             /* its user / item field is not a number */
+  int later_user_text, later_item_text; /* ... and so is one on a later line */
+  int64_t later;                        /* data lines after it */
+  char text[128];                       /* its excerpt, for the message */
+} first_line;
+
+static ia_status header_refuse(const char *path, const first_line *h, const char *why) {
+  return ia_error_set(IA_ERR_FORMAT, __FILE__, __LINE__,
+                      "%s:%lld: '%s' looks like a header line (%s); add --header to skip it",
+                      path, (long long)h->line_no, h->text, why);
+}
+
+/* The first data line: refused at once when its user or item field is a
+ * column name, or when they are not numbers and another field is. */
+static ia_status header_first(first_line *h, const char *path, int64_t line_no, const field *f,
+                              int n, int ucol, int icol, const char *line, size_t len) {
+  memset(h, 0, sizeof *h);
+  h->line_no = line_no;
+  h->n_fields = n;
+  snprintf(h->text, sizeof h->text, "%s", excerpt(line, len));
+  int stored = n < MAX_FIELDS ? n : MAX_FIELDS;
+  h->user_text = ucol < stored && !is_number(f[ucol]);
+  h->item_text = icol < stored && !is_number(f[icol]);
+  for (int k = 0; k < stored; k++) {
+    if (!is_header_word(f[k])) continue;
+    char why[96];
+    if (k == ucol || k == icol)
+      snprintf(why, sizeof why, "'%.*s' is a column name", (int)(f[k].len < 40 ? f[k].len : 40),
+               f[k].p);
+    else if (h->user_text || h->item_text)
+      snprintf(why, sizeof why, "non-numeric ids next to the column name '%.*s'",
+               (int)(f[k].len < 40 ? f[k].len : 40), f[k].p);
+    else
+      continue;
+    return header_refuse(path, h, why);
+  }
+  return IA_OK;
+}
+
+static void header_later(first_line *h, const field *f, int n, int ucol, int icol) {
+  int stored = n < MAX_FIELDS ? n : MAX_FIELDS;
+  h->later++;
+  h->later_user_text |= ucol < stored && !is_number(f[ucol]);
+  h->later_item_text |= icol < stored && !is_number(f[icol]);
+}
+
+/* After later lines: non-numeric ids on the first line only make it a header. */
+static ia_status header_verdict(const first_line *h, const char *path) {
+  if (h->line_no == 0 || h->later == 0) return IA_OK;
+  if ((h->user_text && !h->later_user_text) || (h->item_text && !h->later_item_text))
+    return header_refuse(path, h, "its ids are not numbers, those of the lines below are");
+  return IA_OK;
+}
+
+/* ---- raw interactions ---------------------------------------------------- */
+
+typedef struct {
+  ia_idmap *users, *items;
+  int32_t *u, *i;
+  int8_t *split; /* split-tsv only */
+  int64_t n, cap;
+  int64_t lines;
+  int64_t adj_base; /* adjacency: number of the first line of the next file */
+} raw_pairs;
+
+static ia_status pairs_push(raw_pairs *p, int32_t u, int32_t i, int split) {
+  if (p->n == p->cap) {
+    int64_t cap = p->cap ? p->cap + p->cap / 2 : 1 << 20;
+    int32_t *nu = realloc(p->u, sizeof *nu * (size_t)cap);
+    if (nu) p->u = nu;
+    int32_t *ni = nu ? realloc(p->i, sizeof *ni * (size_t)cap) : NULL;
+    if (ni) p->i = ni;
+    int8_t *ns = ni ? realloc(p->split, (size_t)cap) : NULL;
+    if (ns) p->split = ns;
+    IA_CHECK(nu && ni && ns, IA_ERR_NOMEM, "out of memory holding %lld interactions",
+             (long long)cap);
+    p->cap = cap;
+  }
+  p->u[p->n] = u;
+  p->i[p->n] = i;
+  p->split[p->n] = (int8_t)split;
+  p->n++;
+  return IA_OK;
+}
+
+typedef struct {
+  const ia_prepare_opts *o;
+  const char *sep; /* NULL = blanks */
+  const char *expect;
+} line_format;
+
+static int next_token(const char **s, const char *end, field *t) {
+  const char *q = *s;
+  while (q < end && (*q == ' ' || *q == '\t')) q++;
+  const char *b = q;
+  while (q < end && *q != ' ' && *q != '\t') q++;
+  *s = q;
+  *t = (field){b, (size_t)(q - b)};
+  return q > b;
+}
+
+/* One line of an adjacency list: [user] [count] item item ..., blank-separated
+ * and as long as it needs (no MAX_FIELDS); without a user field the user is
+ * user_no, the line's 0-based number. */
+static ia_status parse_adjacency(const line_format *lf, const char *path, int64_t line_no,
+                                 int64_t user_no, int first, const char *line, size_t len,
+                                 raw_pairs *p) {
+  const ia_prepare_opts *o = lf->o;
+  const char *s = line, *end = line + len;
+  field t, fu, fc;
+  if (first && !o->header) {
+    first_line h = {.line_no = line_no};
+    snprintf(h.text, sizeof h.text, "%s", excerpt(line, len));
+    int count_at = o->no_count ? -1 : o->user_first ? 1 : 0;
+    for (int k = 0; next_token(&s, end, &t); k++) {
+      char why[96];
+      if (is_header_word(t))
+        snprintf(why, sizeof why, "'%.*s' is a column name", (int)(t.len < 40 ? t.len : 40), t.p);
+      else if (k == count_at && !is_uint(t))
+        snprintf(why, sizeof why, "its count is not a number");
+      else
+        continue;
+      return header_refuse(path, &h, why);
+    }
+    s = line;
+  }
+  char num[24];
+  if (o->user_first) {
+    next_token(&s, end, &fu); /* blank lines never get here */
+  } else {
+    snprintf(num, sizeof num, "%lld", (long long)user_no);
+    fu = (field){num, strlen(num)};
+  }
+  int64_t count = -1, n = 0;
+  if (!o->no_count) {
+    IA_CHECK(next_token(&s, end, &fc) && is_uint(fc), IA_ERR_FORMAT,
+             "%s:%lld: expected %s, got '%s'", path, (long long)line_no, lf->expect,
+             excerpt(line, len));
+    count = 0;
+    for (size_t k = 0; k < fc.len; k++) count = 10 * count + (fc.p[k] - '0');
+  }
+  IA_CHECK(is_token(fu), IA_ERR_FORMAT, "%s:%lld: expected %s, got '%s'", path, (long long)line_no,
+           lf->expect, excerpt(line, len));
+  IA_CHECK(is_utf8(fu), IA_ERR_FORMAT,
+           "%s:%lld: the user id is not UTF-8 text (got '%s'); ids are stored as UTF-8: "
+           "convert the file first (e.g. iconv -f latin1 -t utf-8)",
+           path, (long long)line_no, excerpt(line, len));
+  int32_t u = -1;
+  while (next_token(&s, end, &t)) {
+    IA_CHECK(is_token(t), IA_ERR_FORMAT, "%s:%lld: expected %s, got '%s'", path,
+             (long long)line_no, lf->expect, excerpt(line, len));
+    IA_CHECK(is_utf8(t), IA_ERR_FORMAT,
+             "%s:%lld: the item id is not UTF-8 text (got '%s'); ids are stored as UTF-8: "
+             "convert the file first (e.g. iconv -f latin1 -t utf-8)",
+             path, (long long)line_no, excerpt(line, len));
+    if (u < 0) IA_CALL(ia_idmap_intern(p->users, fu.p, fu.len, &u));
+    int32_t i;
+    IA_CALL(ia_idmap_intern(p->items, t.p, t.len, &i));
+    IA_CALL(pairs_push(p, u, i, 0));
+    n++;
+  }
+  IA_CHECK(count < 0 || count == n, IA_ERR_FORMAT,
+           "%s:%lld: the count %lld does not match the %lld item ids that follow in '%s' "
+           "(--no-count reads lists without a count)",
+           path, (long long)line_no, (long long)count, (long long)n, excerpt(line, len));
+  return IA_OK;
+}
+
+static ia_status parse_file(const line_format *lf, const char *path, EVP_MD_CTX *sha,
+                            raw_pairs *p, double t0) {
+  ia_status st = IA_OK;
+  reader r;
+  char *line;
+  size_t len;
+  int got;
+  field f[MAX_FIELDS];
+  int32_t movie = -1;
+  const char *fmt = lf->o->format;
+  int is_ml = !strcmp(fmt, "movielens"), is_nf = !strcmp(fmt, "netflix"),
+      is_split = !strcmp(fmt, "split-tsv"), is_adj = !strcmp(fmt, "adjacency");
+  first_line hl = {0};
+  int seen = 0;
+  int ucol = lf->o->user_col - 1, icol = lf->o->item_col - 1;
+  int need = (ucol > icol ? ucol : icol) + 1;
+  IA_CALL(reader_open(&r, path, sha));
+  for (;;) {
+    IA_CALL_GOTO(reader_next(&r, &line, &len, &got));
+    if (!got) break;
+    if ((lf->o->header && r.line_no == 1)) continue;
+    size_t k = 0;
+    while (k < len && (line[k] == ' ' || line[k] == '\t')) k++;
+    if (k == len) continue; /* blank line */
+    p->lines++;
+    if (p->lines % 10000000 == 0) {
+      double dt = ia_time() - t0;
+      ia_log_info("[prepare] %.0fM lines %.1f s %.2fM lines/s", p->lines / 1e6, dt,
+                  p->lines / 1e6 / dt);
+    }
+    if (is_adj) {
+      int64_t user_no = p->adj_base + r.line_no - 1 - (lf->o->header != 0);
+      IA_CALL_GOTO(parse_adjacency(lf, path, r.line_no, user_no, !seen, line, len, p));
+      seen = 1;
+      continue;
+    }
+    int32_t u, i;
+    int split = 0;
+    if (is_nf) {
+      if (line[len - 1] == ':') {
+        field m = {line, len - 1};
+        IA_CHECK_GOTO(is_uint(m), IA_ERR_FORMAT, "%s:%lld: bad movie header '%s'", path,
+                      (long long)r.line_no, excerpt(line, len));
+        IA_CALL_GOTO(ia_idmap_intern(p->items, m.p, m.len, &movie));
+        continue;
+      }
+      int n = split_fields(line, len, ",", f);
+      IA_CHECK_GOTO(n == 3 && is_uint(f[0]) && movie >= 0, IA_ERR_FORMAT,
+                    "%s:%lld: expected %s, got '%s'", path, (long long)r.line_no,
+                    movie >= 0 ? lf->expect : "a 'movieid:' line first", excerpt(line, len));
+      IA_CALL_GOTO(ia_idmap_intern(p->users, f[0].p, f[0].len, &u));
+      i = movie;
+    } else {
+      int n = split_fields(line, len, lf->sep, f);
+      field fu, fi;
+      int ok, other_length = 0;
+      if (is_ml) {
+        ok = n == 4 && is_uint(f[0]) && is_uint(f[1]);
+        fu = f[0];
+        fi = f[1];
+      } else if (is_split) {
+        if (r.line_no == 1 && n == 3 && !is_uint(f[2])) continue; /* header */
+        ok = n == 3 && is_token(f[0]) && is_token(f[1]) && f[2].len == 1 && f[2].p[0] >= '0' &&
+             f[2].p[0] <= '2';
+        fu = f[0];
+        fi = f[1];
+        if (ok) split = f[2].p[0] - '0';
+      } else {
+        if (!hl.line_no && !lf->o->header) {
+          IA_CALL_GOTO(header_first(&hl, path, r.line_no, f, n, ucol, icol, line, len));
+        } else if (!hl.line_no) {
+          hl.line_no = r.line_no;
+          hl.n_fields = n;
+        } else {
+          header_later(&hl, f, n, ucol, icol);
+          other_length = !lf->o->ragged && n != hl.n_fields;
+        }
+        ok = n >= need && is_token(f[ucol]) && is_token(f[icol]);
+        if (ok) {
+          fu = f[ucol];
+          fi = f[icol];
+        }
+      }
+      IA_CHECK_GOTO(ok, IA_ERR_FORMAT, "%s:%lld: expected %s, got '%s'", path,
+                    (long long)r.line_no, lf->expect, excerpt(line, len));
+      if (other_length) { /* a header shorter or longer than the data is named as such */
+        IA_CALL_GOTO(header_verdict(&hl, path));
+        IA_CHECK_GOTO(0, IA_ERR_FORMAT,
+                      "%s:%lld: expected %d fields as on line %lld, got %d in '%s' "
+                      "(--ragged accepts lines of different lengths)",
+                      path, (long long)r.line_no, hl.n_fields, (long long)hl.line_no, n,
+                      excerpt(line, len));
+      }
+      IA_CHECK_GOTO(is_utf8(fu) && is_utf8(fi), IA_ERR_FORMAT,
+                    "%s:%lld: the %s id is not UTF-8 text (got '%s'); ids are stored as UTF-8: "
+                    "convert the file first (e.g. iconv -f latin1 -t utf-8)",
+                    path, (long long)r.line_no, is_utf8(fu) ? "item" : "user",
+                    excerpt(line, len));
+      IA_CALL_GOTO(ia_idmap_intern(p->users, fu.p, fu.len, &u));
+      IA_CALL_GOTO(ia_idmap_intern(p->items, fi.p, fi.len, &i));
+    }
+    IA_CALL_GOTO(pairs_push(p, u, i, split));
+  }
+  IA_CALL_GOTO(header_verdict(&hl, path));
+  p->adj_base += r.line_no - (lf->o->header && r.line_no > 0);
+done:
+  reader_close(&r);
+  return st;
+}
+
+/* ---- inputs: files, or a Netflix directory -------------------------------- */
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int netflix_name(const char *name) {
+  size_t n = strlen(name);
+  return n > 4 && !strcmp(name + n - 4, ".txt") &&
+         (!strncmp(name, "mv_", 3) || !strncmp(name, "combined_data_", 14));
+}
+
+/* Expands directories (netflix) into their data files, sorted by name. */
+static ia_status list_inputs(const ia_prepare_opts *o, char ***out, int *n_out) {
+  ia_status st = IA_OK;
+  char **v = NULL;
+  int n = 0, cap = 0;
+  DIR *dir = NULL;
+  for (int k = 0; k < o->n_inputs; k++) {
+    struct stat sb;
+    IA_CHECK_GOTO(stat(o->inputs[k], &sb) == 0, IA_ERR_IO, "cannot read %s: %s", o->inputs[k],
+                  strerror(errno));
+    int first = n;
+    if (S_ISDIR(sb.st_mode)) {
+      IA_CHECK_GOTO(!strcmp(o->format, "netflix"), IA_ERR_ARG,
+                    "%s is a directory; only --format netflix reads directories", o->inputs[k]);
+      dir = opendir(o->inputs[k]);
+      IA_CHECK_GOTO(dir, IA_ERR_IO, "cannot list %s: %s", o->inputs[k], strerror(errno));
+      for (struct dirent *e; (e = readdir(dir));) {
+        if (!netflix_name(e->d_name)) continue;
+        if (n == cap) {
+          cap = cap ? cap * 2 : 64;
+          char **nv = realloc(v, sizeof *nv * (size_t)cap);
+          IA_CHECK_GOTO(nv, IA_ERR_NOMEM, "out of memory listing %s", o->inputs[k]);
+          v = nv;
+        }
+        size_t len = strlen(o->inputs[k]) + strlen(e->d_name) + 2;
+        IA_CALL_GOTO(IA_ALLOC(v[n], len, "path"));
+        snprintf(v[n], len, "%s/%s", o->inputs[k], e->d_name);
+        n++;
+      }
+      closedir(dir);
+      dir = NULL;
+      IA_CHECK_GOTO(n > first, IA_ERR_EMPTY,
+                    "%s holds no mv_*.txt or combined_data_*.txt files", o->inputs[k]);
+      qsort(v + first, (size_t)(n - first), sizeof *v, cmp_str);
+    } else {
+      if (n == cap) {
+        cap = cap ? cap * 2 : 64;
+        char **nv = realloc(v, sizeof *nv * (size_t)cap);
+        IA_CHECK_GOTO(nv, IA_ERR_NOMEM, "out of memory");
+        v = nv;
+      }
+      v[n] = strdup(o->inputs[k]);
+      IA_CHECK_GOTO(v[n], IA_ERR_NOMEM, "out of memory");
+      n++;
+    }
+  }
+done:
+  if (dir) closedir(dir);
+  if (st != IA_OK) {
+    for (int k = 0; k < n; k++) free(v[k]);
+    free(v);
+    v = NULL;
+    n = 0;
+  }
+  *out = v;
+  *n_out = n;
+  return st;
+}
+
+/* ---- assembling the dataset --------------------------------------------- */
+
+/* rank[id] = position of id in sorted order. */
+static ia_status sorted_rank(const ia_idmap *m, int32_t **rank) {
+  int32_t *order = NULL;
+  IA_CALL(ia_idmap_sorted(m, &order));
+  int64_t n = ia_idmap_size(m);
+  ia_status st = IA_ALLOC(*rank, n, "id ranks");
+  if (st == IA_OK)
+    for (int64_t k = 0; k < n; k++) (*rank)[order[k]] = (int32_t)k;
+  free(order);
+  return st;
+}
+
+/* CSR of the pairs whose split is `which` (-1: all), rows = sorted users,
+ * columns = sorted items, rows sorted and deduplicated. */
+static ia_status build_csr(const raw_pairs *p, const int32_t *urank, const int32_t *irank,
+                           int which, ia_csr *m, int64_t *dups) {
+  int64_t nu = ia_idmap_size(p->users), ni = ia_idmap_size(p->items), nnz = 0;
+  for (int64_t e = 0; e < p->n; e++)
+    if (which < 0 || p->split[e] == which) nnz++;
+  IA_CALL(ia_csr_alloc(m, nu, ni, nnz));
+  for (int64_t e = 0; e < p->n; e++)
+    if (which < 0 || p->split[e] == which) m->indptr[urank[p->u[e]] + 1]++;
+  for (int64_t r = 0; r < nu; r++) m->indptr[r + 1] += m->indptr[r];
+  int64_t *fill = NULL;
+  ia_status st = IA_ALLOC(fill, nu, "CSR fill");
+  if (st != IA_OK) {
+    ia_csr_free(m);
+    return st;
+  }
+  memcpy(fill, m->indptr, sizeof *fill * (size_t)nu);
+  for (int64_t e = 0; e < p->n; e++)
+    if (which < 0 || p->split[e] == which) m->indices[fill[urank[p->u[e]]]++] = irank[p->i[e]];
+  free(fill);
+  ia_csr_sort_rows(m);
+  int64_t w = 0;
+  for (int64_t r = 0; r < nu; r++) {
+    int64_t b = m->indptr[r], e = m->indptr[r + 1];
+    m->indptr[r] = w;
+    for (int64_t k = b; k < e; k++)
+      if (k == b || m->indices[k] != m->indices[k - 1]) m->indices[w++] = m->indices[k];
+  }
+  m->indptr[nu] = w;
+  *dups += nnz - w;
+  return IA_OK;
+}
+
+static ia_status ids_from_map(const ia_idmap *m, const int32_t *rank, char ***out) {
+  int64_t n = ia_idmap_size(m);
+  char **v = NULL;
+  IA_CALL(IA_ZALLOC(v, n, "ids"));
+  for (int64_t k = 0; k < n; k++) {
+    v[rank[k]] = strdup(ia_idmap_key(m, (int32_t)k));
+    if (!v[rank[k]]) {
+      for (int64_t j = 0; j < n; j++) free(v[j]);
+      free(v);
+      IA_CHECK(0, IA_ERR_NOMEM, "out of memory copying ids");
+    }
+  }
+  *out = v;
+  return IA_OK;
+}
+
+/* Keeps rows with at least min entries, renumbering users densely. */
+static ia_status drop_small_users(ia_csr *all, char **user_ids, int min, int64_t *n_kept,
+                                  int64_t *dropped) {
+  int64_t w = 0, pos = 0;
+  for (int64_t r = 0; r < all->n_rows; r++) {
+    int64_t b = all->indptr[r], e = all->indptr[r + 1];
+    if (e - b >= min) {
+      all->indptr[w] = pos;
+      memmove(all->indices + pos, all->indices + b, sizeof(int32_t) * (size_t)(e - b));
+      pos += e - b;
+      user_ids[w++] = user_ids[r];
+    } else {
+      free(user_ids[r]);
+    }
+  }
+  all->indptr[w] = pos;
+  *dropped = all->n_rows - w;
+  all->n_rows = w;
+  *n_kept = w;
+  return IA_OK;
+}
+
+static void count_items(ia_dataset *d) {
+  memset(d->item_train_count, 0, sizeof(int64_t) * (size_t)d->n_items);
+  for (int64_t e = 0; e < ia_csr_nnz(&d->train); e++) d->item_train_count[d->train.indices[e]]++;
+  d->train_nnz = ia_csr_nnz(&d->train);
+  d->val_nnz = ia_csr_nnz(&d->val);
+  d->test_nnz = ia_csr_nnz(&d->test);
+}
+
+/* Reads `user item` negatives through the dataset's id maps. */
+static ia_status import_negatives(const char *path, const raw_pairs *p, const int32_t *urank,
+                                  const int32_t *irank, EVP_MD_CTX *sha, ia_csr *neg) {
+  ia_status st = IA_OK;
+  reader r;
+  char *line;
+  size_t len;
+  int got;
+  field f[MAX_FIELDS];
+  raw_pairs q = {0};
+  int64_t nu = ia_idmap_size(p->users), ni = ia_idmap_size(p->items);
+  IA_CALL(reader_open(&r, path, sha));
+  for (;;) {
+    IA_CALL_GOTO(reader_next(&r, &line, &len, &got));
+    if (!got) break;
+    int n = split_fields(line, len, NULL, f);
+    if (n == 0) continue;
+    if (r.line_no == 1 && n == 2 && f[0].len == 4 && !memcmp(f[0].p, "user", 4)) continue;
+    IA_CHECK_GOTO(n == 2, IA_ERR_FORMAT, "%s:%lld: expected 'user item', got '%s'", path,
+                  (long long)r.line_no, excerpt(line, len));
+    int32_t u = ia_idmap_find(p->users, f[0].p, f[0].len);
+    int32_t i = ia_idmap_find(p->items, f[1].p, f[1].len);
+    IA_CHECK_GOTO(u >= 0, IA_ERR_FORMAT, "%s:%lld: user '%.*s' is not in the split", path,
+                  (long long)r.line_no, (int)f[0].len, f[0].p);
+    IA_CHECK_GOTO(i >= 0, IA_ERR_FORMAT, "%s:%lld: item '%.*s' is not in the split", path,
+                  (long long)r.line_no, (int)f[1].len, f[1].p);
+    IA_CALL_GOTO(pairs_push(&q, urank[u], irank[i], 0));
+  }
+  /* Keep the file's order within each user (it decides AUC tie order). */
+  IA_CALL_GOTO(ia_csr_alloc(neg, nu, ni, q.n));
+  for (int64_t e = 0; e < q.n; e++) neg->indptr[q.u[e] + 1]++;
+  for (int64_t k = 0; k < nu; k++) neg->indptr[k + 1] += neg->indptr[k];
+  {
+    int64_t *fill = NULL;
+    IA_CALL_GOTO(IA_ALLOC(fill, nu, "CSR fill"));
+    memcpy(fill, neg->indptr, sizeof *fill * (size_t)nu);
+    for (int64_t e = 0; e < q.n; e++) neg->indices[fill[q.u[e]]++] = q.i[e];
+    free(fill);
+  }
+done:
+  reader_close(&r);
+  free(q.u);
+  free(q.i);
+  free(q.split);
+  return st;
+}
+
+static ia_status count_two_split_pairs(ia_dataset *d) {
+  /* A (user,item) listed in two splits is kept in both (docs/protocol.md §1). */
+  int64_t twice = 0;
+  const ia_csr *m[3] = {&d->train, &d->val, &d->test};
+  for (int64_t r = 0; r < d->n_rows; r++)
+    for (int a = 0; a < 3; a++)
+      for (int64_t e = m[a]->indptr[r]; e < m[a]->indptr[r + 1]; e++)
+        for (int b = a + 1; b < 3; b++) twice += ia_csr_has(m[b], r, m[a]->indices[e]);
+  d->pairs_in_two_splits = twice;
+  return IA_OK;
+}
+
+static ia_status check_opts(const ia_prepare_opts *o, line_format *lf) {
+  static const char *formats[] = {"movielens", "tsv", "csv", "netflix", "split-tsv",
+                                  "adjacency"};
+  int known = 0;
+  for (size_t k = 0; k < sizeof formats / sizeof *formats; k++)
+    known |= o->format && !strcmp(o->format, formats[k]);
+  IA_CHECK(known, IA_ERR_ARG,
+           "--format must be movielens, tsv, csv, netflix, split-tsv or adjacency (got '%s')",
+           o->format ? o->format : "");
+  IA_CHECK(o->n_inputs > 0, IA_ERR_ARG, "--input is required");
+  IA_CHECK(o->user_col >= 1 && o->item_col >= 1 && o->user_col <= MAX_FIELDS &&
+               o->item_col <= MAX_FIELDS && o->user_col != o->item_col,
+           IA_ERR_ARG, "--user-col and --item-col must be distinct columns in 1..%d",
+           MAX_FIELDS);
+  IA_CHECK(o->min_user_interactions >= 1, IA_ERR_ARG, "--min-user-interactions must be >= 1");
+  IA_CHECK(o->n_negatives >= 0, IA_ERR_ARG, "--negatives-per-user must be >= 0");
+  IA_CHECK(!o->negatives || !strcmp(o->format, "split-tsv"), IA_ERR_ARG,
+           "--negatives FILE is only for --format split-tsv (other formats draw them)");
+  int tabular = !strcmp(o->format, "tsv") || !strcmp(o->format, "csv"),
+      adjacency = !strcmp(o->format, "adjacency");
+  IA_CHECK(!o->ragged || tabular, IA_ERR_ARG, "--ragged is only for --format tsv or csv");
+  IA_CHECK(!(o->no_count || o->user_first) || adjacency, IA_ERR_ARG,
+           "--no-count and --user-first are only for --format adjacency");
+  IA_CHECK(!o->sep || !adjacency, IA_ERR_ARG,
+           "--sep is not for --format adjacency (its fields are separated by blanks)");
+  memset(lf, 0, sizeof *lf);
+  lf->o = o;
+  if (!strcmp(o->format, "movielens")) {
+    lf->sep = "::";
+    lf->expect = "'user::item::rating::timestamp' with integer ids";
+  } else if (!strcmp(o->format, "netflix")) {
+    lf->expect = "'user,rating,date' with an integer user id";
+  } else if (!strcmp(o->format, "split-tsv")) {
+    lf->sep = NULL;
+    lf->expect = "'user item split' with split 0, 1 or 2";
+  } else if (adjacency) {
+    if (o->user_first)
+      lf->expect = o->no_count ? "'user item item ...'" : "'user count item item ...'";
+    else
+      lf->expect = o->no_count ? "'item item ...' (user = line number from 0)"
+                               : "'count item item ...' (user = line number from 0)";
+  } else {
+    const char *sep = o->sep ? o->sep : (!strcmp(o->format, "csv") ? "," : "space");
+    if (!strcmp(sep, "space"))
+      lf->sep = NULL;
+    else if (!strcmp(sep, "tab"))
+      lf->sep = "\t";
+    else
+      lf->sep = sep;
+    IA_CHECK(!lf->sep || lf->sep[0], IA_ERR_ARG, "--sep must not be empty");
+    lf->expect = !strcmp(o->format, "csv") ? "comma-separated fields with user and item columns"
+                                           : "separated fields with user and item columns";
+  }
+  return IA_OK;
+}
+
+ia_status ia_prepare(const ia_prepare_opts *o, ia_dataset *d) {
+  ia_status st = IA_OK;
+  line_format lf;
+  raw_pairs p = {0};
+  char **files = NULL;
+  int n_files = 0;
+  int32_t *urank = NULL, *irank = NULL;
+  ia_csr all = {0};
+  EVP_MD_CTX *sha = NULL;
+  double t0 = ia_time();
+  memset(d, 0, sizeof *d);
+  IA_CALL(check_opts(o, &lf));
+  IA_CALL_GOTO(list_inputs(o, &files, &n_files));
+  IA_CALL_GOTO(ia_idmap_create(&p.users));
+  IA_CALL_GOTO(ia_idmap_create(&p.items));
+  sha = EVP_MD_CTX_new();
+  IA_CHECK_GOTO(sha && EVP_DigestInit_ex(sha, EVP_sha256(), NULL), IA_ERR_INTERNAL,
+                "cannot initialise SHA-256");
+  size_t files_len = 1;
+  for (int k = 0; k < n_files; k++) files_len += strlen(files[k]) + 1;
+  IA_CALL_GOTO(IA_ZALLOC(d->source_files, files_len, "file list"));
+  for (int k = 0; k < n_files; k++) {
+    int64_t before = p.n;
+    IA_CALL_GOTO(parse_file(&lf, files[k], sha, &p, t0));
+    IA_CHECK_GOTO(p.n > before || n_files > 1, IA_ERR_EMPTY, "%s: no interactions in the file",
+                  files[k]);
+    strcat(d->source_files, files[k]);
+    if (k + 1 < n_files) strcat(d->source_files, "\n");
+  }
+  IA_CHECK_GOTO(p.n > 0, IA_ERR_EMPTY, "no interactions in the %d input file(s)", n_files);
+  {
+    double dt = ia_time() - t0;
+    ia_log_info("[prepare] read %lld interactions (%lld users, %lld items) in %.1f s, "
+                "%.2fM lines/s",
+                (long long)p.n, (long long)ia_idmap_size(p.users),
+                (long long)ia_idmap_size(p.items), dt, p.lines / 1e6 / (dt > 0 ? dt : 1e-9));
+  }
+  IA_CALL_GOTO(sorted_rank(p.users, &urank));
+  IA_CALL_GOTO(sorted_rank(p.items, &irank));
+  d->n_items = ia_idmap_size(p.items);
+  IA_CALL_GOTO(ids_from_map(p.items, irank, &d->item_ids));
+  IA_CALL_GOTO(ids_from_map(p.users, urank, &d->user_ids));
+  d->n_users = ia_idmap_size(p.users);
+  d->n_rows = d->n_users;
+  IA_CALL_GOTO(IA_ALLOC(d->item_train_count, d->n_items, "item train counts"));
+  d->seed = o->seed;
+  snprintf(d->source_format, sizeof d->source_format, "%s", o->format);
+
+  if (!strcmp(o->format, "split-tsv")) {
+    IA_CALL_GOTO(build_csr(&p, urank, irank, 0, &d->train, &d->duplicates_dropped));
+    IA_CALL_GOTO(build_csr(&p, urank, irank, 1, &d->val, &d->duplicates_dropped));
+    IA_CALL_GOTO(build_csr(&p, urank, irank, 2, &d->test, &d->duplicates_dropped));
+    IA_CALL_GOTO(count_two_split_pairs(d));
+    if (o->negatives) {
+      IA_CALL_GOTO(import_negatives(o->negatives, &p, urank, irank, sha, &d->negatives));
+    } else {
+      /* Without them AUC would be NaN: draw them as for the other formats. */
+      IA_CALL_GOTO(ia_split_negatives(&d->train, &d->test, o->seed, o->n_negatives,
+                                      &d->negatives));
+      ia_log_info("[prepare] no --negatives: drew %d AUC negatives per user (seed %llu) among "
+                  "the items in neither his train nor his test",
+                  o->n_negatives, (unsigned long long)o->seed);
+    }
+    if (d->pairs_in_two_splits)
+      ia_log_warn("%lld (user,item) pairs are listed in two splits; kept in both as given",
+                  (long long)d->pairs_in_two_splits);
+  } else {
+    IA_CALL_GOTO(build_csr(&p, urank, irank, -1, &all, &d->duplicates_dropped));
+    IA_CALL_GOTO(drop_small_users(&all, d->user_ids, o->min_user_interactions, &d->n_users,
+                                  &d->users_dropped));
+    d->n_rows = d->n_users;
+    IA_CHECK_GOTO(d->n_users > 0, IA_ERR_EMPTY,
+                  "no user has at least %d interactions (%lld users read)",
+                  o->min_user_interactions, (long long)d->users_dropped);
+    IA_CALL_GOTO(ia_split_users(&all, o->seed, o->n_negatives, &d->train, &d->val, &d->test,
+                                &d->negatives));
+  }
+  count_items(d);
+  {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    EVP_DigestFinal_ex(sha, md, &md_len);
+    for (unsigned k = 0; k < md_len && k < 32; k++)
+      snprintf(d->source_sha256 + 2 * k, 3, "%02x", md[k]);
+  }
+  ia_log_verbose("[prepare] source sha256 %s over %d file(s)", d->source_sha256, n_files);
+  d->command = strdup(o->command ? o->command : "");
+  IA_CHECK_GOTO(d->command, IA_ERR_NOMEM, "out of memory");
+  ia_log_info("[prepare] %lld users, %lld items; train %lld, val %lld, test %lld; "
+              "%lld duplicates and %lld users with < %d interactions dropped; %.1f s",
+              (long long)d->n_users, (long long)d->n_items, (long long)d->train_nnz,
+              (long long)d->val_nnz, (long long)d->test_nnz, (long long)d->duplicates_dropped,
+              (long long)d->users_dropped, o->min_user_interactions, ia_time() - t0);
+done:
+  if (sha) EVP_MD_CTX_free(sha);
+  for (int k = 0; k < n_files; k++) free(files[k]);
+  free(files);
+  free(urank);
+  free(irank);
+  ia_csr_free(&all);
+  ia_idmap_free(&p.users);
+  ia_idmap_free(&p.items);
+  free(p.u);
+  free(p.i);
+  free(p.split);
+  if (st != IA_OK) ia_dataset_free(d);
+  return st;
+}

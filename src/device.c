@@ -1,9 +1,0 @@
-/* Without the CUDA backend there is no device. */
-#include "infae/config.h"
-#include "infae/device.h"
-
-#if !IA_HAVE_CUDA
-int ia_cuda_device_count(void) { return 0; }
-const char *ia_cuda_device_name(void) { return ""; }
-const char *ia_cuda_device_error(void) { return ""; }
-#endif

@@ -1,0 +1,787 @@
+#include "infae/distill/distill.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "distill/distill_be.h"
+#include "distill/distill_step.h"
+#include "io/h5util.h"
+#include "infae/io/dataset.h"
+#include "infae/core/log.h"
+#include "infae/eval/metrics.h"
+#include "infae/models/model.h"
+#include "infae/core/paths.h"
+#include "infae/core/rng.h"
+#include "eval/sample_eval.h"
+#include "distill/summary.h"
+
+const double ia_distill_grid[6] = {1e-5, 1e-3, 0.1, 1, 5, 50};
+
+static const double beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
+
+/* ---- signals: SIGTERM / SIGUSR1 ask for a checkpoint and a clean exit ---- */
+static volatile sig_atomic_t stop_requested = 0;
+static void on_signal(int sig) {
+  (void)sig;
+  stop_requested = 1;
+}
+
+typedef struct {
+  struct sigaction term, usr1;
+} saved_signals;
+
+/* From the optimization to the summary's write, a signal only asks. */
+static void catch_signals(saved_signals *old) {
+  struct sigaction sa = {0};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  stop_requested = 0;
+  sigaction(SIGTERM, &sa, &old->term);
+  sigaction(SIGUSR1, &sa, &old->usr1);
+}
+
+static void restore_signals(const saved_signals *old) {
+  sigaction(SIGTERM, &old->term, NULL);
+  sigaction(SIGUSR1, &old->usr1, NULL);
+}
+
+/* Whether any rank was asked to stop. Collective. */
+static int signalled(MPI_Comm comm) {
+  int f = stop_requested ? 1 : 0;
+  MPI_Allreduce(MPI_IN_PLACE, &f, 1, MPI_INT, MPI_MAX, comm);
+  return f;
+}
+
+/* Validation (and λ re-pick) at step 0, at 25, 50, …, 200, every 40 after,
+ * and at the last step. */
+static int is_eval_step(int t, int steps) {
+  return t == 0 || t == steps || (t <= 200 && t % 25 == 0) || (t > 200 && t % 40 == 0);
+}
+
+/* The k users with the most train interactions (ties: lower index), ascending. */
+static ia_status head_users(MPI_Comm comm, const ia_dataset *d, int64_t k, int64_t *out) {
+  int64_t n = d->n_users, *cnt = NULL, *order = NULL;
+  int size, rank;
+  MPI_Comm_size(comm, &size);
+  MPI_Comm_rank(comm, &rank);
+  ia_status st = IA_ZALLOC(cnt, n, "user counts");
+  if (st == IA_OK) st = IA_ALLOC(order, n, "user order");
+  IA_CALL_GOTO(ia_agree(comm, st));
+  for (int64_t r = 0; r < d->n_rows; r++)
+    cnt[d->row_begin + r] = d->train.indptr[r + 1] - d->train.indptr[r];
+  IA_MPI_GOTO(MPI_Allreduce(MPI_IN_PLACE, cnt, (int)n, MPI_INT64_T, MPI_SUM, comm));
+  /* Counting sort by count, descending, stable in the index. */
+  int64_t maxc = 0;
+  for (int64_t i = 0; i < n; i++) maxc = cnt[i] > maxc ? cnt[i] : maxc;
+  int64_t c = 0;
+  for (int64_t v = maxc; v >= 0 && c < k; v--)
+    for (int64_t i = 0; i < n && c < k; i++)
+      if (cnt[i] == v) order[c++] = i;
+  memset(cnt, 0, sizeof(int64_t) * (size_t)n);
+  for (int64_t i = 0; i < k; i++) cnt[order[i]] = 1;
+  c = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (cnt[i]) out[c++] = i;
+done:
+  free(cnt);
+  free(order);
+  return st;
+}
+
+/* Random interactions: each train interaction is kept with probability q
+ * (a stream per user, so the draw does not depend on the ranks); the sample
+ * is the kept rows of the users that keep at least one, on every rank:
+ * users (ascending, *mu of them), s (mu × d) and the kept count. Collective. */
+static ia_status interaction_sample(MPI_Comm comm, const ia_dataset *d, uint64_t seed, double q,
+                                    int64_t **users, int64_t *mu, double **s, int64_t *kept) {
+  int size;
+  MPI_Comm_size(comm, &size);
+  const ia_csr *tr = &d->train;
+  int64_t nu = 0, np = 0, *mine = NULL, *all = NULL, at = 0;
+  int *counts = NULL, *displs = NULL;
+  *users = NULL;
+  *s = NULL;
+  /* This rank's kept pairs as (user, item) in one int64 array. */
+  ia_status st = IA_ALLOC(mine, 2 * tr->indptr[tr->n_rows] + 1, "interaction sample");
+  if (st == IA_OK) st = IA_ALLOC(counts, size, "counts");
+  if (st == IA_OK) st = IA_ALLOC(displs, size, "displacements");
+  IA_CALL_GOTO(ia_agree(comm, st));
+  for (int64_t r = 0; r < tr->n_rows; r++) {
+    ia_rng g;
+    ia_rng_init(&g, seed, IA_RNG_STUDY, (uint64_t)(d->row_begin + r));
+    for (int64_t p = tr->indptr[r]; p < tr->indptr[r + 1]; p++)
+      if (ia_rng_uniform(&g) < q) {
+        mine[2 * np] = d->row_begin + r;
+        mine[2 * np + 1] = tr->indices[p];
+        np++;
+      }
+  }
+  int c = (int)(2 * np);
+  IA_MPI_GOTO(MPI_Allgather(&c, 1, MPI_INT, counts, 1, MPI_INT, comm));
+  int64_t total = 0;
+  for (int p = 0; p < size; p++) {
+    displs[p] = (int)total;
+    total += counts[p];
+  }
+  st = IA_ALLOC(all, total + 1, "interaction sample");
+  IA_CALL_GOTO(ia_agree(comm, st));
+  IA_MPI_GOTO(MPI_Allgatherv(mine, c, MPI_INT64_T, all, counts, displs, MPI_INT64_T, comm));
+  for (int64_t k = 0; k < total; k += 2)
+    if (k == 0 || all[k] != all[k - 2]) nu++;
+  IA_CHECK_GOTO(nu > 0, IA_ERR_EMPTY, "the interaction sample is empty: raise --budget");
+  st = IA_ALLOC(*users, nu, "sampled users");
+  if (st == IA_OK) st = IA_ZALLOC(*s, nu * d->n_items, "summary S");
+  IA_CALL_GOTO(ia_agree(comm, st));
+  for (int64_t k = 0; k < total; k += 2) {
+    if (k > 0 && all[k] != all[k - 2]) at++;
+    (*users)[at] = all[k];
+    (*s)[at * d->n_items + all[k + 1]] = 1.0;
+  }
+  *mu = nu;
+  *kept = total / 2;
+done:
+  if (st != IA_OK) {
+    free(*users);
+    free(*s);
+    *users = NULL;
+    *s = NULL;
+  }
+  free(mine);
+  free(all);
+  free(counts);
+  free(displs);
+  return st;
+}
+
+/* Dense rows (n × d) of a CSR block. */
+static void densify(const ia_csr *x, double *out) {
+  int64_t d = x->n_cols;
+  memset(out, 0, sizeof(double) * (size_t)(x->n_rows * d));
+  for (int64_t r = 0; r < x->n_rows; r++)
+    for (int64_t p = x->indptr[r]; p < x->indptr[r + 1]; p++) out[r * d + x->indices[p]] = 1.0;
+}
+
+/* Everything of one run that the loop and the checkpoint share. */
+typedef struct {
+  MPI_Comm comm;
+  int rank, size;
+  const ia_distill_opts *o;
+  const ia_dataset *d;
+  ia_dcf p;          /* the host step; with a device, p.s holds S at validation steps */
+  ia_backend *be;
+  int on_dev;        /* the step runs on the backend (pb, zd, md, vd, dzd) */
+  ia_dcfb pb;
+  double *zd, *md, *vd, *dzd; /* this rank's logits, Adam moments and gradient on the device */
+  ia_evaluator *ev;
+  ia_ckpt c;         /* the full state; z, m, v hold only this rank's rows */
+  int64_t *batch;    /* local rows of this step's batch */
+  int64_t n_batch, b_total;
+  uint8_t *in_batch;
+  const char *ckpt_path;
+} run;
+
+/* Gathers the distributed rows of x (this rank's nz×d) into full (μ×d) on
+ * rank 0 (every rank when all). */
+static ia_status gather_rows(run *q, const double *x, double *full, int all) {
+  ia_dcf *p = &q->p;
+  if (all)
+    IA_MPI(MPI_Allgatherv(x, p->counts[q->rank], MPI_DOUBLE, full, p->counts, p->displs,
+                          MPI_DOUBLE, q->comm));
+  else
+    IA_MPI(MPI_Gatherv(x, p->counts[q->rank], MPI_DOUBLE, full, p->counts, p->displs, MPI_DOUBLE,
+                       0, q->comm));
+  return IA_OK;
+}
+
+/* The logits (and with all the Adam moments) from the device to q->c, or back. */
+static ia_status sync_host(run *q, int all) {
+  if (!q->on_dev) return IA_OK;
+  size_t bytes = sizeof(double) * (size_t)(q->p.nz * q->p.d);
+  IA_CALL(ia_be_download(q->be, q->c.z, q->zd, bytes));
+  if (all) IA_CALL(ia_be_download(q->be, q->c.m, q->md, bytes));
+  if (all) IA_CALL(ia_be_download(q->be, q->c.v, q->vd, bytes));
+  return IA_OK;
+}
+
+static ia_status sync_device(run *q) {
+  if (!q->on_dev) return IA_OK;
+  size_t bytes = sizeof(double) * (size_t)(q->p.nz * q->p.d);
+  IA_CALL(ia_be_upload(q->be, q->zd, q->c.z, bytes));
+  IA_CALL(ia_be_upload(q->be, q->md, q->c.m, bytes));
+  return ia_be_upload(q->be, q->vd, q->c.v, bytes);
+}
+
+static ia_status write_checkpoint(run *q, int64_t next_step) {
+  int64_t mu = q->p.mu, d = q->p.d;
+  ia_ckpt full = q->c;
+  double *buf = NULL;
+  ia_status st = sync_host(q, 1);
+  if (st == IA_OK && q->rank == 0) st = IA_ALLOC(buf, 3 * mu * d, "checkpoint gather");
+  IA_CALL(ia_agree(q->comm, st));
+  full.next_step = next_step;
+  full.z = buf;
+  full.m = buf ? buf + mu * d : NULL;
+  full.v = buf ? buf + 2 * mu * d : NULL;
+  st = gather_rows(q, q->c.z, full.z, 0);
+  if (st == IA_OK) st = gather_rows(q, q->c.m, full.m, 0);
+  if (st == IA_OK) st = gather_rows(q, q->c.v, full.v, 0);
+  if (st == IA_OK && q->rank == 0)
+    st = ia_ckpt_write(q->ckpt_path, q->o, q->d->source_sha256, mu, d, &full);
+  free(buf);
+  IA_CALL(ia_agree(q->comm, st));
+  ia_log_verbose("[distill] checkpoint %s at step %lld", q->ckpt_path, (long long)next_step);
+  return IA_OK;
+}
+
+static ia_status read_checkpoint(run *q) {
+  int64_t mu = q->p.mu, d = q->p.d, off = q->p.z0 * d, n = q->p.nz * d;
+  ia_ckpt full = q->c;
+  double *buf = NULL;
+  ia_status st = IA_ALLOC(buf, 3 * mu * d, "checkpoint read");
+  full.z = buf;
+  full.m = buf ? buf + mu * d : NULL;
+  full.v = buf ? buf + 2 * mu * d : NULL;
+  if (st == IA_OK && q->rank == 0)
+    st = ia_ckpt_read(q->ckpt_path, q->o, q->d->source_sha256, mu, d, &full);
+  st = ia_agree(q->comm, st);
+  if (st == IA_OK) {
+    /* Rank 0 read it; every rank takes the scalars, the curve, the best
+     * sample and its own rows. */
+    int64_t iv[2] = {full.next_step, full.best_step};
+    double dv[3] = {full.lambda, full.best_hr, full.best_lambda};
+    int nc = full.n_curve;
+    MPI_Bcast(iv, 2, MPI_INT64_T, 0, q->comm);
+    MPI_Bcast(dv, 3, MPI_DOUBLE, 0, q->comm);
+    MPI_Bcast(&nc, 1, MPI_INT, 0, q->comm);
+    MPI_Bcast(buf, (int)(3 * mu * d), MPI_DOUBLE, 0, q->comm);
+    MPI_Bcast(full.best_s, (int)(mu * d), MPI_DOUBLE, 0, q->comm);
+    MPI_Bcast(full.best_z, (int)(mu * d), MPI_DOUBLE, 0, q->comm);
+    MPI_Bcast(full.curve, nc * IA_CURVE_COLS, MPI_DOUBLE, 0, q->comm);
+    q->c.next_step = iv[0];
+    q->c.best_step = iv[1];
+    q->c.lambda = dv[0];
+    q->c.best_hr = dv[1];
+    q->c.best_lambda = dv[2];
+    q->c.n_curve = nc;
+    memcpy(q->c.z, full.z + off, sizeof(double) * (size_t)n);
+    memcpy(q->c.m, full.m + off, sizeof(double) * (size_t)n);
+    memcpy(q->c.v, full.v + off, sizeof(double) * (size_t)n);
+  }
+  free(buf);
+  return st;
+}
+
+/* The local rows of step t's batch (all local rows when the batch is all users). */
+static ia_status pick_batch(run *q, int t) {
+  const ia_dataset *d = q->d;
+  if (q->b_total == d->n_users) {
+    q->n_batch = d->n_rows;
+    for (int64_t r = 0; r < d->n_rows; r++) q->batch[r] = r;
+    return IA_OK;
+  }
+  int64_t *all = NULL;
+  IA_CALL(IA_ALLOC(all, q->b_total, "batch"));
+  ia_status st = ia_rng_choose(q->o->seed, IA_RNG_DISTILL, 1 + (uint64_t)t, d->n_users, q->b_total, all);
+  q->n_batch = 0;
+  for (int64_t i = 0; i < q->b_total && st == IA_OK; i++)
+    if (all[i] >= d->row_begin && all[i] < d->row_begin + d->n_rows)
+      q->batch[q->n_batch++] = all[i] - d->row_begin;
+  free(all);
+  return st;
+}
+
+/* One Adam step on this rank's rows (step t counts from 1). */
+static ia_status adam(run *q, double *g, int t) {
+  ia_adam a = {.lr = q->o->lr,
+               .beta1 = beta1,
+               .beta2 = beta2,
+               .eps = adam_eps,
+               .c1 = 1.0 - pow(beta1, t),
+               .c2 = 1.0 - pow(beta2, t)};
+  int64_t n = q->p.nz * q->p.d;
+  if (q->on_dev) return ia_be_adam(q->be, &a, n, q->zd, q->dzd, q->md, q->vd);
+  return ia_be_adam(q->be, &a, n, q->c.z, g, q->c.m, q->c.v);
+}
+
+/* Validation of the current sample on the grid: picks λ, keeps the best. */
+static ia_status validate(run *q, int t, int *stop) {
+  const ia_distill_opts *o = q->o;
+  ia_train_result *v = calloc(1, sizeof *v);
+  IA_CHECK(v, IA_ERR_NOMEM, "out of memory");
+  ia_sample_model m = q->on_dev ? ia_dcfb_model(&q->pb) : ia_krr_model(&q->p.krr);
+  ia_status st = ia_sample_select(q->comm, q->d, q->ev, &m, o->lambdas, o->n_lambdas, 0, 0, v);
+  if (st == IA_OK) {
+    int best = 0;
+    for (int k = 0; k < v->n_lambdas; k++)
+      if (v->lambdas[k] == v->best_lambda) best = k;
+    double hr = v->val[best].v[IA_HR100];
+    q->c.lambda = v->best_lambda;
+    double *row = q->c.curve + q->c.n_curve++ * IA_CURVE_COLS;
+    row[0] = t;
+    row[1] = NAN; /* set by the caller */
+    row[2] = hr;
+    row[3] = v->val[best].v[IA_NDCG10];
+    row[4] = v->best_lambda;
+    if (hr > q->c.best_hr) {
+      q->c.best_hr = hr;
+      q->c.best_step = t;
+      q->c.best_lambda = v->best_lambda;
+      memcpy(q->c.best_s, q->p.s, sizeof(double) * (size_t)(q->p.mu * q->p.d));
+      st = gather_rows(q, q->c.z, q->c.best_z, 1);
+    }
+    *stop = t - q->c.best_step >= o->patience;
+  }
+  free(v);
+  return st;
+}
+
+static ia_status fit(run *q, double lambda) {
+  return q->on_dev ? ia_dcfb_fit(&q->pb, lambda) : ia_krr_fit(&q->p.krr, lambda);
+}
+
+/* λ for the gradient: the picked one, or the next larger of the grid when
+ * the sample's kernel does not factor at it. */
+static ia_status fit_for_step(run *q) {
+  const ia_distill_opts *o = q->o;
+  ia_status st = fit(q, q->c.lambda);
+  for (int k = 0; st == IA_ERR_NOTSPD && k < o->n_lambdas; k++) {
+    if (o->lambdas[k] <= q->c.lambda) continue;
+    ia_log_warn("[distill] %s; trying λ = %g", ia_error_message(), o->lambdas[k]);
+    ia_error_clear();
+    q->c.lambda = o->lambdas[k];
+    st = fit(q, q->c.lambda);
+  }
+  return ia_agree(q->comm, st);
+}
+
+static ia_status optimize(run *q, ia_distill_result *r) {
+  const ia_distill_opts *o = q->o;
+  ia_dcf *p = &q->p;
+  double *dz = NULL;
+  ia_status st = IA_ALLOC(dz, p->nz * p->d + 1, "dL/dZ");
+  IA_CALL(ia_agree(q->comm, st));
+  double t0 = ia_time(), tlog = t0, loss = 0, ce = 0;
+  int start = (int)q->c.next_step, tlast = start, steps_run = 0;
+  /* Resumed after the last step: the steps done are the last validation's. */
+  if (start > o->steps && q->c.n_curve > 0)
+    r->steps_done = (int)q->c.curve[(q->c.n_curve - 1) * IA_CURVE_COLS];
+  for (int t = start; t <= o->steps; t++) {
+    int eval = is_eval_step(t, o->steps), stop = 0;
+    if (q->on_dev) {
+      IA_CALL_GOTO(ia_agree(q->comm, ia_dcfb_sample(&q->pb, q->zd, (uint64_t)t)));
+      if (eval) { /* the best sample and logits are kept on the host */
+        st = ia_be_download(q->be, p->s, q->pb.s, sizeof(double) * (size_t)(p->mu * p->d));
+        if (st == IA_OK) st = sync_host(q, 0);
+        IA_CALL_GOTO(ia_agree(q->comm, st));
+      }
+    } else {
+      IA_CALL_GOTO(ia_dcf_sample(p, q->c.z, (uint64_t)t));
+    }
+    if (eval) {
+      double tv = ia_time();
+      IA_CALL_GOTO(validate(q, t, &stop));
+      r->validation_seconds += ia_time() - tv;
+    }
+    IA_CALL_GOTO(fit_for_step(q));
+    IA_CALL_GOTO(pick_batch(q, t));
+    /* The last step (or a patience stop) needs the loss only; every other
+     * step the gradient, whose loss also fills the curve. */
+    int last = t == o->steps || stop, flag = stop_requested ? 1 : 0;
+    if (last && q->on_dev)
+      IA_CALL_GOTO(ia_agree(q->comm, ia_dcfb_loss(&q->pb, q->batch, q->n_batch, q->b_total,
+                                                  &loss, &ce)));
+    else if (last)
+      IA_CALL_GOTO(ia_dcf_loss(p, q->batch, q->n_batch, q->b_total, &loss, &ce));
+    else if (q->on_dev)
+      IA_CALL_GOTO(ia_agree(q->comm, ia_dcfb_loss_grad(&q->pb, q->zd, q->batch, q->n_batch,
+                                                       q->b_total, &loss, &ce, q->dzd, &flag)));
+    else
+      IA_CALL_GOTO(ia_dcf_loss_grad(p, q->c.z, q->batch, q->n_batch, q->b_total, &loss, &ce, dz,
+                                    &flag));
+    if (eval) {
+      double *row = q->c.curve + (q->c.n_curve - 1) * IA_CURVE_COLS;
+      row[1] = loss; /* the loss of this sample at the λ just picked */
+      double now = ia_time(), rate = t > tlast ? (t - tlast) / (now - tlog) : 0;
+      ia_log_info("[distill] step %4d/%d  loss %.6f  val HR@100 %6.3f NDCG@10 %6.3f (λ %g)  "
+                  "best %6.3f @%lld  %.2f steps/s",
+                  t, o->steps, loss, row[2], row[3], row[4], q->c.best_hr,
+                  (long long)q->c.best_step, rate);
+      tlog = now;
+      tlast = t;
+    }
+    if (last) {
+      if (t < o->steps)
+        ia_log_info("[distill] no better validation HR@100 for %d steps (patience): stopping",
+                    o->patience);
+      q->c.next_step = o->steps + 1;
+      r->steps_done = t;
+      break;
+    }
+    IA_CALL_GOTO(ia_agree(q->comm, adam(q, dz, t + 1)));
+    steps_run++;
+    if (o->log_every > 0 && (t + 1) % o->log_every == 0 && !is_eval_step(t + 1, o->steps)) {
+      double now = ia_time();
+      ia_log_info("[distill] step %4d/%d  loss %.6f (cross-entropy %.6f)  best %6.3f @%lld  "
+                  "%.2f steps/s",
+                  t + 1, o->steps, loss, ce, q->c.best_hr, (long long)q->c.best_step,
+                  (t + 1 - tlast) / (now - tlog));
+      tlog = now;
+      tlast = t + 1;
+    }
+    if (flag) {
+      IA_CALL_GOTO(write_checkpoint(q, t + 1));
+      ia_log_info("[distill] signal received: checkpoint %s written at step %d; rerun with "
+                  "--resume to continue",
+                  q->ckpt_path, t + 1);
+      r->interrupted = 1;
+      r->steps_done = t + 1;
+      break;
+    }
+    if (o->checkpoint_every > 0 && (t + 1) % o->checkpoint_every == 0)
+      IA_CALL_GOTO(write_checkpoint(q, t + 1));
+  }
+  r->seconds = ia_time() - t0;
+  r->steps_per_s = steps_run > 0 ? steps_run / r->seconds : 0;
+done:
+  free(dz);
+  return st;
+}
+
+static ia_status check_opts(const ia_distill_opts *o) {
+  IA_CHECK(o->data, IA_ERR_ARG, "--data is required");
+  IA_CHECK(o->out, IA_ERR_ARG, "--out is required (the summary file to write)");
+  IA_CHECK(!strcmp(o->sampler, "distill") || !strcmp(o->sampler, "random") ||
+               !strcmp(o->sampler, "head") || !strcmp(o->sampler, "interactions"),
+           IA_ERR_ARG, "--sampler must be distill, random, head or interactions (got '%s')",
+           o->sampler);
+  IA_CHECK(o->budget >= 1, IA_ERR_ARG, "--budget must be ≥ 1 (got %lld)", (long long)o->budget);
+  IA_CHECK(o->samples >= 1 && o->samples < (1 << 24), IA_ERR_ARG,
+           "--samples must be in [1, 2^24) (got %d)", o->samples);
+  IA_CHECK(o->tau > 0 && isfinite(o->tau), IA_ERR_ARG, "--tau must be > 0 (got %g)", o->tau);
+  IA_CHECK(o->lr > 0 && isfinite(o->lr), IA_ERR_ARG, "--lr must be > 0 (got %g)", o->lr);
+  IA_CHECK(o->c_card >= 0 && isfinite(o->c_card), IA_ERR_ARG, "--c-card must be ≥ 0 (got %g)",
+           o->c_card);
+  IA_CHECK(o->steps >= 0, IA_ERR_ARG, "--steps must be ≥ 0 (got %d)", o->steps);
+  IA_CHECK(o->patience >= 1, IA_ERR_ARG, "--patience must be ≥ 1 (got %d)", o->patience);
+  IA_CHECK(o->batch >= 0, IA_ERR_ARG, "--batch must be ≥ 0 (0: all users)");
+  IA_CHECK(o->threshold > 0 && o->threshold <= 1, IA_ERR_ARG,
+           "--threshold must be in (0, 1] (got %g)", o->threshold);
+  IA_CHECK(o->checkpoint_every >= 0, IA_ERR_ARG, "--checkpoint-every must be ≥ 0");
+  IA_CHECK(o->n_lambdas >= 1 && o->n_lambdas <= IA_MAX_LAMBDAS, IA_ERR_ARG,
+           "between 1 and %d λ values", IA_MAX_LAMBDAS);
+  for (int k = 0; k < o->n_lambdas; k++)
+    IA_CHECK(o->lambdas[k] > 0, IA_ERR_ARG, "Distill-CF's λ values must be > 0 (got %g)",
+             o->lambdas[k]);
+  return IA_OK;
+}
+
+/* An existing file at the checkpoint's path is never overwritten unless it
+ * is a Distill-CF checkpoint that --resume continues. Rank 0. */
+static ia_status check_checkpoint_path(const char *path, int resume) {
+  if (access(path, F_OK) != 0) return IA_OK;
+  hid_t f = H5I_INVALID_HID;
+  char *fmt = NULL;
+  if (H5Fis_hdf5(path) > 0) {
+    H5E_BEGIN_TRY { f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); }
+    H5E_END_TRY;
+  }
+  int is_ckpt = 0;
+  if (f >= 0 && H5Aexists(f, "format") > 0 && ia_h5_read_attr_str(f, path, "format", &fmt) == IA_OK)
+    is_ckpt = !strcmp(fmt, IA_CKPT_FORMAT);
+  ia_error_clear();
+  free(fmt);
+  if (f >= 0) H5Fclose(f);
+  IA_CHECK(is_ckpt, IA_ERR_ARG,
+           "--checkpoint %s exists and is not a Distill-CF checkpoint: it is left as it is; "
+           "choose another --checkpoint path",
+           path);
+  IA_CHECK(resume, IA_ERR_ARG,
+           "%s holds the checkpoint of an earlier run: add --resume to continue it, or remove "
+           "it to start over",
+           path);
+  return IA_OK;
+}
+
+static void free_ids(char **ids, int64_t n) {
+  for (int64_t i = 0; ids && i < n; i++) free(ids[i]);
+  free(ids);
+}
+
+ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_result *r) {
+  ia_status st = IA_OK;
+  ia_distill_opts o = *o_in;
+  run q = {0};
+  ia_dataset d = {0};
+  ia_csr rows = {0};
+  ia_krr fixed = {0};
+  int64_t *idx = NULL, mu = 0;
+  char **user_ids = NULL, **item_ids = NULL, **sel_ids = NULL, ckpt[4096];
+  double *s = NULL;
+  saved_signals saved;
+  int catching = 0;
+  memset(r, 0, sizeof *r);
+  if (!o.lambdas) {
+    o.lambdas = ia_distill_grid;
+    o.n_lambdas = (int)(sizeof ia_distill_grid / sizeof *ia_distill_grid);
+  }
+  if (!o.sampler) o.sampler = "distill";
+  IA_CALL(ia_agree(comm, check_opts(&o)));
+  int distill = !strcmp(o.sampler, "distill");
+  q.comm = comm;
+  q.o = &o;
+  q.d = &d;
+  MPI_Comm_rank(comm, &q.rank);
+  MPI_Comm_size(comm, &q.size);
+  snprintf(ckpt, sizeof ckpt, "%s%s", o.checkpoint ? o.checkpoint : o.out,
+           o.checkpoint ? "" : ".ckpt.h5");
+  q.ckpt_path = ckpt;
+  ia_path inputs[] = {{"data", o.data}};
+  ia_path outputs[] = {{"out", o.out},
+                       {"checkpoint", distill ? ckpt : NULL},
+                       {"metrics-json", o.metrics_json}};
+  IA_CALL(ia_paths_check(comm, inputs, 1, outputs, 3));
+  if (distill) IA_CALL(ia_agree(comm, q.rank == 0 ? check_checkpoint_path(ckpt, o.resume) : IA_OK));
+
+  int64_t n_users, n_items, begin, count;
+  double t0 = ia_time();
+  IA_CALL(ia_dataset_dims(comm, o.data, &n_users, &n_items));
+  ia_partition(n_users, q.size, q.rank, &begin, &count);
+  IA_CALL_GOTO(ia_dataset_read(comm, o.data, begin, count, 0, &d));
+  IA_CHECK_GOTO(d.val_nnz > 0, IA_ERR_EMPTY,
+                "%s has no validation interactions: the samplers pick λ (and Distill-CF its "
+                "best sample) by validation HR@100",
+                o.data);
+  int interactions = !strcmp(o.sampler, "interactions");
+  double ipu = (double)d.train_nnz / (double)n_users, keep = 0;
+  int64_t kept = 0;
+  if (interactions) {
+    /* The budget counts users' worth of interactions, budget · N/n of the
+     * N: each is kept with probability budget/n. */
+    keep = (double)o.budget / (double)n_users;
+    keep = keep < 1 ? keep : 1;
+    IA_CALL_GOTO(interaction_sample(comm, &d, o.seed, keep, &idx, &mu, &s, &kept));
+  } else {
+    mu = o.budget < n_users ? o.budget : n_users;
+    if (mu < o.budget)
+      ia_log_warn("--budget %lld is more than the %lld users: using %lld", (long long)o.budget,
+                  (long long)n_users, (long long)mu);
+    o.budget = mu;
+  }
+  r->mu = mu;
+  r->items = n_items;
+  r->users = n_users;
+  r->train_nnz = d.train_nnz;
+  snprintf(r->sha256, sizeof r->sha256, "%s", d.source_sha256);
+  st = ia_evaluator_create(d.item_train_count, d.n_items, d.train_nnz, &q.ev);
+  if (st == IA_OK && !interactions) st = IA_ALLOC(idx, mu, "sampled users");
+  if (st == IA_OK) st = IA_ALLOC(sel_ids, mu, "sampled user ids");
+  if (st == IA_OK && !interactions) st = IA_ALLOC(s, mu * n_items, "summary S");
+  IA_CALL_GOTO(ia_agree(comm, st));
+  if (!strcmp(o.sampler, "head"))
+    st = head_users(comm, &d, mu, idx);
+  else if (!interactions)
+    st = ia_rng_choose(o.seed, IA_RNG_DISTILL, 0, n_users, mu, idx);
+  IA_CALL_GOTO(ia_agree(comm, st));
+  IA_CALL_GOTO(ia_dataset_read_ids(comm, o.data, &user_ids, &item_ids));
+  for (int64_t j = 0; j < mu; j++) sel_ids[j] = user_ids[idx[j]];
+  ia_log_info("[distill] %s: %lld users, %lld items, train %lld; %d rank(s); read %.2f s",
+              o.data, (long long)n_users, (long long)n_items, (long long)d.train_nnz, q.size,
+              ia_time() - t0);
+
+  ia_krr *model = &fixed;
+  if (interactions) {
+    ia_log_info("[distill] sampler interactions: %lld of %lld train interactions (each kept "
+                "with probability %.4g: %lld users' worth), from %lld users",
+                (long long)kept, (long long)d.train_nnz, keep, (long long)o.budget,
+                (long long)mu);
+    st = ia_krr_init(&fixed, mu, n_items);
+    IA_CALL_GOTO(ia_agree(comm, st));
+  } else if (!distill) {
+    ia_log_info("[distill] sampler %s: the train rows of %lld %s users", o.sampler,
+                (long long)mu, !strcmp(o.sampler, "head") ? "most active" : "random");
+    IA_CALL_GOTO(ia_dataset_read_rows(comm, o.data, "train", idx, mu, &rows));
+    densify(&rows, s);
+    st = ia_krr_init(&fixed, mu, n_items);
+    IA_CALL_GOTO(ia_agree(comm, st));
+  } else {
+    ia_gumbel g = {.seed = o.seed, .step = 0, .samples = o.samples, .tau = o.tau, .d = n_items};
+    IA_CALL_GOTO(ia_dcf_create(comm, mu, n_items, &g, o.c_card, ipu, &d.train, &q.p));
+    model = &q.p.krr;
+    int64_t own = q.p.nz * n_items + 1;
+    IA_CALL_GOTO(ia_backend_open(comm, o.device, &q.be));
+    snprintf(r->device, sizeof r->device, "%s", ia_backend_describe(q.be));
+    q.on_dev = ia_backend_device(q.be) == IA_DEVICE_CUDA;
+    if (q.on_dev) {
+      IA_CALL_GOTO(ia_dcfb_create(comm, q.be, mu, n_items, &g, o.c_card, ipu, &d.train, 0, &q.pb));
+      double **dev[] = {&q.zd, &q.md, &q.vd, &q.dzd};
+      for (size_t k = 0; k < sizeof dev / sizeof *dev && st == IA_OK; k++)
+        st = ia_be_alloc(q.be, sizeof(double) * (size_t)own, "logits and Adam state",
+                         (void **)dev[k]);
+      IA_CALL_GOTO(ia_agree(comm, st));
+    }
+    ia_log_info("[distill] step on %s (rank 0): %s", r->device,
+                q.on_dev ? "blocks of users densified on the device"
+                         : "sparse user rows on the host");
+    q.b_total = o.batch == 0 || o.batch >= n_users ? n_users : o.batch;
+    st = IA_ZALLOC(q.c.z, own, "logits Z");
+    if (st == IA_OK) st = IA_ZALLOC(q.c.m, own, "Adam m");
+    if (st == IA_OK) st = IA_ZALLOC(q.c.v, own, "Adam v");
+    if (st == IA_OK) st = IA_ZALLOC(q.c.best_s, mu * n_items, "best sample");
+    if (st == IA_OK) st = IA_ZALLOC(q.c.best_z, mu * n_items, "best logits");
+    if (st == IA_OK) st = IA_ALLOC(q.c.curve, (o.steps + 1) * IA_CURVE_COLS, "curve");
+    if (st == IA_OK) st = IA_ALLOC(q.batch, d.n_rows + 1, "batch rows");
+    IA_CALL_GOTO(ia_agree(comm, st));
+    double mib = 1048576.0;
+    ia_log_info("[distill] Distill-CF: μ = %lld, γ = %d, τ = %g, Adam lr %g, %d steps, batch "
+                "%lld, c_card %g, seed %llu",
+                (long long)mu, o.samples, o.tau, o.lr, o.steps, (long long)q.b_total, o.c_card,
+                (unsigned long long)o.seed);
+    ia_log_info("[distill] per step and rank: all-reduce %.1f MiB, all-gather %.1f MiB; "
+                "synthetic rows [%lld, %lld) on rank 0",
+                q.p.bytes_allreduce / mib, q.p.bytes_allgather / mib, (long long)q.p.z0,
+                (long long)(q.p.z0 + q.p.nz));
+    r->allreduce_bytes = q.p.bytes_allreduce;
+    r->allgather_bytes = q.p.bytes_allgather;
+    if (o.resume) {
+      IA_CALL_GOTO(read_checkpoint(&q));
+      ia_log_info("[distill] resuming from %s at step %lld (best validation HR@100 %.3f at "
+                  "step %lld)",
+                  ckpt, (long long)q.c.next_step, q.c.best_hr, (long long)q.c.best_step);
+    } else {
+      /* Z starts as the train rows of the first μ random users (the random sampler's). */
+      IA_CALL_GOTO(ia_dataset_read_rows(comm, o.data, "train", idx + q.p.z0, q.p.nz, &rows));
+      densify(&rows, q.c.z);
+      q.c.best_hr = -1;
+      q.c.lambda = o.lambdas[0];
+    }
+    IA_CALL_GOTO(ia_agree(comm, sync_device(&q)));
+    catch_signals(&saved);
+    catching = 1;
+    IA_CALL_GOTO(optimize(&q, r));
+    r->best_step = (int)q.c.best_step;
+    r->best_hr100 = q.c.best_hr;
+    r->best_lambda = q.c.best_lambda;
+    if (r->interrupted) {
+      r->peak_rss = ia_peak_rss(comm);
+      goto done;
+    }
+    memcpy(s, q.c.best_s, sizeof(double) * (size_t)(mu * n_items));
+    ia_log_info("[distill] %.1f s, %.2f steps/s; best validation HR@100 %.3f at step %d (λ %g)",
+                r->seconds, r->steps_per_s, r->best_hr100, r->best_step, r->best_lambda);
+  }
+
+  /* The summary, evaluated like any model on the real users. */
+  ia_krr_kernel(model, s);
+  snprintf(r->infae.model, sizeof r->infae.model, "infae");
+  IA_CALL_GOTO(ia_sample_infae(comm, &d, q.ev, model, o.lambdas, o.n_lambdas, 1, 1, &r->infae));
+  if (o.ease) {
+    const double *eg = o.ease_lambdas ? o.ease_lambdas : ia_ease_grid;
+    int en = o.ease_lambdas ? o.n_ease : (int)(sizeof ia_ease_grid / sizeof *ia_ease_grid);
+    snprintf(r->ease.model, sizeof r->ease.model, "ease");
+    IA_CALL_GOTO(ia_sample_ease(comm, &d, q.ev, s, mu, eg, en, &r->ease, NULL));
+    r->has_ease = 1;
+  }
+  if (!distill) r->best_lambda = r->infae.best_lambda;
+  r->peak_rss = ia_peak_rss(comm);
+  if (catching && signalled(comm)) {
+    /* After the last step: the checkpoint resumes straight to this evaluation. */
+    IA_CALL_GOTO(write_checkpoint(&q, q.c.next_step));
+    ia_log_info("[distill] signal received after the last step: checkpoint %s written; rerun "
+                "with --resume to write the summary",
+                ckpt);
+    r->interrupted = 1;
+    goto done;
+  }
+  ia_summary sm = {.mu = mu,
+                   .d = n_items,
+                   .s = s,
+                   .z = distill ? q.c.best_z : NULL,
+                   .item_ids = item_ids,
+                   .user_ids = sel_ids,
+                   .user_index = idx,
+                   .meta = &d,
+                   .curve = q.c.curve,
+                   .n_curve = q.c.n_curve};
+  st = q.rank == 0 ? ia_summary_write(o.out, &o, r, &sm) : IA_OK;
+  IA_CALL_GOTO(ia_agree(comm, st));
+  ia_log_info("[distill] wrote %s (summary of %lld users × %lld items)", o.out, (long long)mu,
+              (long long)n_items);
+  if (distill && q.rank == 0) remove(ckpt); /* finished: the checkpoint is spent */
+done:
+  if (catching) restore_signals(&saved);
+  free_ids(user_ids, n_users);
+  free_ids(item_ids, n_items);
+  free(sel_ids);
+  free(idx);
+  free(s);
+  ia_csr_free(&rows);
+  ia_krr_free(&fixed);
+  ia_dcf_free(&q.p);
+  ia_dcfb_free(&q.pb);
+  if (q.be) {
+    ia_be_free(q.be, q.zd);
+    ia_be_free(q.be, q.md);
+    ia_be_free(q.be, q.vd);
+    ia_be_free(q.be, q.dzd);
+  }
+  ia_backend_close(&q.be);
+  free(q.c.z);
+  free(q.c.m);
+  free(q.c.v);
+  free(q.c.best_s);
+  free(q.c.best_z);
+  free(q.c.curve);
+  free(q.batch);
+  ia_evaluator_free(&q.ev);
+  ia_dataset_free(&d);
+  return st;
+}
+
+ia_status ia_summary_read_sample(MPI_Comm comm, const char *path, const char *data, double **s,
+                                 int64_t *mu, int64_t *items) {
+  ia_status st = IA_OK;
+  hid_t file = H5I_INVALID_HID;
+  char **ids = NULL, **user_ids = NULL, **item_ids = NULL;
+  int64_t rows = 0, cols = 0, n_users = 0, n_items = 0;
+  *s = NULL;
+  IA_CALL(ia_h5_open(comm, path, IA_SUMMARY_FORMAT, IA_SUMMARY_VERSION, "summary",
+                     "`infae_mpi distill`", &file));
+  st = ia_h5_matrix_dims(file, path, "S", &rows, &cols);
+  if (st == IA_OK) st = IA_ALLOC(*s, rows * cols + 1, "summary S");
+  if (st == IA_OK) st = ia_h5_read_matrix(file, path, "S", rows, cols, *s);
+  if (st == IA_OK) st = ia_h5_read_strings(file, path, "item_ids", 0, cols, cols, &ids);
+  H5Fclose(file);
+  IA_CALL_GOTO(ia_agree(comm, st));
+  IA_CALL_GOTO(ia_dataset_dims(comm, data, &n_users, &n_items));
+  IA_CALL_GOTO(ia_dataset_read_ids(comm, data, &user_ids, &item_ids));
+  IA_CHECK_GOTO(cols == n_items, IA_ERR_ARG,
+                "%s has %lld items, the dataset %s has %lld: a summary of another dataset?",
+                path, (long long)cols, data, (long long)n_items);
+  for (int64_t i = 0; i < n_items; i++)
+    IA_CHECK_GOTO(!strcmp(ids[i], item_ids[i]), IA_ERR_ARG,
+                  "%s: item %lld is '%s', in %s it is '%s': a summary of another dataset?", path,
+                  (long long)i, ids[i], data, item_ids[i]);
+  /* Every rank read the same S: the first bad entry is found alike everywhere. */
+  for (int64_t k = 0; k < rows * cols; k++) {
+    double v = (*s)[k];
+    IA_CHECK_GOTO(v >= 0 && v <= 1, IA_ERR_FORMAT,
+                  "%s: S[%lld, %lld] (row, column from 0; item '%s') is %g: a summary holds "
+                  "values in [0, 1]",
+                  path, (long long)(k / cols), (long long)(k % cols), ids[k % cols], v);
+  }
+  *mu = rows;
+  *items = cols;
+done:
+  free_ids(ids, cols);
+  free_ids(user_ids, n_users);
+  free_ids(item_ids, n_items);
+  if (st != IA_OK) {
+    free(*s);
+    *s = NULL;
+  }
+  return st;
+}

@@ -1,0 +1,234 @@
+#include "distill/summary.h"
+
+#include <cjson/cJSON.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io/h5util.h"
+#include "infae/config.h"
+#include "infae/eval/metrics.h"
+#include "infae/core/paths.h"
+
+static ia_status metrics_group(hid_t file, const char *path, const char *name,
+                               const ia_train_result *r) {
+  ia_status st = IA_OK;
+  hid_t g = H5I_INVALID_HID;
+  double val[IA_MAX_LAMBDAS * IA_N_METRICS];
+  IA_H5(g = H5Gcreate2(file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  IA_CALL_GOTO(ia_h5_attr_f64(g, path, "best_lambda", r->best_lambda));
+  for (int q = 0; q < IA_N_METRICS; q++) {
+    char key[64];
+    snprintf(key, sizeof key, "test_%s", ia_metric_names[q]);
+    IA_CALL_GOTO(ia_h5_attr_f64(g, path, key, r->test.v[q]));
+  }
+  IA_CALL_GOTO(ia_h5_attr_i64(g, path, "test_users", r->test.users));
+  IA_CALL_GOTO(ia_h5_write_array(g, path, "lambdas", H5T_NATIVE_DOUBLE, r->n_lambdas, r->lambdas));
+  for (int k = 0; k < r->n_lambdas; k++)
+    for (int q = 0; q < IA_N_METRICS; q++)
+      val[k * IA_N_METRICS + q] = r->skipped[k] ? NAN : r->val[k].v[q];
+  IA_CALL_GOTO(ia_h5_write_matrix(g, path, "val", r->n_lambdas, IA_N_METRICS, val));
+done:
+  if (g >= 0) H5Gclose(g);
+  return st;
+}
+
+static ia_status hyper_attrs(hid_t loc, const char *path, const ia_distill_opts *o) {
+  ia_status st = IA_OK;
+  IA_CALL_GOTO(ia_h5_attr_str(loc, path, "sampler", o->sampler));
+  IA_CALL_GOTO(ia_h5_attr_i64(loc, path, "budget", o->budget));
+  IA_CALL_GOTO(ia_h5_attr_i64(loc, path, "seed", (int64_t)o->seed));
+  IA_CALL_GOTO(ia_h5_attr_i64(loc, path, "gumbel_samples", o->samples));
+  IA_CALL_GOTO(ia_h5_attr_f64(loc, path, "tau", o->tau));
+  IA_CALL_GOTO(ia_h5_attr_f64(loc, path, "learning_rate", o->lr));
+  IA_CALL_GOTO(ia_h5_attr_f64(loc, path, "c_card", o->c_card));
+  IA_CALL_GOTO(ia_h5_attr_i64(loc, path, "steps", o->steps));
+  IA_CALL_GOTO(ia_h5_attr_i64(loc, path, "patience", o->patience));
+  IA_CALL_GOTO(ia_h5_attr_i64(loc, path, "batch", o->batch));
+  IA_CALL_GOTO(ia_h5_write_array(loc, path, "lambda_grid", H5T_NATIVE_DOUBLE, o->n_lambdas,
+                                 o->lambdas));
+done:
+  return st;
+}
+
+/* The binarized summary: S ≥ threshold. */
+static ia_status binary_group(hid_t file, const char *path, const ia_summary *s, double thr) {
+  ia_status st = IA_OK;
+  hid_t g = H5I_INVALID_HID;
+  int64_t *indptr = NULL, nnz = 0;
+  int32_t *indices = NULL;
+  for (int64_t e = 0; e < s->mu * s->d; e++) nnz += s->s[e] >= thr;
+  IA_CALL_GOTO(IA_ALLOC(indptr, s->mu + 1, "binary summary"));
+  IA_CALL_GOTO(IA_ALLOC(indices, nnz + 1, "binary summary"));
+  indptr[0] = 0;
+  nnz = 0;
+  for (int64_t j = 0; j < s->mu; j++) {
+    for (int64_t i = 0; i < s->d; i++)
+      if (s->s[j * s->d + i] >= thr) indices[nnz++] = (int32_t)i;
+    indptr[j + 1] = nnz;
+  }
+  IA_H5(g = H5Gcreate2(file, "binary", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  IA_CALL_GOTO(ia_h5_attr_f64(g, path, "threshold", thr));
+  IA_CALL_GOTO(ia_h5_write_array(g, path, "indptr", H5T_NATIVE_INT64, s->mu + 1, indptr));
+  IA_CALL_GOTO(ia_h5_write_array(g, path, "indices", H5T_NATIVE_INT32, nnz, indices));
+done:
+  if (g >= 0) H5Gclose(g);
+  free(indptr);
+  free(indices);
+  return st;
+}
+
+ia_status ia_summary_write(const char *final, const ia_distill_opts *o,
+                           const ia_distill_result *r, const ia_summary *s) {
+  ia_status st = IA_OK;
+  char path[4096];
+  hid_t file = H5I_INVALID_HID, g = H5I_INVALID_HID;
+  IA_CALL(ia_tmp_name(final, 0, path, sizeof path));
+  file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  IA_CHECK_GOTO(file >= 0, IA_ERR_IO, "cannot create %s (directory missing or not writable?)",
+                path);
+  IA_CALL_GOTO(ia_h5_attr_str(file, path, "format", IA_SUMMARY_FORMAT));
+  IA_CALL_GOTO(ia_h5_attr_i64(file, path, "version", IA_SUMMARY_VERSION));
+  IA_CALL_GOTO(ia_h5_attr_i64(file, path, "users", s->mu));
+  IA_CALL_GOTO(ia_h5_attr_i64(file, path, "items", s->d));
+  IA_CALL_GOTO(ia_h5_attr_str(file, path, "dataset", o->data));
+  IA_CALL_GOTO(ia_h5_attr_str(file, path, "dataset_source_sha256", s->meta->source_sha256));
+  IA_CALL_GOTO(ia_h5_attr_i64(file, path, "dataset_seed", (int64_t)s->meta->seed));
+  IA_CALL_GOTO(ia_h5_attr_i64(file, path, "dataset_users", s->meta->n_users));
+  IA_CALL_GOTO(ia_h5_attr_str(file, path, "command", o->command));
+  IA_CALL_GOTO(ia_h5_attr_str(file, path, "infae_version", IA_VERSION));
+  IA_CALL_GOTO(ia_h5_write_matrix(file, path, "S", s->mu, s->d, s->s));
+  if (s->z) IA_CALL_GOTO(ia_h5_write_matrix(file, path, "logits", s->mu, s->d, s->z));
+  IA_CALL_GOTO(binary_group(file, path, s, o->threshold));
+  IA_CALL_GOTO(ia_h5_write_strings(file, path, "item_ids", s->d, s->item_ids));
+  IA_CALL_GOTO(ia_h5_write_strings(file, path, "user_ids", s->mu, s->user_ids));
+  IA_CALL_GOTO(ia_h5_write_array(file, path, "user_index", H5T_NATIVE_INT64, s->mu,
+                                 s->user_index));
+  IA_H5(g = H5Gcreate2(file, "hyper", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  IA_CALL_GOTO(hyper_attrs(g, path, o));
+  IA_CALL_GOTO(ia_h5_attr_i64(g, path, "steps_done", r->steps_done));
+  IA_CALL_GOTO(ia_h5_attr_i64(g, path, "best_step", r->best_step));
+  IA_CALL_GOTO(ia_h5_attr_f64(g, path, "best_lambda", r->best_lambda));
+  IA_CALL_GOTO(ia_h5_attr_f64(g, path, "best_val_HR@100", r->best_hr100));
+  IA_CALL_GOTO(ia_h5_attr_f64(g, path, "adam_beta1", 0.9));
+  IA_CALL_GOTO(ia_h5_attr_f64(g, path, "adam_beta2", 0.999));
+  IA_CALL_GOTO(ia_h5_attr_f64(g, path, "adam_eps", 1e-8));
+  H5Gclose(g);
+  g = H5I_INVALID_HID;
+  if (s->n_curve > 0) {
+    IA_H5(g = H5Gcreate2(file, "curve", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    const char *names[IA_CURVE_COLS] = {"step", "loss", "val_HR@100", "val_NDCG@10", "lambda"};
+    double *col = malloc(sizeof(double) * (size_t)s->n_curve);
+    IA_CHECK_GOTO(col, IA_ERR_NOMEM, "out of memory writing the curve");
+    for (int c = 0; c < IA_CURVE_COLS && st == IA_OK; c++) {
+      for (int k = 0; k < s->n_curve; k++) col[k] = s->curve[k * IA_CURVE_COLS + c];
+      st = ia_h5_write_array(g, path, names[c], H5T_NATIVE_DOUBLE, s->n_curve, col);
+    }
+    free(col);
+    IA_CALL_GOTO(st);
+    H5Gclose(g);
+    g = H5I_INVALID_HID;
+  }
+  IA_H5(g = H5Gcreate2(file, "metrics", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  IA_CALL_GOTO(ia_h5_write_strings(g, path, "names", IA_N_METRICS, (char *const *)ia_metric_names));
+  IA_CALL_GOTO(metrics_group(g, path, "infae", &r->infae));
+  if (r->has_ease) IA_CALL_GOTO(metrics_group(g, path, "ease", &r->ease));
+done:
+  if (g >= 0) H5Gclose(g);
+  return ia_h5_close_rename(file, path, final, st);
+}
+
+ia_status ia_ckpt_write(const char *final, const ia_distill_opts *o, const char *sha256,
+                        int64_t mu, int64_t d, const ia_ckpt *c) {
+  ia_status st = IA_OK;
+  char path[4096];
+  hid_t file = H5I_INVALID_HID;
+  IA_CALL(ia_tmp_name(final, 0, path, sizeof path));
+  file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  IA_CHECK_GOTO(file >= 0, IA_ERR_IO, "cannot create %s (directory missing or not writable?)",
+                path);
+  IA_CALL_GOTO(ia_h5_attr_str(file, path, "format", IA_CKPT_FORMAT));
+  IA_CALL_GOTO(ia_h5_attr_i64(file, path, "version", IA_CKPT_VERSION));
+  IA_CALL_GOTO(ia_h5_attr_str(file, path, "dataset_source_sha256", sha256));
+  IA_CALL_GOTO(hyper_attrs(file, path, o));
+  IA_CALL_GOTO(ia_h5_attr_i64(file, path, "next_step", c->next_step));
+  IA_CALL_GOTO(ia_h5_attr_f64(file, path, "lambda", c->lambda));
+  IA_CALL_GOTO(ia_h5_attr_f64(file, path, "best_hr", c->best_hr));
+  IA_CALL_GOTO(ia_h5_attr_i64(file, path, "best_step", c->best_step));
+  IA_CALL_GOTO(ia_h5_attr_f64(file, path, "best_lambda", c->best_lambda));
+  IA_CALL_GOTO(ia_h5_write_matrix(file, path, "logits", mu, d, c->z));
+  IA_CALL_GOTO(ia_h5_write_matrix(file, path, "adam_m", mu, d, c->m));
+  IA_CALL_GOTO(ia_h5_write_matrix(file, path, "adam_v", mu, d, c->v));
+  IA_CALL_GOTO(ia_h5_write_matrix(file, path, "best_S", mu, d, c->best_s));
+  IA_CALL_GOTO(ia_h5_write_matrix(file, path, "best_logits", mu, d, c->best_z));
+  IA_CALL_GOTO(ia_h5_write_matrix(file, path, "curve", c->n_curve, IA_CURVE_COLS, c->curve));
+done:
+  return ia_h5_close_rename(file, path, final, st);
+}
+
+static ia_status expect_i64(hid_t f, const char *path, const char *name, int64_t want) {
+  int64_t v;
+  IA_CALL(ia_h5_read_attr_i64(f, path, name, &v));
+  IA_CHECK(v == want, IA_ERR_ARG, "%s: checkpoint has %s = %lld, this run %lld: resume with the "
+           "options of the interrupted run", path, name, (long long)v, (long long)want);
+  return IA_OK;
+}
+
+static ia_status expect_f64(hid_t f, const char *path, const char *name, double want) {
+  double v;
+  IA_CALL(ia_h5_read_attr_f64(f, path, name, &v));
+  IA_CHECK(v == want, IA_ERR_ARG, "%s: checkpoint has %s = %.17g, this run %.17g: resume with "
+           "the options of the interrupted run", path, name, v, want);
+  return IA_OK;
+}
+
+ia_status ia_ckpt_read(const char *path, const ia_distill_opts *o, const char *sha256,
+                       int64_t mu, int64_t d, ia_ckpt *c) {
+  ia_status st = IA_OK;
+  char *fmt = NULL, *sha = NULL;
+  int64_t rows, cols;
+  hid_t file = H5I_INVALID_HID;
+  H5E_BEGIN_TRY { file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); }
+  H5E_END_TRY;
+  IA_CHECK_GOTO(file >= 0, IA_ERR_IO, "cannot open the checkpoint %s for --resume", path);
+  IA_CALL_GOTO(ia_h5_read_attr_str(file, path, "format", &fmt));
+  IA_CHECK_GOTO(!strcmp(fmt, IA_CKPT_FORMAT), IA_ERR_FORMAT,
+                "%s: format '%s' is not a Distill-CF checkpoint", path, fmt);
+  IA_CALL_GOTO(expect_i64(file, path, "version", IA_CKPT_VERSION));
+  IA_CALL_GOTO(ia_h5_read_attr_str(file, path, "dataset_source_sha256", &sha));
+  IA_CHECK_GOTO(!strcmp(sha, sha256), IA_ERR_ARG,
+                "%s: checkpoint of another dataset (source sha256 %.12s…, this one %.12s…)", path,
+                sha, sha256);
+  IA_CALL_GOTO(expect_i64(file, path, "budget", mu));
+  IA_CALL_GOTO(expect_i64(file, path, "seed", (int64_t)o->seed));
+  IA_CALL_GOTO(expect_i64(file, path, "gumbel_samples", o->samples));
+  IA_CALL_GOTO(expect_f64(file, path, "tau", o->tau));
+  IA_CALL_GOTO(expect_f64(file, path, "learning_rate", o->lr));
+  IA_CALL_GOTO(expect_f64(file, path, "c_card", o->c_card));
+  IA_CALL_GOTO(expect_i64(file, path, "batch", o->batch));
+  IA_CALL_GOTO(expect_i64(file, path, "patience", o->patience));
+  IA_CALL_GOTO(ia_h5_read_attr_i64(file, path, "next_step", &c->next_step));
+  IA_CALL_GOTO(ia_h5_read_attr_f64(file, path, "lambda", &c->lambda));
+  IA_CALL_GOTO(ia_h5_read_attr_f64(file, path, "best_hr", &c->best_hr));
+  IA_CALL_GOTO(ia_h5_read_attr_i64(file, path, "best_step", &c->best_step));
+  IA_CALL_GOTO(ia_h5_read_attr_f64(file, path, "best_lambda", &c->best_lambda));
+  IA_CALL_GOTO(ia_h5_read_matrix(file, path, "logits", mu, d, c->z));
+  IA_CALL_GOTO(ia_h5_read_matrix(file, path, "adam_m", mu, d, c->m));
+  IA_CALL_GOTO(ia_h5_read_matrix(file, path, "adam_v", mu, d, c->v));
+  IA_CALL_GOTO(ia_h5_read_matrix(file, path, "best_S", mu, d, c->best_s));
+  IA_CALL_GOTO(ia_h5_read_matrix(file, path, "best_logits", mu, d, c->best_z));
+  IA_CALL_GOTO(ia_h5_matrix_dims(file, path, "curve", &rows, &cols));
+  IA_CHECK_GOTO(cols == IA_CURVE_COLS && rows <= o->steps + 1 && c->next_step <= o->steps + 1,
+                IA_ERR_ARG, "%s: checkpoint at step %lld does not fit --steps %d", path,
+                (long long)c->next_step, o->steps);
+  IA_CALL_GOTO(ia_h5_read_matrix(file, path, "curve", rows, cols, c->curve));
+  c->n_curve = (int)rows;
+done:
+  if (file >= 0) H5Fclose(file);
+  free(fmt);
+  free(sha);
+  return st;
+}

@@ -1,0 +1,239 @@
+#include "infae/eval/metrics.h"
+#include "infae/core/topk.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const ia_metric_names[IA_N_METRICS] = {"HR@10",  "NDCG@10",  "PSP@10", "HR@100",
+                                                   "NDCG@100", "PSP@100", "AUC"};
+
+enum { KMAX = IA_TOPK };
+static const int ks[2] = {10, 100};
+
+typedef struct {
+  double score;
+  int64_t pos; /* position in the pooled order: breaks ties stably */
+  int label;
+} auc_pair;
+
+struct ia_evaluator {
+  int64_t n_items;
+  double *w;         /* (n_items) PSP propensity weights */
+  double disc[KMAX]; /* 1/log2(r+2) */
+  double sums[IA_N_METRICS - 1];
+  int64_t users;
+  double *pair_score; /* pooled AUC pairs, local */
+  uint8_t *pair_label;
+  int64_t n_pairs, cap_pairs;
+  double *held_w; /* scratch */
+  int64_t cap_held;
+  int32_t top[KMAX];
+};
+
+ia_status ia_evaluator_create(const int64_t *count, int64_t n_items, int64_t train_nnz,
+                              ia_evaluator **out) {
+  ia_evaluator *e = NULL;
+  IA_CHECK(train_nnz > 0, IA_ERR_ARG, "PSP weights need train interactions (train_nnz = 0)");
+  IA_CALL(IA_ZALLOC(e, 1, "evaluator"));
+  ia_status st = IA_ALLOC(e->w, n_items, "PSP weights");
+  if (st != IA_OK) {
+    free(e);
+    return st;
+  }
+  /* docs/protocol.md §3: w_i = 1 + C (n_i + B)^-A, C = (ln N - 1)(B + 1)^A. */
+  const double A = 0.55, B = 1.5, C = (log((double)train_nnz) - 1.0) * pow(B + 1.0, A);
+  for (int64_t i = 0; i < n_items; i++) e->w[i] = 1.0 + C * pow((double)count[i] + B, -A);
+  for (int r = 0; r < KMAX; r++) e->disc[r] = 1.0 / log2(r + 2.0);
+  e->n_items = n_items;
+  *out = e;
+  return IA_OK;
+}
+
+void ia_evaluator_free(ia_evaluator **pe) {
+  ia_evaluator *e = *pe;
+  if (!e) return;
+  free(e->w);
+  free(e->pair_score);
+  free(e->pair_label);
+  free(e->held_w);
+  free(e);
+  *pe = NULL;
+}
+
+void ia_evaluator_reset(ia_evaluator *e) {
+  memset(e->sums, 0, sizeof e->sums);
+  e->users = 0;
+  e->n_pairs = 0;
+}
+
+
+static int cmp_desc(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x < y) - (x > y);
+}
+
+static ia_status push_pair(ia_evaluator *e, double score, int label) {
+  if (e->n_pairs == e->cap_pairs) {
+    int64_t cap = e->cap_pairs ? 2 * e->cap_pairs : 4096;
+    double *s = realloc(e->pair_score, sizeof *s * (size_t)cap);
+    if (s) e->pair_score = s;
+    uint8_t *l = s ? realloc(e->pair_label, (size_t)cap) : NULL;
+    if (l) e->pair_label = l;
+    IA_CHECK(s && l, IA_ERR_NOMEM, "out of memory for %lld AUC pairs", (long long)cap);
+    e->cap_pairs = cap;
+  }
+  e->pair_score[e->n_pairs] = score;
+  e->pair_label[e->n_pairs++] = (uint8_t)label;
+  return IA_OK;
+}
+
+int ia_evaluator_k(const ia_evaluator *e) { return e->n_items < KMAX ? (int)e->n_items : KMAX; }
+
+ia_status ia_evaluator_add(ia_evaluator *e, double *s, const int32_t *ctx_a, int64_t n_a,
+                           const int32_t *ctx_b, int64_t n_b, const int32_t *held,
+                           int64_t n_held, const int32_t *neg, int64_t n_neg) {
+  if (n_held == 0) return IA_OK;
+  /* AUC pairs take the raw scores: a negative that is a validation item is
+   * not masked at test time (as in the reference). */
+  for (int64_t h = 0; h < n_held; h++) IA_CALL(push_pair(e, s[held[h]], 1));
+  for (int64_t k = 0; k < n_neg; k++) IA_CALL(push_pair(e, s[neg[k]], 0));
+  for (int64_t k = 0; k < n_a; k++) s[ctx_a[k]] = -INFINITY;
+  for (int64_t k = 0; k < n_b; k++) s[ctx_b[k]] = -INFINITY;
+  ia_topk(s, e->n_items, ia_evaluator_k(e), e->top);
+  return ia_evaluator_add_ranked(e, e->top, held, n_held, NULL, NULL, 0);
+}
+
+ia_status ia_evaluator_add_ranked(ia_evaluator *e, const int32_t *top, const int32_t *held,
+                                  int64_t n_held, const double *held_scores,
+                                  const double *neg_scores, int64_t n_neg) {
+  if (n_held == 0) return IA_OK;
+  for (int64_t h = 0; held_scores && h < n_held; h++) IA_CALL(push_pair(e, held_scores[h], 1));
+  for (int64_t k = 0; held_scores && k < n_neg; k++) IA_CALL(push_pair(e, neg_scores[k], 0));
+  int kmax = ia_evaluator_k(e);
+
+  if (n_held > e->cap_held) {
+    double *w = realloc(e->held_w, sizeof *w * (size_t)n_held);
+    IA_CHECK(w, IA_ERR_NOMEM, "out of memory");
+    e->held_w = w;
+    e->cap_held = n_held;
+  }
+  for (int64_t h = 0; h < n_held; h++) e->held_w[h] = e->w[held[h]];
+  qsort(e->held_w, (size_t)n_held, sizeof(double), cmp_desc);
+
+  /* held is sorted ascending (CSR rows): membership by binary search. */
+  for (int q = 0; q < 2; q++) {
+    int k = ks[q], m = (int)(n_held < k ? n_held : k);
+    double hits = 0, dcg = 0, idcg = 0, psp = 0, psp_ideal = 0;
+    for (int r = 0; r < k && r < kmax; r++) {
+      int32_t item = top[r];
+      int64_t lo = 0, hi = n_held;
+      while (lo < hi) {
+        int64_t mid = (lo + hi) / 2;
+        if (held[mid] < item) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo < n_held && held[lo] == item) {
+        hits += 1;
+        dcg += e->disc[r];
+        psp += e->w[item];
+      }
+    }
+    for (int r = 0; r < m; r++) {
+      idcg += e->disc[r];
+      psp_ideal += e->held_w[r];
+    }
+    e->sums[3 * q + 0] += 100.0 * hits / m;
+    e->sums[3 * q + 1] += 100.0 * dcg / idcg;
+    e->sums[3 * q + 2] += 100.0 * (psp / m) / psp_ideal;
+  }
+  e->users++;
+  return IA_OK;
+}
+
+static int cmp_pair(const void *a, const void *b) {
+  const auc_pair *x = a, *y = b;
+  if (x->score != y->score) return x->score < y->score ? -1 : 1;
+  return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* Pooled AUC: rank pairs by score ascending, ties by pooled position (a
+ * stable sort); count, for every positive, the negatives ranked below it. */
+static double pooled_auc(auc_pair *p, int64_t n) {
+  qsort(p, (size_t)n, sizeof *p, cmp_pair);
+  int64_t neg_below = 0, pos = 0;
+  double num = 0;
+  for (int64_t k = 0; k < n; k++) {
+    if (p[k].label) {
+      num += (double)neg_below;
+      pos++;
+    } else {
+      neg_below++;
+    }
+  }
+  if (pos == 0 || neg_below == 0) return NAN;
+  return num / ((double)pos * (double)neg_below);
+}
+
+ia_status ia_evaluator_finish(ia_evaluator *e, MPI_Comm comm, ia_metrics *out) {
+  ia_status st = IA_OK;
+  int rank, size, mine;
+  int *counts = NULL, *displs = NULL;
+  double *all_s = NULL;
+  uint8_t *all_l = NULL;
+  auc_pair *pairs = NULL;
+  double sums[IA_N_METRICS]; /* 6 metric sums + user count */
+  int64_t total = 0;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  memcpy(sums, e->sums, sizeof e->sums);
+  sums[IA_N_METRICS - 1] = (double)e->users;
+  IA_MPI(MPI_Allreduce(MPI_IN_PLACE, sums, IA_N_METRICS, MPI_DOUBLE, MPI_SUM, comm));
+  memset(out, 0, sizeof *out);
+  out->users = (int64_t)sums[IA_N_METRICS - 1];
+  for (int q = 0; q < IA_N_METRICS - 1; q++)
+    out->v[q] = out->users ? sums[q] / (double)out->users : NAN;
+
+  /* Gather the pairs in rank order (= ascending user blocks) on rank 0. */
+  st = ia_to_int(e->n_pairs, &mine);
+  IA_CALL(ia_agree(comm, st));
+  if (rank == 0) {
+    IA_CALL_GOTO(IA_ALLOC(counts, size, "gather counts"));
+    IA_CALL_GOTO(IA_ALLOC(displs, size, "gather displacements"));
+  }
+  IA_MPI(MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, comm));
+  if (rank == 0) {
+    for (int r = 0; r < size; r++) total += counts[r];
+    IA_CHECK_GOTO(total <= 2147483647, IA_ERR_RANGE,
+                  "%lld AUC pairs exceed one MPI gather (2^31)", (long long)total);
+    for (int r = 0, off = 0; r < size; r++) {
+      displs[r] = off;
+      off += counts[r];
+    }
+    IA_CALL_GOTO(IA_ALLOC(all_s, total, "AUC scores"));
+    IA_CALL_GOTO(IA_ALLOC(all_l, total, "AUC labels"));
+  }
+done:
+  IA_CALL(ia_agree(comm, st));
+  IA_MPI(MPI_Gatherv(e->pair_score, mine, MPI_DOUBLE, all_s, counts, displs, MPI_DOUBLE, 0,
+                     comm));
+  IA_MPI(MPI_Gatherv(e->pair_label, mine, MPI_UINT8_T, all_l, counts, displs, MPI_UINT8_T, 0,
+                     comm));
+  double auc = 0;
+  if (rank == 0) {
+    st = IA_ALLOC(pairs, total, "AUC pairs");
+    if (st == IA_OK) {
+      for (int64_t k = 0; k < total; k++) pairs[k] = (auc_pair){all_s[k], k, all_l[k]};
+      auc = pooled_auc(pairs, total);
+    }
+  }
+  free(pairs);
+  free(all_s);
+  free(all_l);
+  free(counts);
+  free(displs);
+  IA_CALL(ia_agree(comm, st));
+  IA_MPI(MPI_Bcast(&auc, 1, MPI_DOUBLE, 0, comm));
+  out->v[IA_AUC] = auc;
+  return IA_OK;
+}
