@@ -12,9 +12,14 @@ import sys
 import h5py
 import numpy as np
 
-# Attributes and JSON keys that are not results.
-SKIP = {"command", "dataset", "timings_s", "peak_rss_bytes", "seconds", "steps_per_s",
-        "validation_seconds", "metrics", "infae_version", "device", "path", "out", "infae"}
+# Attributes and JSON keys that are not results: provenance, and rates,
+# times and memory (keys ending in _s, or naming seconds, GFLOP/s or RSS).
+SKIP = {"command", "dataset", "metrics", "infae_version", "device", "path", "out", "infae"}
+
+
+def skipped(key):
+    return (key in SKIP or key.endswith("_s") or "seconds" in key or "gflops" in key
+            or "rss" in key)
 # Inside the "infae" object of train's JSON only these are results.
 INFAE_KEYS = {"precision", "trace_K", "lambda_prime", "grid"}
 
@@ -39,7 +44,7 @@ def compare_h5(pa, pb, diffs):
         for obj in [""] + names:
             a, b = fa[obj] if obj else fa, fb[obj] if obj else fb
             for k in set(a.attrs) | set(b.attrs):
-                if k in SKIP:
+                if skipped(k):
                     continue
                 if k not in a.attrs or k not in b.attrs or not same(a.attrs[k], b.attrs[k]):
                     diffs.append("%s:/%s attribute %s differs" % (pa, obj, k))
@@ -53,7 +58,7 @@ def compare_h5(pa, pb, diffs):
 def compare_json(a, b, where, diffs):
     if isinstance(a, dict) and isinstance(b, dict):
         for k in set(a) | set(b):
-            if k in SKIP and k != "infae":
+            if skipped(k) and k != "infae":
                 continue
             if k not in a or k not in b:
                 diffs.append("%s.%s missing on one side" % (where, k))

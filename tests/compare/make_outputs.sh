@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes the outputs a change that must not change results is checked with:
-# the default run, the reference's ML-100K split on 1, 2 and 4 ranks (exact
-# and Nyström), and a Distill-CF run, all on the CPU.
+# the default run (∞-AE, EASE, PopRec), Recoder, a Distill-CF run and ∞-AE
+# fit on its summary, and the reference's ML-100K split on 1, 2 and 4 ranks
+# (exact and Nyström), all on the CPU.
 #   tests/compare/make_outputs.sh BUILD OUT [REFERENCE]
 # then, after the change, again into another folder, and
 #   tests/compare/compare_outputs.py OUT_BEFORE OUT_AFTER
@@ -22,6 +23,8 @@ mpi 2 distill --data demo/dataset.h5 --out distill.h5 --budget 40 --steps 30 --s
   --metrics-json distill.json --quiet
 mpi 2 train --data demo/dataset.h5 --train-on distill.h5 --model infae --out on_summary.h5 \
   --metrics-json on_summary.json --quiet
+mpi 2 train --data demo/dataset.h5 --model recoder --epochs 4 --hidden 64 --out recoder.h5 \
+  --metrics-json recoder.json --quiet
 if [ -f "$ref/split.tsv" ]; then
   mpi 1 prepare --format split-tsv --input "$ref/split.tsv" --negatives "$ref/negatives.tsv" \
     --output ref.h5 --quiet

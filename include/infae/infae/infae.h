@@ -1,10 +1,12 @@
 #pragma once
-/* ∞-AE (docs/protocol.md §2) distributed over a BLACS grid with ScaLAPACK.
+/* ∞-AE (docs/protocol.md §2) distributed over a BLACS grid in ScaLAPACK's
+ * block-cyclic layout.
  *
  *   K = NTK(X, X)                 block-cyclic U × U, lower triangle, fp64|fp32
  *   λ' = λ·tr(K)/U
- *   α = (K + λ'I)^{-1} X          p?potrf + p?potrs, right-hand side X (U × d)
- *   P = NTK(C, X)·α               p?gemm; for C = X: P = X − λ'α
+ *   α = (K + λ'I)^{-1} X          Cholesky factor and solves of infae/dist/summa.h
+ *                                 (LAPACK or cuSOLVER on one rank), X is U × d
+ *   P = NTK(C, X)·α               SUMMA products; for C = X: P = X − λ'α
  *
  * Nyström (opts.nystrom): the fit users are M centers (distinct rows), and
  * every user's row is fit through them: the subset-of-regressors solution
@@ -23,8 +25,10 @@
  *
  * On one rank the model runs on its backend alone (LAPACK, or cuBLAS and
  * cuSOLVER on the GPU with every array in device memory); on several ranks
- * ScaLAPACK factors and solves on the host, and a GPU backend makes the
- * kernel tiles (the Gram and NTK(C, X)). */
+ * the arrays are block-cyclic in host memory and each rank's backend makes
+ * its kernel tiles (the Gram and NTK(C, X)) and runs its part of the factor,
+ * the solves and the products (on the GPU when the array a step keeps there
+ * fits). With ia_infae_opts.md, one rank spreads K over several devices. */
 #include <stdint.h>
 
 #include "infae/backend/backend.h"
