@@ -17,6 +17,7 @@
 #include "infae/core/paths.h"
 #include "infae/core/rng.h"
 #include "eval/sample_eval.h"
+#include "distill/samplers.h"
 #include "distill/summary.h"
 
 const double ia_distill_grid[6] = {1e-5, 1e-3, 0.1, 1, 5, 50};
@@ -60,101 +61,6 @@ static int signalled(MPI_Comm comm) {
  * and at the last step. */
 static int is_eval_step(int t, int steps) {
   return t == 0 || t == steps || (t <= 200 && t % 25 == 0) || (t > 200 && t % 40 == 0);
-}
-
-/* The k users with the most train interactions (ties: lower index), ascending. */
-static ia_status head_users(MPI_Comm comm, const ia_dataset *d, int64_t k, int64_t *out) {
-  int64_t n = d->n_users, *cnt = NULL, *order = NULL;
-  int size, rank;
-  MPI_Comm_size(comm, &size);
-  MPI_Comm_rank(comm, &rank);
-  ia_status st = IA_ZALLOC(cnt, n, "user counts");
-  if (st == IA_OK) st = IA_ALLOC(order, n, "user order");
-  IA_CALL_GOTO(ia_agree(comm, st));
-  for (int64_t r = 0; r < d->n_rows; r++)
-    cnt[d->row_begin + r] = d->train.indptr[r + 1] - d->train.indptr[r];
-  IA_MPI_GOTO(MPI_Allreduce(MPI_IN_PLACE, cnt, (int)n, MPI_INT64_T, MPI_SUM, comm));
-  /* Counting sort by count, descending, stable in the index. */
-  int64_t maxc = 0;
-  for (int64_t i = 0; i < n; i++) maxc = cnt[i] > maxc ? cnt[i] : maxc;
-  int64_t c = 0;
-  for (int64_t v = maxc; v >= 0 && c < k; v--)
-    for (int64_t i = 0; i < n && c < k; i++)
-      if (cnt[i] == v) order[c++] = i;
-  memset(cnt, 0, sizeof(int64_t) * (size_t)n);
-  for (int64_t i = 0; i < k; i++) cnt[order[i]] = 1;
-  c = 0;
-  for (int64_t i = 0; i < n; i++)
-    if (cnt[i]) out[c++] = i;
-done:
-  free(cnt);
-  free(order);
-  return st;
-}
-
-/* Random interactions: each train interaction is kept with probability q
- * (a stream per user, so the draw does not depend on the ranks); the sample
- * is the kept rows of the users that keep at least one, on every rank:
- * users (ascending, *mu of them), s (mu × d) and the kept count. Collective. */
-static ia_status interaction_sample(MPI_Comm comm, const ia_dataset *d, uint64_t seed, double q,
-                                    int64_t **users, int64_t *mu, double **s, int64_t *kept) {
-  int size;
-  MPI_Comm_size(comm, &size);
-  const ia_csr *tr = &d->train;
-  int64_t nu = 0, np = 0, *mine = NULL, *all = NULL, at = 0;
-  int *counts = NULL, *displs = NULL;
-  *users = NULL;
-  *s = NULL;
-  /* This rank's kept pairs as (user, item) in one int64 array. */
-  ia_status st = IA_ALLOC(mine, 2 * tr->indptr[tr->n_rows] + 1, "interaction sample");
-  if (st == IA_OK) st = IA_ALLOC(counts, size, "counts");
-  if (st == IA_OK) st = IA_ALLOC(displs, size, "displacements");
-  IA_CALL_GOTO(ia_agree(comm, st));
-  for (int64_t r = 0; r < tr->n_rows; r++) {
-    ia_rng g;
-    ia_rng_init(&g, seed, IA_RNG_STUDY, (uint64_t)(d->row_begin + r));
-    for (int64_t p = tr->indptr[r]; p < tr->indptr[r + 1]; p++)
-      if (ia_rng_uniform(&g) < q) {
-        mine[2 * np] = d->row_begin + r;
-        mine[2 * np + 1] = tr->indices[p];
-        np++;
-      }
-  }
-  int c = (int)(2 * np);
-  IA_MPI_GOTO(MPI_Allgather(&c, 1, MPI_INT, counts, 1, MPI_INT, comm));
-  int64_t total = 0;
-  for (int p = 0; p < size; p++) {
-    displs[p] = (int)total;
-    total += counts[p];
-  }
-  st = IA_ALLOC(all, total + 1, "interaction sample");
-  IA_CALL_GOTO(ia_agree(comm, st));
-  IA_MPI_GOTO(MPI_Allgatherv(mine, c, MPI_INT64_T, all, counts, displs, MPI_INT64_T, comm));
-  for (int64_t k = 0; k < total; k += 2)
-    if (k == 0 || all[k] != all[k - 2]) nu++;
-  IA_CHECK_GOTO(nu > 0, IA_ERR_EMPTY, "the interaction sample is empty: raise --budget");
-  st = IA_ALLOC(*users, nu, "sampled users");
-  if (st == IA_OK) st = IA_ZALLOC(*s, nu * d->n_items, "summary S");
-  IA_CALL_GOTO(ia_agree(comm, st));
-  for (int64_t k = 0; k < total; k += 2) {
-    if (k > 0 && all[k] != all[k - 2]) at++;
-    (*users)[at] = all[k];
-    (*s)[at * d->n_items + all[k + 1]] = 1.0;
-  }
-  *mu = nu;
-  *kept = total / 2;
-done:
-  if (st != IA_OK) {
-    free(*users);
-    free(*s);
-    *users = NULL;
-    *s = NULL;
-  }
-  free(mine);
-  free(all);
-  free(counts);
-  free(displs);
-  return st;
 }
 
 /* Dense rows (n × d) of a CSR block. */
@@ -563,7 +469,7 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
      * N: each is kept with probability budget/n. */
     keep = (double)o.budget / (double)n_users;
     keep = keep < 1 ? keep : 1;
-    IA_CALL_GOTO(interaction_sample(comm, &d, o.seed, keep, &idx, &mu, &s, &kept));
+    IA_CALL_GOTO(ia_interaction_sample(comm, &d, o.seed, keep, &idx, &mu, &s, &kept));
   } else {
     mu = o.budget < n_users ? o.budget : n_users;
     if (mu < o.budget)
@@ -582,7 +488,7 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
   if (st == IA_OK && !interactions) st = IA_ALLOC(s, mu * n_items, "summary S");
   IA_CALL_GOTO(ia_agree(comm, st));
   if (!strcmp(o.sampler, "head"))
-    st = head_users(comm, &d, mu, idx);
+    st = ia_head_users(comm, &d, mu, idx);
   else if (!interactions)
     st = ia_rng_choose(o.seed, IA_RNG_DISTILL, 0, n_users, mu, idx);
   IA_CALL_GOTO(ia_agree(comm, st));
@@ -738,50 +644,5 @@ done:
   free(q.batch);
   ia_evaluator_free(&q.ev);
   ia_dataset_free(&d);
-  return st;
-}
-
-ia_status ia_summary_read_sample(MPI_Comm comm, const char *path, const char *data, double **s,
-                                 int64_t *mu, int64_t *items) {
-  ia_status st = IA_OK;
-  hid_t file = H5I_INVALID_HID;
-  char **ids = NULL, **user_ids = NULL, **item_ids = NULL;
-  int64_t rows = 0, cols = 0, n_users = 0, n_items = 0;
-  *s = NULL;
-  IA_CALL(ia_h5_open(comm, path, IA_SUMMARY_FORMAT, IA_SUMMARY_VERSION, "summary",
-                     "`infae_mpi distill`", &file));
-  st = ia_h5_matrix_dims(file, path, "S", &rows, &cols);
-  if (st == IA_OK) st = IA_ALLOC(*s, rows * cols + 1, "summary S");
-  if (st == IA_OK) st = ia_h5_read_matrix(file, path, "S", rows, cols, *s);
-  if (st == IA_OK) st = ia_h5_read_strings(file, path, "item_ids", 0, cols, cols, &ids);
-  H5Fclose(file);
-  IA_CALL_GOTO(ia_agree(comm, st));
-  IA_CALL_GOTO(ia_dataset_dims(comm, data, &n_users, &n_items));
-  IA_CALL_GOTO(ia_dataset_read_ids(comm, data, &user_ids, &item_ids));
-  IA_CHECK_GOTO(cols == n_items, IA_ERR_ARG,
-                "%s has %lld items, the dataset %s has %lld: a summary of another dataset?",
-                path, (long long)cols, data, (long long)n_items);
-  for (int64_t i = 0; i < n_items; i++)
-    IA_CHECK_GOTO(!strcmp(ids[i], item_ids[i]), IA_ERR_ARG,
-                  "%s: item %lld is '%s', in %s it is '%s': a summary of another dataset?", path,
-                  (long long)i, ids[i], data, item_ids[i]);
-  /* Every rank read the same S: the first bad entry is found alike everywhere. */
-  for (int64_t k = 0; k < rows * cols; k++) {
-    double v = (*s)[k];
-    IA_CHECK_GOTO(v >= 0 && v <= 1, IA_ERR_FORMAT,
-                  "%s: S[%lld, %lld] (row, column from 0; item '%s') is %g: a summary holds "
-                  "values in [0, 1]",
-                  path, (long long)(k / cols), (long long)(k % cols), ids[k % cols], v);
-  }
-  *mu = rows;
-  *items = cols;
-done:
-  free_ids(ids, cols);
-  free_ids(user_ids, n_users);
-  free_ids(item_ids, n_items);
-  if (st != IA_OK) {
-    free(*s);
-    *s = NULL;
-  }
   return st;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "io/h5util.h"
+#include "infae/io/dataset.h"
 #include "infae/config.h"
 #include "infae/eval/metrics.h"
 #include "infae/core/paths.h"
@@ -230,5 +231,55 @@ done:
   if (file >= 0) H5Fclose(file);
   free(fmt);
   free(sha);
+  return st;
+}
+
+static void free_ids(char **ids, int64_t n) {
+  for (int64_t i = 0; ids && i < n; i++) free(ids[i]);
+  free(ids);
+}
+
+ia_status ia_summary_read_sample(MPI_Comm comm, const char *path, const char *data, double **s,
+                                 int64_t *mu, int64_t *items) {
+  ia_status st = IA_OK;
+  hid_t file = H5I_INVALID_HID;
+  char **ids = NULL, **user_ids = NULL, **item_ids = NULL;
+  int64_t rows = 0, cols = 0, n_users = 0, n_items = 0;
+  *s = NULL;
+  IA_CALL(ia_h5_open(comm, path, IA_SUMMARY_FORMAT, IA_SUMMARY_VERSION, "summary",
+                     "`infae_mpi distill`", &file));
+  st = ia_h5_matrix_dims(file, path, "S", &rows, &cols);
+  if (st == IA_OK) st = IA_ALLOC(*s, rows * cols + 1, "summary S");
+  if (st == IA_OK) st = ia_h5_read_matrix(file, path, "S", rows, cols, *s);
+  if (st == IA_OK) st = ia_h5_read_strings(file, path, "item_ids", 0, cols, cols, &ids);
+  H5Fclose(file);
+  IA_CALL_GOTO(ia_agree(comm, st));
+  IA_CALL_GOTO(ia_dataset_dims(comm, data, &n_users, &n_items));
+  IA_CALL_GOTO(ia_dataset_read_ids(comm, data, &user_ids, &item_ids));
+  IA_CHECK_GOTO(cols == n_items, IA_ERR_ARG,
+                "%s has %lld items, the dataset %s has %lld: a summary of another dataset?",
+                path, (long long)cols, data, (long long)n_items);
+  for (int64_t i = 0; i < n_items; i++)
+    IA_CHECK_GOTO(!strcmp(ids[i], item_ids[i]), IA_ERR_ARG,
+                  "%s: item %lld is '%s', in %s it is '%s': a summary of another dataset?", path,
+                  (long long)i, ids[i], data, item_ids[i]);
+  /* Every rank read the same S: the first bad entry is found alike everywhere. */
+  for (int64_t k = 0; k < rows * cols; k++) {
+    double v = (*s)[k];
+    IA_CHECK_GOTO(v >= 0 && v <= 1, IA_ERR_FORMAT,
+                  "%s: S[%lld, %lld] (row, column from 0; item '%s') is %g: a summary holds "
+                  "values in [0, 1]",
+                  path, (long long)(k / cols), (long long)(k % cols), ids[k % cols], v);
+  }
+  *mu = rows;
+  *items = cols;
+done:
+  free_ids(ids, cols);
+  free_ids(user_ids, n_users);
+  free_ids(item_ids, n_items);
+  if (st != IA_OK) {
+    free(*s);
+    *s = NULL;
+  }
   return st;
 }
