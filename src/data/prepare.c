@@ -11,262 +11,7 @@
 #include "infae/core/idmap.h"
 #include "infae/core/log.h"
 #include "infae/data/split.h"
-
-/* ---- streaming line reader (hashes every byte it reads) ---------------- */
-
-enum { READ_CHUNK = 8 << 20, MAX_LINE = 1 << 20 };
-
-typedef struct {
-  FILE *f;
-  const char *path;
-  char *buf;
-  size_t len, pos;
-  int eof;
-  int64_t line_no;
-  EVP_MD_CTX *sha; /* borrowed */
-} reader;
-
-static ia_status reader_open(reader *r, const char *path, EVP_MD_CTX *sha) {
-  memset(r, 0, sizeof *r);
-  r->path = path;
-  r->sha = sha;
-  r->f = fopen(path, "rb");
-  IA_CHECK(r->f, IA_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-  ia_status st = IA_ALLOC(r->buf, READ_CHUNK + MAX_LINE, "read buffer");
-  if (st != IA_OK) fclose(r->f);
-  return st;
-}
-
-static void reader_close(reader *r) {
-  if (r->f) fclose(r->f);
-  free(r->buf);
-  memset(r, 0, sizeof *r);
-}
-
-/* Next line without its terminator; *got = 0 at end of file. */
-static ia_status reader_next(reader *r, char **line, size_t *len, int *got) {
-  for (;;) {
-    char *start = r->buf + r->pos;
-    char *nl = memchr(start, '\n', r->len - r->pos);
-    if (nl || (r->eof && r->pos < r->len)) {
-      size_t n = nl ? (size_t)(nl - start) : r->len - r->pos;
-      r->pos += n + (nl ? 1 : 0);
-      if (n > 0 && start[n - 1] == '\r') n--;
-      start[n] = '\0';
-      *line = start;
-      *len = n;
-      *got = 1;
-      r->line_no++;
-      return IA_OK;
-    }
-    if (r->eof) {
-      *got = 0;
-      return IA_OK;
-    }
-    IA_CHECK(r->len - r->pos < MAX_LINE, IA_ERR_FORMAT, "%s:%lld: line longer than %d bytes",
-             r->path, (long long)r->line_no + 1, MAX_LINE);
-    memmove(r->buf, r->buf + r->pos, r->len - r->pos);
-    r->len -= r->pos;
-    r->pos = 0;
-    size_t n = fread(r->buf + r->len, 1, READ_CHUNK, r->f);
-    IA_CHECK(!ferror(r->f), IA_ERR_IO, "error reading %s: %s", r->path, strerror(errno));
-    if (n > 0) EVP_DigestUpdate(r->sha, r->buf + r->len, n);
-    r->len += n;
-    if (n == 0) r->eof = 1;
-  }
-}
-
-/* A quoted, shortened copy of a bad line for error messages: printable
- * bytes as they are, others as \xNN, "..." when it is cut. */
-static const char *excerpt(const char *line, size_t len) {
-  static char out[128];
-  const size_t room = sizeof out - 4; /* keeps "..." and the terminator */
-  size_t k = 0, i = 0;
-  for (; i < len; i++) {
-    unsigned char c = (unsigned char)line[i];
-    int printable = c >= 32 && c < 127;
-    if (k + (printable ? 1 : 4) > room) break;
-    if (printable)
-      out[k++] = (char)c;
-    else
-      k += (size_t)snprintf(out + k, sizeof out - k, "\\x%02x", c);
-  }
-  memcpy(out + k, i < len ? "..." : "", i < len ? 4 : 1);
-  return out;
-}
-
-/* ---- fields ------------------------------------------------------------- */
-
-typedef struct {
-  const char *p;
-  size_t len;
-} field;
-
-enum { MAX_FIELDS = 64 };
-
-/* Splits on a separator string ("::", ",", "\t") or, with sep NULL, on runs
- * of blanks. Returns the number of fields in the line, of which the first
- * MAX_FIELDS are stored (the count is what line lengths are compared by). */
-static int split_fields(const char *s, size_t len, const char *sep, field *f) {
-  int n = 0;
-  const char *end = s + len;
-  if (!sep) {
-    while (s < end) {
-      while (s < end && (*s == ' ' || *s == '\t')) s++;
-      if (s == end) break;
-      const char *b = s;
-      while (s < end && *s != ' ' && *s != '\t') s++;
-      if (n < MAX_FIELDS) f[n] = (field){b, (size_t)(s - b)};
-      n++;
-    }
-    return n;
-  }
-  size_t sl = strlen(sep);
-  for (;;) {
-    const char *hit = NULL;
-    for (const char *q = s; q + sl <= end; q++)
-      if (!memcmp(q, sep, sl)) {
-        hit = q;
-        break;
-      }
-    const char *e = hit ? hit : end;
-    if (n < MAX_FIELDS) f[n] = (field){s, (size_t)(e - s)};
-    n++;
-    if (!hit) return n;
-    s = hit + sl;
-  }
-}
-
-static int is_uint(field f) {
-  if (f.len == 0 || f.len > 18) return 0;
-  for (size_t i = 0; i < f.len; i++)
-    if (f.p[i] < '0' || f.p[i] > '9') return 0;
-  return 1;
-}
-
-static int is_token(field f) {
-  if (f.len == 0) return 0;
-  for (size_t i = 0; i < f.len; i++)
-    if ((unsigned char)f.p[i] <= ' ' || f.p[i] == 127) return 0;
-  return 1;
-}
-
-/* Well-formed UTF-8 (no overlong forms, surrogates or code points above
- * U+10FFFF): ids are stored as UTF-8 strings. */
-static int is_utf8(field f) {
-  const unsigned char *p = (const unsigned char *)f.p, *end = p + f.len;
-  while (p < end) {
-    unsigned c = *p;
-    int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
-    if (n < 0 || end - p <= n) return 0; /* not a lead byte, or cut short */
-    unsigned cp = n == 0 ? c : n == 1 ? c & 0x1F : n == 2 ? c & 0x0F : c & 0x07;
-    for (int k = 1; k <= n; k++) {
-      if ((p[k] & 0xC0) != 0x80) return 0;
-      cp = (cp << 6) | (p[k] & 0x3F);
-    }
-    static const unsigned least[4] = {0, 0x80, 0x800, 0x10000};
-    if (cp < least[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    p += n + 1;
-  }
-  return 1;
-}
-
-/* ---- header lines ------------------------------------------------------- */
-
-/* Digits with an optional sign: what ids of numeric files look like. */
-static int is_number(field f) {
-  size_t k = f.len > 0 && (f.p[0] == '-' || f.p[0] == '+');
-  if (k == f.len) return 0;
-  for (; k < f.len; k++)
-    if (f.p[k] < '0' || f.p[k] > '9') return 0;
-  return 1;
-}
-
-/* A column name of the usual rating files (MovieLens' ratings.csv, Douban,
- * Last.fm, Amazon, Book-Crossing, Yelp), compared without case, quotes, a
- * leading '#', '_', '-', '.' or blanks: "userId", "user_id", "\"User-ID\"". */
-static int is_header_word(field f) {
-  static const char *words[] = {
-      "user", "users", "userid", "uid", "reviewer", "reviewerid", "customer", "customerid",
-      "item", "items", "itemid", "iid", "movie", "movieid", "product", "productid", "asin",
-      "book", "bookid", "isbn", "artist", "artistid", "track", "trackid", "song", "business",
-      "businessid", "rating", "ratings", "score", "stars", "weight", "playcount", "timestamp",
-      "time", "date", "datetime", "split", "tag", "tagid"};
-  char w[16];
-  size_t n = 0;
-  for (size_t k = 0; k < f.len; k++) {
-    char c = f.p[k];
-    if (c == '"' || c == '\'' || c == '_' || c == '-' || c == '.' || c == ' ' ||
-        (c == '#' && n == 0))
-      continue;
-    if (n + 1 == sizeof w) return 0;
-    w[n++] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  }
-  w[n] = '\0';
-  for (size_t k = 0; k < sizeof words / sizeof *words; k++)
-    if (!strcmp(w, words[k])) return 1;
-  return 0;
-}
-
-/* What the first data line of a tsv/csv file without --header told, to tell
- * a header from ids that are strings: a header's ids are non-numeric on its
- * line only (Douban's `user item rating split`), string ids are so on every line. */
-typedef struct {
-  int64_t line_no;                      /* of the first data line; 0 before it */
-  int n_fields;                         /* its field count */
-  int user_text, item_text;             /* its user / item field is not a number */
-  int later_user_text, later_item_text; /* ... and so is one on a later line */
-  int64_t later;                        /* data lines after it */
-  char text[128];                       /* its excerpt, for the message */
-} first_line;
-
-static ia_status header_refuse(const char *path, const first_line *h, const char *why) {
-  return ia_error_set(IA_ERR_FORMAT, __FILE__, __LINE__,
-                      "%s:%lld: '%s' looks like a header line (%s); add --header to skip it",
-                      path, (long long)h->line_no, h->text, why);
-}
-
-/* The first data line: refused at once when its user or item field is a
- * column name, or when they are not numbers and another field is. */
-static ia_status header_first(first_line *h, const char *path, int64_t line_no, const field *f,
-                              int n, int ucol, int icol, const char *line, size_t len) {
-  memset(h, 0, sizeof *h);
-  h->line_no = line_no;
-  h->n_fields = n;
-  snprintf(h->text, sizeof h->text, "%s", excerpt(line, len));
-  int stored = n < MAX_FIELDS ? n : MAX_FIELDS;
-  h->user_text = ucol < stored && !is_number(f[ucol]);
-  h->item_text = icol < stored && !is_number(f[icol]);
-  for (int k = 0; k < stored; k++) {
-    if (!is_header_word(f[k])) continue;
-    char why[96];
-    if (k == ucol || k == icol)
-      snprintf(why, sizeof why, "'%.*s' is a column name", (int)(f[k].len < 40 ? f[k].len : 40),
-               f[k].p);
-    else if (h->user_text || h->item_text)
-      snprintf(why, sizeof why, "non-numeric ids next to the column name '%.*s'",
-               (int)(f[k].len < 40 ? f[k].len : 40), f[k].p);
-    else
-      continue;
-    return header_refuse(path, h, why);
-  }
-  return IA_OK;
-}
-
-static void header_later(first_line *h, const field *f, int n, int ucol, int icol) {
-  int stored = n < MAX_FIELDS ? n : MAX_FIELDS;
-  h->later++;
-  h->later_user_text |= ucol < stored && !is_number(f[ucol]);
-  h->later_item_text |= icol < stored && !is_number(f[icol]);
-}
-
-/* After later lines: non-numeric ids on the first line only make it a header. */
-static ia_status header_verdict(const first_line *h, const char *path) {
-  if (h->line_no == 0 || h->later == 0) return IA_OK;
-  if ((h->user_text && !h->later_user_text) || (h->item_text && !h->later_item_text))
-    return header_refuse(path, h, "its ids are not numbers, those of the lines below are");
-  return IA_OK;
-}
+#include "data/lines.h"
 
 /* ---- raw interactions ---------------------------------------------------- */
 
@@ -326,17 +71,17 @@ static ia_status parse_adjacency(const line_format *lf, const char *path, int64_
   field t, fu, fc;
   if (first && !o->header) {
     first_line h = {.line_no = line_no};
-    snprintf(h.text, sizeof h.text, "%s", excerpt(line, len));
+    snprintf(h.text, sizeof h.text, "%s", ia_excerpt(line, len));
     int count_at = o->no_count ? -1 : o->user_first ? 1 : 0;
     for (int k = 0; next_token(&s, end, &t); k++) {
       char why[96];
-      if (is_header_word(t))
+      if (ia_field_is_header_word(t))
         snprintf(why, sizeof why, "'%.*s' is a column name", (int)(t.len < 40 ? t.len : 40), t.p);
-      else if (k == count_at && !is_uint(t))
+      else if (k == count_at && !ia_field_is_uint(t))
         snprintf(why, sizeof why, "its count is not a number");
       else
         continue;
-      return header_refuse(path, &h, why);
+      return ia_header_refuse(path, &h, why);
     }
     s = line;
   }
@@ -349,26 +94,26 @@ static ia_status parse_adjacency(const line_format *lf, const char *path, int64_
   }
   int64_t count = -1, n = 0;
   if (!o->no_count) {
-    IA_CHECK(next_token(&s, end, &fc) && is_uint(fc), IA_ERR_FORMAT,
+    IA_CHECK(next_token(&s, end, &fc) && ia_field_is_uint(fc), IA_ERR_FORMAT,
              "%s:%lld: expected %s, got '%s'", path, (long long)line_no, lf->expect,
-             excerpt(line, len));
+             ia_excerpt(line, len));
     count = 0;
     for (size_t k = 0; k < fc.len; k++) count = 10 * count + (fc.p[k] - '0');
   }
-  IA_CHECK(is_token(fu), IA_ERR_FORMAT, "%s:%lld: expected %s, got '%s'", path, (long long)line_no,
-           lf->expect, excerpt(line, len));
-  IA_CHECK(is_utf8(fu), IA_ERR_FORMAT,
+  IA_CHECK(ia_field_is_token(fu), IA_ERR_FORMAT, "%s:%lld: expected %s, got '%s'", path, (long long)line_no,
+           lf->expect, ia_excerpt(line, len));
+  IA_CHECK(ia_field_is_utf8(fu), IA_ERR_FORMAT,
            "%s:%lld: the user id is not UTF-8 text (got '%s'); ids are stored as UTF-8: "
            "convert the file first (e.g. iconv -f latin1 -t utf-8)",
-           path, (long long)line_no, excerpt(line, len));
+           path, (long long)line_no, ia_excerpt(line, len));
   int32_t u = -1;
   while (next_token(&s, end, &t)) {
-    IA_CHECK(is_token(t), IA_ERR_FORMAT, "%s:%lld: expected %s, got '%s'", path,
-             (long long)line_no, lf->expect, excerpt(line, len));
-    IA_CHECK(is_utf8(t), IA_ERR_FORMAT,
+    IA_CHECK(ia_field_is_token(t), IA_ERR_FORMAT, "%s:%lld: expected %s, got '%s'", path,
+             (long long)line_no, lf->expect, ia_excerpt(line, len));
+    IA_CHECK(ia_field_is_utf8(t), IA_ERR_FORMAT,
              "%s:%lld: the item id is not UTF-8 text (got '%s'); ids are stored as UTF-8: "
              "convert the file first (e.g. iconv -f latin1 -t utf-8)",
-             path, (long long)line_no, excerpt(line, len));
+             path, (long long)line_no, ia_excerpt(line, len));
     if (u < 0) IA_CALL(ia_idmap_intern(p->users, fu.p, fu.len, &u));
     int32_t i;
     IA_CALL(ia_idmap_intern(p->items, t.p, t.len, &i));
@@ -378,7 +123,7 @@ static ia_status parse_adjacency(const line_format *lf, const char *path, int64_
   IA_CHECK(count < 0 || count == n, IA_ERR_FORMAT,
            "%s:%lld: the count %lld does not match the %lld item ids that follow in '%s' "
            "(--no-count reads lists without a count)",
-           path, (long long)line_no, (long long)count, (long long)n, excerpt(line, len));
+           path, (long long)line_no, (long long)count, (long long)n, ia_excerpt(line, len));
   return IA_OK;
 }
 
@@ -398,9 +143,9 @@ static ia_status parse_file(const line_format *lf, const char *path, EVP_MD_CTX 
   int seen = 0;
   int ucol = lf->o->user_col - 1, icol = lf->o->item_col - 1;
   int need = (ucol > icol ? ucol : icol) + 1;
-  IA_CALL(reader_open(&r, path, sha));
+  IA_CALL(ia_reader_open(&r, path, sha));
   for (;;) {
-    IA_CALL_GOTO(reader_next(&r, &line, &len, &got));
+    IA_CALL_GOTO(ia_reader_next(&r, &line, &len, &got));
     if (!got) break;
     if ((lf->o->header && r.line_no == 1)) continue;
     size_t k = 0;
@@ -423,72 +168,72 @@ static ia_status parse_file(const line_format *lf, const char *path, EVP_MD_CTX 
     if (is_nf) {
       if (line[len - 1] == ':') {
         field m = {line, len - 1};
-        IA_CHECK_GOTO(is_uint(m), IA_ERR_FORMAT, "%s:%lld: bad movie header '%s'", path,
-                      (long long)r.line_no, excerpt(line, len));
+        IA_CHECK_GOTO(ia_field_is_uint(m), IA_ERR_FORMAT, "%s:%lld: bad movie header '%s'", path,
+                      (long long)r.line_no, ia_excerpt(line, len));
         IA_CALL_GOTO(ia_idmap_intern(p->items, m.p, m.len, &movie));
         continue;
       }
-      int n = split_fields(line, len, ",", f);
-      IA_CHECK_GOTO(n == 3 && is_uint(f[0]) && movie >= 0, IA_ERR_FORMAT,
+      int n = ia_split_fields(line, len, ",", f);
+      IA_CHECK_GOTO(n == 3 && ia_field_is_uint(f[0]) && movie >= 0, IA_ERR_FORMAT,
                     "%s:%lld: expected %s, got '%s'", path, (long long)r.line_no,
-                    movie >= 0 ? lf->expect : "a 'movieid:' line first", excerpt(line, len));
+                    movie >= 0 ? lf->expect : "a 'movieid:' line first", ia_excerpt(line, len));
       IA_CALL_GOTO(ia_idmap_intern(p->users, f[0].p, f[0].len, &u));
       i = movie;
     } else {
-      int n = split_fields(line, len, lf->sep, f);
+      int n = ia_split_fields(line, len, lf->sep, f);
       field fu, fi;
       int ok, other_length = 0;
       if (is_ml) {
-        ok = n == 4 && is_uint(f[0]) && is_uint(f[1]);
+        ok = n == 4 && ia_field_is_uint(f[0]) && ia_field_is_uint(f[1]);
         fu = f[0];
         fi = f[1];
       } else if (is_split) {
-        if (r.line_no == 1 && n == 3 && !is_uint(f[2])) continue; /* header */
-        ok = n == 3 && is_token(f[0]) && is_token(f[1]) && f[2].len == 1 && f[2].p[0] >= '0' &&
+        if (r.line_no == 1 && n == 3 && !ia_field_is_uint(f[2])) continue; /* header */
+        ok = n == 3 && ia_field_is_token(f[0]) && ia_field_is_token(f[1]) && f[2].len == 1 && f[2].p[0] >= '0' &&
              f[2].p[0] <= '2';
         fu = f[0];
         fi = f[1];
         if (ok) split = f[2].p[0] - '0';
       } else {
         if (!hl.line_no && !lf->o->header) {
-          IA_CALL_GOTO(header_first(&hl, path, r.line_no, f, n, ucol, icol, line, len));
+          IA_CALL_GOTO(ia_header_first(&hl, path, r.line_no, f, n, ucol, icol, line, len));
         } else if (!hl.line_no) {
           hl.line_no = r.line_no;
           hl.n_fields = n;
         } else {
-          header_later(&hl, f, n, ucol, icol);
+          ia_header_later(&hl, f, n, ucol, icol);
           other_length = !lf->o->ragged && n != hl.n_fields;
         }
-        ok = n >= need && is_token(f[ucol]) && is_token(f[icol]);
+        ok = n >= need && ia_field_is_token(f[ucol]) && ia_field_is_token(f[icol]);
         if (ok) {
           fu = f[ucol];
           fi = f[icol];
         }
       }
       IA_CHECK_GOTO(ok, IA_ERR_FORMAT, "%s:%lld: expected %s, got '%s'", path,
-                    (long long)r.line_no, lf->expect, excerpt(line, len));
+                    (long long)r.line_no, lf->expect, ia_excerpt(line, len));
       if (other_length) { /* a header shorter or longer than the data is named as such */
-        IA_CALL_GOTO(header_verdict(&hl, path));
+        IA_CALL_GOTO(ia_header_verdict(&hl, path));
         IA_CHECK_GOTO(0, IA_ERR_FORMAT,
                       "%s:%lld: expected %d fields as on line %lld, got %d in '%s' "
                       "(--ragged accepts lines of different lengths)",
                       path, (long long)r.line_no, hl.n_fields, (long long)hl.line_no, n,
-                      excerpt(line, len));
+                      ia_excerpt(line, len));
       }
-      IA_CHECK_GOTO(is_utf8(fu) && is_utf8(fi), IA_ERR_FORMAT,
+      IA_CHECK_GOTO(ia_field_is_utf8(fu) && ia_field_is_utf8(fi), IA_ERR_FORMAT,
                     "%s:%lld: the %s id is not UTF-8 text (got '%s'); ids are stored as UTF-8: "
                     "convert the file first (e.g. iconv -f latin1 -t utf-8)",
-                    path, (long long)r.line_no, is_utf8(fu) ? "item" : "user",
-                    excerpt(line, len));
+                    path, (long long)r.line_no, ia_field_is_utf8(fu) ? "item" : "user",
+                    ia_excerpt(line, len));
       IA_CALL_GOTO(ia_idmap_intern(p->users, fu.p, fu.len, &u));
       IA_CALL_GOTO(ia_idmap_intern(p->items, fi.p, fi.len, &i));
     }
     IA_CALL_GOTO(pairs_push(p, u, i, split));
   }
-  IA_CALL_GOTO(header_verdict(&hl, path));
+  IA_CALL_GOTO(ia_header_verdict(&hl, path));
   p->adj_base += r.line_no - (lf->o->header && r.line_no > 0);
 done:
-  reader_close(&r);
+  ia_reader_close(&r);
   return st;
 }
 
@@ -668,15 +413,15 @@ static ia_status import_negatives(const char *path, const raw_pairs *p, const in
   field f[MAX_FIELDS];
   raw_pairs q = {0};
   int64_t nu = ia_idmap_size(p->users), ni = ia_idmap_size(p->items);
-  IA_CALL(reader_open(&r, path, sha));
+  IA_CALL(ia_reader_open(&r, path, sha));
   for (;;) {
-    IA_CALL_GOTO(reader_next(&r, &line, &len, &got));
+    IA_CALL_GOTO(ia_reader_next(&r, &line, &len, &got));
     if (!got) break;
-    int n = split_fields(line, len, NULL, f);
+    int n = ia_split_fields(line, len, NULL, f);
     if (n == 0) continue;
     if (r.line_no == 1 && n == 2 && f[0].len == 4 && !memcmp(f[0].p, "user", 4)) continue;
     IA_CHECK_GOTO(n == 2, IA_ERR_FORMAT, "%s:%lld: expected 'user item', got '%s'", path,
-                  (long long)r.line_no, excerpt(line, len));
+                  (long long)r.line_no, ia_excerpt(line, len));
     int32_t u = ia_idmap_find(p->users, f[0].p, f[0].len);
     int32_t i = ia_idmap_find(p->items, f[1].p, f[1].len);
     IA_CHECK_GOTO(u >= 0, IA_ERR_FORMAT, "%s:%lld: user '%.*s' is not in the split", path,
@@ -697,7 +442,7 @@ static ia_status import_negatives(const char *path, const raw_pairs *p, const in
     free(fill);
   }
 done:
-  reader_close(&r);
+  ia_reader_close(&r);
   free(q.u);
   free(q.i);
   free(q.split);
