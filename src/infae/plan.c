@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include "infae/core/log.h"
+#include "infae/dist/grid.h"
+#include "infae/dist/summa.h"
+#include "backend/backend_impl.h"
 
 ia_status ia_parse_bytes(const char *opt, const char *text, int64_t *bytes) {
   char *end = NULL;
@@ -244,3 +247,88 @@ void ia_distill_plan_print(const ia_distill_plan *p, int64_t n, int64_t d, int64
               rate, ia_plan_duration(secs, t, sizeof t),
               ia_plan_duration(p->steps * p->draws_step * 20e-9 / size, a, sizeof a));
 }
+
+void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, int nprow,
+                        int npcol, int nb, ia_precision p, int keep_kernel, int nystrom,
+                        int64_t panel_bytes, ia_infae_plan *o) {
+  memset(o, 0, sizeof *o);
+  if (nprow <= 0 || npcol <= 0) ia_grid_shape(size, &nprow, &npcol);
+  o->nprow = nprow;
+  o->npcol = npcol;
+  o->nystrom = nystrom;
+  if (panel_bytes <= 0) panel_bytes = 256 << 20;
+  double es = p == IA_FP64 ? 8.0 : 4.0;
+  int sampled = u < n || nystrom;
+  /* Process (0, 0) holds the most of every block-cyclic array. */
+  double mu = (double)ia_numroc(u, nb, 0, nprow), nu = (double)ia_numroc(u, nb, 0, npcol);
+  double mn = (double)ia_numroc(n, nb, 0, nprow), dl = (double)ia_numroc(d, nb, 0, npcol);
+  double rows = (double)((n + size - 1) / size);
+  double kk = es * mu * nu;
+  /* The test kernel NTK(C, X) is n × n over the same buffer when not sampled. */
+  o->bytes_kernel = kk * (nystrom ? 3 : keep_kernel ? 2 : 1);
+  o->bytes_rhs = es * mu * dl * (nystrom ? 3 : 2) + (sampled ? es * mn * dl : 0);
+  o->bytes_cross = sampled ? es * mn * nu : 0;
+  o->bytes_rows = es * rows * (double)d;
+  double wmax = (double)ia_be_panel_width((int64_t)(mn + nu), d, (size_t)es, panel_bytes);
+  o->bytes_panels = es * (mn + nu) * wmax;
+  /* infae/dist/summa.h on a grid: the widest of its panel sets, nb wide (the
+   * factor's panel, block row and the transposed panel's send and receive
+   * buffers; the solves' and products' panels), and a diagonal block. */
+  if (size > 1) {
+    double w = fmax(mu + 3.0 * nu, fmax(mu + dl, mn + fmax(nu, dl)));
+    o->bytes_summa = es * ((double)nb * w + (double)nb * nb);
+  }
+  /* GPU ranks. One rank: K, X/α, NTK(C, X) and the panels, and the FP32
+   * Gram tile of fp64 kernels. A grid: infae/dist/summa.h keeps one array on the
+   * device per step (ia_summa_fits: the local part, a panel, a diagonal
+   * block and a block row); the Gram's tiles are made there a few column
+   * blocks at a time (kernel_tiles). */
+  if (size == 1) {
+    o->bytes_device = o->bytes_kernel + o->bytes_rhs + o->bytes_cross + o->bytes_panels;
+    if (p == IA_FP64)
+      o->bytes_device +=
+          4.0 * (double)(sampled ? n : u) * (double)ia_be_ntk_stage_cols(u, nb);
+  } else {
+    int64_t ml = (int64_t)mu, nl = (int64_t)nu, ml_all = (int64_t)mn, dloc = (int64_t)dl;
+    double r = fmax(ia_summa_resident_bytes(p, ml, nl, nb), ia_summa_resident_bytes(p, ml, dloc, nb));
+    if (nystrom)
+      r = fmax(r, fmax(ia_summa_resident_bytes(p, ml_all, nl, nb),
+                       ia_summa_resident_bytes(p, ml_all, dloc, nb)));
+    /* A tile of a few column blocks, its FP16 item panels, its FP32 Gram. */
+    double cols = fmin(nu, fmax((double)nb, floor((double)panel_bytes / (es * mn) / nb) * nb));
+    double w16 = (double)ia_be_panel_width((int64_t)(mn + cols), d, 2, panel_bytes);
+    double tile = es * mn * cols + 2.0 * (mn + cols) * w16 + (p == IA_FP64 ? 4.0 * mn * cols : 0);
+    o->bytes_device = fmax(r, tile);
+  }
+  /* CSR rows: the fit rows of the local blocks, the contexts, the evaluation
+   * block (4 splits), at 4 bytes per interaction (nnz/n per user) + 8 per row. */
+  double per_user = 4.0 * (double)nnz / (double)n * 1.25 + 8.0;
+  o->bytes_data = per_user * (mu + nu + (sampled ? 2 * mn : mn) + 4 * rows) + 8.0 * (mu + nu);
+  o->bytes_total = o->bytes_kernel + o->bytes_rhs + o->bytes_cross + o->bytes_rows +
+                   o->bytes_panels + o->bytes_summa + o->bytes_data;
+  double U = (double)u, N = (double)n, D = (double)d;
+  o->flops_gram = U * U * D;             /* lower triangle of 2·U²·d */
+  if (sampled) o->flops_gram += 2.0 * N * U * D; /* NTK(X_all, X_fit), once */
+  /* Nyström: Cholesky of K_mm, Φ = K_nm·L⁻ᵀ, ΦᵀΦ, ΦᵀX. */
+  if (nystrom) o->flops_gram += U * U * U / 3.0 + 2.0 * N * U * U + 2.0 * N * U * D;
+  o->flops_factor = U * U * U / 3.0;     /* per λ */
+  o->flops_solve = 2.0 * U * U * D;      /* per λ */
+  o->flops_predict = sampled ? 2.0 * N * U * D : 0; /* per λ (X − λ'α needs none) */
+  /* (Nyström: K_nm made for the fit is reused by the validation predictions.) */
+  o->flops_test = 2.0 * N * U * D * 2.0; /* NTK(C, X) and its product with α */
+}
+
+void ia_infae_md_bytes(int64_t n, int64_t d, int nb, ia_precision p, int gpus,
+                       double *per_device, double *first) {
+  double es = p == IA_FP64 ? 8.0 : 4.0, G = gpus > 0 ? gpus : 1, U = (double)n, D = (double)d;
+  /* Whole tiles on the device with the most (multidev.c pads the last). */
+  double cols = ceil(ceil(U / nb) / G) * nb, xcols = ceil(ceil(D / nb) / G) * nb;
+  /* Gram panels, and the test product's part of C and rows of α. */
+  double blocks = 4.0 * 256.0 * 1048576.0;
+  /* K is remade for each λ, never copied (md_fit). */
+  double dev = es * U * cols + es * U * xcols + blocks;
+  if (p == IA_FP64) dev += 4.0 * U * (double)ia_be_ntk_stage_cols((int64_t)cols, nb);
+  *per_device = dev;
+  *first = dev + 256.0 * 1048576.0; /* the sum of the parts */
+}
+

@@ -18,7 +18,7 @@ grep -q "at λ = 0 two users with the same train items make K singular; use a la
   || { cat err.txt; fail "the warning does not say why or what to do"; }
 if grep -q '\.c:[0-9]' err.txt; then cat err.txt; fail "a source location without --verbose"; fi
 run_mpi 2 train --data twins.h5 --lambdas 0,5 --verbose > out.txt 2> err.txt
-grep -q 'use a larger λ (model_infae.c:[0-9]*)' err.txt \
+grep -q 'use a larger λ (infae_fit.c:[0-9]*)' err.txt \
   || { cat err.txt; fail "--verbose should name the source location"; }
 
 # EASE: a line before each λ's inversion, with an ETA from the second on.
