@@ -46,24 +46,22 @@ ia_status ia_cuda_act(ia_cuda *c, ia_act act, int64_t m, int64_t n, double *x, i
 ia_status ia_cuda_act_grad(ia_cuda *c, ia_act act, int64_t m, int64_t n, const double *y,
                            int64_t ldy, double *dy, int64_t lddy) {
   if (m <= 0 || n <= 0) return IA_OK;
-  act_grad_kernel<<<blocks_for(m * n, 256), 256, 0, c->stream>>>((int)act, m, n, y, ldy, dy,
-                                                                  lddy);
+  act_grad_kernel<<<blocks_for(m * n, 256), 256, 0, c->stream>>>((int)act, m, n, y, ldy, dy, lddy);
   return LAUNCHED();
 }
 
 ia_status ia_cuda_gather_cols(ia_cuda *c, int64_t m, int64_t n, const double *src, int64_t lds,
                               const int32_t *idx, double *dst, int64_t ldd) {
   if (m <= 0 || n <= 0) return IA_OK;
-  gather_cols_kernel<<<blocks_for(m * n, 256), 256, 0, c->stream>>>(m, n, src, lds, idx, dst,
-                                                                     ldd);
+  gather_cols_kernel<<<blocks_for(m * n, 256), 256, 0, c->stream>>>(m, n, src, lds, idx, dst, ldd);
   return LAUNCHED();
 }
 
-ia_status ia_cuda_scatter_add_cols(ia_cuda *c, int64_t m, int64_t n, const double *src,
-                                   int64_t lds, const int32_t *idx, double *dst, int64_t ldd) {
+ia_status ia_cuda_scatter_add_cols(ia_cuda *c, int64_t m, int64_t n, const double *src, int64_t lds,
+                                   const int32_t *idx, double *dst, int64_t ldd) {
   if (m <= 0 || n <= 0) return IA_OK;
-  scatter_add_cols_kernel<<<blocks_for(m * n, 256), 256, 0, c->stream>>>(m, n, src, lds, idx,
-                                                                          dst, ldd);
+  scatter_add_cols_kernel<<<blocks_for(m * n, 256), 256, 0, c->stream>>>(m, n, src, lds, idx, dst,
+                                                                         ldd);
   return LAUNCHED();
 }
 
@@ -107,15 +105,15 @@ __global__ void recon_loss_kernel(int kind, int64_t m, int64_t n, double *o, int
   }
 }
 
-ia_status ia_cuda_recon_loss(ia_cuda *c, ia_loss kind, int64_t m, int64_t n, double *o,
-                             int64_t ldo, const double *t, int64_t ldt, double conf, double scale,
+ia_status ia_cuda_recon_loss(ia_cuda *c, ia_loss kind, int64_t m, int64_t n, double *o, int64_t ldo,
+                             const double *t, int64_t ldt, double conf, double scale,
                              double *loss) {
   *loss = 0;
   if (m <= 0) return IA_OK;
   double *d = NULL, *h = NULL;
   IA_CALL(ia_cuda_scratch(c, sizeof(double) * (size_t)m, &d));
   recon_loss_kernel<<<blocks_for(m, 128), 128, 0, c->stream>>>((int)kind, m, n, o, ldo, t, ldt,
-                                                                conf, scale, d);
+                                                               conf, scale, d);
   ia_status st = LAUNCHED();
   if (st == IA_OK) st = IA_ALLOC(h, m, "row losses");
   if (st == IA_OK) st = ia_cuda_memcpy(c, h, d, sizeof(double) * (size_t)m, IA_D2H);
@@ -142,4 +140,3 @@ ia_status ia_cuda_adam(ia_cuda *c, const ia_adam *a, int64_t n, double *x, const
   adam_kernel<<<blocks_for(n, 256), 256, 0, c->stream>>>(*a, n, x, g, m, v);
   return LAUNCHED();
 }
-

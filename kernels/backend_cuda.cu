@@ -142,8 +142,8 @@ ia_status ia_cuda_upload2d(ia_cuda *c, void *dst, size_t dpitch, const void *src
   return CUDA(cudaStreamSynchronize(c->stream)); /* the host side may change on return */
 }
 
-ia_status ia_cuda_download2d(ia_cuda *c, void *dst, size_t dpitch, const void *src,
-                             size_t spitch, size_t width, int64_t cols) {
+ia_status ia_cuda_download2d(ia_cuda *c, void *dst, size_t dpitch, const void *src, size_t spitch,
+                             size_t width, int64_t cols) {
   IA_CALL(CUDA(cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, (size_t)cols,
                                  cudaMemcpyDeviceToHost, c->stream)));
   return CUDA(cudaStreamSynchronize(c->stream));
@@ -160,8 +160,7 @@ ia_status ia_cuda_csr_make(ia_cuda *c, const ia_csr *host, ia_be_csr *out) {
   if (st == IA_OK)
     st = ia_cuda_alloc(c, sizeof(int32_t) * (size_t)(nnz > 0 ? nnz : 1), "CSR items", &ix);
   if (st == IA_OK && host->indptr)
-    st = ia_cuda_memcpy(c, ip, host->indptr, sizeof(int64_t) * (size_t)(host->n_rows + 1),
-                        IA_H2D);
+    st = ia_cuda_memcpy(c, ip, host->indptr, sizeof(int64_t) * (size_t)(host->n_rows + 1), IA_H2D);
   else if (st == IA_OK)
     st = ia_cuda_zero(c, ip, sizeof(int64_t));
   if (st == IA_OK && nnz > 0)
@@ -223,4 +222,3 @@ ia_status ia_cuda_allreduce_sum(ia_cuda *c, MPI_Comm comm, double *buf, int64_t 
   IA_CALL(ia_allreduce_sum(comm, c->stage, n));
   return ia_cuda_memcpy(c, buf, c->stage, bytes, IA_H2D);
 }
-

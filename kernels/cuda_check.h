@@ -10,8 +10,7 @@ extern "C" {
 #include "infae/core/status.h"
 }
 
-static inline ia_status cuda_status(cudaError_t e, const char *call, const char *file,
-                                    int line) {
+static inline ia_status cuda_status(cudaError_t e, const char *call, const char *file, int line) {
   if (e == cudaSuccess) return IA_OK;
   if (e == cudaErrorMemoryAllocation)
     return ia_error_set(IA_ERR_NOMEM, file, line, "%s: GPU out of memory", call);
@@ -30,8 +29,8 @@ static inline ia_status cusolver_status(cusolverStatus_t e, const char *call, co
   return ia_error_set(IA_ERR_DEVICE, file, line, "%s: cuSOLVER status %d", call, (int)e);
 }
 
-#define CUDA(call) cuda_status((call), #call, __FILE__, __LINE__)
-#define CUBLAS(call) cublas_status((call), #call, __FILE__, __LINE__)
+#define CUDA(call)     cuda_status((call), #call, __FILE__, __LINE__)
+#define CUBLAS(call)   cublas_status((call), #call, __FILE__, __LINE__)
 #define CUSOLVER(call) cusolver_status((call), #call, __FILE__, __LINE__)
 /* After a kernel launch. */
-#define LAUNCHED() cuda_status(cudaGetLastError(), "kernel launch", __FILE__, __LINE__)
+#define LAUNCHED()     cuda_status(cudaGetLastError(), "kernel launch", __FILE__, __LINE__)

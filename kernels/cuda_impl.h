@@ -33,12 +33,12 @@ struct ia_cuda {
   cusolverDnHandle_t solver;
   cusolverDnParams_t params;
   int *d_info;
-  void *work;        /* cuSOLVER device workspace, grown on demand */
+  void *work; /* cuSOLVER device workspace, grown on demand */
   size_t work_bytes;
-  ncclComm_t nccl;   /* across the ranks, when each has its own GPU */
-  double *stage;     /* host staging of all-reduces without NCCL */
+  ncclComm_t nccl; /* across the ranks, when each has its own GPU */
+  double *stage;   /* host staging of all-reduces without NCCL */
   size_t stage_bytes;
-  double *scratch;   /* the reductions' device results, grown on demand */
+  double *scratch; /* the reductions' device results, grown on demand */
   size_t scratch_bytes;
 };
 
@@ -51,16 +51,14 @@ static inline int blocks_for(int64_t n, int threads) {
 
 static inline size_t esize(ia_precision p) { return p == IA_FP64 ? sizeof(double) : sizeof(float); }
 
-
 /* Grid-stride over the m × n entries of a column-major matrix. */
-#define FOR_ENTRIES(m, n, i, j)                                                                \
-  for (int64_t e_ = blockIdx.x * (int64_t)blockDim.x + threadIdx.x, i = e_ % (m),              \
-               j = e_ / (m);                                                                   \
-       e_ < (m) * (n);                                                                         \
-       e_ += (int64_t)gridDim.x * blockDim.x, i = e_ % (m), j = e_ / (m))
+#define FOR_ENTRIES(m, n, i, j)                                                                    \
+  for (int64_t e_ = blockIdx.x * (int64_t)blockDim.x + threadIdx.x, i = e_ % (m), j = e_ / (m);    \
+       e_ < (m) * (n); e_ += (int64_t)gridDim.x * blockDim.x, i = e_ % (m), j = e_ / (m))
 
 /* Zeroes rows × cols of a column-major array with leading dimension ld. */
-static inline ia_status zero2d(ia_cuda *c, void *p, size_t es, int64_t ld, int64_t rows, int64_t cols) {
+static inline ia_status zero2d(ia_cuda *c, void *p, size_t es, int64_t ld, int64_t rows,
+                               int64_t cols) {
   if (rows <= 0 || cols <= 0) return IA_OK;
   return CUDA(cudaMemset2DAsync(p, es * (size_t)ld, 0, es * (size_t)rows, (size_t)cols, c->stream));
 }

@@ -15,9 +15,8 @@ extern "C" int ia_cuda_device_count(void) {
     count_error = "";
     return n;
   }
-  count_error = e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver
-                    ? ""
-                    : cudaGetErrorString(e);
+  count_error =
+      e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver ? "" : cudaGetErrorString(e);
   return 0;
 }
 

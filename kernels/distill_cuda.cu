@@ -28,8 +28,8 @@ static gumbel_args make_args(const ia_gumbel *g) {
 
 /* Columns and logits y = (z + G_k)/τ of Philox block j of (row, k); a
  * column ≥ d is marked −1. */
-__device__ void gumbel_block(const gumbel_args &g, uint32_t row, int k, int64_t j,
-                             const double *z, int64_t col[4], double y[4]) {
+__device__ void gumbel_block(const gumbel_args &g, uint32_t row, int k, int64_t j, const double *z,
+                             int64_t col[4], double y[4]) {
   philox4x32_ctr_t c = {{(uint32_t)j, row, ((uint32_t)IA_RNG_GUMBEL << 24) | (uint32_t)k, g.step}};
   philox4x32_key_t key = {{g.key0, g.key1}};
   philox4x32_ctr_t o = philox4x32_R(10, c, key);
@@ -149,8 +149,7 @@ __global__ void gumbel_rows_vjp_kernel(gumbel_args g, int64_t row0, const double
     for (int64_t j = threadIdx.x; 4 * j < g.d; j += blockDim.x) {
       gumbel_block(g, row, k, j, zr, col, y);
       for (int q = 0; q < 4; q++)
-        if (col[q] >= 0)
-          dzr[col[q]] += g.inv_tau * exp(y[q] - m) * inv * (dar[col[q]] - dot);
+        if (col[q] >= 0) dzr[col[q]] += g.inv_tau * exp(y[q] - m) * inv * (dar[col[q]] - dot);
     }
   }
 }
@@ -180,8 +179,8 @@ ia_status ia_cuda_gumbel_rows_vjp(ia_cuda *c, const ia_gumbel *g, int64_t row0, 
 
 /* ---- Distill-CF step --------------------------------------------------------------- */
 
-#define FOR_VALUES(n, e)                                                                       \
-  for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < (n);                    \
+#define FOR_VALUES(n, e)                                                                           \
+  for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < (n);                        \
        e += (int64_t)gridDim.x * blockDim.x)
 
 __global__ void axpy_kernel(int64_t n, double alpha, const double *x, double *y) {
@@ -195,7 +194,8 @@ ia_status ia_cuda_axpy(ia_cuda *c, int64_t n, double alpha, const double *x, dou
 }
 
 /* Sum of a block's values (blockDim.x a power of two ≤ 256), in a fixed order. */
-template <bool MAX> __device__ double block_reduce(double v) {
+template <bool MAX>
+__device__ double block_reduce(double v) {
   __shared__ double part[256];
   __syncthreads(); /* part may still be read by an earlier call */
   part[threadIdx.x] = v;
@@ -269,8 +269,7 @@ __global__ void scale_cols_add_kernel(int64_t m, int64_t n, double cf, const dou
 ia_status ia_cuda_scale_cols_add(ia_cuda *c, int64_t m, int64_t n, double cf, const double *w,
                                  const double *x, int64_t ldx, double *y, int64_t ldy) {
   if (m <= 0 || n <= 0) return IA_OK;
-  scale_cols_add_kernel<<<blocks_for(m * n, 256), 256, 0, c->stream>>>(m, n, cf, w, x, ldx, y,
-                                                                        ldy);
+  scale_cols_add_kernel<<<blocks_for(m * n, 256), 256, 0, c->stream>>>(m, n, cf, w, x, ldx, y, ldy);
   return LAUNCHED();
 }
 
@@ -291,7 +290,7 @@ ia_status ia_cuda_densify_rows(ia_cuda *c, const ia_be_csr *a, const int32_t *ro
   if (n <= 0) return IA_OK;
   IA_CALL(zero2d(c, out, sizeof(double), ld, d, n));
   densify_rows_kernel<<<blocks_for(n * 32, 256), 256, 0, c->stream>>>(a->indptr, a->indices, rows,
-                                                                       n, out, ld);
+                                                                      n, out, ld);
   return LAUNCHED();
 }
 
@@ -308,11 +307,11 @@ __global__ void ntk_dense_kernel(int64_t m, int64_t n, double d, const double *g
 }
 
 ia_status ia_cuda_ntk_dense(ia_cuda *c, int64_t m, int64_t n, double d, const double *g,
-                            int64_t ldg, const double *nr, const double *nc, double *k,
-                            int64_t ldk, double *dxy, double *dnr) {
+                            int64_t ldg, const double *nr, const double *nc, double *k, int64_t ldk,
+                            double *dxy, double *dnr) {
   if (m <= 0 || n <= 0) return IA_OK;
   ntk_dense_kernel<<<blocks_for(m * n, 256), 256, 0, c->stream>>>(m, n, d, g, ldg, nr, nc, k, ldk,
-                                                                   dxy, dnr);
+                                                                  dxy, dnr);
   return LAUNCHED();
 }
 
@@ -347,7 +346,7 @@ ia_status ia_cuda_ntk_sym_vjp(ia_cuda *c, int64_t mu, double d, const double *g,
                               int64_t lddg, double *dn) {
   if (mu <= 0) return IA_OK;
   ntk_sym_vjp_kernel<<<blocks_for(mu, 128), 128, 0, c->stream>>>(mu, d, g, ldg, n, dk, ldk, dg,
-                                                                  lddg, dn);
+                                                                 lddg, dn);
   return LAUNCHED();
 }
 
@@ -385,7 +384,7 @@ ia_status ia_cuda_softmax_ce(ia_cuda *c, int64_t d, int64_t n, double *p, int64_
   double *dl = NULL, *h = NULL;
   IA_CALL(ia_cuda_scratch(c, sizeof(double) * (size_t)n, &dl));
   softmax_ce_kernel<<<blocks_for(n, 1), 256, 0, c->stream>>>(d, n, p, ldp, t->indptr, t->indices,
-                                                              rows, scale, grad, dl);
+                                                             rows, scale, grad, dl);
   ia_status st = LAUNCHED();
   if (st == IA_OK) st = IA_ALLOC(h, n, "column losses");
   if (st == IA_OK) st = ia_cuda_memcpy(c, h, dl, sizeof(double) * (size_t)n, IA_D2H);
@@ -394,4 +393,3 @@ ia_status ia_cuda_softmax_ce(ia_cuda *c, int64_t d, int64_t n, double *p, int64_
   free(h);
   return st;
 }
-

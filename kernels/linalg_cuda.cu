@@ -50,9 +50,9 @@ ia_status ia_cuda_potrf(ia_cuda *c, ia_precision p, int64_t n, void *a, int64_t 
   void *host = host_bytes ? malloc(host_bytes) : NULL;
   IA_CHECK(host_bytes == 0 || host, IA_ERR_NOMEM, "cannot allocate the Cholesky host workspace");
   int h_info = 0;
-  ia_status st = CUSOLVER(cusolverDnXpotrf(c->solver, c->params, CUBLAS_FILL_MODE_LOWER, n, t, a,
-                                           lda, t, c->work, c->work_bytes, host, host_bytes,
-                                           c->d_info));
+  ia_status st =
+      CUSOLVER(cusolverDnXpotrf(c->solver, c->params, CUBLAS_FILL_MODE_LOWER, n, t, a, lda, t,
+                                c->work, c->work_bytes, host, host_bytes, c->d_info));
   if (st == IA_OK) st = ia_cuda_memcpy(c, &h_info, c->d_info, sizeof(int), IA_D2H);
   free(host);
   IA_CALL(st);
@@ -82,11 +82,12 @@ ia_status ia_cuda_add(ia_cuda *c, ia_precision p, char t, int64_t m, int64_t n, 
                                  &one, (const double *)y, ldy, (double *)y, ldy));
   }
   const float one = 1.0f;
-  return CUBLAS(cublasSgeam_64(c->blas, op(t), CUBLAS_OP_N, m, n, &one, (const float *)x, ldx,
-                               &one, (const float *)y, ldy, (float *)y, ldy));
+  return CUBLAS(cublasSgeam_64(c->blas, op(t), CUBLAS_OP_N, m, n, &one, (const float *)x, ldx, &one,
+                               (const float *)y, ldy, (float *)y, ldy));
 }
 
-template <typename T> __global__ void diag_add_kernel(int64_t n, T *a, int64_t lda, double v) {
+template <typename T>
+__global__ void diag_add_kernel(int64_t n, T *a, int64_t lda, double v) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
        i += (int64_t)gridDim.x * blockDim.x) {
     T *x = a + i * lda + i;
@@ -133,8 +134,14 @@ ia_status ia_cuda_diag_sum(ia_cuda *c, ia_precision p, int64_t n, const void *a,
 
 /* ---- densified panels --------------------------------------------------------- */
 
-template <typename T> __device__ T one_value() { return (T)1; }
-template <> __device__ __half one_value<__half>() { return __float2half(1.0f); }
+template <typename T>
+__device__ T one_value() {
+  return (T)1;
+}
+template <>
+__device__ __half one_value<__half>() {
+  return __float2half(1.0f);
+}
 
 /* Ones at the items in [i0, i1) of rows [r0, r1) of a, as rows 0.. of the
  * panel p (leading dimension ld, already zero): one warp per row. */
@@ -209,14 +216,15 @@ ia_status ia_cuda_ntk_tiles(ia_cuda *c, ia_precision p, const ia_be_csr *ra, con
   rs = (int64_t *)malloc(sizeof(int64_t) * (size_t)ncols);
   IA_CHECK(rs != NULL, IA_ERR_NOMEM, "cannot allocate the row starts of a kernel tile");
   for (int64_t j = 0; j < ncols; j++) rs[j] = ia_be_first_row(lay, c0 + j);
-  IA_CALL_GOTO(ia_cuda_alloc(c, sizeof(__half) * (size_t)(lda * w), "Gram row panel", (void **)&pa));
-  IA_CALL_GOTO(ia_cuda_alloc(c, sizeof(__half) * (size_t)(ldb * w), "Gram column panel",
-                             (void **)&pb));
+  IA_CALL_GOTO(
+      ia_cuda_alloc(c, sizeof(__half) * (size_t)(lda * w), "Gram row panel", (void **)&pa));
+  IA_CALL_GOTO(
+      ia_cuda_alloc(c, sizeof(__half) * (size_t)(ldb * w), "Gram column panel", (void **)&pb));
   if (p == IA_FP32)
     g = (float *)out; /* the Gram in place, then the NTK over it */
   else
-    IA_CALL_GOTO(ia_cuda_alloc(c, sizeof(float) * (size_t)(ldg * ncols), "FP32 Gram tile",
-                               (void **)&g));
+    IA_CALL_GOTO(
+        ia_cuda_alloc(c, sizeof(float) * (size_t)(ldg * ncols), "FP32 Gram tile", (void **)&g));
   IA_CALL_GOTO(ia_cuda_alloc(c, sizeof(double) * (size_t)mloc, "row norms", (void **)&dnr));
   IA_CALL_GOTO(ia_cuda_alloc(c, sizeof(double) * (size_t)ncols, "column norms", (void **)&dnc));
   IA_CALL_GOTO(ia_cuda_alloc(c, sizeof(int64_t) * (size_t)ncols, "row starts", (void **)&drs));
@@ -239,8 +247,8 @@ ia_status ia_cuda_ntk_tiles(ia_cuda *c, ia_precision p, const ia_be_csr *ra, con
       if (r0 < mloc) {
         IA_CALL_GOTO(CUBLAS(cublasGemmEx_64(
             c->blas, CUBLAS_OP_N, CUBLAS_OP_T, mloc - r0, j1 - j0, i1 - i0, &one, pa + r0,
-            CUDA_R_16F, lda, pb + (j0 - c0), CUDA_R_16F, ldb, &beta,
-            g + (j0 - c0) * ldg + r0, CUDA_R_32F, ldg, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT)));
+            CUDA_R_16F, lda, pb + (j0 - c0), CUDA_R_16F, ldb, &beta, g + (j0 - c0) * ldg + r0,
+            CUDA_R_32F, ldg, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT)));
         *flops += 2.0 * (double)(mloc - r0) * (double)(j1 - j0) * (double)(i1 - i0);
       }
       j0 = j1;
@@ -264,4 +272,3 @@ done:
   free(rs);
   return st;
 }
-

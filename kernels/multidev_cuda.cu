@@ -58,8 +58,8 @@ ia_status ia_cuda_mg_open(ia_cuda *const *c, int ndev, ia_cuda_mg **out) {
   if (st == IA_OK) st = CUSOLVER(cusolverMgCreate(&mg->h));
   if (st == IA_OK) st = CUSOLVER(cusolverMgDeviceSelect(mg->h, ndev, mg->ids));
   if (st == IA_OK)
-    st = CUSOLVER(cusolverMgCreateDeviceGrid(&mg->grid, 1, ndev, mg->ids,
-                                       CUDALIBMG_GRID_MAPPING_COL_MAJOR));
+    st = CUSOLVER(
+        cusolverMgCreateDeviceGrid(&mg->grid, 1, ndev, mg->ids, CUDALIBMG_GRID_MAPPING_COL_MAJOR));
   cudaSetDevice(mg->ids[0]);
   if (st != IA_OK) {
     ia_cuda_mg_close(mg);
@@ -107,8 +107,8 @@ static ia_status alloc_work(ia_cuda_mg *mg, size_t bytes, void **w) {
   return st;
 }
 
-ia_status ia_cuda_mg_potrf(ia_cuda_mg *mg, ia_precision p, int64_t n, int64_t nb, void *const *parts,
-                           int64_t *info) {
+ia_status ia_cuda_mg_potrf(ia_cuda_mg *mg, ia_precision p, int64_t n, int64_t nb,
+                           void *const *parts, int64_t *info) {
   int in = 0, h_info = 0;
   int64_t lwork = 0;
   IA_CALL(ia_to_int(n, &in));
@@ -118,12 +118,13 @@ ia_status ia_cuda_mg_potrf(ia_cuda_mg *mg, ia_precision p, int64_t n, int64_t nb
   cudaLibMgMatrixDesc_t desc = NULL;
   ia_status st = CUSOLVER(cusolverMgCreateMatrixDesc(&desc, n, n, n, nb, t, mg->grid));
   if (st == IA_OK)
-    st = CUSOLVER(cusolverMgPotrf_bufferSize(mg->h, CUBLAS_FILL_MODE_LOWER, in, a, 1, 1, desc, t, &lwork));
+    st = CUSOLVER(
+        cusolverMgPotrf_bufferSize(mg->h, CUBLAS_FILL_MODE_LOWER, in, a, 1, 1, desc, t, &lwork));
   if (st == IA_OK) st = alloc_work(mg, esize(p) * (size_t)lwork, work);
   if (st == IA_OK) st = wait_all(mg, 0);
   if (st == IA_OK)
-    st = CUSOLVER(cusolverMgPotrf(mg->h, CUBLAS_FILL_MODE_LOWER, in, a, 1, 1, desc, t, work, lwork,
-                            &h_info));
+    st = CUSOLVER(
+        cusolverMgPotrf(mg->h, CUBLAS_FILL_MODE_LOWER, in, a, 1, 1, desc, t, work, lwork, &h_info));
   if (st == IA_OK) st = wait_all(mg, 1);
   free_work(mg, work);
   if (desc) cusolverMgDestroyMatrixDesc(desc);
@@ -146,13 +147,13 @@ ia_status ia_cuda_mg_potrs(ia_cuda_mg *mg, ia_precision p, int64_t n, int64_t nb
   ia_status st = CUSOLVER(cusolverMgCreateMatrixDesc(&da, n, n, n, nb, t, mg->grid));
   if (st == IA_OK) st = CUSOLVER(cusolverMgCreateMatrixDesc(&db, n, nrhs, n, nbb, t, mg->grid));
   if (st == IA_OK)
-    st = CUSOLVER(cusolverMgPotrs_bufferSize(mg->h, CUBLAS_FILL_MODE_LOWER, in, ir, a, 1, 1, da, b, 1, 1,
-                                       db, t, &lwork));
+    st = CUSOLVER(cusolverMgPotrs_bufferSize(mg->h, CUBLAS_FILL_MODE_LOWER, in, ir, a, 1, 1, da, b,
+                                             1, 1, db, t, &lwork));
   if (st == IA_OK) st = alloc_work(mg, esize(p) * (size_t)lwork, work);
   if (st == IA_OK) st = wait_all(mg, 0);
   if (st == IA_OK)
-    st = CUSOLVER(cusolverMgPotrs(mg->h, CUBLAS_FILL_MODE_LOWER, in, ir, a, 1, 1, da, b, 1, 1, db, t,
-                            work, lwork, &h_info));
+    st = CUSOLVER(cusolverMgPotrs(mg->h, CUBLAS_FILL_MODE_LOWER, in, ir, a, 1, 1, da, b, 1, 1, db,
+                                  t, work, lwork, &h_info));
   if (st == IA_OK) st = wait_all(mg, 1);
   free_work(mg, work);
   if (db) cusolverMgDestroyMatrixDesc(db);

@@ -4,9 +4,9 @@
 
 /* ---- ranking ------------------------------------------------------------------------ */
 
-__global__ void gather_items_kernel(int64_t n, const double *p, int64_t ldp,
-                                    const int64_t *indptr, const int32_t *indices,
-                                    const int32_t *rows, const int64_t *off, double *out) {
+__global__ void gather_items_kernel(int64_t n, const double *p, int64_t ldp, const int64_t *indptr,
+                                    const int32_t *indices, const int32_t *rows, const int64_t *off,
+                                    double *out) {
   for (int64_t u = blockIdx.x; u < n; u += gridDim.x) {
     int64_t b = indptr[rows[u]], len = indptr[rows[u] + 1] - b;
     for (int64_t q = threadIdx.x; q < len; q += blockDim.x)
@@ -19,7 +19,7 @@ ia_status ia_cuda_gather_items(ia_cuda *c, int64_t n, const double *p, int64_t l
                                double *out) {
   if (n <= 0) return IA_OK;
   gather_items_kernel<<<blocks_for(n, 1), 128, 0, c->stream>>>(n, p, ldp, cs->indptr, cs->indices,
-                                                                rows, off, out);
+                                                               rows, off, out);
   return LAUNCHED();
 }
 
@@ -34,10 +34,9 @@ __device__ unsigned long long order_key(double x) {
  * the k-th best by an 8-bit radix select, take every item above T and the
  * lowest-indexed items equal to T, then order the k by (score, −index). */
 enum { RANK_THREADS = 256 };
-__global__ void rank_cols_kernel(int64_t d, int64_t n, double *p, int64_t ldp,
-                                 const int64_t *aptr, const int32_t *aind, const int64_t *bptr,
-                                 const int32_t *bind, const int32_t *rows, int k, int32_t *top,
-                                 int64_t ldt) {
+__global__ void rank_cols_kernel(int64_t d, int64_t n, double *p, int64_t ldp, const int64_t *aptr,
+                                 const int32_t *aind, const int64_t *bptr, const int32_t *bind,
+                                 const int32_t *rows, int k, int32_t *top, int64_t ldt) {
   __shared__ unsigned int hist[256];
   __shared__ int scan[RANK_THREADS];
   __shared__ int32_t sel[IA_TOPK];
@@ -119,8 +118,8 @@ ia_status ia_cuda_rank_cols(ia_cuda *c, int64_t d, int64_t n, double *p, int64_t
                             int32_t *top, int64_t ldt) {
   if (n <= 0) return IA_OK;
   rank_cols_kernel<<<blocks_for(n, 1), RANK_THREADS, 0, c->stream>>>(
-      d, n, p, ldp, ca->indptr, ca->indices, cb ? cb->indptr : NULL, cb ? cb->indices : NULL,
-      rows, k, top, ldt);
+      d, n, p, ldp, ca->indptr, ca->indices, cb ? cb->indptr : NULL, cb ? cb->indices : NULL, rows,
+      k, top, ldt);
   return LAUNCHED();
 }
 
@@ -136,8 +135,8 @@ __global__ void rows_to_cols_kernel(const T *src, int64_t ld, const int32_t *row
 }
 
 ia_status ia_cuda_rows_to_cols(ia_cuda *c, ia_precision p, const void *src, int64_t ld,
-                               const int32_t *rows, int64_t n, int64_t d, double scale,
-                               double beta, double *out, int64_t ldo) {
+                               const int32_t *rows, int64_t n, int64_t d, double scale, double beta,
+                               double *out, int64_t ldo) {
   if (n <= 0 || d <= 0) return IA_OK;
   if (p == IA_FP64)
     rows_to_cols_kernel<double><<<blocks_for(n * d, 256), 256, 0, c->stream>>>(
@@ -147,4 +146,3 @@ ia_status ia_cuda_rows_to_cols(ia_cuda *c, ia_precision p, const void *src, int6
         (const float *)src, ld, rows, n, d, scale, beta, out, ldo);
   return LAUNCHED();
 }
-

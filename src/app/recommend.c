@@ -8,25 +8,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/h5util.h"
-#include "infae/io/dataset.h"
-#include "infae/dist/grid.h"
+#include "app/serve.h"
 #include "infae/core/idmap.h"
 #include "infae/core/log.h"
-#include "infae/eval/metrics.h"
-#include "infae/io/model_file.h"
-#include "app/serve.h"
 #include "infae/core/ntk.h"
 #include "infae/core/paths.h"
+#include "infae/dist/grid.h"
+#include "infae/eval/metrics.h"
+#include "infae/io/dataset.h"
+#include "infae/io/model_file.h"
 #include "infae/models/recoder.h"
+#include "io/h5util.h"
 
 /* ---- the users to score ------------------------------------------------ */
 
 typedef struct {
-  int64_t n;        /* query users */
-  char **labels;    /* (n) user labels as given */
-  ia_csr items;     /* (n × d) context items of each user, sorted */
-  int64_t unknown;  /* input lines naming items the model does not know */
+  int64_t n;       /* query users */
+  char **labels;   /* (n) user labels as given */
+  ia_csr items;    /* (n × d) context items of each user, sorted */
+  int64_t unknown; /* input lines naming items the model does not know */
 } queries;
 
 static void queries_free(queries *q) {
@@ -142,8 +142,7 @@ static ia_status read_queries(const char *path, const char *data, char **item_id
     line_no++;
     size_t len = strlen(line);
     IA_CHECK_GOTO(len + 1 < sizeof line || line[len - 1] == '\n', IA_ERR_FORMAT,
-                  "%s:%lld: line longer than %zu bytes", path, (long long)line_no,
-                  sizeof line - 2);
+                  "%s:%lld: line longer than %zu bytes", path, (long long)line_no, sizeof line - 2);
     char *s = line, *user, *item, *extra;
     while (*s == ' ' || *s == '\t') s++;
     if (*s == '#' || *s == '\n' || *s == '\r' || *s == '\0') continue;
@@ -182,8 +181,8 @@ static ia_status read_queries(const char *path, const char *data, char **item_id
                     path, (long long)line_no);
       int64_t nu = 0, ni = 0;
       IA_CALL_GOTO(ia_dataset_dims(MPI_COMM_SELF, data, &nu, &ni));
-      IA_CHECK_GOTO(ni == d, IA_ERR_ARG, "%s has %lld items, the model %lld: not its dataset",
-                    data, (long long)ni, (long long)d);
+      IA_CHECK_GOTO(ni == d, IA_ERR_ARG, "%s has %lld items, the model %lld: not its dataset", data,
+                    (long long)ni, (long long)d);
       IA_CALL_GOTO(ia_dataset_read_ids(MPI_COMM_SELF, data, &data_ids, &data_items));
       n_data_users = nu;
       for (int64_t k = 0; k < d; k++)
@@ -225,9 +224,10 @@ static ia_status read_queries(const char *path, const char *data, char **item_id
       snprintf(names + w, sizeof names - w, "%s'%s'", w ? ", " : "", ia_idmap_key(users, u));
     }
   if (missing > 0)
-    ia_log_warn("%s: %lld user(s) name only items the model does not know, and are not "
-                "scored: %s%s",
-                path, (long long)missing, names, missing > 5 ? ", …" : "");
+    ia_log_warn(
+        "%s: %lld user(s) name only items the model does not know, and are not "
+        "scored: %s%s",
+        path, (long long)missing, names, missing > 5 ? ", …" : "");
   IA_CHECK_GOTO(all > missing, IA_ERR_EMPTY,
                 "%s: no `user item` lines with an item the model knows, nor `user` lines naming "
                 "users of the dataset",
@@ -268,7 +268,8 @@ done:
 static ia_status dataset_batch(const char *data, int64_t begin, int64_t n, ia_csr *c) {
   ia_dataset part = {0};
   ia_status st = ia_dataset_read(MPI_COMM_SELF, data, begin, n, 0, &part);
-  if (st == IA_OK) st = ia_csr_alloc(c, n, part.n_items, ia_csr_nnz(&part.train) + ia_csr_nnz(&part.val));
+  if (st == IA_OK)
+    st = ia_csr_alloc(c, n, part.n_items, ia_csr_nnz(&part.train) + ia_csr_nnz(&part.val));
   if (st == IA_OK) {
     const ia_csr *a = &part.train, *b = &part.val;
     int64_t e = 0;
@@ -276,7 +277,7 @@ static ia_status dataset_batch(const char *data, int64_t begin, int64_t n, ia_cs
       int64_t i = a->indptr[u], ie = a->indptr[u + 1], j = b->indptr[u], je = b->indptr[u + 1];
       while (i < ie || j < je) /* disjoint sorted lists */
         c->indices[e++] = (j >= je || (i < ie && a->indices[i] < b->indices[j])) ? a->indices[i++]
-                                                                                : b->indices[j++];
+                                                                                 : b->indices[j++];
       c->indptr[u + 1] = e;
     }
   }
@@ -337,11 +338,13 @@ ia_status ia_recommend(MPI_Comm comm, const ia_recommend_opts *o) {
                       "`infae_mpi train --out`", &file, &which);
   IA_CALL_GOTO(ia_agree(comm, st));
   g = H5Gopen2(file, "items", H5P_DEFAULT);
-  if (g < 0) st = ia_error_set(IA_ERR_FORMAT, __FILE__, __LINE__, "%s: group /items missing", o->model);
+  if (g < 0)
+    st = ia_error_set(IA_ERR_FORMAT, __FILE__, __LINE__, "%s: group /items missing", o->model);
   hsize_t n_ids = 0;
   if (st == IA_OK) {
     hid_t ds = H5Dopen2(g, "ids", H5P_DEFAULT), sp = ds >= 0 ? H5Dget_space(ds) : -1;
-    if (sp < 0 || H5Sget_simple_extent_ndims(sp) != 1 || H5Sget_simple_extent_dims(sp, &n_ids, NULL) < 0)
+    if (sp < 0 || H5Sget_simple_extent_ndims(sp) != 1 ||
+        H5Sget_simple_extent_dims(sp, &n_ids, NULL) < 0)
       st = ia_error_set(IA_ERR_FORMAT, __FILE__, __LINE__, "%s: /items/ids missing or not 1-D",
                         o->model);
     if (sp >= 0) H5Sclose(sp);
@@ -373,12 +376,13 @@ ia_status ia_recommend(MPI_Comm comm, const ia_recommend_opts *o) {
                         (long long)n_users, (long long)d);
     n_users = n_dataset_users;
     char **ids_items = NULL;
-    if (st == IA_OK && rank == 0) st = ia_dataset_read_ids(MPI_COMM_SELF, data, &user_ids, &ids_items);
+    if (st == IA_OK && rank == 0)
+      st = ia_dataset_read_ids(MPI_COMM_SELF, data, &user_ids, &ids_items);
     for (int64_t k = 0; st == IA_OK && rank == 0 && k < d; k++)
       if (strcmp(ids_items[k], item_ids[k]))
         st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
-                          "%s: item %lld is '%s', in the model '%s': not the model's dataset",
-                          data, (long long)k, ids_items[k], item_ids[k]);
+                          "%s: item %lld is '%s', in the model '%s': not the model's dataset", data,
+                          (long long)k, ids_items[k], item_ids[k]);
     for (int64_t k = 0; ids_items && k < d; k++) free(ids_items[k]);
     free(ids_items);
     IA_CALL_GOTO(ia_agree(comm, st));
@@ -402,7 +406,8 @@ ia_status ia_recommend(MPI_Comm comm, const ia_recommend_opts *o) {
     if (o->output) {
       st = ia_tmp_name(o->output, 0, tmp, sizeof tmp);
       out = st == IA_OK ? fopen(tmp, "w") : NULL;
-      if (!out && st == IA_OK) st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot write %s", tmp);
+      if (!out && st == IA_OK)
+        st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot write %s", tmp);
     } else {
       out = stdout;
     }
@@ -421,8 +426,8 @@ ia_status ia_recommend(MPI_Comm comm, const ia_recommend_opts *o) {
     IA_CALL_GOTO(ia_agree(comm, server_score(&v, &batch_rows, scores)));
     int cnt;
     IA_CALL_GOTO(ia_agree(comm, ia_to_int(nb * d, &cnt)));
-    IA_MPI_GOTO(MPI_Reduce(rank == 0 ? MPI_IN_PLACE : scores, scores, cnt, MPI_DOUBLE, MPI_SUM, 0,
-                           comm));
+    IA_MPI_GOTO(
+        MPI_Reduce(rank == 0 ? MPI_IN_PLACE : scores, scores, cnt, MPI_DOUBLE, MPI_SUM, 0, comm));
     if (rank == 0) {
       for (int64_t b = 0; b < nb; b++) {
         double *s = scores + b * d;

@@ -5,10 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/h5util.h"
 #include "infae/core/layout.h"
 #include "infae/core/ntk.h"
-
+#include "io/h5util.h"
 
 void server_free(server *v) {
   ia_csr_free(&v->x);
@@ -37,8 +36,8 @@ static ia_status open_infae(hid_t file, const char *path, int batch, server *v) 
   IA_CALL(IA_ALLOC(v->nx, rows, "fit row norms"));
   IA_CALL(IA_ALLOC(v->kq, (int64_t)batch * rows, "query kernel"));
   IA_CALL(IA_ZALLOC(v->mark, v->d, "item marks"));
-  IA_CALL(ia_h5_read_matrix_rows(file, path, "alpha", v->fit_users, v->d, begin, v->count,
-                                 v->alpha));
+  IA_CALL(
+      ia_h5_read_matrix_rows(file, path, "alpha", v->fit_users, v->d, begin, v->count, v->alpha));
   if (dense) {
     hid_t g = H5Gopen2(file, "fit", H5P_DEFAULT);
     IA_CHECK(g >= 0, IA_ERR_FORMAT, "%s: group /fit missing", path);
@@ -54,8 +53,7 @@ static ia_status open_infae(hid_t file, const char *path, int batch, server *v) 
     }
   } else {
     IA_CALL(ia_h5_read_csr(file, path, "fit", v->fit_users, v->d, begin, v->count, &v->x));
-    for (int64_t j = 0; j < v->count; j++)
-      v->nx[j] = (double)(v->x.indptr[j + 1] - v->x.indptr[j]);
+    for (int64_t j = 0; j < v->count; j++) v->nx[j] = (double)(v->x.indptr[j + 1] - v->x.indptr[j]);
   }
   return IA_OK;
 }
@@ -84,8 +82,8 @@ static void score_infae(server *v, const ia_csr *q, double *scores) {
     for (int64_t e = 0; e < nq; e++) v->mark[it[e]] = 0;
   }
   if (count > 0)
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)d, (int)count, 1.0,
-                v->kq, (int)count, v->alpha, (int)d, 0.0, scores, (int)d);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)d, (int)count, 1.0, v->kq,
+                (int)count, v->alpha, (int)d, 0.0, scores, (int)d);
   else
     memset(scores, 0, sizeof(double) * (size_t)(nb * d));
 }
@@ -124,7 +122,8 @@ static ia_status open_recoder(MPI_Comm comm, hid_t file, const char *path, int b
     snprintf(name, sizeof name, "W%d", l);
     IA_CALL(ia_h5_matrix_dims(file, path, name, &rows, &cols));
     IA_CHECK(cols == prev && (l < layers || rows == v->d) && rows >= 1 && rows <= (1 << 30),
-             IA_ERR_FORMAT, "%s: %s is %lld × %lld, which does not follow the layer before it "
+             IA_ERR_FORMAT,
+             "%s: %s is %lld × %lld, which does not follow the layer before it "
              "(%lld wide) or end in the %lld items",
              path, name, (long long)rows, (long long)cols, (long long)prev, (long long)v->d);
     if (l < layers) o.hidden[l - 1] = (int)rows;
@@ -175,7 +174,6 @@ ia_status server_score(server *v, const ia_csr *q, double *scores) {
     score_infae(v, q, scores);
   return IA_OK;
 }
-
 
 ia_status server_open(MPI_Comm comm, hid_t file, const char *path, serve_kind kind, int64_t d,
                       int batch, server *v) {

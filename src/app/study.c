@@ -1,6 +1,6 @@
 /* `infae_mpi study` (include/infae/app/study.h). */
-#include "infae/core/paths.h"
 #include "infae/app/study.h"
+#include "infae/core/paths.h"
 
 #include <errno.h>
 #include <math.h>
@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "infae/app/train.h"
 #include "infae/core/log.h"
 #include "infae/core/rng.h"
-#include "infae/app/train.h"
 
 static int by_int32(const void *a, const void *b) {
   int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
@@ -49,7 +49,8 @@ ia_status ia_dataset_write_noisy(const char *in, const char *out, double pct, ui
     }
     int64_t kk = k < a ? k : a, c = 0;
     IA_CALL_GOTO(ia_rng_choose(seed, IA_RNG_STUDY, ((uint64_t)1 << 56) | (uint64_t)u, a, kk, pick));
-    for (int64_t p = d.train.indptr[u]; p < d.train.indptr[u + 1]; p++) row[c++] = d.train.indices[p];
+    for (int64_t p = d.train.indptr[u]; p < d.train.indptr[u + 1]; p++)
+      row[c++] = d.train.indices[p];
     for (int64_t j = 0; j < kk; j++) row[c++] = avail[pick[j]];
     qsort(row, (size_t)c, sizeof *row, by_int32);
     /* An item listed twice was present and is flipped off. */
@@ -208,10 +209,11 @@ static ia_status evaluate(study *s, const char *path, double noise, const char *
       w->selected = r->best_lambda;
       w->test = r->test;
       w->seconds = ia_time() - t0;
-      ia_log_info("[study] noise %g %%, %s, budget %lld (%lld users), %s: test HR@10 %.3f "
-                  "NDCG@10 %.3f PSP@10 %.3f (%.1f s)",
-                  noise, sampler, (long long)budget, (long long)w->users, w->model,
-                  w->test.v[IA_HR10], w->test.v[IA_NDCG10], w->test.v[IA_PSP10], w->seconds);
+      ia_log_info(
+          "[study] noise %g %%, %s, budget %lld (%lld users), %s: test HR@10 %.3f "
+          "NDCG@10 %.3f PSP@10 %.3f (%.1f s)",
+          noise, sampler, (long long)budget, (long long)w->users, w->model, w->test.v[IA_HR10],
+          w->test.v[IA_NDCG10], w->test.v[IA_PSP10], w->seconds);
       st = write_csv(s);
     }
     free(r);
@@ -223,13 +225,12 @@ static ia_status evaluate(study *s, const char *path, double noise, const char *
 /* ---- plots ---------------------------------------------------------------------- */
 
 static const char *series[] = {"random", "head", "interactions", "distill"};
-static const char *titles[] = {"random users", "head users", "random interactions",
-                               "Distill-CF"};
+static const char *titles[] = {"random users", "head users", "random interactions", "Distill-CF"};
 /* One series as a gnuplot datablock: x, HR@10, NDCG@10, PSP@10. x is the
  * budget (clean data) or the noise (at the noise budget); the all-users
  * result of the clean data is a level line across the budgets. */
-static void block(FILE *f, const study *s, const char *name, const char *model,
-                  const char *sampler, int by_noise) {
+static void block(FILE *f, const study *s, const char *name, const char *model, const char *sampler,
+                  int by_noise) {
   const ia_study_opts *o = s->o;
   int full = !strcmp(sampler, "full");
   double lo = (double)o->budgets[0], hi = lo;
@@ -244,7 +245,9 @@ static void block(FILE *f, const study *s, const char *name, const char *model,
     if (by_noise ? !full && r->budget != o->noise_budget : r->noise != 0) continue;
     for (int e = 0; e < (full && !by_noise ? 2 : 1); e++)
       fprintf(f, "%g %.6f %.6f %.6f\n",
-              by_noise ? r->noise : full ? (e ? hi : lo) : (double)r->budget,
+              by_noise ? r->noise
+              : full   ? (e ? hi : lo)
+                       : (double)r->budget,
               r->test.v[IA_HR10], r->test.v[IA_NDCG10], r->test.v[IA_PSP10]);
   }
   fprintf(f, "EOD\n");
@@ -260,8 +263,9 @@ static ia_status write_plots(study *s, char *script, size_t len) {
   FILE *f = fopen(script, "w");
   IA_CHECK(f, IA_ERR_IO, "cannot write %s: %s", script, strerror(errno));
   fprintf(f, "# Written by `infae_mpi study`; run in this directory: gnuplot study.gp\n");
-  fprintf(f, "set terminal pngcairo noenhanced size 1500,560 font \",11\"\n"
-             "set key below maxrows 2 height 1.5\nset grid\n");
+  fprintf(f,
+          "set terminal pngcairo noenhanced size 1500,560 font \",11\"\n"
+          "set key below maxrows 2 height 1.5\nset grid\n");
   for (int m = 0; m < o->n_models; m++) {
     const char *model = o->models[m];
     for (int by_noise = 0; by_noise < (o->n_noise > 1 ? 2 : 1); by_noise++) {
@@ -274,8 +278,9 @@ static ia_status write_plots(study *s, char *script, size_t len) {
       fprintf(f, "set output \"%s_%s.png\"\n", by_noise ? "noise" : "sampling", model);
       const char *base = strrchr(o->data, '/') ? strrchr(o->data, '/') + 1 : o->data;
       if (by_noise)
-        fprintf(f, "set multiplot layout 1,3 title \"%s on %s with noise, budget %lld users; "
-                   "clean test split\"\n",
+        fprintf(f,
+                "set multiplot layout 1,3 title \"%s on %s with noise, budget %lld users; "
+                "clean test split\"\n",
                 model_title(model), base, (long long)o->noise_budget);
       else
         fprintf(f, "set multiplot layout 1,3 title \"%s trained on samples of %s; test split\"\n",
@@ -292,8 +297,8 @@ static ia_status write_plots(study *s, char *script, size_t len) {
           int used = 0;
           for (int i = 0; i < o->n_samplers; i++) used |= !strcmp(o->samplers[i], series[q]);
           if (!used) continue;
-          fprintf(f, "%s$%s_%s_%d using 1:%d with linespoints lw 2 title \"%s\"",
-                  first ? "" : ", ", model, series[q], by_noise, c + 2, titles[q]);
+          fprintf(f, "%s$%s_%s_%d using 1:%d with linespoints lw 2 title \"%s\"", first ? "" : ", ",
+                  model, series[q], by_noise, c + 2, titles[q]);
           first = 0;
         }
         fprintf(f, "%s$%s_full_%d using 1:%d with %s dt 2 lw 2 lc black title \"all users\"\n",
@@ -311,9 +316,10 @@ static ia_status plot(study *s) {
   IA_CALL(write_plots(s, script, sizeof script));
   if (!s->o->plot) return IA_OK;
   if (system("command -v gnuplot > /dev/null 2>&1") != 0) {
-    ia_log_warn("[study] gnuplot is not on PATH: no PNG plots (install gnuplot-nox, then run "
-                "`cd %s && gnuplot study.gp`)",
-                s->o->out_dir);
+    ia_log_warn(
+        "[study] gnuplot is not on PATH: no PNG plots (install gnuplot-nox, then run "
+        "`cd %s && gnuplot study.gp`)",
+        s->o->out_dir);
     return IA_OK;
   }
   snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot study.gp", s->o->out_dir);
@@ -332,8 +338,7 @@ static ia_status check(const ia_study_opts *o, int64_t n_users) {
     int known = 0;
     for (int q = 0; q < 4; q++) known |= !strcmp(o->samplers[i], series[q]);
     IA_CHECK(known, IA_ERR_ARG,
-             "--samplers takes random, head, interactions and distill (got '%s')",
-             o->samplers[i]);
+             "--samplers takes random, head, interactions and distill (got '%s')", o->samplers[i]);
   }
   for (int i = 0; i < o->n_models; i++)
     IA_CHECK(!strcmp(o->models[i], "infae") || !strcmp(o->models[i], "ease") ||
@@ -360,8 +365,8 @@ static ia_status make_dirs(const study *s) {
     snprintf(sub, sizeof sub, "%s/summaries", s->o->out_dir);
     if ((mkdir(s->o->out_dir, 0777) != 0 && errno != EEXIST) ||
         (mkdir(sub, 0777) != 0 && errno != EEXIST))
-      st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot create %s: %s", sub,
-                        strerror(errno));
+      st =
+          ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot create %s: %s", sub, strerror(errno));
   }
   return ia_agree(s->comm, st);
 }
@@ -393,9 +398,10 @@ ia_status ia_study(MPI_Comm comm, const ia_study_opts *o_in) {
     if (o_in->budgets[b] <= s.n_users)
       o->budgets[o->n_budgets++] = o_in->budgets[b];
     else
-      ia_log_warn("[study] budget %lld skipped: %s has %lld users (the \"all users\" result "
-                  "covers it)",
-                  (long long)o_in->budgets[b], o->data, (long long)s.n_users);
+      ia_log_warn(
+          "[study] budget %lld skipped: %s has %lld users (the \"all users\" result "
+          "covers it)",
+          (long long)o_in->budgets[b], o->data, (long long)s.n_users);
   }
   if (o->noise_budget > s.n_users) {
     ia_log_warn("[study] --noise-budget %lld is more than the %lld users: using %lld",
@@ -437,8 +443,7 @@ ia_status ia_study(MPI_Comm comm, const ia_study_opts *o_in) {
         int64_t budget = i < o->n_samplers ? budgets[b] : s.n_users;
         double el = ia_time() - t0;
         char eta[64] = "";
-        if (done > 0)
-          snprintf(eta, sizeof eta, ", ETA %.0f s", el / done * (double)(total - done));
+        if (done > 0) snprintf(eta, sizeof eta, ", ETA %.0f s", el / done * (double)(total - done));
         ia_log_info("[study] %d/%d: noise %g %%, %s, budget %lld (%.0f s so far%s)", done + 1,
                     total, noise, smp, (long long)budget, el, eta);
         done++;

@@ -1,5 +1,5 @@
-#include "infae/core/paths.h"
 #include "infae/app/train.h"
+#include "infae/core/paths.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -8,24 +8,24 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "infae/io/dataset.h"
-#include "infae/distill/distill.h"
-#include "infae/core/log.h"
-#include "infae/models/model.h"
-#include "infae/infae/plan.h"
-#include "infae/io/model_file.h"
-#include "infae/io/provenance.h"
-#include "infae/core/rng.h"
+#include "app/train_recoder.h"
 #include "eval/rank_eval.h"
 #include "eval/sample_eval.h"
-#include "app/train_recoder.h"
+#include "infae/core/log.h"
+#include "infae/core/rng.h"
+#include "infae/distill/distill.h"
+#include "infae/infae/plan.h"
+#include "infae/io/dataset.h"
+#include "infae/io/model_file.h"
+#include "infae/io/provenance.h"
+#include "infae/models/model.h"
 
 const double ia_infae_grid[6] = {0, 1, 5, 20, 50, 100};
 
 typedef struct {
   const ia_dataset *d;
-  const ia_infae *infae;  /* ∞-AE predictions, or NULL for PopRec */
-  ia_rank_eval *re;       /* one rank: ranking on the backend, into cols */
+  const ia_infae *infae; /* ∞-AE predictions, or NULL for PopRec */
+  ia_rank_eval *re;      /* one rank: ranking on the backend, into cols */
   double *cols;
 } scorer;
 
@@ -47,7 +47,7 @@ static void score_block(void *ctx, const ia_dataset *d, const int64_t *rows, int
 }
 
 static ia_status infae_cols(void *ctx, ia_rank_eval *r, const int64_t *rows, int64_t c, int test,
-                           double **cols) {
+                            double **cols) {
   const scorer *s = ctx;
   (void)test;
   IA_CALL(ia_infae_score_cols(s->infae, r->train, r->rows, rows, c, s->cols, r->d));
@@ -265,8 +265,7 @@ done:
 /* --gpus: one rank drives the devices of its node, for the exact fit (the
  * U × U matrix of a sample or of Nyström centers is small). On the CPU only
  * when asked for by --device cpu: host slices of the same layout. */
-static ia_status check_gpus(const ia_train_opts *o, const ia_grid *g, ia_backend *be,
-                            int sampled) {
+static ia_status check_gpus(const ia_train_opts *o, const ia_grid *g, ia_backend *be, int sampled) {
   IA_CHECK(g->size == 1, IA_ERR_ARG,
            "--gpus %d drives the GPUs of one node from one rank: run one rank (mpirun -np 1), "
            "or leave --gpus out for one GPU per rank and ScaLAPACK",
@@ -314,18 +313,17 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
   int64_t *fit = NULL;
   const double *grid = o->lambdas ? o->lambdas : ia_infae_grid;
   int n = o->lambdas ? o->n_lambdas : (int)(sizeof ia_infae_grid / sizeof *ia_infae_grid);
-  IA_CHECK(n >= 1 && n <= IA_MAX_LAMBDAS, IA_ERR_ARG, "between 1 and %d λ values",
-           IA_MAX_LAMBDAS);
+  IA_CHECK(n >= 1 && n <= IA_MAX_LAMBDAS, IA_ERR_ARG, "between 1 and %d λ values", IA_MAX_LAMBDAS);
   int nystrom = o->centers > 0;
   int64_t u = o->train_users > 0 && o->train_users < d->n_users ? o->train_users : d->n_users;
   int64_t distinct = 0;
   IA_CALL(ia_grid_create(comm, o->nprow, o->npcol, &g));
   if (nystrom) {
     IA_CALL_GOTO(distinct_centers(comm, d, o->seed, o->centers, &fit, &u, &distinct));
-    ia_log_info("[train] Nyström: every user fit through %lld centers drawn among %lld distinct "
-                "train rows of %lld users (seed %llu)",
-                (long long)u, (long long)distinct, (long long)d->n_users,
-                (unsigned long long)o->seed);
+    ia_log_info(
+        "[train] Nyström: every user fit through %lld centers drawn among %lld distinct "
+        "train rows of %lld users (seed %llu)",
+        (long long)u, (long long)distinct, (long long)d->n_users, (unsigned long long)o->seed);
   }
   r->has_lambda = 1;
   r->n_lambdas = n;
@@ -344,10 +342,10 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
   if (limit <= 0) IA_CALL_GOTO(ia_memory_per_rank(comm, &limit));
   /* --gpus: K is on the GPUs (checked below); the host holds α, the kept α
    * (the prediction rows) and the dataset's rows. */
-  double host = o->gpus > 0 ? plan.bytes_total - plan.bytes_kernel - plan.bytes_panels +
-                                  (o->precision == IA_FP64 ? 8.0 : 4.0) * (double)u *
-                                      (double)d->n_items
-                            : plan.bytes_total;
+  double host = o->gpus > 0
+                    ? plan.bytes_total - plan.bytes_kernel - plan.bytes_panels +
+                          (o->precision == IA_FP64 ? 8.0 : 4.0) * (double)u * (double)d->n_items
+                    : plan.bytes_total;
   if (o->gpus > 0 && o->device == IA_DEVICE_CPU) host = plan.bytes_total * 2.0;
   r->bytes_per_rank = host;
   if (host > (double)limit) {
@@ -381,11 +379,11 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
                   "--precision fp32, --train-users, --centers or --device cpu",
                   need / 1073741824.0, have / 1073741824.0, r->device);
   }
-  ia_log_info("[train] ∞-AE %s on a %dx%d grid (block %d) on %s%s: %.2f GiB per rank planned, "
-              "limit %.2f GiB",
-              o->precision == IA_FP64 ? "fp64" : "fp32", g.nprow, g.npcol, r->block_size,
-              r->device, g.size > 1 ? " (rank 0)" : "", host / 1073741824.0,
-              (double)limit / 1073741824.0);
+  ia_log_info(
+      "[train] ∞-AE %s on a %dx%d grid (block %d) on %s%s: %.2f GiB per rank planned, "
+      "limit %.2f GiB",
+      o->precision == IA_FP64 ? "fp64" : "fp32", g.nprow, g.npcol, r->block_size, r->device,
+      g.size > 1 ? " (rank 0)" : "", host / 1073741824.0, (double)limit / 1073741824.0);
   if (u < d->n_users && !nystrom) {
     st = IA_ALLOC(fit, u, "user sample");
     if (st == IA_OK) st = ia_rng_choose(o->seed, IA_RNG_SAMPLE, 0, d->n_users, u, fit);
@@ -407,9 +405,10 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
   IA_CALL_GOTO(ia_infae_gram(m, &r->trace_k));
   r->t_gram = ia_time() - t;
   if (nystrom)
-    ia_log_info("[train] Nyström K_mm = LLᵀ, Φ = K_nm·L⁻ᵀ (%lld×%lld), ΦᵀΦ, ΦᵀX: %.2f s, %.1f "
-                "GFLOP/s; tr(K_nn) = %.10g",
-                (long long)d->n_users, (long long)u, r->t_gram, gflops(&s->gram), r->trace_k);
+    ia_log_info(
+        "[train] Nyström K_mm = LLᵀ, Φ = K_nm·L⁻ᵀ (%lld×%lld), ΦᵀΦ, ΦᵀX: %.2f s, %.1f "
+        "GFLOP/s; tr(K_nn) = %.10g",
+        (long long)d->n_users, (long long)u, r->t_gram, gflops(&s->gram), r->trace_k);
   else
     ia_log_info("[train] gram K = NTK(X, X) %lld×%lld: %.2f s, %.1f GFLOP/s; trace(K) = %.10g",
                 (long long)u, (long long)u, r->t_gram, gflops(&s->gram), r->trace_k);
@@ -460,10 +459,11 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
   char what[48];
   snprintf(what, sizeof what, "test λ=%g", r->best_lambda);
   log_metrics(what, &r->test, r->t_test);
-  ia_log_info("[train] test NTK(C, X) %.2f s (%.1f GFLOP/s), product with α %.2f s (%.1f "
-              "GFLOP/s), row redistribution %.2f s in all",
-              s->test_gram.seconds, gflops(&s->test_gram), s->test_gemm.seconds,
-              gflops(&s->test_gemm), s->redistribute.seconds);
+  ia_log_info(
+      "[train] test NTK(C, X) %.2f s (%.1f GFLOP/s), product with α %.2f s (%.1f "
+      "GFLOP/s), row redistribution %.2f s in all",
+      s->test_gram.seconds, gflops(&s->test_gram), s->test_gemm.seconds, gflops(&s->test_gemm),
+      s->redistribute.seconds);
   r->steps = *s;
   r->gram_flops = s->gram.flops;
   r->fit_flops = s->factor.flops + s->solve.flops;
@@ -540,8 +540,7 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
   IA_CHECK(!o->out || !is_pop(model), IA_ERR_ARG,
            "--out writes ∞-AE, EASE and Recoder models; PopRec's scores are the item counts "
            "of the dataset");
-  IA_CHECK(!o->train_on || (!is_pop(model) && o->train_users == 0 && o->centers == 0),
-           IA_ERR_ARG,
+  IA_CHECK(!o->train_on || (!is_pop(model) && o->train_users == 0 && o->centers == 0), IA_ERR_ARG,
            "--train-on fits ∞-AE, EASE or Recoder on a summary; it takes neither --model pop, "
            "--train-users nor --centers");
   IA_CHECK(o->centers == 0 || is_infae, IA_ERR_ARG, "--centers is for ∞-AE (--model infae)");
@@ -564,13 +563,15 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
   int64_t n_users, n_items, begin, count;
   IA_CALL(ia_dataset_dims(comm, o->data, &n_users, &n_items));
   if (o->train_users >= n_users)
-    ia_log_warn("--train-users %lld is not fewer than the %lld users: every user is fit (the "
-                "exact ∞-AE)",
-                (long long)o->train_users, (long long)n_users);
+    ia_log_warn(
+        "--train-users %lld is not fewer than the %lld users: every user is fit (the "
+        "exact ∞-AE)",
+        (long long)o->train_users, (long long)n_users);
   if (o->centers >= n_users)
-    ia_log_warn("--centers %lld is not fewer than the %lld users: every distinct user is a "
-                "center (the exact ∞-AE, by Nyström's algebra)",
-                (long long)o->centers, (long long)n_users);
+    ia_log_warn(
+        "--centers %lld is not fewer than the %lld users: every distinct user is a "
+        "center (the exact ∞-AE, by Nyström's algebra)",
+        (long long)o->centers, (long long)n_users);
   ia_row_block(n_users, size, rank, &begin, &count);
   IA_CALL(ia_dataset_read(comm, o->data, begin, count, o->kernel_samples != NULL, &d));
   r->t_read = ia_time() - t0;
@@ -578,9 +579,8 @@ ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r) {
   r->items = d.n_items;
   r->train_nnz = d.train_nnz;
   snprintf(r->sha256, sizeof r->sha256, "%s", d.source_sha256);
-  ia_log_info("[train] %s: %lld users, %lld items, train %lld; %d rank(s); read %.2f s",
-              o->data, (long long)d.n_users, (long long)d.n_items, (long long)d.train_nnz, size,
-              r->t_read);
+  ia_log_info("[train] %s: %lld users, %lld items, train %lld; %d rank(s); read %.2f s", o->data,
+              (long long)d.n_users, (long long)d.n_items, (long long)d.train_nnz, size, r->t_read);
   ia_log_verbose("[train] rank 0 holds users [%lld, %lld); dataset sha256 %s", (long long)begin,
                  (long long)(begin + count), d.source_sha256);
   st = ia_evaluator_create(d.item_train_count, d.n_items, d.train_nnz, &ev);

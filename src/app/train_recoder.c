@@ -9,12 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io/h5util.h"
+#include "eval/sample_eval.h"
 #include "infae/config.h"
 #include "infae/core/log.h"
-#include "infae/io/model_file.h"
 #include "infae/core/paths.h"
-#include "eval/sample_eval.h"
+#include "infae/io/model_file.h"
+#include "io/h5util.h"
 
 typedef struct {
   ia_recoder *m;
@@ -24,8 +24,7 @@ typedef struct {
 static void score_block(void *ctx, const ia_dataset *d, const int64_t *rows, int64_t n, int test,
                         double *p) {
   scorer *s = ctx;
-  if (s->st == IA_OK)
-    s->st = ia_recoder_scores(s->m, &d->train, test ? &d->val : NULL, rows, n, p);
+  if (s->st == IA_OK) s->st = ia_recoder_scores(s->m, &d->train, test ? &d->val : NULL, rows, n, p);
 }
 
 static ia_status evaluate(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, ia_recoder *m,
@@ -68,8 +67,7 @@ static ia_status write_model(const ia_train_opts *opts, const ia_recoder_opts *o
   if (st == IA_OK) st = ia_tmp_name(path, 0, tmp, sizeof tmp);
   IA_CALL(st);
   file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  IA_CHECK_GOTO(file >= 0, IA_ERR_IO, "cannot create %s (directory missing or not writable?)",
-                tmp);
+  IA_CHECK_GOTO(file >= 0, IA_ERR_IO, "cannot create %s (directory missing or not writable?)", tmp);
   IA_CALL_GOTO(ia_h5_attr_str(file, path, "format", IA_RECODER_FORMAT));
   IA_CALL_GOTO(ia_h5_attr_i64(file, path, "version", 1));
   IA_CALL_GOTO(ia_h5_attr_str(file, path, "infae_version", IA_VERSION));
@@ -109,8 +107,7 @@ done:
 }
 
 ia_status ia_train_recoder(MPI_Comm comm, const ia_train_opts *opts, const ia_dataset *d,
-                           ia_evaluator *ev, const double *dense, int64_t mu,
-                           ia_train_result *r) {
+                           ia_evaluator *ev, const double *dense, int64_t mu, ia_train_result *r) {
   ia_recoder_opts o = opts->recoder;
   o.seed = opts->seed;
   IA_CALL(ia_agree(comm, check_opts(&o)));
@@ -143,12 +140,13 @@ ia_status ia_train_recoder(MPI_Comm comm, const ia_train_opts *opts, const ia_da
   char widths[96] = "";
   for (int l = 0, w = 0; l < o.n_hidden; l++)
     w += snprintf(widths + w, sizeof widths - (size_t)w, l ? ",%d" : "%d", o.hidden[l]);
-  ia_log_info("[train] Recoder %lld-[%s]-%lld (%s, %lld weights), %s loss, dropout %g, "
-              "confidence %g; Adam lr %g, batch %lld, %d epochs on %lld %s users; %s, "
-              "all-reduce %s",
-              (long long)x.d, widths, (long long)x.d, ia_act_name(o.act), (long long)r->params,
-              ia_loss_name(o.loss), o.dropout, o.confidence, o.lr, (long long)batch, o.epochs,
-              (long long)n, dense ? "summary" : "train", r->device, ia_backend_reduce_name(be));
+  ia_log_info(
+      "[train] Recoder %lld-[%s]-%lld (%s, %lld weights), %s loss, dropout %g, "
+      "confidence %g; Adam lr %g, batch %lld, %d epochs on %lld %s users; %s, "
+      "all-reduce %s",
+      (long long)x.d, widths, (long long)x.d, ia_act_name(o.act), (long long)r->params,
+      ia_loss_name(o.loss), o.dropout, o.confidence, o.lr, (long long)batch, o.epochs, (long long)n,
+      dense ? "summary" : "train", r->device, ia_backend_reduce_name(be));
   r->by_epoch = 1;
   r->has_lambda = 1;
   r->fit_users = n;
@@ -164,8 +162,8 @@ ia_status ia_train_recoder(MPI_Comm comm, const ia_train_opts *opts, const ia_da
       int64_t nb = n - b0 < batch ? n - b0 : batch;
       double loss = 0;
       IA_CALL_GOTO(ia_recoder_step(m, &x, order + b0, nb, ++step, &loss));
-      IA_CHECK_GOTO(isfinite(loss), IA_ERR_RANGE,
-                    "the Recoder loss is %g at step %lld: lower --lr", loss, (long long)step);
+      IA_CHECK_GOTO(isfinite(loss), IA_ERR_RANGE, "the Recoder loss is %g at step %lld: lower --lr",
+                    loss, (long long)step);
       sum += loss;
       steps++;
     }
@@ -186,10 +184,11 @@ ia_status ia_train_recoder(MPI_Comm comm, const ia_train_opts *opts, const ia_da
       best_k = k;
       IA_CALL_GOTO(ia_agree(comm, ia_recoder_get_params(m, best)));
     }
-    ia_log_info("[train] epoch %3d/%d  loss %.6f  val HR@100 %6.3f NDCG@10 %6.3f%s  %.1f "
-                "steps/s, %.1f GFLOP/s",
-                e, o.epochs, epoch_loss, r->val[k].v[IA_HR100], r->val[k].v[IA_NDCG10],
-                better ? " *" : "  ", (double)(step - slog) / (tv - tlog), fsum / (tv - tlog) / 1e9);
+    ia_log_info(
+        "[train] epoch %3d/%d  loss %.6f  val HR@100 %6.3f NDCG@10 %6.3f%s  %.1f "
+        "steps/s, %.1f GFLOP/s",
+        e, o.epochs, epoch_loss, r->val[k].v[IA_HR100], r->val[k].v[IA_NDCG10],
+        better ? " *" : "  ", (double)(step - slog) / (tv - tlog), fsum / (tv - tlog) / 1e9);
     tlog = ia_time();
     flog = fl;
     slog = step;

@@ -13,8 +13,8 @@
 
 void ia_train_print(const ia_train_result *r) {
   const char *sel = r->by_epoch ? "epoch" : "λ";
-  ia_log_info("\nmodel %s, %lld users × %lld items, %d rank(s)%s%s", r->model,
-              (long long)r->users, (long long)r->items, r->ranks, r->has_lambda ? ", " : "",
+  ia_log_info("\nmodel %s, %lld users × %lld items, %d rank(s)%s%s", r->model, (long long)r->users,
+              (long long)r->items, r->ranks, r->has_lambda ? ", " : "",
               r->has_lambda ? (r->by_epoch ? "epoch chosen by validation HR@100"
                                            : "λ chosen by validation HR@100")
                             : "");
@@ -39,14 +39,14 @@ void ia_train_print(const ia_train_result *r) {
     }
     w = snprintf(line, sizeof line, "%-14s", label);
     for (int q = 0; q < IA_N_METRICS; q++)
-      w += snprintf(line + w, sizeof line - (size_t)w, q == IA_AUC ? " %9.4f" : " %9.3f",
-                    m->v[q]);
+      w += snprintf(line + w, sizeof line - (size_t)w, q == IA_AUC ? " %9.4f" : " %9.3f", m->v[q]);
     ia_log_info("%s", line);
   }
-  ia_log_info("time: read %.2f s, gram %.2f s, fit %.2f s (%.1f GFLOP/s), validation %.2f s, "
-              "test %.2f s, total %.2f s",
-              r->t_read, r->t_gram, r->t_fit, r->t_fit > 0 ? r->fit_flops / r->t_fit / 1e9 : 0.0,
-              r->t_val, r->t_test, r->t_total);
+  ia_log_info(
+      "time: read %.2f s, gram %.2f s, fit %.2f s (%.1f GFLOP/s), validation %.2f s, "
+      "test %.2f s, total %.2f s",
+      r->t_read, r->t_gram, r->t_fit, r->t_fit > 0 ? r->fit_flops / r->t_fit / 1e9 : 0.0, r->t_val,
+      r->t_test, r->t_total);
 }
 
 static cJSON *metrics_json(const ia_metrics *m) {
@@ -133,10 +133,10 @@ char *ia_train_json(const ia_train_opts *o, const ia_train_result *r) {
       }
     }
     cJSON *steps = cJSON_AddObjectToObject(x, "steps");
-    const char *names[] = {"read", "gram", "factor", "solve", "predict", "test_gram",
-                           "test_gemm", "redistribute"};
-    const ia_step *v[] = {&r->steps.read,    &r->steps.gram,      &r->steps.factor,
-                          &r->steps.solve,   &r->steps.predict,   &r->steps.test_gram,
+    const char *names[] = {"read",    "gram",      "factor",    "solve",
+                           "predict", "test_gram", "test_gemm", "redistribute"};
+    const ia_step *v[] = {&r->steps.read,      &r->steps.gram,        &r->steps.factor,
+                          &r->steps.solve,     &r->steps.predict,     &r->steps.test_gram,
                           &r->steps.test_gemm, &r->steps.redistribute};
     for (int k = 0; k < 8; k++) {
       cJSON *st = cJSON_AddObjectToObject(steps, names[k]);

@@ -15,20 +15,28 @@
 
 static double act_value(ia_act act, double x) {
   switch (act) {
-  case IA_ACT_RELU: return x > 0 ? x : 0;
-  case IA_ACT_TANH: return tanh(x);
-  case IA_ACT_SIGMOID: return 1.0 / (1.0 + exp(-x));
-  default: return x;
+    case IA_ACT_RELU:
+      return x > 0 ? x : 0;
+    case IA_ACT_TANH:
+      return tanh(x);
+    case IA_ACT_SIGMOID:
+      return 1.0 / (1.0 + exp(-x));
+    default:
+      return x;
   }
 }
 
 /* act'(x) written through y = act(x). */
 static double act_slope(ia_act act, double y) {
   switch (act) {
-  case IA_ACT_RELU: return y > 0 ? 1.0 : 0.0;
-  case IA_ACT_TANH: return 1.0 - y * y;
-  case IA_ACT_SIGMOID: return y * (1.0 - y);
-  default: return 1.0;
+    case IA_ACT_RELU:
+      return y > 0 ? 1.0 : 0.0;
+    case IA_ACT_TANH:
+      return 1.0 - y * y;
+    case IA_ACT_SIGMOID:
+      return y * (1.0 - y);
+    default:
+      return 1.0;
   }
 }
 
@@ -153,4 +161,3 @@ ia_status ia_be_adam(ia_backend *b, const ia_adam *a, int64_t n, double *x, cons
                      double *m, double *v) {
   return CUDA_OR(ia_cuda_adam(b->cuda, a, n, x, g, m, v), cpu_adam(a, n, x, g, m, v));
 }
-

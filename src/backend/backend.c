@@ -10,9 +10,9 @@
 
 #include "backend/dispatch.h"
 #include "infae/backend/device.h"
-#include "infae/core/topk.h"
 #include "infae/core/log.h"
 #include "infae/core/ntk.h"
+#include "infae/core/topk.h"
 
 ia_status ia_device_parse(const char *text, ia_device *out) {
   if (strcmp(text, "auto") == 0)
@@ -112,7 +112,8 @@ ia_status ia_backend_open(MPI_Comm comm, ia_device want, ia_backend **out) {
     st = ia_agree(comm, st);
   }
 #if IA_HAVE_CUDA
-  if (st == IA_OK && b->dev == IA_DEVICE_CUDA) st = ia_agree(comm, gpu_share(node, b->cuda, &b->share));
+  if (st == IA_OK && b->dev == IA_DEVICE_CUDA)
+    st = ia_agree(comm, gpu_share(node, b->cuda, &b->share));
   /* NCCL needs a GPU of its own for every rank. */
   int most = b ? b->share : 1;
   if (st == IA_OK && b->dev == IA_DEVICE_CUDA)
@@ -246,8 +247,8 @@ ia_status ia_be_zero(ia_backend *b, void *p, size_t bytes) {
   return CUDA_OR(ia_cuda_zero(b->cuda, p, bytes), host_zero(p, bytes));
 }
 
-static ia_status host_copy2d(void *dst, size_t dpitch, const void *src, size_t spitch,
-                             size_t width, int64_t cols) {
+static ia_status host_copy2d(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width,
+                             int64_t cols) {
   for (int64_t j = 0; j < cols; j++)
     memmove((char *)dst + (size_t)j * dpitch, (const char *)src + (size_t)j * spitch, width);
   return IA_OK;
@@ -268,8 +269,8 @@ ia_status ia_be_upload2d(ia_backend *b, void *dst, size_t dpitch, const void *sr
                  host_copy2d(dst, dpitch, src, spitch, width, cols));
 }
 
-ia_status ia_be_download2d(ia_backend *b, void *dst, size_t dpitch, const void *src,
-                           size_t spitch, size_t width, int64_t cols) {
+ia_status ia_be_download2d(ia_backend *b, void *dst, size_t dpitch, const void *src, size_t spitch,
+                           size_t width, int64_t cols) {
   if (width == 0 || cols <= 0) return IA_OK;
   return CUDA_OR(ia_cuda_download2d(b->cuda, dst, dpitch, src, spitch, width, cols),
                  host_copy2d(dst, dpitch, src, spitch, width, cols));
@@ -298,4 +299,3 @@ void ia_be_csr_free(ia_backend *b, ia_be_csr **pc) {
   free(c);
   *pc = NULL;
 }
-

@@ -42,8 +42,8 @@ ia_cuda *ia_backend_cuda(ia_backend *b);
 typedef struct ia_cuda_mg ia_cuda_mg;
 ia_status ia_cuda_mg_open(ia_cuda *const *c, int ndev, ia_cuda_mg **out);
 void ia_cuda_mg_close(ia_cuda_mg *mg);
-ia_status ia_cuda_mg_potrf(ia_cuda_mg *mg, ia_precision p, int64_t n, int64_t nb, void *const *parts,
-                           int64_t *info);
+ia_status ia_cuda_mg_potrf(ia_cuda_mg *mg, ia_precision p, int64_t n, int64_t nb,
+                           void *const *parts, int64_t *info);
 ia_status ia_cuda_mg_potrs(ia_cuda_mg *mg, ia_precision p, int64_t n, int64_t nb,
                            void *const *lparts, int64_t nrhs, int64_t nbb, void *const *bparts);
 /* Makes c's GPU the current device of the calling thread. */
@@ -56,8 +56,8 @@ ia_status ia_cuda_copy_peer(ia_cuda *c, void *dst, size_t dpitch, ia_cuda *src_c
                             size_t spitch, size_t width, int64_t cols);
 ia_status ia_cuda_upload2d(ia_cuda *c, void *dst, size_t dpitch, const void *src, size_t spitch,
                            size_t width, int64_t cols);
-ia_status ia_cuda_download2d(ia_cuda *c, void *dst, size_t dpitch, const void *src,
-                             size_t spitch, size_t width, int64_t cols);
+ia_status ia_cuda_download2d(ia_cuda *c, void *dst, size_t dpitch, const void *src, size_t spitch,
+                             size_t width, int64_t cols);
 ia_status ia_cuda_add(ia_cuda *c, ia_precision p, char op, int64_t m, int64_t n, const void *x,
                       int64_t ldx, void *y, int64_t ldy);
 const char *ia_cuda_describe(const ia_cuda *c);
@@ -70,8 +70,7 @@ ia_status ia_cuda_csr_make(ia_cuda *c, const ia_csr *host, ia_be_csr *out);
 ia_status ia_cuda_gemm(ia_cuda *c, ia_precision p, char ta, char tb, int64_t m, int64_t n,
                        int64_t k, double alpha, const void *a, int64_t lda, const void *b,
                        int64_t ldb, double beta, void *cm, int64_t ldc);
-ia_status ia_cuda_potrf(ia_cuda *c, ia_precision p, int64_t n, void *a, int64_t lda,
-                        int64_t *info);
+ia_status ia_cuda_potrf(ia_cuda *c, ia_precision p, int64_t n, void *a, int64_t lda, int64_t *info);
 ia_status ia_cuda_potrs(ia_cuda *c, ia_precision p, int64_t n, int64_t nrhs, const void *a,
                         int64_t lda, void *b, int64_t ldb);
 ia_status ia_cuda_trsm(ia_cuda *c, ia_precision p, char side, char ta, int64_t m, int64_t n,
@@ -100,11 +99,10 @@ ia_status ia_cuda_act_grad(ia_cuda *c, ia_act act, int64_t m, int64_t n, const d
                            int64_t ldy, double *dy, int64_t lddy);
 ia_status ia_cuda_gather_cols(ia_cuda *c, int64_t m, int64_t n, const double *src, int64_t lds,
                               const int32_t *idx, double *dst, int64_t ldd);
-ia_status ia_cuda_scatter_add_cols(ia_cuda *c, int64_t m, int64_t n, const double *src,
-                                   int64_t lds, const int32_t *idx, double *dst, int64_t ldd);
-ia_status ia_cuda_recon_loss(ia_cuda *c, ia_loss kind, int64_t m, int64_t n, double *o,
-                             int64_t ldo, const double *t, int64_t ldt, double conf, double scale,
-                             double *loss);
+ia_status ia_cuda_scatter_add_cols(ia_cuda *c, int64_t m, int64_t n, const double *src, int64_t lds,
+                                   const int32_t *idx, double *dst, int64_t ldd);
+ia_status ia_cuda_recon_loss(ia_cuda *c, ia_loss kind, int64_t m, int64_t n, double *o, int64_t ldo,
+                             const double *t, int64_t ldt, double conf, double scale, double *loss);
 ia_status ia_cuda_adam(ia_cuda *c, const ia_adam *a, int64_t n, double *x, const double *g,
                        double *m, double *v);
 ia_status ia_cuda_axpy(ia_cuda *c, int64_t n, double alpha, const double *x, double *y);
@@ -117,8 +115,8 @@ ia_status ia_cuda_scale_cols_add(ia_cuda *c, int64_t m, int64_t n, double cf, co
 ia_status ia_cuda_densify_rows(ia_cuda *c, const ia_be_csr *a, const int32_t *rows, int64_t n,
                                int64_t d, double *out, int64_t ld);
 ia_status ia_cuda_ntk_dense(ia_cuda *c, int64_t m, int64_t n, double d, const double *g,
-                            int64_t ldg, const double *nr, const double *nc, double *k,
-                            int64_t ldk, double *dxy, double *dnr);
+                            int64_t ldg, const double *nr, const double *nc, double *k, int64_t ldk,
+                            double *dxy, double *dnr);
 ia_status ia_cuda_ntk_dense_vjp(ia_cuda *c, int64_t m, int64_t n, double *dk, int64_t ldk,
                                 const double *dxy, const double *dnr, double *dn);
 ia_status ia_cuda_ntk_sym_vjp(ia_cuda *c, int64_t mu, double d, const double *g, int64_t ldg,
@@ -128,14 +126,14 @@ ia_status ia_cuda_softmax_ce(ia_cuda *c, int64_t d, int64_t n, double *p, int64_
                              const ia_be_csr *t, const int32_t *rows, double scale, int grad,
                              double *loss);
 ia_status ia_cuda_gather_items(ia_cuda *c, int64_t n, const double *p, int64_t ldp,
-                              const ia_be_csr *cs, const int32_t *rows, const int64_t *off,
-                              double *out);
+                               const ia_be_csr *cs, const int32_t *rows, const int64_t *off,
+                               double *out);
 ia_status ia_cuda_rank_cols(ia_cuda *c, int64_t d, int64_t n, double *p, int64_t ldp,
                             const ia_be_csr *ca, const ia_be_csr *cb, const int32_t *rows, int k,
                             int32_t *top, int64_t ldt);
 ia_status ia_cuda_rows_to_cols(ia_cuda *c, ia_precision p, const void *src, int64_t ld,
-                               const int32_t *rows, int64_t n, int64_t d, double scale,
-                               double beta, double *out, int64_t ldo);
+                               const int32_t *rows, int64_t n, int64_t d, double scale, double beta,
+                               double *out, int64_t ldo);
 #endif
 
 #ifdef __cplusplus

@@ -1,6 +1,6 @@
 /* Without the CUDA backend there is no device. */
-#include "infae/config.h"
 #include "infae/backend/device.h"
+#include "infae/config.h"
 
 #if !IA_HAVE_CUDA
 int ia_cuda_device_count(void) { return 0; }

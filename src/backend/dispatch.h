@@ -15,8 +15,7 @@ struct ia_backend {
 };
 
 #if IA_HAVE_CUDA
-#define CUDA_OR(call, cpu) \
-  (b->dev == IA_DEVICE_CUDA ? (ia_cuda_bind(b->cuda), (call)) : (cpu))
+#define CUDA_OR(call, cpu) (b->dev == IA_DEVICE_CUDA ? (ia_cuda_bind(b->cuda), (call)) : (cpu))
 #else
 #define CUDA_OR(call, cpu) ((void)b, (cpu))
 #endif

@@ -127,7 +127,7 @@ static ia_status cpu_ntk_dense(int64_t m, int64_t n, double d, const double *g, 
       double x = g[i + j * ldg], gxx, gyy;
       if (dxy)
         k[i + j * ldk] = ia_ntk_grad(x, nr[i], nc[j], d, &dxy[i + j * m], &gxx, &gyy),
-                    dnr[i + j * m] = gxx;
+                  dnr[i + j * m] = gxx;
       else
         k[i + j * ldk] = ia_ntk(x, nr[i], nc[j], d);
     }
@@ -141,8 +141,8 @@ ia_status ia_be_ntk_dense(ia_backend *b, int64_t m, int64_t n, double d, const d
                  cpu_ntk_dense(m, n, d, g, ldg, nr, nc, k, ldk, dxy, dnr));
 }
 
-static ia_status cpu_ntk_dense_vjp(int64_t m, int64_t n, double *dk, int64_t ldk,
-                                   const double *dxy, const double *dnr, double *dn) {
+static ia_status cpu_ntk_dense_vjp(int64_t m, int64_t n, double *dk, int64_t ldk, const double *dxy,
+                                   const double *dnr, double *dn) {
   for (int64_t j = 0; j < n; j++)
     for (int64_t i = 0; i < m; i++) {
       dn[i] += dk[i + j * ldk] * dnr[i + j * m];
@@ -198,4 +198,3 @@ ia_status ia_be_softmax_ce(ia_backend *b, int64_t d, int64_t n, double *p, int64
   return CUDA_OR(ia_cuda_softmax_ce(b->cuda, d, n, p, ldp, t, rows, scale, grad, loss),
                  cpu_softmax_ce(d, n, p, ldp, t, rows, scale, grad, loss));
 }
-

@@ -13,8 +13,8 @@
 /* ---- dense linear algebra (CPU) ------------------------------------------- */
 
 ia_status ia_cpu_gemm(ia_precision p, char ta, char tb, int64_t m, int64_t n, int64_t k,
-                     double alpha, const void *a, int64_t lda, const void *bm, int64_t ldb,
-                     double beta, void *c, int64_t ldc) {
+                      double alpha, const void *a, int64_t lda, const void *bm, int64_t ldb,
+                      double beta, void *c, int64_t ldc) {
   if (m <= 0 || n <= 0) return IA_OK;
   int im, in, ik, ila, ilb, ilc;
   IA_CALL(ia_to_int(m, &im));
@@ -40,8 +40,8 @@ ia_status ia_be_gemm(ia_backend *b, ia_precision p, char ta, char tb, int64_t m,
                  ia_cpu_gemm(p, ta, tb, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc));
 }
 
-static ia_status cpu_trsm(ia_precision p, char side, char ta, int64_t m, int64_t n,
-                          const void *a, int64_t lda, void *bm, int64_t ldb) {
+static ia_status cpu_trsm(ia_precision p, char side, char ta, int64_t m, int64_t n, const void *a,
+                          int64_t lda, void *bm, int64_t ldb) {
   if (m <= 0 || n <= 0) return IA_OK;
   int im, in, ila, ilb;
   IA_CALL(ia_to_int(m, &im));
@@ -112,8 +112,7 @@ static ia_status cpu_diag_add(ia_precision p, int64_t n, void *a, int64_t lda, d
   return IA_OK;
 }
 
-ia_status ia_be_diag_add(ia_backend *b, ia_precision p, int64_t n, void *a, int64_t lda,
-                         double v) {
+ia_status ia_be_diag_add(ia_backend *b, ia_precision p, int64_t n, void *a, int64_t lda, double v) {
   return CUDA_OR(ia_cuda_diag_add(b->cuda, p, n, a, lda, v), cpu_diag_add(p, n, a, lda, v));
 }
 
@@ -134,8 +133,8 @@ ia_status ia_be_diag_sum(ia_backend *b, ia_precision p, int64_t n, const void *a
 
 /* Y(i, j) += X(i, j), or X(j, i) with op 'T' (in tiles of 32 × 32, so that
  * both sides stay in cache). */
-static ia_status cpu_add(ia_precision p, char op, int64_t m, int64_t n, const void *x,
-                         int64_t ldx, void *y, int64_t ldy) {
+static ia_status cpu_add(ia_precision p, char op, int64_t m, int64_t n, const void *x, int64_t ldx,
+                         void *y, int64_t ldy) {
   const int64_t t = op == 'T' ? 32 : m;
   for (int64_t j0 = 0; j0 < n; j0 += 32)
     for (int64_t i0 = 0; i0 < m; i0 += t) {
@@ -143,8 +142,8 @@ static ia_status cpu_add(ia_precision p, char op, int64_t m, int64_t n, const vo
       for (int64_t j = j0; j < j1; j++) {
         size_t cy = (size_t)j * (size_t)ldy;
         for (int64_t i = i0; i < i1; i++) {
-          size_t at = op == 'T' ? (size_t)i * (size_t)ldx + (size_t)j
-                                : (size_t)j * (size_t)ldx + (size_t)i;
+          size_t at =
+              op == 'T' ? (size_t)i * (size_t)ldx + (size_t)j : (size_t)j * (size_t)ldx + (size_t)i;
           if (p == IA_FP64)
             ((double *)y)[cy + (size_t)i] += ((const double *)x)[at];
           else
@@ -162,4 +161,3 @@ ia_status ia_be_add(ia_backend *b, ia_precision p, char op, int64_t m, int64_t n
   return CUDA_OR(ia_cuda_add(b->cuda, p, op, m, n, x, ldx, y, ldy),
                  cpu_add(p, op, m, n, x, ldx, y, ldy));
 }
-

@@ -31,8 +31,7 @@ static void scatter(const ia_be_csr *a, int64_t r0, int64_t r1, int64_t i0, int6
                     int64_t ld, ia_precision prec) {
   for (int64_t r = r0; r < r1; r++) {
     const int32_t *row = a->indices + a->indptr[r], *end = a->indices + a->indptr[r + 1];
-    for (const int32_t *it = lower_bound(row, end - row, (int32_t)i0); it < end && *it < i1;
-         it++) {
+    for (const int32_t *it = lower_bound(row, end - row, (int32_t)i0); it < end && *it < i1; it++) {
       size_t at = (size_t)(*it - i0) * (size_t)ld + (size_t)(r - r0);
       if (prec == IA_FP64)
         ((double *)p)[at] = 1.0;
@@ -42,11 +41,10 @@ static void scatter(const ia_be_csr *a, int64_t r0, int64_t r1, int64_t i0, int6
   }
 }
 
-
-static ia_status cpu_densify(ia_precision p, const ia_be_csr *a, int64_t d, void *out,
-                             int64_t ld) {
-  for (int64_t i = 0; i < d; i++) memset((char *)out + ia_be_esize(p) * (size_t)i * (size_t)ld, 0,
-                                         ia_be_esize(p) * (size_t)a->n_rows);
+static ia_status cpu_densify(ia_precision p, const ia_be_csr *a, int64_t d, void *out, int64_t ld) {
+  for (int64_t i = 0; i < d; i++)
+    memset((char *)out + ia_be_esize(p) * (size_t)i * (size_t)ld, 0,
+           ia_be_esize(p) * (size_t)a->n_rows);
   scatter(a, 0, a->n_rows, 0, d, out, ld, p);
   return IA_OK;
 }
@@ -97,11 +95,10 @@ static ia_status cpu_ntk_tiles(ia_precision p, const ia_be_csr *ra, const ia_be_
       if (j1 > c1) j1 = c1;
       int64_t r0 = ia_be_first_row(lay, j0);
       if (r0 < mloc) {
-        IA_CALL_GOTO(ia_cpu_gemm(p, 'N', 'T', mloc - r0, j1 - j0, i1 - i0, 1.0,
-                              (const char *)pa + es * (size_t)r0, mloc,
-                              (const char *)pb + es * (size_t)(j0 - c0), nloc, beta,
-                              (char *)out + es * ((size_t)(j0 - c0) * (size_t)ldo + (size_t)r0),
-                              ldo));
+        IA_CALL_GOTO(ia_cpu_gemm(
+            p, 'N', 'T', mloc - r0, j1 - j0, i1 - i0, 1.0, (const char *)pa + es * (size_t)r0, mloc,
+            (const char *)pb + es * (size_t)(j0 - c0), nloc, beta,
+            (char *)out + es * ((size_t)(j0 - c0) * (size_t)ldo + (size_t)r0), ldo));
         *flops += 2.0 * (double)(mloc - r0) * (double)(j1 - j0) * (double)(i1 - i0);
       }
       j0 = j1;
@@ -148,16 +145,16 @@ ia_status ia_be_ntk_tiles(ia_backend *b, ia_precision p, const ia_be_csr *ra, co
     return IA_OK;
   }
 #endif
-  return CUDA_OR(ia_cuda_ntk_tiles(b->cuda, p, ra, rb, nr, cols, nc, lay, c0, c1, d, panel_bytes,
-                                   out, ldo, flops),
-                 cpu_ntk_tiles(p, ra, rb, nr, cols, nc, lay, c0, c1, d, panel_bytes, out, ldo,
-                               flops));
+  return CUDA_OR(
+      ia_cuda_ntk_tiles(b->cuda, p, ra, rb, nr, cols, nc, lay, c0, c1, d, panel_bytes, out, ldo,
+                        flops),
+      cpu_ntk_tiles(p, ra, rb, nr, cols, nc, lay, c0, c1, d, panel_bytes, out, ldo, flops));
 }
 
 int64_t ia_be_ntk_stage_cols(int64_t ncols, int64_t nb) {
   if (nb < 1) nb = 1;
-  int64_t blocks = (ncols + nb - 1) / nb, cw = (blocks + 7) / 8 * nb, least = (2048 + nb - 1) / nb * nb;
+  int64_t blocks = (ncols + nb - 1) / nb, cw = (blocks + 7) / 8 * nb,
+          least = (2048 + nb - 1) / nb * nb;
   if (cw < least) cw = least;
   return cw < ncols ? cw : (ncols > 0 ? ncols : 1);
 }
-

@@ -70,4 +70,3 @@ ia_status ia_be_rows_to_cols(ia_backend *b, ia_precision p, const void *src, int
   return CUDA_OR(ia_cuda_rows_to_cols(b->cuda, p, src, ld, rows, n, d, scale, beta, out, ldo),
                  cpu_rows_to_cols(p, src, ld, rows, n, d, scale, beta, out, ldo));
 }
-

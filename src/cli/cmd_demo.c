@@ -4,12 +4,12 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "infae/app/train.h"
 #include "infae/config.h"
-#include "infae/io/dataset.h"
 #include "infae/core/log.h"
 #include "infae/core/opts.h"
 #include "infae/data/prepare.h"
-#include "infae/app/train.h"
+#include "infae/io/dataset.h"
 
 int ia_cmd_demo(MPI_Comm comm, int argc, char **argv, const char *command) {
   const char *input, *outdir;
@@ -23,11 +23,12 @@ int ia_cmd_demo(MPI_Comm comm, int argc, char **argv, const char *command) {
       {"verbose", IA_OPT_FLAG, NULL, "print more detail", &verbose},
   };
   int n = (int)(sizeof opts / sizeof *opts);
-  int rc = ia_cli_parse(comm, "infae_mpi [demo] [--input FILE] [--outdir DIR]",
-                        "The whole pipeline on the embedded MovieTweetings snapshot (MIT, see "
-                        "datasets/):\nprepare -> train ∞-AE (model.h5) -> EASE -> PopRec, metrics as "
-                        "tables and JSON in --outdir.",
-                        opts, n, argc, argv);
+  int rc =
+      ia_cli_parse(comm, "infae_mpi [demo] [--input FILE] [--outdir DIR]",
+                   "The whole pipeline on the embedded MovieTweetings snapshot (MIT, see "
+                   "datasets/):\nprepare -> train ∞-AE (model.h5) -> EASE -> PopRec, metrics as "
+                   "tables and JSON in --outdir.",
+                   opts, n, argc, argv);
   if (rc >= 0) return rc;
   int rank;
   MPI_Comm_rank(comm, &rank);
@@ -40,9 +41,15 @@ int ia_cmd_demo(MPI_Comm comm, int argc, char **argv, const char *command) {
                         strerror(errno));
     if (st == IA_OK) {
       const char *inputs[1] = {input};
-      ia_prepare_opts po = {.format = "movielens", .inputs = inputs, .n_inputs = 1,
-                            .user_col = 1, .item_col = 2, .seed = 42,
-                            .min_user_interactions = 3, .n_negatives = 50, .command = command};
+      ia_prepare_opts po = {.format = "movielens",
+                            .inputs = inputs,
+                            .n_inputs = 1,
+                            .user_col = 1,
+                            .item_col = 2,
+                            .seed = 42,
+                            .min_user_interactions = 3,
+                            .n_negatives = 50,
+                            .command = command};
       ia_dataset d;
       st = ia_prepare(&po, &d);
       if (st == IA_OK) {
@@ -57,8 +64,11 @@ int ia_cmd_demo(MPI_Comm comm, int argc, char **argv, const char *command) {
   snprintf(model_file, sizeof model_file, "%s/model.h5", outdir);
   for (int m = 0; m < 3; m++) {
     snprintf(json, sizeof json, "%s/metrics_%s.json", outdir, models[m]);
-    ia_train_opts to = {.data = data, .model = models[m], .metrics_json = json,
-                        .out = m == 0 ? model_file : NULL, .command = command,
+    ia_train_opts to = {.data = data,
+                        .model = models[m],
+                        .metrics_json = json,
+                        .out = m == 0 ? model_file : NULL,
+                        .command = command,
                         .block_size = 256};
     ia_train_result r;
     st = ia_agree(comm, ia_train(comm, &to, &r));

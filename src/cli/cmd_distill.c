@@ -4,11 +4,11 @@
 #include <string.h>
 
 #include "cli.h"
-#include "infae/distill/distill.h"
-#include "infae/io/provenance.h"
 #include "infae/core/log.h"
 #include "infae/core/opts.h"
 #include "infae/core/paths.h"
+#include "infae/distill/distill.h"
+#include "infae/io/provenance.h"
 
 static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r, int ranks) {
   cJSON *root = cJSON_CreateObject();
@@ -28,8 +28,7 @@ static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r, 
   cJSON_AddNumberToObject(root, "peak_rss_bytes", r->peak_rss);
   if (r->device[0]) cJSON_AddStringToObject(root, "device", r->device);
   cJSON_AddBoolToObject(root, "interrupted", r->interrupted);
-  ia_json_provenance(root, o->data, r->sha256, r->users, r->items, r->train_nnz, ranks,
-                     o->command);
+  ia_json_provenance(root, o->data, r->sha256, r->users, r->items, r->train_nnz, ranks, o->command);
   cJSON_AddStringToObject(root, "out", o->out);
   const ia_train_result *m[2] = {&r->infae, &r->ease};
   for (int k = 0; k < (r->has_ease ? 2 : 1) && !r->interrupted; k++) {
@@ -127,8 +126,8 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
                        .metrics_json = json};
   ia_status dst = ia_agree(comm, ia_device_parse(device, &o.device));
   if (dst != IA_OK) return 2;
-  ia_status ost = seed < 0 ? ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--seed must be ≥ 0")
-                           : IA_OK;
+  ia_status ost =
+      seed < 0 ? ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--seed must be ≥ 0") : IA_OK;
   for (int k = 0; ost == IA_OK && k < lambdas.n; k++)
     if (lambdas.v[k] < 0)
       ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--lambdas: every λ must be ≥ 0 (got %g)",
@@ -145,7 +144,7 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
   int rank;
   MPI_Comm_rank(comm, &rank);
   if (st == IA_OK && !r->interrupted)
-    ia_log_info("[distill] summary: ∞-AE test HR@10 %.3f NDCG@10 %.3f (λ %g)%s", 
+    ia_log_info("[distill] summary: ∞-AE test HR@10 %.3f NDCG@10 %.3f (λ %g)%s",
                 r->infae.test.v[IA_HR10], r->infae.test.v[IA_NDCG10], r->infae.best_lambda,
                 r->has_ease ? "; EASE below" : "");
   if (st == IA_OK && r->has_ease && !r->interrupted)
@@ -164,7 +163,8 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
     FILE *f = text && st == IA_OK ? fopen(tmp, "w") : NULL;
     int ok = f && fputs(text, f) >= 0;
     ok = f && fclose(f) == 0 && ok;
-    if (!ok && st == IA_OK) st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot write %s", json);
+    if (!ok && st == IA_OK)
+      st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot write %s", json);
     st = ia_tmp_commit(tmp, json, st);
     free(text);
   }

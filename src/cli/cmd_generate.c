@@ -1,10 +1,10 @@
 #include <string.h>
 
 #include "cli.h"
-#include "infae/data/generate.h"
 #include "infae/core/log.h"
 #include "infae/core/opts.h"
 #include "infae/core/paths.h"
+#include "infae/data/generate.h"
 
 int ia_cmd_generate(MPI_Comm comm, int argc, char **argv, const char *command) {
   (void)command;

@@ -1,11 +1,11 @@
 #include <string.h>
 
 #include "cli.h"
-#include "infae/io/dataset.h"
-#include "infae/dist/grid.h"
 #include "infae/core/log.h"
 #include "infae/core/opts.h"
+#include "infae/dist/grid.h"
 #include "infae/infae/plan.h"
+#include "infae/io/dataset.h"
 
 /* One rank with K over several GPUs (train --gpus): what each GPU and the
  * host hold, the flops and the time at `rate` per GPU. */
@@ -20,18 +20,19 @@ static void plan_gpus(int64_t n, int64_t d, int64_t nnz, int block, ia_precision
   double flops = ia_plan_flops(&one, lambdas);
   /* K is made again for each λ instead of kept as a copy. */
   flops += (lambdas - 1) * one.flops_gram;
-  ia_log_info("∞-AE plan: %lld users × %lld items, %s, one rank with K over %d GPUs (train "
-              "--gpus %d), %d λ",
-              (long long)n, (long long)d, p == IA_FP64 ? "fp64" : "fp32", gpus, gpus, lambdas);
-  ia_log_info("memory: %s on each GPU (its column tiles of K and X/α, the Gram's panels), "
-              "%s on the first (the evaluation's blocks too); %s of host memory (α and the kept "
-              "α) and %s of dataset rows",
-              ia_plan_bytes(dev, a, sizeof a), ia_plan_bytes(first, b, sizeof b),
-              ia_plan_bytes(host, c, sizeof c),
-              ia_plan_bytes(one.bytes_data, t, sizeof t));
+  ia_log_info(
+      "∞-AE plan: %lld users × %lld items, %s, one rank with K over %d GPUs (train "
+      "--gpus %d), %d λ",
+      (long long)n, (long long)d, p == IA_FP64 ? "fp64" : "fp32", gpus, gpus, lambdas);
+  ia_log_info(
+      "memory: %s on each GPU (its column tiles of K and X/α, the Gram's panels), "
+      "%s on the first (the evaluation's blocks too); %s of host memory (α and the kept "
+      "α) and %s of dataset rows",
+      ia_plan_bytes(dev, a, sizeof a), ia_plan_bytes(first, b, sizeof b),
+      ia_plan_bytes(host, c, sizeof c), ia_plan_bytes(one.bytes_data, t, sizeof t));
   ia_log_info("flops: %.3e (Gram %d × %.3e, Cholesky %d × %.3e, solves %d × %.3e, test %.3e)",
-              flops, lambdas, one.flops_gram, lambdas, one.flops_factor, lambdas,
-              one.flops_solve, one.flops_test);
+              flops, lambdas, one.flops_gram, lambdas, one.flops_factor, lambdas, one.flops_solve,
+              one.flops_test);
   ia_log_info("time at %g GFLOP/s per GPU: %s (flop-bound estimate)", rate,
               ia_plan_duration(flops / (rate * 1e9 * gpus), t, sizeof t));
 }
@@ -76,11 +77,12 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
   };
   int n = (int)(sizeof opts / sizeof *opts);
   lambdas.n = 0;
-  int rc = ia_cli_parse(comm, "infae_mpi plan --data D.h5 [--model infae|ease|distill] [--np P] [options]",
-                        "Prints the memory per rank and the flops of training a model on P ranks\n"
-                        "(∞-AE, EASE or Distill-CF), and the flop-bound time at a per-rank\n"
-                        "rate. Reads only the dataset's sizes; allocates nothing.",
-                        opts, n, argc, argv);
+  int rc = ia_cli_parse(
+      comm, "infae_mpi plan --data D.h5 [--model infae|ease|distill] [--np P] [options]",
+      "Prints the memory per rank and the flops of training a model on P ranks\n"
+      "(∞-AE, EASE or Distill-CF), and the flop-bound time at a per-rank\n"
+      "rate. Reads only the dataset's sizes; allocates nothing.",
+      opts, n, argc, argv);
   if (rc >= 0) return rc;
   ia_precision p = IA_FP64;
   int nprow = 0, npcol = 0, size;
@@ -100,8 +102,8 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
   if (st == IA_OK) st = ia_cli_precision(precision, &p);
   if (st == IA_OK) st = ia_grid_parse(grid, &nprow, &npcol);
   if (st == IA_OK && memory[0]) st = ia_parse_bytes("memory-limit", memory, &limit);
-  if (st == IA_OK && (block < 1 || train_users < 0 || centers < 0 || budget < 1 ||
-                      samples < 1 || steps < 0 || batch < 0))
+  if (st == IA_OK && (block < 1 || train_users < 0 || centers < 0 || budget < 1 || samples < 1 ||
+                      steps < 0 || batch < 0))
     st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
                       "--block-size, --budget and --samples must be ≥ 1, --train-users, "
                       "--centers, --steps and --batch ≥ 0");
@@ -110,10 +112,9 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
       st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--lambdas: every λ must be ≥ 0 (got %g)",
                         lambdas.v[k]);
   if (st == IA_OK && (gpus < 0 || gpus > IA_MD_MAX))
-    st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--gpus must be between 0 and %d",
-                      IA_MD_MAX);
-  if (st == IA_OK && gpus > 0 && (!is_infae || centers > 0 || train_users > 0 ||
-                                  ia_opts_given(argc, argv, "np")))
+    st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--gpus must be between 0 and %d", IA_MD_MAX);
+  if (st == IA_OK && gpus > 0 &&
+      (!is_infae || centers > 0 || train_users > 0 || ia_opts_given(argc, argv, "np")))
     st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
                       "--gpus plans the exact ∞-AE on one rank: no --model ease|distill, "
                       "--train-users, --centers or --np");
@@ -123,8 +124,7 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
   if (st == IA_OK && nprow > 0 && nprow * npcol != np)
     st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--grid %dx%d needs --np %d", nprow, npcol,
                       nprow * npcol);
-  if (st == IA_OK && !data)
-    st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--data is required");
+  if (st == IA_OK && !data) st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--data is required");
   if (ia_agree(comm, st) != IA_OK) return 2;
   if (!is_infae)
     for (const char *const *o = (const char *const[]){"precision", "grid", "block-size",
@@ -133,8 +133,8 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
       if (ia_opts_given(argc, argv, *o))
         ia_log_warn("--%s is an ∞-AE option: ignored for --model %s", *o, model);
   if (!is_distill)
-    for (const char *const *o = (const char *const[]){"budget", "samples", "steps", "batch",
-                                                      "no-ease", NULL};
+    for (const char *const *o =
+             (const char *const[]){"budget", "samples", "steps", "batch", "no-ease", NULL};
          *o; o++)
       if (ia_opts_given(argc, argv, *o))
         ia_log_warn("--%s is a Distill-CF option: ignored for --model %s", *o, model);
@@ -161,16 +161,15 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
   } else if (is_distill) {
     ia_distill_plan q;
     int64_t mu = budget < users ? budget : users;
-    ia_distill_plan_make(users, items, nnz, np, mu, samples, batch, steps, n_lambdas, !no_ease,
-                         &q);
+    ia_distill_plan_make(users, items, nnz, np, mu, samples, batch, steps, n_lambdas, !no_ease, &q);
     ia_distill_plan_print(&q, users, items, mu, np, rate);
     total = q.bytes_total;
   } else {
     int64_t u = train_users > 0 && train_users < users ? train_users : users;
     if (centers > 0) u = centers < users ? centers : users;
     ia_infae_plan plan;
-    ia_infae_plan_make(users, items, u, nnz, np, nprow, npcol, block, p, n_lambdas > 1,
-                       centers > 0, 0, &plan);
+    ia_infae_plan_make(users, items, u, nnz, np, nprow, npcol, block, p, n_lambdas > 1, centers > 0,
+                       0, &plan);
     ia_plan_print(&plan, users, items, u, np, p, n_lambdas, rate);
     total = plan.bytes_total;
   }

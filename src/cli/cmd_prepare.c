@@ -21,8 +21,10 @@ int ia_cmd_prepare(MPI_Comm comm, int argc, char **argv, const char *command) {
        &inputs},
       {"output", IA_OPT_STRING, NULL, "prepared dataset to write (HDF5)", &output},
       {"seed", IA_OPT_INT64, "42", "seed of the split and the negatives", &seed},
-      {"sep", IA_OPT_STRING, NULL, "tsv/csv separator: space (blank runs), tab or a string "
-       "[default: space for tsv, ',' for csv]", &sep},
+      {"sep", IA_OPT_STRING, NULL,
+       "tsv/csv separator: space (blank runs), tab or a string "
+       "[default: space for tsv, ',' for csv]",
+       &sep},
       {"user-col", IA_OPT_INT, "1", "1-based column of the user id (tsv/csv)", &user_col},
       {"item-col", IA_OPT_INT, "2", "1-based column of the item id (tsv/csv)", &item_col},
       {"header", IA_OPT_FLAG, NULL,

@@ -1,7 +1,7 @@
 #include "cli.h"
+#include "infae/app/recommend.h"
 #include "infae/core/log.h"
 #include "infae/core/opts.h"
-#include "infae/app/recommend.h"
 
 int ia_cmd_recommend(MPI_Comm comm, int argc, char **argv, const char *command) {
   (void)command;

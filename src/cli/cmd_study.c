@@ -2,12 +2,12 @@
 #include <string.h>
 
 #include "cli.h"
-#include "infae/core/opts.h"
 #include "infae/app/study.h"
+#include "infae/core/opts.h"
 
 /* Splits a comma list into at most IA_STUDY_MAX words of buf. */
-static ia_status words(const char *opt, const char *text, char *buf, size_t len,
-                       const char **out, int *n) {
+static ia_status words(const char *opt, const char *text, char *buf, size_t len, const char **out,
+                       int *n) {
   snprintf(buf, len, "%s", text);
   *n = 0;
   char *save = NULL;
@@ -41,8 +41,7 @@ int ia_cmd_study(MPI_Comm comm, int argc, char **argv, const char *command) {
       {"models", IA_OPT_STRING, "infae,ease", "trained on each summary: infae | ease | recoder",
        &models},
       {"noise", IA_OPT_REALS, "0",
-       "noise study: percentages of the items flipped in every train row, e.g. 0,1,2,5",
-       &noise},
+       "noise study: percentages of the items flipped in every train row, e.g. 0,1,2,5", &noise},
       {"noise-budget", IA_OPT_INT64, "500",
        "the budget of the noise study (capped at the users of the data)", &noise_budget},
       {"seed", IA_OPT_INT64, "42", "seed of the samplers, the noise and the models", &seed},

@@ -1,11 +1,11 @@
 #include <string.h>
 
 #include "cli.h"
-#include "infae/dist/grid.h"
+#include "infae/app/train.h"
 #include "infae/core/log.h"
 #include "infae/core/opts.h"
+#include "infae/dist/grid.h"
 #include "infae/infae/plan.h"
-#include "infae/app/train.h"
 
 /* Options shared by `train` and `plan`. */
 ia_status ia_cli_precision(const char *text, ia_precision *p) {
@@ -23,10 +23,10 @@ ia_status ia_cli_precision(const char *text, ia_precision *p) {
 
 /* Options given for another model than the one trained: said, then ignored. */
 static void warn_unused(const char *model, int argc, char **argv) {
-  static const char *infae[] = {"precision", "gpus", "grid", "block-size", "memory-limit",
-                                "kernel-samples"};
-  static const char *recoder[] = {"hidden", "activation", "loss", "dropout", "confidence",
-                                  "lr", "epochs", "batch", "eval-every", "patience"};
+  static const char *infae[] = {"precision",  "gpus",         "grid",
+                                "block-size", "memory-limit", "kernel-samples"};
+  static const char *recoder[] = {"hidden", "activation", "loss",  "dropout",    "confidence",
+                                  "lr",     "epochs",     "batch", "eval-every", "patience"};
   int is_infae = !strcmp(model, "infae"), is_recoder = !strcmp(model, "recoder");
   for (size_t i = 0; !is_infae && i < sizeof infae / sizeof *infae; i++)
     if (ia_opts_given(argc, argv, infae[i]))
@@ -34,19 +34,19 @@ static void warn_unused(const char *model, int argc, char **argv) {
                   model);
   for (size_t i = 0; !is_recoder && i < sizeof recoder / sizeof *recoder; i++)
     if (ia_opts_given(argc, argv, recoder[i]))
-      ia_log_warn("--%s is a Recoder option (--model recoder): ignored for --model %s",
-                  recoder[i], model);
+      ia_log_warn("--%s is a Recoder option (--model recoder): ignored for --model %s", recoder[i],
+                  model);
   if (!is_infae && !is_recoder && ia_opts_given(argc, argv, "device"))
     ia_log_warn("--device chooses where ∞-AE and Recoder run: ignored for --model %s", model);
   if ((is_recoder || !strcmp(model, "pop")) && ia_opts_given(argc, argv, "lambdas"))
     ia_log_warn("--lambdas: --model %s has no λ (%s); ignored", model,
-                is_recoder ? "it keeps the epoch with the best validation HR@100" :
-                             "its scores are the item counts");
+                is_recoder ? "it keeps the epoch with the best validation HR@100"
+                           : "its scores are the item counts");
 }
 
 int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
-  const char *data, *model, *json, *out, *precision, *device, *grid, *memory, *ksamples,
-      *train_on, *act, *loss;
+  const char *data, *model, *json, *out, *precision, *device, *grid, *memory, *ksamples, *train_on,
+      *act, *loss;
   ia_reals lambdas, hidden;
   int quiet, verbose, block, epochs, eval_every, patience, gpus;
   int64_t train_users, centers, seed, batch;
@@ -60,7 +60,8 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
        &lambdas},
       {"precision", IA_OPT_STRING, "fp64", "∞-AE arithmetic: fp64 | fp32", &precision},
       {"device", IA_OPT_STRING, "auto",
-       "∞-AE and Recoder: cpu | cuda (one GPU per rank) | auto (cuda when built with it and a GPU is "
+       "∞-AE and Recoder: cpu | cuda (one GPU per rank) | auto (cuda when built with it and a GPU "
+       "is "
        "visible)",
        &device},
       {"gpus", IA_OPT_INT, "0",

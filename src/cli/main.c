@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "infae/config.h"
 #include "infae/backend/device.h"
+#include "infae/config.h"
 #include "infae/core/log.h"
 #include "infae/core/paths.h"
 

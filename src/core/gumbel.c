@@ -21,8 +21,8 @@ static inline float uniform23(uint32_t w) { return ((float)(w >> 9) + 0.5f) * 0x
 
 /* Counter of block j (4 columns) of (row, k) at this step. */
 static inline philox4x32_ctr_t counter(const ia_gumbel *g, int64_t row, int k, uint32_t j) {
-  philox4x32_ctr_t c = {{j, (uint32_t)row, ((uint32_t)IA_RNG_GUMBEL << 24) | (uint32_t)k,
-                         (uint32_t)g->step}};
+  philox4x32_ctr_t c = {
+      {j, (uint32_t)row, ((uint32_t)IA_RNG_GUMBEL << 24) | (uint32_t)k, (uint32_t)g->step}};
   return c;
 }
 
@@ -46,10 +46,11 @@ static void uniforms_scalar(const ia_gumbel *g, int64_t row, int k, int64_t j0, 
 /* Four Philox blocks per step: lane l holds block j + l in the low 32 bits
  * of a 64-bit slot, so _mm256_mul_epu32 gives the full 32×32→64 products.
  * Returns the first block not done. */
-__attribute__((target("avx2"))) static int64_t uniforms_avx2(const ia_gumbel *g, int64_t row,
-                                                             int k, float *u) {
+__attribute__((target("avx2"))) static int64_t uniforms_avx2(const ia_gumbel *g, int64_t row, int k,
+                                                             float *u) {
   const __m256i m0 = _mm256_set1_epi64x(PHILOX_M4x32_0), m1 = _mm256_set1_epi64x(PHILOX_M4x32_1);
-  const __m256i low = _mm256_set1_epi64x(0xffffffff), pack = _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0);
+  const __m256i low = _mm256_set1_epi64x(0xffffffff),
+                pack = _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0);
   const __m128 half = _mm_set1_ps(0.5f), scale = _mm_set1_ps(0x1.0p-23f);
   philox4x32_ctr_t c = counter(g, row, k, 0);
   int64_t full = g->d / 16 * 4;
@@ -96,8 +97,10 @@ void ia_gumbel_noise(const ia_gumbel *g, int64_t row, int k, float *noise) {
 }
 
 /* p = softmax((z + noise)/τ) into y (d doubles), from the float noise. */
-__attribute__((target_clones("avx2", "default"))) static void softmax_row(
-    int64_t d, double tau, const double *z, const float *noise, double *y) {
+__attribute__((target_clones("avx2", "default"))) static void softmax_row(int64_t d, double tau,
+                                                                          const double *z,
+                                                                          const float *noise,
+                                                                          double *y) {
   double it = 1.0 / tau, m = (z[0] + (double)noise[0]) * it, s = 0;
   for (int64_t i = 0; i < d; i++) {
     y[i] = (z[i] + (double)noise[i]) * it;

@@ -81,6 +81,5 @@ void ia_progress_update(ia_progress *p, double done) {
   if (g_rank != 0 || now - p->last < 10.0 || done <= 0 || done >= 1) return;
   p->last = now;
   double el = now - p->t0;
-  ia_log_info("%s: %.0f %% in %.0f s, ETA %.0f s", p->what, 100 * done, el,
-              el / done * (1 - done));
+  ia_log_info("%s: %.0f %% in %.0f s, ETA %.0f s", p->what, 100 * done, el, el / done * (1 - done));
 }

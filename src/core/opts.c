@@ -9,8 +9,8 @@ static ia_status parse_int64(const char *name, const char *s, int64_t *out) {
   char *end = NULL;
   errno = 0;
   long long v = strtoll(s, &end, 10);
-  IA_CHECK(errno == 0 && end != s && *end == '\0', IA_ERR_ARG,
-           "--%s expects an integer, got '%s'", name, s);
+  IA_CHECK(errno == 0 && end != s && *end == '\0', IA_ERR_ARG, "--%s expects an integer, got '%s'",
+           name, s);
   *out = v;
   return IA_OK;
 }
@@ -27,55 +27,55 @@ static ia_status parse_real(const char *name, const char *s, double *out) {
 
 static ia_status set_value(const ia_opt *o, const char *s) {
   switch (o->type) {
-  case IA_OPT_INT: {
-    int64_t v = 0;
-    IA_CALL(parse_int64(o->name, s, &v));
-    IA_CHECK(v >= -2147483647 && v <= 2147483647, IA_ERR_ARG, "--%s: %s is out of range",
-             o->name, s);
-    *(int *)o->dst = (int)v;
-    return IA_OK;
-  }
-  case IA_OPT_INT64:
-    return parse_int64(o->name, s, (int64_t *)o->dst);
-  case IA_OPT_REAL:
-    return parse_real(o->name, s, (double *)o->dst);
-  case IA_OPT_STRING:
-    *(const char **)o->dst = s;
-    return IA_OK;
-  case IA_OPT_FLAG:
-    *(int *)o->dst = 1;
-    return IA_OK;
-  case IA_OPT_STRINGS: {
-    ia_strings *l = o->dst;
-    const char **v = realloc(l->v, sizeof *v * (size_t)(l->n + 1));
-    IA_CHECK(v, IA_ERR_NOMEM, "out of memory parsing --%s", o->name);
-    l->v = v;
-    l->v[l->n++] = s;
-    return IA_OK;
-  }
-  case IA_OPT_REALS: {
-    ia_reals *l = o->dst;
-    l->n = 0;
-    char buf[1024];
-    IA_CHECK(strlen(s) < sizeof buf, IA_ERR_ARG, "--%s: list too long", o->name);
-    /* Every comma separates two values: "1,,5", ",5" and "5," are refused. */
-    for (const char *p = s;; p++) {
-      const char *comma = strchr(p, ',');
-      size_t len = comma ? (size_t)(comma - p) : strlen(p);
-      IA_CHECK(len > 0, IA_ERR_ARG,
-               "--%s expects a comma-separated list of numbers, got '%s' (an empty entry)",
-               o->name, s);
-      IA_CHECK(l->n < (int)(sizeof l->v / sizeof l->v[0]), IA_ERR_ARG,
-               "--%s: at most 64 values", o->name);
-      memcpy(buf, p, len);
-      buf[len] = '\0';
-      IA_CALL(parse_real(o->name, buf, &l->v[l->n]));
-      l->n++;
-      if (!comma) break;
-      p = comma;
+    case IA_OPT_INT: {
+      int64_t v = 0;
+      IA_CALL(parse_int64(o->name, s, &v));
+      IA_CHECK(v >= -2147483647 && v <= 2147483647, IA_ERR_ARG, "--%s: %s is out of range", o->name,
+               s);
+      *(int *)o->dst = (int)v;
+      return IA_OK;
     }
-    return IA_OK;
-  }
+    case IA_OPT_INT64:
+      return parse_int64(o->name, s, (int64_t *)o->dst);
+    case IA_OPT_REAL:
+      return parse_real(o->name, s, (double *)o->dst);
+    case IA_OPT_STRING:
+      *(const char **)o->dst = s;
+      return IA_OK;
+    case IA_OPT_FLAG:
+      *(int *)o->dst = 1;
+      return IA_OK;
+    case IA_OPT_STRINGS: {
+      ia_strings *l = o->dst;
+      const char **v = realloc(l->v, sizeof *v * (size_t)(l->n + 1));
+      IA_CHECK(v, IA_ERR_NOMEM, "out of memory parsing --%s", o->name);
+      l->v = v;
+      l->v[l->n++] = s;
+      return IA_OK;
+    }
+    case IA_OPT_REALS: {
+      ia_reals *l = o->dst;
+      l->n = 0;
+      char buf[1024];
+      IA_CHECK(strlen(s) < sizeof buf, IA_ERR_ARG, "--%s: list too long", o->name);
+      /* Every comma separates two values: "1,,5", ",5" and "5," are refused. */
+      for (const char *p = s;; p++) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        IA_CHECK(len > 0, IA_ERR_ARG,
+                 "--%s expects a comma-separated list of numbers, got '%s' (an empty entry)",
+                 o->name, s);
+        IA_CHECK(l->n < (int)(sizeof l->v / sizeof l->v[0]), IA_ERR_ARG, "--%s: at most 64 values",
+                 o->name);
+        memcpy(buf, p, len);
+        buf[len] = '\0';
+        IA_CALL(parse_real(o->name, buf, &l->v[l->n]));
+        l->n++;
+        if (!comma) break;
+        p = comma;
+      }
+      return IA_OK;
+    }
   }
   return IA_ERR_INTERNAL;
 }
@@ -86,7 +86,8 @@ ia_status ia_opts_parse(const ia_opt *table, int n, int argc, char **argv, int *
     if (table[i].type == IA_OPT_FLAG) *(int *)table[i].dst = 0;
     if (table[i].type == IA_OPT_STRINGS) *(ia_strings *)table[i].dst = (ia_strings){0};
     if (table[i].type == IA_OPT_STRING) *(const char **)table[i].dst = NULL;
-    if (table[i].def && table[i].type != IA_OPT_STRINGS) IA_CALL(set_value(&table[i], table[i].def));
+    if (table[i].def && table[i].type != IA_OPT_STRINGS)
+      IA_CALL(set_value(&table[i], table[i].def));
   }
   for (int a = 0; a < argc; a++) {
     const char *arg = argv[a];
@@ -140,18 +141,18 @@ void ia_opts_free(const ia_opt *table, int n) {
 
 static const char *type_hint(ia_opt_type t) {
   switch (t) {
-  case IA_OPT_INT:
-  case IA_OPT_INT64:
-    return "N";
-  case IA_OPT_REAL:
-    return "X";
-  case IA_OPT_STRING:
-  case IA_OPT_STRINGS:
-    return "S";
-  case IA_OPT_REALS:
-    return "X,X,..";
-  case IA_OPT_FLAG:
-    return "";
+    case IA_OPT_INT:
+    case IA_OPT_INT64:
+      return "N";
+    case IA_OPT_REAL:
+      return "X";
+    case IA_OPT_STRING:
+    case IA_OPT_STRINGS:
+      return "S";
+    case IA_OPT_REALS:
+      return "X,X,..";
+    case IA_OPT_FLAG:
+      return "";
   }
   return "";
 }
@@ -179,37 +180,37 @@ void ia_opts_describe(const ia_opt *table, int n, char *buf, size_t size) {
     const ia_opt *o = &table[i];
     char val[512] = "";
     switch (o->type) {
-    case IA_OPT_INT:
-    case IA_OPT_FLAG:
-      snprintf(val, sizeof val, "%d", *(int *)o->dst);
-      break;
-    case IA_OPT_INT64:
-      snprintf(val, sizeof val, "%lld", (long long)*(int64_t *)o->dst);
-      break;
-    case IA_OPT_REAL:
-      snprintf(val, sizeof val, "%.17g", *(double *)o->dst);
-      break;
-    case IA_OPT_STRING: {
-      const char *s = *(const char **)o->dst;
-      snprintf(val, sizeof val, "%s", s ? s : "");
-      break;
-    }
-    case IA_OPT_STRINGS: {
-      const ia_strings *l = o->dst;
-      for (int k = 0; k < l->n; k++) {
-        size_t u = strlen(val);
-        snprintf(val + u, sizeof val - u, "%s%s", k ? "," : "", l->v[k]);
+      case IA_OPT_INT:
+      case IA_OPT_FLAG:
+        snprintf(val, sizeof val, "%d", *(int *)o->dst);
+        break;
+      case IA_OPT_INT64:
+        snprintf(val, sizeof val, "%lld", (long long)*(int64_t *)o->dst);
+        break;
+      case IA_OPT_REAL:
+        snprintf(val, sizeof val, "%.17g", *(double *)o->dst);
+        break;
+      case IA_OPT_STRING: {
+        const char *s = *(const char **)o->dst;
+        snprintf(val, sizeof val, "%s", s ? s : "");
+        break;
       }
-      break;
-    }
-    case IA_OPT_REALS: {
-      const ia_reals *l = o->dst;
-      for (int k = 0; k < l->n; k++) {
-        size_t u = strlen(val);
-        snprintf(val + u, sizeof val - u, "%s%g", k ? "," : "", l->v[k]);
+      case IA_OPT_STRINGS: {
+        const ia_strings *l = o->dst;
+        for (int k = 0; k < l->n; k++) {
+          size_t u = strlen(val);
+          snprintf(val + u, sizeof val - u, "%s%s", k ? "," : "", l->v[k]);
+        }
+        break;
       }
-      break;
-    }
+      case IA_OPT_REALS: {
+        const ia_reals *l = o->dst;
+        for (int k = 0; k < l->n; k++) {
+          size_t u = strlen(val);
+          snprintf(val + u, sizeof val - u, "%s%g", k ? "," : "", l->v[k]);
+        }
+        break;
+      }
     }
     int w = snprintf(buf + used, size - used, "%s=%s\n", o->name, val);
     if (w < 0) break;

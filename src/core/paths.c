@@ -16,9 +16,12 @@
 int ia_path_absolute(const char *p, char *out, size_t size) {
   char dir[PATH_MAX], real[PATH_MAX];
   const char *slash = strrchr(p, '/'), *base = slash ? slash + 1 : p;
-  if (!slash) snprintf(dir, sizeof dir, ".");
-  else if (slash == p) snprintf(dir, sizeof dir, "/");
-  else snprintf(dir, sizeof dir, "%.*s", (int)(slash - p), p);
+  if (!slash)
+    snprintf(dir, sizeof dir, ".");
+  else if (slash == p)
+    snprintf(dir, sizeof dir, "/");
+  else
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - p), p);
   if (!realpath(dir, real)) return 0;
   return snprintf(out, size, "%s/%s", strcmp(real, "/") ? real : "", base) < (int)size;
 }
@@ -29,7 +32,8 @@ int ia_paths_same(const char *a, const char *b) {
   if (ea && eb) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
   if (ea != eb) return 0;
   char pa[PATH_MAX + 1], pb[PATH_MAX + 1];
-  if (ia_path_absolute(a, pa, sizeof pa) && ia_path_absolute(b, pb, sizeof pb)) return !strcmp(pa, pb);
+  if (ia_path_absolute(a, pa, sizeof pa) && ia_path_absolute(b, pb, sizeof pb))
+    return !strcmp(pa, pb);
   return !strcmp(a, b);
 }
 
@@ -37,16 +41,18 @@ int ia_paths_same(const char *a, const char *b) {
 static ia_status check_folder(const ia_path *o) {
   char dir[PATH_MAX], probe[PATH_MAX + 64];
   const char *slash = strrchr(o->path, '/');
-  if (!slash) snprintf(dir, sizeof dir, ".");
-  else if (slash == o->path) snprintf(dir, sizeof dir, "/");
-  else snprintf(dir, sizeof dir, "%.*s", (int)(slash - o->path), o->path);
-  IA_CHECK(slash == NULL || slash[1] != '\0', IA_ERR_ARG,
-           "--%s %s names a folder, not a file", o->option, o->path);
+  if (!slash)
+    snprintf(dir, sizeof dir, ".");
+  else if (slash == o->path)
+    snprintf(dir, sizeof dir, "/");
+  else
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - o->path), o->path);
+  IA_CHECK(slash == NULL || slash[1] != '\0', IA_ERR_ARG, "--%s %s names a folder, not a file",
+           o->option, o->path);
   struct stat s;
   IA_CHECK(stat(dir, &s) == 0, IA_ERR_IO, "--%s %s: the folder %s does not exist", o->option,
            o->path, dir);
-  IA_CHECK(S_ISDIR(s.st_mode), IA_ERR_IO, "--%s %s: %s is not a folder", o->option, o->path,
-           dir);
+  IA_CHECK(S_ISDIR(s.st_mode), IA_ERR_IO, "--%s %s: %s is not a folder", o->option, o->path, dir);
   if (stat(o->path, &s) == 0)
     IA_CHECK(!S_ISDIR(s.st_mode), IA_ERR_ARG, "--%s %s is a folder, not a file", o->option,
              o->path);
@@ -82,8 +88,8 @@ static ia_status check_local(const ia_path *in, int n_in, const ia_path *out, in
   return IA_OK;
 }
 
-ia_status ia_paths_check(MPI_Comm comm, const ia_path *inputs, int n_inputs,
-                         const ia_path *outputs, int n_outputs) {
+ia_status ia_paths_check(MPI_Comm comm, const ia_path *inputs, int n_inputs, const ia_path *outputs,
+                         int n_outputs) {
   int rank;
   MPI_Comm_rank(comm, &rank);
   ia_status st = rank == 0 ? check_local(inputs, n_inputs, outputs, n_outputs) : IA_OK;

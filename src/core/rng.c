@@ -6,8 +6,8 @@
 void ia_rng_init(ia_rng *r, uint64_t seed, uint32_t domain, uint64_t id) {
   r->key[0] = (uint32_t)seed;
   r->key[1] = (uint32_t)(seed >> 32);
-  r->ctr[0] = 0;                 /* block counter */
-  r->ctr[1] = (uint32_t)id;      /* stream id */
+  r->ctr[0] = 0;            /* block counter */
+  r->ctr[1] = (uint32_t)id; /* stream id */
   r->ctr[2] = (uint32_t)(id >> 32);
   r->ctr[3] = domain;
   r->used = 4;

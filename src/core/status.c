@@ -17,13 +17,13 @@ static int g_reported; /* the current failure was printed by an ia_agree */
 
 const char *ia_strerror(ia_status st) {
   switch (st) {
-#define IA_XX(name, text)                                                      \
-  case IA_##name:                                                              \
+#define IA_XX(name, text)                                                                          \
+  case IA_##name:                                                                                  \
     return text;
     IA_STATUS_MAP(IA_XX)
 #undef IA_XX
-  default:
-    return "unknown status";
+    default:
+      return "unknown status";
   }
 }
 

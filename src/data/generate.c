@@ -19,27 +19,27 @@
  * catalogue by popularity. At 75 % the popular items stay popular everywhere
  * and EASE reaches about twice the recall@20 of popularity (measured 1.8-2.0x
  * on MovieLens-1M and 20000 x 2000 shapes), the gap seen on real MovieLens. */
-#define IN_CLUSTER 0.75
-#define MIXED_USERS 0.3  /* share of users who also draw from a second cluster */
-#define SECOND_SHARE 0.3 /* share of such a user's cluster draws that go to the second */
+#define IN_CLUSTER     0.75
+#define MIXED_USERS    0.3 /* share of users who also draw from a second cluster */
+#define SECOND_SHARE   0.3 /* share of such a user's cluster draws that go to the second */
 /* Lognormal activity: sigma 1.25 puts the median at 0.46 x the mean, as in the
  * Netflix Prize data (median 96, mean 209 ratings per user). */
 #define ACTIVITY_SIGMA 1.25
 /* Casual users with one or two interactions, on top of the lognormal's own
  * short rows, so that "drop users with < 3" always has work at any mean. */
-#define CASUAL_SHARE 0.02
-#define MAX_EXPONENT 10.0 /* beyond this popularity is one item; also keeps weights > 0 */
+#define CASUAL_SHARE   0.02
+#define MAX_EXPONENT   10.0 /* beyond this popularity is one item; also keeps weights > 0 */
 /* Timestamps fall in [2000-01-01, 2006-01-01) UTC, the Netflix/MovieLens era. */
-#define T_BEGIN 946684800.0
-#define T_END 1136073600.0
-#define BIG_RUN 1000000 /* interactions from which progress lines are worth printing */
-#define WRITE_BUFFER ((size_t)8 << 20)
+#define T_BEGIN        946684800.0
+#define T_END          1136073600.0
+#define BIG_RUN        1000000 /* interactions from which progress lines are worth printing */
+#define WRITE_BUFFER   ((size_t)8 << 20)
 
 /* Philox stream ids in the IA_RNG_GENERATE domain: user u (0-based) owns id u
  * for its profile and item draws; the pair (u, j) owns PAIR_BASE + u*items + j
  * for its rating and time, so both are the same in every format; setup draws
  * use SETUP_BASE + k. users, items < 2^31 keep the ranges apart. */
-#define PAIR_BASE ((uint64_t)1 << 62)
+#define PAIR_BASE  ((uint64_t)1 << 62)
 #define SETUP_BASE ((uint64_t)1 << 63)
 
 enum { FMT_MOVIELENS, FMT_TSV, FMT_CSV, FMT_NETFLIX };

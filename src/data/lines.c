@@ -9,8 +9,6 @@
 
 /* ---- streaming line reader (hashes every byte it reads) ---------------- */
 
-
-
 ia_status ia_reader_open(reader *r, const char *path, EVP_MD_CTX *sha) {
   memset(r, 0, sizeof *r);
   r->path = path;
@@ -82,8 +80,6 @@ const char *ia_excerpt(const char *line, size_t len) {
 
 /* ---- fields ------------------------------------------------------------- */
 
-
-
 /* Splits on a separator string ("::", ",", "\t") or, with sep NULL, on runs
  * of blanks. Returns the number of fields in the line, of which the first
  * MAX_FIELDS are stored (the count is what line lengths are compared by). */
@@ -137,7 +133,11 @@ int ia_field_is_utf8(field f) {
   const unsigned char *p = (const unsigned char *)f.p, *end = p + f.len;
   while (p < end) {
     unsigned c = *p;
-    int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
+    int n = c < 0x80             ? 0
+            : (c & 0xE0) == 0xC0 ? 1
+            : (c & 0xF0) == 0xE0 ? 2
+            : (c & 0xF8) == 0xF0 ? 3
+                                 : -1;
     if (n < 0 || end - p <= n) return 0; /* not a lead byte, or cut short */
     unsigned cp = n == 0 ? c : n == 1 ? c & 0x1F : n == 2 ? c & 0x0F : c & 0x07;
     for (int k = 1; k <= n; k++) {
@@ -167,11 +167,12 @@ int ia_field_is_number(field f) {
  * leading '#', '_', '-', '.' or blanks: "userId", "user_id", "\"User-ID\"". */
 int ia_field_is_header_word(field f) {
   static const char *words[] = {
-      "user", "users", "userid", "uid", "reviewer", "reviewerid", "customer", "customerid",
-      "item", "items", "itemid", "iid", "movie", "movieid", "product", "productid", "asin",
-      "book", "bookid", "isbn", "artist", "artistid", "track", "trackid", "song", "business",
-      "businessid", "rating", "ratings", "score", "stars", "weight", "playcount", "timestamp",
-      "time", "date", "datetime", "split", "tag", "tagid"};
+      "user",       "users",     "userid",  "uid",    "reviewer",  "reviewerid", "customer",
+      "customerid", "item",      "items",   "itemid", "iid",       "movie",      "movieid",
+      "product",    "productid", "asin",    "book",   "bookid",    "isbn",       "artist",
+      "artistid",   "track",     "trackid", "song",   "business",  "businessid", "rating",
+      "ratings",    "score",     "stars",   "weight", "playcount", "timestamp",  "time",
+      "date",       "datetime",  "split",   "tag",    "tagid"};
   char w[16];
   size_t n = 0;
   for (size_t k = 0; k < f.len; k++) {
@@ -188,17 +189,16 @@ int ia_field_is_header_word(field f) {
   return 0;
 }
 
-
 ia_status ia_header_refuse(const char *path, const first_line *h, const char *why) {
   return ia_error_set(IA_ERR_FORMAT, __FILE__, __LINE__,
-                      "%s:%lld: '%s' looks like a header line (%s); add --header to skip it",
-                      path, (long long)h->line_no, h->text, why);
+                      "%s:%lld: '%s' looks like a header line (%s); add --header to skip it", path,
+                      (long long)h->line_no, h->text, why);
 }
 
 /* The first data line: refused at once when its user or item field is a
  * column name, or when they are not numbers and another field is. */
-ia_status ia_header_first(first_line *h, const char *path, int64_t line_no, const field *f,
-                              int n, int ucol, int icol, const char *line, size_t len) {
+ia_status ia_header_first(first_line *h, const char *path, int64_t line_no, const field *f, int n,
+                          int ucol, int icol, const char *line, size_t len) {
   memset(h, 0, sizeof *h);
   h->line_no = line_no;
   h->n_fields = n;
@@ -236,4 +236,3 @@ ia_status ia_header_verdict(const first_line *h, const char *path) {
     return ia_header_refuse(path, h, "its ids are not numbers, those of the lines below are");
   return IA_OK;
 }
-

@@ -52,7 +52,7 @@ int ia_field_is_utf8(field f);
 int ia_field_is_number(field f);
 int ia_field_is_header_word(field f);
 ia_status ia_header_refuse(const char *path, const first_line *h, const char *why);
-ia_status ia_header_first(first_line *h, const char *path, int64_t line_no, const field *f,
-                          int n, int ucol, int icol, const char *line, size_t len);
+ia_status ia_header_first(first_line *h, const char *path, int64_t line_no, const field *f, int n,
+                          int ucol, int icol, const char *line, size_t len);
 void ia_header_later(first_line *h, const field *f, int n, int ucol, int icol);
 ia_status ia_header_verdict(const first_line *h, const char *path);

@@ -8,10 +8,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "data/lines.h"
 #include "infae/core/idmap.h"
 #include "infae/core/log.h"
 #include "infae/data/split.h"
-#include "data/lines.h"
 
 /* ---- raw interactions ---------------------------------------------------- */
 
@@ -100,8 +100,8 @@ static ia_status parse_adjacency(const line_format *lf, const char *path, int64_
     count = 0;
     for (size_t k = 0; k < fc.len; k++) count = 10 * count + (fc.p[k] - '0');
   }
-  IA_CHECK(ia_field_is_token(fu), IA_ERR_FORMAT, "%s:%lld: expected %s, got '%s'", path, (long long)line_no,
-           lf->expect, ia_excerpt(line, len));
+  IA_CHECK(ia_field_is_token(fu), IA_ERR_FORMAT, "%s:%lld: expected %s, got '%s'", path,
+           (long long)line_no, lf->expect, ia_excerpt(line, len));
   IA_CHECK(ia_field_is_utf8(fu), IA_ERR_FORMAT,
            "%s:%lld: the user id is not UTF-8 text (got '%s'); ids are stored as UTF-8: "
            "convert the file first (e.g. iconv -f latin1 -t utf-8)",
@@ -127,8 +127,8 @@ static ia_status parse_adjacency(const line_format *lf, const char *path, int64_
   return IA_OK;
 }
 
-static ia_status parse_file(const line_format *lf, const char *path, EVP_MD_CTX *sha,
-                            raw_pairs *p, double t0) {
+static ia_status parse_file(const line_format *lf, const char *path, EVP_MD_CTX *sha, raw_pairs *p,
+                            double t0) {
   ia_status st = IA_OK;
   reader r;
   char *line;
@@ -189,8 +189,8 @@ static ia_status parse_file(const line_format *lf, const char *path, EVP_MD_CTX 
         fi = f[1];
       } else if (is_split) {
         if (r.line_no == 1 && n == 3 && !ia_field_is_uint(f[2])) continue; /* header */
-        ok = n == 3 && ia_field_is_token(f[0]) && ia_field_is_token(f[1]) && f[2].len == 1 && f[2].p[0] >= '0' &&
-             f[2].p[0] <= '2';
+        ok = n == 3 && ia_field_is_token(f[0]) && ia_field_is_token(f[1]) && f[2].len == 1 &&
+             f[2].p[0] >= '0' && f[2].p[0] <= '2';
         fu = f[0];
         fi = f[1];
         if (ok) split = f[2].p[0] - '0';
@@ -210,8 +210,8 @@ static ia_status parse_file(const line_format *lf, const char *path, EVP_MD_CTX 
           fi = f[icol];
         }
       }
-      IA_CHECK_GOTO(ok, IA_ERR_FORMAT, "%s:%lld: expected %s, got '%s'", path,
-                    (long long)r.line_no, lf->expect, ia_excerpt(line, len));
+      IA_CHECK_GOTO(ok, IA_ERR_FORMAT, "%s:%lld: expected %s, got '%s'", path, (long long)r.line_no,
+                    lf->expect, ia_excerpt(line, len));
       if (other_length) { /* a header shorter or longer than the data is named as such */
         IA_CALL_GOTO(ia_header_verdict(&hl, path));
         IA_CHECK_GOTO(0, IA_ERR_FORMAT,
@@ -280,8 +280,8 @@ static ia_status list_inputs(const ia_prepare_opts *o, char ***out, int *n_out) 
       }
       closedir(dir);
       dir = NULL;
-      IA_CHECK_GOTO(n > first, IA_ERR_EMPTY,
-                    "%s holds no mv_*.txt or combined_data_*.txt files", o->inputs[k]);
+      IA_CHECK_GOTO(n > first, IA_ERR_EMPTY, "%s holds no mv_*.txt or combined_data_*.txt files",
+                    o->inputs[k]);
       qsort(v + first, (size_t)(n - first), sizeof *v, cmp_str);
     } else {
       if (n == cap) {
@@ -462,8 +462,7 @@ static ia_status count_two_split_pairs(ia_dataset *d) {
 }
 
 static ia_status check_opts(const ia_prepare_opts *o, line_format *lf) {
-  static const char *formats[] = {"movielens", "tsv", "csv", "netflix", "split-tsv",
-                                  "adjacency"};
+  static const char *formats[] = {"movielens", "tsv", "csv", "netflix", "split-tsv", "adjacency"};
   int known = 0;
   for (size_t k = 0; k < sizeof formats / sizeof *formats; k++)
     known |= o->format && !strcmp(o->format, formats[k]);
@@ -473,8 +472,7 @@ static ia_status check_opts(const ia_prepare_opts *o, line_format *lf) {
   IA_CHECK(o->n_inputs > 0, IA_ERR_ARG, "--input is required");
   IA_CHECK(o->user_col >= 1 && o->item_col >= 1 && o->user_col <= MAX_FIELDS &&
                o->item_col <= MAX_FIELDS && o->user_col != o->item_col,
-           IA_ERR_ARG, "--user-col and --item-col must be distinct columns in 1..%d",
-           MAX_FIELDS);
+           IA_ERR_ARG, "--user-col and --item-col must be distinct columns in 1..%d", MAX_FIELDS);
   IA_CHECK(o->min_user_interactions >= 1, IA_ERR_ARG, "--min-user-interactions must be >= 1");
   IA_CHECK(o->n_negatives >= 0, IA_ERR_ARG, "--negatives-per-user must be >= 0");
   IA_CHECK(!o->negatives || !strcmp(o->format, "split-tsv"), IA_ERR_ARG,
@@ -549,10 +547,11 @@ ia_status ia_prepare(const ia_prepare_opts *o, ia_dataset *d) {
   IA_CHECK_GOTO(p.n > 0, IA_ERR_EMPTY, "no interactions in the %d input file(s)", n_files);
   {
     double dt = ia_time() - t0;
-    ia_log_info("[prepare] read %lld interactions (%lld users, %lld items) in %.1f s, "
-                "%.2fM lines/s",
-                (long long)p.n, (long long)ia_idmap_size(p.users),
-                (long long)ia_idmap_size(p.items), dt, p.lines / 1e6 / (dt > 0 ? dt : 1e-9));
+    ia_log_info(
+        "[prepare] read %lld interactions (%lld users, %lld items) in %.1f s, "
+        "%.2fM lines/s",
+        (long long)p.n, (long long)ia_idmap_size(p.users), (long long)ia_idmap_size(p.items), dt,
+        p.lines / 1e6 / (dt > 0 ? dt : 1e-9));
   }
   IA_CALL_GOTO(sorted_rank(p.users, &urank));
   IA_CALL_GOTO(sorted_rank(p.items, &irank));
@@ -574,11 +573,11 @@ ia_status ia_prepare(const ia_prepare_opts *o, ia_dataset *d) {
       IA_CALL_GOTO(import_negatives(o->negatives, &p, urank, irank, sha, &d->negatives));
     } else {
       /* Without them AUC would be NaN: draw them as for the other formats. */
-      IA_CALL_GOTO(ia_split_negatives(&d->train, &d->test, o->seed, o->n_negatives,
-                                      &d->negatives));
-      ia_log_info("[prepare] no --negatives: drew %d AUC negatives per user (seed %llu) among "
-                  "the items in neither his train nor his test",
-                  o->n_negatives, (unsigned long long)o->seed);
+      IA_CALL_GOTO(ia_split_negatives(&d->train, &d->test, o->seed, o->n_negatives, &d->negatives));
+      ia_log_info(
+          "[prepare] no --negatives: drew %d AUC negatives per user (seed %llu) among "
+          "the items in neither his train nor his test",
+          o->n_negatives, (unsigned long long)o->seed);
     }
     if (d->pairs_in_two_splits)
       ia_log_warn("%lld (user,item) pairs are listed in two splits; kept in both as given",
@@ -591,8 +590,8 @@ ia_status ia_prepare(const ia_prepare_opts *o, ia_dataset *d) {
     IA_CHECK_GOTO(d->n_users > 0, IA_ERR_EMPTY,
                   "no user has at least %d interactions (%lld users read)",
                   o->min_user_interactions, (long long)d->users_dropped);
-    IA_CALL_GOTO(ia_split_users(&all, o->seed, o->n_negatives, &d->train, &d->val, &d->test,
-                                &d->negatives));
+    IA_CALL_GOTO(
+        ia_split_users(&all, o->seed, o->n_negatives, &d->train, &d->val, &d->test, &d->negatives));
   }
   count_items(d);
   {
@@ -605,11 +604,12 @@ ia_status ia_prepare(const ia_prepare_opts *o, ia_dataset *d) {
   ia_log_verbose("[prepare] source sha256 %s over %d file(s)", d->source_sha256, n_files);
   d->command = strdup(o->command ? o->command : "");
   IA_CHECK_GOTO(d->command, IA_ERR_NOMEM, "out of memory");
-  ia_log_info("[prepare] %lld users, %lld items; train %lld, val %lld, test %lld; "
-              "%lld duplicates and %lld users with < %d interactions dropped; %.1f s",
-              (long long)d->n_users, (long long)d->n_items, (long long)d->train_nnz,
-              (long long)d->val_nnz, (long long)d->test_nnz, (long long)d->duplicates_dropped,
-              (long long)d->users_dropped, o->min_user_interactions, ia_time() - t0);
+  ia_log_info(
+      "[prepare] %lld users, %lld items; train %lld, val %lld, test %lld; "
+      "%lld duplicates and %lld users with < %d interactions dropped; %.1f s",
+      (long long)d->n_users, (long long)d->n_items, (long long)d->train_nnz, (long long)d->val_nnz,
+      (long long)d->test_nnz, (long long)d->duplicates_dropped, (long long)d->users_dropped,
+      o->min_user_interactions, ia_time() - t0);
 done:
   if (sha) EVP_MD_CTX_free(sha);
   for (int k = 0; k < n_files; k++) free(files[k]);

@@ -62,8 +62,8 @@ static int64_t draw_negatives(int64_t u, int64_t d, uint64_t seed, int n_neg, ui
   return want;
 }
 
-ia_status ia_split_users(const ia_csr *all, uint64_t seed, int n_neg, ia_csr *train,
-                         ia_csr *val, ia_csr *test, ia_csr *negatives) {
+ia_status ia_split_users(const ia_csr *all, uint64_t seed, int n_neg, ia_csr *train, ia_csr *val,
+                         ia_csr *test, ia_csr *negatives) {
   ia_status st = IA_OK;
   int64_t n_users = all->n_rows, d = all->n_cols;
   int64_t nnz_tr = 0, nnz_va = 0, nnz_te = 0, nnz_neg = 0, max_row = 0;
@@ -178,9 +178,8 @@ ia_status ia_split_negatives(const ia_csr *train, const ia_csr *test, uint64_t s
         continue;
       }
       int64_t at = negatives->indptr[u];
-      negatives->indptr[u + 1] =
-          at + draw_negatives(u, d, seed, n_neg, stamp, mark, excluded[u], pool,
-                              negatives->indices + at);
+      negatives->indptr[u + 1] = at + draw_negatives(u, d, seed, n_neg, stamp, mark, excluded[u],
+                                                     pool, negatives->indices + at);
     }
   }
 done:

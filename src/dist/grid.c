@@ -60,4 +60,3 @@ void ia_grid_free(ia_grid *g) {
   Cfree_blacs_system_handle(g->sys);
   memset(g, 0, sizeof *g);
 }
-

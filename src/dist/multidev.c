@@ -42,8 +42,8 @@ ia_status ia_md_open(ia_backend *primary, int ndev, ia_md **out) {
   if (st == IA_OK && cuda) {
     size_t len = 0;
     for (int g = 0; g < ndev; g++)
-      len += (size_t)snprintf(md->desc + len, sizeof md->desc - len, "%scuda:%d",
-                              g ? ", " : "", ia_backend_index(md->dev[g]));
+      len += (size_t)snprintf(md->desc + len, sizeof md->desc - len, "%scuda:%d", g ? ", " : "",
+                              ia_backend_index(md->dev[g]));
     snprintf(md->desc + len, sizeof md->desc - len, " (cusolverMg)");
   } else if (st == IA_OK) {
     snprintf(md->desc, sizeof md->desc, "%d host slice%s (tiled Cholesky)", ndev,
@@ -181,8 +181,8 @@ ia_status ia_md_diag_add(ia_md *md, ia_md_mat *a, double v) {
   for (int64_t t = 0; t < n_tiles(a) && t * a->nb < a->rows; t++) {
     int64_t w = tile_width(a, t);
     if (w > a->rows - t * a->nb) w = a->rows - t * a->nb;
-    IA_CALL(ia_be_diag_add(md->dev[tile_dev(a, t)], a->prec, w, tile_at(a, t, t * a->nb),
-                           a->rows, v));
+    IA_CALL(
+        ia_be_diag_add(md->dev[tile_dev(a, t)], a->prec, w, tile_at(a, t, t * a->nb), a->rows, v));
   }
   return IA_OK;
 }
@@ -193,8 +193,8 @@ ia_status ia_md_diag_sum(ia_md *md, const ia_md_mat *a, double *sum) {
     int64_t w = tile_width(a, t);
     if (w > a->rows - t * a->nb) w = a->rows - t * a->nb;
     double part = 0;
-    IA_CALL(ia_be_diag_sum(md->dev[tile_dev(a, t)], a->prec, w, tile_at(a, t, t * a->nb),
-                           a->rows, &part));
+    IA_CALL(ia_be_diag_sum(md->dev[tile_dev(a, t)], a->prec, w, tile_at(a, t, t * a->nb), a->rows,
+                           &part));
     s += part;
   }
   *sum = s;
@@ -290,8 +290,8 @@ static ia_status host_potrs(ia_md *md, const ia_md_mat *l, ia_md_mat *bm) {
       char *xt = x + es * (size_t)k0;
       IA_CALL(ia_be_trsm(b, l->prec, 'L', 'N', w, r, tile_at(l, t, k0), n, xt, n));
       if (below > 0)
-        IA_CALL(ia_be_gemm(b, l->prec, 'N', 'N', below, r, w, -1.0, tile_at(l, t, k0 + w), n, xt,
-                           n, 1.0, xt + es * (size_t)w, n));
+        IA_CALL(ia_be_gemm(b, l->prec, 'N', 'N', below, r, w, -1.0, tile_at(l, t, k0 + w), n, xt, n,
+                           1.0, xt + es * (size_t)w, n));
     }
     for (int64_t t = n_tiles(l) - 1; t >= 0; t--) {
       int64_t k0 = t * nb, w = tile_width(l, t), below = n - k0 - w;
@@ -322,16 +322,15 @@ ia_status ia_md_potrs(ia_md *md, const ia_md_mat *l, ia_md_mat *bm) {
   if (l->rows == 0 || bm->cols == 0) return IA_OK;
 #if IA_HAVE_CUDA
   if (md->mg)
-    return ia_cuda_mg_potrs(md->mg, l->prec, l->rows, l->nb, l->part, bm->cols, bm->nb,
-                            bm->part);
+    return ia_cuda_mg_potrs(md->mg, l->prec, l->rows, l->nb, l->part, bm->cols, bm->nb, bm->part);
 #endif
   return host_potrs(md, l, bm);
 }
 
 /* ---- product with the primary ---------------------------------------------------- */
 
-ia_status ia_md_gemm(ia_md *md, const ia_md_mat *a, const void *bm, int64_t ldb, int64_t n,
-                     void *c, int64_t ldc, int on_host, int64_t block_bytes) {
+ia_status ia_md_gemm(ia_md *md, const ia_md_mat *a, const void *bm, int64_t ldb, int64_t n, void *c,
+                     int64_t ldc, int on_host, int64_t block_bytes) {
   ia_status st = IA_OK;
   size_t es = esize(a->prec);
   int64_t m = a->rows, G = md->ndev;
@@ -363,16 +362,16 @@ ia_status ia_md_gemm(ia_md *md, const ia_md_mat *a, const void *bm, int64_t ldb,
         char *dst = (char *)brows[g] + es * (size_t)(l * a->nb);
         const char *src = (const char *)bm + es * ((size_t)(t * a->nb) + (size_t)c0 * (size_t)ldb);
         size_t width = es * (size_t)tile_width(a, t);
-        st = on_host ? ia_be_upload2d(md->dev[g], dst, es * (size_t)k, src, es * (size_t)ldb,
-                                      width, w)
-                     : ia_be_copy_peer(md->dev[g], dst, es * (size_t)k, md->dev[0], src,
-                                       es * (size_t)ldb, width, w);
+        st = on_host
+                 ? ia_be_upload2d(md->dev[g], dst, es * (size_t)k, src, es * (size_t)ldb, width, w)
+                 : ia_be_copy_peer(md->dev[g], dst, es * (size_t)k, md->dev[0], src,
+                                   es * (size_t)ldb, width, w);
       }
       if (st != IA_OK) break;
       int direct = g == 0 && !on_host;
       void *out = direct ? (char *)c + es * (size_t)c0 * (size_t)ldc : cpart[g];
-      st = ia_be_gemm(md->dev[g], a->prec, 'N', 'N', m, w, k, 1.0, a->part[g], m, brows[g], k,
-                      0.0, out, direct ? ldc : m);
+      st = ia_be_gemm(md->dev[g], a->prec, 'N', 'N', m, w, k, 1.0, a->part[g], m, brows[g], k, 0.0,
+                      out, direct ? ldc : m);
     }
     void *acc = on_host ? cpart[0] : (char *)c + es * (size_t)c0 * (size_t)ldc;
     int64_t lda = on_host ? m : ldc;
@@ -384,8 +383,8 @@ ia_status ia_md_gemm(ia_md *md, const ia_md_mat *a, const void *bm, int64_t ldb,
       if (st == IA_OK) st = ia_be_add(md->dev[0], a->prec, 'N', m, w, sum, m, acc, lda);
     }
     if (on_host && st == IA_OK)
-      st = ia_be_download2d(md->dev[0], (char *)c + es * (size_t)c0 * (size_t)ldc,
-                            es * (size_t)ldc, cpart[0], es * (size_t)m, es * (size_t)m, w);
+      st = ia_be_download2d(md->dev[0], (char *)c + es * (size_t)c0 * (size_t)ldc, es * (size_t)ldc,
+                            cpart[0], es * (size_t)m, es * (size_t)m, w);
   }
   for (int g = 0; g < G; g++) {
     ia_be_free(md->dev[g], brows[g]);

@@ -13,8 +13,7 @@ void Cblacs_gridinit(int *ctxt, const char *order, int nprow, int npcol);
 void Cblacs_gridinfo(int ctxt, int *nprow, int *npcol, int *myrow, int *mycol);
 void Cblacs_gridexit(int ctxt);
 
-int numroc_(const int *n, const int *nb, const int *iproc, const int *isrcproc,
-            const int *nprocs);
+int numroc_(const int *n, const int *nb, const int *iproc, const int *isrcproc, const int *nprocs);
 void descinit_(int *desc, const int *m, const int *n, const int *mb, const int *nb,
                const int *irsrc, const int *icsrc, const int *ictxt, const int *lld, int *info);
 
@@ -25,17 +24,16 @@ void pspotrf_(const char *uplo, const int *n, float *a, const int *ia, const int
               const int *desca, int *info, size_t uplo_len);
 /* PBLAS (C) and the redistribution routines. */
 void pdgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k,
-             const double *alpha, const double *a, const int *ia, const int *ja,
-             const int *desca, const double *b, const int *ib, const int *jb, const int *descb,
-             const double *beta, double *c, const int *ic, const int *jc, const int *descc);
+             const double *alpha, const double *a, const int *ia, const int *ja, const int *desca,
+             const double *b, const int *ib, const int *jb, const int *descb, const double *beta,
+             double *c, const int *ic, const int *jc, const int *descc);
 void psgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k,
-             const float *alpha, const float *a, const int *ia, const int *ja,
-             const int *desca, const float *b, const int *ib, const int *jb, const int *descb,
-             const float *beta, float *c, const int *ic, const int *jc, const int *descc);
-void pdsyrk_(const char *uplo, const char *trans, const int *n, const int *k,
-             const double *alpha, const double *a, const int *ia, const int *ja,
-             const int *desca, const double *beta, double *c, const int *ic, const int *jc,
-             const int *descc);
+             const float *alpha, const float *a, const int *ia, const int *ja, const int *desca,
+             const float *b, const int *ib, const int *jb, const int *descb, const float *beta,
+             float *c, const int *ic, const int *jc, const int *descc);
+void pdsyrk_(const char *uplo, const char *trans, const int *n, const int *k, const double *alpha,
+             const double *a, const int *ia, const int *ja, const int *desca, const double *beta,
+             double *c, const int *ic, const int *jc, const int *descc);
 void pssyrk_(const char *uplo, const char *trans, const int *n, const int *k, const float *alpha,
              const float *a, const int *ia, const int *ja, const int *desca, const float *beta,
              float *c, const int *ic, const int *jc, const int *descc);

@@ -13,13 +13,13 @@ typedef struct {
   ia_precision p;
   size_t es;
   MPI_Datatype type;
-  MPI_Comm row, col;           /* this process row (rank = mycol), column (rank = myrow) */
-  int64_t k, nb, ml, nl, rc;   /* inner size, block, local rows and columns of C, chunk rows */
+  MPI_Comm row, col;         /* this process row (rank = mycol), column (rank = myrow) */
+  int64_t k, nb, ml, nl, rc; /* inner size, block, local rows and columns of C, chunk rows */
   const char *a, *b;
   char *c;
   int64_t lda, ldb, ldc;
-  void *ha, *hb;               /* host panels: A's chunk rows × nb, B's nb × nl */
-  void *dc, *da, *db;          /* the backend's (GPU only): C's chunk, the two panels */
+  void *ha, *hb;      /* host panels: A's chunk rows × nb, B's nb × nl */
+  void *dc, *da, *db; /* the backend's (GPU only): C's chunk, the two panels */
 } summa;
 
 /* The chunk of C's local rows [r0, r0 + rows) over the whole inner
@@ -65,7 +65,8 @@ static ia_status chunk(summa *s, int64_t r0, int64_t rows, ia_status *st) {
   }
   if (*st != IA_OK || rows == 0 || s->nl == 0) return IA_OK;
   if (kt == 0) { /* an empty inner dimension: C = 0 */
-    for (int64_t j = 0; j < s->nl; j++) memset(cc + s->es * (size_t)(j * s->ldc), 0, s->es * (size_t)rows);
+    for (int64_t j = 0; j < s->nl; j++)
+      memset(cc + s->es * (size_t)(j * s->ldc), 0, s->es * (size_t)rows);
   } else if (!cpu) {
     *st = ia_be_download2d(s->be, cc, s->es * (size_t)s->ldc, s->dc, s->es * (size_t)rows,
                            s->es * (size_t)rows, s->nl);
@@ -77,8 +78,20 @@ ia_status ia_summa_gemm(const ia_grid *g, ia_backend *be, ia_precision p, int64_
                         int64_t k, int64_t nb, const void *a, int64_t lda, const void *b,
                         int64_t ldb, void *c, int64_t ldc, size_t budget) {
   ia_status st = IA_OK;
-  summa s = {.g = g, .be = be, .p = p, .es = summa_esize(p), .k = k, .nb = nb, .a = a, .b = b, .c = c,
-             .lda = lda, .ldb = ldb, .ldc = ldc, .row = MPI_COMM_NULL, .col = MPI_COMM_NULL};
+  summa s = {.g = g,
+             .be = be,
+             .p = p,
+             .es = summa_esize(p),
+             .k = k,
+             .nb = nb,
+             .a = a,
+             .b = b,
+             .c = c,
+             .lda = lda,
+             .ldb = ldb,
+             .ldc = ldc,
+             .row = MPI_COMM_NULL,
+             .col = MPI_COMM_NULL};
   s.type = p == IA_FP64 ? MPI_DOUBLE : MPI_FLOAT;
   s.ml = ia_numroc(m, nb, g->myrow, g->nprow);
   s.nl = ia_numroc(n, nb, g->mycol, g->npcol);
@@ -104,10 +117,10 @@ ia_status ia_summa_gemm(const ia_grid *g, ia_backend *be, ia_precision p, int64_
   int dummy;
   st = ia_to_int(s.rc * nb, &dummy);
   if (st == IA_OK) st = ia_to_int(nb * s.nl, &dummy);
-  if (st == IA_OK) st = ia_malloc(s.es * (size_t)(s.rc > 0 ? s.rc : 1) * (size_t)nb,
-                                  "panel of A (host)", &s.ha);
-  if (st == IA_OK) st = ia_malloc(s.es * (size_t)nb * (size_t)(s.nl > 0 ? s.nl : 1),
-                                  "panel of B (host)", &s.hb);
+  if (st == IA_OK)
+    st = ia_malloc(s.es * (size_t)(s.rc > 0 ? s.rc : 1) * (size_t)nb, "panel of A (host)", &s.ha);
+  if (st == IA_OK)
+    st = ia_malloc(s.es * (size_t)nb * (size_t)(s.nl > 0 ? s.nl : 1), "panel of B (host)", &s.hb);
   if (st == IA_OK && !cpu && s.rc > 0 && s.nl > 0) {
     st = ia_be_alloc(be, s.es * (size_t)s.rc * (size_t)s.nl, "rows of the product C", &s.dc);
     if (st == IA_OK) st = ia_be_alloc(be, s.es * (size_t)s.rc * (size_t)nb, "panel of A", &s.da);
@@ -131,4 +144,3 @@ ia_status ia_summa_gemm(const ia_grid *g, ia_backend *be, ia_precision p, int64_
   free(s.hb);
   return st;
 }
-

@@ -33,12 +33,13 @@ typedef struct {
   MPI_Datatype type;
   MPI_Comm row, col;
   int cpu;
-  int64_t nb, ml, nl;    /* block, local rows and columns of B */
-  const char *l;         /* the other operand, in host memory: L, U or A */
+  int64_t nb, ml, nl; /* block, local rows and columns of B */
+  const char *l;      /* the other operand, in host memory: L, U or A */
   int64_t ldl;
-  void *ha, *hd, *hp;    /* host: a panel (ml × nb), a diagonal block (nb × nb), a block row (nb × nl) */
-  void *da, *dd, *dp;    /* the backend's copies (the host buffers on the CPU) */
-  char *db;              /* B on the backend (b itself on the CPU), leading dimension lddb */
+  void *ha, *hd,
+      *hp; /* host: a panel (ml × nb), a diagonal block (nb × nb), a block row (nb × nl) */
+  void *da, *dd, *dp; /* the backend's copies (the host buffers on the CPU) */
+  char *db;           /* B on the backend (b itself on the CPU), leading dimension lddb */
   int64_t lddb;
 } resident;
 

@@ -40,7 +40,8 @@ static ia_status potrf_step(resident *s, int64_t n, int64_t k, char *hs, char *h
     IA_MPI(MPI_Bcast(s->hd, (int)(x.w * x.w), s->type, x.pr, s->col));
     const void *d = summa_up(s, s->dd, s->hd, es * (size_t)(x.w * x.w), st);
     char *lk = s->db + es * (size_t)(x.ck * s->lddb + x.r0);
-    if (*st == IA_OK && below > 0) *st = ia_be_trsm(s->be, s->p, 'R', 'T', below, x.w, d, x.w, lk, s->lddb);
+    if (*st == IA_OK && below > 0)
+      *st = ia_be_trsm(s->be, s->p, 'R', 'T', below, x.w, d, x.w, lk, s->lddb);
     if (s->cpu)
       summa_pack(s->ha, lk, s->lddb, below, x.w, es);
     else if (*st == IA_OK && below > 0)
@@ -106,7 +107,8 @@ ia_status ia_summa_potrf(const ia_grid *g, ia_backend *be, ia_precision p, int64
   size_t cols = (size_t)(s.nl > 0 ? s.nl : 1);
   if (st == IA_OK) local = ia_malloc(s.es * cols * (size_t)nb, "panel rows to send", (void **)&hs);
   if (local == IA_OK) local = ia_malloc(s.es * cols * (size_t)nb, "transposed panel", (void **)&hr);
-  if (local == IA_OK) local = ia_malloc(sizeof(int) * 2 * (size_t)g->nprow, "counts", (void **)&counts);
+  if (local == IA_OK)
+    local = ia_malloc(sizeof(int) * 2 * (size_t)g->nprow, "counts", (void **)&counts);
   if (local == IA_OK) displs = counts + g->nprow;
   if (st == IA_OK) st = ia_agree(g->comm, local);
   int64_t kt = (n + nb - 1) / nb;
@@ -121,4 +123,3 @@ ia_status ia_summa_potrf(const ia_grid *g, ia_backend *be, ia_precision p, int64
   free(hs), free(hr), free(counts);
   return summa_close(&s, a, lda, 1, st, local);
 }
-

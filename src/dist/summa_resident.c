@@ -16,9 +16,7 @@ ia_status summa_split(const ia_grid *g, MPI_Comm *row, MPI_Comm *col) {
   return IA_OK;
 }
 
-
 /* ---- operations that keep one distributed array B on the backend ------- */
-
 
 /* The backend's copy of a host buffer: uploaded on a GPU, itself on the CPU. */
 const void *summa_up(resident *s, void *dev, const void *host, size_t bytes, ia_status *st) {
@@ -44,11 +42,18 @@ int ia_summa_fits(const ia_grid *g, const ia_backend *be, ia_precision p, int64_
 /* The buffers, B (rows × cols, leading dimension ldb) on the backend, and
  * the row and column communicators. Returns the status agreed by all ranks;
  * on failure, resident_close still frees what was made. Collective. */
-ia_status summa_open(resident *s, const ia_grid *g, ia_backend *be, ia_precision p,
-                               int64_t rows, int64_t cols, int64_t nb, const void *l,
-                               int64_t ldl, const void *b, int64_t ldb) {
-  *s = (resident){.g = g, .be = be, .p = p, .es = summa_esize(p), .nb = nb, .l = l, .ldl = ldl,
-                  .row = MPI_COMM_NULL, .col = MPI_COMM_NULL};
+ia_status summa_open(resident *s, const ia_grid *g, ia_backend *be, ia_precision p, int64_t rows,
+                     int64_t cols, int64_t nb, const void *l, int64_t ldl, const void *b,
+                     int64_t ldb) {
+  *s = (resident){.g = g,
+                  .be = be,
+                  .p = p,
+                  .es = summa_esize(p),
+                  .nb = nb,
+                  .l = l,
+                  .ldl = ldl,
+                  .row = MPI_COMM_NULL,
+                  .col = MPI_COMM_NULL};
   s->type = p == IA_FP64 ? MPI_DOUBLE : MPI_FLOAT;
   s->cpu = ia_backend_device(be) == IA_DEVICE_CPU;
   s->ml = ia_numroc(rows, nb, g->myrow, g->nprow);
@@ -80,8 +85,7 @@ ia_status summa_open(resident *s, const ia_grid *g, ia_backend *be, ia_precision
 
 /* B back to the host when it was changed (back), the failure of any rank
  * agreed, and everything freed. */
-ia_status summa_close(resident *s, void *b, int64_t ldb, int back, ia_status st,
-                                ia_status local) {
+ia_status summa_close(resident *s, void *b, int64_t ldb, int back, ia_status st, ia_status local) {
   if (back && st == IA_OK && local == IA_OK && !s->cpu && s->ml > 0 && s->nl > 0)
     local = ia_be_download2d(s->be, b, s->es * (size_t)ldb, s->db, s->es * (size_t)s->lddb,
                              s->es * (size_t)s->ml, s->nl);
@@ -99,7 +103,6 @@ ia_status summa_close(resident *s, void *b, int64_t ldb, int back, ia_status st,
   free(s->hp);
   return st;
 }
-
 
 blk summa_block(const resident *s, int64_t n, int64_t k) {
   const ia_grid *g = s->g;

@@ -7,7 +7,6 @@
 
 #include "infae/core/log.h"
 
-
 /* L·Y = B, right-looking: B_k solved on its process row, broadcast down the
  * columns, and the rows below updated by the SUMMA step with L's panel. */
 static ia_status forward(resident *s, int64_t n, int64_t k, ia_status *st) {
@@ -44,8 +43,8 @@ static ia_status backward(resident *s, int64_t n, int64_t k, ia_status *st) {
   if (s->nl > 0 && below > 0) {
     const void *a = summa_up(s, s->da, s->ha, s->es * (size_t)(below * x.w), st);
     if (*st == IA_OK)
-      *st = ia_be_gemm(s->be, s->p, 'T', 'N', s->nl, x.w, below, -1.0,
-                       s->db + s->es * (size_t)x.r0, s->lddb, a, below, 0.0, s->dp, s->nl);
+      *st = ia_be_gemm(s->be, s->p, 'T', 'N', s->nl, x.w, below, -1.0, s->db + s->es * (size_t)x.r0,
+                       s->lddb, a, below, 0.0, s->dp, s->nl);
     if (!s->cpu && *st == IA_OK) *st = ia_be_download(s->be, s->hp, s->dp, bytes);
   } else {
     memset(s->hp, 0, bytes);
@@ -86,9 +85,8 @@ static ia_status triangular(const ia_grid *g, ia_backend *be, ia_precision p, in
   return summa_close(&s, b, ldb, 1, st, local);
 }
 
-ia_status ia_summa_potrs(const ia_grid *g, ia_backend *be, ia_precision p, int64_t n,
-                         int64_t nrhs, int64_t nb, const void *l, int64_t ldl, void *b,
-                         int64_t ldb) {
+ia_status ia_summa_potrs(const ia_grid *g, ia_backend *be, ia_precision p, int64_t n, int64_t nrhs,
+                         int64_t nb, const void *l, int64_t ldl, void *b, int64_t ldb) {
   return triangular(g, be, p, 1, 1, n, nrhs, nb, l, ldl, b, ldb);
 }
 
@@ -118,7 +116,8 @@ static ia_status right_step(resident *s, int64_t n, int64_t j, ia_status *st) {
   blk x = summa_block(s, n, j);
   if (g->mycol == x.pc) {
     if (g->myrow == x.pr)
-      summa_pack_transposed(s->hd, s->l + s->es * (size_t)(x.ck * s->ldl + x.rk), s->ldl, x.w, s->es);
+      summa_pack_transposed(s->hd, s->l + s->es * (size_t)(x.ck * s->ldl + x.rk), s->ldl, x.w,
+                            s->es);
     IA_MPI(MPI_Bcast(s->hd, (int)(x.w * x.w), s->type, x.pr, s->col));
     const void *d = summa_up(s, s->dd, s->hd, s->es * (size_t)(x.w * x.w), st);
     char *bj = s->db + s->es * (size_t)(x.ck * s->lddb);
@@ -153,4 +152,3 @@ ia_status ia_summa_trsm_right(const ia_grid *g, ia_backend *be, ia_precision p, 
   for (int64_t j = 0; j < kt && st == IA_OK; j++) st = right_step(&s, n, j, &local);
   return summa_close(&s, b, ldb, 1, st, local);
 }
-

@@ -23,8 +23,8 @@ static ia_status tn_step(resident *s, int lower, int64_t m, int64_t i, char *c, 
   if (s->ml > 0 && cols > 0) {
     const void *a = summa_up(s, s->da, s->ha, s->es * (size_t)(s->ml * x.w), st);
     if (*st == IA_OK)
-      *st = ia_be_gemm(s->be, s->p, 'T', 'N', x.w, cols, s->ml, 1.0, a, s->ml, s->db, s->lddb,
-                       0.0, s->dp, x.w);
+      *st = ia_be_gemm(s->be, s->p, 'T', 'N', x.w, cols, s->ml, 1.0, a, s->ml, s->db, s->lddb, 0.0,
+                       s->dp, x.w);
     if (!s->cpu && *st == IA_OK) *st = ia_be_download(s->be, s->hp, s->dp, bytes);
   } else {
     memset(s->hp, 0, bytes);
@@ -41,9 +41,9 @@ static ia_status tn_step(resident *s, int lower, int64_t m, int64_t i, char *c, 
   return IA_OK;
 }
 
-ia_status ia_summa_gemm_tn(const ia_grid *g, ia_backend *be, ia_precision p, int lower,
-                           int64_t m, int64_t n, int64_t k, int64_t nb, const void *a,
-                           int64_t lda, const void *b, int64_t ldb, void *c, int64_t ldc) {
+ia_status ia_summa_gemm_tn(const ia_grid *g, ia_backend *be, ia_precision p, int lower, int64_t m,
+                           int64_t n, int64_t k, int64_t nb, const void *a, int64_t lda,
+                           const void *b, int64_t ldb, void *c, int64_t ldc) {
   IA_CHECK(!lower || m == n, IA_ERR_ARG, "ia_summa_gemm_tn: the lower triangle needs m == n");
   resident s;
   ia_status st = summa_open(&s, g, be, p, k, n, nb, a, lda, b, ldb), local = IA_OK;
@@ -51,4 +51,3 @@ ia_status ia_summa_gemm_tn(const ia_grid *g, ia_backend *be, ia_precision p, int
   for (int64_t i = 0; i < mt && st == IA_OK; i++) st = tn_step(&s, lower, m, i, c, ldc, &local);
   return summa_close(&s, NULL, 0, 0, st, local);
 }
-

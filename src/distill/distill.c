@@ -9,16 +9,16 @@
 
 #include "distill/distill_be.h"
 #include "distill/distill_step.h"
-#include "io/h5util.h"
-#include "infae/io/dataset.h"
-#include "infae/core/log.h"
-#include "infae/eval/metrics.h"
-#include "infae/models/model.h"
-#include "infae/core/paths.h"
-#include "infae/core/rng.h"
-#include "eval/sample_eval.h"
 #include "distill/samplers.h"
 #include "distill/summary.h"
+#include "eval/sample_eval.h"
+#include "infae/core/log.h"
+#include "infae/core/paths.h"
+#include "infae/core/rng.h"
+#include "infae/eval/metrics.h"
+#include "infae/io/dataset.h"
+#include "infae/models/model.h"
+#include "io/h5util.h"
 
 const double ia_distill_grid[6] = {1e-5, 1e-3, 0.1, 1, 5, 50};
 
@@ -77,14 +77,14 @@ typedef struct {
   int rank, size;
   const ia_distill_opts *o;
   const ia_dataset *d;
-  ia_dcf p;          /* the host step; with a device, p.s holds S at validation steps */
+  ia_dcf p; /* the host step; with a device, p.s holds S at validation steps */
   ia_backend *be;
-  int on_dev;        /* the step runs on the backend (pb, zd, md, vd, dzd) */
+  int on_dev; /* the step runs on the backend (pb, zd, md, vd, dzd) */
   ia_dcfb pb;
   double *zd, *md, *vd, *dzd; /* this rank's logits, Adam moments and gradient on the device */
   ia_evaluator *ev;
-  ia_ckpt c;         /* the full state; z, m, v hold only this rank's rows */
-  int64_t *batch;    /* local rows of this step's batch */
+  ia_ckpt c;      /* the full state; z, m, v hold only this rank's rows */
+  int64_t *batch; /* local rows of this step's batch */
   int64_t n_batch, b_total;
   uint8_t *in_batch;
   const char *ckpt_path;
@@ -95,11 +95,11 @@ typedef struct {
 static ia_status gather_rows(run *q, const double *x, double *full, int all) {
   ia_dcf *p = &q->p;
   if (all)
-    IA_MPI(MPI_Allgatherv(x, p->counts[q->rank], MPI_DOUBLE, full, p->counts, p->displs,
-                          MPI_DOUBLE, q->comm));
+    IA_MPI(MPI_Allgatherv(x, p->counts[q->rank], MPI_DOUBLE, full, p->counts, p->displs, MPI_DOUBLE,
+                          q->comm));
   else
-    IA_MPI(MPI_Gatherv(x, p->counts[q->rank], MPI_DOUBLE, full, p->counts, p->displs, MPI_DOUBLE,
-                       0, q->comm));
+    IA_MPI(MPI_Gatherv(x, p->counts[q->rank], MPI_DOUBLE, full, p->counts, p->displs, MPI_DOUBLE, 0,
+                       q->comm));
   return IA_OK;
 }
 
@@ -191,7 +191,8 @@ static ia_status pick_batch(run *q, int t) {
   }
   int64_t *all = NULL;
   IA_CALL(IA_ALLOC(all, q->b_total, "batch"));
-  ia_status st = ia_rng_choose(q->o->seed, IA_RNG_DISTILL, 1 + (uint64_t)t, d->n_users, q->b_total, all);
+  ia_status st =
+      ia_rng_choose(q->o->seed, IA_RNG_DISTILL, 1 + (uint64_t)t, d->n_users, q->b_total, all);
   q->n_batch = 0;
   for (int64_t i = 0; i < q->b_total && st == IA_OK; i++)
     if (all[i] >= d->row_begin && all[i] < d->row_begin + d->n_rows)
@@ -298,24 +299,24 @@ static ia_status optimize(run *q, ia_distill_result *r) {
      * step the gradient, whose loss also fills the curve. */
     int last = t == o->steps || stop, flag = stop_requested ? 1 : 0;
     if (last && q->on_dev)
-      IA_CALL_GOTO(ia_agree(q->comm, ia_dcfb_loss(&q->pb, q->batch, q->n_batch, q->b_total,
-                                                  &loss, &ce)));
+      IA_CALL_GOTO(
+          ia_agree(q->comm, ia_dcfb_loss(&q->pb, q->batch, q->n_batch, q->b_total, &loss, &ce)));
     else if (last)
       IA_CALL_GOTO(ia_dcf_loss(p, q->batch, q->n_batch, q->b_total, &loss, &ce));
     else if (q->on_dev)
       IA_CALL_GOTO(ia_agree(q->comm, ia_dcfb_loss_grad(&q->pb, q->zd, q->batch, q->n_batch,
                                                        q->b_total, &loss, &ce, q->dzd, &flag)));
     else
-      IA_CALL_GOTO(ia_dcf_loss_grad(p, q->c.z, q->batch, q->n_batch, q->b_total, &loss, &ce, dz,
-                                    &flag));
+      IA_CALL_GOTO(
+          ia_dcf_loss_grad(p, q->c.z, q->batch, q->n_batch, q->b_total, &loss, &ce, dz, &flag));
     if (eval) {
       double *row = q->c.curve + (q->c.n_curve - 1) * IA_CURVE_COLS;
       row[1] = loss; /* the loss of this sample at the λ just picked */
       double now = ia_time(), rate = t > tlast ? (t - tlast) / (now - tlog) : 0;
-      ia_log_info("[distill] step %4d/%d  loss %.6f  val HR@100 %6.3f NDCG@10 %6.3f (λ %g)  "
-                  "best %6.3f @%lld  %.2f steps/s",
-                  t, o->steps, loss, row[2], row[3], row[4], q->c.best_hr,
-                  (long long)q->c.best_step, rate);
+      ia_log_info(
+          "[distill] step %4d/%d  loss %.6f  val HR@100 %6.3f NDCG@10 %6.3f (λ %g)  "
+          "best %6.3f @%lld  %.2f steps/s",
+          t, o->steps, loss, row[2], row[3], row[4], q->c.best_hr, (long long)q->c.best_step, rate);
       tlog = now;
       tlast = t;
     }
@@ -331,18 +332,20 @@ static ia_status optimize(run *q, ia_distill_result *r) {
     steps_run++;
     if (o->log_every > 0 && (t + 1) % o->log_every == 0 && !is_eval_step(t + 1, o->steps)) {
       double now = ia_time();
-      ia_log_info("[distill] step %4d/%d  loss %.6f (cross-entropy %.6f)  best %6.3f @%lld  "
-                  "%.2f steps/s",
-                  t + 1, o->steps, loss, ce, q->c.best_hr, (long long)q->c.best_step,
-                  (t + 1 - tlast) / (now - tlog));
+      ia_log_info(
+          "[distill] step %4d/%d  loss %.6f (cross-entropy %.6f)  best %6.3f @%lld  "
+          "%.2f steps/s",
+          t + 1, o->steps, loss, ce, q->c.best_hr, (long long)q->c.best_step,
+          (t + 1 - tlast) / (now - tlog));
       tlog = now;
       tlast = t + 1;
     }
     if (flag) {
       IA_CALL_GOTO(write_checkpoint(q, t + 1));
-      ia_log_info("[distill] signal received: checkpoint %s written at step %d; rerun with "
-                  "--resume to continue",
-                  q->ckpt_path, t + 1);
+      ia_log_info(
+          "[distill] signal received: checkpoint %s written at step %d; rerun with "
+          "--resume to continue",
+          q->ckpt_path, t + 1);
       r->interrupted = 1;
       r->steps_done = t + 1;
       break;
@@ -446,9 +449,8 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
            o.checkpoint ? "" : ".ckpt.h5");
   q.ckpt_path = ckpt;
   ia_path inputs[] = {{"data", o.data}};
-  ia_path outputs[] = {{"out", o.out},
-                       {"checkpoint", distill ? ckpt : NULL},
-                       {"metrics-json", o.metrics_json}};
+  ia_path outputs[] = {
+      {"out", o.out}, {"checkpoint", distill ? ckpt : NULL}, {"metrics-json", o.metrics_json}};
   IA_CALL(ia_paths_check(comm, inputs, 1, outputs, 3));
   if (distill) IA_CALL(ia_agree(comm, q.rank == 0 ? check_checkpoint_path(ckpt, o.resume) : IA_OK));
 
@@ -494,21 +496,21 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
   IA_CALL_GOTO(ia_agree(comm, st));
   IA_CALL_GOTO(ia_dataset_read_ids(comm, o.data, &user_ids, &item_ids));
   for (int64_t j = 0; j < mu; j++) sel_ids[j] = user_ids[idx[j]];
-  ia_log_info("[distill] %s: %lld users, %lld items, train %lld; %d rank(s); read %.2f s",
-              o.data, (long long)n_users, (long long)n_items, (long long)d.train_nnz, q.size,
+  ia_log_info("[distill] %s: %lld users, %lld items, train %lld; %d rank(s); read %.2f s", o.data,
+              (long long)n_users, (long long)n_items, (long long)d.train_nnz, q.size,
               ia_time() - t0);
 
   ia_krr *model = &fixed;
   if (interactions) {
-    ia_log_info("[distill] sampler interactions: %lld of %lld train interactions (each kept "
-                "with probability %.4g: %lld users' worth), from %lld users",
-                (long long)kept, (long long)d.train_nnz, keep, (long long)o.budget,
-                (long long)mu);
+    ia_log_info(
+        "[distill] sampler interactions: %lld of %lld train interactions (each kept "
+        "with probability %.4g: %lld users' worth), from %lld users",
+        (long long)kept, (long long)d.train_nnz, keep, (long long)o.budget, (long long)mu);
     st = ia_krr_init(&fixed, mu, n_items);
     IA_CALL_GOTO(ia_agree(comm, st));
   } else if (!distill) {
-    ia_log_info("[distill] sampler %s: the train rows of %lld %s users", o.sampler,
-                (long long)mu, !strcmp(o.sampler, "head") ? "most active" : "random");
+    ia_log_info("[distill] sampler %s: the train rows of %lld %s users", o.sampler, (long long)mu,
+                !strcmp(o.sampler, "head") ? "most active" : "random");
     IA_CALL_GOTO(ia_dataset_read_rows(comm, o.data, "train", idx, mu, &rows));
     densify(&rows, s);
     st = ia_krr_init(&fixed, mu, n_items);
@@ -529,9 +531,9 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
                          (void **)dev[k]);
       IA_CALL_GOTO(ia_agree(comm, st));
     }
-    ia_log_info("[distill] step on %s (rank 0): %s", r->device,
-                q.on_dev ? "blocks of users densified on the device"
-                         : "sparse user rows on the host");
+    ia_log_info(
+        "[distill] step on %s (rank 0): %s", r->device,
+        q.on_dev ? "blocks of users densified on the device" : "sparse user rows on the host");
     q.b_total = o.batch == 0 || o.batch >= n_users ? n_users : o.batch;
     st = IA_ZALLOC(q.c.z, own, "logits Z");
     if (st == IA_OK) st = IA_ZALLOC(q.c.m, own, "Adam m");
@@ -542,21 +544,24 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
     if (st == IA_OK) st = IA_ALLOC(q.batch, d.n_rows + 1, "batch rows");
     IA_CALL_GOTO(ia_agree(comm, st));
     double mib = 1048576.0;
-    ia_log_info("[distill] Distill-CF: μ = %lld, γ = %d, τ = %g, Adam lr %g, %d steps, batch "
-                "%lld, c_card %g, seed %llu",
-                (long long)mu, o.samples, o.tau, o.lr, o.steps, (long long)q.b_total, o.c_card,
-                (unsigned long long)o.seed);
-    ia_log_info("[distill] per step and rank: all-reduce %.1f MiB, all-gather %.1f MiB; "
-                "synthetic rows [%lld, %lld) on rank 0",
-                q.p.bytes_allreduce / mib, q.p.bytes_allgather / mib, (long long)q.p.z0,
-                (long long)(q.p.z0 + q.p.nz));
+    ia_log_info(
+        "[distill] Distill-CF: μ = %lld, γ = %d, τ = %g, Adam lr %g, %d steps, batch "
+        "%lld, c_card %g, seed %llu",
+        (long long)mu, o.samples, o.tau, o.lr, o.steps, (long long)q.b_total, o.c_card,
+        (unsigned long long)o.seed);
+    ia_log_info(
+        "[distill] per step and rank: all-reduce %.1f MiB, all-gather %.1f MiB; "
+        "synthetic rows [%lld, %lld) on rank 0",
+        q.p.bytes_allreduce / mib, q.p.bytes_allgather / mib, (long long)q.p.z0,
+        (long long)(q.p.z0 + q.p.nz));
     r->allreduce_bytes = q.p.bytes_allreduce;
     r->allgather_bytes = q.p.bytes_allgather;
     if (o.resume) {
       IA_CALL_GOTO(read_checkpoint(&q));
-      ia_log_info("[distill] resuming from %s at step %lld (best validation HR@100 %.3f at "
-                  "step %lld)",
-                  ckpt, (long long)q.c.next_step, q.c.best_hr, (long long)q.c.best_step);
+      ia_log_info(
+          "[distill] resuming from %s at step %lld (best validation HR@100 %.3f at "
+          "step %lld)",
+          ckpt, (long long)q.c.next_step, q.c.best_hr, (long long)q.c.best_step);
     } else {
       /* Z starts as the train rows of the first μ random users (the random sampler's). */
       IA_CALL_GOTO(ia_dataset_read_rows(comm, o.data, "train", idx + q.p.z0, q.p.nz, &rows));
@@ -596,9 +601,10 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
   if (catching && signalled(comm)) {
     /* After the last step: the checkpoint resumes straight to this evaluation. */
     IA_CALL_GOTO(write_checkpoint(&q, q.c.next_step));
-    ia_log_info("[distill] signal received after the last step: checkpoint %s written; rerun "
-                "with --resume to write the summary",
-                ckpt);
+    ia_log_info(
+        "[distill] signal received after the last step: checkpoint %s written; rerun "
+        "with --resume to write the summary",
+        ckpt);
     r->interrupted = 1;
     goto done;
   }

@@ -67,9 +67,8 @@ void ia_dcfb_free(ia_dcfb *p) {
   ia_backend *b = p->be;
   if (!b) return;
   ia_be_csr_free(b, &p->tb);
-  double *arrays[] = {p->a,  p->s,  p->alpha, p->gram, p->k,  p->l,    p->dk,   p->dg,
-                      p->ns, p->dn, p->red,   p->tt,   p->cp, p->cg,   p->cdxy, p->cdnr,
-                      p->cnt};
+  double *arrays[] = {p->a,  p->s,   p->alpha, p->gram, p->k,  p->l,    p->dk,   p->dg, p->ns,
+                      p->dn, p->red, p->tt,    p->cp,   p->cg, p->cdxy, p->cdnr, p->cnt};
   for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++) ia_be_free(b, arrays[i]);
   ia_be_free(b, p->rows);
   free(p->rows_h);
@@ -152,8 +151,7 @@ static ia_status outer(ia_dcfb *p, const int64_t *rows, int64_t n, int64_t b_tot
     /* dα += dP·Kcᵀ; dKc = αᵀ·dP (into cg); dG = dKc ⊙ ∂xy with
      * d|s|² += Σ dKc ⊙ ∂|s|²; dS += T·dGᵀ. */
     IA_CALL(ia_be_gemm(b, IA_FP64, 'N', 'T', d, mu, c, 1.0, p->cp, d, p->cg, mu, 1.0, dalpha, d));
-    IA_CALL(ia_be_gemm(b, IA_FP64, 'T', 'N', mu, c, d, 1.0, p->alpha, d, p->cp, d, 0.0, p->cg,
-                       mu));
+    IA_CALL(ia_be_gemm(b, IA_FP64, 'T', 'N', mu, c, d, 1.0, p->alpha, d, p->cp, d, 0.0, p->cg, mu));
     IA_CALL(ia_be_ntk_dense_vjp(b, mu, c, p->cg, mu, p->cdxy, p->cdnr, dns));
     IA_CALL(ia_be_gemm(b, IA_FP64, 'N', 'T', d, mu, c, 1.0, p->tt, d, p->cg, mu, 1.0, dst, d));
   }
@@ -228,8 +226,8 @@ static ia_status model_fit(void *ctx, double lambda, double *lambda_prime, doubl
   return IA_OK;
 }
 
-static ia_status block_scores(void *ctx, ia_rank_eval *r, const int64_t *rows, int64_t c,
-                              int test, double **cols) {
+static ia_status block_scores(void *ctx, ia_rank_eval *r, const int64_t *rows, int64_t c, int test,
+                              double **cols) {
   ia_dcfb *p = ctx;
   (void)r, (void)test;
   IA_CALL(predict_block(p, rows, c, 0));

@@ -14,39 +14,39 @@
 #include <mpi.h>
 #include <stdint.h>
 
+#include "eval/rank_eval.h"
+#include "eval/sample_eval.h"
 #include "infae/backend/backend.h"
 #include "infae/core/csr.h"
 #include "infae/core/gumbel.h"
 #include "infae/core/status.h"
-#include "eval/rank_eval.h"
-#include "eval/sample_eval.h"
 
 typedef struct {
   MPI_Comm comm;
   int rank, size;
   ia_backend *be;
   int64_t mu, d;
-  int64_t z0, nz;       /* this rank's synthetic users [z0, z0 + nz) */
-  int64_t chunk;        /* real users per block of the outer pass */
+  int64_t z0, nz; /* this rank's synthetic users [z0, z0 + nz) */
+  int64_t chunk;  /* real users per block of the outer pass */
   ia_gumbel g;
   double c_card, ipu;
-  const ia_csr *t;      /* this rank's real users' train rows (host) */
-  ia_be_csr *tb;        /* the same rows in the backend */
+  const ia_csr *t; /* this rank's real users' train rows (host) */
+  ia_be_csr *tb;   /* the same rows in the backend */
   double trace, lambda, lambda_prime;
   /* In the backend's memory. */
   double *a, *s, *alpha;          /* d × μ */
   double *gram, *k, *l, *dk, *dg; /* μ × μ */
   double *ns, *dn;                /* μ */
-  double *red;  /* all-reduce: dα (d × μ) | dS (d × μ) | d|s|² (μ) | loss | flag */
+  double *red; /* all-reduce: dα (d × μ) | dS (d × μ) | d|s|² (μ) | loss | flag */
   int64_t n_red;
-  double *tt, *cp;                  /* d × chunk: densified users, predictions */
-  double *cg, *cdxy, *cdnr;         /* μ × chunk: cross Gram (then kernel), partials */
-  double *cnt;                      /* chunk: |t_u|² */
-  int32_t *rows;                    /* chunk: local rows */
+  double *tt, *cp;          /* d × chunk: densified users, predictions */
+  double *cg, *cdxy, *cdnr; /* μ × chunk: cross Gram (then kernel), partials */
+  double *cnt;              /* chunk: |t_u|² */
+  int32_t *rows;            /* chunk: local rows */
   /* Host staging of a block's rows and counts. */
   int32_t *rows_h;
   double *cnt_h;
-  ia_rank_eval re;          /* validation, made at its first use */
+  ia_rank_eval re; /* validation, made at its first use */
 } ia_dcfb;
 
 /* Collective on comm. t holds this rank's users (any count, also 0); chunk

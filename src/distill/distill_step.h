@@ -21,18 +21,18 @@ typedef struct {
   MPI_Comm comm;
   int rank, size;
   int64_t mu, d;
-  int64_t z0, nz;        /* this rank's synthetic rows [z0, z0 + nz) */
-  int *counts, *displs;  /* of the allgather, in doubles */
+  int64_t z0, nz;       /* this rank's synthetic rows [z0, z0 + nz) */
+  int *counts, *displs; /* of the allgather, in doubles */
   ia_gumbel g;
-  double c_card, ipu;    /* cardinality weight, train interactions per user */
-  const ia_csr *t;       /* this rank's real users' train rows */
-  double *a;             /* μ×d: Σ_k softmax, before hardtanh */
-  double *s;             /* μ×d: the sample S = min(A, 1) */
+  double c_card, ipu; /* cardinality weight, train interactions per user */
+  const ia_csr *t;    /* this rank's real users' train rows */
+  double *a;          /* μ×d: Σ_k softmax, before hardtanh */
+  double *s;          /* μ×d: the sample S = min(A, 1) */
   ia_krr krr;
-  double *red;           /* all-reduce buffer: dα (μd) | dSᵀ (dμ) | d|s|² (μ) | loss | flag */
+  double *red; /* all-reduce buffer: dα (μd) | dSᵀ (dμ) | d|s|² (μ) | loss | flag */
   int64_t n_red;
   double *ds, *work, *scratch;
-  int64_t chunk;         /* real users per block of the outer pass */
+  int64_t chunk; /* real users per block of the outer pass */
   double *cg, *cn, *ck, *cdxy, *cdss, *cp;
   double bytes_allreduce, bytes_allgather; /* per step, per rank */
 } ia_dcf;
@@ -51,9 +51,9 @@ IA_NODISCARD ia_status ia_dcf_sample(ia_dcf *p, const double *z, uint64_t step);
  * local rows `rows` (n of them) of t, b_total users on all ranks; and dz,
  * the gradient for this rank's logits. flag: this rank's stop request in,
  * the sum over ranks out. Collective. */
-IA_NODISCARD ia_status ia_dcf_loss_grad(ia_dcf *p, const double *z, const int64_t *rows,
-                                        int64_t n, int64_t b_total, double *loss, double *ce,
-                                        double *dz, int *flag);
+IA_NODISCARD ia_status ia_dcf_loss_grad(ia_dcf *p, const double *z, const int64_t *rows, int64_t n,
+                                        int64_t b_total, double *loss, double *ce, double *dz,
+                                        int *flag);
 
 /* Forward only (no gradient): the same loss. Collective. */
 IA_NODISCARD ia_status ia_dcf_loss(ia_dcf *p, const int64_t *rows, int64_t n, int64_t b_total,

@@ -101,4 +101,3 @@ done:
   free(displs);
   return st;
 }
-

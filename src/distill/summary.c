@@ -8,11 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io/h5util.h"
-#include "infae/io/dataset.h"
 #include "infae/config.h"
-#include "infae/eval/metrics.h"
 #include "infae/core/paths.h"
+#include "infae/eval/metrics.h"
+#include "infae/io/dataset.h"
+#include "io/h5util.h"
 
 static ia_status metrics_group(hid_t file, const char *path, const char *name,
                                const ia_train_result *r) {
@@ -49,8 +49,8 @@ static ia_status hyper_attrs(hid_t loc, const char *path, const ia_distill_opts 
   IA_CALL_GOTO(ia_h5_attr_i64(loc, path, "steps", o->steps));
   IA_CALL_GOTO(ia_h5_attr_i64(loc, path, "patience", o->patience));
   IA_CALL_GOTO(ia_h5_attr_i64(loc, path, "batch", o->batch));
-  IA_CALL_GOTO(ia_h5_write_array(loc, path, "lambda_grid", H5T_NATIVE_DOUBLE, o->n_lambdas,
-                                 o->lambdas));
+  IA_CALL_GOTO(
+      ia_h5_write_array(loc, path, "lambda_grid", H5T_NATIVE_DOUBLE, o->n_lambdas, o->lambdas));
 done:
   return st;
 }
@@ -82,8 +82,8 @@ done:
   return st;
 }
 
-ia_status ia_summary_write(const char *final, const ia_distill_opts *o,
-                           const ia_distill_result *r, const ia_summary *s) {
+ia_status ia_summary_write(const char *final, const ia_distill_opts *o, const ia_distill_result *r,
+                           const ia_summary *s) {
   ia_status st = IA_OK;
   char path[4096];
   hid_t file = H5I_INVALID_HID, g = H5I_INVALID_HID;
@@ -106,8 +106,7 @@ ia_status ia_summary_write(const char *final, const ia_distill_opts *o,
   IA_CALL_GOTO(binary_group(file, path, s, o->threshold));
   IA_CALL_GOTO(ia_h5_write_strings(file, path, "item_ids", s->d, s->item_ids));
   IA_CALL_GOTO(ia_h5_write_strings(file, path, "user_ids", s->mu, s->user_ids));
-  IA_CALL_GOTO(ia_h5_write_array(file, path, "user_index", H5T_NATIVE_INT64, s->mu,
-                                 s->user_index));
+  IA_CALL_GOTO(ia_h5_write_array(file, path, "user_index", H5T_NATIVE_INT64, s->mu, s->user_index));
   IA_H5(g = H5Gcreate2(file, "hyper", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   IA_CALL_GOTO(hyper_attrs(g, path, o));
   IA_CALL_GOTO(ia_h5_attr_i64(g, path, "steps_done", r->steps_done));
@@ -142,8 +141,8 @@ done:
   return ia_h5_close_rename(file, path, final, st);
 }
 
-ia_status ia_ckpt_write(const char *final, const ia_distill_opts *o, const char *sha256,
-                        int64_t mu, int64_t d, const ia_ckpt *c) {
+ia_status ia_ckpt_write(const char *final, const ia_distill_opts *o, const char *sha256, int64_t mu,
+                        int64_t d, const ia_ckpt *c) {
   ia_status st = IA_OK;
   char path[4096];
   hid_t file = H5I_INVALID_HID;
@@ -173,21 +172,25 @@ done:
 static ia_status expect_i64(hid_t f, const char *path, const char *name, int64_t want) {
   int64_t v;
   IA_CALL(ia_h5_read_attr_i64(f, path, name, &v));
-  IA_CHECK(v == want, IA_ERR_ARG, "%s: checkpoint has %s = %lld, this run %lld: resume with the "
-           "options of the interrupted run", path, name, (long long)v, (long long)want);
+  IA_CHECK(v == want, IA_ERR_ARG,
+           "%s: checkpoint has %s = %lld, this run %lld: resume with the "
+           "options of the interrupted run",
+           path, name, (long long)v, (long long)want);
   return IA_OK;
 }
 
 static ia_status expect_f64(hid_t f, const char *path, const char *name, double want) {
   double v;
   IA_CALL(ia_h5_read_attr_f64(f, path, name, &v));
-  IA_CHECK(v == want, IA_ERR_ARG, "%s: checkpoint has %s = %.17g, this run %.17g: resume with "
-           "the options of the interrupted run", path, name, v, want);
+  IA_CHECK(v == want, IA_ERR_ARG,
+           "%s: checkpoint has %s = %.17g, this run %.17g: resume with "
+           "the options of the interrupted run",
+           path, name, v, want);
   return IA_OK;
 }
 
-ia_status ia_ckpt_read(const char *path, const ia_distill_opts *o, const char *sha256,
-                       int64_t mu, int64_t d, ia_ckpt *c) {
+ia_status ia_ckpt_read(const char *path, const ia_distill_opts *o, const char *sha256, int64_t mu,
+                       int64_t d, ia_ckpt *c) {
   ia_status st = IA_OK;
   char *fmt = NULL, *sha = NULL;
   int64_t rows, cols;
@@ -257,8 +260,8 @@ ia_status ia_summary_read_sample(MPI_Comm comm, const char *path, const char *da
   IA_CALL_GOTO(ia_dataset_dims(comm, data, &n_users, &n_items));
   IA_CALL_GOTO(ia_dataset_read_ids(comm, data, &user_ids, &item_ids));
   IA_CHECK_GOTO(cols == n_items, IA_ERR_ARG,
-                "%s has %lld items, the dataset %s has %lld: a summary of another dataset?",
-                path, (long long)cols, data, (long long)n_items);
+                "%s has %lld items, the dataset %s has %lld: a summary of another dataset?", path,
+                (long long)cols, data, (long long)n_items);
   for (int64_t i = 0; i < n_items; i++)
     IA_CHECK_GOTO(!strcmp(ids[i], item_ids[i]), IA_ERR_ARG,
                   "%s: item %lld is '%s', in %s it is '%s': a summary of another dataset?", path,

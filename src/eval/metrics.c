@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const ia_metric_names[IA_N_METRICS] = {"HR@10",  "NDCG@10",  "PSP@10", "HR@100",
+const char *const ia_metric_names[IA_N_METRICS] = {"HR@10",    "NDCG@10", "PSP@10", "HR@100",
                                                    "NDCG@100", "PSP@100", "AUC"};
 
 enum { KMAX = IA_TOPK };
@@ -67,7 +67,6 @@ void ia_evaluator_reset(ia_evaluator *e) {
   e->n_pairs = 0;
 }
 
-
 static int cmp_desc(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x < y) - (x > y);
@@ -91,8 +90,8 @@ static ia_status push_pair(ia_evaluator *e, double score, int label) {
 int ia_evaluator_k(const ia_evaluator *e) { return e->n_items < KMAX ? (int)e->n_items : KMAX; }
 
 ia_status ia_evaluator_add(ia_evaluator *e, double *s, const int32_t *ctx_a, int64_t n_a,
-                           const int32_t *ctx_b, int64_t n_b, const int32_t *held,
-                           int64_t n_held, const int32_t *neg, int64_t n_neg) {
+                           const int32_t *ctx_b, int64_t n_b, const int32_t *held, int64_t n_held,
+                           const int32_t *neg, int64_t n_neg) {
   if (n_held == 0) return IA_OK;
   /* AUC pairs take the raw scores: a negative that is a validation item is
    * not masked at test time (as in the reference). */
@@ -130,8 +129,10 @@ ia_status ia_evaluator_add_ranked(ia_evaluator *e, const int32_t *top, const int
       int64_t lo = 0, hi = n_held;
       while (lo < hi) {
         int64_t mid = (lo + hi) / 2;
-        if (held[mid] < item) lo = mid + 1;
-        else hi = mid;
+        if (held[mid] < item)
+          lo = mid + 1;
+        else
+          hi = mid;
       }
       if (lo < n_held && held[lo] == item) {
         hits += 1;
@@ -204,8 +205,8 @@ ia_status ia_evaluator_finish(ia_evaluator *e, MPI_Comm comm, ia_metrics *out) {
   IA_MPI(MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, comm));
   if (rank == 0) {
     for (int r = 0; r < size; r++) total += counts[r];
-    IA_CHECK_GOTO(total <= 2147483647, IA_ERR_RANGE,
-                  "%lld AUC pairs exceed one MPI gather (2^31)", (long long)total);
+    IA_CHECK_GOTO(total <= 2147483647, IA_ERR_RANGE, "%lld AUC pairs exceed one MPI gather (2^31)",
+                  (long long)total);
     for (int r = 0, off = 0; r < size; r++) {
       displs[r] = off;
       off += counts[r];
@@ -215,10 +216,9 @@ ia_status ia_evaluator_finish(ia_evaluator *e, MPI_Comm comm, ia_metrics *out) {
   }
 done:
   IA_CALL(ia_agree(comm, st));
-  IA_MPI(MPI_Gatherv(e->pair_score, mine, MPI_DOUBLE, all_s, counts, displs, MPI_DOUBLE, 0,
-                     comm));
-  IA_MPI(MPI_Gatherv(e->pair_label, mine, MPI_UINT8_T, all_l, counts, displs, MPI_UINT8_T, 0,
-                     comm));
+  IA_MPI(MPI_Gatherv(e->pair_score, mine, MPI_DOUBLE, all_s, counts, displs, MPI_DOUBLE, 0, comm));
+  IA_MPI(
+      MPI_Gatherv(e->pair_label, mine, MPI_UINT8_T, all_l, counts, displs, MPI_UINT8_T, 0, comm));
   double auc = 0;
   if (rank == 0) {
     st = IA_ALLOC(pairs, total, "AUC pairs");

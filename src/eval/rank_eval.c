@@ -3,8 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-ia_status ia_rank_eval_create(ia_backend *be, const ia_dataset *d, int64_t chunk,
-                              ia_rank_eval *r) {
+ia_status ia_rank_eval_create(ia_backend *be, const ia_dataset *d, int64_t chunk, ia_rank_eval *r) {
   memset(r, 0, sizeof *r);
   r->be = be;
   r->d = d->n_items;
@@ -17,7 +16,8 @@ ia_status ia_rank_eval_create(ia_backend *be, const ia_dataset *d, int64_t chunk
   if (st == IA_OK) st = ia_be_csr_make(be, &d->val, &r->val);
   if (st == IA_OK) st = ia_be_csr_make(be, &d->test, &r->test);
   if (st == IA_OK) st = ia_be_csr_make(be, &d->negatives, &r->neg);
-  if (st == IA_OK) st = ia_be_alloc(be, sizeof(int32_t) * (size_t)c, "block rows", (void **)&r->rows);
+  if (st == IA_OK)
+    st = ia_be_alloc(be, sizeof(int32_t) * (size_t)c, "block rows", (void **)&r->rows);
   if (st == IA_OK)
     st = ia_be_alloc(be, sizeof(int32_t) * (size_t)(IA_TOPK * c), "top lists", (void **)&r->top);
   if (st == IA_OK)
@@ -79,10 +79,9 @@ static ia_status eval_block(ia_rank_eval *r, const ia_dataset *d, ia_evaluator *
   IA_CALL(ia_be_download(b, r->pairs_h, r->pairs, sizeof(double) * (size_t)(ho[c] + no[c])));
   for (int64_t u = 0; u < c; u++) {
     int64_t row = rows[u];
-    IA_CALL(ia_evaluator_add_ranked(ev, r->top_h + u * IA_TOPK,
-                                    held->indices + held->indptr[row], ho[u + 1] - ho[u],
-                                    r->pairs_h + ho[u], r->pairs_h + ho[c] + no[u],
-                                    no[u + 1] - no[u]));
+    IA_CALL(ia_evaluator_add_ranked(ev, r->top_h + u * IA_TOPK, held->indices + held->indptr[row],
+                                    ho[u + 1] - ho[u], r->pairs_h + ho[u],
+                                    r->pairs_h + ho[c] + no[u], no[u + 1] - no[u]));
   }
   return IA_OK;
 }

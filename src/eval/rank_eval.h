@@ -10,18 +10,18 @@
 #include <stdint.h>
 
 #include "infae/backend/backend.h"
-#include "infae/io/dataset.h"
-#include "infae/eval/metrics.h"
 #include "infae/core/status.h"
+#include "infae/eval/metrics.h"
+#include "infae/io/dataset.h"
 
 typedef struct {
   ia_backend *be;
   int64_t d, chunk;
   ia_be_csr *train, *val, *test, *neg; /* the dataset's rows in the backend */
-  int32_t *rows;   /* chunk: the block's local rows (backend) */
-  int32_t *top;    /* IA_TOPK × chunk */
-  int64_t *off;    /* held | negative offsets, 2 × (chunk + 1) */
-  double *pairs;   /* held | negative scores */
+  int32_t *rows;                       /* chunk: the block's local rows (backend) */
+  int32_t *top;                        /* IA_TOPK × chunk */
+  int64_t *off;                        /* held | negative offsets, 2 × (chunk + 1) */
+  double *pairs;                       /* held | negative scores */
   int32_t *rows_h, *top_h;
   int64_t *off_h;
   double *pairs_h;

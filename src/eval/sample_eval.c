@@ -25,14 +25,12 @@ ia_status ia_evaluate_split(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev
     score(ctx, d, rows, n, test, p);
     for (int64_t u = 0; u < n && st == IA_OK; u++) {
       int64_t r = rows[u];
-      st = ia_evaluator_add(ev, p + u * items, tr->indices + tr->indptr[r],
-                            tr->indptr[r + 1] - tr->indptr[r],
-                            test ? va->indices + va->indptr[r] : NULL,
-                            test ? va->indptr[r + 1] - va->indptr[r] : 0,
-                            held->indices + held->indptr[r],
-                            held->indptr[r + 1] - held->indptr[r],
-                            d->negatives.indices + d->negatives.indptr[r],
-                            d->negatives.indptr[r + 1] - d->negatives.indptr[r]);
+      st = ia_evaluator_add(
+          ev, p + u * items, tr->indices + tr->indptr[r], tr->indptr[r + 1] - tr->indptr[r],
+          test ? va->indices + va->indptr[r] : NULL, test ? va->indptr[r + 1] - va->indptr[r] : 0,
+          held->indices + held->indptr[r], held->indptr[r + 1] - held->indptr[r],
+          d->negatives.indices + d->negatives.indptr[r],
+          d->negatives.indptr[r + 1] - d->negatives.indptr[r]);
     }
   }
   free(p);
@@ -71,8 +69,8 @@ static void ease_block(void *ctx, const ia_dataset *d, const int64_t *rows, int6
   }
 }
 
-ia_status ia_sample_eval(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, ia_krr *m,
-                         int test, ia_metrics *out) {
+ia_status ia_sample_eval(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, ia_krr *m, int test,
+                         ia_metrics *out) {
   krr_scorer k = {m, NULL, NULL, NULL};
   ia_status st = IA_ALLOC(k.g, CHUNK * m->mu, "cross Gram block");
   if (st == IA_OK) st = IA_ALLOC(k.nc, CHUNK, "context sizes");
@@ -86,10 +84,11 @@ ia_status ia_sample_eval(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, i
 }
 
 void ia_log_metrics(const char *tag, const char *what, const ia_metrics *m, double secs) {
-  ia_log_info("[%s] %-14s HR@10 %6.3f NDCG@10 %6.3f PSP@10 %6.3f HR@100 %6.3f NDCG@100 "
-              "%6.3f PSP@100 %6.3f AUC %.4f (%lld users, %.2f s)",
-              tag, what, m->v[IA_HR10], m->v[IA_NDCG10], m->v[IA_PSP10], m->v[IA_HR100],
-              m->v[IA_NDCG100], m->v[IA_PSP100], m->v[IA_AUC], (long long)m->users, secs);
+  ia_log_info(
+      "[%s] %-14s HR@10 %6.3f NDCG@10 %6.3f PSP@10 %6.3f HR@100 %6.3f NDCG@100 "
+      "%6.3f PSP@100 %6.3f AUC %.4f (%lld users, %.2f s)",
+      tag, what, m->v[IA_HR10], m->v[IA_NDCG10], m->v[IA_PSP10], m->v[IA_HR100], m->v[IA_NDCG100],
+      m->v[IA_PSP100], m->v[IA_AUC], (long long)m->users, secs);
 }
 
 static void log_lambda(const char *tag, const char *what, double lambda, const ia_metrics *m,
@@ -115,8 +114,7 @@ static ia_status host_eval(void *ctx, MPI_Comm comm, const ia_dataset *d, ia_eva
 ia_sample_model ia_krr_model(ia_krr *m) { return (ia_sample_model){m, host_fit, host_eval}; }
 
 ia_status ia_sample_infae(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, ia_krr *m,
-                          const double *grid, int n, int with_test, int log,
-                          ia_train_result *r) {
+                          const double *grid, int n, int with_test, int log, ia_train_result *r) {
   ia_sample_model hm = ia_krr_model(m);
   return ia_sample_select(comm, d, ev, &hm, grid, n, with_test, log, r);
 }
@@ -124,8 +122,7 @@ ia_status ia_sample_infae(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, 
 ia_status ia_sample_select(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
                            const ia_sample_model *m, const double *grid, int n, int with_test,
                            int log, ia_train_result *r) {
-  IA_CHECK(n >= 1 && n <= IA_MAX_LAMBDAS, IA_ERR_ARG, "between 1 and %d λ values",
-           IA_MAX_LAMBDAS);
+  IA_CHECK(n >= 1 && n <= IA_MAX_LAMBDAS, IA_ERR_ARG, "between 1 and %d λ values", IA_MAX_LAMBDAS);
   int best = -1;
   r->has_lambda = 1;
   r->n_lambdas = n;
@@ -135,7 +132,9 @@ ia_status ia_sample_select(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
     double lp, tr;
     ia_status st = m->fit(m->ctx, grid[k], &lp, &tr); /* replicated: every rank sees the same */
     if (st == IA_ERR_NOTSPD) {
-      if (log) ia_log_warn("λ = %g skipped, the other λ of the grid go on: %s", grid[k], ia_error_message());
+      if (log)
+        ia_log_warn("λ = %g skipped, the other λ of the grid go on: %s", grid[k],
+                    ia_error_message());
       ia_error_clear();
       r->skipped[k] = 1;
       continue;
@@ -161,8 +160,7 @@ ia_status ia_ease_select(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, c
                          const double *grid, int n, const char *tag, ia_train_result *r,
                          double **best_b_out) {
   if (best_b_out) *best_b_out = NULL;
-  IA_CHECK(n >= 1 && n <= IA_MAX_LAMBDAS, IA_ERR_ARG, "between 1 and %d λ values",
-           IA_MAX_LAMBDAS);
+  IA_CHECK(n >= 1 && n <= IA_MAX_LAMBDAS, IA_ERR_ARG, "between 1 and %d λ values", IA_MAX_LAMBDAS);
   int64_t items = d->n_items;
   size_t dd = (size_t)(items * items);
   double *b = NULL, *best_b = NULL;
@@ -187,7 +185,7 @@ ia_status ia_ease_select(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, c
     int failed = st != IA_OK;
     MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, comm);
     if (failed && st == IA_OK) st = IA_ERR_NOTSPD; /* failed on another rank */
-    if (st == IA_ERR_NOTSPD && n > 1) { /* a grid goes on; a single λ is fatal */
+    if (st == IA_ERR_NOTSPD && n > 1) {            /* a grid goes on; a single λ is fatal */
       ia_log_warn("λ = %g skipped, the other λ of the grid go on: %s", grid[k], ia_error_message());
       ia_error_clear();
       r->skipped[k] = 1;
@@ -231,8 +229,8 @@ ia_status ia_sample_ease(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, c
   double *g = NULL;
   IA_CALL(ia_agree(comm, IA_ALLOC(g, items * items, "EASE Gram SᵀS")));
   /* Full SᵀS from the lower triangle (ia_ease_fit reads it whole). */
-  cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, (int)items, (int)mu, 1.0, s, (int)items,
-              0.0, g, (int)items);
+  cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, (int)items, (int)mu, 1.0, s, (int)items, 0.0,
+              g, (int)items);
   for (int64_t i = 0; i < items; i++)
     for (int64_t j = 0; j < i; j++) g[j * items + i] = g[i * items + j];
   ia_status st = ia_ease_select(comm, d, ev, g, grid, n, "ease", r, best_b);

@@ -4,10 +4,10 @@
  * splits with the protocol of `train`. Internal. */
 #include <mpi.h>
 
-#include "infae/io/dataset.h"
 #include "infae/eval/metrics.h"
 #include "infae/eval/result.h"
 #include "infae/infae/krr.h"
+#include "infae/io/dataset.h"
 
 /* Scores (n × items, row-major, into p) of this rank's users rows[0..n)
  * (local row indices of d); test = 1: context train + validation. */
@@ -18,8 +18,7 @@ typedef void (*ia_score_fn)(void *ctx, const ia_dataset *d, const int64_t *rows,
  * validation; test = 1 → context train + validation, held test. Users go to
  * the scorer in blocks; every rank returns rank 0's numbers. Collective. */
 IA_NODISCARD ia_status ia_evaluate_split(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
-                                         int test, ia_score_fn score, void *ctx,
-                                         ia_metrics *out);
+                                         int test, ia_score_fn score, void *ctx, ia_metrics *out);
 
 /* ∞-AE fitted in m (ia_krr_fit done), on this rank's users of d: test = 0
  * → context train, held validation; test = 1 → context train + validation,
@@ -32,8 +31,8 @@ IA_NODISCARD ia_status ia_sample_eval(MPI_Comm comm, const ia_dataset *d, ia_eva
  * it. Fills the λ, val, skipped, best_lambda, test and lambda_prime fields
  * of r. log: print a line per λ. Collective. */
 IA_NODISCARD ia_status ia_sample_infae(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
-                                       ia_krr *m, const double *grid, int n, int with_test,
-                                       int log, ia_train_result *r);
+                                       ia_krr *m, const double *grid, int n, int with_test, int log,
+                                       ia_train_result *r);
 
 /* A model on a sample, wherever it lives: fit(λ) factors K + λ'I and
  * solves α (IA_ERR_NOTSPD when it does not factor; not collective) and
@@ -60,8 +59,8 @@ void ia_log_metrics(const char *tag, const char *what, const ia_metrics *m, doub
  * r; logs a line per λ under [tag]. best_b: when not NULL, receives the
  * best λ's B (malloc'd, items × items, the same on every rank). Collective. */
 IA_NODISCARD ia_status ia_ease_select(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
-                                      const double *g, const double *grid, int n,
-                                      const char *tag, ia_train_result *r, double **best_b);
+                                      const double *g, const double *grid, int n, const char *tag,
+                                      ia_train_result *r, double **best_b);
 
 /* EASE on the sample's Gram SᵀS (μ×d rows s): grid on validation, test at
  * the best (best_b as for ia_ease_select). Collective. */

@@ -7,9 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 ia_status infae_desc(int *dsc, int64_t m, int64_t n, int64_t mb, int64_t nb, int ctxt,
-                      int64_t lld) {
+                     int64_t lld) {
   int im, in, imb, inb, ild, zero = 0, info = 0;
   IA_CALL(ia_to_int(m, &im));
   IA_CALL(ia_to_int(n, &in));
@@ -45,8 +44,8 @@ static ia_status owned_users(int64_t count, int64_t nb, int me, int np, const in
 }
 
 /* Reads the rows and hands them to the backend. */
-static ia_status read_rows(ia_infae *m, const char *path, const char *split, int64_t count,
-                           int me, int np, const int64_t *fit, ia_csr *out, ia_be_csr **bout) {
+static ia_status read_rows(ia_infae *m, const char *path, const char *split, int64_t count, int me,
+                           int np, const int64_t *fit, ia_csr *out, ia_be_csr **bout) {
   int64_t *rows = NULL, n = 0;
   ia_status st = owned_users(count, m->nb, me, np, fit, &rows, &n);
   st = ia_agree(m->g.comm, st);
@@ -108,8 +107,8 @@ ia_status infae_md_tiles(ia_infae *m, int with_val, const double *nr, int sym, d
  * made on the device a few column blocks at a time and copied back. Returns
  * the flops done here. */
 ia_status infae_kernel_tiles(ia_infae *m, const ia_be_csr *ra, const ia_be_csr *rb,
-                              const double *nr, const ia_be_csr *cols, const double *nc, int sym,
-                              void *k, int64_t mloc, int64_t nloc, double *flops) {
+                             const double *nr, const ia_be_csr *cols, const double *nc, int sym,
+                             void *k, int64_t mloc, int64_t nloc, double *flops) {
   const ia_grid *g = &m->g;
   ia_be_layout lay = {m->nb, g->myrow, g->nprow, g->mycol, g->npcol, sym};
   *flops = 0;
@@ -127,8 +126,8 @@ ia_status infae_kernel_tiles(ia_infae *m, const ia_be_csr *ra, const ia_be_csr *
   for (int64_t c0 = 0; c0 < nloc && st == IA_OK; c0 += cw) {
     int64_t c1 = c0 + cw < nloc ? c0 + cw : nloc;
     double f = 0;
-    st = ia_be_ntk_tiles(m->be, m->prec, ra, rb, nr, cols, nc, &lay, c0, c1, m->d,
-                         m->panel_bytes, buf, mloc, &f);
+    st = ia_be_ntk_tiles(m->be, m->prec, ra, rb, nr, cols, nc, &lay, c0, c1, m->d, m->panel_bytes,
+                         buf, mloc, &f);
     if (st == IA_OK)
       st = ia_be_download(m->be, (char *)k + m->es * (size_t)c0 * (size_t)mloc, buf,
                           m->es * (size_t)mloc * (size_t)(c1 - c0));
@@ -139,7 +138,6 @@ ia_status infae_kernel_tiles(ia_infae *m, const ia_be_csr *ra, const ia_be_csr *
 }
 
 /* ---- life cycle ------------------------------------------------------- */
-
 
 /* Allocation, release and copies of the model's arrays, wherever they live. */
 static ia_status alloc_array(ia_infae *m, void **p, int64_t rows, int64_t cols, const char *what) {
@@ -160,8 +158,6 @@ ia_status infae_copy_array(ia_infae *m, void *dst, const void *src, size_t bytes
   return IA_OK;
 }
 
-
-
 /* Whether local column j of a U × U array holds its diagonal entry here, and
  * where. */
 int infae_diag_at(const ia_infae *m, int64_t j, size_t *at) {
@@ -176,8 +172,8 @@ int infae_diag_at(const ia_infae *m, int64_t j, size_t *at) {
  * and on each device the rows its tiles need. */
 static ia_status md_create(ia_infae *m, const char *path) {
   int G = ia_md_count(m->md);
-  IA_CALL(ia_md_alloc(m->md, m->prec, m->u, m->u, m->nb, "kernel matrix K (a device's tiles)",
-                      &m->mk));
+  IA_CALL(
+      ia_md_alloc(m->md, m->prec, m->u, m->u, m->nb, "kernel matrix K (a device's tiles)", &m->mk));
   IA_CALL(ia_md_alloc(m->md, m->prec, m->u, m->d, m->nb, "right-hand side X / α (a device's tiles)",
                       &m->mx));
   for (int g = 0; g < G; g++) {
@@ -342,4 +338,3 @@ void ia_infae_free(ia_infae **pm) {
   free(m);
   *pm = NULL;
 }
-

@@ -41,7 +41,6 @@ static ia_status densify(ia_infae *m, const ia_csr *csr, const ia_be_csr *bcsr, 
   return IA_OK;
 }
 
-
 /* Bytes of the backend this rank may use for the products and solves of
  * infae/dist/summa.h: its share of the GPU's free memory, less a tenth for
  * cuBLAS's workspace (SIZE_MAX on the CPU). */
@@ -54,11 +53,12 @@ size_t infae_backend_budget(const ia_infae *m) {
  * array in its memory: the rank's own, or, when that array does not fit the
  * GPUs, a CPU backend opened into *host (closed by the caller), said once
  * per *said flag. */
-static ia_status summa_backend(ia_infae *m, int64_t rows, int64_t cols, const char *what,
-                               int *said, ia_backend **host, ia_backend **be) {
+static ia_status summa_backend(ia_infae *m, int64_t rows, int64_t cols, const char *what, int *said,
+                               ia_backend **host, ia_backend **be) {
   *be = m->be;
   *host = NULL;
-  if (ia_summa_fits(&m->g, m->be, m->prec, rows, cols, m->nb, infae_backend_budget(m))) return IA_OK;
+  if (ia_summa_fits(&m->g, m->be, m->prec, rows, cols, m->nb, infae_backend_budget(m)))
+    return IA_OK;
   if (!*said)
     ia_log_info("[train] %s does not fit the GPUs: the steps that keep it there run on the host",
                 what);
@@ -81,8 +81,8 @@ static ia_status shift_factor(ia_infae *m, void *a, double shift, int64_t *info)
   for (int64_t j = 0; j < m->nu; j++)
     if (infae_diag_at(m, j, &at)) infae_put(m, a, at, infae_get(m, a, at) + shift);
   ia_backend *be, *host = NULL;
-  IA_CALL(summa_backend(m, m->u, m->u, m->nystrom ? "K_mm or ΦᵀΦ" : "K",
-                        &m->said_host_factor, &host, &be));
+  IA_CALL(summa_backend(m, m->u, m->u, m->nystrom ? "K_mm or ΦᵀΦ" : "K", &m->said_host_factor,
+                        &host, &be));
   ia_status st = ia_summa_potrf(&m->g, be, m->prec, m->u, m->nb, a, m->desc_k[IA_LLD_], info);
   ia_backend_close(&host);
   return st;
@@ -124,10 +124,10 @@ static ia_status nystrom_normal(ia_infae *m) {
   IA_CALL(ia_agree(g->comm, densify(m, &m->ctr, m->bctr, m->pc, m->mn)));
   if (m->arrays_on_backend) {
     IA_CALL(ia_be_trsm(m->be, m->prec, 'R', 'T', m->n, m->u, m->k, m->mu, m->kc, m->mn));
-    IA_CALL(ia_be_gemm(m->be, m->prec, 'T', 'N', m->u, m->u, m->n, 1.0, m->kc, m->mn, m->kc,
-                       m->mn, 0.0, m->kg, m->mu));
-    IA_CALL(ia_be_gemm(m->be, m->prec, 'T', 'N', m->u, m->d, m->n, 1.0, m->kc, m->mn, m->pc,
-                       m->mn, 0.0, m->rhs, m->mu));
+    IA_CALL(ia_be_gemm(m->be, m->prec, 'T', 'N', m->u, m->u, m->n, 1.0, m->kc, m->mn, m->kc, m->mn,
+                       0.0, m->kg, m->mu));
+    IA_CALL(ia_be_gemm(m->be, m->prec, 'T', 'N', m->u, m->d, m->n, 1.0, m->kc, m->mn, m->pc, m->mn,
+                       0.0, m->rhs, m->mu));
     m->stats.gram.flops += N * U * U + 2.0 * N * U * U + 2.0 * N * U * D;
   } else {
     /* By infae/dist/summa.h on the ranks' backends: U = Lᵀ (p?tran into kg,
@@ -138,11 +138,11 @@ static ia_status nystrom_normal(ia_infae *m) {
     ia_backend *be, *host = NULL;
     int said_phi = 0, said_x = 0;
     IA_CALL(summa_backend(m, m->n, m->u, "Φ (users × centers)", &said_phi, &host, &be));
-    ia_status st = ia_summa_trsm_right(&m->g, be, m->prec, m->n, m->u, m->nb, m->kg, ldk, m->kc,
-                                       ldc);
+    ia_status st =
+        ia_summa_trsm_right(&m->g, be, m->prec, m->n, m->u, m->nb, m->kg, ldk, m->kc, ldc);
     if (st == IA_OK)
-      st = ia_summa_gemm_tn(&m->g, be, m->prec, 1, m->u, m->u, m->n, m->nb, m->kc, ldc, m->kc,
-                            ldc, m->kg, ldk);
+      st = ia_summa_gemm_tn(&m->g, be, m->prec, 1, m->u, m->u, m->n, m->nb, m->kc, ldc, m->kc, ldc,
+                            m->kg, ldk);
     ia_backend_close(&host);
     IA_CALL(st);
     IA_CALL(summa_backend(m, m->n, m->d, "X (users × items)", &said_x, &host, &be));
@@ -158,8 +158,8 @@ static ia_status nystrom_normal(ia_infae *m) {
 
 ia_status ia_infae_gram(ia_infae *m, double *trace) {
   double t0 = ia_time(), flops = 0;
-  ia_status st = infae_kernel_tiles(m, m->bfr, NULL, m->nfr, m->bfc, m->nfc, 1, m->k, m->mu, m->nu,
-                              &flops);
+  ia_status st =
+      infae_kernel_tiles(m, m->bfr, NULL, m->nfr, m->bfc, m->nfc, 1, m->k, m->mu, m->nu, &flops);
   /* Trace: the diagonal entries held here. */
   const ia_grid *g = &m->g;
   double tr = 0;
@@ -190,8 +190,8 @@ static ia_status factor_status(const ia_infae *m, int64_t info, double lambda, d
            "larger λ",
            what, lambda, lp, (long long)info,
            lambda == 0 ? ": at λ = 0 two users with the same train items make K singular" : "");
-  IA_CHECK(info == 0, IA_ERR_LAPACK, "λ = %g: potrf failed (λ' = %.6g, argument %lld)", lambda,
-           lp, (long long)-info);
+  IA_CHECK(info == 0, IA_ERR_LAPACK, "λ = %g: potrf failed (λ' = %.6g, argument %lld)", lambda, lp,
+           (long long)-info);
   return IA_OK;
 }
 
@@ -236,7 +236,7 @@ ia_status ia_infae_fit(ia_infae *m, double lambda) {
   m->pred_mode = 0;
   double lp = lambda * m->trace / m->trace_count;
   if (m->md) return md_fit(m, lambda, lp, t0);
-  if (m->kf == m->k) m->have_kernel = 0; /* factored in place */
+  if (m->kf == m->k) m->have_kernel = 0;       /* factored in place */
   const void *src = m->nystrom ? m->kg : m->k; /* ΦᵀΦ + λ'I or K + λ'I */
   if (m->kf != src) IA_CALL(infae_copy_array(m, m->kf, src, infae_local_bytes(m, m->mu, m->nu)));
   int64_t info = 0;
@@ -259,8 +259,8 @@ ia_status ia_infae_fit(ia_infae *m, double lambda) {
      * the GPUs is solved the same way on the host. */
     ia_backend *be, *host = NULL;
     IA_CALL(summa_backend(m, m->u, m->d, "X/α (users × items)", &m->said_host_solve, &host, &be));
-    ia_status st = ia_summa_potrs(&m->g, be, m->prec, m->u, m->d, m->nb, m->kf,
-                                  m->desc_k[IA_LLD_], m->a, m->desc_a[IA_LLD_]);
+    ia_status st = ia_summa_potrs(&m->g, be, m->prec, m->u, m->d, m->nb, m->kf, m->desc_k[IA_LLD_],
+                                  m->a, m->desc_a[IA_LLD_]);
     ia_backend_close(&host);
     IA_CALL(st);
   }
@@ -283,8 +283,7 @@ ia_status ia_infae_keep(ia_infae *m) {
       IA_CALL(ia_be_trsm(m->be, m->prec, 'L', 'T', m->u, m->d, m->k, m->mu, m->best, m->mu));
     } else {
       ia_backend *be, *host = NULL;
-      IA_CALL(summa_backend(m, m->u, m->d, "X/α (users × items)", &m->said_host_solve, &host,
-                            &be));
+      IA_CALL(summa_backend(m, m->u, m->d, "X/α (users × items)", &m->said_host_solve, &host, &be));
       ia_status st = ia_summa_trsm(&m->g, be, m->prec, 'T', m->u, m->d, m->nb, m->k,
                                    m->desc_k[IA_LLD_], m->best, m->desc_a[IA_LLD_]);
       ia_backend_close(&host);
@@ -297,4 +296,3 @@ ia_status ia_infae_keep(ia_infae *m) {
   m->have_best = 1;
   return IA_OK;
 }
-

@@ -7,13 +7,13 @@
 #include <string.h>
 
 #include "backend/backend_impl.h"
-#include "infae/io/dataset.h"
-#include "infae/infae/infae.h"
-#include "infae/core/log.h"
-#include "infae/dist/multidev.h"
-#include "infae/core/ntk.h"
-#include "infae/dist/summa.h"
 #include "dist/scalapack.h"
+#include "infae/core/log.h"
+#include "infae/core/ntk.h"
+#include "infae/dist/multidev.h"
+#include "infae/dist/summa.h"
+#include "infae/infae/infae.h"
+#include "infae/io/dataset.h"
 
 /* Arrays are void * of element size es: double (fp64) or float (fp32). The
  * Gram of binary rows is exact in either; the NTK is evaluated in double.
@@ -45,33 +45,32 @@ struct ia_infae {
   int nb;
   ia_precision prec;
   size_t es;
-  int64_t n, d, u;       /* users, items, fit users */
-  int sampled;           /* fit on a sample: predictions need NTK(C, X)·α */
-  int nystrom;           /* the sample are Nyström centers (sampled is set too) */
-  int64_t *fit;          /* (u) fit user indices, or NULL for all */
+  int64_t n, d, u; /* users, items, fit users */
+  int sampled;     /* fit on a sample: predictions need NTK(C, X)·α */
+  int nystrom;     /* the sample are Nyström centers (sampled is set too) */
+  int64_t *fit;    /* (u) fit user indices, or NULL for all */
   /* Rows held here (CSR): fit users of the local row and column blocks of K,
    * and every user of the local row blocks over n (the contexts). */
-  ia_csr fr, fc, ctr, cva; /* ctr aliases fr when not sampled, fc on one rank */
+  ia_csr fr, fc, ctr, cva;            /* ctr aliases fr when not sampled, fc on one rank */
   ia_be_csr *bfr, *bfc, *bctr, *bcva; /* the same rows, for the backend */
-  double *nfr, *nfc;     /* |x|² of fr, fc rows */
-  int64_t mu, nu, mn, dl; /* local sizes: U rows, U cols, n rows, d cols */
+  double *nfr, *nfc;                  /* |x|² of fr, fc rows */
+  int64_t mu, nu, mn, dl;             /* local sizes: U rows, U cols, n rows, d cols */
   void *k, *kf, *a, *best, *pc, *kc, *rows;
-  void *kg, *rhs;        /* Nyström: ΦᵀΦ (U × U) and ΦᵀX (U × d); k holds L, kc Φ */
+  void *kg, *rhs; /* Nyström: ΦᵀΦ (U × U) and ΦᵀX (U × d); k holds L, kc Φ */
   int desc_k[IA_DLEN], desc_a[IA_DLEN], desc_kc[IA_DLEN], desc_p[IA_DLEN];
-  int64_t r_ld;          /* leading dimension of `rows`, set by to_rows */
+  int64_t r_ld; /* leading dimension of `rows`, set by to_rows */
   double trace, lam_prime, best_lam_prime;
-  double trace_count;    /* λ' = λ·trace/trace_count */
+  double trace_count; /* λ' = λ·trace/trace_count */
   int have_kernel, have_alpha, have_best, have_cross;
-  int have_gram;         /* ia_infae_gram done (several devices remake K from it) */
-  int pred_mode;         /* 0 none, 1: X − λ'α, 2: direct */
-  const void *pred_src;  /* one rank: α or the predictions, in the backend (ld r_ld) */
+  int have_gram;        /* ia_infae_gram done (several devices remake K from it) */
+  int pred_mode;        /* 0 none, 1: X − λ'α, 2: direct */
+  const void *pred_src; /* one rank: α or the predictions, in the backend (ld r_ld) */
   double pred_lam_prime;
   int64_t panel_bytes;
-  int said_host_solve;   /* the log line for an X/α too large for the GPUs */
-  int said_host_factor;  /* the same for K */
+  int said_host_solve;  /* the log line for an X/α too large for the GPUs */
+  int said_host_factor; /* the same for K */
   ia_infae_stats stats;
 };
-
 
 /* Element `at` of a local host array, in the precision of the model. */
 static inline double infae_get(const ia_infae *m, const void *p, size_t at) {
@@ -94,8 +93,7 @@ static inline size_t infae_local_bytes(const ia_infae *m, int64_t rows, int64_t 
 /* The sum of v over the ranks of comm. Collective. */
 double infae_allsum(MPI_Comm comm, double v);
 /* A ScaLAPACK descriptor of an m × n array in mb × nb blocks on context ctxt. */
-ia_status infae_desc(int *dsc, int64_t m, int64_t n, int64_t mb, int64_t nb, int ctxt,
-                     int64_t lld);
+ia_status infae_desc(int *dsc, int64_t m, int64_t n, int64_t mb, int64_t nb, int ctxt, int64_t lld);
 /* The other helpers' contracts are at their definitions. */
 ia_status infae_copy_array(ia_infae *m, void *dst, const void *src, size_t bytes);
 int infae_diag_at(const ia_infae *m, int64_t j, size_t *at);

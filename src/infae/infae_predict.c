@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static ia_status to_rows(ia_infae *m, int64_t rows, const void *src, const int *dsrc,
-                         int64_t *ld);
+static ia_status to_rows(ia_infae *m, int64_t rows, const void *src, const int *dsrc, int64_t *ld);
 
 /* The predictions (rows × d) for the evaluation: on one rank they stay in
  * the backend; on a grid they come to m->rows (to_rows). */
@@ -33,7 +32,8 @@ static ia_status md_score_cols(const ia_infae *m, const ia_be_csr *train, const 
   IA_CALL(IA_ALLOC(off, n, "row offsets"));
   for (int64_t u = 0; u < n; u++) off[u] = (int32_t)(rows_h[u] - r0);
   st = ia_be_alloc(m->be, m->es * (size_t)span * (size_t)m->d, "rows of the predictions", &stage);
-  if (st == IA_OK) st = ia_be_alloc(m->be, sizeof(int32_t) * (size_t)n, "row offsets", (void **)&doff);
+  if (st == IA_OK)
+    st = ia_be_alloc(m->be, sizeof(int32_t) * (size_t)n, "row offsets", (void **)&doff);
   if (st == IA_OK) st = ia_be_upload(m->be, doff, off, sizeof(int32_t) * (size_t)n);
   if (st == IA_OK)
     st = ia_be_upload2d(m->be, stage, m->es * (size_t)span,
@@ -64,14 +64,13 @@ ia_status ia_infae_score_cols(const ia_infae *m, const ia_be_csr *train, const i
                               ldo);
   /* P = X − λ'α, as ia_infae_scores adds them. */
   IA_CALL(ia_be_densify_rows(m->be, train, rows, n, m->d, out, ldo));
-  return ia_be_rows_to_cols(m->be, m->prec, m->pred_src, m->r_ld, rows, n, m->d,
-                            -m->pred_lam_prime, 1.0, out, ldo);
+  return ia_be_rows_to_cols(m->be, m->prec, m->pred_src, m->r_ld, rows, n, m->d, -m->pred_lam_prime,
+                            1.0, out, ldo);
 }
 
 /* p?gemr2d of a rows × d block-cyclic matrix into m->rows, in the layout of
  * ia_row_block; *ld = its leading dimension here. */
-static ia_status to_rows(ia_infae *m, int64_t rows, const void *src, const int *dsrc,
-                         int64_t *ld) {
+static ia_status to_rows(ia_infae *m, int64_t rows, const void *src, const int *dsrc, int64_t *ld) {
   double t0 = ia_time();
   if (m->arrays_on_backend) { /* one rank: src is rows × d with leading dimension rows */
     *ld = rows;
@@ -106,9 +105,9 @@ static ia_status cross_product(ia_infae *m, const void *alpha, ia_step *step) {
     IA_CALL(ia_be_gemm(m->be, m->prec, 'N', 'N', m->n, m->d, m->u, 1.0, kc, m->mn, alpha, m->mu,
                        0.0, m->pc, m->mn));
   } else {
-    IA_CALL(ia_summa_gemm(&m->g, m->be, m->prec, m->n, m->d, m->u, m->nb, kc,
-                          m->desc_kc[IA_LLD_], alpha, m->desc_a[IA_LLD_], m->pc,
-                          m->desc_p[IA_LLD_], infae_backend_budget(m)));
+    IA_CALL(ia_summa_gemm(&m->g, m->be, m->prec, m->n, m->d, m->u, m->nb, kc, m->desc_kc[IA_LLD_],
+                          alpha, m->desc_a[IA_LLD_], m->pc, m->desc_p[IA_LLD_],
+                          infae_backend_budget(m)));
   }
   step->seconds += ia_time() - t0;
   step->flops += 2.0 * (double)m->n * (double)m->u * (double)m->d;
@@ -128,11 +127,12 @@ ia_status infae_cross_kernel(ia_infae *m, int with_val, ia_step *step) {
     return IA_ERR_REMOTE;
   }
   for (int64_t i = 0; i < m->mn; i++)
-    nr[i] = (double)(with_val ? infae_union_count(ctr, &m->cva, i) : ctr->indptr[i + 1] - ctr->indptr[i]);
+    nr[i] = (double)(with_val ? infae_union_count(ctr, &m->cva, i)
+                              : ctr->indptr[i + 1] - ctr->indptr[i]);
   void *kc = m->sampled ? m->kc : m->k;
   if (!m->sampled) m->have_kernel = 0; /* K's buffer now holds NTK(C, X) */
-  st = infae_kernel_tiles(m, bctr, with_val ? m->bcva : NULL, nr, m->bfc, m->nfc, 0, kc, m->mn, m->nu,
-                    &flops);
+  st = infae_kernel_tiles(m, bctr, with_val ? m->bcva : NULL, nr, m->bfc, m->nfc, 0, kc, m->mn,
+                          m->nu, &flops);
   free(nr);
   IA_CALL(ia_agree(m->g.comm, st));
   step->flops += infae_allsum(m->g.comm, flops);
@@ -221,8 +221,9 @@ ia_status ia_infae_kernel_entry(ia_infae *m, int64_t i, int64_t j, double *v) {
     return IA_OK;
   }
   if (ia_g2p(i, m->nb, g->nprow) == g->myrow && ia_g2p(j, m->nb, g->npcol) == g->mycol) {
-    x = infae_get(m, m->k, (size_t)ia_g2l(j, m->nb, g->npcol) * (size_t)m->mu +
-                         (size_t)ia_g2l(i, m->nb, g->nprow));
+    x = infae_get(
+        m, m->k,
+        (size_t)ia_g2l(j, m->nb, g->npcol) * (size_t)m->mu + (size_t)ia_g2l(i, m->nb, g->nprow));
   }
   *v = infae_allsum(g->comm, x);
   return IA_OK;
@@ -230,4 +231,3 @@ ia_status ia_infae_kernel_entry(ia_infae *m, int64_t i, int64_t j, double *v) {
 
 double ia_infae_lambda_prime(const ia_infae *m) { return m->best_lam_prime; }
 const ia_infae_stats *ia_infae_get_stats(const ia_infae *m) { return &m->stats; }
-

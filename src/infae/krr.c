@@ -68,8 +68,8 @@ ia_status ia_krr_fit(ia_krr *m, double lambda) {
   memcpy(m->alpha, m->s, sizeof(double) * (size_t)(mu * d));
   cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, (int)mu, (int)d,
               1.0, m->l, (int)mu, m->alpha, (int)d);
-  cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, (int)mu, (int)d,
-              1.0, m->l, (int)mu, m->alpha, (int)d);
+  cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, (int)mu, (int)d, 1.0,
+              m->l, (int)mu, m->alpha, (int)d);
   return IA_OK;
 }
 
@@ -91,8 +91,8 @@ void ia_krr_cross_gram(const ia_krr *m, const ia_ctx_rows *c, double *g, double 
   }
 }
 
-void ia_krr_cross_kernel(const ia_krr *m, int64_t n, const double *g, const double *nc,
-                         double *kc, double *dxy, double *dss) {
+void ia_krr_cross_kernel(const ia_krr *m, int64_t n, const double *g, const double *nc, double *kc,
+                         double *dxy, double *dss) {
   int64_t mu = m->mu;
   double d = (double)m->d;
   for (int64_t u = 0; u < n; u++)
@@ -131,8 +131,8 @@ void ia_krr_kernel_vjp(const ia_krr *m, double *dk, double *ds) {
     }
   }
   /* ds_i += Σ_j dG_ij s_j + 2·dn_i s_i. */
-  cblas_dsymm(CblasRowMajor, CblasLeft, CblasLower, (int)mu, (int)d, 1.0, dk, (int)mu, m->s,
-              (int)d, 1.0, ds, (int)d);
+  cblas_dsymm(CblasRowMajor, CblasLeft, CblasLower, (int)mu, (int)d, 1.0, dk, (int)mu, m->s, (int)d,
+              1.0, ds, (int)d);
   for (int64_t i = 0; i < mu; i++) cblas_daxpy((int)d, 2.0 * dn[i], m->s + i * d, 1, ds + i * d, 1);
 }
 
@@ -141,8 +141,8 @@ void ia_krr_vjp(const ia_krr *m, double *dalpha, double *ds, double *work) {
   /* W = (K + λ'I)⁻¹·dα with the factor of the forward solve. */
   cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, (int)mu, (int)d,
               1.0, m->l, (int)mu, dalpha, (int)d);
-  cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, (int)mu, (int)d,
-              1.0, m->l, (int)mu, dalpha, (int)d);
+  cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, (int)mu, (int)d, 1.0,
+              m->l, (int)mu, dalpha, (int)d);
   /* S is the right-hand side: ds += W. */
   cblas_daxpy((int)(mu * d), 1.0, dalpha, 1, ds, 1);
   /* dK = −W·αᵀ, plus λ' = λ·tr(K)/μ: (λ/μ)·tr(dK) on the diagonal. */

@@ -6,10 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend/backend_impl.h"
 #include "infae/core/log.h"
 #include "infae/dist/grid.h"
 #include "infae/dist/summa.h"
-#include "backend/backend_impl.h"
 
 ia_status ia_parse_bytes(const char *opt, const char *text, int64_t *bytes) {
   char *end = NULL;
@@ -19,11 +19,28 @@ ia_status ia_parse_bytes(const char *opt, const char *text, int64_t *bytes) {
            text ? text : "");
   double unit = 1;
   switch (*end) {
-    case 'k': case 'K': unit = 1024.0; end++; break;
-    case 'm': case 'M': unit = 1024.0 * 1024; end++; break;
-    case 'g': case 'G': unit = 1024.0 * 1024 * 1024; end++; break;
-    case 't': case 'T': unit = 1024.0 * 1024 * 1024 * 1024; end++; break;
-    default: break;
+    case 'k':
+    case 'K':
+      unit = 1024.0;
+      end++;
+      break;
+    case 'm':
+    case 'M':
+      unit = 1024.0 * 1024;
+      end++;
+      break;
+    case 'g':
+    case 'G':
+      unit = 1024.0 * 1024 * 1024;
+      end++;
+      break;
+    case 't':
+    case 'T':
+      unit = 1024.0 * 1024 * 1024 * 1024;
+      end++;
+      break;
+    default:
+      break;
   }
   if (*end == 'i' && unit > 1) end++;
   if (*end == 'B' || *end == 'b') end++;
@@ -76,13 +93,14 @@ const char *ia_plan_bytes(double b, char *buf, size_t n) {
 void ia_plan_print(const ia_infae_plan *p, int64_t n, int64_t d, int64_t u, int size,
                    ia_precision prec, int lambdas, double rate) {
   char a[32];
-  ia_log_info("∞-AE plan: %lld users (%s %lld) × %lld items, %s, %d rank(s) on a %dx%d grid, "
-              "%d λ",
-              (long long)n, p->nystrom ? "Nyström, centers" : "fit on", (long long)u,
-              (long long)d, prec == IA_FP64 ? "fp64" : "fp32", size, p->nprow, p->npcol, lambdas);
+  ia_log_info(
+      "∞-AE plan: %lld users (%s %lld) × %lld items, %s, %d rank(s) on a %dx%d grid, "
+      "%d λ",
+      (long long)n, p->nystrom ? "Nyström, centers" : "fit on", (long long)u, (long long)d,
+      prec == IA_FP64 ? "fp64" : "fp32", size, p->nprow, p->npcol, lambdas);
   ia_log_info("memory per rank (the largest):");
   ia_log_info("  %s %12s",
-              p->nystrom     ? "L of K_mm, ΦᵀΦ, its factor    "
+              p->nystrom    ? "L of K_mm, ΦᵀΦ, its factor    "
               : lambdas > 1 ? "kernel K and its factor       "
                             : "kernel K                      ",
               ia_plan_bytes(p->bytes_kernel, a, sizeof a));
@@ -92,21 +110,25 @@ void ia_plan_print(const ia_infae_plan *p, int64_t n, int64_t d, int64_t u, int 
                          : "X/α, best α                   ",
               ia_plan_bytes(p->bytes_rhs, a, sizeof a));
   if (p->bytes_cross > 0)
-    ia_log_info("  NTK(C, X) for all users        %12s", ia_plan_bytes(p->bytes_cross, a, sizeof a));
+    ia_log_info("  NTK(C, X) for all users        %12s",
+                ia_plan_bytes(p->bytes_cross, a, sizeof a));
   ia_log_info("  prediction rows (evaluation)   %12s", ia_plan_bytes(p->bytes_rows, a, sizeof a));
   ia_log_info("  Gram item panels               %12s", ia_plan_bytes(p->bytes_panels, a, sizeof a));
   if (p->bytes_summa > 0)
-    ia_log_info("  factor/solve/product panels    %12s", ia_plan_bytes(p->bytes_summa, a, sizeof a));
+    ia_log_info("  factor/solve/product panels    %12s",
+                ia_plan_bytes(p->bytes_summa, a, sizeof a));
   ia_log_info("  dataset rows (CSR)             %12s", ia_plan_bytes(p->bytes_data, a, sizeof a));
   ia_log_info("  total                          %12s", ia_plan_bytes(p->bytes_total, a, sizeof a));
   if (size == 1)
-    ia_log_info("GPU memory with --device cuda: %s (K, X/α and the panels there; the "
-                "evaluation's buffers come on top)",
-                ia_plan_bytes(p->bytes_device, a, sizeof a));
+    ia_log_info(
+        "GPU memory with --device cuda: %s (K, X/α and the panels there; the "
+        "evaluation's buffers come on top)",
+        ia_plan_bytes(p->bytes_device, a, sizeof a));
   else
-    ia_log_info("GPU memory per rank with --device cuda: %s (the largest array a step keeps "
-                "there; a step whose array does not fit runs on the host)",
-                ia_plan_bytes(p->bytes_device, a, sizeof a));
+    ia_log_info(
+        "GPU memory per rank with --device cuda: %s (the largest array a step keeps "
+        "there; a step whose array does not fit runs on the host)",
+        ia_plan_bytes(p->bytes_device, a, sizeof a));
   double total = ia_plan_flops(p, lambdas);
   ia_log_info("flops (all ranks):");
   if (p->nystrom)
@@ -120,9 +142,10 @@ void ia_plan_print(const ia_infae_plan *p, int64_t n, int64_t d, int64_t u, int 
   ia_log_info("  test NTK(C, X) and ·α          %10.3e", p->flops_test);
   ia_log_info("  total                          %10.3e", total);
   char t[48];
-  ia_log_info("time at %g GFLOP/s per rank: %s (flop-bound estimate; reading and "
-              "evaluation come on top)",
-              rate, ia_plan_duration(total / (rate * 1e9 * size), t, sizeof t));
+  ia_log_info(
+      "time at %g GFLOP/s per rank: %s (flop-bound estimate; reading and "
+      "evaluation come on top)",
+      rate, ia_plan_duration(total / (rate * 1e9 * size), t, sizeof t));
 }
 
 const char *ia_plan_duration(double s, char *buf, size_t n) {
@@ -143,8 +166,7 @@ static double data_bytes(double rows, int64_t n, int64_t nnz) {
   return rows * (4.0 * (double)nnz / (double)n * 1.25 + 4.0 * 50 + 5 * 8.0);
 }
 
-void ia_ease_plan_make(int64_t n, int64_t d, int64_t nnz, int size, int lambdas,
-                       ia_ease_plan *o) {
+void ia_ease_plan_make(int64_t n, int64_t d, int64_t nnz, int size, int lambdas, ia_ease_plan *o) {
   double D = (double)d, rows = ceil((double)n / size), m = (double)nnz / (double)n;
   memset(o, 0, sizeof *o);
   o->bytes_gram = 8.0 * D * D;
@@ -153,8 +175,8 @@ void ia_ease_plan_make(int64_t n, int64_t d, int64_t nnz, int size, int lambdas,
   o->bytes_data = data_bytes(rows, n, nnz);
   o->bytes_total = o->bytes_gram + o->bytes_weights + o->bytes_eval + o->bytes_data;
   o->flops_gram = (double)n * m * (m + 1) / 2; /* as if every user had the mean count */
-  o->flops_fit = D * D * D;                     /* per λ, on every rank */
-  o->flops_eval = (double)nnz * D;              /* per λ: a row of B per context item */
+  o->flops_fit = D * D * D;                    /* per λ, on every rank */
+  o->flops_eval = (double)nnz * D;             /* per λ: a row of B per context item */
   o->flops_test = 1.125 * (double)nnz * D;     /* train + validation contexts */
   o->lambdas = lambdas;
 }
@@ -165,7 +187,8 @@ void ia_ease_plan_print(const ia_ease_plan *p, int64_t n, int64_t d, int size, d
               size, p->lambdas);
   ia_log_info("memory per rank (the d × d arrays are on every rank):");
   ia_log_info("  item Gram XᵀX                  %12s", ia_plan_bytes(p->bytes_gram, a, sizeof a));
-  ia_log_info("  B and the best λ's B           %12s", ia_plan_bytes(p->bytes_weights, a, sizeof a));
+  ia_log_info("  B and the best λ's B           %12s",
+              ia_plan_bytes(p->bytes_weights, a, sizeof a));
   ia_log_info("  scores of a block of users     %12s", ia_plan_bytes(p->bytes_eval, a, sizeof a));
   ia_log_info("  dataset rows (CSR)             %12s", ia_plan_bytes(p->bytes_data, a, sizeof a));
   ia_log_info("  total                          %12s", ia_plan_bytes(p->bytes_total, a, sizeof a));
@@ -183,16 +206,15 @@ void ia_ease_plan_print(const ia_ease_plan *p, int64_t n, int64_t d, int size, d
 }
 
 void ia_distill_plan_make(int64_t n, int64_t d, int64_t nnz, int size, int64_t mu, int gamma,
-                          int64_t batch, int steps, int lambdas, int ease,
-                          ia_distill_plan *o) {
+                          int64_t batch, int steps, int lambdas, int ease, ia_distill_plan *o) {
   double M = (double)mu, D = (double)d, own = ceil(M / size), rows = ceil((double)n / size);
   double b = batch > 0 && batch < n ? (double)batch : (double)n;
   memset(o, 0, sizeof *o);
   /* On every rank: S, the best S and logits, the Gumbel-softmax sums, the
    * sample, dL/dS, Sᵀ, α and the gradient all-reduce buffer (2·μ·d). */
   o->bytes_sample = 8.0 * 10.0 * M * D;
-  o->bytes_own = 8.0 * 4.0 * own * D; /* Z, Adam m and v, dL/dZ of the rank's rows */
-  o->bytes_inner = 8.0 * 4.0 * M * M; /* S·Sᵀ, K, its factor, work */
+  o->bytes_own = 8.0 * 4.0 * own * D;                /* Z, Adam m and v, dL/dZ of the rank's rows */
+  o->bytes_inner = 8.0 * 4.0 * M * M;                /* S·Sᵀ, K, its factor, work */
   o->bytes_blocks = 8.0 * 128.0 * (4.0 * M + D + 1); /* the outer loss, 128 users at a time */
   o->bytes_checkpoint = 8.0 * 3.0 * M * D;           /* rank 0, when it writes */
   o->bytes_ease = ease ? 8.0 * 3.0 * D * D : 0;      /* after the steps */
@@ -218,19 +240,28 @@ void ia_distill_plan_make(int64_t n, int64_t d, int64_t nnz, int size, int64_t m
 void ia_distill_plan_print(const ia_distill_plan *p, int64_t n, int64_t d, int64_t mu, int size,
                            double rate) {
   char a[32], t[48];
-  ia_log_info("Distill-CF plan: %lld synthetic users from %lld users × %lld items, %d rank(s), "
-              "%d steps",
-              (long long)mu, (long long)n, (long long)d, size, p->steps);
+  ia_log_info(
+      "Distill-CF plan: %lld synthetic users from %lld users × %lld items, %d rank(s), "
+      "%d steps",
+      (long long)mu, (long long)n, (long long)d, size, p->steps);
   ia_log_info("memory per rank:");
-  ia_log_info("  S, best S and logits, sums, dL/dS, α %12s", ia_plan_bytes(p->bytes_sample, a, sizeof a));
-  ia_log_info("  the rank's logits, Adam m, v, dL/dZ  %12s", ia_plan_bytes(p->bytes_own, a, sizeof a));
-  ia_log_info("  inner μ × μ: S·Sᵀ, K, factor, work   %12s", ia_plan_bytes(p->bytes_inner, a, sizeof a));
-  ia_log_info("  blocks of 128 users (outer loss)     %12s", ia_plan_bytes(p->bytes_blocks, a, sizeof a));
-  ia_log_info("  checkpoint gather (rank 0)           %12s", ia_plan_bytes(p->bytes_checkpoint, a, sizeof a));
+  ia_log_info("  S, best S and logits, sums, dL/dS, α %12s",
+              ia_plan_bytes(p->bytes_sample, a, sizeof a));
+  ia_log_info("  the rank's logits, Adam m, v, dL/dZ  %12s",
+              ia_plan_bytes(p->bytes_own, a, sizeof a));
+  ia_log_info("  inner μ × μ: S·Sᵀ, K, factor, work   %12s",
+              ia_plan_bytes(p->bytes_inner, a, sizeof a));
+  ia_log_info("  blocks of 128 users (outer loss)     %12s",
+              ia_plan_bytes(p->bytes_blocks, a, sizeof a));
+  ia_log_info("  checkpoint gather (rank 0)           %12s",
+              ia_plan_bytes(p->bytes_checkpoint, a, sizeof a));
   if (p->bytes_ease > 0)
-    ia_log_info("  EASE on the summary (after)          %12s", ia_plan_bytes(p->bytes_ease, a, sizeof a));
-  ia_log_info("  dataset rows (CSR)                   %12s", ia_plan_bytes(p->bytes_data, a, sizeof a));
-  ia_log_info("  total                                %12s", ia_plan_bytes(p->bytes_total, a, sizeof a));
+    ia_log_info("  EASE on the summary (after)          %12s",
+                ia_plan_bytes(p->bytes_ease, a, sizeof a));
+  ia_log_info("  dataset rows (CSR)                   %12s",
+              ia_plan_bytes(p->bytes_data, a, sizeof a));
+  ia_log_info("  total                                %12s",
+              ia_plan_bytes(p->bytes_total, a, sizeof a));
   double step = p->flops_outer + p->flops_inner * size; /* the inner part runs on every rank */
   ia_log_info("flops (all ranks):");
   ia_log_info("  outer loss and backward, per step             %10.3e", p->flops_outer);
@@ -242,10 +273,11 @@ void ia_distill_plan_print(const ia_distill_plan *p, int64_t n, int64_t d, int64
     ia_log_info("  EASE on the summary, 7 λ × d³ (each rank)     %10.3e", p->flops_ease);
   double secs = (p->steps * step + p->validations * p->flops_validation) / (rate * 1e9 * size) +
                 p->flops_ease / (rate * 1e9);
-  ia_log_info("time at %g GFLOP/s per rank: %s (flop-bound estimate; the draws, about 20 ns "
-              "each on one core, come on top: %s)",
-              rate, ia_plan_duration(secs, t, sizeof t),
-              ia_plan_duration(p->steps * p->draws_step * 20e-9 / size, a, sizeof a));
+  ia_log_info(
+      "time at %g GFLOP/s per rank: %s (flop-bound estimate; the draws, about 20 ns "
+      "each on one core, come on top: %s)",
+      rate, ia_plan_duration(secs, t, sizeof t),
+      ia_plan_duration(p->steps * p->draws_step * 20e-9 / size, a, sizeof a));
 }
 
 void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, int nprow,
@@ -286,11 +318,11 @@ void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, 
   if (size == 1) {
     o->bytes_device = o->bytes_kernel + o->bytes_rhs + o->bytes_cross + o->bytes_panels;
     if (p == IA_FP64)
-      o->bytes_device +=
-          4.0 * (double)(sampled ? n : u) * (double)ia_be_ntk_stage_cols(u, nb);
+      o->bytes_device += 4.0 * (double)(sampled ? n : u) * (double)ia_be_ntk_stage_cols(u, nb);
   } else {
     int64_t ml = (int64_t)mu, nl = (int64_t)nu, ml_all = (int64_t)mn, dloc = (int64_t)dl;
-    double r = fmax(ia_summa_resident_bytes(p, ml, nl, nb), ia_summa_resident_bytes(p, ml, dloc, nb));
+    double r =
+        fmax(ia_summa_resident_bytes(p, ml, nl, nb), ia_summa_resident_bytes(p, ml, dloc, nb));
     if (nystrom)
       r = fmax(r, fmax(ia_summa_resident_bytes(p, ml_all, nl, nb),
                        ia_summa_resident_bytes(p, ml_all, dloc, nb)));
@@ -307,19 +339,19 @@ void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, 
   o->bytes_total = o->bytes_kernel + o->bytes_rhs + o->bytes_cross + o->bytes_rows +
                    o->bytes_panels + o->bytes_summa + o->bytes_data;
   double U = (double)u, N = (double)n, D = (double)d;
-  o->flops_gram = U * U * D;             /* lower triangle of 2·U²·d */
+  o->flops_gram = U * U * D;                     /* lower triangle of 2·U²·d */
   if (sampled) o->flops_gram += 2.0 * N * U * D; /* NTK(X_all, X_fit), once */
   /* Nyström: Cholesky of K_mm, Φ = K_nm·L⁻ᵀ, ΦᵀΦ, ΦᵀX. */
   if (nystrom) o->flops_gram += U * U * U / 3.0 + 2.0 * N * U * U + 2.0 * N * U * D;
-  o->flops_factor = U * U * U / 3.0;     /* per λ */
-  o->flops_solve = 2.0 * U * U * D;      /* per λ */
+  o->flops_factor = U * U * U / 3.0;                /* per λ */
+  o->flops_solve = 2.0 * U * U * D;                 /* per λ */
   o->flops_predict = sampled ? 2.0 * N * U * D : 0; /* per λ (X − λ'α needs none) */
   /* (Nyström: K_nm made for the fit is reused by the validation predictions.) */
   o->flops_test = 2.0 * N * U * D * 2.0; /* NTK(C, X) and its product with α */
 }
 
-void ia_infae_md_bytes(int64_t n, int64_t d, int nb, ia_precision p, int gpus,
-                       double *per_device, double *first) {
+void ia_infae_md_bytes(int64_t n, int64_t d, int nb, ia_precision p, int gpus, double *per_device,
+                       double *first) {
   double es = p == IA_FP64 ? 8.0 : 4.0, G = gpus > 0 ? gpus : 1, U = (double)n, D = (double)d;
   /* Whole tiles on the device with the most (multidev.c pads the last). */
   double cols = ceil(ceil(U / nb) / G) * nb, xcols = ceil(ceil(D / nb) / G) * nb;
@@ -331,4 +363,3 @@ void ia_infae_md_bytes(int64_t n, int64_t d, int nb, ia_precision p, int gpus,
   *per_device = dev;
   *first = dev + 256.0 * 1048576.0; /* the sum of the parts */
 }
-

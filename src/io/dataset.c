@@ -11,9 +11,8 @@
 #include "infae/core/paths.h"
 #include "io/h5util.h"
 
-#define IA_DATASET_FORMAT "infae-dataset"
+#define IA_DATASET_FORMAT  "infae-dataset"
 #define IA_DATASET_VERSION 1
-
 
 void ia_dataset_free(ia_dataset *d) {
   ia_csr_free(&d->train);
@@ -40,8 +39,6 @@ void ia_partition(int64_t n, int size, int rank, int64_t *begin, int64_t *count)
 
 /* ---- writing ---------------------------------------------------------- */
 
-
-
 static ia_status write_csr(hid_t file, const char *path, const char *group, const ia_csr *m) {
   ia_status st = IA_OK;
   hid_t g = H5I_INVALID_HID;
@@ -53,9 +50,6 @@ done:
   return st;
 }
 
-
-
-
 ia_status ia_dataset_write(const ia_dataset *d, const char *path) {
   ia_status st = IA_OK;
   hid_t file = H5I_INVALID_HID, g = H5I_INVALID_HID;
@@ -64,8 +58,7 @@ ia_status ia_dataset_write(const ia_dataset *d, const char *path) {
            "ia_dataset_write needs the whole dataset");
   IA_CALL(ia_tmp_name(path, 0, tmp, sizeof tmp));
   file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  IA_CHECK_GOTO(file >= 0, IA_ERR_IO, "cannot create %s (directory missing or not writable?)",
-                tmp);
+  IA_CHECK_GOTO(file >= 0, IA_ERR_IO, "cannot create %s (directory missing or not writable?)", tmp);
   IA_CALL_GOTO(write_csr(file, path, "train", &d->train));
   IA_CALL_GOTO(write_csr(file, path, "val", &d->val));
   IA_CALL_GOTO(write_csr(file, path, "test", &d->test));
@@ -75,8 +68,8 @@ ia_status ia_dataset_write(const ia_dataset *d, const char *path) {
   H5Gclose(g);
   IA_H5(g = H5Gcreate2(file, "items", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   IA_CALL_GOTO(ia_h5_write_strings(g, path, "ids", d->n_items, d->item_ids));
-  IA_CALL_GOTO(ia_h5_write_array(g, path, "train_count", H5T_NATIVE_INT64, d->n_items,
-                           d->item_train_count));
+  IA_CALL_GOTO(
+      ia_h5_write_array(g, path, "train_count", H5T_NATIVE_INT64, d->n_items, d->item_train_count));
   IA_CALL_GOTO(ia_h5_attr_str(file, path, "format", IA_DATASET_FORMAT));
   IA_CALL_GOTO(ia_h5_attr_i64(file, path, "version", IA_DATASET_VERSION));
   IA_CALL_GOTO(ia_h5_attr_str(file, path, "source_format", d->source_format));
@@ -99,10 +92,6 @@ done:
 }
 
 /* ---- reading ---------------------------------------------------------- */
-
-
-
-
 
 static ia_status open_file(MPI_Comm comm, const char *path, hid_t *file) {
   return ia_h5_open(comm, path, IA_DATASET_FORMAT, IA_DATASET_VERSION, "dataset",
@@ -133,14 +122,14 @@ ia_status ia_dataset_read_rows(MPI_Comm comm, const char *path, const char *spli
   IA_CALL_GOTO(ia_h5_read_attr_i64(file, path, "items", &n_items));
   for (int64_t k = 0; k < n; k++)
     IA_CHECK_GOTO(rows[k] >= 0 && rows[k] < n_users && (k == 0 || rows[k] > rows[k - 1]),
-                  IA_ERR_INTERNAL, "row list not ascending within [0, %lld)",
-                  (long long)n_users);
+                  IA_ERR_INTERNAL, "row list not ascending within [0, %lld)", (long long)n_users);
   g = H5Gopen2(file, split, H5P_DEFAULT);
-  IA_CHECK_GOTO(g >= 0, IA_ERR_FORMAT, "%s: group '/%s' missing: not an infae dataset file",
-                path, split);
+  IA_CHECK_GOTO(g >= 0, IA_ERR_FORMAT, "%s: group '/%s' missing: not an infae dataset file", path,
+                split);
   /* The row pointers are small (8 bytes per user): read them whole. */
   IA_CALL_GOTO(IA_ALLOC(ptr, n_users + 1, "CSR row pointers"));
-  IA_CALL_GOTO(ia_h5_read_range(g, path, "indptr", H5T_NATIVE_INT64, 0, n_users + 1, n_users + 1, ptr));
+  IA_CALL_GOTO(
+      ia_h5_read_range(g, path, "indptr", H5T_NATIVE_INT64, 0, n_users + 1, n_users + 1, ptr));
   int64_t nnz = 0;
   for (int64_t k = 0; k < n; k++) {
     int64_t a = ptr[rows[k]], b = ptr[rows[k] + 1];
@@ -213,8 +202,7 @@ done:
   return st;
 }
 
-ia_status ia_dataset_read_ids(MPI_Comm comm, const char *path, char ***user_ids,
-                              char ***item_ids) {
+ia_status ia_dataset_read_ids(MPI_Comm comm, const char *path, char ***user_ids, char ***item_ids) {
   ia_status st = IA_OK;
   hid_t file = H5I_INVALID_HID, g = H5I_INVALID_HID;
   int64_t n_users = 0, n_items = 0;
@@ -280,13 +268,13 @@ ia_status ia_dataset_read(MPI_Comm comm, const char *path, int64_t row_begin, in
   const char *groups[4] = {"train", "val", "test", "negatives"};
   ia_csr *mats[4] = {&d->train, &d->val, &d->test, &d->negatives};
   for (int k = 0; k < 4; k++)
-    IA_CALL_GOTO(ia_h5_read_csr(file, path, groups[k], d->n_users, d->n_items, row_begin, n_rows,
-                          mats[k]));
+    IA_CALL_GOTO(
+        ia_h5_read_csr(file, path, groups[k], d->n_users, d->n_items, row_begin, n_rows, mats[k]));
   IA_CALL_GOTO(IA_ALLOC(d->item_train_count, d->n_items, "item train counts"));
   g = H5Gopen2(file, "items", H5P_DEFAULT);
   IA_CHECK_GOTO(g >= 0, IA_ERR_FORMAT, "%s: group '/items' missing", path);
   IA_CALL_GOTO(ia_h5_read_range(g, path, "train_count", H5T_NATIVE_INT64, 0, d->n_items, d->n_items,
-                          d->item_train_count));
+                                d->item_train_count));
   if (with_ids) {
     IA_CALL_GOTO(ia_h5_read_strings(g, path, "ids", 0, d->n_items, d->n_items, &d->item_ids));
     H5Gclose(g);

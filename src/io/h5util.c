@@ -16,8 +16,8 @@ hid_t ia_h5_string_type(void) {
   }
   return t;
 }
-ia_status ia_h5_write_array(hid_t loc, const char *path, const char *name, hid_t type,
-                             int64_t n, const void *data) {
+ia_status ia_h5_write_array(hid_t loc, const char *path, const char *name, hid_t type, int64_t n,
+                            const void *data) {
   ia_status st = IA_OK;
   hid_t space = H5I_INVALID_HID, dset = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
   hsize_t dims[1] = {(hsize_t)n};
@@ -37,7 +37,7 @@ done:
   return st;
 }
 ia_status ia_h5_write_strings(hid_t file, const char *path, const char *name, int64_t n,
-                               char *const *v) {
+                              char *const *v) {
   ia_status st = IA_OK;
   hid_t t = H5I_INVALID_HID;
   IA_H5(t = ia_h5_string_type());
@@ -82,8 +82,8 @@ done:
   if (t >= 0) H5Tclose(t);
   return st;
 }
-ia_status ia_h5_read_range(hid_t loc, const char *path, const char *name, hid_t type,
-                            int64_t begin, int64_t count, int64_t expect_len, void *out) {
+ia_status ia_h5_read_range(hid_t loc, const char *path, const char *name, hid_t type, int64_t begin,
+                           int64_t count, int64_t expect_len, void *out) {
   ia_status st = IA_OK;
   hid_t dset = H5I_INVALID_HID, fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
   hsize_t len = 0;
@@ -139,8 +139,8 @@ ia_status ia_h5_read_attr_str(hid_t file, const char *path, const char *name, ch
   char *s = NULL;
   *v = NULL;
   a = H5Aopen(file, name, H5P_DEFAULT);
-  IA_CHECK_GOTO(a >= 0, IA_ERR_FORMAT, "%s: attribute '%s' missing (not a file infae wrote?)",
-                path, name);
+  IA_CHECK_GOTO(a >= 0, IA_ERR_FORMAT, "%s: attribute '%s' missing (not a file infae wrote?)", path,
+                name);
   IA_H5(ft = H5Aget_type(a));
   IA_CHECK_GOTO(H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0, IA_ERR_FORMAT,
                 "%s: attribute '%s' is not a variable-length string", path, name);
@@ -156,7 +156,7 @@ done:
   return st;
 }
 ia_status ia_h5_read_strings(hid_t loc, const char *path, const char *name, int64_t begin,
-                              int64_t count, int64_t expect, char ***out) {
+                             int64_t count, int64_t expect, char ***out) {
   ia_status st = IA_OK;
   hid_t t = H5I_INVALID_HID;
   char **v = NULL;
@@ -173,18 +173,17 @@ done:
   return st;
 }
 
-
 ia_status ia_h5_read_csr(hid_t file, const char *path, const char *group, int64_t n_users,
-                          int64_t n_items, int64_t begin, int64_t count, ia_csr *m) {
+                         int64_t n_items, int64_t begin, int64_t count, ia_csr *m) {
   ia_status st = IA_OK;
   hid_t g = H5I_INVALID_HID;
   int64_t *ptr = NULL;
   g = H5Gopen2(file, group, H5P_DEFAULT);
-  IA_CHECK_GOTO(g >= 0, IA_ERR_FORMAT, "%s: group '/%s' missing (not a file infae wrote?)",
-                path, group);
+  IA_CHECK_GOTO(g >= 0, IA_ERR_FORMAT, "%s: group '/%s' missing (not a file infae wrote?)", path,
+                group);
   IA_CALL_GOTO(IA_ALLOC(ptr, count + 1, "CSR row pointers"));
-  IA_CALL_GOTO(ia_h5_read_range(g, path, "indptr", H5T_NATIVE_INT64, begin, count + 1, n_users + 1,
-                          ptr));
+  IA_CALL_GOTO(
+      ia_h5_read_range(g, path, "indptr", H5T_NATIVE_INT64, begin, count + 1, n_users + 1, ptr));
   for (int64_t i = 0; i < count; i++)
     IA_CHECK_GOTO(ptr[i] <= ptr[i + 1] && ptr[i] >= 0, IA_ERR_FORMAT,
                   "%s: /%s/indptr is not non-decreasing at row %lld", path, group,
@@ -231,7 +230,10 @@ ia_status ia_h5_open_any(MPI_Comm comm, const char *path, const char *const *for
   while (k < n && strcmp(fmt, formats[k])) k++;
   for (int j = 0, w = 0; j < n && w < (int)sizeof wanted; j++)
     w += snprintf(wanted + w, sizeof wanted - (size_t)w, "%s'%s'",
-                  j == 0 ? "" : j == n - 1 ? " or " : ", ", formats[j]);
+                  j == 0       ? ""
+                  : j == n - 1 ? " or "
+                               : ", ",
+                  formats[j]);
   IA_CHECK_GOTO(k < n, IA_ERR_FORMAT,
                 "%s: attribute format is '%s', not %s: not an infae %s (make one with %s)", path,
                 fmt, wanted, kind, maker);
@@ -256,8 +258,8 @@ ia_status ia_h5_write_matrix(hid_t loc, const char *path, const char *name, int6
   hid_t space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
   hsize_t dims[2] = {(hsize_t)rows, (hsize_t)cols};
   IA_H5(space = H5Screate_simple(2, dims, NULL));
-  IA_H5(dset = H5Dcreate2(loc, name, H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT,
-                          H5P_DEFAULT));
+  IA_H5(dset =
+            H5Dcreate2(loc, name, H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   if (rows > 0 && cols > 0)
     IA_H5(H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
 done:

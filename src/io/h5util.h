@@ -11,12 +11,12 @@
 
 /* HDF5 calls return negative on failure; its own printing is turned off in
  * main so that we report each error once. */
-#define IA_H5(call)                                                            \
-  do {                                                                         \
-    if ((call) < 0) {                                                          \
-      st = ia_error_set(IA_ERR_HDF5, __FILE__, __LINE__, "%s: %s failed", path, #call); \
-      goto done;                                                               \
-    }                                                                          \
+#define IA_H5(call)                                                                                \
+  do {                                                                                             \
+    if ((call) < 0) {                                                                              \
+      st = ia_error_set(IA_ERR_HDF5, __FILE__, __LINE__, "%s: %s failed", path, #call);            \
+      goto done;                                                                                   \
+    }                                                                                              \
   } while (0)
 
 /* Variable-length UTF-8 string type (close it with H5Tclose). */
@@ -31,8 +31,8 @@ ia_status ia_h5_attr_str(hid_t loc, const char *path, const char *name, const ch
 ia_status ia_h5_attr_f64(hid_t loc, const char *path, const char *name, double v);
 /* Elements [begin, begin + count) of a 1-D dataset of expect_len entries
  * (expect_len < 0: any length). */
-ia_status ia_h5_read_range(hid_t loc, const char *path, const char *name, hid_t type,
-                           int64_t begin, int64_t count, int64_t expect_len, void *out);
+ia_status ia_h5_read_range(hid_t loc, const char *path, const char *name, hid_t type, int64_t begin,
+                           int64_t count, int64_t expect_len, void *out);
 ia_status ia_h5_read_attr_i64(hid_t loc, const char *path, const char *name, int64_t *v);
 ia_status ia_h5_read_attr_f64(hid_t loc, const char *path, const char *name, double *v);
 /* A string attribute, malloc'd into *v. */
@@ -58,8 +58,7 @@ ia_status ia_h5_open(MPI_Comm comm, const char *path, const char *format, int ve
 /* ia_h5_open for a file of any of n formats; *which (when not NULL) gets
  * the index of the file's. Collective on comm. */
 ia_status ia_h5_open_any(MPI_Comm comm, const char *path, const char *const *formats, int n,
-                         int version, const char *kind, const char *maker, hid_t *file,
-                         int *which);
+                         int version, const char *kind, const char *maker, hid_t *file, int *which);
 
 /* 2-D float64 dataset rows×cols (row-major), written whole. */
 ia_status ia_h5_write_matrix(hid_t loc, const char *path, const char *name, int64_t rows,

@@ -8,11 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io/h5util.h"
 #include "infae/config.h"
 #include "infae/core/idmap.h"
 #include "infae/core/log.h"
 #include "infae/core/paths.h"
+#include "io/h5util.h"
 
 static hid_t real_type(ia_precision p) {
   return p == IA_FP64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
@@ -21,8 +21,7 @@ static hid_t real_type(ia_precision p) {
 /* The attributes every model file has: what it is, the λ chosen, the
  * metrics, what it was trained on and by which command. */
 static ia_status write_provenance(hid_t file, const char *path, const char *format,
-                                  const char *model, const ia_model_info *o,
-                                  const ia_dataset *d) {
+                                  const char *model, const ia_model_info *o, const ia_dataset *d) {
   ia_status st = IA_OK;
   char data[4096];
   /* Absolute, so that `recommend` finds the dataset from anywhere. */
@@ -80,8 +79,7 @@ static ia_status write_header(const char *tmp, const ia_model_info *o, const int
   }
   IA_CALL_GOTO(ia_dataset_read_rows(MPI_COMM_SELF, o->data, "train", index, u, &rows));
   file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  IA_CHECK_GOTO(file >= 0, IA_ERR_IO, "cannot create %s (directory missing or not writable?)",
-                tmp);
+  IA_CHECK_GOTO(file >= 0, IA_ERR_IO, "cannot create %s (directory missing or not writable?)", tmp);
   IA_H5(g = H5Gcreate2(file, "fit", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   IA_CALL_GOTO(ia_h5_write_array(g, path, "indptr", H5T_NATIVE_INT64, u + 1, rows.indptr));
   IA_CALL_GOTO(
@@ -139,8 +137,8 @@ static ia_status write_alpha(const ia_grid *g, const char *tmp, ia_precision pre
    * slab of rows at a time. */
   int64_t slab = (64 << 20) / (int64_t)es / (d > 0 ? d : 1);
   if (slab < 1) slab = 1;
-  if (count > 0) IA_CALL_GOTO(ia_malloc(es * (size_t)(slab < count ? slab : count) * (size_t)d,
-                                        "α slab", &buf));
+  if (count > 0)
+    IA_CALL_GOTO(ia_malloc(es * (size_t)(slab < count ? slab : count) * (size_t)d, "α slab", &buf));
   for (int64_t r0 = 0; r0 < count; r0 += slab) {
     int64_t nr = count - r0 < slab ? count - r0 : slab;
     for (int64_t i = 0; i < nr; i++)
@@ -214,8 +212,8 @@ static ia_status write_whole(MPI_Comm comm, const ia_model_info *o, const char *
     if (st == IA_OK) st = ia_tmp_name(path, 0, tmp, sizeof tmp);
     if (st == IA_OK) {
       file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-      IA_CHECK_GOTO(file >= 0, IA_ERR_IO,
-                    "cannot create %s (directory missing or not writable?)", tmp);
+      IA_CHECK_GOTO(file >= 0, IA_ERR_IO, "cannot create %s (directory missing or not writable?)",
+                    tmp);
       IA_CALL_GOTO(write_provenance(file, path, format, model, o, &all));
       IA_H5(g = H5Gcreate2(file, "items", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
       IA_CALL_GOTO(ia_h5_write_strings(g, path, "ids", all.n_items, item_ids));
@@ -245,8 +243,7 @@ static ia_status fill_ease(hid_t file, const char *path, const void *ctx) {
   return ia_h5_write_matrix(file, path, "B", e->d, e->d, e->b);
 }
 
-ia_status ia_ease_model_write(MPI_Comm comm, const ia_model_info *o, const double *b,
-                              int64_t d) {
+ia_status ia_ease_model_write(MPI_Comm comm, const ia_model_info *o, const double *b, int64_t d) {
   ease_ctx e = {b, d};
   return write_whole(comm, o, IA_EASE_FORMAT, "ease", fill_ease, &e);
 }

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "infae/io/dataset.h"
 #include "infae/core/log.h"
 #include "infae/core/rng.h"
+#include "infae/io/dataset.h"
 
 struct ia_recoder {
   MPI_Comm comm;
@@ -22,18 +22,18 @@ struct ia_recoder {
   int64_t w_at[IA_RECODER_MAX_LAYERS + 1]; /* offsets of W_l and b_l in the parameters */
   int64_t b_at[IA_RECODER_MAX_LAYERS + 1];
   int64_t n_params, d, max_rows, widest;
-  double *x, *g, *am, *av;                 /* parameters, gradient, Adam moments */
-  double *in;                              /* max_rows × d: the input rows */
-  double *act[IA_RECODER_MAX_LAYERS + 1];  /* max_rows × n[l]: hidden activations */
-  double *da, *dz;                         /* max_rows × widest: backward scratch */
-  double *out, *target;                    /* max_rows × d: outputs (then their gradient), targets */
-  double *wg, *dwg;                        /* n[L] × d: gathered output weights, their gradient */
-  double *ones;                            /* max(max_rows, d) ones */
-  int32_t *items;                          /* the step's sampled items (backend memory) */
+  double *x, *g, *am, *av;                /* parameters, gradient, Adam moments */
+  double *in;                             /* max_rows × d: the input rows */
+  double *act[IA_RECODER_MAX_LAYERS + 1]; /* max_rows × n[l]: hidden activations */
+  double *da, *dz;                        /* max_rows × widest: backward scratch */
+  double *out, *target; /* max_rows × d: outputs (then their gradient), targets */
+  double *wg, *dwg;     /* n[L] × d: gathered output weights, their gradient */
+  double *ones;         /* max(max_rows, d) ones */
+  int32_t *items;       /* the step's sampled items (backend memory) */
   /* host scratch */
   uint8_t *mark;
   int32_t *h_items, *pos;
-  double *h_in, *h_target;                 /* dense sources: built on the host */
+  double *h_in, *h_target; /* dense sources: built on the host */
   double flops;
 };
 
@@ -46,8 +46,7 @@ ia_status ia_act_parse(const char *text, ia_act *out) {
       *out = (ia_act)k;
       return IA_OK;
     }
-  IA_CHECK(0, IA_ERR_ARG, "--activation must be tanh, relu, sigmoid or identity (got '%s')",
-           text);
+  IA_CHECK(0, IA_ERR_ARG, "--activation must be tanh, relu, sigmoid or identity (got '%s')", text);
 }
 
 ia_status ia_loss_parse(const char *text, ia_loss *out) {
@@ -105,8 +104,8 @@ void ia_recoder_epoch_order(uint64_t seed, int epoch, int64_t n, int64_t *order)
 }
 
 /* The input dropout stream of user u (global index) at a step. */
-static void dropout_stream(const ia_recoder *m, const ia_recoder_data *x, int64_t u,
-                           int64_t step, ia_rng *r) {
+static void dropout_stream(const ia_recoder *m, const ia_recoder_data *x, int64_t u, int64_t step,
+                           ia_rng *r) {
   ia_rng_init(r, m->o.seed, IA_RNG_RECODER,
               rng_id(TAG_DROPOUT, (uint64_t)step * (uint64_t)x->n_users + (uint64_t)u));
 }
@@ -119,15 +118,14 @@ static ia_status mm(ia_recoder *m, char ta, char tb, int64_t rows, int64_t cols,
 }
 
 static ia_status be_alloc(ia_recoder *m, int64_t count, const char *what, double **out) {
-  return ia_be_alloc(m->be, sizeof(double) * (size_t)(count > 0 ? count : 1), what,
-                     (void **)out);
+  return ia_be_alloc(m->be, sizeof(double) * (size_t)(count > 0 ? count : 1), what, (void **)out);
 }
 
 void ia_recoder_free(ia_recoder **pm) {
   ia_recoder *m = *pm;
   if (!m) return;
-  double *dev[] = {m->x,   m->g,      m->am, m->av,  m->in,  m->da,
-                   m->dz,  m->out,    m->target, m->wg, m->dwg, m->ones};
+  double *dev[] = {m->x,  m->g,   m->am,     m->av, m->in,  m->da,
+                   m->dz, m->out, m->target, m->wg, m->dwg, m->ones};
   for (size_t k = 0; k < sizeof dev / sizeof *dev; k++) ia_be_free(m->be, dev[k]);
   for (int l = 0; l <= IA_RECODER_MAX_LAYERS; l++) ia_be_free(m->be, m->act[l]);
   ia_be_free(m->be, m->items);
@@ -162,8 +160,7 @@ ia_status ia_recoder_create(MPI_Comm comm, ia_backend *be, const ia_recoder_opts
   IA_CHECK(o->n_hidden >= 1 && o->n_hidden <= IA_RECODER_MAX_LAYERS, IA_ERR_ARG,
            "--hidden takes 1 to %d layer widths", IA_RECODER_MAX_LAYERS);
   for (int l = 0; l < o->n_hidden; l++)
-    IA_CHECK(o->hidden[l] >= 1, IA_ERR_ARG, "--hidden widths must be ≥ 1 (got %d)",
-             o->hidden[l]);
+    IA_CHECK(o->hidden[l] >= 1, IA_ERR_ARG, "--hidden widths must be ≥ 1 (got %d)", o->hidden[l]);
   IA_CALL(IA_ZALLOC(m, 1, "Recoder"));
   m->comm = comm;
   m->be = be;
@@ -241,8 +238,8 @@ static ia_status forward_hidden(ia_recoder *m, int64_t n, double in_scale) {
   const double *a = m->in;
   for (int l = 1; l < m->layers; l++) {
     int64_t k = m->n[l - 1], w = m->n[l];
-    IA_CALL(mm(m, 'N', 'N', n, w, k, l == 1 ? in_scale : 1.0, a, m->max_rows, m->x + m->w_at[l],
-               k, 0.0, m->act[l], m->max_rows));
+    IA_CALL(mm(m, 'N', 'N', n, w, k, l == 1 ? in_scale : 1.0, a, m->max_rows, m->x + m->w_at[l], k,
+               0.0, m->act[l], m->max_rows));
     IA_CALL(mm(m, 'N', 'N', n, w, 1, 1.0, m->ones, m->max_rows, m->x + m->b_at[l], 1, 1.0,
                m->act[l], m->max_rows));
     IA_CALL(ia_be_act(m->be, m->o.act, n, w, m->act[l], m->max_rows));
@@ -351,8 +348,8 @@ static ia_status batch_rows(ia_recoder *m, const ia_recoder_data *x, const int64
 }
 
 /* Loss and gradient (in m->g, summed over ranks) of the batch. */
-static ia_status loss_grad(ia_recoder *m, const ia_recoder_data *x, const int64_t *users,
-                           int64_t n, int64_t step, double *loss, int with_grad) {
+static ia_status loss_grad(ia_recoder *m, const ia_recoder_data *x, const int64_t *users, int64_t n,
+                           int64_t step, double *loss, int with_grad) {
   int64_t *local = NULL, nl = 0, k = 0, ld = m->max_rows, L = m->layers, h = m->n[L - 1];
   ia_status st = IA_ALLOC(local, n > 0 ? n : 1, "batch users");
   if (st == IA_OK) st = batch_items(m, x, users, n, local, &nl, &k);
@@ -367,9 +364,12 @@ static ia_status loss_grad(ia_recoder *m, const ia_recoder_data *x, const int64_
     /* Forward: hidden layers, then the sampled items' outputs. */
     if (st == IA_OK) st = forward_hidden(m, nl, 1.0 / keep);
     if (st == IA_OK) st = ia_be_gather_cols(m->be, h, k, m->x + m->w_at[L], h, m->items, m->wg, h);
-    if (st == IA_OK) st = ia_be_gather_cols(m->be, 1, k, m->x + m->b_at[L], 1, m->items, m->wg + h * k, 1);
-    if (st == IA_OK) st = mm(m, 'N', 'N', nl, k, h, 1.0, m->act[L - 1], ld, m->wg, h, 0.0, m->out, ld);
-    if (st == IA_OK) st = mm(m, 'N', 'N', nl, k, 1, 1.0, m->ones, ld, m->wg + h * k, 1, 1.0, m->out, ld);
+    if (st == IA_OK)
+      st = ia_be_gather_cols(m->be, 1, k, m->x + m->b_at[L], 1, m->items, m->wg + h * k, 1);
+    if (st == IA_OK)
+      st = mm(m, 'N', 'N', nl, k, h, 1.0, m->act[L - 1], ld, m->wg, h, 0.0, m->out, ld);
+    if (st == IA_OK)
+      st = mm(m, 'N', 'N', nl, k, 1, 1.0, m->ones, ld, m->wg + h * k, 1, 1.0, m->out, ld);
     if (st == IA_OK)
       st = ia_be_recon_loss(m->be, m->o.loss, nl, k, m->out, ld, m->target, ld, m->o.confidence,
                             1.0 / (double)n, &mine);
@@ -379,8 +379,10 @@ static ia_status loss_grad(ia_recoder *m, const ia_recoder_data *x, const int64_
     double *dw = m->dwg, *db = m->dwg + h * k;
     st = mm(m, 'T', 'N', h, k, nl, 1.0, m->act[L - 1], ld, m->out, ld, 0.0, dw, h);
     if (st == IA_OK) st = mm(m, 'T', 'N', k, 1, nl, 1.0, m->out, ld, m->ones, ld, 0.0, db, k);
-    if (st == IA_OK) st = ia_be_scatter_add_cols(m->be, h, k, dw, h, m->items, m->g + m->w_at[L], h);
-    if (st == IA_OK) st = ia_be_scatter_add_cols(m->be, 1, k, db, 1, m->items, m->g + m->b_at[L], 1);
+    if (st == IA_OK)
+      st = ia_be_scatter_add_cols(m->be, h, k, dw, h, m->items, m->g + m->w_at[L], h);
+    if (st == IA_OK)
+      st = ia_be_scatter_add_cols(m->be, 1, k, db, 1, m->items, m->g + m->b_at[L], 1);
     if (st == IA_OK) st = mm(m, 'N', 'T', nl, h, k, 1.0, m->out, ld, m->wg, h, 0.0, m->da, ld);
     /* Hidden layers, last to first. */
     for (int l = L - 1; l >= 1 && st == IA_OK; l--) {
@@ -389,8 +391,10 @@ static ia_status loss_grad(ia_recoder *m, const ia_recoder_data *x, const int64_
       double s = l > 1 ? 1.0 : 1.0 / keep;
       st = ia_be_copy(m->be, m->dz, m->da, sizeof(double) * (size_t)(ld * w));
       if (st == IA_OK) st = ia_be_act_grad(m->be, m->o.act, nl, w, m->act[l], ld, m->dz, ld);
-      if (st == IA_OK) st = mm(m, 'T', 'N', in, w, nl, s, a, ld, m->dz, ld, 0.0, m->g + m->w_at[l], in);
-      if (st == IA_OK) st = mm(m, 'T', 'N', w, 1, nl, 1.0, m->dz, ld, m->ones, ld, 0.0, m->g + m->b_at[l], w);
+      if (st == IA_OK)
+        st = mm(m, 'T', 'N', in, w, nl, s, a, ld, m->dz, ld, 0.0, m->g + m->w_at[l], in);
+      if (st == IA_OK)
+        st = mm(m, 'T', 'N', w, 1, nl, 1.0, m->dz, ld, m->ones, ld, 0.0, m->g + m->b_at[l], w);
       if (st == IA_OK && l > 1)
         st = mm(m, 'N', 'T', nl, in, w, 1.0, m->dz, ld, m->x + m->w_at[l], in, 0.0, m->da, ld);
     }
@@ -409,8 +413,8 @@ ia_status ia_recoder_loss_grad(ia_recoder *m, const ia_recoder_data *x, const in
   return IA_OK;
 }
 
-ia_status ia_recoder_step(ia_recoder *m, const ia_recoder_data *x, const int64_t *users,
-                          int64_t n, int64_t step, double *loss) {
+ia_status ia_recoder_step(ia_recoder *m, const ia_recoder_data *x, const int64_t *users, int64_t n,
+                          int64_t step, double *loss) {
   IA_CALL(loss_grad(m, x, users, n, step, loss, 1));
   ia_adam a = {.lr = m->o.lr, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
   a.c1 = 1.0 - pow(a.beta1, (double)step);
@@ -418,8 +422,8 @@ ia_status ia_recoder_step(ia_recoder *m, const ia_recoder_data *x, const int64_t
   return ia_be_adam(m->be, &a, m->n_params, m->x, m->g, m->am, m->av);
 }
 
-ia_status ia_recoder_scores(ia_recoder *m, const ia_csr *a, const ia_csr *b,
-                            const int64_t *rows, int64_t n, double *p) {
+ia_status ia_recoder_scores(ia_recoder *m, const ia_csr *a, const ia_csr *b, const int64_t *rows,
+                            int64_t n, double *p) {
   IA_CHECK(n <= m->max_rows, IA_ERR_ARG, "%lld users to score, the workspace holds %lld",
            (long long)n, (long long)m->max_rows);
   int64_t nnz = 0, L = m->layers, h = m->n[L - 1], d = m->d;

@@ -37,11 +37,17 @@ int main(int argc, char **argv) {
       if (t < best[prec]) best[prec] = t;
     }
   if (rank == 0)
-    printf("gemm_peak n=%d ranks=%d: DGEMM %.1f GFLOP/s per rank, %.1f in all; SGEMM %.1f per "
-           "rank, %.1f in all\n",
-           n, size, flops / best[0] / 1e9, size * flops / best[0] / 1e9, flops / best[1] / 1e9,
-           size * flops / best[1] / 1e9);
-  free(a); free(b); free(c); free(as); free(bs); free(cs);
+    printf(
+        "gemm_peak n=%d ranks=%d: DGEMM %.1f GFLOP/s per rank, %.1f in all; SGEMM %.1f per "
+        "rank, %.1f in all\n",
+        n, size, flops / best[0] / 1e9, size * flops / best[0] / 1e9, flops / best[1] / 1e9,
+        size * flops / best[1] / 1e9);
+  free(a);
+  free(b);
+  free(c);
+  free(as);
+  free(bs);
+  free(cs);
   MPI_Finalize();
   return 0;
 }

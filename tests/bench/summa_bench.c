@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "infae/backend/backend.h"
-#include "infae/dist/grid.h"
-#include "infae/core/log.h"
-#include "infae/dist/summa.h"
 #include "dist/scalapack.h"
+#include "infae/backend/backend.h"
+#include "infae/core/log.h"
+#include "infae/dist/grid.h"
+#include "infae/dist/summa.h"
 
 static void fill(void *x, int64_t n, int fp64, int seed) {
   for (int64_t i = 0; i < n; i++) {
@@ -80,8 +80,8 @@ static void factor(const ia_grid *g, local *l, int order, int nb, int fp64, int 
 
 /* max |x − y| / max |x| over all ranks, x and y local arrays shaped like
  * like; with lower, only the lower triangle of the square matrix. */
-static double difference(const ia_grid *g, const local *like, const void *x, const void *y,
-                         int nb, int fp64, int lower) {
+static double difference(const ia_grid *g, const local *like, const void *x, const void *y, int nb,
+                         int fp64, int lower) {
   double d[2] = {0, 0};
   for (int j = 0; j < like->nl; j++)
     for (int i = 0; i < like->ml; i++) {
@@ -204,20 +204,19 @@ static void op_phi(void *ctx, int how) {
   memcpy(x->out[how], x->a.x, (x->fp64 ? 8 : 4) * x->a.count);
   if (how == 1) {
     if (x->fp64)
-      pdtran_(&x->k, &x->k, &one, x->lk.x, &i1, &i1, x->lk.desc, &nil, x->u.x, &i1, &i1,
-              x->u.desc);
+      pdtran_(&x->k, &x->k, &one, x->lk.x, &i1, &i1, x->lk.desc, &nil, x->u.x, &i1, &i1, x->u.desc);
     else
       pstran_(&x->k, &x->k, &ones, x->lk.x, &i1, &i1, x->lk.desc, &nils, x->u.x, &i1, &i1,
               x->u.desc);
-    if (ia_summa_trsm_right(x->g, x->be, prec(x), x->m, x->k, x->nb, x->u.x, x->u.ld,
-                            x->out[1], x->a.ld) != IA_OK)
+    if (ia_summa_trsm_right(x->g, x->be, prec(x), x->m, x->k, x->nb, x->u.x, x->u.ld, x->out[1],
+                            x->a.ld) != IA_OK)
       die("ia_summa_trsm_right");
   } else if (x->fp64) {
-    pdtrsm_("R", "L", "T", "N", &x->m, &x->k, &one, x->lk.x, &i1, &i1, x->lk.desc, x->out[0],
-            &i1, &i1, x->a.desc);
+    pdtrsm_("R", "L", "T", "N", &x->m, &x->k, &one, x->lk.x, &i1, &i1, x->lk.desc, x->out[0], &i1,
+            &i1, x->a.desc);
   } else {
-    pstrsm_("R", "L", "T", "N", &x->m, &x->k, &ones, x->lk.x, &i1, &i1, x->lk.desc, x->out[0],
-            &i1, &i1, x->a.desc);
+    pstrsm_("R", "L", "T", "N", &x->m, &x->k, &ones, x->lk.x, &i1, &i1, x->lk.desc, x->out[0], &i1,
+            &i1, x->a.desc);
   }
 }
 
@@ -234,8 +233,8 @@ static void op_gram(void *ctx, int how) {
     pdsyrk_("L", "T", &x->k, &x->m, &one, x->phi.x, &i1, &i1, x->phi.desc, &nil, x->out[0], &i1,
             &i1, x->s.desc);
   } else {
-    pssyrk_("L", "T", &x->k, &x->m, &ones, x->phi.x, &i1, &i1, x->phi.desc, &nils, x->out[0],
-            &i1, &i1, x->s.desc);
+    pssyrk_("L", "T", &x->k, &x->m, &ones, x->phi.x, &i1, &i1, x->phi.desc, &nils, x->out[0], &i1,
+            &i1, x->s.desc);
   }
 }
 
@@ -249,11 +248,11 @@ static void op_tn(void *ctx, int how) {
                          x->c.x, x->c.ld, x->out[1], x->t.ld) != IA_OK)
       die("ia_summa_gemm_tn");
   } else if (x->fp64) {
-    pdgemm_("T", "N", &x->k, &x->n, &x->m, &one, x->phi.x, &i1, &i1, x->phi.desc, x->c.x, &i1,
-            &i1, x->c.desc, &nil, x->out[0], &i1, &i1, x->t.desc);
+    pdgemm_("T", "N", &x->k, &x->n, &x->m, &one, x->phi.x, &i1, &i1, x->phi.desc, x->c.x, &i1, &i1,
+            x->c.desc, &nil, x->out[0], &i1, &i1, x->t.desc);
   } else {
-    psgemm_("T", "N", &x->k, &x->n, &x->m, &ones, x->phi.x, &i1, &i1, x->phi.desc, x->c.x, &i1,
-            &i1, x->c.desc, &nils, x->out[0], &i1, &i1, x->t.desc);
+    psgemm_("T", "N", &x->k, &x->n, &x->m, &ones, x->phi.x, &i1, &i1, x->phi.desc, x->c.x, &i1, &i1,
+            x->c.desc, &nils, x->out[0], &i1, &i1, x->t.desc);
   }
 }
 
@@ -272,8 +271,10 @@ int main(int argc, char **argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   ia_device dev = argc > 1 && !strcmp(argv[1], "cuda") ? IA_DEVICE_CUDA : IA_DEVICE_CPU;
-  bench x = {.m = argc > 2 ? atoi(argv[2]) : 8000, .n = argc > 3 ? atoi(argv[3]) : 3700,
-             .k = argc > 4 ? atoi(argv[4]) : 2000, .nb = argc > 5 ? atoi(argv[5]) : 256};
+  bench x = {.m = argc > 2 ? atoi(argv[2]) : 8000,
+             .n = argc > 3 ? atoi(argv[3]) : 3700,
+             .k = argc > 4 ? atoi(argv[4]) : 2000,
+             .nb = argc > 5 ? atoi(argv[5]) : 256};
   x.fp64 = !(argc > 6 && !strcmp(argv[6], "fp32"));
   ia_backend *be = NULL;
   ia_grid g;

@@ -18,10 +18,10 @@
 #include "backend/backend_impl.h"
 #include "infae/backend/backend.h"
 #include "infae/backend/device.h"
+#include "infae/core/rng.h"
 #include "infae/dist/grid.h"
 #include "infae/eval/metrics.h"
 #include "infae/models/recoder.h"
-#include "infae/core/rng.h"
 
 static int failures = 0;
 
@@ -33,12 +33,12 @@ static void check(const char *what, double err, double tol) {
   printf("%-44s max rel. error %.3e (tolerance %.0e) %s\n", what, err, tol, ok ? "ok" : "FAIL");
 }
 
-#define OK(call)                                                                   \
-  do {                                                                             \
-    if ((call) != IA_OK) {                                                         \
-      fprintf(stderr, "%s failed: %s\n", #call, ia_error_message());               \
-      exit(1);                                                                     \
-    }                                                                              \
+#define OK(call)                                                                                   \
+  do {                                                                                             \
+    if ((call) != IA_OK) {                                                                         \
+      fprintf(stderr, "%s failed: %s\n", #call, ia_error_message());                               \
+      exit(1);                                                                                     \
+    }                                                                                              \
   } while (0)
 
 /* Max |x − y| / max |y| over an m × n column-major block (leading dims lx, ly),
@@ -106,8 +106,8 @@ static void test_tiles(ia_backend *cpu, ia_backend *gpu, ia_rng *r, int sym) {
     OK(ia_be_alloc(gpu, bytes, "K", &dk));
     double f1, f2;
     /* In two column ranges, as ScaLAPACK ranks do; small panels to loop. */
-    OK(ia_be_ntk_tiles(cpu, prec, ca, sym ? NULL : cb, nr, cc, nc, &lay, 0, nloc, d, 4096, hk,
-                       mloc, &f1));
+    OK(ia_be_ntk_tiles(cpu, prec, ca, sym ? NULL : cb, nr, cc, nc, &lay, 0, nloc, d, 4096, hk, mloc,
+                       &f1));
     OK(ia_be_ntk_tiles(gpu, prec, ga, sym ? NULL : gb, nr, gc, nc, &lay, 0, 32, d, 4096, dk, mloc,
                        &f2));
     OK(ia_be_ntk_tiles(gpu, prec, ga, sym ? NULL : gb, nr, gc, nc, &lay, 32, nloc, d, 4096,
@@ -171,7 +171,8 @@ static void test_dense(ia_backend *cpu, ia_backend *gpu, ia_rng *r) {
   double *hy = malloc(sizeof(double) * n * d), *hz = malloc(sizeof(double) * n * d);
   for (int64_t i = 0; i < n; i++)
     for (int64_t j = 0; j < d; j++) hy[j * n + i] = hz[i * d + j] = hx[j * n + i];
-  double *dy = to_dev(gpu, hy, sizeof(double) * n * d), *dz = to_dev(gpu, hz, sizeof(double) * n * d);
+  double *dy = to_dev(gpu, hy, sizeof(double) * n * d),
+         *dz = to_dev(gpu, hz, sizeof(double) * n * d);
   OK(ia_be_trsm(cpu, IA_FP64, 'L', 'N', n, d, hk, n, hy, n));
   OK(ia_be_trsm(gpu, IA_FP64, 'L', 'N', n, d, dk, n, dy, n));
   g = to_host(gpu, dy, sizeof(double) * n * d);
@@ -293,7 +294,8 @@ static void test_autoencoder_ops(ia_backend *cpu, ia_backend *gpu, ia_rng *r) {
   double *st[3], *dv[3];
   for (int q = 0; q < 3; q++) {
     st[q] = malloc(bytes);
-    for (int64_t e = 0; e < e3; e++) st[q][e] = q == 2 ? ia_rng_uniform(r) : ia_rng_uniform(r) - 0.5;
+    for (int64_t e = 0; e < e3; e++)
+      st[q][e] = q == 2 ? ia_rng_uniform(r) : ia_rng_uniform(r) - 0.5;
     dv[q] = to_dev(gpu, st[q], bytes);
   }
   double *dgr = to_dev(gpu, t, bytes);
@@ -306,7 +308,9 @@ static void test_autoencoder_ops(ia_backend *cpu, ia_backend *gpu, ia_rng *r) {
   }
   for (int q = 0; q < 3; q++) {
     double *h = to_host(gpu, dv[q], bytes);
-    check(q == 0 ? "Adam, weights" : q == 1 ? "Adam, first moment" : "Adam, second moment",
+    check(q == 0   ? "Adam, weights"
+          : q == 1 ? "Adam, first moment"
+                   : "Adam, second moment",
           rel_err(h, e3, st[q], e3, e3, 1, NULL), 1e-14);
     free(h), free(st[q]);
     ia_be_free(gpu, dv[q]);
@@ -449,8 +453,8 @@ static void test_distill_ops(ia_backend *cpu, ia_backend *gpu, ia_rng *r) {
   OK(ia_be_ntk_dense(gpu, mu, n, (double)d, dgc, mu, dnr, dncnt, dkc, mu, dpxy, dpnr));
   double *g1 = to_host(gpu, dkc, mb), *g2 = to_host(gpu, dpxy, mb), *g3 = to_host(gpu, dpnr, mb);
   check("NTK of a Gram", rel_err(g1, mu, kc, mu, mu, n, NULL), 1e-13);
-  check("NTK partials (x·y, |x|²)", fmax(rel_err(g2, mu, pxy, mu, mu, n, NULL),
-                                          rel_err(g3, mu, pnr, mu, mu, n, NULL)), 1e-12);
+  check("NTK partials (x·y, |x|²)",
+        fmax(rel_err(g2, mu, pxy, mu, mu, n, NULL), rel_err(g3, mu, pnr, mu, mu, n, NULL)), 1e-12);
   free(g1), free(g2), free(g3);
   OK(ia_be_ntk_dense_vjp(cpu, mu, n, kc, mu, pxy, pnr, dn));
   OK(ia_be_ntk_dense_vjp(gpu, mu, n, dkc, mu, dpxy, dpnr, ddn));
@@ -472,8 +476,8 @@ static void test_distill_ops(ia_backend *cpu, ia_backend *gpu, ia_rng *r) {
   OK(ia_be_ntk_sym_vjp(gpu, mu, (double)d, dgs, mu, dnr, ddk, mu, ddgo, mu, ddn));
   g1 = to_host(gpu, ddgo, qb);
   g2 = to_host(gpu, ddn, sizeof dn);
-  check("NTK(S, S) vjp", fmax(rel_err(g1, mu, dgo, mu, mu, mu, NULL),
-                               rel_err(g2, mu, dn, mu, mu, 1, NULL)), 1e-12);
+  check("NTK(S, S) vjp",
+        fmax(rel_err(g1, mu, dgo, mu, mu, mu, NULL), rel_err(g2, mu, dn, mu, mu, 1, NULL)), 1e-12);
   free(g1), free(g2);
   /* Softmax cross-entropy of d × n predictions, without and with gradient. */
   for (int grad = 0; grad <= 1; grad++) {
@@ -527,8 +531,10 @@ static void test_distill_ops(ia_backend *cpu, ia_backend *gpu, ia_rng *r) {
     size_t es = prec == IA_FP64 ? sizeof(double) : sizeof(float), ob = sizeof(double) * (size_t)nd0;
     void *src = malloc(es * (size_t)(ld * d));
     for (int64_t e = 0; e < ld * d; e++) {
-      if (prec == IA_FP64) ((double *)src)[e] = x[e];
-      else ((float *)src)[e] = (float)x[e];
+      if (prec == IA_FP64)
+        ((double *)src)[e] = x[e];
+      else
+        ((float *)src)[e] = (float)x[e];
     }
     double *oc = malloc(ob), *dsrc = to_dev(gpu, src, es * (size_t)(ld * d)), *doc = NULL;
     OK(ia_be_alloc(gpu, ob, "columns", (void **)&doc));
@@ -555,7 +561,8 @@ static void test_distill_ops(ia_backend *cpu, ia_backend *gpu, ia_rng *r) {
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   if (ia_cuda_device_count() == 0) {
-    printf("no GPU visible%s%s: skipped\n", ia_cuda_device_error()[0] ? ": " : "", ia_cuda_device_error());
+    printf("no GPU visible%s%s: skipped\n", ia_cuda_device_error()[0] ? ": " : "",
+           ia_cuda_device_error());
     MPI_Finalize();
     return 77;
   }

@@ -20,12 +20,12 @@ static void check(const char *what, double err, double tol) {
   if (rank == 0) printf("%-56s %.3e (tolerance %.0e) %s\n", what, err, tol, ok ? "ok" : "FAIL");
 }
 
-#define OK(call)                                                                   \
-  do {                                                                             \
-    if ((call) != IA_OK) {                                                         \
-      fprintf(stderr, "%s failed: %s\n", #call, ia_error_message());               \
-      MPI_Abort(MPI_COMM_WORLD, 1);                                                \
-    }                                                                              \
+#define OK(call)                                                                                   \
+  do {                                                                                             \
+    if ((call) != IA_OK) {                                                                         \
+      fprintf(stderr, "%s failed: %s\n", #call, ia_error_message());                               \
+      MPI_Abort(MPI_COMM_WORLD, 1);                                                                \
+    }                                                                                              \
   } while (0)
 
 /* A CUDA run without a visible GPU: rank 0 says why, every rank exits 77

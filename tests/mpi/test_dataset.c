@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include "../test_util.h"
-#include "infae/io/dataset.h"
 #include "infae/core/log.h"
 #include "infae/data/split.h"
+#include "infae/io/dataset.h"
 
 static char g_path[256], g_bad[256], g_empty_h5[256];
 
@@ -25,8 +25,7 @@ static void build(ia_dataset *d) {
     all.indptr[u + 1] = p;
   }
   ia_csr_sort_rows(&all);
-  assert_int_equal(ia_split_users(&all, 7, 50, &d->train, &d->val, &d->test, &d->negatives),
-                   IA_OK);
+  assert_int_equal(ia_split_users(&all, 7, 50, &d->train, &d->val, &d->test, &d->negatives), IA_OK);
   ia_csr_free(&all);
   d->n_users = d->n_rows = U;
   d->n_items = D;
@@ -87,7 +86,8 @@ static void round_trip_in_blocks(void **state) {
   same_rows(&full.negatives, &part.negatives, begin);
   assert_memory_equal(part.item_train_count, full.item_train_count,
                       sizeof(int64_t) * (size_t)full.n_items);
-  for (int64_t r = 0; r < count; r++) assert_string_equal(part.user_ids[r], full.user_ids[begin + r]);
+  for (int64_t r = 0; r < count; r++)
+    assert_string_equal(part.user_ids[r], full.user_ids[begin + r]);
   assert_string_equal(part.item_ids[52], "1052");
   ia_dataset_free(&part);
   ia_dataset_free(&full);

@@ -12,10 +12,10 @@
 
 #include "distill/distill_be.h"
 #include "distill/distill_step.h"
-#include "infae/io/dataset.h"
 #include "infae/core/log.h"
-#include "infae/eval/metrics.h"
 #include "infae/core/rng.h"
+#include "infae/eval/metrics.h"
+#include "infae/io/dataset.h"
 
 #include "check.h"
 
@@ -146,8 +146,10 @@ int main(int argc, char **argv) {
         continue;
       }
       double x = ia_rng_uniform(&r);
-      if (x < 0.3) ds.val.indices[nv++] = (int32_t)i;
-      else if (x < 0.6) ds.negatives.indices[nn++] = (int32_t)i;
+      if (x < 0.3)
+        ds.val.indices[nv++] = (int32_t)i;
+      else if (x < 0.6)
+        ds.negatives.indices[nn++] = (int32_t)i;
     }
     ds.val.indptr[u + 1] = nv;
     ds.negatives.indptr[u + 1] = nn;
@@ -167,12 +169,13 @@ int main(int argc, char **argv) {
     for (int q = 0; q < IA_N_METRICS; q++)
       merr = fmax(merr, fabs(vb->val[k].v[q] - vh->val[k].v[q]) / fabs(vh->val[k].v[q]));
   check("validation metrics of every λ", merr, tol);
-  check("λ picked, λ'", fabs(vb->lambda_prime - vh->lambda_prime) / vh->lambda_prime +
-                            fabs(vb->best_lambda - vh->best_lambda), tol);
+  check("λ picked, λ'",
+        fabs(vb->lambda_prime - vh->lambda_prime) / vh->lambda_prime +
+            fabs(vb->best_lambda - vh->best_lambda),
+        tol);
   if (rank == 0)
-    printf("  (val HR@10 %.2f NDCG@10 %.2f AUC %.4f at λ %g, %lld users)\n",
-           vh->val[1].v[IA_HR10], vh->val[1].v[IA_NDCG10], vh->val[1].v[IA_AUC], grid[1],
-           (long long)vh->val[1].users);
+    printf("  (val HR@10 %.2f NDCG@10 %.2f AUC %.4f at λ %g, %lld users)\n", vh->val[1].v[IA_HR10],
+           vh->val[1].v[IA_NDCG10], vh->val[1].v[IA_AUC], grid[1], (long long)vh->val[1].users);
   free(vh), free(vb);
   ia_evaluator_free(&ev);
   ia_csr_free(&ds.val);

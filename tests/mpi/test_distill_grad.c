@@ -7,34 +7,34 @@
 
 #include "../test_util.h"
 #include "distill/distill_step.h"
-#include "infae/io/dataset.h"
 #include "infae/core/log.h"
 #include "infae/core/ntk.h"
 #include "infae/core/rng.h"
+#include "infae/io/dataset.h"
 
 enum { MU = 5, D = 11, USERS = 9, GAMMA = 3 };
 static const double TAU = 2.0, LAMBDA = 0.5, CCARD = 0.05;
 
 /* Five-point difference of expr along entry e of x (error O(h⁴)): the loss
  * is O(10), so a central difference would lose ~1e-9 to rounding. */
-#define FD4(x, e, h, expr, out)                                                \
-  do {                                                                         \
-    double x0_ = (x)[e], f_[4];                                                \
-    const double o_[4] = {2, 1, -1, -2};                                       \
-    for (int k_ = 0; k_ < 4; k_++) {                                           \
-      (x)[e] = x0_ + o_[k_] * (h);                                             \
-      f_[k_] = (expr);                                                         \
-    }                                                                          \
-    (x)[e] = x0_;                                                              \
-    (out) = (-f_[0] + 8 * f_[1] - 8 * f_[2] + f_[3]) / (12.0 * (h));           \
+#define FD4(x, e, h, expr, out)                                                                    \
+  do {                                                                                             \
+    double x0_ = (x)[e], f_[4];                                                                    \
+    const double o_[4] = {2, 1, -1, -2};                                                           \
+    for (int k_ = 0; k_ < 4; k_++) {                                                               \
+      (x)[e] = x0_ + o_[k_] * (h);                                                                 \
+      f_[k_] = (expr);                                                                             \
+    }                                                                                              \
+    (x)[e] = x0_;                                                                                  \
+    (out) = (-f_[0] + 8 * f_[1] - 8 * f_[2] + f_[3]) / (12.0 * (h));                               \
   } while (0)
 
 static double rnd(ia_rng *r) { return 2.0 * ia_rng_uniform(r) - 1.0; }
 
 static void test_ntk_partials(void **state) {
   (void)state;
-  const double pts[][4] = {{3, 5, 7, 20}, {0.3, 1.2, 0.9, 11}, {4.9, 5, 5, 11}, {0, 2, 3, 8},
-                           {1.5, 1.5, 1.6, 4}};
+  const double pts[][4] = {
+      {3, 5, 7, 20}, {0.3, 1.2, 0.9, 11}, {4.9, 5, 5, 11}, {0, 2, 3, 8}, {1.5, 1.5, 1.6, 4}};
   for (size_t k = 0; k < sizeof pts / sizeof *pts; k++) {
     double x[3] = {pts[k][0], pts[k][1], pts[k][2]}, d = pts[k][3], g[3], fd;
     double v = ia_ntk_grad(x[0], x[1], x[2], d, &g[0], &g[1], &g[2]);
@@ -218,9 +218,9 @@ static void test_outer(void **state) {
     for (int i = 0; i < D; i++) {
       double want = red[MU * D + i * MU + j] + 2 * red[2 * MU * D + j] * p->s[j * D + i];
       /* Moving S moves Sᵀ and |s|² (the cross kernel) but not α. */
-      FD4(p->s, j * D + i, 1e-4, (ia_krr_kernel(&p->krr, p->s),
-                                memcpy(p->krr.alpha, alpha, sizeof alpha), outer_sum(&q)),
-         fd);
+      FD4(p->s, j * D + i, 1e-4,
+          (ia_krr_kernel(&p->krr, p->s), memcpy(p->krr.alpha, alpha, sizeof alpha), outer_sum(&q)),
+          fd);
       IA_ASSERT_CLOSE(want, fd, 1e-9, 1e-6, "P = NTK(T, S)·α → S");
     }
   free(red);

@@ -17,8 +17,8 @@
 
 #include "infae/backend/backend.h"
 #include "infae/backend/device.h"
-#include "infae/dist/multidev.h"
 #include "infae/core/rng.h"
+#include "infae/dist/multidev.h"
 
 #include "check.h"
 

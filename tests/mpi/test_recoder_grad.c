@@ -8,10 +8,10 @@
 #include <string.h>
 
 #include "../test_util.h"
-#include "infae/io/dataset.h"
 #include "infae/core/log.h"
-#include "infae/models/recoder.h"
 #include "infae/core/rng.h"
+#include "infae/io/dataset.h"
+#include "infae/models/recoder.h"
 
 enum { USERS = 10, D = 13, H1 = 5, H2 = 4 };
 static const int64_t batch[] = {0, 2, 3, 5, 7, 9};
@@ -217,8 +217,8 @@ static void test_dense_softmax_sigmoid(void **s) {
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_softmax_tanh),   cmocka_unit_test(test_mse_sigmoid),
-    cmocka_unit_test(test_softmax_relu),   cmocka_unit_test(test_dense_mse_tanh),
+    cmocka_unit_test(test_softmax_tanh),          cmocka_unit_test(test_mse_sigmoid),
+    cmocka_unit_test(test_softmax_relu),          cmocka_unit_test(test_dense_mse_tanh),
     cmocka_unit_test(test_dense_softmax_sigmoid),
 };
 IA_TEST_MAIN(tests)

@@ -16,9 +16,9 @@
 #include <string.h>
 
 #include "infae/backend/backend.h"
-#include "infae/dist/grid.h"
 #include "infae/core/log.h"
 #include "infae/core/rng.h"
+#include "infae/dist/grid.h"
 #include "infae/dist/summa.h"
 
 #include "check.h"
@@ -35,7 +35,8 @@ static double uniform(uint64_t stream, uint64_t i) {
  * the rows × cols matrix x, in precision p. */
 static void *local_part(const ia_grid *g, const double *x, int64_t rows, int64_t cols, int64_t nb,
                         ia_precision p, int64_t *ld) {
-  int64_t ml = ia_numroc(rows, nb, g->myrow, g->nprow), nl = ia_numroc(cols, nb, g->mycol, g->npcol);
+  int64_t ml = ia_numroc(rows, nb, g->myrow, g->nprow),
+          nl = ia_numroc(cols, nb, g->mycol, g->npcol);
   size_t es = p == IA_FP64 ? 8 : 4;
   *ld = ml > 0 ? ml : 1;
   char *out = calloc((size_t)(*ld * (nl > 0 ? nl : 1)), es);
@@ -54,10 +55,10 @@ static void *local_part(const ia_grid *g, const double *x, int64_t rows, int64_t
  * the rows × cols matrix ref; with lower, only over the blocks on and below
  * the diagonal block, and every other local entry must still hold the
  * sentinel (counted as an error of 1 otherwise). */
-static double error_of(const ia_grid *g, const void *c, int64_t ld, const double *ref,
-                       int64_t rows, int64_t cols, int64_t nb, ia_precision p, int lower,
-                       double sentinel) {
-  int64_t ml = ia_numroc(rows, nb, g->myrow, g->nprow), nl = ia_numroc(cols, nb, g->mycol, g->npcol);
+static double error_of(const ia_grid *g, const void *c, int64_t ld, const double *ref, int64_t rows,
+                       int64_t cols, int64_t nb, ia_precision p, int lower, double sentinel) {
+  int64_t ml = ia_numroc(rows, nb, g->myrow, g->nprow),
+          nl = ia_numroc(cols, nb, g->mycol, g->npcol);
   double e = 0, s = 0;
   for (int64_t i = 0; i < rows * cols; i++) s = fmax(s, fabs(ref[i]));
   for (int64_t j = 0; j < nl; j++)
@@ -77,8 +78,8 @@ static double error(const ia_grid *g, const void *c, int64_t ld, const double *r
   return error_of(g, c, ld, ref, M, N, nb, p, 0, 0);
 }
 
-static void run(ia_backend *be, int nprow, int npcol, int64_t nb, ia_precision p,
-                const double *a, const double *b, const double *ref) {
+static void run(ia_backend *be, int nprow, int npcol, int64_t nb, ia_precision p, const double *a,
+                const double *b, const double *ref) {
   ia_grid g;
   OK(ia_grid_create(MPI_COMM_WORLD, nprow, npcol, &g));
   int64_t lda, ldb, ldc;
@@ -189,8 +190,8 @@ static void run_tn(ia_backend *be, int nprow, int npcol, int64_t nb, ia_precisio
   snprintf(what, sizeof what, "%dx%d nb %lld %s, C = Aᵀ·B", nprow, npcol, (long long)nb, prec);
   OK(ia_summa_gemm_tn(&g, be, p, 0, K, N, M, nb, la, lda, lb, ldb, lc, ldc));
   check(what, error_of(&g, lc, ldc, c, K, N, nb, p, 0, 0), tol);
-  snprintf(what, sizeof what, "%dx%d nb %lld %s, lower blocks of Aᵀ·A", nprow, npcol,
-           (long long)nb, prec);
+  snprintf(what, sizeof what, "%dx%d nb %lld %s, lower blocks of Aᵀ·A", nprow, npcol, (long long)nb,
+           prec);
   OK(ia_summa_gemm_tn(&g, be, p, 1, K, K, M, nb, la, lda, la, lda, ls, lds));
   check(what, error_of(&g, ls, lds, s, K, K, nb, p, 1, sentinel), tol);
   free(la), free(lb), free(lc), free(ls);
@@ -248,7 +249,8 @@ static void run_add(ia_backend *be, ia_precision p) {
   for (size_t i = 0; i < nt; i++) xt[i] = uniform(9, i);
   for (int64_t j = 0; j < n; j++)
     for (int64_t i = 0; i < ldy; i++)
-      want[j * ldy + i] = i < m ? y[j * ldy + i] + xn[j * ldy + i] + xt[i * ldt + j] : y[j * ldy + i];
+      want[j * ldy + i] =
+          i < m ? y[j * ldy + i] + xn[j * ldy + i] + xt[i * ldt + j] : y[j * ldy + i];
   char *h[3];
   void *d[3];
   double *src[3] = {y, xn, xt};
@@ -271,7 +273,8 @@ static void run_add(ia_backend *be, ia_precision p) {
     double got = p == IA_FP64 ? ((double *)h[0])[i] : ((float *)h[0])[i];
     e = fmax(e, fabs(got - want[i]));
   }
-  check(p == IA_FP64 ? "Y += X and Y += Xᵀ (ia_be_add), fp64" : "Y += X and Y += Xᵀ (ia_be_add), fp32",
+  check(p == IA_FP64 ? "Y += X and Y += Xᵀ (ia_be_add), fp64"
+                     : "Y += X and Y += Xᵀ (ia_be_add), fp32",
         e, p == IA_FP64 ? 1e-15 : 3e-7);
   for (int k = 0; k < 3; k++) free(h[k]), ia_be_free(be, d[k]);
   free(y), free(xn), free(xt), free(want);
@@ -323,12 +326,13 @@ int main(int argc, char **argv) {
          *xr = malloc(sizeof(double) * K * M);
   memcpy(xn, ref, sizeof(double) * M * N);
   memcpy(xt, ref, sizeof(double) * M * N);
-  cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, M, N, 1.0, l, M,
-              xn, M);
+  cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, M, N, 1.0, l, M, xn,
+              M);
   cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, M, N, 1.0, l, M, xt,
               M);
   for (int j = 0; j < M; j++)
-    for (int i = 0; i < M; i++) u[j * M + i] = i <= j ? l[i * M + j] : 1e3 * uniform(4, (uint64_t)(j * M + i));
+    for (int i = 0; i < M; i++)
+      u[j * M + i] = i <= j ? l[i * M + j] : 1e3 * uniform(4, (uint64_t)(j * M + i));
   for (int j = 0; j < M; j++)
     for (int i = 0; i < K; i++) b2[j * K + i] = a[i * M + j];
   memcpy(xr, b2, sizeof(double) * K * M);

@@ -5,10 +5,12 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, dirent */
 #endif
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+
+/* cmocka.h needs setjmp.h, stdarg.h and stddef.h before it. */
 #include <cmocka.h>
 
 #include <dirent.h>
@@ -20,12 +22,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "infae/data/generate.h"
 #include "infae/core/log.h"
+#include "infae/data/generate.h"
 
 /* [2000-01-01, 2006-01-01) UTC, the generator's time window. */
 #define T_BEGIN 946684800
-#define T_END 1136073600
+#define T_END   1136073600
 
 static char g_dir[64];
 

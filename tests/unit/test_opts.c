@@ -15,13 +15,13 @@ static void parses_every_type(void **state) {
   ia_strings many;
   ia_reals list;
   const ia_opt t[] = {
-      {"int", IA_OPT_INT, "3", "", &i},          {"big", IA_OPT_INT64, "0", "", &big},
-      {"x", IA_OPT_REAL, "0.5", "", &x},         {"s", IA_OPT_STRING, NULL, "", &s},
-      {"flag", IA_OPT_FLAG, NULL, "", &flag},    {"in", IA_OPT_STRINGS, NULL, "", &many},
+      {"int", IA_OPT_INT, "3", "", &i},       {"big", IA_OPT_INT64, "0", "", &big},
+      {"x", IA_OPT_REAL, "0.5", "", &x},      {"s", IA_OPT_STRING, NULL, "", &s},
+      {"flag", IA_OPT_FLAG, NULL, "", &flag}, {"in", IA_OPT_STRINGS, NULL, "", &many},
       {"l", IA_OPT_REALS, "1,2", "", &list},
   };
-  char *argv[] = {"--big", "123456789012", "--x=2.5", "--in", "a", "--in=b", "--flag",
-                  "--l",   "0,1e-5,50"};
+  char *argv[] = {"--big",  "123456789012", "--x=2.5", "--in",     "a",
+                  "--in=b", "--flag",       "--l",     "0,1e-5,50"};
   int help;
   assert_int_equal(ia_opts_parse(t, 7, 9, argv, &help), IA_OK);
   assert_int_equal(help, 0);

@@ -18,8 +18,8 @@ typedef struct {
   int all_users;      /* every user of the dataset */
   const char *output; /* `user item score rank` lines; NULL: stdout */
   int k;
-  int keep_input;     /* 1: context items may be recommended */
-  int batch;          /* users scored together */
+  int keep_input; /* 1: context items may be recommended */
+  int batch;      /* users scored together */
 } ia_recommend_opts;
 
 /* Scores every user asked for. Only the recommendations go to the output;

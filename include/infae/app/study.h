@@ -9,29 +9,29 @@
 #include <mpi.h>
 #include <stdint.h>
 
-#include "infae/io/dataset.h"
-#include "infae/distill/distill.h"
-#include "infae/models/recoder.h"
 #include "infae/core/status.h"
+#include "infae/distill/distill.h"
+#include "infae/io/dataset.h"
+#include "infae/models/recoder.h"
 
 enum { IA_STUDY_MAX = 16 };
 
 typedef struct {
-  const char *data;                      /* prepared dataset */
-  const char *out_dir;                   /* summaries, noisy datasets, CSV, plots */
-  const char *samplers[IA_STUDY_MAX];    /* random | head | interactions | distill */
+  const char *data;                   /* prepared dataset */
+  const char *out_dir;                /* summaries, noisy datasets, CSV, plots */
+  const char *samplers[IA_STUDY_MAX]; /* random | head | interactions | distill */
   int n_samplers;
   int64_t budgets[IA_STUDY_MAX];
   int n_budgets;
-  const char *models[IA_STUDY_MAX];      /* infae | ease | recoder */
+  const char *models[IA_STUDY_MAX]; /* infae | ease | recoder */
   int n_models;
-  double noise[IA_STUDY_MAX];            /* percent of the items flipped per user; 0 = clean */
+  double noise[IA_STUDY_MAX]; /* percent of the items flipped per user; 0 = clean */
   int n_noise;
-  int64_t noise_budget;                  /* the budget of the noise study */
-  ia_distill_opts distill;               /* Distill-CF settings (data, out, sampler, budget unused) */
+  int64_t noise_budget;    /* the budget of the noise study */
+  ia_distill_opts distill; /* Distill-CF settings (data, out, sampler, budget unused) */
   ia_recoder_opts recoder;
   uint64_t seed;
-  int plot;                              /* run gnuplot when it is on PATH */
+  int plot; /* run gnuplot when it is on PATH */
   const char *command;
 } ia_study_opts;
 

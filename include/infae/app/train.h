@@ -14,29 +14,28 @@
 extern const double ia_infae_grid[6];
 
 typedef struct {
-  const char *data;         /* prepared dataset (HDF5) */
-  const char *model;        /* infae | ease | pop | recoder */
-  const double *lambdas;    /* grid; NULL = the model's default */
+  const char *data;      /* prepared dataset (HDF5) */
+  const char *model;     /* infae | ease | pop | recoder */
+  const double *lambdas; /* grid; NULL = the model's default */
   int n_lambdas;
   const char *metrics_json; /* written by rank 0 when not NULL */
   const char *out;          /* ∞-AE model file (HDF5), or NULL */
   const char *command;      /* provenance */
   /* ∞-AE */
   ia_precision precision;
-  ia_device device;         /* where ∞-AE runs: auto | cpu | cuda */
-  int gpus;                 /* one rank, exact fit: spread K over this many GPUs of the
+  ia_device device; /* where ∞-AE runs: auto | cpu | cuda */
+  int gpus;         /* one rank, exact fit: spread K over this many GPUs of the
                                node (cusolverMg; 0: one device) */
-  int nprow, npcol;         /* process grid; 0 = automatic */
+  int nprow, npcol; /* process grid; 0 = automatic */
   int block_size;
-  int64_t train_users;      /* fit on a random sample of this many users; 0 = all */
-  int64_t centers;          /* Nyström: fit every user through this many random users; 0 = exact */
-  uint64_t seed;            /* of the user sample (or the centers) */
-  int64_t memory_limit;     /* bytes per rank; 0 = the node's available memory / ranks */
+  int64_t train_users;  /* fit on a random sample of this many users; 0 = all */
+  int64_t centers;      /* Nyström: fit every user through this many random users; 0 = exact */
+  uint64_t seed;        /* of the user sample (or the centers) */
+  int64_t memory_limit; /* bytes per rank; 0 = the node's available memory / ranks */
   const char *kernel_samples; /* "u1:v1,u2:v2" original user ids: report K(u, v) */
-  const char *train_on;     /* fit on this summary's S instead of the train split */
-  ia_recoder_opts recoder;  /* --model recoder (its seed is `seed`) */
+  const char *train_on;       /* fit on this summary's S instead of the train split */
+  ia_recoder_opts recoder;    /* --model recoder (its seed is `seed`) */
 } ia_train_opts;
-
 
 /* Runs the protocol. Every rank returns the same result. Collective. */
 IA_NODISCARD ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r);

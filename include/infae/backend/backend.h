@@ -10,9 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "infae/core/layout.h"
 #include "infae/core/csr.h"
 #include "infae/core/gumbel.h"
+#include "infae/core/layout.h"
 #include "infae/core/status.h"
 
 typedef enum { IA_FP64 = 0, IA_FP32 = 1 } ia_precision;
@@ -107,8 +107,8 @@ IA_NODISCARD ia_status ia_be_add(ia_backend *b, ia_precision p, char op, int64_t
 IA_NODISCARD ia_status ia_be_diag_sum(ia_backend *b, ia_precision p, int64_t n, const void *a,
                                       int64_t lda, double *sum);
 /* out (rows × d, leading dimension ld) = the dense 0/1 rows of a. */
-IA_NODISCARD ia_status ia_be_densify(ia_backend *b, ia_precision p, const ia_be_csr *a,
-                                     int64_t d, void *out, int64_t ld);
+IA_NODISCARD ia_status ia_be_densify(ia_backend *b, ia_precision p, const ia_be_csr *a, int64_t d,
+                                     void *out, int64_t ld);
 
 /* ---- NTK tiles ------------------------------------------------------------- */
 /* Where a tile sits in a block-cyclic matrix: local row i and column j are
@@ -129,11 +129,10 @@ typedef struct {
  * CUDA); the NTK is evaluated in double. Panels of at most panel_bytes of
  * densified items bound the workspace. *flops: Gram flops done. */
 IA_NODISCARD ia_status ia_be_ntk_tiles(ia_backend *b, ia_precision p, const ia_be_csr *ra,
-                                       const ia_be_csr *rb, const double *nr,
-                                       const ia_be_csr *cols, const double *nc,
-                                       const ia_be_layout *layout, int64_t c0, int64_t c1,
-                                       int64_t d, int64_t panel_bytes, void *out, int64_t ldo,
-                                       double *flops);
+                                       const ia_be_csr *rb, const double *nr, const ia_be_csr *cols,
+                                       const double *nc, const ia_be_layout *layout, int64_t c0,
+                                       int64_t c1, int64_t d, int64_t panel_bytes, void *out,
+                                       int64_t ldo, double *flops);
 /* On a GPU, fp64 tiles are made through an FP32 Gram tile of this many of
  * their ncols columns at a time: an eighth, in whole blocks of nb, at least
  * 2048 columns (fp32 tiles take the Gram in place). */
@@ -144,8 +143,8 @@ int64_t ia_be_ntk_stage_cols(int64_t ncols, int64_t nb);
  * a(r, ·) = Σ_k softmax((z(r, ·) + G_k)/τ), z and a row-major n × g->d. The
  * CUDA noise is the CPU's Philox stream (its float −log(−log u) may differ in
  * the last bit). */
-IA_NODISCARD ia_status ia_be_gumbel_rows(ia_backend *b, const ia_gumbel *g, int64_t row0,
-                                         int64_t n, const double *z, double *a);
+IA_NODISCARD ia_status ia_be_gumbel_rows(ia_backend *b, const ia_gumbel *g, int64_t row0, int64_t n,
+                                         const double *z, double *a);
 /* dz(r, ·): the vector-Jacobian product of ia_be_gumbel_rows with da. */
 IA_NODISCARD ia_status ia_be_gumbel_rows_vjp(ia_backend *b, const ia_gumbel *g, int64_t row0,
                                              int64_t n, const double *z, const double *da,
@@ -165,8 +164,7 @@ IA_NODISCARD ia_status ia_be_act_grad(ia_backend *b, ia_act act, int64_t m, int6
                                       const double *y, int64_t ldy, double *dy, int64_t lddy);
 /* dst(:, k) = src(:, idx[k]) for k < n; m rows. */
 IA_NODISCARD ia_status ia_be_gather_cols(ia_backend *b, int64_t m, int64_t n, const double *src,
-                                         int64_t lds, const int32_t *idx, double *dst,
-                                         int64_t ldd);
+                                         int64_t lds, const int32_t *idx, double *dst, int64_t ldd);
 /* dst(:, idx[k]) += src(:, k) for k < n; the idx[k] are distinct. */
 IA_NODISCARD ia_status ia_be_scatter_add_cols(ia_backend *b, int64_t m, int64_t n,
                                               const double *src, int64_t lds, const int32_t *idx,
@@ -234,9 +232,9 @@ IA_NODISCARD ia_status ia_be_ntk_sym_vjp(ia_backend *b, int64_t mu, double d, co
  * against the items of row rows[u] of t: *loss (host) = Σ_u |items|·lse(p_u)
  * − Σ p_u[items] (summed in u order); with grad, p_u is overwritten by
  * scale·(|items|·softmax(p_u) − 1_items). */
-IA_NODISCARD ia_status ia_be_softmax_ce(ia_backend *b, int64_t d, int64_t n, double *p,
-                                        int64_t ldp, const ia_be_csr *t, const int32_t *rows,
-                                        double scale, int grad, double *loss);
+IA_NODISCARD ia_status ia_be_softmax_ce(ia_backend *b, int64_t d, int64_t n, double *p, int64_t ldp,
+                                        const ia_be_csr *t, const int32_t *rows, double scale,
+                                        int grad, double *loss);
 
 /* ---- ranking on the backend ------------------------------------------------------ */
 /* out[off[u] + q] = p(item_q, u) for the items item_q of row rows[u] of c,
@@ -248,8 +246,8 @@ IA_NODISCARD ia_status ia_be_gather_items(ia_backend *b, int64_t n, const double
  * of cb when not NULL) are set to −∞, then top(:, u) gets the k best items,
  * best first, equal scores to the lower index (ia_topk's order); k ≤ d and
  * k ≤ IA_TOPK. p is overwritten. */
-IA_NODISCARD ia_status ia_be_rank_cols(ia_backend *b, int64_t d, int64_t n, double *p,
-                                       int64_t ldp, const ia_be_csr *ca, const ia_be_csr *cb,
+IA_NODISCARD ia_status ia_be_rank_cols(ia_backend *b, int64_t d, int64_t n, double *p, int64_t ldp,
+                                       const ia_be_csr *ca, const ia_be_csr *cb,
                                        const int32_t *rows, int k, int32_t *top, int64_t ldt);
 /* out(i, u) = beta·out(i, u) + scale·src(rows[u], i) for i < d, u < n: rows
  * of a column-major src (precision p, leading dimension ld) turned into

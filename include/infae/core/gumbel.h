@@ -13,10 +13,10 @@
 
 typedef struct {
   uint64_t seed;
-  uint64_t step;   /* noise is redrawn every step */
-  int samples;     /* γ */
-  double tau;      /* τ */
-  int64_t d;       /* row length (items) */
+  uint64_t step; /* noise is redrawn every step */
+  int samples;   /* γ */
+  double tau;    /* τ */
+  int64_t d;     /* row length (items) */
 } ia_gumbel;
 
 /* Scratch per row: 2·d + 8 doubles. */

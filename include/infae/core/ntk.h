@@ -32,7 +32,7 @@ IA_HD static inline double ia_ntk(double xy, double xx, double yy, double d) {
  * dK/d|x|² = W⁴/d). At c = 1 (parallel rows) the θ terms have no
  * derivative; their 1/sin θ factor is taken as 0 there. */
 IA_HD static inline double ia_ntk_grad(double xy, double xx, double yy, double d, double *gxy,
-                                 double *gxx, double *gyy) {
+                                       double *gxx, double *gyy) {
   const double pi = 3.14159265358979323846, w2 = IA_NTK_W2;
   double q = w2 * xy / d + IA_NTK_B2, qx = w2 * xx / d + IA_NTK_B2, qy = w2 * yy / d + IA_NTK_B2;
   double r = sqrt(qx * qy), c = q / r;
@@ -51,10 +51,9 @@ IA_HD static inline double ia_ntk_grad(double xy, double xx, double yy, double d
  * from S's Gram g and norms n = diag g) with cotangent dk, each K_ij its own
  * function of S: writes dg(i, j) = (dk_ij + dk_ji)·∂K_ij/∂g_ij (0 at j = i)
  * and returns dn_i = dk_ii·W⁴/d + Σ_{j≠i} (dk_ij + dk_ji)·∂K_ij/∂n_i. */
-IA_HD static inline double ia_ntk_sym_vjp_row(int64_t i, int64_t mu, double d,
-                                              const double *g, int64_t ldg, const double *n,
-                                              const double *dk, int64_t ldk, double *dg,
-                                              int64_t lddg) {
+IA_HD static inline double ia_ntk_sym_vjp_row(int64_t i, int64_t mu, double d, const double *g,
+                                              int64_t ldg, const double *n, const double *dk,
+                                              int64_t ldk, double *dg, int64_t lddg) {
   double acc = dk[i + i * ldk] * IA_NTK_W2 * IA_NTK_W2 / d;
   for (int64_t j = 0; j < mu; j++) {
     if (j == i) {

@@ -29,7 +29,7 @@ typedef struct {
 typedef struct {
   const char *name; /* without the leading -- */
   ia_opt_type type;
-  const char *def;  /* default as text; NULL = none */
+  const char *def; /* default as text; NULL = none */
   const char *help;
   void *dst;
 } ia_opt;
@@ -37,8 +37,7 @@ typedef struct {
 /* Sets every default, then parses argv[0..argc). `--name value` and
  * `--name=value`. Sets *help when --help/-h is given. Not collective: every
  * rank parses the same argv and so reaches the same verdict. */
-IA_NODISCARD ia_status ia_opts_parse(const ia_opt *table, int n, int argc, char **argv,
-                                     int *help);
+IA_NODISCARD ia_status ia_opts_parse(const ia_opt *table, int n, int argc, char **argv, int *help);
 /* Whether option --name (or -name, --name=…) is among argv[0..argc). Not
  * collective. */
 int ia_opts_given(int argc, char **argv, const char *name);

@@ -16,8 +16,8 @@
 #include <stdint.h>
 
 #include "infae/backend/backend.h"
-#include "infae/dist/grid.h"
 #include "infae/core/status.h"
+#include "infae/dist/grid.h"
 
 /* A (m × k), B (k × n) and C (m × n): block-cyclic in blocks of nb × nb over
  * g, first block on process (0, 0), in host memory with local leading
@@ -59,8 +59,8 @@ double ia_summa_resident_bytes(ia_precision p, int64_t ml, int64_t nl, int64_t n
  * onto the block's process row, which subtracts them and solves with the
  * diagonal block. */
 IA_NODISCARD ia_status ia_summa_potrs(const ia_grid *g, ia_backend *be, ia_precision p, int64_t n,
-                                      int64_t nrhs, int64_t nb, const void *l, int64_t ldl,
-                                      void *b, int64_t ldb);
+                                      int64_t nrhs, int64_t nb, const void *l, int64_t ldl, void *b,
+                                      int64_t ldb);
 /* One half of ia_summa_potrs: op 'N' solves L·X = B (the forward
  * substitution), 'T' solves Lᵀ·X = B (the back substitution). */
 IA_NODISCARD ia_status ia_summa_trsm(const ia_grid *g, ia_backend *be, ia_precision p, char op,
@@ -83,10 +83,10 @@ IA_NODISCARD ia_status ia_summa_trsm_right(const ia_grid *g, ia_backend *be, ia_
  * the products are summed down the process columns onto the block row's
  * process row. lower (m == n): only C's blocks on and below the diagonal
  * block are made (half the flops); the others are left as they were. */
-IA_NODISCARD ia_status ia_summa_gemm_tn(const ia_grid *g, ia_backend *be, ia_precision p,
-                                        int lower, int64_t m, int64_t n, int64_t k, int64_t nb,
-                                        const void *a, int64_t lda, const void *b, int64_t ldb,
-                                        void *c, int64_t ldc);
+IA_NODISCARD ia_status ia_summa_gemm_tn(const ia_grid *g, ia_backend *be, ia_precision p, int lower,
+                                        int64_t m, int64_t n, int64_t k, int64_t nb, const void *a,
+                                        int64_t lda, const void *b, int64_t ldb, void *c,
+                                        int64_t ldc);
 
 /* The Cholesky factor of A (n × n, lower triangle), in place as p?potrf
  * "L" (A is the array kept in the backend); the blocks above the diagonal are

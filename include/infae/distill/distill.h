@@ -11,47 +11,48 @@
 extern const double ia_distill_grid[6];
 
 typedef struct {
-  const char *data;         /* prepared dataset */
-  const char *out;          /* summary file */
-  const char *sampler;      /* distill | random | head */
-  int64_t budget;           /* μ synthetic (or sampled) users */
-  int samples;              /* γ Gumbel samples */
-  double tau;               /* τ */
-  double lr;                /* Adam learning rate */
-  double c_card;            /* cardinality weight */
-  int steps;                /* Adam steps */
-  int patience;             /* stop after this many steps without a better validation HR@100 */
-  int64_t batch;            /* real users per step; 0 = all */
+  const char *data;    /* prepared dataset */
+  const char *out;     /* summary file */
+  const char *sampler; /* distill | random | head */
+  int64_t budget;      /* μ synthetic (or sampled) users */
+  int samples;         /* γ Gumbel samples */
+  double tau;          /* τ */
+  double lr;           /* Adam learning rate */
+  double c_card;       /* cardinality weight */
+  int steps;           /* Adam steps */
+  int patience;        /* stop after this many steps without a better validation HR@100 */
+  int64_t batch;       /* real users per step; 0 = all */
   uint64_t seed;
-  const double *lambdas;    /* grid; NULL = ia_distill_grid */
+  const double *lambdas; /* grid; NULL = ia_distill_grid */
   int n_lambdas;
-  int ease;                 /* also evaluate EASE trained on the summary */
+  int ease;                   /* also evaluate EASE trained on the summary */
   const double *ease_lambdas; /* NULL = ia_ease_grid */
   int n_ease;
-  double threshold;         /* binarized summary: S ≥ threshold */
-  const char *checkpoint;   /* NULL = <out>.ckpt.h5 */
-  int checkpoint_every;     /* steps; 0 = only on a signal */
+  double threshold;       /* binarized summary: S ≥ threshold */
+  const char *checkpoint; /* NULL = <out>.ckpt.h5 */
+  int checkpoint_every;   /* steps; 0 = only on a signal */
   int resume;
   int log_every;
-  const char *command;      /* provenance */
-  const char *metrics_json; /* the caller's JSON output (checked against the other paths), or NULL */
-  ia_device device;         /* where Distill-CF's step runs: auto | cpu | cuda */
+  const char *command; /* provenance */
+  const char
+      *metrics_json; /* the caller's JSON output (checked against the other paths), or NULL */
+  ia_device device;  /* where Distill-CF's step runs: auto | cpu | cuda */
 } ia_distill_opts;
 
 typedef struct {
   int64_t mu, items, users;
-  int64_t train_nnz;        /* of the dataset */
-  char sha256[65];          /* the dataset's source_sha256 */
-  int steps_done;           /* Adam steps taken in all (over resumes) */
+  int64_t train_nnz; /* of the dataset */
+  char sha256[65];   /* the dataset's source_sha256 */
+  int steps_done;    /* Adam steps taken in all (over resumes) */
   int best_step;
   double best_hr100, best_lambda;
-  double seconds, steps_per_s;       /* this run's optimization */
-  double validation_seconds;          /* of which validation (on the host) */
+  double seconds, steps_per_s;             /* this run's optimization */
+  double validation_seconds;               /* of which validation (on the host) */
   double allreduce_bytes, allgather_bytes; /* per step, per rank */
-  double peak_rss;                    /* bytes, the largest rank */
-  int interrupted;                    /* stopped by a signal, checkpoint written */
-  char device[96];                    /* rank 0's backend of the step, e.g. "cpu" */
-  ia_train_result infae, ease;        /* trained on the summary, real test split */
+  double peak_rss;                         /* bytes, the largest rank */
+  int interrupted;                         /* stopped by a signal, checkpoint written */
+  char device[96];                         /* rank 0's backend of the step, e.g. "cpu" */
+  ia_train_result infae, ease;             /* trained on the summary, real test split */
   int has_ease;
 } ia_distill_result;
 

@@ -7,16 +7,7 @@
 #include "infae/core/status.h"
 #include "infae/core/topk.h"
 
-enum {
-  IA_HR10,
-  IA_NDCG10,
-  IA_PSP10,
-  IA_HR100,
-  IA_NDCG100,
-  IA_PSP100,
-  IA_AUC,
-  IA_N_METRICS
-};
+enum { IA_HR10, IA_NDCG10, IA_PSP10, IA_HR100, IA_NDCG100, IA_PSP100, IA_AUC, IA_N_METRICS };
 extern const char *const ia_metric_names[IA_N_METRICS]; /* "HR@10", ..., "AUC" */
 
 typedef struct {
@@ -25,7 +16,6 @@ typedef struct {
 } ia_metrics;
 
 typedef struct ia_evaluator ia_evaluator;
-
 
 /* PSP weights come from the global train counts (n_i) and train_nnz (N).
  * Not collective. */
@@ -55,9 +45,8 @@ int ia_evaluator_k(const ia_evaluator *e);
  * same metrics as ia_evaluator_add. Not collective. */
 IA_NODISCARD ia_status ia_evaluator_add_ranked(ia_evaluator *e, const int32_t *top,
                                                const int32_t *held, int64_t n_held,
-                                               const double *held_scores,
-                                               const double *neg_scores, int64_t n_neg);
+                                               const double *held_scores, const double *neg_scores,
+                                               int64_t n_neg);
 /* Reduces over comm and computes the averages and the pooled AUC; every rank
  * gets the result. Collective on comm. */
 IA_NODISCARD ia_status ia_evaluator_finish(ia_evaluator *e, MPI_Comm comm, ia_metrics *out);
-

@@ -32,20 +32,20 @@
 #include <stdint.h>
 
 #include "infae/backend/backend.h"
+#include "infae/core/status.h"
 #include "infae/dist/grid.h"
 #include "infae/dist/multidev.h"
-#include "infae/core/status.h"
 
 typedef struct {
-  ia_backend *backend;      /* where the arrays live and the work runs (required) */
-  int nb;                   /* block size of the grid (e.g. 256) */
+  ia_backend *backend; /* where the arrays live and the work runs (required) */
+  int nb;              /* block size of the grid (e.g. 256) */
   ia_precision precision;
   int keep_kernel;          /* 1: keep a copy of K to factor it for several λ */
   const int64_t *fit_users; /* ascending user indices the model is fit on; NULL: all */
   int64_t n_fit;
-  int64_t panel_bytes;      /* bound on the densified item panels of the Gram (0: 256 MiB) */
-  int nystrom;              /* 1: fit_users are Nyström centers, every user is fit */
-  ia_md *md;                /* one rank, exact fit: K over these devices (device 0 is
+  int64_t panel_bytes; /* bound on the densified item panels of the Gram (0: 256 MiB) */
+  int nystrom;         /* 1: fit_users are Nyström centers, every user is fit */
+  ia_md *md;           /* one rank, exact fit: K over these devices (device 0 is
                                backend); NULL: the backend alone */
 } ia_infae_opts;
 
@@ -54,20 +54,21 @@ typedef struct {
 typedef struct {
   int nprow, npcol;
   int nystrom;
-  double bytes_kernel;  /* K, and its copy when several λ (Nyström: L, ΦᵀΦ, its factor) */
-  double bytes_rhs;     /* X/α, best α, predictions (block-cyclic); Nyström: ΦᵀX */
-  double bytes_cross;   /* NTK(C, X) when fit on a sample */
-  double bytes_rows;    /* predictions in the evaluation layout */
-  double bytes_panels;  /* densified item panels of the Gram */
-  double bytes_summa;   /* host panels of infae/dist/summa.h's factor, solves and products (grid) */
-  double bytes_data;    /* CSR rows of the dataset held by the rank */
+  double bytes_kernel; /* K, and its copy when several λ (Nyström: L, ΦᵀΦ, its factor) */
+  double bytes_rhs;    /* X/α, best α, predictions (block-cyclic); Nyström: ΦᵀX */
+  double bytes_cross;  /* NTK(C, X) when fit on a sample */
+  double bytes_rows;   /* predictions in the evaluation layout */
+  double bytes_panels; /* densified item panels of the Gram */
+  double bytes_summa;  /* host panels of infae/dist/summa.h's factor, solves and products (grid) */
+  double bytes_data;   /* CSR rows of the dataset held by the rank */
   double bytes_total;
   /* GPU bytes per rank with --device cuda: one rank, the arrays above that
    * live on the device (the evaluation's buffers come on top); a grid, the
    * largest array infae/dist/summa.h keeps there for one step (a step whose
    * array does not fit runs on the host) or the Gram's device tiles. */
   double bytes_device;
-  double flops_gram, flops_factor, flops_solve, flops_predict, flops_test; /* per λ: factor, solve, predict */
+  double flops_gram, flops_factor, flops_solve, flops_predict,
+      flops_test; /* per λ: factor, solve, predict */
 } ia_infae_plan;
 
 /* n users, d items, U fit users (Nyström: centers), nnz train interactions.
@@ -83,8 +84,8 @@ void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, 
  * and panel and product blocks) and of the first (the same, plus the block where the
  * parts are summed; α, the kept α and the predictions are in host memory).
  * Not collective. */
-void ia_infae_md_bytes(int64_t n, int64_t d, int nb, ia_precision p, int gpus,
-                       double *per_device, double *first);
+void ia_infae_md_bytes(int64_t n, int64_t d, int nb, ia_precision p, int gpus, double *per_device,
+                       double *first);
 
 typedef struct {
   double seconds, flops; /* summed over calls; flops over all ranks */
@@ -98,8 +99,8 @@ typedef struct ia_infae ia_infae;
 
 /* Reads the rows this rank needs from the dataset at path and allocates the
  * distributed arrays. Collective on g->comm. */
-IA_NODISCARD ia_status ia_infae_create(const ia_grid *g, const char *path,
-                                       const ia_infae_opts *o, ia_infae **out);
+IA_NODISCARD ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opts *o,
+                                       ia_infae **out);
 void ia_infae_free(ia_infae **m);
 
 /* K = NTK(X, X) and its trace; Nyström: L, Φ, ΦᵀΦ, ΦᵀX and tr(K_nn)
@@ -131,8 +132,8 @@ IA_NODISCARD ia_status ia_infae_score_cols(const ia_infae *m, const ia_be_csr *t
  * train_items are that user's train items (needed for P = X − λ'α). Not
  * collective. Several ranks only: on one rank the predictions stay in the
  * backend (ia_infae_score_cols). */
-void ia_infae_scores(const ia_infae *m, int64_t row, const int32_t *train_items,
-                     int64_t n_train, double *scores);
+void ia_infae_scores(const ia_infae *m, int64_t row, const int32_t *train_items, int64_t n_train,
+                     double *scores);
 
 /* The kept α in the layout of ia_row_block over the U fit users: local rows
  * × d, column-major with leading dimension *ld (fp64 or fp32 as chosen).

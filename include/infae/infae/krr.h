@@ -45,8 +45,8 @@ void ia_krr_cross_gram(const ia_krr *m, const ia_ctx_rows *c, double *g, double 
 
 /* kc (n×μ) = NTK(C, S) from g and nc; when dxy/dss are not NULL also
  * ∂K/∂(c·s) and ∂K/∂|s|² per entry. */
-void ia_krr_cross_kernel(const ia_krr *m, int64_t n, const double *g, const double *nc,
-                         double *kc, double *dxy, double *dss);
+void ia_krr_cross_kernel(const ia_krr *m, int64_t n, const double *g, const double *nc, double *kc,
+                         double *dxy, double *dss);
 
 /* p (n×d) = kc·α. */
 void ia_krr_predict(const ia_krr *m, int64_t n, const double *kc, double *p);

@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "infae/infae/infae.h"
 #include "infae/core/status.h"
+#include "infae/infae/infae.h"
 
 /* "8G", "512M", "64k", "1.5T" or a byte count (binary units) given to
  * option --opt. Not collective. */
@@ -35,8 +35,7 @@ typedef struct {
   double flops_gram, flops_fit, flops_eval, flops_test; /* fit and eval per λ */
   int lambdas;
 } ia_ease_plan;
-void ia_ease_plan_make(int64_t n, int64_t d, int64_t nnz, int size, int lambdas,
-                       ia_ease_plan *out);
+void ia_ease_plan_make(int64_t n, int64_t d, int64_t nnz, int size, int lambdas, ia_ease_plan *out);
 void ia_ease_plan_print(const ia_ease_plan *p, int64_t n, int64_t d, int size, double rate);
 
 /* Distill-CF (`distill`): bytes per rank and flops of μ synthetic users
@@ -49,7 +48,6 @@ typedef struct {
   int validations, steps;
 } ia_distill_plan;
 void ia_distill_plan_make(int64_t n, int64_t d, int64_t nnz, int size, int64_t mu, int gamma,
-                          int64_t batch, int steps, int lambdas, int ease,
-                          ia_distill_plan *out);
+                          int64_t batch, int steps, int lambdas, int ease, ia_distill_plan *out);
 void ia_distill_plan_print(const ia_distill_plan *p, int64_t n, int64_t d, int64_t mu, int size,
                            double rate);

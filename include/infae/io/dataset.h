@@ -8,19 +8,19 @@
 #include "infae/core/status.h"
 
 typedef struct {
-  int64_t n_users, n_items;      /* global */
-  int64_t row_begin, n_rows;     /* the users held here: [row_begin, row_begin + n_rows) */
-  ia_csr train, val, test;       /* (n_rows × n_items) */
-  ia_csr negatives;              /* (n_rows × n_items) AUC negatives */
-  int64_t *item_train_count;     /* (n_items) global train interactions per item */
+  int64_t n_users, n_items;             /* global */
+  int64_t row_begin, n_rows;            /* the users held here: [row_begin, row_begin + n_rows) */
+  ia_csr train, val, test;              /* (n_rows × n_items) */
+  ia_csr negatives;                     /* (n_rows × n_items) AUC negatives */
+  int64_t *item_train_count;            /* (n_items) global train interactions per item */
   int64_t train_nnz, val_nnz, test_nnz; /* global */
-  char **user_ids;               /* (n_rows) original ids, or NULL when not loaded */
-  char **item_ids;               /* (n_items) original ids, or NULL when not loaded */
+  char **user_ids;                      /* (n_rows) original ids, or NULL when not loaded */
+  char **item_ids;                      /* (n_items) original ids, or NULL when not loaded */
   /* Provenance (attributes of the file). */
   char source_format[32];
   char source_sha256[65];
-  char *source_files;            /* newline-separated input paths */
-  char *command;                 /* command line that made the file */
+  char *source_files; /* newline-separated input paths */
+  char *command;      /* command line that made the file */
   uint64_t seed;
   int64_t duplicates_dropped, users_dropped, pairs_in_two_splits;
 } ia_dataset;

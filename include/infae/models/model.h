@@ -15,8 +15,7 @@ void ia_pop_scores(const int64_t *item_train_count, int64_t n_items, double *sco
 /* G = XᵀX (n_items × n_items, full, row-major) of the train rows held by all
  * ranks together; each rank passes its rows. Returns the flop count (integer
  * adds) of the local part. Collective on comm. */
-IA_NODISCARD ia_status ia_ease_gram(MPI_Comm comm, const ia_csr *train, double *g,
-                                    double *flops);
+IA_NODISCARD ia_status ia_ease_gram(MPI_Comm comm, const ia_csr *train, double *g, double *flops);
 
 /* B = I − P·diag(1/diag P), P = (G + λI)^{-1}, with a zero diagonal, stored
  * row-major so that row j holds item j's contribution. G+λI not SPD gives

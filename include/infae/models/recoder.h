@@ -18,16 +18,16 @@ enum { IA_RECODER_MAX_LAYERS = 8 };
 typedef struct {
   int hidden[IA_RECODER_MAX_LAYERS]; /* hidden layer widths */
   int n_hidden;
-  ia_act act;                         /* of the hidden layers; the output is linear */
+  ia_act act; /* of the hidden layers; the output is linear */
   ia_loss loss;
-  double dropout;                     /* probability of dropping an input item */
-  double confidence;                  /* positives weigh 1 + confidence */
-  double lr;                          /* Adam */
+  double dropout;    /* probability of dropping an input item */
+  double confidence; /* positives weigh 1 + confidence */
+  double lr;         /* Adam */
   int epochs;
-  int64_t batch;                      /* users per step, over all ranks */
-  int eval_every;                     /* epochs between validations */
-  int patience;                       /* validations without a better HR@100 before stopping */
-  uint64_t seed;                      /* weights, epoch order, dropout */
+  int64_t batch;  /* users per step, over all ranks */
+  int eval_every; /* epochs between validations */
+  int patience;   /* validations without a better HR@100 before stopping */
+  uint64_t seed;  /* weights, epoch order, dropout */
 } ia_recoder_opts;
 
 /* The defaults of `train --model recoder`: one hidden layer of 200 tanh
@@ -85,8 +85,7 @@ IA_NODISCARD ia_status ia_recoder_loss_grad(ia_recoder *m, const ia_recoder_data
 
 /* One Adam step (step ≥ 1) on the batch users[0..n). Collective. */
 IA_NODISCARD ia_status ia_recoder_step(ia_recoder *m, const ia_recoder_data *x,
-                                       const int64_t *users, int64_t n, int64_t step,
-                                       double *loss);
+                                       const int64_t *users, int64_t n, int64_t step, double *loss);
 
 /* The scores (row-major n × d, host) of n ≤ max_rows users whose binary
  * context rows are a[rows[u]] ∪ b[rows[u]] (b may be NULL). Not collective. */
