@@ -252,10 +252,8 @@ done:
   free(p.i);
   free(known);
   free(seen);
-  for (int64_t k = 0; data_ids && k < n_data_users; k++) free(data_ids[k]);
-  for (int64_t k = 0; data_items && k < d; k++) free(data_items[k]);
-  free(data_ids);
-  free(data_items);
+  ia_ids_free(data_ids, n_data_users);
+  ia_ids_free(data_items, d);
   ia_idmap_free(&items);
   ia_idmap_free(&users);
   ia_idmap_free(&data_users);
@@ -268,19 +266,7 @@ done:
 static ia_status dataset_batch(const char *data, int64_t begin, int64_t n, ia_csr *c) {
   ia_dataset part = {0};
   ia_status st = ia_dataset_read(MPI_COMM_SELF, data, begin, n, 0, &part);
-  if (st == IA_OK)
-    st = ia_csr_alloc(c, n, part.n_items, ia_csr_nnz(&part.train) + ia_csr_nnz(&part.val));
-  if (st == IA_OK) {
-    const ia_csr *a = &part.train, *b = &part.val;
-    int64_t e = 0;
-    for (int64_t u = 0; u < n; u++) {
-      int64_t i = a->indptr[u], ie = a->indptr[u + 1], j = b->indptr[u], je = b->indptr[u + 1];
-      while (i < ie || j < je) /* disjoint sorted lists */
-        c->indices[e++] = (j >= je || (i < ie && a->indices[i] < b->indices[j])) ? a->indices[i++]
-                                                                                 : b->indices[j++];
-      c->indptr[u + 1] = e;
-    }
-  }
+  if (st == IA_OK) st = ia_csr_union_rows(&part.train, &part.val, NULL, n, c);
   ia_dataset_free(&part);
   return st;
 }
@@ -383,8 +369,7 @@ ia_status ia_recommend(MPI_Comm comm, const ia_recommend_opts *o) {
         st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
                           "%s: item %lld is '%s', in the model '%s': not the model's dataset", data,
                           (long long)k, ids_items[k], item_ids[k]);
-    for (int64_t k = 0; ids_items && k < d; k++) free(ids_items[k]);
-    free(ids_items);
+    ia_ids_free(ids_items, d);
     IA_CALL_GOTO(ia_agree(comm, st));
   } else {
     if (rank == 0) st = read_queries(o->input, data, item_ids, d, &q);
@@ -465,10 +450,8 @@ done:
   }
   st = ia_agree(comm, st);
   if (rank == 0 && tmp[0]) st = ia_tmp_commit(tmp, o->output, st);
-  for (int64_t i = 0; item_ids && i < d; i++) free(item_ids[i]);
-  free(item_ids);
-  for (int64_t i = 0; user_ids && i < n_dataset_users; i++) free(user_ids[i]);
-  free(user_ids);
+  ia_ids_free(item_ids, d);
+  ia_ids_free(user_ids, n_dataset_users);
   free(model_data);
   free(scores);
   free(top);

@@ -99,10 +99,8 @@ static ia_status write_model(const ia_train_opts *opts, const ia_recoder_opts *o
   IA_CALL_GOTO(ia_h5_write_strings(g, path, "ids", n_items, item_ids));
 done:
   if (g >= 0) H5Gclose(g);
-  for (int64_t i = 0; user_ids && i < n_users; i++) free(user_ids[i]);
-  for (int64_t i = 0; item_ids && i < n_items; i++) free(item_ids[i]);
-  free(user_ids);
-  free(item_ids);
+  ia_ids_free(user_ids, n_users);
+  ia_ids_free(item_ids, n_items);
   return ia_h5_close_rename(file, tmp, path, st);
 }
 

@@ -33,6 +33,26 @@ int ia_csr_has(const ia_csr *m, int64_t r, int32_t c) {
   return 0;
 }
 
+ia_status ia_csr_union_rows(const ia_csr *a, const ia_csr *b, const int64_t *rows, int64_t n,
+                            ia_csr *out) {
+  int64_t nnz = 0;
+  for (int64_t k = 0; k < n; k++) {
+    int64_t r = rows ? rows[k] : k;
+    nnz += a->indptr[r + 1] - a->indptr[r] + (b ? b->indptr[r + 1] - b->indptr[r] : 0);
+  }
+  IA_CALL(ia_csr_alloc(out, n, a->n_cols, nnz));
+  int64_t e = 0;
+  for (int64_t k = 0; k < n; k++) {
+    int64_t r = rows ? rows[k] : k, i = a->indptr[r], ie = a->indptr[r + 1];
+    int64_t j = b ? b->indptr[r] : 0, je = b ? b->indptr[r + 1] : 0;
+    while (i < ie || j < je)
+      out->indices[e++] = (j >= je || (i < ie && a->indices[i] < b->indices[j])) ? a->indices[i++]
+                                                                                 : b->indices[j++];
+    out->indptr[k + 1] = e;
+  }
+  return IA_OK;
+}
+
 static int cmp_i32(const void *a, const void *b) {
   int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
   return (x > y) - (x < y);

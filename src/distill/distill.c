@@ -415,11 +415,6 @@ static ia_status check_checkpoint_path(const char *path, int resume) {
   return IA_OK;
 }
 
-static void free_ids(char **ids, int64_t n) {
-  for (int64_t i = 0; ids && i < n; i++) free(ids[i]);
-  free(ids);
-}
-
 ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_result *r) {
   ia_status st = IA_OK;
   ia_distill_opts o = *o_in;
@@ -625,8 +620,8 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
   if (distill && q.rank == 0) remove(ckpt); /* finished: the checkpoint is spent */
 done:
   if (catching) restore_signals(&saved);
-  free_ids(user_ids, n_users);
-  free_ids(item_ids, n_items);
+  ia_ids_free(user_ids, n_users);
+  ia_ids_free(item_ids, n_items);
   free(sel_ids);
   free(idx);
   free(s);

@@ -237,11 +237,6 @@ done:
   return st;
 }
 
-static void free_ids(char **ids, int64_t n) {
-  for (int64_t i = 0; ids && i < n; i++) free(ids[i]);
-  free(ids);
-}
-
 ia_status ia_summary_read_sample(MPI_Comm comm, const char *path, const char *data, double **s,
                                  int64_t *mu, int64_t *items) {
   ia_status st = IA_OK;
@@ -277,9 +272,9 @@ ia_status ia_summary_read_sample(MPI_Comm comm, const char *path, const char *da
   *mu = rows;
   *items = cols;
 done:
-  free_ids(ids, cols);
-  free_ids(user_ids, n_users);
-  free_ids(item_ids, n_items);
+  ia_ids_free(ids, cols);
+  ia_ids_free(user_ids, n_users);
+  ia_ids_free(item_ids, n_items);
   if (st != IA_OK) {
     free(*s);
     *s = NULL;

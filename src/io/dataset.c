@@ -14,6 +14,11 @@
 #define IA_DATASET_FORMAT  "infae-dataset"
 #define IA_DATASET_VERSION 1
 
+void ia_ids_free(char **ids, int64_t n) {
+  for (int64_t i = 0; ids && i < n; i++) free(ids[i]);
+  free(ids);
+}
+
 void ia_dataset_free(ia_dataset *d) {
   ia_csr_free(&d->train);
   ia_csr_free(&d->val);

@@ -106,10 +106,8 @@ done:
   if (file >= 0 && H5Fclose(file) < 0 && st == IA_OK)
     st = ia_error_set(IA_ERR_IO, __FILE__, __LINE__, "cannot finish writing %s", tmp);
   free(ids); /* the strings belong to user_ids */
-  for (int64_t i = 0; user_ids && i < all.n_users; i++) free(user_ids[i]);
-  for (int64_t i = 0; item_ids && i < all.n_items; i++) free(item_ids[i]);
-  free(user_ids);
-  free(item_ids);
+  ia_ids_free(user_ids, all.n_users);
+  ia_ids_free(item_ids, all.n_items);
   free(index);
   ia_csr_free(&rows);
   ia_dataset_free(&all);
@@ -222,10 +220,8 @@ static ia_status write_whole(MPI_Comm comm, const ia_model_info *o, const char *
       if (g >= 0) H5Gclose(g);
       st = ia_h5_close_rename(file, tmp, path, st);
     }
-    for (int64_t i = 0; user_ids && i < all.n_users; i++) free(user_ids[i]);
-    for (int64_t i = 0; item_ids && i < all.n_items; i++) free(item_ids[i]);
-    free(user_ids);
-    free(item_ids);
+    ia_ids_free(user_ids, all.n_users);
+    ia_ids_free(item_ids, all.n_items);
     ia_dataset_free(&all);
   }
   IA_CALL(ia_agree(comm, st));

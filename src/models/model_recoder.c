@@ -426,28 +426,11 @@ ia_status ia_recoder_scores(ia_recoder *m, const ia_csr *a, const ia_csr *b, con
                             int64_t n, double *p) {
   IA_CHECK(n <= m->max_rows, IA_ERR_ARG, "%lld users to score, the workspace holds %lld",
            (long long)n, (long long)m->max_rows);
-  int64_t nnz = 0, L = m->layers, h = m->n[L - 1], d = m->d;
-  for (int64_t u = 0; u < n; u++) {
-    nnz += a->indptr[rows[u] + 1] - a->indptr[rows[u]];
-    if (b) nnz += b->indptr[rows[u] + 1] - b->indptr[rows[u]];
-  }
+  int64_t L = m->layers, h = m->n[L - 1], d = m->d;
   ia_csr c = {0};
   ia_be_csr *bc = NULL;
-  ia_status st = ia_csr_alloc(&c, n, d, nnz);
-  if (st == IA_OK) {
-    /* The union of two sorted, disjoint item lists, sorted. */
-    int64_t e = 0;
-    c.indptr[0] = 0;
-    for (int64_t u = 0; u < n; u++) {
-      int64_t r = rows[u], i = a->indptr[r], ie = a->indptr[r + 1];
-      int64_t j = b ? b->indptr[r] : 0, je = b ? b->indptr[r + 1] : 0;
-      while (i < ie || j < je)
-        c.indices[e++] = (j >= je || (i < ie && a->indices[i] < b->indices[j])) ? a->indices[i++]
-                                                                                : b->indices[j++];
-      c.indptr[u + 1] = e;
-    }
-    st = ia_be_csr_make(m->be, &c, &bc);
-  }
+  ia_status st = ia_csr_union_rows(a, b, rows, n, &c);
+  if (st == IA_OK) st = ia_be_csr_make(m->be, &c, &bc);
   if (st == IA_OK) st = ia_be_densify(m->be, IA_FP64, bc, d, m->in, m->max_rows);
   if (st == IA_OK) st = forward_hidden(m, n, 1.0);
   /* Item-major output (d × n) is the row-major n × d the caller wants. */

@@ -19,5 +19,10 @@ void ia_csr_free(ia_csr *m);
 static inline int64_t ia_csr_nnz(const ia_csr *m) { return m->indptr ? m->indptr[m->n_rows] : 0; }
 /* 1 if column c is in row r (binary search; rows are sorted). */
 int ia_csr_has(const ia_csr *m, int64_t r, int32_t c);
+/* out's row k = row rows[k] of a ∪ the same row of b (rows NULL: rows 0 … n−1;
+ * b may be NULL), sorted; the two rows must be sorted and disjoint (a user's
+ * train and validation items). Allocates out. */
+IA_NODISCARD ia_status ia_csr_union_rows(const ia_csr *a, const ia_csr *b, const int64_t *rows,
+                                         int64_t n, ia_csr *out);
 /* Sorts every row's indices ascending. */
 void ia_csr_sort_rows(ia_csr *m);

@@ -51,6 +51,10 @@ IA_NODISCARD ia_status ia_dataset_read_rows(MPI_Comm comm, const char *path, con
 IA_NODISCARD ia_status ia_dataset_read_ids(MPI_Comm comm, const char *path, char ***user_ids,
                                            char ***item_ids);
 
+/* Frees n strings and their array, as ia_dataset_read_ids returns them;
+ * accepts NULL. Not collective. */
+void ia_ids_free(char **ids, int64_t n);
+
 /* Reads only the global sizes (users, items). Collective on comm. */
 IA_NODISCARD ia_status ia_dataset_dims(MPI_Comm comm, const char *path, int64_t *n_users,
                                        int64_t *n_items);
