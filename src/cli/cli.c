@@ -17,3 +17,10 @@ int ia_cli_parse(MPI_Comm comm, const char *usage, const char *summary, const vo
   }
   return -1;
 }
+
+void ia_cli_warn_ignored(int argc, char **argv, const char *const *names, const char *whose,
+                         const char *model) {
+  for (; *names; names++)
+    if (ia_opts_given(argc, argv, *names))
+      ia_log_warn("--%s is %s: ignored for --model %s", *names, whose, model);
+}

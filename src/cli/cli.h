@@ -20,3 +20,8 @@ IA_NODISCARD ia_status ia_cli_precision(const char *text, ia_precision *p);
  * returns -1 to continue, or the exit code to return now. */
 int ia_cli_parse(MPI_Comm comm, const char *usage, const char *summary, const void *table, int n,
                  int argc, char **argv);
+
+/* Warns (rank 0) for each option of the NULL-terminated list `names` given in
+ * argv: "--NAME is WHOSE: ignored for --model MODEL". Not collective. */
+void ia_cli_warn_ignored(int argc, char **argv, const char *const *names, const char *whose,
+                         const char *model);

@@ -126,18 +126,12 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
                       nprow * npcol);
   if (st == IA_OK && !data) st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--data is required");
   if (ia_agree(comm, st) != IA_OK) return 2;
-  if (!is_infae)
-    for (const char *const *o = (const char *const[]){"precision", "grid", "block-size",
-                                                      "train-users", "centers", NULL};
-         *o; o++)
-      if (ia_opts_given(argc, argv, *o))
-        ia_log_warn("--%s is an ∞-AE option: ignored for --model %s", *o, model);
-  if (!is_distill)
-    for (const char *const *o =
-             (const char *const[]){"budget", "samples", "steps", "batch", "no-ease", NULL};
-         *o; o++)
-      if (ia_opts_given(argc, argv, *o))
-        ia_log_warn("--%s is a Distill-CF option: ignored for --model %s", *o, model);
+  static const char *const infae_only[] = {"precision",   "grid",    "block-size",
+                                           "train-users", "centers", NULL};
+  static const char *const distill_only[] = {"budget", "samples", "steps",
+                                             "batch",  "no-ease", NULL};
+  if (!is_infae) ia_cli_warn_ignored(argc, argv, infae_only, "an ∞-AE option", model);
+  if (!is_distill) ia_cli_warn_ignored(argc, argv, distill_only, "a Distill-CF option", model);
   ia_dataset d = {0};
   st = ia_dataset_read(comm, data, 0, 0, 0, &d); /* sizes and counts, no rows */
   if (st != IA_OK) return 1;

@@ -23,19 +23,15 @@ ia_status ia_cli_precision(const char *text, ia_precision *p) {
 
 /* Options given for another model than the one trained: said, then ignored. */
 static void warn_unused(const char *model, int argc, char **argv) {
-  static const char *infae[] = {"precision",  "gpus",         "grid",
-                                "block-size", "memory-limit", "kernel-samples"};
-  static const char *recoder[] = {"hidden", "activation", "loss",  "dropout",    "confidence",
-                                  "lr",     "epochs",     "batch", "eval-every", "patience"};
+  static const char *const infae[] = {"precision",    "gpus",           "grid", "block-size",
+                                      "memory-limit", "kernel-samples", NULL};
+  static const char *const recoder[] = {"hidden",     "activation", "loss",   "dropout",
+                                        "confidence", "lr",         "epochs", "batch",
+                                        "eval-every", "patience",   NULL};
   int is_infae = !strcmp(model, "infae"), is_recoder = !strcmp(model, "recoder");
-  for (size_t i = 0; !is_infae && i < sizeof infae / sizeof *infae; i++)
-    if (ia_opts_given(argc, argv, infae[i]))
-      ia_log_warn("--%s is an ∞-AE option (--model infae): ignored for --model %s", infae[i],
-                  model);
-  for (size_t i = 0; !is_recoder && i < sizeof recoder / sizeof *recoder; i++)
-    if (ia_opts_given(argc, argv, recoder[i]))
-      ia_log_warn("--%s is a Recoder option (--model recoder): ignored for --model %s", recoder[i],
-                  model);
+  if (!is_infae) ia_cli_warn_ignored(argc, argv, infae, "an ∞-AE option (--model infae)", model);
+  if (!is_recoder)
+    ia_cli_warn_ignored(argc, argv, recoder, "a Recoder option (--model recoder)", model);
   if (!is_infae && !is_recoder && ia_opts_given(argc, argv, "device"))
     ia_log_warn("--device chooses where ∞-AE and Recoder run: ignored for --model %s", model);
   if ((is_recoder || !strcmp(model, "pop")) && ia_opts_given(argc, argv, "lambdas"))
