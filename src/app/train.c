@@ -437,7 +437,7 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
     ia_log_info("[train] λ = %g: Cholesky %.2f s (%.1f GFLOP/s), solve %.2f s (%.1f GFLOP/s)",
                 grid[k], fs.seconds, gflops(&fs), ss.seconds, gflops(&ss));
     t = ia_time();
-    IA_CALL_GOTO(ia_infae_predict(m, 0));
+    IA_CALL_GOTO(ia_infae_predict_validation(m));
     IA_CALL_GOTO(evaluate(comm, &sc, ev, 0, &r->val[k]));
     double te = ia_time() - t;
     r->t_val += te;
@@ -453,7 +453,7 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
   r->best_lambda = grid[best];
   r->lambda_prime = ia_infae_lambda_prime(m);
   t = ia_time();
-  IA_CALL_GOTO(ia_infae_predict(m, 1));
+  IA_CALL_GOTO(ia_infae_predict_test(m));
   IA_CALL_GOTO(evaluate(comm, &sc, ev, 1, &r->test));
   r->t_test = ia_time() - t;
   char what[48];

@@ -2,7 +2,7 @@
 # Makes the outputs a change that must not change results is checked with:
 # the default run (∞-AE, EASE, PopRec), Recoder, a Distill-CF run and ∞-AE
 # fit on its summary, and the reference's ML-100K split on 1, 2 and 4 ranks
-# (exact and Nyström), all on the CPU.
+# (exact, a user sample and Nyström; and K in column tiles), all on the CPU.
 #   tests/compare/make_outputs.sh BUILD OUT [REFERENCE]
 # then, after the change, again into another folder, and
 #   tests/compare/compare_outputs.py OUT_BEFORE OUT_AFTER
@@ -33,6 +33,13 @@ if [ -f "$ref/split.tsv" ]; then
     mpi "$n" train --data ref.h5 --centers 200 --out "nystrom_np$n.h5" \
       --metrics-json "nystrom_np$n.json" --quiet
   done
+  for n in 1 2; do
+    mpi "$n" train --data ref.h5 --train-users 300 --out "sample_np$n.h5" \
+      --metrics-json "sample_np$n.json" --quiet
+  done
+  # one rank, K in column tiles over two host slices (the layout of --gpus)
+  mpi 1 train --data ref.h5 --device cpu --gpus 2 --out tiles_np1.h5 \
+    --metrics-json tiles_np1.json --quiet
 else
   echo "make_outputs: no reference split in $ref: its runs skipped" >&2
 fi

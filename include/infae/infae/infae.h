@@ -1,12 +1,13 @@
 #pragma once
-/* ∞-AE (docs/protocol.md §2) distributed over a BLACS grid in ScaLAPACK's
- * block-cyclic layout.
+/* ∞-AE (docs/protocol.md §2) on the matrices of infae/dist/dmat.h: on one
+ * rank's backend, block-cyclic over a BLACS grid, or in tiles over the GPUs
+ * of one rank; the steps are written once for all of them.
  *
- *   K = NTK(X, X)                 block-cyclic U × U, lower triangle, fp64|fp32
+ *   K = NTK(X, X)                 U × U, lower triangle, fp64|fp32
  *   λ' = λ·tr(K)/U
- *   α = (K + λ'I)^{-1} X          Cholesky factor and solves of infae/dist/summa.h
- *                                 (LAPACK or cuSOLVER on one rank), X is U × d
- *   P = NTK(C, X)·α               SUMMA products; for C = X: P = X − λ'α
+ *   α = (K + λ'I)^{-1} X          Cholesky factor and solves (ia_dmat_potrf,
+ *                                 ia_dmat_potrs), X is U × d
+ *   P = NTK(C, X)·α               ia_dmat_gemm; for C = X: P = X − λ'α
  *
  * Nyström (opts.nystrom): the fit users are M centers (distinct rows), and
  * every user's row is fit through them: the subset-of-regressors solution
@@ -114,21 +115,22 @@ IA_NODISCARD ia_status ia_infae_fit(ia_infae *m, double lambda);
 /* Marks the current α as the one the test and the model file use. Collective. */
 IA_NODISCARD ia_status ia_infae_keep(ia_infae *m);
 
-/* Predictions for every user, in the evaluation layout: context train
- * (validation) from the current α, or train ∪ validation (test) from the kept
- * α. Collective. */
-IA_NODISCARD ia_status ia_infae_predict(ia_infae *m, int test);
+/* Predictions for every user, in the evaluation layout: from the current α
+ * with each user's train items as the context (validation), or from the
+ * kept α with train ∪ validation (test). Collective. */
+IA_NODISCARD ia_status ia_infae_predict_validation(ia_infae *m);
+IA_NODISCARD ia_status ia_infae_predict_test(ia_infae *m);
 /* One rank: the predictions stay in the backend's memory (several devices:
  * in host memory, scored through the first device). */
 int ia_infae_on_backend(const ia_infae *m);
-/* One rank, after ia_infae_predict: the scores of the n local users rows
+/* One rank, after a prediction: the scores of the n local users rows
  * (int32 in the backend; rows_h the same ascending, in host memory) as
  * d-long FP64 columns out (backend, leading dimension ldo); train: the
  * users' train rows in the backend (for P = X − λ'α). Not collective. */
 IA_NODISCARD ia_status ia_infae_score_cols(const ia_infae *m, const ia_be_csr *train,
                                            const int32_t *rows, const int64_t *rows_h, int64_t n,
                                            double *out, int64_t ldo);
-/* Scores of the evaluation row `row` (local index) after ia_infae_predict;
+/* Scores of the evaluation row `row` (local index) after a prediction;
  * train_items are that user's train items (needed for P = X − λ'α). Not
  * collective. Several ranks only: on one rank the predictions stay in the
  * backend (ia_infae_score_cols). */
