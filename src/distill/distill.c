@@ -8,7 +8,8 @@
 #include <unistd.h>
 
 #include "distill/distill_be.h"
-#include "distill/distill_step.h"
+#include "distill/distill_host.h"
+#include "distill/run.h"
 #include "distill/samplers.h"
 #include "distill/summary.h"
 #include "eval/sample_eval.h"
@@ -24,39 +25,6 @@ const double ia_distill_grid[6] = {1e-5, 1e-3, 0.1, 1, 5, 50};
 
 static const double beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
 
-/* ---- signals: SIGTERM / SIGUSR1 ask for a checkpoint and a clean exit ---- */
-static volatile sig_atomic_t stop_requested = 0;
-static void on_signal(int sig) {
-  (void)sig;
-  stop_requested = 1;
-}
-
-typedef struct {
-  struct sigaction term, usr1;
-} saved_signals;
-
-/* From the optimization to the summary's write, a signal only asks. */
-static void catch_signals(saved_signals *old) {
-  struct sigaction sa = {0};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  stop_requested = 0;
-  sigaction(SIGTERM, &sa, &old->term);
-  sigaction(SIGUSR1, &sa, &old->usr1);
-}
-
-static void restore_signals(const saved_signals *old) {
-  sigaction(SIGTERM, &old->term, NULL);
-  sigaction(SIGUSR1, &old->usr1, NULL);
-}
-
-/* Whether any rank was asked to stop. Collective. */
-static int signalled(MPI_Comm comm) {
-  int f = stop_requested ? 1 : 0;
-  MPI_Allreduce(MPI_IN_PLACE, &f, 1, MPI_INT, MPI_MAX, comm);
-  return f;
-}
-
 /* Validation (and λ re-pick) at step 0, at 25, 50, …, 200, every 40 after,
  * and at the last step. */
 static int is_eval_step(int t, int steps) {
@@ -71,118 +39,8 @@ static void densify(const ia_csr *x, double *out) {
     for (int64_t p = x->indptr[r]; p < x->indptr[r + 1]; p++) out[r * d + x->indices[p]] = 1.0;
 }
 
-/* Everything of one run that the loop and the checkpoint share. */
-typedef struct {
-  MPI_Comm comm;
-  int rank, size;
-  const ia_distill_opts *o;
-  const ia_dataset *d;
-  ia_dcf p; /* the host step; with a device, p.s holds S at validation steps */
-  ia_backend *be;
-  int on_dev; /* the step runs on the backend (pb, zd, md, vd, dzd) */
-  ia_dcfb pb;
-  double *zd, *md, *vd, *dzd; /* this rank's logits, Adam moments and gradient on the device */
-  ia_evaluator *ev;
-  ia_ckpt c;      /* the full state; z, m, v hold only this rank's rows */
-  int64_t *batch; /* local rows of this step's batch */
-  int64_t n_batch, b_total;
-  uint8_t *in_batch;
-  const char *ckpt_path;
-} run;
-
-/* Gathers the distributed rows of x (this rank's nz×d) into full (μ×d) on
- * rank 0 (every rank when all). */
-static ia_status gather_rows(run *q, const double *x, double *full, int all) {
-  ia_dcf *p = &q->p;
-  if (all)
-    IA_MPI(MPI_Allgatherv(x, p->counts[q->rank], MPI_DOUBLE, full, p->counts, p->displs, MPI_DOUBLE,
-                          q->comm));
-  else
-    IA_MPI(MPI_Gatherv(x, p->counts[q->rank], MPI_DOUBLE, full, p->counts, p->displs, MPI_DOUBLE, 0,
-                       q->comm));
-  return IA_OK;
-}
-
-/* The logits (and with all the Adam moments) from the device to q->c, or back. */
-static ia_status sync_host(run *q, int all) {
-  if (!q->on_dev) return IA_OK;
-  size_t bytes = sizeof(double) * (size_t)(q->p.nz * q->p.d);
-  IA_CALL(ia_be_download(q->be, q->c.z, q->zd, bytes));
-  if (all) IA_CALL(ia_be_download(q->be, q->c.m, q->md, bytes));
-  if (all) IA_CALL(ia_be_download(q->be, q->c.v, q->vd, bytes));
-  return IA_OK;
-}
-
-static ia_status sync_device(run *q) {
-  if (!q->on_dev) return IA_OK;
-  size_t bytes = sizeof(double) * (size_t)(q->p.nz * q->p.d);
-  IA_CALL(ia_be_upload(q->be, q->zd, q->c.z, bytes));
-  IA_CALL(ia_be_upload(q->be, q->md, q->c.m, bytes));
-  return ia_be_upload(q->be, q->vd, q->c.v, bytes);
-}
-
-static ia_status write_checkpoint(run *q, int64_t next_step) {
-  int64_t mu = q->p.mu, d = q->p.d;
-  ia_ckpt full = q->c;
-  double *buf = NULL;
-  ia_status st = sync_host(q, 1);
-  if (st == IA_OK && q->rank == 0) st = IA_ALLOC(buf, 3 * mu * d, "checkpoint gather");
-  IA_CALL(ia_agree(q->comm, st));
-  full.next_step = next_step;
-  full.z = buf;
-  full.m = buf ? buf + mu * d : NULL;
-  full.v = buf ? buf + 2 * mu * d : NULL;
-  st = gather_rows(q, q->c.z, full.z, 0);
-  if (st == IA_OK) st = gather_rows(q, q->c.m, full.m, 0);
-  if (st == IA_OK) st = gather_rows(q, q->c.v, full.v, 0);
-  if (st == IA_OK && q->rank == 0)
-    st = ia_ckpt_write(q->ckpt_path, q->o, q->d->source_sha256, mu, d, &full);
-  free(buf);
-  IA_CALL(ia_agree(q->comm, st));
-  ia_log_verbose("[distill] checkpoint %s at step %lld", q->ckpt_path, (long long)next_step);
-  return IA_OK;
-}
-
-static ia_status read_checkpoint(run *q) {
-  int64_t mu = q->p.mu, d = q->p.d, off = q->p.z0 * d, n = q->p.nz * d;
-  ia_ckpt full = q->c;
-  double *buf = NULL;
-  ia_status st = IA_ALLOC(buf, 3 * mu * d, "checkpoint read");
-  full.z = buf;
-  full.m = buf ? buf + mu * d : NULL;
-  full.v = buf ? buf + 2 * mu * d : NULL;
-  if (st == IA_OK && q->rank == 0)
-    st = ia_ckpt_read(q->ckpt_path, q->o, q->d->source_sha256, mu, d, &full);
-  st = ia_agree(q->comm, st);
-  if (st == IA_OK) {
-    /* Rank 0 read it; every rank takes the scalars, the curve, the best
-     * sample and its own rows. */
-    int64_t iv[2] = {full.next_step, full.best_step};
-    double dv[3] = {full.lambda, full.best_hr, full.best_lambda};
-    int nc = full.n_curve;
-    MPI_Bcast(iv, 2, MPI_INT64_T, 0, q->comm);
-    MPI_Bcast(dv, 3, MPI_DOUBLE, 0, q->comm);
-    MPI_Bcast(&nc, 1, MPI_INT, 0, q->comm);
-    MPI_Bcast(buf, (int)(3 * mu * d), MPI_DOUBLE, 0, q->comm);
-    MPI_Bcast(full.best_s, (int)(mu * d), MPI_DOUBLE, 0, q->comm);
-    MPI_Bcast(full.best_z, (int)(mu * d), MPI_DOUBLE, 0, q->comm);
-    MPI_Bcast(full.curve, nc * IA_CURVE_COLS, MPI_DOUBLE, 0, q->comm);
-    q->c.next_step = iv[0];
-    q->c.best_step = iv[1];
-    q->c.lambda = dv[0];
-    q->c.best_hr = dv[1];
-    q->c.best_lambda = dv[2];
-    q->c.n_curve = nc;
-    memcpy(q->c.z, full.z + off, sizeof(double) * (size_t)n);
-    memcpy(q->c.m, full.m + off, sizeof(double) * (size_t)n);
-    memcpy(q->c.v, full.v + off, sizeof(double) * (size_t)n);
-  }
-  free(buf);
-  return st;
-}
-
 /* The local rows of step t's batch (all local rows when the batch is all users). */
-static ia_status pick_batch(run *q, int t) {
+static ia_status pick_batch(distill_run *q, int t) {
   const ia_dataset *d = q->d;
   if (q->b_total == d->n_users) {
     q->n_batch = d->n_rows;
@@ -202,7 +60,7 @@ static ia_status pick_batch(run *q, int t) {
 }
 
 /* One Adam step on this rank's rows (step t counts from 1). */
-static ia_status adam(run *q, double *g, int t) {
+static ia_status adam(distill_run *q, double *g, int t) {
   ia_adam a = {.lr = q->o->lr,
                .beta1 = beta1,
                .beta2 = beta2,
@@ -215,11 +73,11 @@ static ia_status adam(run *q, double *g, int t) {
 }
 
 /* Validation of the current sample on the grid: picks λ, keeps the best. */
-static ia_status validate(run *q, int t, int *stop) {
+static ia_status validate(distill_run *q, int t, int *stop) {
   const ia_distill_opts *o = q->o;
   ia_train_result *v = calloc(1, sizeof *v);
   IA_CHECK(v, IA_ERR_NOMEM, "out of memory");
-  ia_sample_model m = q->on_dev ? ia_dcfb_model(&q->pb) : ia_krr_model(&q->p.krr);
+  ia_sample_model m = q->on_dev ? ia_distill_be_model(&q->pb) : ia_krr_model(&q->p.krr);
   ia_status st = ia_sample_select(q->comm, q->d, q->ev, &m, o->lambdas, o->n_lambdas, 0, 0, v);
   if (st == IA_OK) {
     int best = 0;
@@ -238,7 +96,7 @@ static ia_status validate(run *q, int t, int *stop) {
       q->c.best_step = t;
       q->c.best_lambda = v->best_lambda;
       memcpy(q->c.best_s, q->p.s, sizeof(double) * (size_t)(q->p.mu * q->p.d));
-      st = gather_rows(q, q->c.z, q->c.best_z, 1);
+      st = distill_gather_rows(q, q->c.z, q->c.best_z, 1);
     }
     *stop = t - q->c.best_step >= o->patience;
   }
@@ -246,13 +104,13 @@ static ia_status validate(run *q, int t, int *stop) {
   return st;
 }
 
-static ia_status fit(run *q, double lambda) {
-  return q->on_dev ? ia_dcfb_fit(&q->pb, lambda) : ia_krr_fit(&q->p.krr, lambda);
+static ia_status fit(distill_run *q, double lambda) {
+  return q->on_dev ? ia_distill_be_fit(&q->pb, lambda) : ia_krr_fit(&q->p.krr, lambda);
 }
 
 /* λ for the gradient: the picked one, or the next larger of the grid when
  * the sample's kernel does not factor at it. */
-static ia_status fit_for_step(run *q) {
+static ia_status fit_for_step(distill_run *q) {
   const ia_distill_opts *o = q->o;
   ia_status st = fit(q, q->c.lambda);
   for (int k = 0; st == IA_ERR_NOTSPD && k < o->n_lambdas; k++) {
@@ -265,9 +123,9 @@ static ia_status fit_for_step(run *q) {
   return ia_agree(q->comm, st);
 }
 
-static ia_status optimize(run *q, ia_distill_result *r) {
+static ia_status optimize(distill_run *q, ia_distill_result *r) {
   const ia_distill_opts *o = q->o;
-  ia_dcf *p = &q->p;
+  ia_distill_host *p = &q->p;
   double *dz = NULL;
   ia_status st = IA_ALLOC(dz, p->nz * p->d + 1, "dL/dZ");
   IA_CALL(ia_agree(q->comm, st));
@@ -279,14 +137,14 @@ static ia_status optimize(run *q, ia_distill_result *r) {
   for (int t = start; t <= o->steps; t++) {
     int eval = is_eval_step(t, o->steps), stop = 0;
     if (q->on_dev) {
-      IA_CALL_GOTO(ia_agree(q->comm, ia_dcfb_sample(&q->pb, q->zd, (uint64_t)t)));
+      IA_CALL_GOTO(ia_agree(q->comm, ia_distill_be_sample(&q->pb, q->zd, (uint64_t)t)));
       if (eval) { /* the best sample and logits are kept on the host */
         st = ia_be_download(q->be, p->s, q->pb.s, sizeof(double) * (size_t)(p->mu * p->d));
-        if (st == IA_OK) st = sync_host(q, 0);
+        if (st == IA_OK) st = distill_sync_host(q, 0);
         IA_CALL_GOTO(ia_agree(q->comm, st));
       }
     } else {
-      IA_CALL_GOTO(ia_dcf_sample(p, q->c.z, (uint64_t)t));
+      IA_CALL_GOTO(ia_distill_host_sample(p, q->c.z, (uint64_t)t));
     }
     if (eval) {
       double tv = ia_time();
@@ -297,18 +155,19 @@ static ia_status optimize(run *q, ia_distill_result *r) {
     IA_CALL_GOTO(pick_batch(q, t));
     /* The last step (or a patience stop) needs the loss only; every other
      * step the gradient, whose loss also fills the curve. */
-    int last = t == o->steps || stop, flag = stop_requested ? 1 : 0;
+    int last = t == o->steps || stop, flag = distill_stop_asked();
     if (last && q->on_dev)
-      IA_CALL_GOTO(
-          ia_agree(q->comm, ia_dcfb_loss(&q->pb, q->batch, q->n_batch, q->b_total, &loss, &ce)));
+      IA_CALL_GOTO(ia_agree(
+          q->comm, ia_distill_be_loss(&q->pb, q->batch, q->n_batch, q->b_total, &loss, &ce)));
     else if (last)
-      IA_CALL_GOTO(ia_dcf_loss(p, q->batch, q->n_batch, q->b_total, &loss, &ce));
+      IA_CALL_GOTO(ia_distill_host_loss(p, q->batch, q->n_batch, q->b_total, &loss, &ce));
     else if (q->on_dev)
-      IA_CALL_GOTO(ia_agree(q->comm, ia_dcfb_loss_grad(&q->pb, q->zd, q->batch, q->n_batch,
-                                                       q->b_total, &loss, &ce, q->dzd, &flag)));
-    else
       IA_CALL_GOTO(
-          ia_dcf_loss_grad(p, q->c.z, q->batch, q->n_batch, q->b_total, &loss, &ce, dz, &flag));
+          ia_agree(q->comm, ia_distill_be_loss_grad(&q->pb, q->zd, q->batch, q->n_batch, q->b_total,
+                                                    &loss, &ce, q->dzd, &flag)));
+    else
+      IA_CALL_GOTO(ia_distill_host_loss_grad(p, q->c.z, q->batch, q->n_batch, q->b_total, &loss,
+                                             &ce, dz, &flag));
     if (eval) {
       double *row = q->c.curve + (q->c.n_curve - 1) * IA_CURVE_COLS;
       row[1] = loss; /* the loss of this sample at the λ just picked */
@@ -341,7 +200,7 @@ static ia_status optimize(run *q, ia_distill_result *r) {
       tlast = t + 1;
     }
     if (flag) {
-      IA_CALL_GOTO(write_checkpoint(q, t + 1));
+      IA_CALL_GOTO(distill_write_checkpoint(q, t + 1));
       ia_log_info(
           "[distill] signal received: checkpoint %s written at step %d; rerun with "
           "--resume to continue",
@@ -351,7 +210,7 @@ static ia_status optimize(run *q, ia_distill_result *r) {
       break;
     }
     if (o->checkpoint_every > 0 && (t + 1) % o->checkpoint_every == 0)
-      IA_CALL_GOTO(write_checkpoint(q, t + 1));
+      IA_CALL_GOTO(distill_write_checkpoint(q, t + 1));
   }
   r->seconds = ia_time() - t0;
   r->steps_per_s = steps_run > 0 ? steps_run / r->seconds : 0;
@@ -388,44 +247,17 @@ static ia_status check_opts(const ia_distill_opts *o) {
   return IA_OK;
 }
 
-/* An existing file at the checkpoint's path is never overwritten unless it
- * is a Distill-CF checkpoint that --resume continues. Rank 0. */
-static ia_status check_checkpoint_path(const char *path, int resume) {
-  if (access(path, F_OK) != 0) return IA_OK;
-  hid_t f = H5I_INVALID_HID;
-  char *fmt = NULL;
-  if (H5Fis_hdf5(path) > 0) {
-    H5E_BEGIN_TRY { f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); }
-    H5E_END_TRY;
-  }
-  int is_ckpt = 0;
-  if (f >= 0 && H5Aexists(f, "format") > 0 && ia_h5_read_attr_str(f, path, "format", &fmt) == IA_OK)
-    is_ckpt = !strcmp(fmt, IA_CKPT_FORMAT);
-  ia_error_clear();
-  free(fmt);
-  if (f >= 0) H5Fclose(f);
-  IA_CHECK(is_ckpt, IA_ERR_ARG,
-           "--checkpoint %s exists and is not a Distill-CF checkpoint: it is left as it is; "
-           "choose another --checkpoint path",
-           path);
-  IA_CHECK(resume, IA_ERR_ARG,
-           "%s holds the checkpoint of an earlier run: add --resume to continue it, or remove "
-           "it to start over",
-           path);
-  return IA_OK;
-}
-
 ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_result *r) {
   ia_status st = IA_OK;
   ia_distill_opts o = *o_in;
-  run q = {0};
+  distill_run q = {0};
   ia_dataset d = {0};
   ia_csr rows = {0};
   ia_krr fixed = {0};
   int64_t *idx = NULL, mu = 0;
   char **user_ids = NULL, **item_ids = NULL, **sel_ids = NULL, ckpt[4096];
   double *s = NULL;
-  saved_signals saved;
+  distill_saved_signals saved;
   int catching = 0;
   memset(r, 0, sizeof *r);
   if (!o.lambdas) {
@@ -447,7 +279,8 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
   ia_path outputs[] = {
       {"out", o.out}, {"checkpoint", distill ? ckpt : NULL}, {"metrics-json", o.metrics_json}};
   IA_CALL(ia_paths_check(comm, inputs, 1, outputs, 3));
-  if (distill) IA_CALL(ia_agree(comm, q.rank == 0 ? check_checkpoint_path(ckpt, o.resume) : IA_OK));
+  if (distill)
+    IA_CALL(ia_agree(comm, q.rank == 0 ? distill_check_checkpoint_path(ckpt, o.resume) : IA_OK));
 
   int64_t n_users, n_items, begin, count;
   double t0 = ia_time();
@@ -512,14 +345,15 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
     IA_CALL_GOTO(ia_agree(comm, st));
   } else {
     ia_gumbel g = {.seed = o.seed, .step = 0, .samples = o.samples, .tau = o.tau, .d = n_items};
-    IA_CALL_GOTO(ia_dcf_create(comm, mu, n_items, &g, o.c_card, ipu, &d.train, &q.p));
+    IA_CALL_GOTO(ia_distill_host_create(comm, mu, n_items, &g, o.c_card, ipu, &d.train, &q.p));
     model = &q.p.krr;
     int64_t own = q.p.nz * n_items + 1;
     IA_CALL_GOTO(ia_backend_open(comm, o.device, &q.be));
     snprintf(r->device, sizeof r->device, "%s", ia_backend_describe(q.be));
     q.on_dev = ia_backend_device(q.be) == IA_DEVICE_CUDA;
     if (q.on_dev) {
-      IA_CALL_GOTO(ia_dcfb_create(comm, q.be, mu, n_items, &g, o.c_card, ipu, &d.train, 0, &q.pb));
+      IA_CALL_GOTO(
+          ia_distill_be_create(comm, q.be, mu, n_items, &g, o.c_card, ipu, &d.train, 0, &q.pb));
       double **dev[] = {&q.zd, &q.md, &q.vd, &q.dzd};
       for (size_t k = 0; k < sizeof dev / sizeof *dev && st == IA_OK; k++)
         st = ia_be_alloc(q.be, sizeof(double) * (size_t)own, "logits and Adam state",
@@ -552,7 +386,7 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
     r->allreduce_bytes = q.p.bytes_allreduce;
     r->allgather_bytes = q.p.bytes_allgather;
     if (o.resume) {
-      IA_CALL_GOTO(read_checkpoint(&q));
+      IA_CALL_GOTO(distill_read_checkpoint(&q));
       ia_log_info(
           "[distill] resuming from %s at step %lld (best validation HR@100 %.3f at "
           "step %lld)",
@@ -564,8 +398,8 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
       q.c.best_hr = -1;
       q.c.lambda = o.lambdas[0];
     }
-    IA_CALL_GOTO(ia_agree(comm, sync_device(&q)));
-    catch_signals(&saved);
+    IA_CALL_GOTO(ia_agree(comm, distill_sync_device(&q)));
+    distill_catch_signals(&saved);
     catching = 1;
     IA_CALL_GOTO(optimize(&q, r));
     r->best_step = (int)q.c.best_step;
@@ -593,9 +427,9 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
   }
   if (!distill) r->best_lambda = r->infae.best_lambda;
   r->peak_rss = ia_peak_rss(comm);
-  if (catching && signalled(comm)) {
+  if (catching && distill_signalled(comm)) {
     /* After the last step: the checkpoint resumes straight to this evaluation. */
-    IA_CALL_GOTO(write_checkpoint(&q, q.c.next_step));
+    IA_CALL_GOTO(distill_write_checkpoint(&q, q.c.next_step));
     ia_log_info(
         "[distill] signal received after the last step: checkpoint %s written; rerun "
         "with --resume to write the summary",
@@ -619,7 +453,7 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
               (long long)n_items);
   if (distill && q.rank == 0) remove(ckpt); /* finished: the checkpoint is spent */
 done:
-  if (catching) restore_signals(&saved);
+  if (catching) distill_restore_signals(&saved);
   ia_ids_free(user_ids, n_users);
   ia_ids_free(item_ids, n_items);
   free(sel_ids);
@@ -627,8 +461,8 @@ done:
   free(s);
   ia_csr_free(&rows);
   ia_krr_free(&fixed);
-  ia_dcf_free(&q.p);
-  ia_dcfb_free(&q.pb);
+  ia_distill_host_free(&q.p);
+  ia_distill_be_free(&q.pb);
   if (q.be) {
     ia_be_free(q.be, q.zd);
     ia_be_free(q.be, q.md);

@@ -8,12 +8,13 @@
 /* Densified users and their predictions take at most this many bytes each. */
 static const double block_bytes = 256.0 * 1048576.0;
 
-static ia_status be_doubles(ia_dcfb *p, double **out, int64_t n, const char *what) {
+static ia_status be_doubles(ia_distill_be *p, double **out, int64_t n, const char *what) {
   return ia_be_alloc(p->be, sizeof(double) * (size_t)(n > 0 ? n : 1), what, (void **)out);
 }
 
-ia_status ia_dcfb_create(MPI_Comm comm, ia_backend *be, int64_t mu, int64_t d, const ia_gumbel *g,
-                         double c_card, double ipu, const ia_csr *t, int64_t chunk, ia_dcfb *p) {
+ia_status ia_distill_be_create(MPI_Comm comm, ia_backend *be, int64_t mu, int64_t d,
+                               const ia_gumbel *g, double c_card, double ipu, const ia_csr *t,
+                               int64_t chunk, ia_distill_be *p) {
   memset(p, 0, sizeof *p);
   p->comm = comm;
   MPI_Comm_rank(comm, &p->rank);
@@ -59,11 +60,11 @@ ia_status ia_dcfb_create(MPI_Comm comm, ia_backend *be, int64_t mu, int64_t d, c
   if (st == IA_OK && t->n_rows > INT32_MAX)
     st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "more than 2^31 users on one rank");
   st = ia_agree(comm, st);
-  if (st != IA_OK) ia_dcfb_free(p);
+  if (st != IA_OK) ia_distill_be_free(p);
   return st;
 }
 
-void ia_dcfb_free(ia_dcfb *p) {
+void ia_distill_be_free(ia_distill_be *p) {
   ia_backend *b = p->be;
   if (!b) return;
   ia_be_csr_free(b, &p->tb);
@@ -77,7 +78,7 @@ void ia_dcfb_free(ia_dcfb *p) {
   memset(p, 0, sizeof *p);
 }
 
-ia_status ia_dcfb_sample(ia_dcfb *p, const double *z, uint64_t step) {
+ia_status ia_distill_be_sample(ia_distill_be *p, const double *z, uint64_t step) {
   int64_t mu = p->mu, d = p->d;
   ia_backend *b = p->be;
   p->g.step = step;
@@ -93,7 +94,7 @@ ia_status ia_dcfb_sample(ia_dcfb *p, const double *z, uint64_t step) {
   return ia_be_diag_sum(b, IA_FP64, mu, p->k, mu, &p->trace);
 }
 
-ia_status ia_dcfb_fit(ia_dcfb *p, double lambda) {
+ia_status ia_distill_be_fit(ia_distill_be *p, double lambda) {
   int64_t mu = p->mu, d = p->d, info = 0;
   ia_backend *b = p->be;
   p->lambda = lambda;
@@ -113,7 +114,7 @@ ia_status ia_dcfb_fit(ia_dcfb *p, double lambda) {
 
 /* Predictions P = α·NTK(S, T) (d × c, into cp) of c ≤ chunk local users,
  * the kernel NTK(S, T) (μ × c) left in cg; with partials also its partials. */
-static ia_status predict_block(ia_dcfb *p, const int64_t *rows, int64_t c, int partials) {
+static ia_status predict_block(ia_distill_be *p, const int64_t *rows, int64_t c, int partials) {
   int64_t mu = p->mu, d = p->d;
   ia_backend *b = p->be;
   const ia_csr *t = p->t;
@@ -134,7 +135,7 @@ static ia_status predict_block(ia_dcfb *p, const int64_t *rows, int64_t c, int p
 /* Outer pass over the local rows, a block of users at a time: returns the
  * loss sum in *sum; with grad accumulates dα, dS and d|s|² (scaled by
  * 1/b_total) into red. */
-static ia_status outer(ia_dcfb *p, const int64_t *rows, int64_t n, int64_t b_total, int grad,
+static ia_status outer(ia_distill_be *p, const int64_t *rows, int64_t n, int64_t b_total, int grad,
                        double *sum) {
   int64_t mu = p->mu, d = p->d;
   ia_backend *b = p->be;
@@ -158,15 +159,15 @@ static ia_status outer(ia_dcfb *p, const int64_t *rows, int64_t n, int64_t b_tot
   return IA_OK;
 }
 
-static ia_status card(ia_dcfb *p, double *out) {
+static ia_status card(ia_distill_be *p, double *out) {
   double sum;
   IA_CALL(ia_be_sum(p->be, p->mu * p->d, p->s, &sum));
   *out = p->c_card * sum / (double)p->mu / p->ipu;
   return IA_OK;
 }
 
-ia_status ia_dcfb_loss(ia_dcfb *p, const int64_t *rows, int64_t n, int64_t b_total, double *loss,
-                       double *ce) {
+ia_status ia_distill_be_loss(ia_distill_be *p, const int64_t *rows, int64_t n, int64_t b_total,
+                             double *loss, double *ce) {
   double sum, cd;
   ia_status st = outer(p, rows, n, b_total, 0, &sum);
   IA_CALL(ia_agree(p->comm, st));
@@ -177,8 +178,9 @@ ia_status ia_dcfb_loss(ia_dcfb *p, const int64_t *rows, int64_t n, int64_t b_tot
   return IA_OK;
 }
 
-ia_status ia_dcfb_loss_grad(ia_dcfb *p, const double *z, const int64_t *rows, int64_t n,
-                            int64_t b_total, double *loss, double *ce, double *dz, int *flag) {
+ia_status ia_distill_be_loss_grad(ia_distill_be *p, const double *z, const int64_t *rows, int64_t n,
+                                  int64_t b_total, double *loss, double *ce, double *dz,
+                                  int *flag) {
   int64_t mu = p->mu, d = p->d;
   ia_backend *b = p->be;
   double sum = 0, tail[2], cd;
@@ -219,8 +221,8 @@ ia_status ia_dcfb_loss_grad(ia_dcfb *p, const double *z, const int64_t *rows, in
 /* ---- validation of the sample on the backend ---------------------------------------- */
 
 static ia_status model_fit(void *ctx, double lambda, double *lambda_prime, double *trace) {
-  ia_dcfb *p = ctx;
-  IA_CALL(ia_dcfb_fit(p, lambda));
+  ia_distill_be *p = ctx;
+  IA_CALL(ia_distill_be_fit(p, lambda));
   *lambda_prime = p->lambda_prime;
   *trace = p->trace;
   return IA_OK;
@@ -228,7 +230,7 @@ static ia_status model_fit(void *ctx, double lambda, double *lambda_prime, doubl
 
 static ia_status block_scores(void *ctx, ia_rank_eval *r, const int64_t *rows, int64_t c, int test,
                               double **cols) {
-  ia_dcfb *p = ctx;
+  ia_distill_be *p = ctx;
   (void)r, (void)test;
   IA_CALL(predict_block(p, rows, c, 0));
   *cols = p->cp;
@@ -237,7 +239,7 @@ static ia_status block_scores(void *ctx, ia_rank_eval *r, const int64_t *rows, i
 
 static ia_status model_eval(void *ctx, MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
                             int test, ia_metrics *out) {
-  ia_dcfb *p = ctx;
+  ia_distill_be *p = ctx;
   IA_CHECK(!test, IA_ERR_ARG, "the sample's test metrics are computed on the host");
   IA_CHECK(d->train.indptr == p->t->indptr, IA_ERR_ARG,
            "the sample is validated on the users of its own step");
@@ -247,4 +249,6 @@ static ia_status model_eval(void *ctx, MPI_Comm comm, const ia_dataset *d, ia_ev
   return ia_rank_evaluate(comm, d, ev, &p->re, 0, block_scores, p, out);
 }
 
-ia_sample_model ia_dcfb_model(ia_dcfb *p) { return (ia_sample_model){p, model_fit, model_eval}; }
+ia_sample_model ia_distill_be_model(ia_distill_be *p) {
+  return (ia_sample_model){p, model_fit, model_eval};
+}

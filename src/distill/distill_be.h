@@ -1,12 +1,12 @@
 #pragma once
 /* One Distill-CF step on a compute backend (include/infae/backend/backend.h): the
- * same step as distill_step.h, with every array in the backend's memory and
+ * same step as distill_host.h, with every array in the backend's memory and
  * the sparse products done as dense GEMMs on blocks of densified users,
  * which is what a GPU wants. `distill --device cuda` runs it; the CPU keeps
- * the sparse host step of distill_step.h, and the tests compare the two on
+ * the sparse host step of distill_host.h, and the tests compare the two on
  * the CPU backend.
  *
- * Layout as in distill_step.h. Arrays are column-major: S, A, α and dS are
+ * Layout as in distill_host.h. Arrays are column-major: S, A, α and dS are
  * d × μ (column j is synthetic user j), so the logits of a rank are its
  * nz columns from z0 on. Per step: one all-reduce of the sampled columns
  * (each rank adds its own into zeros) and one of the partial gradients.
@@ -47,31 +47,31 @@ typedef struct {
   int32_t *rows_h;
   double *cnt_h;
   ia_rank_eval re; /* validation, made at its first use */
-} ia_dcfb;
+} ia_distill_be;
 
 /* Collective on comm. t holds this rank's users (any count, also 0); chunk
  * 0 picks the block size from d. */
-IA_NODISCARD ia_status ia_dcfb_create(MPI_Comm comm, ia_backend *be, int64_t mu, int64_t d,
-                                      const ia_gumbel *g, double c_card, double ipu,
-                                      const ia_csr *t, int64_t chunk, ia_dcfb *p);
-void ia_dcfb_free(ia_dcfb *p);
+IA_NODISCARD ia_status ia_distill_be_create(MPI_Comm comm, ia_backend *be, int64_t mu, int64_t d,
+                                            const ia_gumbel *g, double c_card, double ipu,
+                                            const ia_csr *t, int64_t chunk, ia_distill_be *p);
+void ia_distill_be_free(ia_distill_be *p);
 /* Samples this rank's columns at step `step` from z (d × nz, backend),
  * gathers S on every rank and computes K = NTK(S, S). Collective. */
-IA_NODISCARD ia_status ia_dcfb_sample(ia_dcfb *p, const double *z, uint64_t step);
+IA_NODISCARD ia_status ia_distill_be_sample(ia_distill_be *p, const double *z, uint64_t step);
 /* Factors K + λ'I and solves α; IA_ERR_NOTSPD names λ. Not collective. */
-IA_NODISCARD ia_status ia_dcfb_fit(ia_dcfb *p, double lambda);
-/* As ia_dcf_loss_grad: dz (d × nz, backend) for this rank's logits.
+IA_NODISCARD ia_status ia_distill_be_fit(ia_distill_be *p, double lambda);
+/* As ia_distill_host_loss_grad: dz (d × nz, backend) for this rank's logits.
  * Collective; the errors of the ops after the all-reduce are this rank's
- * (the caller agrees on them), as for ia_dcfb_sample. */
-IA_NODISCARD ia_status ia_dcfb_loss_grad(ia_dcfb *p, const double *z, const int64_t *rows,
-                                         int64_t n, int64_t b_total, double *loss, double *ce,
-                                         double *dz, int *flag);
-/* As ia_dcf_loss. Collective. */
-IA_NODISCARD ia_status ia_dcfb_loss(ia_dcfb *p, const int64_t *rows, int64_t n, int64_t b_total,
-                                    double *loss, double *ce);
+ * (the caller agrees on them), as for ia_distill_be_sample. */
+IA_NODISCARD ia_status ia_distill_be_loss_grad(ia_distill_be *p, const double *z,
+                                               const int64_t *rows, int64_t n, int64_t b_total,
+                                               double *loss, double *ce, double *dz, int *flag);
+/* As ia_distill_host_loss. Collective. */
+IA_NODISCARD ia_status ia_distill_be_loss(ia_distill_be *p, const int64_t *rows, int64_t n,
+                                          int64_t b_total, double *loss, double *ce);
 /* The fitted sample as a model for ia_sample_select: fit on the backend,
  * validation predictions made, masked and ranked there a block at a time;
  * the top lists and the scores of the held and negative items come to the
  * host for the metrics (validation only: the context is the train rows of
  * the step's users, so d must be the dataset those rows came from). */
-ia_sample_model ia_dcfb_model(ia_dcfb *p);
+ia_sample_model ia_distill_be_model(ia_distill_be *p);

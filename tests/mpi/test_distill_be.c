@@ -1,6 +1,6 @@
 /* The Distill-CF step on a compute backend (src/distill/distill_be.c: dense blocks,
  * column-major, every array in the backend's memory) against the sparse
- * host step (src/distill/distill_step.c, itself checked by finite differences in
+ * host step (src/distill/distill_host.c, itself checked by finite differences in
  * test_distill_grad): the sample S, trace K, α, the loss, its gradient with
  * respect to every rank's logits and the stop flag, on a random batch that
  * spans several blocks of users; the validation metrics of the sample at
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "distill/distill_be.h"
-#include "distill/distill_step.h"
+#include "distill/distill_host.h"
 #include "infae/core/log.h"
 #include "infae/core/rng.h"
 #include "infae/eval/metrics.h"
@@ -72,10 +72,10 @@ int main(int argc, char **argv) {
   int64_t begin;
   make_users(&t, &begin);
   ia_gumbel g = {.seed = 11, .step = 0, .samples = GAMMA, .tau = TAU, .d = D};
-  ia_dcf h;
-  ia_dcfb p;
-  OK(ia_dcf_create(MPI_COMM_WORLD, MU, D, &g, CCARD, IPU, &t, &h));
-  OK(ia_dcfb_create(MPI_COMM_WORLD, be, MU, D, &g, CCARD, IPU, &t, CHUNK, &p));
+  ia_distill_host h;
+  ia_distill_be p;
+  OK(ia_distill_host_create(MPI_COMM_WORLD, MU, D, &g, CCARD, IPU, &t, &h));
+  OK(ia_distill_be_create(MPI_COMM_WORLD, be, MU, D, &g, CCARD, IPU, &t, CHUNK, &p));
 
   /* Logits like a trained sample (a few large, so hardtanh clips some). */
   int64_t own = h.nz * D;
@@ -98,8 +98,8 @@ int main(int argc, char **argv) {
       if (u >= begin && u < begin + t.n_rows) rows[n++] = u - begin;
     }
 
-  OK(ia_dcf_sample(&h, z, 7));
-  OK(ia_dcfb_sample(&p, zb, 7));
+  OK(ia_distill_host_sample(&h, z, 7));
+  OK(ia_distill_be_sample(&p, zb, 7));
   double *s = download(be, p.s, MU * D);
   check("sample S", rel_err(s, h.s, MU * D), tol);
   int clipped = 0;
@@ -108,14 +108,14 @@ int main(int argc, char **argv) {
   check("tr K", fabs(p.trace - h.krr.trace) / h.krr.trace, tol);
 
   OK(ia_krr_fit(&h.krr, LAMBDA));
-  OK(ia_dcfb_fit(&p, LAMBDA));
+  OK(ia_distill_be_fit(&p, LAMBDA));
   double *alpha = download(be, p.alpha, MU * D);
   check("α = (K + λ'I)⁻¹S", rel_err(alpha, h.krr.alpha, MU * D), tol);
 
   double lh, ceh, lb, ceb, l2, ce2;
   int fh = rank == 1, fb = rank == 1;
-  OK(ia_dcf_loss_grad(&h, z, rows, n, b_total, &lh, &ceh, dz, &fh));
-  OK(ia_dcfb_loss_grad(&p, zb, rows, n, b_total, &lb, &ceb, dzb, &fb));
+  OK(ia_distill_host_loss_grad(&h, z, rows, n, b_total, &lh, &ceh, dz, &fh));
+  OK(ia_distill_be_loss_grad(&p, zb, rows, n, b_total, &lb, &ceb, dzb, &fb));
   check("loss", fabs(lb - lh) / fabs(lh), tol);
   check("cross-entropy", fabs(ceb - ceh) / fabs(ceh), tol);
   check("stop flag summed", fabs((double)(fb - fh)), 0);
@@ -126,7 +126,7 @@ int main(int argc, char **argv) {
   MPI_Allreduce(MPI_IN_PLACE, &sc, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
   check("dL/dZ (every rank's logits)", e / sc, tol);
 
-  OK(ia_dcfb_loss(&p, rows, n, b_total, &l2, &ce2));
+  OK(ia_distill_be_loss(&p, rows, n, b_total, &l2, &ce2));
   check("loss without the gradient", fabs(l2 - lb) / fabs(lb), 1e-13);
 
   /* Validation of the sample on the backend against the host: every λ's
@@ -161,7 +161,7 @@ int main(int argc, char **argv) {
   OK(ia_evaluator_create(count, D, ds.train_nnz, &ev));
   const double grid[] = {0.01, 0.5, 5};
   ia_train_result *vh = calloc(1, sizeof *vh), *vb = calloc(1, sizeof *vb);
-  ia_sample_model dm = ia_dcfb_model(&p);
+  ia_sample_model dm = ia_distill_be_model(&p);
   OK(ia_sample_infae(MPI_COMM_WORLD, &ds, ev, &h.krr, grid, 3, 0, 0, vh));
   OK(ia_sample_select(MPI_COMM_WORLD, &ds, ev, &dm, grid, 3, 0, 0, vb));
   double merr = 0;
@@ -184,7 +184,7 @@ int main(int argc, char **argv) {
   free(count);
 
   /* A kernel that does not factor: one clear error, as on the host. */
-  ia_status st = ia_dcfb_fit(&p, -50.0);
+  ia_status st = ia_distill_be_fit(&p, -50.0);
   check("K + λ'I not SPD reported", st == IA_ERR_NOTSPD ? 0 : 1, 0);
   if (st != IA_OK) {
     if (rank == 0) printf("  (%s)\n", ia_error_message());
@@ -194,8 +194,8 @@ int main(int argc, char **argv) {
   free(s), free(alpha), free(dzh), free(z), free(dz);
   ia_be_free(be, zb);
   ia_be_free(be, dzb);
-  ia_dcfb_free(&p);
-  ia_dcf_free(&h);
+  ia_distill_be_free(&p);
+  ia_distill_host_free(&h);
   ia_csr_free(&t);
   ia_backend_close(&be);
   if (rank == 0) printf("%s\n", failures ? "FAILED" : "all checks passed");

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "../test_util.h"
-#include "distill/distill_step.h"
+#include "distill/distill_host.h"
 #include "infae/core/log.h"
 #include "infae/core/ntk.h"
 #include "infae/core/rng.h"
@@ -53,9 +53,9 @@ static void test_ce(void **state) {
   double p[D], dp[D], fd;
   for (int i = 0; i < D; i++) p[i] = 3 * rnd(&r);
   int32_t items[] = {1, 4, 5};
-  ia_dcf_ce(p, D, items, 3, 0.25, dp);
+  ia_distill_host_ce(p, D, items, 3, 0.25, dp);
   for (int i = 0; i < D; i++) {
-    FD4(p, i, 1e-4, 0.25 * ia_dcf_ce(p, D, items, 3, 1, NULL), fd);
+    FD4(p, i, 1e-4, 0.25 * ia_distill_host_ce(p, D, items, 3, 1, NULL), fd);
     IA_ASSERT_CLOSE(dp[i], fd, 1e-9, 1e-6, "softmax cross-entropy");
   }
 }
@@ -169,7 +169,7 @@ static void make_users(ia_csr *t, int64_t *begin, int64_t *count) {
 }
 
 typedef struct {
-  ia_dcf p;
+  ia_distill_host p;
   ia_csr t;
   int64_t rows[USERS], n;
 } problem;
@@ -179,16 +179,17 @@ static void problem_init(problem *q) {
   make_users(&q->t, &begin, &q->n);
   for (int64_t u = 0; u < q->n; u++) q->rows[u] = u;
   ia_gumbel g = {.seed = 11, .step = 0, .samples = GAMMA, .tau = TAU, .d = D};
-  assert_int_equal(ia_dcf_create(MPI_COMM_WORLD, MU, D, &g, CCARD, 2.5, &q->t, &q->p), IA_OK);
+  assert_int_equal(ia_distill_host_create(MPI_COMM_WORLD, MU, D, &g, CCARD, 2.5, &q->t, &q->p),
+                   IA_OK);
 }
 
 static void problem_free(problem *q) {
-  ia_dcf_free(&q->p);
+  ia_distill_host_free(&q->p);
   ia_csr_free(&q->t);
 }
 
 static double outer_sum(problem *q) {
-  double v = ia_dcf_outer(&q->p, q->rows, q->n, USERS, NULL);
+  double v = ia_distill_host_outer(&q->p, q->rows, q->n, USERS, NULL);
   MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
   return v / USERS;
 }
@@ -198,7 +199,7 @@ static void test_outer(void **state) {
   (void)state;
   problem q;
   problem_init(&q);
-  ia_dcf *p = &q.p;
+  ia_distill_host *p = &q.p;
   ia_rng r;
   ia_rng_init(&r, 7, IA_RNG_GENERATE, 0);
   for (int e = 0; e < MU * D; e++) p->s[e] = 0.05 + 0.95 * ia_rng_uniform(&r);
@@ -206,7 +207,7 @@ static void test_outer(void **state) {
   assert_int_equal(ia_krr_fit(&p->krr, LAMBDA), IA_OK);
   int64_t n_red = p->n_red;
   double *red = calloc((size_t)n_red, sizeof *red), fd;
-  ia_dcf_outer(p, q.rows, q.n, USERS, red);
+  ia_distill_host_outer(p, q.rows, q.n, USERS, red);
   MPI_Allreduce(MPI_IN_PLACE, red, (int)n_red, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
   for (int e = 0; e < MU * D; e++) {
     FD4(p->krr.alpha, e, 1e-4, outer_sum(&q), fd);
@@ -230,8 +231,8 @@ static void test_outer(void **state) {
 /* The whole loss as a function of this rank's logits (the others fixed). */
 static double loss_of(problem *q, const double *z) {
   double loss, ce;
-  if (ia_dcf_sample(&q->p, z, 7) != IA_OK || ia_krr_fit(&q->p.krr, LAMBDA) != IA_OK ||
-      ia_dcf_loss(&q->p, q->rows, q->n, USERS, &loss, &ce) != IA_OK)
+  if (ia_distill_host_sample(&q->p, z, 7) != IA_OK || ia_krr_fit(&q->p.krr, LAMBDA) != IA_OK ||
+      ia_distill_host_loss(&q->p, q->rows, q->n, USERS, &loss, &ce) != IA_OK)
     return NAN;
   return loss;
 }
@@ -240,7 +241,7 @@ static void test_whole(void **state) {
   (void)state;
   problem q;
   problem_init(&q);
-  ia_dcf *p = &q.p;
+  ia_distill_host *p = &q.p;
   int rank, size;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
@@ -252,9 +253,10 @@ static void test_whole(void **state) {
   }
   double loss, ce;
   int flag = 0;
-  assert_int_equal(ia_dcf_sample(p, z, 7), IA_OK);
+  assert_int_equal(ia_distill_host_sample(p, z, 7), IA_OK);
   assert_int_equal(ia_krr_fit(&p->krr, LAMBDA), IA_OK);
-  assert_int_equal(ia_dcf_loss_grad(p, z, q.rows, q.n, USERS, &loss, &ce, dz, &flag), IA_OK);
+  assert_int_equal(ia_distill_host_loss_grad(p, z, q.rows, q.n, USERS, &loss, &ce, dz, &flag),
+                   IA_OK);
   /* Away from the hardtanh kink, and some entries clipped (the mask is used). */
   int clipped = 0, near = 0;
   for (int e = 0; e < MU * D; e++) {

@@ -1,4 +1,4 @@
-#include "distill/distill_step.h"
+#include "distill/distill_host.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -7,8 +7,8 @@
 
 #include "infae/io/dataset.h"
 
-ia_status ia_dcf_create(MPI_Comm comm, int64_t mu, int64_t d, const ia_gumbel *g, double c_card,
-                        double ipu, const ia_csr *t, ia_dcf *p) {
+ia_status ia_distill_host_create(MPI_Comm comm, int64_t mu, int64_t d, const ia_gumbel *g,
+                                 double c_card, double ipu, const ia_csr *t, ia_distill_host *p) {
   memset(p, 0, sizeof *p);
   p->comm = comm;
   MPI_Comm_rank(comm, &p->rank);
@@ -51,11 +51,11 @@ ia_status ia_dcf_create(MPI_Comm comm, int64_t mu, int64_t d, const ia_gumbel *g
   p->bytes_allreduce = 8.0 * (double)p->n_red;
   p->bytes_allgather = 8.0 * (double)(mu * d);
   st = ia_agree(comm, st);
-  if (st != IA_OK) ia_dcf_free(p);
+  if (st != IA_OK) ia_distill_host_free(p);
   return st;
 }
 
-void ia_dcf_free(ia_dcf *p) {
+void ia_distill_host_free(ia_distill_host *p) {
   free(p->counts);
   free(p->displs);
   free(p->a);
@@ -74,7 +74,7 @@ void ia_dcf_free(ia_dcf *p) {
   memset(p, 0, sizeof *p);
 }
 
-ia_status ia_dcf_sample(ia_dcf *p, const double *z, uint64_t step) {
+ia_status ia_distill_host_sample(ia_distill_host *p, const double *z, uint64_t step) {
   int64_t d = p->d;
   p->g.step = step;
   for (int64_t r = 0; r < p->nz; r++)
@@ -86,8 +86,8 @@ ia_status ia_dcf_sample(ia_dcf *p, const double *z, uint64_t step) {
   return IA_OK;
 }
 
-double ia_dcf_ce(const double *p, int64_t d, const int32_t *items, int64_t n, double scale,
-                 double *dp) {
+double ia_distill_host_ce(const double *p, int64_t d, const int32_t *items, int64_t n, double scale,
+                          double *dp) {
   double m = p[0], sum = 0, hit = 0;
   for (int64_t i = 1; i < d; i++) m = p[i] > m ? p[i] : m;
   for (int64_t i = 0; i < d; i++) sum += exp(p[i] - m);
@@ -100,7 +100,8 @@ double ia_dcf_ce(const double *p, int64_t d, const int32_t *items, int64_t n, do
   return (double)n * lse - hit;
 }
 
-double ia_dcf_outer(ia_dcf *p, const int64_t *rows, int64_t n, int64_t b_total, double *red) {
+double ia_distill_host_outer(ia_distill_host *p, const int64_t *rows, int64_t n, int64_t b_total,
+                             double *red) {
   const ia_krr *m = &p->krr;
   const ia_csr *t = p->t;
   int64_t mu = p->mu, d = p->d;
@@ -116,7 +117,7 @@ double ia_dcf_outer(ia_dcf *p, const int64_t *rows, int64_t n, int64_t b_total, 
       int64_t r = rows[u0 + u];
       const int32_t *items = t->indices + t->indptr[r];
       int64_t ni = t->indptr[r + 1] - t->indptr[r];
-      loss += ia_dcf_ce(p->cp + u * d, d, items, ni, scale, red ? p->cp + u * d : NULL);
+      loss += ia_distill_host_ce(p->cp + u * d, d, items, ni, scale, red ? p->cp + u * d : NULL);
     }
     if (!red) continue;
     /* P = Kc·α: dα += Kcᵀ·dP, dKc = dP·αᵀ (into ck). */
@@ -142,31 +143,32 @@ double ia_dcf_outer(ia_dcf *p, const int64_t *rows, int64_t n, int64_t b_total, 
   return loss;
 }
 
-double ia_dcf_card(const ia_dcf *p) {
+double ia_distill_host_card(const ia_distill_host *p) {
   double sum = 0;
   for (int64_t e = 0; e < p->mu * p->d; e++) sum += p->s[e];
   return p->c_card * sum / (double)p->mu / p->ipu;
 }
 
-ia_status ia_dcf_loss(ia_dcf *p, const int64_t *rows, int64_t n, int64_t b_total, double *loss,
-                      double *ce) {
-  double sum = ia_dcf_outer(p, rows, n, b_total, NULL);
+ia_status ia_distill_host_loss(ia_distill_host *p, const int64_t *rows, int64_t n, int64_t b_total,
+                               double *loss, double *ce) {
+  double sum = ia_distill_host_outer(p, rows, n, b_total, NULL);
   IA_MPI(MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_DOUBLE, MPI_SUM, p->comm));
   *ce = sum / (double)b_total;
-  *loss = *ce + ia_dcf_card(p);
+  *loss = *ce + ia_distill_host_card(p);
   return IA_OK;
 }
 
-ia_status ia_dcf_loss_grad(ia_dcf *p, const double *z, const int64_t *rows, int64_t n,
-                           int64_t b_total, double *loss, double *ce, double *dz, int *flag) {
+ia_status ia_distill_host_loss_grad(ia_distill_host *p, const double *z, const int64_t *rows,
+                                    int64_t n, int64_t b_total, double *loss, double *ce,
+                                    double *dz, int *flag) {
   int64_t mu = p->mu, d = p->d;
   memset(p->red, 0, sizeof(double) * (size_t)p->n_red);
-  double sum = ia_dcf_outer(p, rows, n, b_total, p->red);
+  double sum = ia_distill_host_outer(p, rows, n, b_total, p->red);
   p->red[p->n_red - 2] = sum;
   p->red[p->n_red - 1] = (double)*flag;
   IA_CALL(ia_allreduce_sum(p->comm, p->red, p->n_red));
   *ce = p->red[p->n_red - 2] / (double)b_total;
-  *loss = *ce + ia_dcf_card(p);
+  *loss = *ce + ia_distill_host_card(p);
   *flag = (int)p->red[p->n_red - 1];
 
   /* Replicated: the direct dL/dS (transposed back), d|s|², the inner solve

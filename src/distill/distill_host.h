@@ -35,37 +35,39 @@ typedef struct {
   int64_t chunk; /* real users per block of the outer pass */
   double *cg, *cn, *ck, *cdxy, *cdss, *cp;
   double bytes_allreduce, bytes_allgather; /* per step, per rank */
-} ia_dcf;
+} ia_distill_host;
 
 /* Collective on comm. t holds this rank's users (any count, also 0). */
-IA_NODISCARD ia_status ia_dcf_create(MPI_Comm comm, int64_t mu, int64_t d, const ia_gumbel *g,
-                                     double c_card, double ipu, const ia_csr *t, ia_dcf *p);
-void ia_dcf_free(ia_dcf *p);
+IA_NODISCARD ia_status ia_distill_host_create(MPI_Comm comm, int64_t mu, int64_t d,
+                                              const ia_gumbel *g, double c_card, double ipu,
+                                              const ia_csr *t, ia_distill_host *p);
+void ia_distill_host_free(ia_distill_host *p);
 
 /* Samples this rank's rows at step `step` (p->g.step is set), gathers S on
  * every rank and computes the inner kernel. z: this rank's nz×d logits.
  * Collective. */
-IA_NODISCARD ia_status ia_dcf_sample(ia_dcf *p, const double *z, uint64_t step);
+IA_NODISCARD ia_status ia_distill_host_sample(ia_distill_host *p, const double *z, uint64_t step);
 
 /* Loss at the current sample and λ (ia_krr_fit done) over the batch: the
  * local rows `rows` (n of them) of t, b_total users on all ranks; and dz,
  * the gradient for this rank's logits. flag: this rank's stop request in,
  * the sum over ranks out. Collective. */
-IA_NODISCARD ia_status ia_dcf_loss_grad(ia_dcf *p, const double *z, const int64_t *rows, int64_t n,
-                                        int64_t b_total, double *loss, double *ce, double *dz,
-                                        int *flag);
+IA_NODISCARD ia_status ia_distill_host_loss_grad(ia_distill_host *p, const double *z,
+                                                 const int64_t *rows, int64_t n, int64_t b_total,
+                                                 double *loss, double *ce, double *dz, int *flag);
 
 /* Forward only (no gradient): the same loss. Collective. */
-IA_NODISCARD ia_status ia_dcf_loss(ia_dcf *p, const int64_t *rows, int64_t n, int64_t b_total,
-                                   double *loss, double *ce);
+IA_NODISCARD ia_status ia_distill_host_loss(ia_distill_host *p, const int64_t *rows, int64_t n,
+                                            int64_t b_total, double *loss, double *ce);
 
 /* Pieces, exposed for the finite-difference tests. */
 /* Softmax cross-entropy of one prediction row against binary items:
  * returns |items|·lse(p) − Σ p[items]; dp = scale·(|items|·softmax(p) − 1_items). */
-double ia_dcf_ce(const double *p, int64_t d, const int32_t *items, int64_t n, double scale,
-                 double *dp);
+double ia_distill_host_ce(const double *p, int64_t d, const int32_t *items, int64_t n, double scale,
+                          double *dp);
 /* Outer pass over local rows: returns the loss sum; when red is not NULL
  * accumulates dα, dSᵀ and d|s|² (scaled by 1/b_total) into it. */
-double ia_dcf_outer(ia_dcf *p, const int64_t *rows, int64_t n, int64_t b_total, double *red);
+double ia_distill_host_outer(ia_distill_host *p, const int64_t *rows, int64_t n, int64_t b_total,
+                             double *red);
 /* Cardinality term c_card·mean_j(Σ_i S_ji)/ipu. */
-double ia_dcf_card(const ia_dcf *p);
+double ia_distill_host_card(const ia_distill_host *p);
