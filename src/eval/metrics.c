@@ -1,21 +1,17 @@
 #include "infae/eval/metrics.h"
-#include "infae/core/topk.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "infae/core/topk.h"
+#include "infae/eval/auc.h"
 
 const char *const ia_metric_names[IA_N_METRICS] = {"HR@10",    "NDCG@10", "PSP@10", "HR@100",
                                                    "NDCG@100", "PSP@100", "AUC"};
 
 enum { KMAX = IA_TOPK };
 static const int ks[2] = {10, 100};
-
-typedef struct {
-  double score;
-  int64_t pos; /* position in the pooled order: breaks ties stably */
-  int label;
-} auc_pair;
 
 struct ia_evaluator {
   int64_t n_items;
@@ -152,41 +148,8 @@ ia_status ia_evaluator_add_ranked(ia_evaluator *e, const int32_t *top, const int
   return IA_OK;
 }
 
-static int cmp_pair(const void *a, const void *b) {
-  const auc_pair *x = a, *y = b;
-  if (x->score != y->score) return x->score < y->score ? -1 : 1;
-  return (x->pos > y->pos) - (x->pos < y->pos);
-}
-
-/* Pooled AUC: rank pairs by score ascending, ties by pooled position (a
- * stable sort); count, for every positive, the negatives ranked below it. */
-static double pooled_auc(auc_pair *p, int64_t n) {
-  qsort(p, (size_t)n, sizeof *p, cmp_pair);
-  int64_t neg_below = 0, pos = 0;
-  double num = 0;
-  for (int64_t k = 0; k < n; k++) {
-    if (p[k].label) {
-      num += (double)neg_below;
-      pos++;
-    } else {
-      neg_below++;
-    }
-  }
-  if (pos == 0 || neg_below == 0) return NAN;
-  return num / ((double)pos * (double)neg_below);
-}
-
 ia_status ia_evaluator_finish(ia_evaluator *e, MPI_Comm comm, ia_metrics *out) {
-  ia_status st = IA_OK;
-  int rank, size, mine;
-  int *counts = NULL, *displs = NULL;
-  double *all_s = NULL;
-  uint8_t *all_l = NULL;
-  auc_pair *pairs = NULL;
   double sums[IA_N_METRICS]; /* 6 metric sums + user count */
-  int64_t total = 0;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
   memcpy(sums, e->sums, sizeof e->sums);
   sums[IA_N_METRICS - 1] = (double)e->users;
   IA_MPI(MPI_Allreduce(MPI_IN_PLACE, sums, IA_N_METRICS, MPI_DOUBLE, MPI_SUM, comm));
@@ -195,45 +158,10 @@ ia_status ia_evaluator_finish(ia_evaluator *e, MPI_Comm comm, ia_metrics *out) {
   for (int q = 0; q < IA_N_METRICS - 1; q++)
     out->v[q] = out->users ? sums[q] / (double)out->users : NAN;
 
-  /* Gather the pairs in rank order (= ascending user blocks) on rank 0. */
-  st = ia_to_int(e->n_pairs, &mine);
-  IA_CALL(ia_agree(comm, st));
-  if (rank == 0) {
-    IA_CALL_GOTO(IA_ALLOC(counts, size, "gather counts"));
-    IA_CALL_GOTO(IA_ALLOC(displs, size, "gather displacements"));
-  }
-  IA_MPI(MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, comm));
-  if (rank == 0) {
-    for (int r = 0; r < size; r++) total += counts[r];
-    IA_CHECK_GOTO(total <= 2147483647, IA_ERR_RANGE, "%lld AUC pairs exceed one MPI gather (2^31)",
-                  (long long)total);
-    for (int r = 0, off = 0; r < size; r++) {
-      displs[r] = off;
-      off += counts[r];
-    }
-    IA_CALL_GOTO(IA_ALLOC(all_s, total, "AUC scores"));
-    IA_CALL_GOTO(IA_ALLOC(all_l, total, "AUC labels"));
-  }
-done:
-  IA_CALL(ia_agree(comm, st));
-  IA_MPI(MPI_Gatherv(e->pair_score, mine, MPI_DOUBLE, all_s, counts, displs, MPI_DOUBLE, 0, comm));
-  IA_MPI(
-      MPI_Gatherv(e->pair_label, mine, MPI_UINT8_T, all_l, counts, displs, MPI_UINT8_T, 0, comm));
+  /* The pooled list is the ranks' pairs in rank order (ascending user
+   * blocks). */
   double auc = 0;
-  if (rank == 0) {
-    st = IA_ALLOC(pairs, total, "AUC pairs");
-    if (st == IA_OK) {
-      for (int64_t k = 0; k < total; k++) pairs[k] = (auc_pair){all_s[k], k, all_l[k]};
-      auc = pooled_auc(pairs, total);
-    }
-  }
-  free(pairs);
-  free(all_s);
-  free(all_l);
-  free(counts);
-  free(displs);
-  IA_CALL(ia_agree(comm, st));
-  IA_MPI(MPI_Bcast(&auc, 1, MPI_DOUBLE, 0, comm));
+  IA_CALL(ia_pooled_auc(comm, e->pair_score, e->pair_label, e->n_pairs, &auc, NULL, NULL));
   out->v[IA_AUC] = auc;
   return IA_OK;
 }
