@@ -219,12 +219,20 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
   r->fit_users = u;
   r->nystrom = nystrom;
 
-  /* Plan first: refuse before allocating when a rank would not fit. */
-  ia_infae_plan plan;
-  ia_infae_plan_make(d->n_users, d->n_items, u, d->train_nnz, g.size, g.nprow, g.npcol,
-                     r->block_size, o->precision, n > 1, nystrom, 0, &plan);
+  /* Plan first: refuse before allocating when a rank would not fit. Several
+   * λ factor a copy of K when it fits, else K itself, made again for each λ
+   * (--gpus: always, K is in tiles). */
   int64_t limit = o->memory_limit;
   if (limit <= 0) IA_CALL_GOTO(ia_memory_per_rank(comm, &limit));
+  ia_infae_plan plan;
+  ia_infae_plan_choose(d->n_users, d->n_items, u, d->train_nnz, g.size, g.nprow, g.npcol,
+                       r->block_size, o->precision, n, nystrom, (double)limit, &plan);
+  if (n > 1 && !nystrom && !plan.keep_kernel && o->gpus == 0)
+    ia_log_info(
+        "[train] K is factored in place and made again for each λ: a copy for the λ grid "
+        "does not fit %.2f GiB per rank (%.0f %% more flops)",
+        (double)limit / 1073741824.0,
+        100.0 * (n - 1) * plan.flops_remake / ia_plan_flops(&plan, n));
   /* --gpus: K is on the GPUs (checked below); the host holds α, the kept α
    * (the prediction rows) and the dataset's rows. */
   double host = o->gpus > 0
@@ -253,12 +261,21 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
      * kernel panels live in device memory; fp64 kernels are made through an
      * FP32 Gram tile of a few of their U columns (U × U, or n × U for
      * NTK(C, X)). */
-    double need = plan.bytes_device;
     /* The evaluation: a block of FP64 score columns, the splits' rows. */
-    need += 8.0 * (double)d->n_items * (double)(eval_chunk(d) + 2) +
-            12.0 * (double)(d->train_nnz + d->val_nnz + d->test_nnz) +
-            20.0 * (double)d->negatives.indptr[d->n_rows];
-    double have = (double)ia_backend_free_bytes(be);
+    double eval = 8.0 * (double)d->n_items * (double)(eval_chunk(d) + 2) +
+                  12.0 * (double)(d->train_nnz + d->val_nnz + d->test_nnz) +
+                  20.0 * (double)d->negatives.indptr[d->n_rows];
+    double need = plan.bytes_device + eval, have = (double)ia_backend_free_bytes(be);
+    if (need > have && plan.keep_kernel && !nystrom) { /* no copy of K on the GPU */
+      ia_infae_plan_make(d->n_users, d->n_items, u, d->train_nnz, 1, 1, 1, r->block_size,
+                         o->precision, 0, nystrom, 0, &plan);
+      need = plan.bytes_device + eval;
+      if (need <= have)
+        ia_log_info(
+            "[train] K is factored in place and made again for each λ: a copy for the "
+            "λ grid does not fit the GPU's %.2f GiB",
+            have / 1073741824.0);
+    }
     IA_CHECK_GOTO(need <= have, IA_ERR_NOMEM,
                   "∞-AE needs %.2f GiB of GPU memory, %.2f GiB are free on %s; use more ranks, "
                   "--precision fp32, --train-users, --centers or --device cpu",
@@ -279,7 +296,7 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
   ia_infae_opts io = {.backend = be,
                       .nb = r->block_size,
                       .precision = o->precision,
-                      .keep_kernel = n > 1,
+                      .keep_kernel = plan.keep_kernel,
                       .fit_users = fit,
                       .n_fit = u,
                       .nystrom = nystrom,

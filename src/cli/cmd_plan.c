@@ -161,11 +161,20 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
   } else {
     int64_t u = train_users > 0 && train_users < users ? train_users : users;
     if (centers > 0) u = centers < users ? centers : users;
-    ia_infae_plan plan;
-    ia_infae_plan_make(users, items, u, nnz, np, nprow, npcol, block, p, n_lambdas > 1, centers > 0,
-                       0, &plan);
+    ia_infae_plan plan, lean;
+    ia_infae_plan_choose(users, items, u, nnz, np, nprow, npcol, block, p, n_lambdas, centers > 0,
+                         (double)limit, &plan);
     ia_plan_print(&plan, users, items, u, np, p, n_lambdas, rate);
     total = plan.bytes_total;
+    if (plan.keep_kernel) { /* what train does when the copy does not fit */
+      char a[32];
+      ia_infae_plan_make(users, items, u, nnz, np, nprow, npcol, block, p, 0, 0, 0, &lean);
+      ia_log_info(
+          "without the copy of K (train factors K in place and makes it again for each "
+          "λ when the copy does not fit its limit): %s per rank, %.0f %% more flops",
+          ia_plan_bytes(lean.bytes_total, a, sizeof a),
+          100.0 * (n_lambdas - 1) * lean.flops_remake / ia_plan_flops(&lean, n_lambdas));
+    }
   }
   if (limit > 0 && total > (double)limit)
     st = ia_error_set(IA_ERR_NOMEM, __FILE__, __LINE__,

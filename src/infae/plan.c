@@ -79,7 +79,7 @@ ia_status ia_memory_per_rank(MPI_Comm comm, int64_t *bytes) {
 
 double ia_plan_flops(const ia_infae_plan *p, int lambdas) {
   return p->flops_gram + lambdas * (p->flops_factor + p->flops_solve + p->flops_predict) +
-         p->flops_test;
+         (lambdas > 1 ? lambdas - 1 : 0) * p->flops_remake + p->flops_test;
 }
 
 const char *ia_plan_bytes(double b, char *buf, size_t n) {
@@ -100,9 +100,10 @@ void ia_plan_print(const ia_infae_plan *p, int64_t n, int64_t d, int64_t u, int 
       prec == IA_FP64 ? "fp64" : "fp32", size, p->nprow, p->npcol, lambdas);
   ia_log_info("memory per rank (the largest):");
   ia_log_info("  %s %12s",
-              p->nystrom    ? "L of K_mm, ΦᵀΦ, its factor    "
-              : lambdas > 1 ? "kernel K and its factor       "
-                            : "kernel K                      ",
+              p->nystrom                      ? "L of K_mm, ΦᵀΦ, its factor    "
+              : lambdas > 1 && p->keep_kernel ? "kernel K and its factor       "
+              : lambdas > 1                   ? "kernel K (made again per λ)   "
+                                              : "kernel K                      ",
               ia_plan_bytes(p->bytes_kernel, a, sizeof a));
   ia_log_info("  %s %12s",
               p->nystrom ? "ΦᵀX, α, best α, predictions   "
@@ -135,6 +136,9 @@ void ia_plan_print(const ia_infae_plan *p, int64_t n, int64_t d, int64_t u, int 
     ia_log_info("  K_mm, its L, Φ=K_nm·L⁻ᵀ, ΦᵀΦ, ΦᵀX %7.3e", p->flops_gram);
   else
     ia_log_info("  Gram NTK(X, X), lower half     %10.3e", p->flops_gram);
+  if (lambdas > 1 && p->flops_remake > 0)
+    ia_log_info("  Gram again, %2d × U²d           %10.3e", lambdas - 1,
+                (lambdas - 1) * p->flops_remake);
   ia_log_info("  Cholesky, %2d × U³/3            %10.3e", lambdas, lambdas * p->flops_factor);
   ia_log_info("  solve with X, %2d × 2U²d        %10.3e", lambdas, lambdas * p->flops_solve);
   if (p->flops_predict > 0)
@@ -288,6 +292,7 @@ void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, 
   o->nprow = nprow;
   o->npcol = npcol;
   o->nystrom = nystrom;
+  o->keep_kernel = keep_kernel;
   if (panel_bytes <= 0) panel_bytes = 256 << 20;
   double es = p == IA_FP64 ? 8.0 : 4.0;
   int sampled = u < n || nystrom;
@@ -348,6 +353,15 @@ void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, 
   o->flops_predict = sampled ? 2.0 * N * U * D : 0; /* per λ (X − λ'α needs none) */
   /* (Nyström: K_nm made for the fit is reused by the validation predictions.) */
   o->flops_test = 2.0 * N * U * D * 2.0; /* NTK(C, X) and its product with α */
+  o->flops_remake = nystrom || keep_kernel ? 0 : U * U * D;
+}
+
+void ia_infae_plan_choose(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, int nprow,
+                          int npcol, int nb, ia_precision p, int lambdas, int nystrom, double limit,
+                          ia_infae_plan *out) {
+  ia_infae_plan_make(n, d, u, nnz, size, nprow, npcol, nb, p, lambdas > 1, nystrom, 0, out);
+  if (lambdas > 1 && !nystrom && limit > 0 && out->bytes_total > limit)
+    ia_infae_plan_make(n, d, u, nnz, size, nprow, npcol, nb, p, 0, nystrom, 0, out);
 }
 
 void ia_infae_md_bytes(int64_t n, int64_t d, int nb, ia_precision p, int gpus, double *per_device,

@@ -48,6 +48,10 @@ assert "4 rank(s) on a 2x2 grid, 3 λ" in head, head
 expect("infae.txt", "Cholesky,  3 × U³/3", "%.3e" % (3 * n ** 3 / 3))
 expect("infae.txt", "solve with X,  3 × 2U²d", "%.3e" % (3 * 2 * n * n * d))
 expect("infae.txt", "Gram NTK(X, X), lower half", "%.3e" % (n * n * d))
+# Without the copy of K: K made again for the two λ after the first (U²d each).
+lean = n * n * d + 3 * (n ** 3 / 3 + 2 * n * n * d) + 2 * n * n * d + 4 * n * n * d
+assert ", %.0f %% more flops" % (100 * 2 * n * n * d / lean) in value("infae.txt", "without the copy of K"), \
+    value("infae.txt", "without the copy of K")
 # EASE: three d × d arrays per rank; d³ per λ of its 7-value grid; nnz·d per validation.
 assert "2 rank(s), 7 λ" in open("ease.txt").readline()
 expect("ease.txt", "item Gram XᵀX", human(8 * d * d))

@@ -41,7 +41,8 @@ typedef struct {
   ia_backend *backend; /* where the arrays live and the work runs (required) */
   int nb;              /* block size of the grid (e.g. 256) */
   ia_precision precision;
-  int keep_kernel;          /* 1: keep a copy of K to factor it for several λ */
+  int keep_kernel;          /* 1: keep a copy of K to factor for each λ; 0: factor K in place and
+                      make it again from the rows for the next λ (no copy; U²·d flops) */
   const int64_t *fit_users; /* ascending user indices the model is fit on; NULL: all */
   int64_t n_fit;
   int64_t panel_bytes; /* bound on the densified item panels of the Gram (0: 256 MiB) */
@@ -55,7 +56,8 @@ typedef struct {
 typedef struct {
   int nprow, npcol;
   int nystrom;
-  double bytes_kernel; /* K, and its copy when several λ (Nyström: L, ΦᵀΦ, its factor) */
+  int keep_kernel;     /* a copy of K is factored for each λ (else K is made again) */
+  double bytes_kernel; /* K, and its copy when kept (Nyström: L, ΦᵀΦ, its factor) */
   double bytes_rhs;    /* X/α, best α, predictions (block-cyclic); Nyström: ΦᵀX */
   double bytes_cross;  /* NTK(C, X) when fit on a sample */
   double bytes_rows;   /* predictions in the evaluation layout */
@@ -69,11 +71,12 @@ typedef struct {
    * array does not fit runs on the host) or the Gram's device tiles. */
   double bytes_device;
   double flops_gram, flops_factor, flops_solve, flops_predict,
-      flops_test; /* per λ: factor, solve, predict */
+      flops_test;      /* per λ: factor, solve, predict */
+  double flops_remake; /* per λ after the first, without the copy: K made again */
 } ia_infae_plan;
 
-/* n users, d items, U fit users (Nyström: centers), nnz train interactions.
- * Not collective. */
+/* n users, d items, U fit users (Nyström: centers), nnz train interactions;
+ * keep_kernel as in ia_infae_opts. Not collective. */
 void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, int nprow,
                         int npcol, int nb, ia_precision p, int keep_kernel, int nystrom,
                         int64_t panel_bytes, ia_infae_plan *out);
