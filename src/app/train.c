@@ -28,8 +28,8 @@ const double ia_infae_grid[6] = {0, 1, 5, 20, 50, 100};
 
 typedef struct {
   const ia_dataset *d;
-  const ia_infae *infae; /* ∞-AE predictions, or NULL for PopRec */
-  ia_rank_eval *re;      /* one rank: ranking on the backend, into cols */
+  ia_infae *infae;  /* ∞-AE predictions, or NULL for PopRec */
+  ia_rank_eval *re; /* one rank: ranking on the backend, into cols */
   double *cols;
 } scorer;
 
@@ -59,10 +59,22 @@ static ia_status infae_cols(void *ctx, ia_rank_eval *r, const int64_t *rows, int
   return IA_OK;
 }
 
+/* ∞-AE's predictions come a block of users at a time (the same count of
+ * blocks on every rank); each block's users are evaluated before the next. */
 static ia_status evaluate(MPI_Comm comm, const scorer *s, ia_evaluator *ev, int test,
                           ia_metrics *out) {
-  if (s->re) return ia_rank_evaluate(comm, s->d, ev, s->re, test, infae_cols, (void *)s, out);
-  return ia_evaluate_split(comm, s->d, ev, test, score_block, (void *)s, out);
+  if (!s->infae) return ia_evaluate_split(comm, s->d, ev, test, score_block, (void *)s, out);
+  int64_t per = ia_infae_eval_block_users(s->infae);
+  ia_evaluator_reset(ev);
+  for (int64_t b = 0; b < ia_infae_eval_blocks(s->infae); b++) {
+    IA_CALL(ia_infae_predict_block(s->infae, b));
+    ia_status st =
+        s->re ? ia_rank_evaluate_rows(s->d, ev, s->re, test, b * per, (b + 1) * per, infae_cols,
+                                      (void *)s)
+              : ia_evaluate_rows(s->d, ev, test, b * per, (b + 1) * per, score_block, (void *)s);
+    IA_CALL(ia_agree(comm, st));
+  }
+  return ia_evaluate_finish(comm, ev, out);
 }
 
 /* Users per evaluation block on the backend: about 256 MiB of FP64 scores. */
@@ -297,6 +309,7 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
                       .nb = r->block_size,
                       .precision = o->precision,
                       .keep_kernel = plan.keep_kernel,
+                      .eval_block = o->eval_block,
                       .fit_users = fit,
                       .n_fit = u,
                       .nystrom = nystrom,

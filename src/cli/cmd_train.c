@@ -23,8 +23,8 @@ ia_status ia_cli_precision(const char *text, ia_precision *p) {
 
 /* Options given for another model than the one trained: said, then ignored. */
 static void warn_unused(const char *model, int argc, char **argv) {
-  static const char *const infae[] = {"precision",    "gpus",           "grid", "block-size",
-                                      "memory-limit", "kernel-samples", NULL};
+  static const char *const infae[] = {"precision",    "gpus",           "grid",       "block-size",
+                                      "memory-limit", "kernel-samples", "eval-block", NULL};
   static const char *const recoder[] = {"hidden",     "activation", "loss",   "dropout",
                                         "confidence", "lr",         "epochs", "batch",
                                         "eval-every", "patience",   NULL};
@@ -45,7 +45,7 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
       *act, *loss;
   ia_reals lambdas, hidden;
   int quiet, verbose, block, epochs, eval_every, patience, gpus;
-  int64_t train_users, centers, seed, batch;
+  int64_t train_users, centers, seed, batch, eval_block;
   double dropout, confidence, lr;
   const ia_opt opts[] = {
       {"data", IA_OPT_STRING, NULL, "prepared dataset (from `infae_mpi prepare`)", &data},
@@ -67,6 +67,10 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
        &gpus},
       {"grid", IA_OPT_STRING, "", "∞-AE process grid ROWSxCOLS [default: near-square]", &grid},
       {"block-size", IA_OPT_INT, "256", "∞-AE block-cyclic block size", &block},
+      {"eval-block", IA_OPT_INT64, "0",
+       "∞-AE: users per rank whose predictions are made at once in the evaluation (0: as many "
+       "as 512 MiB per rank hold, or a rank's share of α when that is more)",
+       &eval_block},
       {"train-users", IA_OPT_INT64, "0",
        "∞-AE: fit on a random sample of this many users (0: all); predictions cover every user",
        &train_users},
@@ -132,6 +136,7 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
                       .out = out,
                       .command = command,
                       .block_size = block,
+                      .eval_block = eval_block,
                       .gpus = gpus,
                       .train_users = train_users,
                       .centers = centers,
@@ -153,9 +158,10 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
   if (st == IA_OK) st = ia_device_parse(device, &to.device);
   if (st == IA_OK) st = ia_grid_parse(grid, &to.nprow, &to.npcol);
   if (st == IA_OK && memory[0]) st = ia_parse_bytes("memory-limit", memory, &to.memory_limit);
-  if (st == IA_OK && (block < 1 || train_users < 0 || centers < 0 || seed < 0))
+  if (st == IA_OK && (block < 1 || train_users < 0 || centers < 0 || seed < 0 || eval_block < 0))
     st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
-                      "--block-size must be ≥ 1, --train-users, --centers and --seed ≥ 0");
+                      "--block-size must be ≥ 1, --train-users, --centers, --eval-block and --seed "
+                      "≥ 0");
   for (int k = 0; st == IA_OK && k < lambdas.n; k++)
     if (lambdas.v[k] < 0)
       st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--lambdas: every λ must be ≥ 0 (got %g)",

@@ -332,7 +332,9 @@ ia_status ia_dmat_gemm_tn(const ia_dmat *a, const ia_dmat *b, int lower, ia_dmat
 
 ia_status ia_dmat_gemm(const ia_dmat *a, const ia_dmat *b, ia_dmat *c) {
   const ia_dspace *sp = a->sp;
-  IA_KINDS(a->cols == b->rows && c->rows == a->rows && c->cols == b->cols, "gemm", a, b);
+  IA_KINDS(a->cols == b->rows && c->cols == b->cols &&
+               (c->rows == a->rows || (c->kind != IA_DMAT_CYCLIC && c->rows >= a->rows)),
+           "gemm", a, b);
   if (a->kind == IA_DMAT_TILES) {
     IA_KINDS(b->kind == IA_DMAT_HOST && c->kind == IA_DMAT_HOST, "gemm", a, b);
     return ia_md_gemm(sp->md, &a->tiles, b->data, b->ld, b->cols, c->data, c->ld, 1,
@@ -340,7 +342,7 @@ ia_status ia_dmat_gemm(const ia_dmat *a, const ia_dmat *b, ia_dmat *c) {
   }
   IA_KINDS(same_kind(a, b) && same_kind(a, c), "gemm", a, b);
   if (c->kind == IA_DMAT_BACKEND)
-    return ia_be_gemm(sp->be, sp->prec, 'N', 'N', c->rows, c->cols, a->cols, 1.0, a->data, a->ld,
+    return ia_be_gemm(sp->be, sp->prec, 'N', 'N', a->rows, c->cols, a->cols, 1.0, a->data, a->ld,
                       b->data, b->ld, 0.0, c->data, c->ld);
   return ia_summa_gemm(&sp->g, sp->be, sp->prec, c->rows, c->cols, a->cols, sp->nb, a->data, a->ld,
                        b->data, b->ld, c->data, c->ld, ia_dspace_budget(sp));
@@ -460,10 +462,16 @@ ia_status ia_dmat_ntk(ia_dmat *a, const ia_dmat_ntk_operands *ops, int64_t d, in
 /* ---- the evaluation layout ---------------------------------------------- */
 
 ia_status ia_dmat_to_rows(const ia_dmat *a, void *dst, int64_t *ld) {
+  int64_t size = a->sp->g.size;
+  return ia_dmat_to_row_blocks(a, (a->rows + size - 1) / size, dst, ld);
+}
+
+ia_status ia_dmat_to_row_blocks(const ia_dmat *a, int64_t mb, void *dst, int64_t *ld) {
   const ia_dspace *sp = a->sp;
   const ia_grid *g = &sp->g;
   IA_CHECK(a->kind != IA_DMAT_TILES, IA_ERR_INTERNAL, "%s in tiles to rows", a->what);
   if (a->kind != IA_DMAT_CYCLIC) { /* one rank: all of A, leading dimension rows */
+    IA_CHECK(a->ld == a->rows || a->rows == 0, IA_ERR_INTERNAL, "%s: a view to rows", a->what);
     *ld = a->ld;
     if (a->kind == IA_DMAT_BACKEND) return ia_be_download(sp->be, dst, a->data, local_bytes(a));
     if (dst != a->data) memcpy(dst, a->data, local_bytes(a));
@@ -472,16 +480,86 @@ ia_status ia_dmat_to_rows(const ia_dmat *a, void *dst, int64_t *ld) {
   int im, in, one = 1, dr[IA_DLEN];
   IA_CALL(ia_to_int(a->rows, &im));
   IA_CALL(ia_to_int(a->cols, &in));
-  int64_t begin, cnt;
-  ia_row_block(a->rows, g->size, g->rank, &begin, &cnt);
+  int64_t cnt = a->rows - (int64_t)g->rank * mb;
+  cnt = cnt < 0 ? 0 : cnt > mb ? mb : cnt;
   *ld = cnt > 0 ? cnt : 1;
-  IA_CALL(descriptor(dr, a->rows, a->cols, (a->rows + g->size - 1) / g->size, a->cols, g->ctxt_col,
-                     *ld));
+  IA_CALL(descriptor(dr, a->rows, a->cols, mb, a->cols, g->ctxt_col, *ld));
   if (sp->prec == IA_FP64)
     pdgemr2d_(&im, &in, a->data, &one, &one, a->desc, dst, &one, &one, dr, &g->ctxt);
   else
     psgemr2d_(&im, &in, a->data, &one, &one, a->desc, dst, &one, &one, dr, &g->ctxt);
   return IA_OK;
+}
+
+ia_status ia_dmat_make_rank_rows(const ia_dspace *sp, int64_t block, int64_t cols, const char *what,
+                                 ia_dmat *out) {
+  if (sp->g.size == 1) return shape(sp, block, cols, what, out); /* no memory: a view */
+  IA_CALL(ia_dmat_make(sp, block * sp->g.size, cols, 0, what, out));
+  memset(out->data, 0, local_bytes(out));
+  return IA_OK;
+}
+
+ia_status ia_dmat_head_rows(const ia_dmat *a, int64_t rows, ia_dmat *view) {
+  IA_CHECK(rows >= 0 && rows <= a->rows && a->kind != IA_DMAT_TILES, IA_ERR_INTERNAL,
+           "the first %lld rows of %s (%lld rows)", (long long)rows, a->what, (long long)a->rows);
+  *view = *a;
+  view->owned = 0;
+  view->rows = rows;
+  if (a->kind != IA_DMAT_CYCLIC) {
+    view->mloc = rows;
+    return IA_OK;
+  }
+  const ia_grid *g = &a->sp->g;
+  view->mloc = ia_numroc(rows, a->sp->nb, g->myrow, g->nprow);
+  return descriptor(view->desc, rows, a->cols, a->sp->nb, a->sp->nb, g->ctxt, a->ld);
+}
+
+ia_status ia_dmat_rows_of_ranks(const ia_dmat *a, int64_t first, int64_t count, int64_t block,
+                                ia_dmat *t, ia_dmat *view) {
+  const ia_dspace *sp = a->sp;
+  const ia_grid *g = &sp->g;
+  IA_CHECK(count >= 0 && count <= block && first >= 0 && first + count <= a->rows, IA_ERR_INTERNAL,
+           "rows [%lld, %lld) of %s (%lld rows, blocks of %lld)", (long long)first,
+           (long long)(first + count), a->what, (long long)a->rows, (long long)block);
+  if (a->kind == IA_DMAT_TILES) { /* tiles hold every row: the whole matrix only */
+    IA_CHECK(first == 0 && count == a->rows, IA_ERR_INTERNAL, "rows [%lld, %lld) of %s, in tiles",
+             (long long)first, (long long)(first + count), a->what);
+    *view = *a;
+    view->owned = 0;
+    return IA_OK;
+  }
+  if (a->kind != IA_DMAT_CYCLIC) { /* one rank: a view */
+    *view = *a;
+    view->owned = 0;
+    view->rows = view->mloc = count;
+    view->data = (char *)a->data + sp->es * (size_t)first;
+    return IA_OK;
+  }
+  int64_t mine[2] = {first, count}, *all = NULL, total = 0;
+  ia_status st = IA_ALLOC(all, 2 * g->size, "row ranges");
+  IA_CALL(ia_agree(g->comm, st));
+  MPI_Allgather(mine, 2, MPI_INT64_T, all, 2, MPI_INT64_T, g->comm);
+  for (int r = 0; r < g->size; r++)
+    if (all[2 * r + 1] > 0) total = (int64_t)r * block + all[2 * r + 1];
+  st = t->kind == IA_DMAT_CYCLIC && t->rows >= total && t->cols == a->cols
+           ? ia_dmat_head_rows(t, total, view)
+           : ia_error_set(IA_ERR_INTERNAL, __FILE__, __LINE__, "rows of %s into %s", a->what,
+                          t->what);
+  int one = 1, n = 0, m = 0, ia = 0, ib = 0;
+  for (int r = 0; r < g->size && st == IA_OK; r++) {
+    if (all[2 * r + 1] == 0) continue;
+    st = ia_to_int(all[2 * r + 1], &m);
+    if (st == IA_OK) st = ia_to_int(a->cols, &n);
+    if (st == IA_OK) st = ia_to_int(all[2 * r] + 1, &ia);
+    if (st == IA_OK) st = ia_to_int((int64_t)r * block + 1, &ib);
+    if (st != IA_OK) break;
+    if (sp->prec == IA_FP64)
+      pdgemr2d_(&m, &n, a->data, &ia, &one, a->desc, view->data, &ib, &one, view->desc, &g->ctxt);
+    else
+      psgemr2d_(&m, &n, a->data, &ia, &one, a->desc, view->data, &ib, &one, view->desc, &g->ctxt);
+  }
+  free(all);
+  return st;
 }
 
 /* Host memory: the rows from the first to the last go up in one 2-D copy

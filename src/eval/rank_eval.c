@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval/sample_eval.h"
+
 ia_status ia_rank_eval_create(ia_backend *be, const ia_dataset *d, int64_t chunk, ia_rank_eval *r) {
   memset(r, 0, sizeof *r);
   r->be = be;
@@ -86,23 +88,26 @@ static ia_status eval_block(ia_rank_eval *r, const ia_dataset *d, ia_evaluator *
   return IA_OK;
 }
 
-ia_status ia_rank_evaluate(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, ia_rank_eval *r,
-                           int test, ia_block_scores fn, void *ctx, ia_metrics *out) {
+ia_status ia_rank_evaluate_rows(const ia_dataset *d, ia_evaluator *ev, ia_rank_eval *r, int test,
+                                int64_t first, int64_t end, ia_block_scores fn, void *ctx) {
   const ia_csr *held = test ? &d->test : &d->val;
   int64_t *rows = NULL;
   ia_status st = IA_ALLOC(rows, r->chunk, "block rows");
-  ia_evaluator_reset(ev);
+  if (end > d->n_rows) end = d->n_rows;
   /* Users with held items, a block at a time, in ascending order. */
-  for (int64_t r0 = 0; r0 < d->n_rows && st == IA_OK;) {
+  for (int64_t r0 = first; r0 < end && st == IA_OK;) {
     int64_t c = 0;
-    for (; r0 < d->n_rows && c < r->chunk; r0++)
+    for (; r0 < end && c < r->chunk; r0++)
       if (held->indptr[r0 + 1] > held->indptr[r0]) rows[c++] = r0;
     if (c > 0) st = eval_block(r, d, ev, test, fn, ctx, rows, c);
   }
   free(rows);
-  IA_CALL(ia_agree(comm, st));
-  IA_CALL(ia_evaluator_finish(ev, comm, out));
-  /* Rank 0's numbers decide, as in ia_evaluate_split. */
-  IA_MPI(MPI_Bcast(out, (int)sizeof *out, MPI_BYTE, 0, comm));
-  return IA_OK;
+  return st;
+}
+
+ia_status ia_rank_evaluate(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, ia_rank_eval *r,
+                           int test, ia_block_scores fn, void *ctx, ia_metrics *out) {
+  ia_evaluator_reset(ev);
+  IA_CALL(ia_agree(comm, ia_rank_evaluate_rows(d, ev, r, test, 0, d->n_rows, fn, ctx)));
+  return ia_evaluate_finish(comm, ev, out);
 }

@@ -39,6 +39,11 @@ void ia_rank_eval_free(ia_rank_eval *r);
 typedef ia_status (*ia_block_scores)(void *ctx, ia_rank_eval *r, const int64_t *rows, int64_t c,
                                      int test, double **cols);
 
+/* ia_evaluate_rows's contract with the ranking on the backend. Not
+ * collective. */
+IA_NODISCARD ia_status ia_rank_evaluate_rows(const ia_dataset *d, ia_evaluator *ev, ia_rank_eval *r,
+                                             int test, int64_t first, int64_t end,
+                                             ia_block_scores fn, void *ctx);
 /* ia_evaluate_split's contract with the ranking on the backend. Collective. */
 IA_NODISCARD ia_status ia_rank_evaluate(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
                                         ia_rank_eval *r, int test, ia_block_scores fn, void *ctx,

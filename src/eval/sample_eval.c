@@ -10,16 +10,16 @@
 
 enum { CHUNK = 64 };
 
-ia_status ia_evaluate_split(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, int test,
-                            ia_score_fn score, void *ctx, ia_metrics *out) {
+ia_status ia_evaluate_rows(const ia_dataset *d, ia_evaluator *ev, int test, int64_t first,
+                           int64_t end, ia_score_fn score, void *ctx) {
   const ia_csr *tr = &d->train, *va = &d->val, *held = test ? &d->test : &d->val;
   int64_t items = d->n_items, rows[CHUNK];
   double *p = NULL;
   ia_status st = IA_ALLOC(p, CHUNK * items, "prediction block");
-  ia_evaluator_reset(ev);
-  for (int64_t r0 = 0; r0 < d->n_rows && st == IA_OK;) {
+  if (end > d->n_rows) end = d->n_rows;
+  for (int64_t r0 = first; r0 < end && st == IA_OK;) {
     int64_t n = 0;
-    for (; r0 < d->n_rows && n < CHUNK; r0++)
+    for (; r0 < end && n < CHUNK; r0++)
       if (held->indptr[r0 + 1] > held->indptr[r0]) rows[n++] = r0;
     if (n == 0) break;
     score(ctx, d, rows, n, test, p);
@@ -34,11 +34,21 @@ ia_status ia_evaluate_split(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev
     }
   }
   free(p);
-  IA_CALL(ia_agree(comm, st));
+  return st;
+}
+
+ia_status ia_evaluate_finish(MPI_Comm comm, ia_evaluator *ev, ia_metrics *out) {
   IA_CALL(ia_evaluator_finish(ev, comm, out));
   /* Rank 0's numbers decide (λ, best sample): every rank takes them. */
   IA_MPI(MPI_Bcast(out, (int)sizeof *out, MPI_BYTE, 0, comm));
   return IA_OK;
+}
+
+ia_status ia_evaluate_split(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, int test,
+                            ia_score_fn score, void *ctx, ia_metrics *out) {
+  ia_evaluator_reset(ev);
+  IA_CALL(ia_agree(comm, ia_evaluate_rows(d, ev, test, 0, d->n_rows, score, ctx)));
+  return ia_evaluate_finish(comm, ev, out);
 }
 
 /* ∞-AE on the sample: cross kernel and predictions per block of users. */

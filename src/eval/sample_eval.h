@@ -20,6 +20,13 @@ typedef void (*ia_score_fn)(void *ctx, const ia_dataset *d, const int64_t *rows,
 IA_NODISCARD ia_status ia_evaluate_split(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
                                          int test, ia_score_fn score, void *ctx, ia_metrics *out);
 
+/* The same in parts: the users of local rows [first, end) added to ev (not
+ * collective; ia_evaluator_reset first), and the metrics of everything
+ * added, rank 0's on every rank (collective). */
+IA_NODISCARD ia_status ia_evaluate_rows(const ia_dataset *d, ia_evaluator *ev, int test,
+                                        int64_t first, int64_t end, ia_score_fn score, void *ctx);
+IA_NODISCARD ia_status ia_evaluate_finish(MPI_Comm comm, ia_evaluator *ev, ia_metrics *out);
+
 /* ∞-AE fitted in m (ia_krr_fit done), on this rank's users of d: test = 0
  * → context train, held validation; test = 1 → context train + validation,
  * held test. Collective. */

@@ -84,7 +84,7 @@ static ia_status hold_rows(ia_infae *m, const char *path) {
  * double each device's share: its U²·d flops cost 3d/(r·U) of the factor's
  * U³/3 at r times the factor's rate, about 1 % for full Netflix on tensor
  * cores). Collective. */
-static ia_status make_matrices(ia_infae *m, int keep_kernel) {
+static ia_status make_matrices(ia_infae *m, int keep_kernel, int64_t eval_block) {
   const ia_dspace *sp = &m->sp;
   int64_t n = m->n, u = m->u, d = m->d;
   ia_status st =
@@ -97,22 +97,33 @@ static ia_status make_matrices(ia_infae *m, int keep_kernel) {
   if (st == IA_OK && m->nystrom) st = ia_dmat_make(sp, u, u, 0, "Nyström ΦᵀΦ", &m->kg);
   if (st == IA_OK && m->nystrom) st = ia_dmat_make(sp, u, d, 0, "Nyström ΦᵀX", &m->rhs);
   if (st == IA_OK) st = ia_dmat_make(sp, u, d, 0, "X/α (users × items)", &m->a);
-  /* Room for ceil(n/size) rows: the predictions of every user, or the fit
-   * users' α (ceil(U/size) rows, which can exceed the users' count on the last
-   * rank). */
-  if (st == IA_OK)
-    st = ia_malloc(sp->es * (size_t)((n + sp->g.size - 1) / sp->g.size) * (size_t)(d > 0 ? d : 1),
-                   "prediction rows", &m->rows);
-  /* α waiting in host memory beside K's tiles: the prediction rows are the
-   * kept α, and ia_infae_alpha_rows hands them out without a copy. */
-  if (st == IA_OK && m->a.kind == IA_DMAT_HOST)
-    st = ia_dmat_wrap(sp, u, d, m->rows, "best α", &m->best);
-  else if (st == IA_OK)
-    st = ia_dmat_make(sp, u, d, 0, "best α", &m->best);
-  m->pc = m->sampled ? &m->pc_own : &m->a;
-  if (st == IA_OK && m->sampled) st = ia_dmat_make(sp, n, d, 0, "X (users × items)", &m->pc_own);
+  if (st == IA_OK) st = ia_dmat_make(sp, u, d, 0, "best α", &m->best);
+  if (st == IA_OK && m->nystrom) st = ia_dmat_make(sp, n, d, 0, "X (users × items)", &m->x_all);
   if (st == IA_OK && m->sampled)
     st = ia_dmat_make(sp, n, u, 0, m->nystrom ? "Φ (users × centers)" : "kernel NTK(C, X)", &m->kc);
+  IA_CALL(ia_agree(sp->g.comm, st));
+
+  /* The evaluation's blocks: each rank's evaluation rows (ia_row_block)
+   * eval_block at a time (0: whole when the block's arrays take at most
+   * 512 MiB per rank); all at once with K in tiles, whose rows are not cut. */
+  int64_t begin, count;
+  ia_row_block(n, sp->g.size, sp->g.rank, &begin, &count);
+  m->eval_begin = begin;
+  m->eval_count = count;
+  m->block = m->k.kind == IA_DMAT_TILES
+                 ? n
+                 : ia_infae_eval_block_size(n, d, u, sp->g.size, sp->prec, eval_block);
+  st = ia_dmat_make(sp, m->block * sp->g.size, d, 0, "predictions of a block of users", &m->pb);
+  if (st == IA_OK)
+    st = ia_dmat_make_rank_rows(sp, m->block, u, "a block of rows of NTK(C, X)", &m->src_rows);
+  if (st == IA_OK) st = ia_dmat_make_rank_rows(sp, m->block, d, "a block of rows of α", &m->a_rows);
+  if (st == IA_OK && sp->g.size > 1)
+    st =
+        ia_malloc(sp->es * (size_t)m->block * (size_t)(d > 0 ? d : 1), "prediction rows", &m->rows);
+  if (st == IA_OK && sp->g.size == 1) st = IA_ALLOC(m->rel_h, 2 * m->block, "block rows");
+  if (st == IA_OK && sp->g.size == 1)
+    st = ia_be_alloc(sp->be, sizeof(int32_t) * (size_t)m->block, "block rows",
+                     (void **)&m->rel_rows);
   return ia_agree(sp->g.comm, st);
 }
 
@@ -152,7 +163,7 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
   else
     m->ctx_train = m->fit_rows;
   IA_CALL_GOTO(read_rows(m, path, "val", m->n, g->myrow, g->nprow, NULL, &m->ctx_val));
-  IA_CALL_GOTO(make_matrices(m, o->keep_kernel));
+  IA_CALL_GOTO(make_matrices(m, o->keep_kernel, o->eval_block));
   IA_CALL_GOTO(hold_rows(m, path));
   m->stats.read.seconds = ia_time() - t0;
   *out = m;
@@ -176,9 +187,13 @@ void ia_infae_free(ia_infae **pm) {
       free(m->col_norms[p]);
     }
   }
-  ia_dmat *mats[] = {&m->k, &m->factor_own, &m->a, &m->best, &m->pc_own, &m->kc, &m->kg, &m->rhs};
+  ia_dmat *mats[] = {&m->k,  &m->factor_own, &m->a,  &m->best,     &m->x_all, &m->kc,
+                     &m->kg, &m->rhs,        &m->pb, &m->src_rows, &m->a_rows};
   for (size_t i = 0; i < sizeof(mats) / sizeof(mats[0]); i++) ia_dmat_free(mats[i]);
   free(m->rows);
+  free(m->alpha_rows);
+  free(m->rel_h);
+  ia_be_free(m->sp.be, m->rel_rows);
   free(m->fit_norms);
   free(m->fit);
   if (m->ctx_train.indptr != m->fit_rows.indptr) ia_csr_free(&m->ctx_train);

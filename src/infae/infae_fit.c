@@ -55,10 +55,10 @@ static ia_status nystrom_normal(ia_infae *m) {
     }
   m->trace = infae_allsum(g->comm, tr);
   m->trace_count = N;
-  IA_CALL(ia_agree(g->comm, ia_dmat_densify(m->pc, &m->ctx_train, m->b_ctx_train[0])));
+  IA_CALL(ia_agree(g->comm, ia_dmat_densify(&m->x_all, &m->ctx_train, m->b_ctx_train[0])));
   IA_CALL(ia_dmat_trsm_right_lt(&m->k, &m->kc, &m->kg)); /* Φ; kg is work until G */
   IA_CALL(ia_dmat_gemm_tn(&m->kc, &m->kc, 1, &m->kg));
-  IA_CALL(ia_dmat_gemm_tn(&m->kc, m->pc, 0, &m->rhs));
+  IA_CALL(ia_dmat_gemm_tn(&m->kc, &m->x_all, 0, &m->rhs));
   m->stats.gram.flops += N * U * U + 2.0 * N * U * U + 2.0 * N * U * D;
   m->stats.gram.seconds += ia_time() - t0;
   return IA_OK;

@@ -17,9 +17,9 @@
 
 /* What the predictions the evaluation reads are. */
 typedef enum {
-  PRED_NONE,     /* none (or their buffer was reused) */
+  PRED_NONE,     /* none */
   PRED_RESIDUAL, /* α of the exact fit: P = X − λ'α, X added when scored */
-  PRED_DIRECT    /* P itself: NTK(C, X)·α */
+  PRED_DIRECT    /* P itself: NTK(C, X)·α, made a block of users at a time */
 } pred_kind;
 
 /* The matrices (see infae/infae/infae.h for the algorithm):
@@ -30,9 +30,12 @@ typedef enum {
  *   a       X, then α (U × d); Nyström: β
  *   best    the kept α
  *   kc      NTK(C, X_fit) for every user (n × U) with a user sample; Φ
- *   pc      X of every user, then the predictions (n × d) with a sample
+ *   x_all   Nyström: X of every user (n × d), for ΦᵀX
  *   kg, rhs Nyström: ΦᵀΦ (U × U) and ΦᵀX (U × d)
- * Without a sample the predictions overwrite a and NTK(C, X) overwrites k. */
+ *   pb      the predictions of one block of users (infae_predict.c)
+ *   src_rows, a_rows  on the grid: each rank's block of rows of the source
+ *           of the predictions (kc, or k) and of α (ia_dmat_make_rank_rows)
+ * Without a sample NTK(C, X) overwrites k for the test. */
 struct ia_infae {
   ia_dspace sp;
   int64_t n, d, u; /* users, items, fit users */
@@ -48,16 +51,24 @@ struct ia_infae {
   int parts;
   /* The same rows in the memory of each part's backend. */
   ia_be_csr *b_fit[IA_MD_MAX], *b_cols[IA_MD_MAX], *b_ctx_train[IA_MD_MAX], *b_ctx_val[IA_MD_MAX];
-  ia_dmat k, factor_own, a, best, pc_own, kc, kg, rhs;
-  ia_dmat *factor, *pc; /* &factor_own or &k; &pc_own or &a */
-  void *rows;           /* host: predictions (or α) in the evaluation layout */
+  ia_dmat k, factor_own, a, best, x_all, kc, kg, rhs, pb, src_rows, a_rows;
+  ia_dmat *factor; /* &factor_own or &k */
+  /* Evaluation in blocks of `block` users of each rank's evaluation rows
+   * (ia_row_block over n); the current block starts at local row
+   * block_first. */
+  int64_t block, eval_begin, eval_count, block_first;
+  void *rows; /* host, on the grid: the block's predictions (or α rows), ld block */
   int64_t rows_ld;
+  int32_t *rel_rows; /* one rank: a block's rows relative to its first (backend) */
+  int64_t *rel_h;    /* the same on the host */
+  void *alpha_rows;  /* the kept α in the model file's layout (ia_infae_alpha_rows) */
   double trace, lam_prime, best_lam_prime;
   double trace_count; /* λ' = λ·trace/trace_count */
   int have_kernel, have_alpha, have_best, have_cross;
   int have_gram; /* ia_infae_gram done */
   pred_kind pred;
-  const ia_dmat *pred_on; /* one rank: the matrix the predictions are scored from */
+  const ia_dmat *pred_src, *pred_coef; /* PRED_DIRECT: P = pred_src·pred_coef */
+  ia_dmat pred_view;                   /* one rank: the block's predictions or α rows */
   double pred_lam_prime;
   ia_infae_stats stats;
 };

@@ -7,44 +7,75 @@
 
 int ia_infae_on_backend(const ia_infae *m) { return m->sp.g.size == 1; }
 
-/* p in the evaluation layout, into m->rows. */
-static ia_status to_rows(ia_infae *m, const ia_dmat *p) {
+int64_t ia_infae_eval_block_users(const ia_infae *m) { return m->block; }
+
+int64_t ia_infae_eval_blocks(const ia_infae *m) {
+  int64_t most = (m->n + m->sp.g.size - 1) / m->sp.g.size;
+  return (most + m->block - 1) / m->block;
+}
+
+/* Users of rank r's evaluation rows in block b. */
+static int64_t block_count(const ia_infae *m, int r, int64_t b) {
+  int64_t begin, cnt;
+  ia_row_block(m->n, m->sp.g.size, r, &begin, &cnt);
+  cnt -= b * m->block;
+  return cnt < 0 ? 0 : cnt > m->block ? m->block : cnt;
+}
+
+ia_status ia_infae_predict_block(ia_infae *m, int64_t b) {
+  IA_CHECK(m->pred != PRED_NONE, IA_ERR_INTERNAL, "ia_infae_predict_block before a prediction");
+  int64_t first = b * m->block, count = block_count(m, m->sp.g.rank, b);
+  /* Rank r's rows of the block follow rank r − 1's in steps of rank 0's
+   * count (every rank but the last nonempty one has as many). */
+  int64_t step = block_count(m, 0, b);
+  m->block_first = count > 0 ? first : 0;
   double t0 = ia_time();
-  IA_CALL(ia_dmat_to_rows(p, m->rows, &m->rows_ld));
+  ia_dmat rows;
+  if (m->pred == PRED_RESIDUAL) { /* α's rows: the scores add X */
+    IA_CALL(ia_dmat_rows_of_ranks(&m->a, m->eval_begin + m->block_first, count, step, &m->a_rows,
+                                  &rows));
+  } else { /* P = NTK(C, X)·α for the block's users */
+    ia_dmat src;
+    IA_CALL(ia_dmat_rows_of_ranks(m->pred_src, m->eval_begin + m->block_first, count, step,
+                                  &m->src_rows, &src));
+    IA_CALL(ia_dmat_head_rows(&m->pb, src.rows, &rows));
+    double t1 = ia_time(), users = 0;
+    if (src.rows > 0) IA_CALL(ia_dmat_gemm(&src, m->pred_coef, &rows));
+    for (int r = 0; r < m->sp.g.size; r++) users += (double)block_count(m, r, b);
+    ia_step *st = m->pred_coef == &m->best ? &m->stats.test_gemm : &m->stats.predict;
+    st->seconds += ia_time() - t1;
+    st->flops += 2.0 * users * (double)m->u * (double)m->d;
+  }
+  m->pred_view = rows;
+  /* One rank scores the block where it is; a grid brings it to the host rows. */
+  if (!ia_infae_on_backend(m)) IA_CALL(ia_dmat_to_row_blocks(&rows, step, m->rows, &m->rows_ld));
   m->stats.redistribute.seconds += ia_time() - t0;
   return IA_OK;
 }
 
-/* The predictions p (every user × d) for the evaluation: on one rank they
- * are scored where they are (ia_infae_score_cols); on a grid they come to
- * the host rows. */
-static ia_status to_eval(ia_infae *m, const ia_dmat *p, pred_kind kind) {
-  m->pred_on = p;
-  if (!ia_infae_on_backend(m)) IA_CALL(to_rows(m, p));
-  m->pred = kind;
-  return IA_OK;
-}
-
-ia_status ia_infae_score_cols(const ia_infae *m, const ia_be_csr *train, const int32_t *rows,
+ia_status ia_infae_score_cols(ia_infae *m, const ia_be_csr *train, const int32_t *rows,
                               const int64_t *rows_h, int64_t n, double *out, int64_t ldo) {
   IA_CHECK(ia_infae_on_backend(m) && m->pred != PRED_NONE, IA_ERR_INTERNAL,
            "ia_infae_score_cols without predictions on the backend");
   if (n <= 0) return IA_OK;
+  /* The block's rows, relative to its first. */
+  const int32_t *rel = rows;
+  const int64_t *rel_h = rows_h;
+  if (m->block_first > 0) {
+    IA_CHECK(n <= m->block, IA_ERR_INTERNAL, "%lld rows in a block of %lld", (long long)n,
+             (long long)m->block);
+    int32_t *r32 = (int32_t *)(m->rel_h + m->block); /* after the block's int64s */
+    for (int64_t u = 0; u < n; u++) m->rel_h[u] = rows_h[u] - m->block_first;
+    for (int64_t u = 0; u < n; u++) r32[u] = (int32_t)m->rel_h[u];
+    IA_CALL(ia_be_upload(m->sp.be, m->rel_rows, r32, sizeof(int32_t) * (size_t)n));
+    rel = m->rel_rows;
+    rel_h = m->rel_h;
+  }
   if (m->pred == PRED_DIRECT)
-    return ia_dmat_rows_to_cols(m->pred_on, rows, rows_h, n, 1.0, 0.0, out, ldo);
+    return ia_dmat_rows_to_cols(&m->pred_view, rel, rel_h, n, 1.0, 0.0, out, ldo);
   /* P = X − λ'α, as ia_infae_scores adds them. */
   IA_CALL(ia_be_densify_rows(m->sp.be, train, rows, n, m->d, out, ldo));
-  return ia_dmat_rows_to_cols(m->pred_on, rows, rows_h, n, -m->pred_lam_prime, 1.0, out, ldo);
-}
-
-/* P = NTK(C, X)·α (every user × d): kc·α with a sample, else K's buffer,
- * which holds NTK(C, X) then, and P overwrites α. */
-static ia_status cross_product(ia_infae *m, const ia_dmat *alpha, ia_step *step) {
-  double t0 = ia_time();
-  IA_CALL(ia_dmat_gemm(m->sampled ? &m->kc : &m->k, alpha, m->pc));
-  step->seconds += ia_time() - t0;
-  step->flops += 2.0 * (double)m->n * (double)m->u * (double)m->d;
-  return IA_OK;
+  return ia_dmat_rows_to_cols(&m->pred_view, rel, rel_h, n, -m->pred_lam_prime, 1.0, out, ldo);
 }
 
 /* |a_r ∪ b_r| for sorted rows. */
@@ -93,7 +124,7 @@ ia_status ia_infae_predict_validation(ia_infae *m) {
   IA_CHECK(m->have_alpha, IA_ERR_INTERNAL, "ia_infae_predict_validation without α");
   /* P = X − λ'α: only α moves; the scores add X. */
   if (!m->sampled) {
-    IA_CALL(to_eval(m, &m->a, PRED_RESIDUAL));
+    m->pred = PRED_RESIDUAL;
     m->pred_lam_prime = m->lam_prime;
     return IA_OK;
   }
@@ -102,22 +133,26 @@ ia_status ia_infae_predict_validation(ia_infae *m) {
   IA_CHECK(m->have_cross || !m->nystrom, IA_ERR_INTERNAL, "Nyström predictions without Φ");
   if (!m->have_cross) IA_CALL(infae_cross_kernel(m, 0, &m->stats.predict));
   m->have_cross = 1;
-  IA_CALL(cross_product(m, &m->a, &m->stats.predict));
-  return to_eval(m, m->pc, PRED_DIRECT);
+  m->pred = PRED_DIRECT;
+  m->pred_src = &m->kc;
+  m->pred_coef = &m->a;
+  return IA_OK;
 }
 
 ia_status ia_infae_predict_test(ia_infae *m) {
   IA_CHECK(m->have_best, IA_ERR_INTERNAL, "ia_infae_predict_test without a kept α");
   IA_CALL(infae_cross_kernel(m, 1, &m->stats.test_gram));
   m->have_cross = 0;
-  m->have_alpha = 0; /* without a sample, the predictions overwrite α */
-  IA_CALL(cross_product(m, &m->best, &m->stats.test_gemm));
-  return to_eval(m, m->pc, PRED_DIRECT);
+  m->pred = PRED_DIRECT;
+  m->pred_src = m->sampled ? &m->kc : &m->k;
+  m->pred_coef = &m->best;
+  return IA_OK;
 }
 
 void ia_infae_scores(const ia_infae *m, int64_t row, const int32_t *train_items, int64_t n_train,
                      double *s) {
   size_t ld = (size_t)m->rows_ld;
+  row -= m->block_first;
   if (m->sp.prec == IA_FP64) {
     const double *p = (const double *)m->rows + row;
     for (int64_t i = 0; i < m->d; i++) s[i] = p[(size_t)i * ld];
@@ -134,10 +169,16 @@ void ia_infae_scores(const ia_infae *m, int64_t row, const int32_t *train_items,
 
 ia_status ia_infae_alpha_rows(ia_infae *m, const void **alpha, int64_t *ld) {
   IA_CHECK(m->have_best, IA_ERR_INTERNAL, "ia_infae_alpha_rows without a kept α");
-  IA_CALL(to_rows(m, &m->best));
-  m->pred = PRED_NONE; /* the rows now hold α */
-  *ld = m->rows_ld;
-  *alpha = m->rows;
+  /* ceil(U/size) rows, which can exceed the users' count on the last rank */
+  int64_t most = (m->u + m->sp.g.size - 1) / m->sp.g.size;
+  if (!m->alpha_rows)
+    IA_CALL(ia_agree(m->sp.g.comm, ia_malloc(m->sp.es * (size_t)(most > 0 ? most : 1) *
+                                                 (size_t)(m->d > 0 ? m->d : 1),
+                                             "α in rows", &m->alpha_rows)));
+  double t0 = ia_time();
+  IA_CALL(ia_dmat_to_rows(&m->best, m->alpha_rows, ld));
+  m->stats.redistribute.seconds += ia_time() - t0;
+  *alpha = m->alpha_rows;
   return IA_OK;
 }
 

@@ -106,14 +106,13 @@ void ia_plan_print(const ia_infae_plan *p, int64_t n, int64_t d, int64_t u, int 
                                               : "kernel K                      ",
               ia_plan_bytes(p->bytes_kernel, a, sizeof a));
   ia_log_info("  %s %12s",
-              p->nystrom ? "ΦᵀX, α, best α, predictions   "
-              : u < n    ? "X/α, best α, predictions      "
-                         : "X/α, best α                   ",
+              p->nystrom ? "ΦᵀX, α, best α, X of all users" : "X/α, best α                   ",
               ia_plan_bytes(p->bytes_rhs, a, sizeof a));
   if (p->bytes_cross > 0)
     ia_log_info("  NTK(C, X) for all users        %12s",
                 ia_plan_bytes(p->bytes_cross, a, sizeof a));
-  ia_log_info("  prediction rows (evaluation)   %12s", ia_plan_bytes(p->bytes_rows, a, sizeof a));
+  ia_log_info("  evaluation block (%6lld users) %11s", (long long)p->eval_block,
+              ia_plan_bytes(p->bytes_rows, a, sizeof a));
   ia_log_info("  Gram item panels               %12s", ia_plan_bytes(p->bytes_panels, a, sizeof a));
   if (p->bytes_summa > 0)
     ia_log_info("  factor/solve/product panels    %12s",
@@ -284,6 +283,18 @@ void ia_distill_plan_print(const ia_distill_plan *p, int64_t n, int64_t d, int64
       ia_plan_duration(p->steps * p->draws_step * 20e-9 / size, a, sizeof a));
 }
 
+int64_t ia_infae_eval_block_size(int64_t n, int64_t d, int64_t u, int size, ia_precision p,
+                                 int64_t eval_block) {
+  double es = p == IA_FP64 ? 8.0 : 4.0;
+  double per_user = es * (size > 1 ? 3.0 * (double)d + (double)u : (double)d);
+  /* 512 MiB, or a rank's share of α when that is more: on a grid each
+   * block's product broadcasts α again, so blocks stay large. */
+  double budget = fmax(512.0 * 1048576.0, es * (double)u * (double)d / size);
+  int64_t most = (n + size - 1) / size;
+  int64_t b = eval_block > 0 ? eval_block : (int64_t)(budget / per_user);
+  return b < 1 ? 1 : b > most ? most : b;
+}
+
 void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, int nprow,
                         int npcol, int nb, ia_precision p, int keep_kernel, int nystrom,
                         int64_t panel_bytes, ia_infae_plan *o) {
@@ -303,9 +314,18 @@ void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, 
   double kk = es * mu * nu;
   /* The test kernel NTK(C, X) is n × n over the same buffer when not sampled. */
   o->bytes_kernel = kk * (nystrom ? 3 : keep_kernel ? 2 : 1);
-  o->bytes_rhs = es * mu * dl * (nystrom ? 3 : 2) + (sampled ? es * mn * dl : 0);
+  o->bytes_rhs = es * mu * dl * (nystrom ? 3 : 2) + (nystrom ? es * mn * dl : 0);
   o->bytes_cross = sampled ? es * mn * nu : 0;
-  o->bytes_rows = es * rows * (double)d;
+  /* The evaluation's block: on a grid, size·B rows block-cyclic of the
+   * predictions, of α and of NTK(C, X), and B host rows. */
+  o->eval_block = ia_infae_eval_block_size(n, d, u, size, p, 0);
+  double bl = (double)o->eval_block;
+  if (size > 1) {
+    double mb = (double)ia_numroc(o->eval_block * size, nb, 0, nprow);
+    o->bytes_rows = es * (mb * (2.0 * dl + nu) + bl * (double)d);
+  } else {
+    o->bytes_rows = es * bl * (double)d;
+  }
   double wmax = (double)ia_be_panel_width((int64_t)(mn + nu), d, (size_t)es, panel_bytes);
   o->bytes_panels = es * (mn + nu) * wmax;
   /* infae/dist/summa.h on a grid: the widest of its panel sets, nb wide (the
@@ -321,7 +341,8 @@ void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, 
    * block and a block row); the Gram's tiles are made there a few column
    * blocks at a time (kernel_tiles). */
   if (size == 1) {
-    o->bytes_device = o->bytes_kernel + o->bytes_rhs + o->bytes_cross + o->bytes_panels;
+    o->bytes_device =
+        o->bytes_kernel + o->bytes_rhs + o->bytes_cross + o->bytes_rows + o->bytes_panels;
     if (p == IA_FP64)
       o->bytes_device += 4.0 * (double)(sampled ? n : u) * (double)ia_be_ntk_stage_cols(u, nb);
   } else {

@@ -28,6 +28,7 @@ typedef struct {
                                node (cusolverMg; 0: one device) */
   int nprow, npcol; /* process grid; 0 = automatic */
   int block_size;
+  int64_t eval_block;   /* ∞-AE: users per rank in each block of predictions; 0 = automatic */
   int64_t train_users;  /* fit on a random sample of this many users; 0 = all */
   int64_t centers;      /* Nyström: fit every user through this many random users; 0 = exact */
   uint64_t seed;        /* of the user sample (or the centers) */

@@ -115,8 +115,9 @@ IA_NODISCARD ia_status ia_dmat_trsm_right_lt(const ia_dmat *l, ia_dmat *b, ia_dm
  * lower triangle of C is needed (the grid makes the blocks on and below the
  * diagonal block, one rank all of C). */
 IA_NODISCARD ia_status ia_dmat_gemm_tn(const ia_dmat *a, const ia_dmat *b, int lower, ia_dmat *c);
-/* C = A·B (A m × k, B k × n, C m × n): all on the backend, all
- * block-cyclic, or A in tiles and B
+/* C = A·B (A m × k, B k × n, C m × n; on one rank C may have more rows,
+ * and its first m are written): all on the backend, all block-cyclic, or A
+ * in tiles and B
  * and C in host memory (each device multiplies its tiles, a block of C's
  * columns of about the space's panel_bytes at a time). */
 IA_NODISCARD ia_status ia_dmat_gemm(const ia_dmat *a, const ia_dmat *b, ia_dmat *c);
@@ -152,8 +153,29 @@ IA_NODISCARD ia_status ia_dmat_ntk(ia_dmat *a, const ia_dmat_ntk_operands *ops, 
 
 /* A in the evaluation layout (ia_row_block of A's rows over the ranks, every
  * column): this rank's rows into dst, column-major with leading dimension
- * *ld. One rank: all of A (no copy when dst is A's own host memory). */
+ * *ld. One rank: all of A (no copy when dst is A's own host memory).
+ * ia_dmat_to_row_blocks: the same with rank r's rows [r·mb, r·mb + mb). */
 IA_NODISCARD ia_status ia_dmat_to_rows(const ia_dmat *a, void *dst, int64_t *ld);
+IA_NODISCARD ia_status ia_dmat_to_row_blocks(const ia_dmat *a, int64_t mb, void *dst,
+                                             int64_t *ld);
+/* A view of the first `rows` rows of A (no copy; block-cyclic keeps A's
+ * local layout and leading dimension). Not for tiles. Not collective. */
+IA_NODISCARD ia_status ia_dmat_head_rows(const ia_dmat *a, int64_t rows, ia_dmat *view);
+
+/* Rows of each rank, a block at a time: every rank asks for its own rows
+ * [first, first + count) of A (count ≤ block), in global row indices.
+ *
+ * ia_dmat_make_rank_rows makes the matrix they gather into: on the grid
+ * size·block × cols, block-cyclic; on one rank nothing (the rows are a view
+ * of A). Not collective.
+ * ia_dmat_rows_of_ranks puts in *view this rank's rows: on the grid the
+ * first rows of t, rank r's from row r·block up to the last rank that asks
+ * for any (gathered by p?gemr2d); on one rank a view of A's rows (no copy;
+ * the whole of A in tiles). Collective. */
+IA_NODISCARD ia_status ia_dmat_make_rank_rows(const ia_dspace *sp, int64_t block, int64_t cols,
+                                              const char *what, ia_dmat *out);
+IA_NODISCARD ia_status ia_dmat_rows_of_ranks(const ia_dmat *a, int64_t first, int64_t count,
+                                             int64_t block, ia_dmat *t, ia_dmat *view);
 
 /* One rank (A on the backend or in host memory): out(i, u) = beta·out(i, u)
  * + scale·A(rows_h[u], i) for u < n, i < cols, as FP64 columns in the

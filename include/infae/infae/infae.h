@@ -49,6 +49,8 @@ typedef struct {
   int nystrom;         /* 1: fit_users are Nyström centers, every user is fit */
   ia_md *md;           /* one rank, exact fit: K over these devices (device 0 is
                                backend); NULL: the backend alone */
+  int64_t eval_block;  /* users per rank in each block of the evaluation's predictions
+                          (0: all at once when they take at most 512 MiB per rank) */
 } ia_infae_opts;
 
 /* Bytes per rank (the largest rank) and flops of each step, from the sizes
@@ -58,9 +60,11 @@ typedef struct {
   int nystrom;
   int keep_kernel;     /* a copy of K is factored for each λ (else K is made again) */
   double bytes_kernel; /* K, and its copy when kept (Nyström: L, ΦᵀΦ, its factor) */
-  double bytes_rhs;    /* X/α, best α, predictions (block-cyclic); Nyström: ΦᵀX */
+  double bytes_rhs;    /* X/α, best α (block-cyclic); Nyström: ΦᵀX and X of every user */
   double bytes_cross;  /* NTK(C, X) when fit on a sample */
-  double bytes_rows;   /* predictions in the evaluation layout */
+  double bytes_rows;   /* one block of the evaluation's predictions (and on a grid its
+                          rows of α and of NTK(C, X), and the host rows) */
+  int64_t eval_block;  /* users per rank in that block */
   double bytes_panels; /* densified item panels of the Gram */
   double bytes_summa;  /* host panels of infae/dist/summa.h's factor, solves and products (grid) */
   double bytes_data;   /* CSR rows of the dataset held by the rank */
@@ -75,8 +79,18 @@ typedef struct {
   double flops_remake; /* per λ after the first, without the copy: K made again */
 } ia_infae_plan;
 
+/* Users per rank in each block of the evaluation's predictions: eval_block
+ * when > 0, else as many as 512 MiB per rank hold, or a rank's share of α
+ * (U·d/size) when that is more (one rank: the block's
+ * predictions, B × d; a grid: those, the block's α rows and rows of
+ * NTK(C, X), and the host rows), at most a rank's ceil(n/size). Not
+ * collective. */
+int64_t ia_infae_eval_block_size(int64_t n, int64_t d, int64_t u, int size, ia_precision p,
+                                 int64_t eval_block);
+
 /* n users, d items, U fit users (Nyström: centers), nnz train interactions;
- * keep_kernel as in ia_infae_opts. Not collective. */
+ * keep_kernel as in ia_infae_opts; the evaluation in blocks of
+ * ia_infae_eval_block_size(…, 0). Not collective. */
 void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, int nprow,
                         int npcol, int nb, ia_precision p, int keep_kernel, int nystrom,
                         int64_t panel_bytes, ia_infae_plan *out);
@@ -118,25 +132,33 @@ IA_NODISCARD ia_status ia_infae_fit(ia_infae *m, double lambda);
 /* Marks the current α as the one the test and the model file use. Collective. */
 IA_NODISCARD ia_status ia_infae_keep(ia_infae *m);
 
-/* Predictions for every user, in the evaluation layout: from the current α
- * with each user's train items as the context (validation), or from the
- * kept α with train ∪ validation (test). Collective. */
+/* Predictions for every user, in the evaluation layout (ia_row_block over
+ * the users), a block of users at a time: from the current α with each
+ * user's train items as the context (validation), or from the kept α with
+ * train ∪ validation (test). The predict calls prepare (collective); then
+ * ia_infae_predict_block(m, b) for b < ia_infae_eval_blocks(m), the same
+ * count on every rank, makes the predictions of this rank's evaluation rows
+ * [b·B, b·B + B) (B = ia_infae_eval_block_users; collective). */
 IA_NODISCARD ia_status ia_infae_predict_validation(ia_infae *m);
 IA_NODISCARD ia_status ia_infae_predict_test(ia_infae *m);
+int64_t ia_infae_eval_blocks(const ia_infae *m);
+int64_t ia_infae_eval_block_users(const ia_infae *m);
+IA_NODISCARD ia_status ia_infae_predict_block(ia_infae *m, int64_t b);
 /* One rank: the predictions stay in the backend's memory (several devices:
  * in host memory, scored through the first device). */
 int ia_infae_on_backend(const ia_infae *m);
-/* One rank, after a prediction: the scores of the n local users rows
- * (int32 in the backend; rows_h the same ascending, in host memory) as
- * d-long FP64 columns out (backend, leading dimension ldo); train: the
- * users' train rows in the backend (for P = X − λ'α). Not collective. */
-IA_NODISCARD ia_status ia_infae_score_cols(const ia_infae *m, const ia_be_csr *train,
-                                           const int32_t *rows, const int64_t *rows_h, int64_t n,
-                                           double *out, int64_t ldo);
-/* Scores of the evaluation row `row` (local index) after a prediction;
- * train_items are that user's train items (needed for P = X − λ'α). Not
- * collective. Several ranks only: on one rank the predictions stay in the
- * backend (ia_infae_score_cols). */
+/* One rank, after ia_infae_predict_block: the scores of the n local users
+ * rows of the block (int32 in the backend; rows_h the same ascending, in
+ * host memory) as d-long FP64 columns out (backend, leading dimension ldo);
+ * train: the users' train rows in the backend (for P = X − λ'α). Not
+ * collective. */
+IA_NODISCARD ia_status ia_infae_score_cols(ia_infae *m, const ia_be_csr *train, const int32_t *rows,
+                                           const int64_t *rows_h, int64_t n, double *out,
+                                           int64_t ldo);
+/* Scores of the evaluation row `row` (local index, in the current block)
+ * after ia_infae_predict_block; train_items are that user's train items
+ * (needed for P = X − λ'α). Not collective. Several ranks only: on one rank
+ * the predictions stay in the backend (ia_infae_score_cols). */
 void ia_infae_scores(const ia_infae *m, int64_t row, const int32_t *train_items, int64_t n_train,
                      double *scores);
 
