@@ -88,7 +88,8 @@ expect_error "--precision must be fp64 or fp32" train --data good.h5 --precision
 expect_error "--centers and --train-users exclude each other" train --data good.h5 --centers 5 \
   --train-users 5 --out out.h5
 expect_error "--centers is for ∞-AE" train --data good.h5 --model ease --centers 5
-expect_error "--train-users, --centers and --seed ≥ 0" train --data good.h5 --centers -3
+expect_error "--train-users, --centers, --eval-block and --seed ≥ 0" train --data good.h5 --centers -3
+expect_error "--train-users, --centers, --eval-block and --seed ≥ 0" train --data good.h5 --eval-block -1
 expect_error "--device must be auto, cpu or cuda (got 'gpu')" train --data good.h5 --device gpu
 if ! "$INFAE" --version | grep -q "GPU(s)"; then
   expect_error "--device cuda: " train --data good.h5 --device cuda
