@@ -491,9 +491,9 @@ ia_status ia_dmat_to_row_blocks(const ia_dmat *a, int64_t mb, void *dst, int64_t
   return IA_OK;
 }
 
-ia_status ia_dmat_make_rank_rows(const ia_dspace *sp, int64_t block, int64_t cols, const char *what,
-                                 ia_dmat *out) {
-  if (sp->g.size == 1) return shape(sp, block, cols, what, out); /* no memory: a view */
+ia_status ia_dmat_make_rank_rows(const ia_dspace *sp, int64_t block, int64_t cols, int alloc,
+                                 const char *what, ia_dmat *out) {
+  if (sp->g.size == 1 || !alloc) return shape(sp, block, cols, what, out); /* no memory */
   IA_CALL(ia_dmat_make(sp, block * sp->g.size, cols, 0, what, out));
   memset(out->data, 0, local_bytes(out));
   return IA_OK;
@@ -539,8 +539,15 @@ ia_status ia_dmat_rows_of_ranks(const ia_dmat *a, int64_t first, int64_t count, 
   ia_status st = IA_ALLOC(all, 2 * g->size, "row ranges");
   IA_CALL(ia_agree(g->comm, st));
   MPI_Allgather(mine, 2, MPI_INT64_T, all, 2, MPI_INT64_T, g->comm);
-  for (int r = 0; r < g->size; r++)
+  int in_place = 1; /* every rank's rows already where they go: A itself */
+  for (int r = 0; r < g->size; r++) {
     if (all[2 * r + 1] > 0) total = (int64_t)r * block + all[2 * r + 1];
+    if (all[2 * r + 1] > 0 && all[2 * r] != (int64_t)r * block) in_place = 0;
+  }
+  if (in_place) {
+    free(all);
+    return ia_dmat_head_rows(a, total, view);
+  }
   st = t->kind == IA_DMAT_CYCLIC && t->rows >= total && t->cols == a->cols
            ? ia_dmat_head_rows(t, total, view)
            : ia_error_set(IA_ERR_INTERNAL, __FILE__, __LINE__, "rows of %s into %s", a->what,

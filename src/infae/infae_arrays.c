@@ -114,9 +114,13 @@ static ia_status make_matrices(ia_infae *m, int keep_kernel, int64_t eval_block)
                  ? n
                  : ia_infae_eval_block_size(n, d, u, sp->g.size, sp->prec, eval_block);
   st = ia_dmat_make(sp, m->block * sp->g.size, d, 0, "predictions of a block of users", &m->pb);
+  /* One block: every rank's users are where the matrices hold them. */
+  int gather = m->block < (n + sp->g.size - 1) / sp->g.size;
   if (st == IA_OK)
-    st = ia_dmat_make_rank_rows(sp, m->block, u, "a block of rows of NTK(C, X)", &m->src_rows);
-  if (st == IA_OK) st = ia_dmat_make_rank_rows(sp, m->block, d, "a block of rows of α", &m->a_rows);
+    st = ia_dmat_make_rank_rows(sp, m->block, u, gather, "a block of rows of NTK(C, X)",
+                                &m->src_rows);
+  if (st == IA_OK)
+    st = ia_dmat_make_rank_rows(sp, m->block, d, gather, "a block of rows of α", &m->a_rows);
   if (st == IA_OK && sp->g.size > 1)
     st =
         ia_malloc(sp->es * (size_t)m->block * (size_t)(d > 0 ? d : 1), "prediction rows", &m->rows);

@@ -59,6 +59,7 @@ static ia_status nystrom_normal(ia_infae *m) {
   IA_CALL(ia_dmat_trsm_right_lt(&m->k, &m->kc, &m->kg)); /* Φ; kg is work until G */
   IA_CALL(ia_dmat_gemm_tn(&m->kc, &m->kc, 1, &m->kg));
   IA_CALL(ia_dmat_gemm_tn(&m->kc, &m->x_all, 0, &m->rhs));
+  ia_dmat_free(&m->x_all); /* X served ΦᵀX only */
   m->stats.gram.flops += N * U * U + 2.0 * N * U * U + 2.0 * N * U * D;
   m->stats.gram.seconds += ia_time() - t0;
   return IA_OK;

@@ -30,7 +30,7 @@ typedef enum {
  *   a       X, then α (U × d); Nyström: β
  *   best    the kept α
  *   kc      NTK(C, X_fit) for every user (n × U) with a user sample; Φ
- *   x_all   Nyström: X of every user (n × d), for ΦᵀX
+ *   x_all   Nyström: X of every user (n × d), for ΦᵀX, freed after it
  *   kg, rhs Nyström: ΦᵀΦ (U × U) and ΦᵀX (U × d)
  *   pb      the predictions of one block of users (infae_predict.c)
  *   src_rows, a_rows  on the grid: each rank's block of rows of the source

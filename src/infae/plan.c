@@ -320,9 +320,10 @@ void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, 
    * predictions, of α and of NTK(C, X), and B host rows. */
   o->eval_block = ia_infae_eval_block_size(n, d, u, size, p, 0);
   double bl = (double)o->eval_block;
-  if (size > 1) {
+  if (size > 1) { /* one block gathers nothing: the rows are in place */
     double mb = (double)ia_numroc(o->eval_block * size, nb, 0, nprow);
-    o->bytes_rows = es * (mb * (2.0 * dl + nu) + bl * (double)d);
+    int gather = o->eval_block < (n + size - 1) / size;
+    o->bytes_rows = es * (mb * (dl + (gather ? dl + nu : 0.0)) + bl * (double)d);
   } else {
     o->bytes_rows = es * bl * (double)d;
   }

@@ -156,8 +156,7 @@ IA_NODISCARD ia_status ia_dmat_ntk(ia_dmat *a, const ia_dmat_ntk_operands *ops, 
  * *ld. One rank: all of A (no copy when dst is A's own host memory).
  * ia_dmat_to_row_blocks: the same with rank r's rows [r·mb, r·mb + mb). */
 IA_NODISCARD ia_status ia_dmat_to_rows(const ia_dmat *a, void *dst, int64_t *ld);
-IA_NODISCARD ia_status ia_dmat_to_row_blocks(const ia_dmat *a, int64_t mb, void *dst,
-                                             int64_t *ld);
+IA_NODISCARD ia_status ia_dmat_to_row_blocks(const ia_dmat *a, int64_t mb, void *dst, int64_t *ld);
 /* A view of the first `rows` rows of A (no copy; block-cyclic keeps A's
  * local layout and leading dimension). Not for tiles. Not collective. */
 IA_NODISCARD ia_status ia_dmat_head_rows(const ia_dmat *a, int64_t rows, ia_dmat *view);
@@ -167,13 +166,15 @@ IA_NODISCARD ia_status ia_dmat_head_rows(const ia_dmat *a, int64_t rows, ia_dmat
  *
  * ia_dmat_make_rank_rows makes the matrix they gather into: on the grid
  * size·block × cols, block-cyclic; on one rank nothing (the rows are a view
- * of A). Not collective.
+ * of A); with alloc = 0 nothing either (every call will be in place). Not
+ * collective.
  * ia_dmat_rows_of_ranks puts in *view this rank's rows: on the grid the
  * first rows of t, rank r's from row r·block up to the last rank that asks
- * for any (gathered by p?gemr2d); on one rank a view of A's rows (no copy;
- * the whole of A in tiles). Collective. */
+ * for any (gathered by p?gemr2d), or the first rows of A itself when every
+ * rank's rows start at r·block already; on one rank a view of A's rows (no
+ * copy; the whole of A in tiles). Collective. */
 IA_NODISCARD ia_status ia_dmat_make_rank_rows(const ia_dspace *sp, int64_t block, int64_t cols,
-                                              const char *what, ia_dmat *out);
+                                              int alloc, const char *what, ia_dmat *out);
 IA_NODISCARD ia_status ia_dmat_rows_of_ranks(const ia_dmat *a, int64_t first, int64_t count,
                                              int64_t block, ia_dmat *t, ia_dmat *view);
 
