@@ -8,6 +8,7 @@
 #include "infae/core/opts.h"
 #include "infae/core/paths.h"
 #include "infae/distill/distill.h"
+#include "infae/infae/plan.h"
 #include "infae/io/provenance.h"
 
 static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r, int ranks) {
@@ -42,7 +43,7 @@ static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r, 
 }
 
 int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
-  const char *data, *out, *sampler, *json, *ckpt, *device;
+  const char *data, *out, *sampler, *json, *ckpt, *device, *memory;
   ia_reals lambdas, ease_lambdas;
   int samples, steps, patience, every, resume, log_every, no_ease, quiet, verbose;
   int64_t budget, batch, seed;
@@ -71,6 +72,10 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
        &lambdas},
       {"no-ease", IA_OPT_FLAG, NULL, "do not evaluate EASE trained on the summary (d³ flops)",
        &no_ease},
+      {"memory-limit", IA_OPT_STRING, "",
+       "bytes per rank, e.g. 8G [default: the node's available memory / ranks]; EASE on the "
+       "summary (three d × d doubles per rank) is skipped when it does not fit",
+       &memory},
       {"ease-lambdas", IA_OPT_REALS, NULL,
        "EASE λ grid on the summary [default: 1,10,100,250,500,1000,2500]", &ease_lambdas},
       {"threshold", IA_OPT_REAL, "0.5", "binarized summary: entries of S ≥ this become 1",
@@ -128,6 +133,7 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
   if (dst != IA_OK) return 2;
   ia_status ost =
       seed < 0 ? ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--seed must be ≥ 0") : IA_OK;
+  if (ost == IA_OK && memory[0]) ost = ia_parse_bytes("memory-limit", memory, &o.memory_limit);
   for (int k = 0; ost == IA_OK && k < lambdas.n; k++)
     if (lambdas.v[k] < 0)
       ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--lambdas: every λ must be ≥ 0 (got %g)",

@@ -17,6 +17,7 @@
 #include "infae/core/paths.h"
 #include "infae/core/rng.h"
 #include "infae/eval/metrics.h"
+#include "infae/infae/plan.h"
 #include "infae/io/dataset.h"
 #include "infae/models/model.h"
 #include "io/h5util.h"
@@ -418,6 +419,17 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
   ia_krr_kernel(model, s);
   snprintf(r->infae.model, sizeof r->infae.model, "infae");
   IA_CALL_GOTO(ia_sample_infae(comm, &d, q.ev, model, o.lambdas, o.n_lambdas, 1, 1, &r->infae));
+  int64_t limit = o.memory_limit;
+  if (o.ease && limit <= 0) IA_CALL_GOTO(ia_memory_per_rank(comm, &limit));
+  double ease_bytes = 3.0 * 8.0 * (double)n_items * (double)n_items;
+  if (o.ease && ease_bytes > (double)limit) {
+    ia_log_warn(
+        "[distill] EASE on the summary skipped: its three %lld × %lld arrays need %.2f GiB "
+        "per rank, above %.2f GiB (--memory-limit; --no-ease says nothing)",
+        (long long)n_items, (long long)n_items, ease_bytes / 1073741824.0,
+        (double)limit / 1073741824.0);
+    o.ease = 0;
+  }
   if (o.ease) {
     const double *eg = o.ease_lambdas ? o.ease_lambdas : ia_ease_grid;
     int en = o.ease_lambdas ? o.n_ease : (int)(sizeof ia_ease_grid / sizeof *ia_ease_grid);

@@ -26,6 +26,9 @@ typedef struct {
   const double *lambdas; /* grid; NULL = ia_distill_grid */
   int n_lambdas;
   int ease;                   /* also evaluate EASE trained on the summary */
+  int64_t memory_limit;       /* bytes per rank; 0 = the node's available memory / ranks. EASE
+                           on the summary (three d × d arrays per rank) is skipped, with a
+                           warning, when it does not fit */
   const double *ease_lambdas; /* NULL = ia_ease_grid */
   int n_ease;
   double threshold;       /* binarized summary: S ≥ threshold */
