@@ -104,8 +104,8 @@ static ia_status make_matrices(ia_infae *m, int keep_kernel, int64_t eval_block)
   IA_CALL(ia_agree(sp->g.comm, st));
 
   /* The evaluation's blocks: each rank's evaluation rows (ia_row_block)
-   * eval_block at a time (0: whole when the block's arrays take at most
-   * 512 MiB per rank); all at once with K in tiles, whose rows are not cut. */
+   * eval_block at a time (0: ia_infae_eval_block_size's choice); all at once
+   * with K in tiles, whose rows are not cut. */
   int64_t begin, count;
   ia_row_block(n, sp->g.size, sp->g.rank, &begin, &count);
   m->eval_begin = begin;
