@@ -96,13 +96,6 @@ ia_status ia_dmat_make(const ia_dspace *sp, int64_t rows, int64_t cols, int spre
   return ia_malloc(local_bytes(out), what, &out->data);
 }
 
-ia_status ia_dmat_wrap(const ia_dspace *sp, int64_t rows, int64_t cols, void *data,
-                       const char *what, ia_dmat *out) {
-  IA_CALL(shape(sp, rows, cols, what, out));
-  out->data = data;
-  return IA_OK;
-}
-
 void ia_dmat_free(ia_dmat *a) {
   if (!a->sp || !a->owned) return;
   if (a->kind == IA_DMAT_TILES)

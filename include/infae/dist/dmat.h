@@ -79,12 +79,6 @@ typedef struct {
  * tiles when spread and the space has several devices. */
 IA_NODISCARD ia_status ia_dmat_make(const ia_dspace *sp, int64_t rows, int64_t cols, int spread,
                                     const char *what, ia_dmat *out);
-/* A matrix of the kind ia_dmat_make gives to a matrix not spread, in data
- * (this rank's part, as that kind lays it out; on several devices, host
- * memory with leading dimension rows), which the caller keeps. Not
- * collective. */
-IA_NODISCARD ia_status ia_dmat_wrap(const ia_dspace *sp, int64_t rows, int64_t cols, void *data,
-                                    const char *what, ia_dmat *out);
 /* Frees what the matrix owns. Not collective. */
 void ia_dmat_free(ia_dmat *a);
 
