@@ -262,12 +262,18 @@ done:
 }
 
 /* Rank 0, --all-users: the context (train ∪ validation) of users
- * [begin, begin + n) of the dataset. */
+ * [begin, begin + n) of the dataset; only those two splits are read. */
 static ia_status dataset_batch(const char *data, int64_t begin, int64_t n, ia_csr *c) {
-  ia_dataset part = {0};
-  ia_status st = ia_dataset_read(MPI_COMM_SELF, data, begin, n, 0, &part);
-  if (st == IA_OK) st = ia_csr_union_rows(&part.train, &part.val, NULL, n, c);
-  ia_dataset_free(&part);
+  ia_csr tr = {0}, va = {0};
+  int64_t *rows = NULL;
+  ia_status st = IA_ALLOC(rows, n > 0 ? n : 1, "batch rows");
+  for (int64_t k = 0; st == IA_OK && k < n; k++) rows[k] = begin + k;
+  if (st == IA_OK) st = ia_dataset_read_rows(MPI_COMM_SELF, data, "train", rows, n, &tr);
+  if (st == IA_OK) st = ia_dataset_read_rows(MPI_COMM_SELF, data, "val", rows, n, &va);
+  if (st == IA_OK) st = ia_csr_union_rows(&tr, &va, NULL, n, c);
+  ia_csr_free(&tr);
+  ia_csr_free(&va);
+  free(rows);
   return st;
 }
 
