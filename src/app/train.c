@@ -245,10 +245,11 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
         "does not fit %.2f GiB per rank (%.0f %% more flops)",
         (double)limit / 1073741824.0,
         100.0 * (n - 1) * plan.flops_remake / ia_plan_flops(&plan, n));
-  /* --gpus: K is on the GPUs (checked below); the host holds α, the kept α
-   * (the prediction rows) and the dataset's rows. */
+  /* --gpus: K is on the GPUs (checked below); the host holds α, the kept α,
+   * the predictions of every user (K's tiles are not cut into blocks) and
+   * the dataset's rows. */
   double host = o->gpus > 0
-                    ? plan.bytes_total - plan.bytes_kernel - plan.bytes_panels +
+                    ? plan.bytes_total - plan.bytes_kernel - plan.bytes_panels - plan.bytes_rows +
                           (o->precision == IA_FP64 ? 8.0 : 4.0) * (double)u * (double)d->n_items
                     : plan.bytes_total;
   if (o->gpus > 0 && o->device == IA_DEVICE_CPU) host = plan.bytes_total * 2.0;
