@@ -303,7 +303,7 @@ void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, 
   o->nprow = nprow;
   o->npcol = npcol;
   o->nystrom = nystrom;
-  o->keep_kernel = keep_kernel;
+  o->keep_kernel = keep_kernel && !nystrom; /* Nyström factors ΦᵀΦ, never K */
   if (panel_bytes <= 0) panel_bytes = 256 << 20;
   double es = p == IA_FP64 ? 8.0 : 4.0;
   int sampled = u < n || nystrom;

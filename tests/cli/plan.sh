@@ -12,6 +12,7 @@ plan --np 4 --lambdas 1,5,20 > infae.txt
 plan --model ease --np 2 > ease.txt
 plan --model distill --np 2 --budget 40 --samples 30 --steps 500 > distill.txt
 plan --gpus 2 > gpus.txt
+plan --np 2 --centers 40 > nystrom.txt
 plan --np 2 --gflops 0.0001 > slow.txt
 plan --model ease --gflops 1e-6 > slower.txt
 
@@ -65,6 +66,8 @@ expect("distill.txt", "Gumbel-softmax draws per step", "%.3e" % (2 * gamma * mu 
 assert "validation,  %d re-picks" % len(picks) in open("distill.txt").read()
 expect("distill.txt", "S, best S and logits, sums, dL/dS, α", human(8 * 10 * mu * d))
 expect("distill.txt", "inner μ × μ: S·Sᵀ, K, factor, work", human(8 * 4 * mu * mu))
+# Nyström factors ΦᵀΦ and never copies K: no total without the copy.
+assert "without the copy of K" not in open("nystrom.txt").read(), open("nystrom.txt").read()
 # --gpus: one plan for one rank over the GPUs, no per-rank plan.
 g = open("gpus.txt").read()
 assert "one rank with K over 2 GPUs" in g and "memory per rank" not in g, g

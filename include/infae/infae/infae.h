@@ -58,7 +58,8 @@ typedef struct {
 typedef struct {
   int nprow, npcol;
   int nystrom;
-  int keep_kernel;     /* a copy of K is factored for each λ (else K is made again) */
+  int keep_kernel;     /* a copy of K is factored for each λ (else K is made again;
+                          never with Nyström, which factors ΦᵀΦ) */
   double bytes_kernel; /* K, and its copy when kept (Nyström: L, ΦᵀΦ, its factor) */
   double bytes_rhs;    /* X/α, best α (block-cyclic); Nyström: ΦᵀX and X of every user */
   double bytes_cross;  /* NTK(C, X) when fit on a sample */
