@@ -28,11 +28,6 @@ size_t ia_dspace_budget(const ia_dspace *s) {
   return b == SIZE_MAX ? b : b / (size_t)ia_backend_share(s->be) / 10 * 9;
 }
 
-static double sum_ranks(MPI_Comm comm, double v) {
-  MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_SUM, comm);
-  return v;
-}
-
 /* Element `at` of a host array of the space's precision. */
 static double get_at(const ia_dspace *s, const void *p, size_t at) {
   return s->prec == IA_FP64 ? ((const double *)p)[at] : (double)((const float *)p)[at];
@@ -160,7 +155,7 @@ ia_status ia_dmat_trace(const ia_dmat *a, double *trace) {
     for (int64_t j = 0; j < a->nloc; j++)
       if (diag_at(a, j, &at)) tr += get_at(sp, a->data, at);
   IA_CALL(ia_agree(sp->g.comm, st));
-  *trace = sum_ranks(sp->g.comm, tr);
+  *trace = ia_grid_sum(&sp->g, tr);
   return IA_OK;
 }
 
@@ -186,7 +181,7 @@ ia_status ia_dmat_get(const ia_dmat *a, int64_t i, int64_t j, double *v) {
   if (ia_g2p(i, nb, g->nprow) == g->myrow && ia_g2p(j, nb, g->npcol) == g->mycol)
     x = get_at(sp, a->data,
                (size_t)ia_g2l(j, nb, g->npcol) * (size_t)a->ld + (size_t)ia_g2l(i, nb, g->nprow));
-  *v = sum_ranks(g->comm, x);
+  *v = ia_grid_sum(g, x);
   return IA_OK;
 }
 
@@ -448,7 +443,7 @@ ia_status ia_dmat_ntk(ia_dmat *a, const ia_dmat_ntk_operands *ops, int64_t d, in
                       double *flops) {
   double f = 0;
   IA_CALL(ia_agree(a->sp->g.comm, ntk_local(a, ops, d, sym, &f)));
-  *flops = sum_ranks(a->sp->g.comm, f);
+  *flops = ia_grid_sum(&a->sp->g, f);
   return IA_OK;
 }
 

@@ -53,6 +53,11 @@ ia_status ia_grid_create(MPI_Comm comm, int nprow, int npcol, ia_grid *g) {
   return st;
 }
 
+double ia_grid_sum(const ia_grid *g, double v) {
+  MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_SUM, g->comm);
+  return v;
+}
+
 void ia_grid_free(ia_grid *g) {
   if (g->size == 0) return;
   Cblacs_gridexit(g->ctxt);

@@ -5,11 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-double infae_allsum(MPI_Comm comm, double v) {
-  MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_SUM, comm);
-  return v;
-}
-
 /* Users at the positions of [0, count) that the 1-D block-cyclic coordinate
  * `me` of `np` owns in blocks of nb, mapped through fit (NULL: identity). */
 static ia_status owned_users(int64_t count, int64_t nb, int me, int np, const int64_t *fit,

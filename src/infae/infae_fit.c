@@ -53,7 +53,7 @@ static ia_status nystrom_normal(ia_infae *m) {
       double c = (double)(m->ctx_train.indptr[i + 1] - m->ctx_train.indptr[i]);
       tr += ia_ntk(c, c, c, D);
     }
-  m->trace = infae_allsum(g->comm, tr);
+  m->trace = ia_grid_sum(g, tr);
   m->trace_count = N;
   IA_CALL(ia_agree(g->comm, ia_dmat_densify(&m->x_all, &m->ctx_train, m->b_ctx_train[0])));
   IA_CALL(ia_dmat_trsm_right_lt(&m->k, &m->kc, &m->kg)); /* Φ; kg is work until G */

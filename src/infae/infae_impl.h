@@ -73,8 +73,6 @@ struct ia_infae {
   ia_infae_stats stats;
 };
 
-/* The sum of v over the ranks of comm. Collective. */
-double infae_allsum(MPI_Comm comm, double v);
 /* K (or the ∞-AE kernel's part this rank makes) from the fit rows; adds to
  * the Gram's statistics. Collective. */
 ia_status infae_make_kernel(ia_infae *m);

@@ -32,3 +32,6 @@ IA_NODISCARD ia_status ia_grid_parse(const char *text, int *nprow, int *npcol);
  * with IA_ERR_ARG when nprow·npcol ≠ size. Collective on comm. */
 IA_NODISCARD ia_status ia_grid_create(MPI_Comm comm, int nprow, int npcol, ia_grid *g);
 void ia_grid_free(ia_grid *g);
+
+/* The sum of v over the grid's ranks. Collective. */
+double ia_grid_sum(const ia_grid *g, double v);
