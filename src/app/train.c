@@ -239,6 +239,22 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
   ia_infae_plan plan;
   ia_infae_plan_choose(d->n_users, d->n_items, u, d->train_nnz, g.size, g.nprow, g.npcol,
                        r->block_size, o->precision, n, nystrom, (double)limit, &plan);
+  int sampled = u < d->n_users || nystrom;
+  if (sampled && o->cross_kernel != IA_CROSS_AUTO &&
+      plan.stream != (o->cross_kernel == IA_CROSS_STREAM))
+    ia_infae_plan_make(d->n_users, d->n_items, u, d->train_nnz, g.size, g.nprow, g.npcol,
+                       r->block_size, o->precision, plan.keep_kernel, nystrom,
+                       o->cross_kernel == IA_CROSS_STREAM, 0, &plan);
+  if (plan.stream && o->cross_kernel == IA_CROSS_AUTO) {
+    ia_infae_plan kept;
+    ia_infae_plan_make(d->n_users, d->n_items, u, d->train_nnz, g.size, g.nprow, g.npcol,
+                       r->block_size, o->precision, plan.keep_kernel, nystrom, 0, 0, &kept);
+    ia_log_info(
+        "[train] NTK(C, X_fit) is made a block of users at a time for each use: for every user "
+        "it does not fit %.2f GiB per rank (%.0f %% more flops)",
+        (double)limit / 1073741824.0,
+        100.0 * (ia_plan_flops(&plan, n) / ia_plan_flops(&kept, n) - 1));
+  }
   if (n > 1 && !nystrom && !plan.keep_kernel && o->gpus == 0)
     ia_log_info(
         "[train] K is factored in place and made again for each λ: a copy for the λ grid "
@@ -281,7 +297,7 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
     double need = plan.bytes_device + eval, have = (double)ia_backend_free_bytes(be);
     if (need > have && plan.keep_kernel && !nystrom) { /* no copy of K on the GPU */
       ia_infae_plan_make(d->n_users, d->n_items, u, d->train_nnz, 1, 1, 1, r->block_size,
-                         o->precision, 0, nystrom, 0, &plan);
+                         o->precision, 0, nystrom, plan.stream, 0, &plan);
       need = plan.bytes_device + eval;
       if (need <= have)
         ia_log_info(
@@ -311,6 +327,7 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
                       .precision = o->precision,
                       .keep_kernel = plan.keep_kernel,
                       .eval_block = o->eval_block,
+                      .stream_cross = plan.stream,
                       .fit_users = fit,
                       .n_fit = u,
                       .nystrom = nystrom,

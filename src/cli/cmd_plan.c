@@ -16,7 +16,7 @@ static void plan_gpus(int64_t n, int64_t d, int64_t nnz, int block, ia_precision
   ia_infae_md_bytes(n, d, block, p, gpus, &dev, &first);
   double es = p == IA_FP64 ? 8.0 : 4.0, host = es * 2.0 * (double)n * (double)d;
   ia_infae_plan one;
-  ia_infae_plan_make(n, d, n, nnz, 1, 1, 1, block, p, 0, 0, 0, &one);
+  ia_infae_plan_make(n, d, n, nnz, 1, 1, 1, block, p, 0, 0, 0, 0, &one);
   double flops = ia_plan_flops(&one, lambdas);
   /* K is made again for each λ instead of kept as a copy. */
   flops += (lambdas - 1) * one.flops_gram;
@@ -166,9 +166,20 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
                          (double)limit, &plan);
     ia_plan_print(&plan, users, items, u, np, p, n_lambdas, rate);
     total = plan.bytes_total;
+    char a[32];
+    if ((u < users || centers > 0) &&
+        !plan.stream) { /* what train does when NTK(C, X) does not fit */
+      ia_infae_plan_make(users, items, u, nnz, np, nprow, npcol, block, p, plan.keep_kernel,
+                         centers > 0, 1, 0, &lean);
+      ia_log_info(
+          "with NTK(C, X_fit) made a block of users at a time for each use (train does so when "
+          "it does not fit its limit for every user): %s per rank, %.0f %% more flops",
+          ia_plan_bytes(lean.bytes_total, a, sizeof a),
+          100.0 * (ia_plan_flops(&lean, n_lambdas) / ia_plan_flops(&plan, n_lambdas) - 1));
+    }
     if (plan.keep_kernel) { /* what train does when the copy does not fit */
-      char a[32];
-      ia_infae_plan_make(users, items, u, nnz, np, nprow, npcol, block, p, 0, 0, 0, &lean);
+      ia_infae_plan_make(users, items, u, nnz, np, nprow, npcol, block, p, 0, 0, plan.stream, 0,
+                         &lean);
       ia_log_info(
           "without the copy of K (train factors K in place and makes it again for each "
           "λ when the copy does not fit its limit): %s per rank, %.0f %% more flops",

@@ -23,8 +23,9 @@ ia_status ia_cli_precision(const char *text, ia_precision *p) {
 
 /* Options given for another model than the one trained: said, then ignored. */
 static void warn_unused(const char *model, int argc, char **argv) {
-  static const char *const infae[] = {"precision",    "gpus",           "grid",       "block-size",
-                                      "memory-limit", "kernel-samples", "eval-block", NULL};
+  static const char *const infae[] = {"precision",  "gpus",         "grid",
+                                      "block-size", "memory-limit", "kernel-samples",
+                                      "eval-block", "cross-kernel", NULL};
   static const char *const recoder[] = {"hidden",     "activation", "loss",   "dropout",
                                         "confidence", "lr",         "epochs", "batch",
                                         "eval-every", "patience",   NULL};
@@ -42,7 +43,7 @@ static void warn_unused(const char *model, int argc, char **argv) {
 
 int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
   const char *data, *model, *json, *out, *precision, *device, *grid, *memory, *ksamples, *train_on,
-      *act, *loss;
+      *act, *loss, *cross;
   ia_reals lambdas, hidden;
   int quiet, verbose, block, epochs, eval_every, patience, gpus;
   int64_t train_users, centers, seed, batch, eval_block;
@@ -77,6 +78,11 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
       {"centers", IA_OPT_INT64, "0",
        "∞-AE Nyström: fit every user through this many random users (landmarks; 0: exact)",
        &centers},
+      {"cross-kernel", IA_OPT_STRING, "auto",
+       "∞-AE with --train-users or --centers: keep NTK(C, X_fit) of every user for the λ grid "
+       "(keep), or make it a block of users at a time for each use, again for each λ (stream: "
+       "no users × fit users array); auto: keep when it fits --memory-limit",
+       &cross},
       {"seed", IA_OPT_INT64, "42",
        "seed of the --train-users sample, the --centers, or Recoder's weights, order and dropout",
        &seed},
@@ -158,6 +164,15 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
   if (st == IA_OK) st = ia_device_parse(device, &to.device);
   if (st == IA_OK) st = ia_grid_parse(grid, &to.nprow, &to.npcol);
   if (st == IA_OK && memory[0]) st = ia_parse_bytes("memory-limit", memory, &to.memory_limit);
+  if (st == IA_OK) {
+    if (!strcmp(cross, "keep"))
+      to.cross_kernel = IA_CROSS_KEEP;
+    else if (!strcmp(cross, "stream"))
+      to.cross_kernel = IA_CROSS_STREAM;
+    else if (strcmp(cross, "auto"))
+      st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
+                        "--cross-kernel must be auto, keep or stream (got '%s')", cross);
+  }
   if (st == IA_OK && (block < 1 || train_users < 0 || centers < 0 || seed < 0 || eval_block < 0))
     st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
                       "--block-size must be ≥ 1, --train-users, --centers, --eval-block and --seed "

@@ -271,8 +271,10 @@ ia_status ia_dmat_trsm_lt(const ia_dmat *l, ia_dmat *b) {
   return st;
 }
 
-/* C = Aᵀ (n × n, all of it), by p?tran. */
-static ia_status transpose(const ia_dmat *a, ia_dmat *c) {
+ia_status ia_dmat_transpose(const ia_dmat *a, ia_dmat *c) {
+  IA_KINDS(a->kind == IA_DMAT_CYCLIC && same_kind(a, c) && a->rows == a->cols &&
+               c->rows == a->rows && c->cols == a->cols,
+           "transpose", a, c);
   int n, one = 1;
   IA_CALL(ia_to_int(a->rows, &n));
   if (a->sp->prec == IA_FP64) {
@@ -285,35 +287,33 @@ static ia_status transpose(const ia_dmat *a, ia_dmat *c) {
   return IA_OK;
 }
 
-ia_status ia_dmat_trsm_right_lt(const ia_dmat *l, ia_dmat *b, ia_dmat *work) {
+ia_status ia_dmat_trsm_right_lt(const ia_dmat *l, ia_dmat *b, const ia_dmat *lt) {
   const ia_dspace *sp = l->sp;
-  IA_KINDS(same_kind(l, b) && same_kind(l, work) && l->rows == b->cols && work->rows == l->rows &&
-               work->cols == l->cols,
-           "trsm", l, b);
+  IA_KINDS(same_kind(l, b) && l->rows == b->cols, "trsm", l, b);
   if (b->kind == IA_DMAT_BACKEND)
     return ia_be_trsm(sp->be, sp->prec, 'R', 'T', b->rows, b->cols, l->data, l->ld, b->data, b->ld);
-  /* U = Lᵀ, then X·U = B by infae/dist/summa.h. */
-  IA_CALL(transpose(l, work));
+  /* X·U = B with U = Lᵀ by infae/dist/summa.h. */
+  IA_KINDS(lt && same_kind(l, lt) && lt->rows == l->rows && lt->cols == l->cols, "trsm", l, b);
   ia_backend *be, *host = NULL;
   IA_CALL(summa_backend(b, &host, &be));
-  ia_status st = ia_summa_trsm_right(&sp->g, be, sp->prec, b->rows, b->cols, sp->nb, work->data,
-                                     work->ld, b->data, b->ld);
+  ia_status st = ia_summa_trsm_right(&sp->g, be, sp->prec, b->rows, b->cols, sp->nb, lt->data,
+                                     lt->ld, b->data, b->ld);
   ia_backend_close(&host);
   return st;
 }
 
-ia_status ia_dmat_gemm_tn(const ia_dmat *a, const ia_dmat *b, int lower, ia_dmat *c) {
+ia_status ia_dmat_gemm_tn(const ia_dmat *a, const ia_dmat *b, int lower, int add, ia_dmat *c) {
   const ia_dspace *sp = a->sp;
   IA_KINDS(same_kind(a, b) && same_kind(a, c) && a->rows == b->rows && c->rows == a->cols &&
                c->cols == b->cols,
            "gemm", a, b);
   if (c->kind == IA_DMAT_BACKEND)
     return ia_be_gemm(sp->be, sp->prec, 'T', 'N', c->rows, c->cols, a->rows, 1.0, a->data, a->ld,
-                      b->data, b->ld, 0.0, c->data, c->ld);
+                      b->data, b->ld, add ? 1.0 : 0.0, c->data, c->ld);
   ia_backend *be, *host = NULL;
   IA_CALL(summa_backend(b, &host, &be));
-  ia_status st = ia_summa_gemm_tn(&sp->g, be, sp->prec, lower, c->rows, c->cols, a->rows, sp->nb,
-                                  a->data, a->ld, b->data, b->ld, c->data, c->ld);
+  ia_status st = ia_summa_gemm_tn(&sp->g, be, sp->prec, lower, add, c->rows, c->cols, a->rows,
+                                  sp->nb, a->data, a->ld, b->data, b->ld, c->data, c->ld);
   ia_backend_close(&host);
   return st;
 }
@@ -411,9 +411,10 @@ static ia_status ntk_staged(ia_dmat *a, const ia_dmat_ntk_operands *o, const ia_
     double f = 0;
     st = ia_be_ntk_tiles(sp->be, sp->prec, o->ra, o->rb, o->nr, o->cols, o->nc, lay, c0, c1, d,
                          sp->panel_bytes, buf, a->mloc, &f);
-    if (st == IA_OK)
-      st = ia_be_download(sp->be, (char *)a->data + sp->es * (size_t)c0 * (size_t)a->mloc, buf,
-                          sp->es * (size_t)a->mloc * (size_t)(c1 - c0));
+    if (st == IA_OK) /* a view of A's first rows keeps A's leading dimension */
+      st = ia_be_download2d(sp->be, (char *)a->data + sp->es * (size_t)c0 * (size_t)a->ld,
+                            sp->es * (size_t)a->ld, buf, sp->es * (size_t)a->mloc,
+                            sp->es * (size_t)a->mloc, c1 - c0);
     *flops += f;
   }
   ia_be_free(sp->be, buf);

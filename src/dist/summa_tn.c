@@ -13,8 +13,8 @@
  * rank multiplies its transpose with its rows of B, and the products are
  * summed down the process columns onto block i's process row, which
  * stores them in C. */
-static ia_status tn_step(resident *s, int lower, int64_t m, int64_t i, char *c, int64_t ldc,
-                         ia_status *st) {
+static ia_status tn_step(resident *s, int lower, int add, int64_t m, int64_t i, char *c,
+                         int64_t ldc, ia_status *st) {
   const ia_grid *g = s->g;
   blk x = summa_block(s, m, i);
   IA_CALL(summa_bcast_panel(s, &x, 0));
@@ -35,19 +35,27 @@ static ia_status tn_step(resident *s, int lower, int64_t m, int64_t i, char *c, 
   else
     IA_MPI(MPI_Reduce(s->hp, NULL, cnt, s->type, MPI_SUM, x.pr, s->col));
   if (g->myrow == x.pr && *st == IA_OK)
-    for (int64_t j = 0; j < cols; j++)
-      memcpy(c + s->es * (size_t)(j * ldc + x.rk), (char *)s->hp + s->es * (size_t)(j * x.w),
-             s->es * (size_t)x.w);
+    for (int64_t j = 0; j < cols; j++) {
+      char *cj = c + s->es * (size_t)(j * ldc + x.rk),
+           *pj = (char *)s->hp + s->es * (size_t)(j * x.w);
+      if (!add)
+        memcpy(cj, pj, s->es * (size_t)x.w);
+      else if (s->p == IA_FP64)
+        for (int64_t i = 0; i < x.w; i++) ((double *)cj)[i] += ((const double *)pj)[i];
+      else
+        for (int64_t i = 0; i < x.w; i++) ((float *)cj)[i] += ((const float *)pj)[i];
+    }
   return IA_OK;
 }
 
-ia_status ia_summa_gemm_tn(const ia_grid *g, ia_backend *be, ia_precision p, int lower, int64_t m,
-                           int64_t n, int64_t k, int64_t nb, const void *a, int64_t lda,
+ia_status ia_summa_gemm_tn(const ia_grid *g, ia_backend *be, ia_precision p, int lower, int add,
+                           int64_t m, int64_t n, int64_t k, int64_t nb, const void *a, int64_t lda,
                            const void *b, int64_t ldb, void *c, int64_t ldc) {
   IA_CHECK(!lower || m == n, IA_ERR_ARG, "ia_summa_gemm_tn: the lower triangle needs m == n");
   resident s;
   ia_status st = summa_open(&s, g, be, p, k, n, nb, a, lda, b, ldb), local = IA_OK;
   int64_t mt = (m + nb - 1) / nb;
-  for (int64_t i = 0; i < mt && st == IA_OK; i++) st = tn_step(&s, lower, m, i, c, ldc, &local);
+  for (int64_t i = 0; i < mt && st == IA_OK; i++)
+    st = tn_step(&s, lower, add, m, i, c, ldc, &local);
   return summa_close(&s, NULL, 0, 0, st, local);
 }

@@ -63,11 +63,7 @@ static ia_status hold_rows(ia_infae *m, const char *path) {
       m->b_cols[p] = m->b_fit[p];
     else if (st == IA_OK)
       st = ia_be_csr_make(be, &m->col_rows[p], &m->b_cols[p]);
-    if (st == IA_OK && m->sampled)
-      st = ia_be_csr_make(be, &m->ctx_train, &m->b_ctx_train[p]);
-    else
-      m->b_ctx_train[p] = m->b_fit[p];
-    if (st == IA_OK) st = ia_be_csr_make(be, &m->ctx_val, &m->b_ctx_val[p]);
+    if (st == IA_OK && !m->sampled) st = ia_be_csr_make(be, &m->ctx_val, &m->b_ctx_val[p]);
     IA_CALL(ia_agree(g->comm, st));
   }
   return IA_OK;
@@ -93,9 +89,6 @@ static ia_status make_matrices(ia_infae *m, int keep_kernel, int64_t eval_block)
   if (st == IA_OK && m->nystrom) st = ia_dmat_make(sp, u, d, 0, "Nyström ΦᵀX", &m->rhs);
   if (st == IA_OK) st = ia_dmat_make(sp, u, d, 0, "X/α (users × items)", &m->a);
   if (st == IA_OK) st = ia_dmat_make(sp, u, d, 0, "best α", &m->best);
-  if (st == IA_OK && m->nystrom) st = ia_dmat_make(sp, n, d, 0, "X (users × items)", &m->x_all);
-  if (st == IA_OK && m->sampled)
-    st = ia_dmat_make(sp, n, u, 0, m->nystrom ? "Φ (users × centers)" : "kernel NTK(C, X)", &m->kc);
   IA_CALL(ia_agree(sp->g.comm, st));
 
   /* The evaluation's blocks: each rank's evaluation rows (ia_row_block)
@@ -107,11 +100,18 @@ static ia_status make_matrices(ia_infae *m, int keep_kernel, int64_t eval_block)
   m->eval_count = count;
   m->block = m->k.kind == IA_DMAT_TILES
                  ? n
-                 : ia_infae_eval_block_size(n, d, u, sp->g.size, sp->prec, eval_block);
+                 : ia_infae_eval_block_size(n, d, u, m->sampled, sp->g.size, sp->prec, eval_block);
   st = ia_dmat_make(sp, m->block * sp->g.size, d, 0, "predictions of a block of users", &m->pb);
+  /* With a sample, NTK(C, X_fit) of each block (kept), or of the first,
+   * the largest (streamed). */
+  m->n_cross = m->sampled ? (m->stream ? 1 : ia_infae_eval_blocks(m)) : 0;
+  if (st == IA_OK && m->n_cross > 0) st = IA_ZALLOC(m->cross, m->n_cross, "blocks of NTK(C, X)");
+  for (int64_t b = 0; st == IA_OK && b < m->n_cross; b++)
+    st = ia_dmat_make(sp, infae_block_rows(m, b, NULL), u, 0,
+                      m->nystrom ? "Φ (users × centers)" : "kernel NTK(C, X)", &m->cross[b]);
   /* One block: every rank's users are where the matrices hold them. */
   int gather = m->block < (n + sp->g.size - 1) / sp->g.size;
-  if (st == IA_OK)
+  if (st == IA_OK && !m->sampled)
     st = ia_dmat_make_rank_rows(sp, m->block, u, gather, "a block of rows of NTK(C, X)",
                                 &m->src_rows);
   if (st == IA_OK)
@@ -143,6 +143,10 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
   IA_CALL_GOTO(ia_dataset_dims(g->comm, path, &m->n, &m->d));
   m->nystrom = o->nystrom;
   m->sampled = o->fit_users != NULL && (o->n_fit < m->n || m->nystrom);
+  m->stream = m->sampled && o->stream_cross;
+  st = IA_ALLOC(m->path, strlen(path) + 1, "dataset path");
+  IA_CALL_GOTO(ia_agree(g->comm, st));
+  memcpy(m->path, path, strlen(path) + 1);
   IA_CHECK_GOTO(!m->nystrom || m->sampled, IA_ERR_INTERNAL, "Nyström without centers");
   m->u = m->sampled ? o->n_fit : m->n;
   IA_CHECK_GOTO(m->u >= 1, IA_ERR_ARG, "the model needs at least one fit user");
@@ -157,11 +161,8 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
   }
   IA_CALL_GOTO(read_rows(m, path, "train", m->u, g->myrow, g->nprow, m->fit, &m->fit_rows));
   IA_CALL_GOTO(ia_agree(g->comm, norms(&m->fit_rows, &m->fit_norms)));
-  if (m->sampled)
-    IA_CALL_GOTO(read_rows(m, path, "train", m->n, g->myrow, g->nprow, NULL, &m->ctx_train));
-  else
-    m->ctx_train = m->fit_rows;
-  IA_CALL_GOTO(read_rows(m, path, "val", m->n, g->myrow, g->nprow, NULL, &m->ctx_val));
+  if (!m->sampled) /* the test's contexts; with a sample, read a block at a time */
+    IA_CALL_GOTO(read_rows(m, path, "val", m->n, g->myrow, g->nprow, NULL, &m->ctx_val));
   IA_CALL_GOTO(make_matrices(m, o->keep_kernel, o->eval_block));
   IA_CALL_GOTO(hold_rows(m, path));
   m->stats.read.seconds = ia_time() - t0;
@@ -178,7 +179,6 @@ void ia_infae_free(ia_infae **pm) {
   for (int p = 0; p < m->parts; p++) {
     ia_backend *be = ia_dmat_part_backend(&m->k, p);
     if (m->b_cols[p] != m->b_fit[p]) ia_be_csr_free(be, &m->b_cols[p]);
-    if (m->b_ctx_train[p] != m->b_fit[p]) ia_be_csr_free(be, &m->b_ctx_train[p]);
     ia_be_csr_free(be, &m->b_fit[p]);
     ia_be_csr_free(be, &m->b_ctx_val[p]);
     if (m->col_rows[p].indptr != m->fit_rows.indptr) {
@@ -186,16 +186,18 @@ void ia_infae_free(ia_infae **pm) {
       free(m->col_norms[p]);
     }
   }
-  ia_dmat *mats[] = {&m->k,  &m->factor_own, &m->a,  &m->best,     &m->x_all, &m->kc,
-                     &m->kg, &m->rhs,        &m->pb, &m->src_rows, &m->a_rows};
+  ia_dmat *mats[] = {&m->k,   &m->factor_own, &m->a,        &m->best,  &m->kg,
+                     &m->rhs, &m->pb,         &m->src_rows, &m->a_rows};
   for (size_t i = 0; i < sizeof(mats) / sizeof(mats[0]); i++) ia_dmat_free(mats[i]);
+  for (int64_t b = 0; m->cross && b < m->n_cross; b++) ia_dmat_free(&m->cross[b]);
+  free(m->cross);
+  free(m->path);
   free(m->rows);
   free(m->alpha_rows);
   free(m->rel_h);
   ia_be_free(m->sp.be, m->rel_rows);
   free(m->fit_norms);
   free(m->fit);
-  if (m->ctx_train.indptr != m->fit_rows.indptr) ia_csr_free(&m->ctx_train);
   ia_csr_free(&m->fit_rows);
   ia_csr_free(&m->ctx_val);
   free(m);

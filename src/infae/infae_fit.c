@@ -25,13 +25,14 @@ static ia_status shift_factor(ia_dmat *a, double shift, int64_t *info) {
 }
 
 /* Nyström, in the feature form that stays well conditioned: K_mm + δI = LLᵀ
- * (δ = ε·tr K_mm, ε the precision's machine epsilon), Φ = K_nm·L⁻ᵀ (n × M,
- * in kc: the validation predictions are Φβ), G = ΦᵀΦ (lower triangle, kg)
- * and B = ΦᵀX (rhs); per λ, β = (G + λ'I)⁻¹B and α = L⁻ᵀβ. The centers are
+ * (δ = ε·tr K_mm, ε the precision's machine epsilon); then for each block
+ * of users T, Φ_T = K_Tm·L⁻ᵀ (kept in cross when the validation reuses it:
+ * its predictions are Φβ), G += Φ_TᵀΦ_T (lower triangle, kg) and B +=
+ * Φ_TᵀX_T (rhs); per λ, β = (G + λ'I)⁻¹B and α = L⁻ᵀβ. The centers are
  * distinct rows, so K_mm is positive definite. tr(K_nn) is over all users. */
 static ia_status nystrom_normal(ia_infae *m) {
   const ia_grid *g = &m->sp.g;
-  double t0 = ia_time(), N = (double)m->n, U = (double)m->u, D = (double)m->d;
+  double t0 = ia_time(), U = (double)m->u, D = (double)m->d;
   double eps = m->sp.prec == IA_FP64 ? 2.220446049250313e-16 : 1.1920928955078125e-07;
   int64_t info = 0;
   double delta = eps * m->trace;
@@ -43,25 +44,40 @@ static ia_status nystrom_normal(ia_infae *m) {
            m->sp.prec == IA_FP32 ? ": use --precision fp64 or fewer --centers" : "");
   IA_CHECK(info == 0, IA_ERR_LAPACK, "potrf of K_mm failed (argument %lld)", (long long)-info);
   m->stats.gram.flops += U * U * U / 3.0;
+  /* On the grid B·L⁻ᵀ takes Lᵀ: made once, in the factor, free until the λ grid. */
+  const ia_dmat *lt = NULL;
+  if (m->k.kind == IA_DMAT_CYCLIC) {
+    IA_CALL(ia_dmat_transpose(&m->k, m->factor));
+    lt = m->factor;
+  }
   m->stats.gram.seconds += ia_time() - t0;
-  IA_CALL(infae_cross_kernel(m, 0, &m->stats.gram));
-  m->have_cross = 1;
-  t0 = ia_time();
   double tr = 0;
-  if (g->mycol == 0) /* the row blocks over n are repeated in every process column */
-    for (int64_t i = 0; i < m->ctx_train.n_rows; i++) {
-      double c = (double)(m->ctx_train.indptr[i + 1] - m->ctx_train.indptr[i]);
-      tr += ia_ntk(c, c, c, D);
-    }
+  for (int64_t b = 0; b < ia_infae_eval_blocks(m); b++) {
+    infae_rows r;
+    ia_dmat phi, x;
+    double N = (double)infae_block_rows(m, b, NULL);
+    IA_CALL(infae_rows_read(m, b, 0, &r));
+    ia_status st = infae_cross_of(m, b, &phi);
+    if (st == IA_OK) st = infae_cross_block(m, &r, &phi, &m->stats.gram);
+    t0 = ia_time();
+    if (g->mycol == 0) /* the rows are repeated in every process column */
+      for (int64_t i = 0; i < r.train.n_rows; i++) {
+        double c = (double)(r.train.indptr[i + 1] - r.train.indptr[i]);
+        tr += ia_ntk(c, c, c, D);
+      }
+    if (st == IA_OK) st = ia_dmat_trsm_right_lt(&m->k, &phi, lt);
+    if (st == IA_OK) st = ia_dmat_gemm_tn(&phi, &phi, 1, b > 0, &m->kg);
+    if (st == IA_OK) st = ia_dmat_head_rows(&m->pb, phi.rows, &x);
+    if (st == IA_OK) st = ia_agree(g->comm, ia_dmat_densify(&x, &r.train, r.b_train));
+    if (st == IA_OK) st = ia_dmat_gemm_tn(&phi, &x, 0, b > 0, &m->rhs);
+    infae_rows_free(m, &r);
+    IA_CALL(st);
+    m->stats.gram.flops += N * U * U + 2.0 * N * U * U + 2.0 * N * U * D;
+    m->stats.gram.seconds += ia_time() - t0;
+  }
   m->trace = ia_grid_sum(g, tr);
-  m->trace_count = N;
-  IA_CALL(ia_agree(g->comm, ia_dmat_densify(&m->x_all, &m->ctx_train, m->b_ctx_train[0])));
-  IA_CALL(ia_dmat_trsm_right_lt(&m->k, &m->kc, &m->kg)); /* Φ; kg is work until G */
-  IA_CALL(ia_dmat_gemm_tn(&m->kc, &m->kc, 1, &m->kg));
-  IA_CALL(ia_dmat_gemm_tn(&m->kc, &m->x_all, 0, &m->rhs));
-  ia_dmat_free(&m->x_all); /* X served ΦᵀX only */
-  m->stats.gram.flops += N * U * U + 2.0 * N * U * U + 2.0 * N * U * D;
-  m->stats.gram.seconds += ia_time() - t0;
+  m->trace_count = (double)m->n;
+  m->have_cross = !m->stream; /* Φ of every block, kept for the validation */
   return IA_OK;
 }
 
@@ -93,6 +109,7 @@ ia_status ia_infae_fit(ia_infae *m, double lambda) {
   IA_CHECK(m->have_gram, IA_ERR_INTERNAL, "ia_infae_fit before ia_infae_gram");
   IA_CHECK(lambda >= 0, IA_ERR_ARG, "λ must be ≥ 0 (got %g)", lambda);
   m->have_alpha = 0;
+  m->alpha_in_a = 0;
   m->pred = PRED_NONE;
   double lp = lambda * m->trace / m->trace_count;
   /* K was factored in place or overwritten by NTK(C, X): made again. */
@@ -126,7 +143,7 @@ ia_status ia_infae_fit(ia_infae *m, double lambda) {
 ia_status ia_infae_keep(ia_infae *m) {
   IA_CHECK(m->have_alpha, IA_ERR_INTERNAL, "ia_infae_keep without α");
   IA_CALL(ia_dmat_copy(&m->best, &m->a));
-  if (m->nystrom) { /* α = L⁻ᵀβ */
+  if (m->nystrom && !m->alpha_in_a) { /* α = L⁻ᵀβ */
     double t0 = ia_time();
     IA_CALL(ia_dmat_trsm_lt(&m->k, &m->best));
     m->stats.solve.seconds += ia_time() - t0;

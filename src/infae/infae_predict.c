@@ -14,38 +14,48 @@ int64_t ia_infae_eval_blocks(const ia_infae *m) {
   return (most + m->block - 1) / m->block;
 }
 
-/* Users of rank r's evaluation rows in block b. */
-static int64_t block_count(const ia_infae *m, int r, int64_t b) {
-  int64_t begin, cnt;
-  ia_row_block(m->n, m->sp.g.size, r, &begin, &cnt);
-  cnt -= b * m->block;
-  return cnt < 0 ? 0 : cnt > m->block ? m->block : cnt;
+/* P = src·coef for block b's users into the first rows of pb; with a
+ * sample src is the block's NTK(C, X_fit), made here when fresh. */
+static ia_status block_product(ia_infae *m, int64_t b, int64_t step, ia_dmat *rows) {
+  ia_dmat src;
+  int64_t first = b * m->block, count = infae_block_count(m, m->sp.g.rank, b);
+  ia_step *st = m->pred_coef == &m->best ? &m->stats.test_gemm : &m->stats.predict;
+  if (m->sampled) {
+    IA_CALL(infae_cross_of(m, b, &src));
+    if (m->pred_fresh) {
+      infae_rows r;
+      IA_CALL(infae_rows_read(m, b, m->pred_with_val, &r));
+      ia_status s = infae_cross_block(
+          m, &r, &src, m->pred_coef == &m->best ? &m->stats.test_gram : &m->stats.predict);
+      infae_rows_free(m, &r);
+      IA_CALL(s);
+    }
+  } else { /* the exact test: the rows of NTK(C, X), in place when one block */
+    IA_CALL(
+        ia_dmat_rows_of_ranks(m->pred_src, m->eval_begin + first, count, step, &m->src_rows, &src));
+  }
+  IA_CALL(ia_dmat_head_rows(&m->pb, src.rows, rows));
+  double t1 = ia_time();
+  if (src.rows > 0) IA_CALL(ia_dmat_gemm(&src, m->pred_coef, rows));
+  st->seconds += ia_time() - t1;
+  st->flops += 2.0 * (double)infae_block_rows(m, b, NULL) * (double)m->u * (double)m->d;
+  return IA_OK;
 }
 
 ia_status ia_infae_predict_block(ia_infae *m, int64_t b) {
   IA_CHECK(m->pred != PRED_NONE, IA_ERR_INTERNAL, "ia_infae_predict_block before a prediction");
-  int64_t first = b * m->block, count = block_count(m, m->sp.g.rank, b);
+  int64_t first = b * m->block, count = infae_block_count(m, m->sp.g.rank, b);
   /* Rank r's rows of the block follow rank r − 1's in steps of rank 0's
    * count (every rank but the last nonempty one has as many). */
-  int64_t step = block_count(m, 0, b);
+  int64_t step = infae_block_count(m, 0, b);
   m->block_first = count > 0 ? first : 0;
   double t0 = ia_time();
   ia_dmat rows;
-  if (m->pred == PRED_RESIDUAL) { /* α's rows: the scores add X */
+  if (m->pred == PRED_RESIDUAL) /* α's rows: the scores add X */
     IA_CALL(ia_dmat_rows_of_ranks(&m->a, m->eval_begin + m->block_first, count, step, &m->a_rows,
                                   &rows));
-  } else { /* P = NTK(C, X)·α for the block's users */
-    ia_dmat src;
-    IA_CALL(ia_dmat_rows_of_ranks(m->pred_src, m->eval_begin + m->block_first, count, step,
-                                  &m->src_rows, &src));
-    IA_CALL(ia_dmat_head_rows(&m->pb, src.rows, &rows));
-    double t1 = ia_time(), users = 0;
-    if (src.rows > 0) IA_CALL(ia_dmat_gemm(&src, m->pred_coef, &rows));
-    for (int r = 0; r < m->sp.g.size; r++) users += (double)block_count(m, r, b);
-    ia_step *st = m->pred_coef == &m->best ? &m->stats.test_gemm : &m->stats.predict;
-    st->seconds += ia_time() - t1;
-    st->flops += 2.0 * users * (double)m->u * (double)m->d;
-  }
+  else /* P = NTK(C, X)·α for the block's users */
+    IA_CALL(block_product(m, b, step, &rows));
   m->pred_view = rows;
   /* One rank scores the block where it is; a grid brings it to the host rows. */
   if (!ia_infae_on_backend(m)) IA_CALL(ia_dmat_to_row_blocks(&rows, step, m->rows, &m->rows_ld));
@@ -95,24 +105,22 @@ static int64_t union_count(const ia_csr *a, const ia_csr *b, int64_t r) {
   return c + (nx - i) + (ny - j);
 }
 
-ia_status infae_cross_kernel(ia_infae *m, int with_val, ia_step *step) {
+ia_status infae_test_kernel(ia_infae *m, ia_step *step) {
   ia_status st = IA_OK;
   double t0 = ia_time(), flops = 0, *nr = NULL;
-  const ia_csr *ctx = &m->ctx_train;
+  const ia_csr *ctx = &m->fit_rows;
   st = IA_ALLOC(nr, ctx->n_rows + 1, "context norms");
   if (ia_agree(m->sp.g.comm, st) != IA_OK) {
     free(nr);
     return IA_ERR_REMOTE;
   }
-  for (int64_t i = 0; i < ctx->n_rows; i++)
-    nr[i] =
-        (double)(with_val ? union_count(ctx, &m->ctx_val, i) : ctx->indptr[i + 1] - ctx->indptr[i]);
+  for (int64_t i = 0; i < ctx->n_rows; i++) nr[i] = (double)union_count(ctx, &m->ctx_val, i);
   ia_dmat_ntk_operands ops[IA_MD_MAX];
   for (int p = 0; p < m->parts; p++)
-    ops[p] = (ia_dmat_ntk_operands){m->b_ctx_train[p], with_val ? m->b_ctx_val[p] : NULL,
-                                    m->b_cols[p], nr, m->col_norms[p]};
-  if (!m->sampled) m->have_kernel = 0; /* K's buffer now holds NTK(C, X) */
-  st = ia_dmat_ntk(m->sampled ? &m->kc : &m->k, ops, m->d, 0, &flops);
+    ops[p] =
+        (ia_dmat_ntk_operands){m->b_fit[p], m->b_ctx_val[p], m->b_cols[p], nr, m->col_norms[p]};
+  m->have_kernel = 0; /* K's buffer now holds NTK(C, X) */
+  st = ia_dmat_ntk(&m->k, ops, m->d, 0, &flops);
   free(nr);
   IA_CALL(st);
   step->flops += flops;
@@ -128,24 +136,47 @@ ia_status ia_infae_predict_validation(ia_infae *m) {
     m->pred_lam_prime = m->lam_prime;
     return IA_OK;
   }
-  /* NTK(X_all, X_fit) is the same for every λ: made once (Nyström: Φ =
-   * K_nm·L⁻ᵀ, made with the Gram). */
-  IA_CHECK(m->have_cross || !m->nystrom, IA_ERR_INTERNAL, "Nyström predictions without Φ");
-  if (!m->have_cross) IA_CALL(infae_cross_kernel(m, 0, &m->stats.predict));
-  m->have_cross = 1;
+  /* Kept: NTK(X_all, X_fit) is the same for every λ, made once (Nyström: Φ
+   * = K_nm·L⁻ᵀ, made with the Gram; P = Φβ). Else made for each block and
+   * λ (Nyström: K_nm, and P = K_nm·α with α = L⁻ᵀβ). */
+  if (!m->stream && !m->have_cross) {
+    for (int64_t b = 0; b < ia_infae_eval_blocks(m); b++) {
+      infae_rows r;
+      ia_dmat dst;
+      IA_CALL(infae_rows_read(m, b, 0, &r));
+      ia_status st = infae_cross_of(m, b, &dst);
+      if (st == IA_OK) st = infae_cross_block(m, &r, &dst, &m->stats.predict);
+      infae_rows_free(m, &r);
+      IA_CALL(st);
+    }
+    m->have_cross = 1;
+  }
+  if (m->stream && m->nystrom && !m->alpha_in_a) {
+    double t0 = ia_time();
+    IA_CALL(ia_dmat_trsm_lt(&m->k, &m->a));
+    m->alpha_in_a = 1;
+    m->stats.solve.seconds += ia_time() - t0;
+    m->stats.solve.flops += (double)m->u * (double)m->u * (double)m->d;
+  }
   m->pred = PRED_DIRECT;
-  m->pred_src = &m->kc;
+  m->pred_fresh = m->stream;
+  m->pred_with_val = 0;
   m->pred_coef = &m->a;
   return IA_OK;
 }
 
 ia_status ia_infae_predict_test(ia_infae *m) {
   IA_CHECK(m->have_best, IA_ERR_INTERNAL, "ia_infae_predict_test without a kept α");
-  IA_CALL(infae_cross_kernel(m, 1, &m->stats.test_gram));
-  m->have_cross = 0;
   m->pred = PRED_DIRECT;
-  m->pred_src = m->sampled ? &m->kc : &m->k;
   m->pred_coef = &m->best;
+  if (m->sampled) { /* NTK(C, X_fit) of each block, with the validation items */
+    m->have_cross = 0;
+    m->pred_fresh = 1;
+    m->pred_with_val = 1;
+    return IA_OK;
+  }
+  IA_CALL(infae_test_kernel(m, &m->stats.test_gram));
+  m->pred_src = &m->k;
   return IA_OK;
 }
 

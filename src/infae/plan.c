@@ -106,10 +106,13 @@ void ia_plan_print(const ia_infae_plan *p, int64_t n, int64_t d, int64_t u, int 
                                               : "kernel K                      ",
               ia_plan_bytes(p->bytes_kernel, a, sizeof a));
   ia_log_info("  %s %12s",
-              p->nystrom ? "ΦᵀX, α, best α, X of all users" : "X/α, best α                   ",
+              p->nystrom ? "ΦᵀX, α, best α                " : "X/α, best α                   ",
               ia_plan_bytes(p->bytes_rhs, a, sizeof a));
   if (p->bytes_cross > 0)
-    ia_log_info("  NTK(C, X) for all users        %12s",
+    ia_log_info("  %s %12s",
+                p->stream    ? "NTK(C, X) of a block, per use "
+                : p->nystrom ? "Φ for all users               "
+                             : "NTK(C, X) for all users       ",
                 ia_plan_bytes(p->bytes_cross, a, sizeof a));
   ia_log_info("  evaluation block (%6lld users) %11s", (long long)p->eval_block,
               ia_plan_bytes(p->bytes_rows, a, sizeof a));
@@ -133,6 +136,8 @@ void ia_plan_print(const ia_infae_plan *p, int64_t n, int64_t d, int64_t u, int 
   ia_log_info("flops (all ranks):");
   if (p->nystrom)
     ia_log_info("  K_mm, its L, Φ=K_nm·L⁻ᵀ, ΦᵀΦ, ΦᵀX %7.3e", p->flops_gram);
+  else if (p->bytes_cross > 0 && !p->stream)
+    ia_log_info("  Gram, and NTK(X, X_fit) once   %10.3e", p->flops_gram);
   else
     ia_log_info("  Gram NTK(X, X), lower half     %10.3e", p->flops_gram);
   if (lambdas > 1 && p->flops_remake > 0)
@@ -141,7 +146,11 @@ void ia_plan_print(const ia_infae_plan *p, int64_t n, int64_t d, int64_t u, int 
   ia_log_info("  Cholesky, %2d × U³/3            %10.3e", lambdas, lambdas * p->flops_factor);
   ia_log_info("  solve with X, %2d × 2U²d        %10.3e", lambdas, lambdas * p->flops_solve);
   if (p->flops_predict > 0)
-    ia_log_info("  validation NTK(X,X_fit)·α      %10.3e", lambdas * p->flops_predict);
+    ia_log_info("  %s %10.3e",
+                p->stream    ? "validation, NTK(X,X_fit) and ·α"
+                : p->nystrom ? "validation Φ·β                "
+                             : "validation NTK(X,X_fit)·α     ",
+                lambdas * p->flops_predict);
   ia_log_info("  test NTK(C, X) and ·α          %10.3e", p->flops_test);
   ia_log_info("  total                          %10.3e", total);
   char t[48];
@@ -283,20 +292,21 @@ void ia_distill_plan_print(const ia_distill_plan *p, int64_t n, int64_t d, int64
       ia_plan_duration(p->steps * p->draws_step * 20e-9 / size, a, sizeof a));
 }
 
-int64_t ia_infae_eval_block_size(int64_t n, int64_t d, int64_t u, int size, ia_precision p,
-                                 int64_t eval_block) {
+int64_t ia_infae_eval_block_size(int64_t n, int64_t d, int64_t u, int sampled, int size,
+                                 ia_precision p, int64_t eval_block) {
   double es = p == IA_FP64 ? 8.0 : 4.0;
-  double per_user = es * (size > 1 ? 3.0 * (double)d + (double)u : (double)d);
-  /* 512 MiB, or a rank's share of α when that is more: on a grid each
-   * block's product broadcasts α again, so blocks stay large. */
-  double budget = fmax(512.0 * 1048576.0, es * (double)u * (double)d / size);
+  double per_user = es * (size > 1 ? 3.0 * (double)d + (double)u : (double)d + (sampled ? u : 0));
+  /* 512 MiB; on a grid a rank's share of α when that is more: each block's
+   * product broadcasts α again, so blocks stay large. */
+  double budget = 512.0 * 1048576.0;
+  if (size > 1) budget = fmax(budget, es * (double)u * (double)d / size);
   int64_t most = (n + size - 1) / size;
   int64_t b = eval_block > 0 ? eval_block : (int64_t)(budget / per_user);
   return b < 1 ? 1 : b > most ? most : b;
 }
 
 void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, int nprow,
-                        int npcol, int nb, ia_precision p, int keep_kernel, int nystrom,
+                        int npcol, int nb, ia_precision p, int keep_kernel, int nystrom, int stream,
                         int64_t panel_bytes, ia_infae_plan *o) {
   memset(o, 0, sizeof *o);
   if (nprow <= 0 || npcol <= 0) ia_grid_shape(size, &nprow, &npcol);
@@ -307,33 +317,40 @@ void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, 
   if (panel_bytes <= 0) panel_bytes = 256 << 20;
   double es = p == IA_FP64 ? 8.0 : 4.0;
   int sampled = u < n || nystrom;
+  o->stream = sampled && stream;
   /* Process (0, 0) holds the most of every block-cyclic array. */
   double mu = (double)ia_numroc(u, nb, 0, nprow), nu = (double)ia_numroc(u, nb, 0, npcol);
   double mn = (double)ia_numroc(n, nb, 0, nprow), dl = (double)ia_numroc(d, nb, 0, npcol);
   double rows = (double)((n + size - 1) / size);
   double kk = es * mu * nu;
+  /* The evaluation's block: B users per rank, size·B rows of its matrices
+   * (all users when one block), rank (0, 0) holding mb of them. */
+  o->eval_block = ia_infae_eval_block_size(n, d, u, sampled, size, p, 0);
+  double bl = (double)o->eval_block;
+  int64_t block_rows = o->eval_block * size < n ? o->eval_block * size : n;
+  double mb = (double)ia_numroc(block_rows, nb, 0, nprow);
   /* The test kernel NTK(C, X) is n × n over the same buffer when not sampled. */
   o->bytes_kernel = kk * (nystrom ? 3 : keep_kernel ? 2 : 1);
-  o->bytes_rhs = es * mu * dl * (nystrom ? 3 : 2) + (nystrom ? es * mn * dl : 0);
-  o->bytes_cross = sampled ? es * mn * nu : 0;
-  /* The evaluation's block: on a grid, size·B rows block-cyclic of the
-   * predictions, of α and of NTK(C, X), and B host rows. */
-  o->eval_block = ia_infae_eval_block_size(n, d, u, size, p, 0);
-  double bl = (double)o->eval_block;
+  o->bytes_rhs = es * mu * dl * (nystrom ? 3 : 2);
+  o->bytes_cross = sampled ? es * (o->stream ? mb : mn) * nu : 0;
+  /* On a grid, size·B rows block-cyclic of the predictions (and, without a
+   * sample, of α and of NTK(C, X)), and B host rows. */
   if (size > 1) { /* one block gathers nothing: the rows are in place */
-    double mb = (double)ia_numroc(o->eval_block * size, nb, 0, nprow);
-    int gather = o->eval_block < (n + size - 1) / size;
+    int gather = !sampled && o->eval_block < (n + size - 1) / size;
     o->bytes_rows = es * (mb * (dl + (gather ? dl + nu : 0.0)) + bl * (double)d);
   } else {
     o->bytes_rows = es * bl * (double)d;
   }
-  double wmax = (double)ia_be_panel_width((int64_t)(mn + nu), d, (size_t)es, panel_bytes);
-  o->bytes_panels = es * (mn + nu) * wmax;
+  /* The rows NTK(C, X) is made for at once: a block's with a sample, else
+   * every user's (the test kernel). */
+  double mk = sampled ? mb : mn;
+  double wmax = (double)ia_be_panel_width((int64_t)(mk + nu), d, (size_t)es, panel_bytes);
+  o->bytes_panels = es * (mk + nu) * wmax;
   /* infae/dist/summa.h on a grid: the widest of its panel sets, nb wide (the
    * factor's panel, block row and the transposed panel's send and receive
    * buffers; the solves' and products' panels), and a diagonal block. */
   if (size > 1) {
-    double w = fmax(mu + 3.0 * nu, fmax(mu + dl, mn + fmax(nu, dl)));
+    double w = fmax(mu + 3.0 * nu, fmax(mu + dl, mk + fmax(nu, dl)));
     o->bytes_summa = es * ((double)nb * w + (double)nb * nb);
   }
   /* GPU ranks. One rank: K, X/α, NTK(C, X) and the panels, and the FP32
@@ -345,35 +362,40 @@ void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, 
     o->bytes_device =
         o->bytes_kernel + o->bytes_rhs + o->bytes_cross + o->bytes_rows + o->bytes_panels;
     if (p == IA_FP64)
-      o->bytes_device += 4.0 * (double)(sampled ? n : u) * (double)ia_be_ntk_stage_cols(u, nb);
+      o->bytes_device += 4.0 * (sampled ? mk : (double)u) * (double)ia_be_ntk_stage_cols(u, nb);
   } else {
-    int64_t ml = (int64_t)mu, nl = (int64_t)nu, ml_all = (int64_t)mn, dloc = (int64_t)dl;
+    int64_t ml = (int64_t)mu, nl = (int64_t)nu, ml_k = (int64_t)mk, dloc = (int64_t)dl;
     double r =
         fmax(ia_summa_resident_bytes(p, ml, nl, nb), ia_summa_resident_bytes(p, ml, dloc, nb));
     if (nystrom)
-      r = fmax(r, fmax(ia_summa_resident_bytes(p, ml_all, nl, nb),
-                       ia_summa_resident_bytes(p, ml_all, dloc, nb)));
+      r = fmax(r, fmax(ia_summa_resident_bytes(p, ml_k, nl, nb),
+                       ia_summa_resident_bytes(p, ml_k, dloc, nb)));
     /* A tile of a few column blocks, its FP16 item panels, its FP32 Gram. */
-    double cols = fmin(nu, fmax((double)nb, floor((double)panel_bytes / (es * mn) / nb) * nb));
-    double w16 = (double)ia_be_panel_width((int64_t)(mn + cols), d, 2, panel_bytes);
-    double tile = es * mn * cols + 2.0 * (mn + cols) * w16 + (p == IA_FP64 ? 4.0 * mn * cols : 0);
+    double cols = fmin(nu, fmax((double)nb, floor((double)panel_bytes / (es * mk) / nb) * nb));
+    double w16 = (double)ia_be_panel_width((int64_t)(mk + cols), d, 2, panel_bytes);
+    double tile = es * mk * cols + 2.0 * (mk + cols) * w16 + (p == IA_FP64 ? 4.0 * mk * cols : 0);
     o->bytes_device = fmax(r, tile);
   }
-  /* CSR rows: the fit rows of the local blocks, the contexts, the evaluation
-   * block (4 splits), at 4 bytes per interaction (nnz/n per user) + 8 per row. */
+  /* CSR rows: the fit rows of the local blocks, the contexts (without a
+   * sample the validation rows of the local blocks over n; with one, a
+   * block's train and validation rows), the evaluation's 4 splits of its
+   * users, at 4 bytes per interaction (nnz/n per user) + 8 per row. */
   double per_user = 4.0 * (double)nnz / (double)n * 1.25 + 8.0;
-  o->bytes_data = per_user * (mu + nu + (sampled ? 2 * mn : mn) + 4 * rows) + 8.0 * (mu + nu);
+  o->bytes_data = per_user * (mu + nu + (sampled ? 2 * mb : mn) + 4 * rows) + 8.0 * (mu + nu);
   o->bytes_total = o->bytes_kernel + o->bytes_rhs + o->bytes_cross + o->bytes_rows +
                    o->bytes_panels + o->bytes_summa + o->bytes_data;
   double U = (double)u, N = (double)n, D = (double)d;
-  o->flops_gram = U * U * D;                     /* lower triangle of 2·U²·d */
-  if (sampled) o->flops_gram += 2.0 * N * U * D; /* NTK(X_all, X_fit), once */
-  /* Nyström: Cholesky of K_mm, Φ = K_nm·L⁻ᵀ, ΦᵀΦ, ΦᵀX. */
-  if (nystrom) o->flops_gram += U * U * U / 3.0 + 2.0 * N * U * U + 2.0 * N * U * D;
-  o->flops_factor = U * U * U / 3.0;                /* per λ */
-  o->flops_solve = 2.0 * U * U * D;                 /* per λ */
-  o->flops_predict = sampled ? 2.0 * N * U * D : 0; /* per λ (X − λ'α needs none) */
-  /* (Nyström: K_nm made for the fit is reused by the validation predictions.) */
+  o->flops_gram = U * U * D; /* lower triangle of 2·U²·d */
+  /* A kept NTK(X_all, X_fit) is made once; Nyström: Cholesky of K_mm, Φ =
+   * K_nm·L⁻ᵀ, ΦᵀΦ, ΦᵀX. */
+  if (sampled && (nystrom || !o->stream)) o->flops_gram += 2.0 * N * U * D;
+  if (nystrom) o->flops_gram += U * U * U / 3.0 + 2.0 * N * U * U + N * U * U + 2.0 * N * U * D;
+  o->flops_factor = U * U * U / 3.0; /* per λ */
+  o->flops_solve = 2.0 * U * U * D;  /* per λ */
+  /* Per λ: P = NTK(C, X_fit)·α (X − λ'α needs none); made again when
+   * streamed (Nyström: with α = L⁻ᵀβ). */
+  o->flops_predict = sampled ? 2.0 * N * U * D : 0;
+  if (o->stream) o->flops_predict += 2.0 * N * U * D + (nystrom ? U * U * D : 0);
   o->flops_test = 2.0 * N * U * D * 2.0; /* NTK(C, X) and its product with α */
   o->flops_remake = nystrom || keep_kernel ? 0 : U * U * D;
 }
@@ -381,9 +403,19 @@ void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, 
 void ia_infae_plan_choose(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, int nprow,
                           int npcol, int nb, ia_precision p, int lambdas, int nystrom, double limit,
                           ia_infae_plan *out) {
-  ia_infae_plan_make(n, d, u, nnz, size, nprow, npcol, nb, p, lambdas > 1, nystrom, 0, out);
-  if (lambdas > 1 && !nystrom && limit > 0 && out->bytes_total > limit)
-    ia_infae_plan_make(n, d, u, nnz, size, nprow, npcol, nb, p, 0, nystrom, 0, out);
+  /* What does not fit goes, in this order: NTK(C, X) of every user (made
+   * again per block and λ), then the copy of K (made again per λ). */
+  int keep = lambdas > 1, stream = 0;
+  for (int k = 0; k < 3; k++) {
+    ia_infae_plan_make(n, d, u, nnz, size, nprow, npcol, nb, p, keep, nystrom, stream, 0, out);
+    if (limit <= 0 || out->bytes_total <= limit) return;
+    if (!stream && (u < n || nystrom))
+      stream = 1;
+    else if (keep && !nystrom)
+      keep = 0;
+    else
+      return;
+  }
 }
 
 void ia_infae_md_bytes(int64_t n, int64_t d, int nb, ia_precision p, int gpus, double *per_device,

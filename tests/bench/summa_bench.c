@@ -226,7 +226,7 @@ static void op_gram(void *ctx, int how) {
   double one = 1, nil = 0;
   float ones = 1, nils = 0;
   if (how == 1) {
-    if (ia_summa_gemm_tn(x->g, x->be, prec(x), 1, x->k, x->k, x->m, x->nb, x->phi.x, x->phi.ld,
+    if (ia_summa_gemm_tn(x->g, x->be, prec(x), 1, 0, x->k, x->k, x->m, x->nb, x->phi.x, x->phi.ld,
                          x->phi.x, x->phi.ld, x->out[1], x->s.ld) != IA_OK)
       die("ia_summa_gemm_tn (lower)");
   } else if (x->fp64) {
@@ -244,7 +244,7 @@ static void op_tn(void *ctx, int how) {
   double one = 1, nil = 0;
   float ones = 1, nils = 0;
   if (how == 1) {
-    if (ia_summa_gemm_tn(x->g, x->be, prec(x), 0, x->k, x->n, x->m, x->nb, x->phi.x, x->phi.ld,
+    if (ia_summa_gemm_tn(x->g, x->be, prec(x), 0, 0, x->k, x->n, x->m, x->nb, x->phi.x, x->phi.ld,
                          x->c.x, x->c.ld, x->out[1], x->t.ld) != IA_OK)
       die("ia_summa_gemm_tn");
   } else if (x->fp64) {

@@ -13,6 +13,8 @@ plan --model ease --np 2 > ease.txt
 plan --model distill --np 2 --budget 40 --samples 30 --steps 500 > distill.txt
 plan --gpus 2 > gpus.txt
 plan --np 2 --centers 40 > nystrom.txt
+plan --centers 40 --lambdas 1,5,20 > nystrom1.txt
+plan --train-users 100 --lambdas 1,5,20 > sample1.txt
 plan --np 2 --gflops 0.0001 > slow.txt
 plan --model ease --gflops 1e-6 > slower.txt
 
@@ -68,6 +70,26 @@ expect("distill.txt", "S, best S and logits, sums, dL/dS, α", human(8 * 10 * mu
 expect("distill.txt", "inner μ × μ: S·Sᵀ, K, factor, work", human(8 * 4 * mu * mu))
 # Nyström factors ΦᵀΦ and never copies K: no total without the copy.
 assert "without the copy of K" not in open("nystrom.txt").read(), open("nystrom.txt").read()
+# Nyström on one rank, U = 40: K_mm and its factor, Φ = K_nm·L⁻ᵀ (n·U² for the
+# solve), ΦᵀΦ, ΦᵀX; Φ kept for all users, the validation Φ·β per λ. Made a
+# block at a time instead, each λ makes K_nm again and multiplies it with α =
+# L⁻ᵀβ (U²d).
+U = 40
+gram = U * U * d + 2 * n * U * d + U ** 3 / 3 + 3 * n * U * U + 2 * n * U * d
+expect("nystrom1.txt", "K_mm, its L, Φ=K_nm·L⁻ᵀ, ΦᵀΦ, ΦᵀX", "%.3e" % gram)
+expect("nystrom1.txt", "validation Φ·β", "%.3e" % (3 * 2 * n * U * d))
+expect("nystrom1.txt", "Φ for all users", human(8 * n * U))
+kept = gram + 3 * (U ** 3 / 3 + 2 * U * U * d + 2 * n * U * d) + 4 * n * U * d
+more = "%.0f %% more flops" % (100 * 3 * (2 * n * U * d + U * U * d) / kept)
+assert more in value("nystrom1.txt", "with NTK(C, X_fit) made a block"), (more, open("nystrom1.txt").read())
+# A sample of U = 100 users: NTK(X, X_fit) made once and kept; made a block at
+# a time, it is made again for each λ instead (2nUd each).
+U = 100
+expect("sample1.txt", "Gram, and NTK(X, X_fit) once", "%.3e" % (U * U * d + 2 * n * U * d))
+expect("sample1.txt", "NTK(C, X) for all users", human(8 * n * U))
+kept = U * U * d + 2 * n * U * d + 3 * (U ** 3 / 3 + 2 * U * U * d + 2 * n * U * d) + 4 * n * U * d
+more = "%.0f %% more flops" % (100 * (3 - 1) * 2 * n * U * d / kept)
+assert more in value("sample1.txt", "with NTK(C, X_fit) made a block"), (more, open("sample1.txt").read())
 # --gpus: one plan for one rank over the GPUs, no per-rank plan.
 g = open("gpus.txt").read()
 assert "one rank with K over 2 GPUs" in g and "memory per rank" not in g, g

@@ -3,7 +3,11 @@
 attribute bit for bit, every JSON value exactly, except what differs from run
 to run by nature (timings, memory, command lines, paths, device names).
 
-usage: compare_outputs.py BEFORE AFTER
+usage: compare_outputs.py [--rtol R] BEFORE AFTER
+
+With --rtol, floating-point values agree when they differ by at most R times
+the largest magnitude of the array (or of the two numbers): for changes that
+only reorder sums.
 """
 import json
 import os
@@ -24,12 +28,25 @@ def skipped(key):
 INFAE_KEYS = {"precision", "trace_K", "lambda_prime", "grid"}
 
 
+RTOL = 0.0
+
+
+def close(a, b):
+    """Floats a and b (arrays of one shape) equal, or within RTOL."""
+    if np.array_equal(a, b, equal_nan=True):
+        return True
+    if RTOL == 0 or a.size == 0 or np.isnan(a).any() or np.isnan(b).any():
+        return False
+    scale = max(np.abs(a).max(), np.abs(b).max())
+    return bool(np.abs(a - b).max() <= RTOL * scale)
+
+
 def same(a, b):
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape or a.dtype != b.dtype:
         return False
     if a.dtype.kind == "f":
-        return np.array_equal(a, b, equal_nan=True)
+        return close(a, b)
     return np.array_equal(a, b)
 
 
@@ -67,12 +84,22 @@ def compare_json(a, b, where, diffs):
                     compare_json(a[k].get(q), b[k].get(q), "%s.infae.%s" % (where, q), diffs)
             else:
                 compare_json(a[k], b[k], "%s.%s" % (where, k), diffs)
+    elif isinstance(a, float) and isinstance(b, float):
+        if not close(np.asarray(a), np.asarray(b)):
+            diffs.append("%s: %r != %r" % (where, a, b))
     elif a != b and not (a != a and b != b):
         diffs.append("%s: %r != %r" % (where, a, b))
 
 
 def main():
-    before, after = sys.argv[1], sys.argv[2]
+    global RTOL
+    args = sys.argv[1:]
+    if len(args) == 4 and args[0] == "--rtol":
+        RTOL = float(args[1])
+        args = args[2:]
+    if len(args) != 2:
+        sys.exit(__doc__)
+    before, after = args
     files = []
     for root, _, names in os.walk(before):
         for n in names:

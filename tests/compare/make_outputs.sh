@@ -36,6 +36,11 @@ if [ -f "$ref/split.tsv" ]; then
   for n in 1 2; do
     mpi "$n" train --data ref.h5 --train-users 300 --out "sample_np$n.h5" \
       --metrics-json "sample_np$n.json" --quiet
+    # the evaluation (and Nyström's sums) in several blocks of users
+    mpi "$n" train --data ref.h5 --train-users 300 --eval-block 97 --out "sample_b97_np$n.h5" \
+      --metrics-json "sample_b97_np$n.json" --quiet
+    mpi "$n" train --data ref.h5 --centers 200 --eval-block 97 --out "nystrom_b97_np$n.h5" \
+      --metrics-json "nystrom_b97_np$n.json" --quiet
   done
   # one rank, K in column tiles over two host slices (the layout of --gpus)
   mpi 1 train --data ref.h5 --device cpu --gpus 2 --out tiles_np1.h5 \

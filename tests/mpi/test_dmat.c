@@ -320,20 +320,26 @@ static void run(const ia_dspace *sp, const char *name) {
     snprintf(what, sizeof what, "%s: trsm L⁻ᵀX", name);
     check(what, rel(got, ref, N, D, 0), tol_solve);
     fill(&bm, b);
-    OK(ia_dmat_trsm_right_lt(&a, &bm, &w));
+    /* on the first M − 5 rows of B (a view that keeps B's leading dimension) */
+    ia_dmat bv;
+    OK(ia_dmat_head_rows(&bm, M - 5, &bv));
+    if (a.kind == IA_DMAT_CYCLIC) OK(ia_dmat_transpose(&a, &w));
+    OK(ia_dmat_trsm_right_lt(&a, &bv, a.kind == IA_DMAT_CYCLIC ? &w : NULL));
     memcpy(ref, b, sizeof(double) * M * N);
-    cblas_dtrsm(CblasColMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, M, N, 1.0, l, N,
-                ref, M);
+    cblas_dtrsm(CblasColMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, M - 5, N, 1.0, l,
+                N, ref, M);
     read_all(&bm, got);
-    snprintf(what, sizeof what, "%s: trsm B·L⁻ᵀ", name);
+    snprintf(what, sizeof what, "%s: trsm B·L⁻ᵀ on the first rows", name);
     check(what, rel(got, ref, M, N, 0), tol_solve);
+    fill(&bm, b);
+    OK(ia_dmat_trsm_right_lt(&a, &bm, a.kind == IA_DMAT_CYCLIC ? &w : NULL));
     OK(ia_dmat_make(sp, N, N, 0, "BᵀB", &cn));
     OK(ia_dmat_make(sp, M, D, 0, "Q", &qm));
     OK(ia_dmat_make(sp, N, D, 0, "BᵀQ", &cd));
     fill(&bm, b);
     fill(&qm, q);
-    OK(ia_dmat_gemm_tn(&bm, &bm, 1, &cn));
-    OK(ia_dmat_gemm_tn(&bm, &qm, 0, &cd));
+    OK(ia_dmat_gemm_tn(&bm, &bm, 1, 0, &cn));
+    OK(ia_dmat_gemm_tn(&bm, &qm, 0, 0, &cd));
     gemm('T', N, N, M, br, M, br, M, ref);
     read_all(&cn, got);
     /* lower: the blocks on and below the diagonal block are made */
@@ -346,6 +352,26 @@ static void run(const ia_dspace *sp, const char *name) {
     read_all(&cd, got);
     snprintf(what, sizeof what, "%s: gemm BᵀQ", name);
     check(what, rel(got, ref, N, D, 0), tol);
+    /* C += Bᵀ·Q over two blocks of B's and Q's rows: the first M − 7, then
+     * the last 7 (B's and Q's rows put first with their others zero). */
+    ia_dmat b1, q1;
+    OK(ia_dmat_head_rows(&bm, M - 7, &b1));
+    OK(ia_dmat_head_rows(&qm, M - 7, &q1));
+    OK(ia_dmat_gemm_tn(&b1, &q1, 0, 0, &cd));
+    double *b2 = calloc((size_t)M * N, sizeof(double)), *q2 = calloc((size_t)M * D, sizeof(double));
+    for (int64_t j = 0; j < N; j++)
+      for (int64_t i = 0; i < 7; i++) b2[j * M + i] = b[j * M + M - 7 + i];
+    for (int64_t j = 0; j < D; j++)
+      for (int64_t i = 0; i < 7; i++) q2[j * M + i] = q[j * M + M - 7 + i];
+    fill(&bm, b2);
+    fill(&qm, q2);
+    OK(ia_dmat_head_rows(&bm, 7, &b1));
+    OK(ia_dmat_head_rows(&qm, 7, &q1));
+    OK(ia_dmat_gemm_tn(&b1, &q1, 0, 1, &cd));
+    read_all(&cd, got);
+    snprintf(what, sizeof what, "%s: gemm C += BᵀQ by blocks of rows", name);
+    check(what, rel(got, ref, N, D, 0), tol);
+    free(b2), free(q2);
     ia_dmat_free(&bm), ia_dmat_free(&w), ia_dmat_free(&cn), ia_dmat_free(&qm), ia_dmat_free(&cd);
   } else { /* refused: what tiles and host memory do not take */
     ia_dmat hsq;

@@ -188,11 +188,20 @@ static void run_tn(ia_backend *be, int nprow, int npcol, int64_t nb, ia_precisio
       ((float *)ls)[i] = (float)sentinel;
   char what[96];
   snprintf(what, sizeof what, "%dx%d nb %lld %s, C = Aᵀ·B", nprow, npcol, (long long)nb, prec);
-  OK(ia_summa_gemm_tn(&g, be, p, 0, K, N, M, nb, la, lda, lb, ldb, lc, ldc));
+  OK(ia_summa_gemm_tn(&g, be, p, 0, 0, K, N, M, nb, la, lda, lb, ldb, lc, ldc));
+  check(what, error_of(&g, lc, ldc, c, K, N, nb, p, 0, 0), tol);
+  /* C += Aᵀ·B makes 2C exactly (the same product again); halved, it is C. */
+  OK(ia_summa_gemm_tn(&g, be, p, 0, 1, K, N, M, nb, la, lda, lb, ldb, lc, ldc));
+  for (int64_t i = 0; i < ldc * nlc; i++)
+    if (p == IA_FP64)
+      ((double *)lc)[i] *= 0.5;
+    else
+      ((float *)lc)[i] *= 0.5f;
+  snprintf(what, sizeof what, "%dx%d nb %lld %s, C += Aᵀ·B", nprow, npcol, (long long)nb, prec);
   check(what, error_of(&g, lc, ldc, c, K, N, nb, p, 0, 0), tol);
   snprintf(what, sizeof what, "%dx%d nb %lld %s, lower blocks of Aᵀ·A", nprow, npcol, (long long)nb,
            prec);
-  OK(ia_summa_gemm_tn(&g, be, p, 1, K, K, M, nb, la, lda, la, lda, ls, lds));
+  OK(ia_summa_gemm_tn(&g, be, p, 1, 0, K, K, M, nb, la, lda, la, lda, ls, lds));
   check(what, error_of(&g, ls, lds, s, K, K, nb, p, 1, sentinel), tol);
   free(la), free(lb), free(lc), free(ls);
   ia_grid_free(&g);

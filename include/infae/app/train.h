@@ -28,11 +28,15 @@ typedef struct {
                                node (cusolverMg; 0: one device) */
   int nprow, npcol; /* process grid; 0 = automatic */
   int block_size;
-  int64_t eval_block;   /* ∞-AE: users per rank in each block of predictions; 0 = automatic */
-  int64_t train_users;  /* fit on a random sample of this many users; 0 = all */
-  int64_t centers;      /* Nyström: fit every user through this many random users; 0 = exact */
-  uint64_t seed;        /* of the user sample (or the centers) */
-  int64_t memory_limit; /* bytes per rank; 0 = the node's available memory / ranks */
+  int64_t eval_block;  /* ∞-AE: users per rank in each block of predictions; 0 = automatic */
+  int64_t train_users; /* fit on a random sample of this many users; 0 = all */
+  int64_t centers;     /* Nyström: fit every user through this many random users; 0 = exact */
+  /* With a sample or centers, NTK(C, X_fit) of every user: kept when it fits
+   * the memory limit (AUTO), kept (KEEP), or made a block of users at a
+   * time for each use (STREAM). */
+  enum { IA_CROSS_AUTO = 0, IA_CROSS_KEEP, IA_CROSS_STREAM } cross_kernel;
+  uint64_t seed;              /* of the user sample (or the centers) */
+  int64_t memory_limit;       /* bytes per rank; 0 = the node's available memory / ranks */
   const char *kernel_samples; /* "u1:v1,u2:v2" original user ids: report K(u, v) */
   const char *train_on;       /* fit on this summary's S instead of the train split */
   ia_recoder_opts recoder;    /* --model recoder (its seed is `seed`) */

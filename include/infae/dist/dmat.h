@@ -102,13 +102,16 @@ IA_NODISCARD ia_status ia_dmat_potrs(const ia_dmat *l, ia_dmat *b);
 /* B ← L⁻ᵀB (L a Cholesky factor). This and the two below: every matrix on
  * the backend, or every matrix block-cyclic. */
 IA_NODISCARD ia_status ia_dmat_trsm_lt(const ia_dmat *l, ia_dmat *b);
-/* B ← B·L⁻ᵀ (B is m × n, L n × n). work: an n × n matrix of L's kind that
- * this may overwrite (block-cyclic: Lᵀ goes there). */
-IA_NODISCARD ia_status ia_dmat_trsm_right_lt(const ia_dmat *l, ia_dmat *b, ia_dmat *work);
-/* C = Aᵀ·B (A k × m, B k × n, C m × n). lower (m = n, C symmetric): only the
- * lower triangle of C is needed (the grid makes the blocks on and below the
- * diagonal block, one rank all of C). */
-IA_NODISCARD ia_status ia_dmat_gemm_tn(const ia_dmat *a, const ia_dmat *b, int lower, ia_dmat *c);
+/* C = Aᵀ of a square block-cyclic A (all of it, by p?tran). */
+IA_NODISCARD ia_status ia_dmat_transpose(const ia_dmat *a, ia_dmat *c);
+/* B ← B·L⁻ᵀ (B is m × n, L n × n). lt: block-cyclic, Lᵀ (ia_dmat_transpose
+ * of L); on the backend NULL. */
+IA_NODISCARD ia_status ia_dmat_trsm_right_lt(const ia_dmat *l, ia_dmat *b, const ia_dmat *lt);
+/* C = Aᵀ·B, or C += Aᵀ·B with add (A k × m, B k × n, C m × n). lower (m =
+ * n, C symmetric): only the lower triangle of C is needed (the grid makes
+ * the blocks on and below the diagonal block, one rank all of C). */
+IA_NODISCARD ia_status ia_dmat_gemm_tn(const ia_dmat *a, const ia_dmat *b, int lower, int add,
+                                       ia_dmat *c);
 /* C = A·B (A m × k, B k × n, C m × n; on one rank C may have more rows,
  * and its first m are written): all on the backend, all block-cyclic, or A
  * in tiles and B

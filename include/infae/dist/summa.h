@@ -77,16 +77,16 @@ IA_NODISCARD ia_status ia_summa_trsm_right(const ia_grid *g, ia_backend *be, ia_
                                            int64_t m, int64_t n, int64_t nb, const void *u,
                                            int64_t ldu, void *b, int64_t ldb);
 
-/* C = Aᵀ·B: A (k × m), B (k × n, the resident array), C (m × n), C
- * overwritten. Per block row i of C, A's block column i goes along the
+/* C = Aᵀ·B, or C += Aᵀ·B with add: A (k × m), B (k × n, the resident
+ * array), C (m × n). Per block row i of C, A's block column i goes along the
  * process rows, every rank multiplies its transpose with its rows of B, and
  * the products are summed down the process columns onto the block row's
  * process row. lower (m == n): only C's blocks on and below the diagonal
  * block are made (half the flops); the others are left as they were. */
 IA_NODISCARD ia_status ia_summa_gemm_tn(const ia_grid *g, ia_backend *be, ia_precision p, int lower,
-                                        int64_t m, int64_t n, int64_t k, int64_t nb, const void *a,
-                                        int64_t lda, const void *b, int64_t ldb, void *c,
-                                        int64_t ldc);
+                                        int add, int64_t m, int64_t n, int64_t k, int64_t nb,
+                                        const void *a, int64_t lda, const void *b, int64_t ldb,
+                                        void *c, int64_t ldc);
 
 /* The Cholesky factor of A (n × n, lower triangle), in place as p?potrf
  * "L" (A is the array kept in the backend); the blocks above the diagonal are

@@ -50,7 +50,10 @@ typedef struct {
   ia_md *md;           /* one rank, exact fit: K over these devices (device 0 is
                                backend); NULL: the backend alone */
   int64_t eval_block;  /* users per rank in each block of the evaluation's predictions
-                          (0: all at once when they take at most 512 MiB per rank) */
+                          (0: ia_infae_eval_block_size's choice) */
+  int stream_cross;    /* with fit_users: NTK(C, X_fit) (Nyström: K_nm) is made a block of
+                          users at a time for each use, never for all users at once (the
+                          validation makes it again for each λ); 0: kept for every user */
 } ia_infae_opts;
 
 /* Bytes per rank (the largest rank) and flops of each step, from the sizes
@@ -60,9 +63,11 @@ typedef struct {
   int nystrom;
   int keep_kernel;     /* a copy of K is factored for each λ (else K is made again;
                           never with Nyström, which factors ΦᵀΦ) */
+  int stream;          /* with a sample, NTK(C, X_fit) is made a block of users at a
+                          time for each use (ia_infae_opts.stream_cross) */
   double bytes_kernel; /* K, and its copy when kept (Nyström: L, ΦᵀΦ, its factor) */
-  double bytes_rhs;    /* X/α, best α (block-cyclic); Nyström: ΦᵀX and X of every user */
-  double bytes_cross;  /* NTK(C, X) when fit on a sample */
+  double bytes_rhs;    /* X/α, best α (block-cyclic); Nyström: and ΦᵀX */
+  double bytes_cross;  /* NTK(C, X) when fit on a sample: every user's, or a block's */
   double bytes_rows;   /* one block of the evaluation's predictions (and on a grid its
                           rows of α and of NTK(C, X), and the host rows) */
   int64_t eval_block;  /* users per rank in that block */
@@ -81,19 +86,19 @@ typedef struct {
 } ia_infae_plan;
 
 /* Users per rank in each block of the evaluation's predictions: eval_block
- * when > 0, else as many as 512 MiB per rank hold, or a rank's share of α
- * (U·d/size) when that is more (one rank: the block's
- * predictions, B × d; a grid: those, the block's α rows and rows of
- * NTK(C, X), and the host rows), at most a rank's ceil(n/size). Not
- * collective. */
-int64_t ia_infae_eval_block_size(int64_t n, int64_t d, int64_t u, int size, ia_precision p,
-                                 int64_t eval_block);
+ * when > 0, else as many as 512 MiB per rank hold, on a grid a rank's share
+ * of α (U·d/size) when that is more (one rank: the block's predictions, B ×
+ * d, and with a sample its rows of NTK(C, X), B × U; a grid: the
+ * predictions, the block's α rows and rows of NTK(C, X), and the host rows),
+ * at most a rank's ceil(n/size). Not collective. */
+int64_t ia_infae_eval_block_size(int64_t n, int64_t d, int64_t u, int sampled, int size,
+                                 ia_precision p, int64_t eval_block);
 
 /* n users, d items, U fit users (Nyström: centers), nnz train interactions;
- * keep_kernel as in ia_infae_opts; the evaluation in blocks of
- * ia_infae_eval_block_size(…, 0). Not collective. */
+ * keep_kernel and stream (stream_cross) as in ia_infae_opts; the evaluation
+ * in blocks of ia_infae_eval_block_size(…, 0). Not collective. */
 void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, int nprow,
-                        int npcol, int nb, ia_precision p, int keep_kernel, int nystrom,
+                        int npcol, int nb, ia_precision p, int keep_kernel, int nystrom, int stream,
                         int64_t panel_bytes, ia_infae_plan *out);
 
 /* One rank with K over `gpus` devices (opts.md, exact fit of n users): the

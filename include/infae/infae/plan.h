@@ -21,10 +21,11 @@ IA_NODISCARD ia_status ia_memory_per_rank(MPI_Comm comm, int64_t *bytes);
 void ia_plan_print(const ia_infae_plan *p, int64_t n, int64_t d, int64_t u, int size,
                    ia_precision prec, int lambdas, double gflops_per_rank);
 
-/* The plan `train` follows with `lambdas` λ: a copy of K factored for each λ
- * (several λ, the exact fit or a user sample) when the plan with the copy
- * takes at most limit bytes per rank (limit ≤ 0: no limit), else K made
- * again for each λ. Not collective. */
+/* The plan `train` follows with `lambdas` λ, the first that takes at most
+ * limit bytes per rank (limit ≤ 0: no limit) of: NTK(C, X_fit) of every
+ * user kept (with a sample) and a copy of K factored for each λ (several λ,
+ * the exact fit or a user sample); NTK(C, X_fit) made a block of users at a
+ * time for each use; and also K made again for each λ. Not collective. */
 void ia_infae_plan_choose(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, int nprow,
                           int npcol, int nb, ia_precision p, int lambdas, int nystrom, double limit,
                           ia_infae_plan *out);
