@@ -104,6 +104,57 @@ ia_status ia_cuda_diag_add(ia_cuda *c, ia_precision p, int64_t n, void *a, int64
   return LAUNCHED();
 }
 
+/* Tiles of 32 × 32 below the diagonal: each block copies one through shared
+ * memory, so that both sides are read and written by columns. */
+template <typename T>
+__global__ void tri_copy_kernel(int64_t n, T *a, int64_t lda, int restore) {
+  __shared__ T tile[32][33];
+  int64_t bi = blockIdx.x, bj = blockIdx.y; /* tile row and column, bi ≥ bj */
+  if (bi < bj) return;
+  int tx = threadIdx.x, ty = threadIdx.y; /* 32 × 8 threads */
+  int64_t r0 = bi * 32, c0 = bj * 32;
+  /* source: the lower tile (rows r0.., columns c0..) to save, or the upper
+   * tile (rows c0.., columns r0..) to restore */
+  for (int k = ty; k < 32; k += 8) {
+    int64_t i = restore ? c0 + tx : r0 + tx, j = restore ? r0 + k : c0 + k;
+    if (i < n && j < n) tile[k][tx] = a[j * lda + i];
+  }
+  __syncthreads();
+  for (int k = ty; k < 32; k += 8) {
+    int64_t i = restore ? r0 + tx : c0 + tx, j = restore ? c0 + k : r0 + k;
+    /* restore writes the strictly lower triangle, save the strictly upper */
+    if (i < n && j < n && (restore ? i > j : i < j)) a[j * lda + i] = tile[tx][k];
+  }
+}
+
+template <typename T>
+__global__ void diag_copy_kernel(int64_t n, T *a, int64_t lda, T *diag, int restore) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+       i += (int64_t)gridDim.x * blockDim.x) {
+    if (restore)
+      a[i * lda + i] = diag[i];
+    else
+      diag[i] = a[i * lda + i];
+  }
+}
+
+ia_status ia_cuda_tri_copy(ia_cuda *c, ia_precision p, int64_t n, void *a, int64_t lda, void *diag,
+                           int restore) {
+  if (n <= 0) return IA_OK;
+  int64_t t = (n + 31) / 32;
+  dim3 grid((unsigned)t, (unsigned)t), block(32, 8);
+  if (p == IA_FP64) {
+    tri_copy_kernel<double><<<grid, block, 0, c->stream>>>(n, (double *)a, lda, restore);
+    diag_copy_kernel<double>
+        <<<blocks_for(n, 256), 256, 0, c->stream>>>(n, (double *)a, lda, (double *)diag, restore);
+  } else {
+    tri_copy_kernel<float><<<grid, block, 0, c->stream>>>(n, (float *)a, lda, restore);
+    diag_copy_kernel<float>
+        <<<blocks_for(n, 256), 256, 0, c->stream>>>(n, (float *)a, lda, (float *)diag, restore);
+  }
+  return LAUNCHED();
+}
+
 /* One block: a fixed summation order, so the trace is the same every run. */
 template <typename T>
 __global__ void diag_sum_kernel(int64_t n, const T *a, int64_t lda, double *out) {

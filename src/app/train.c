@@ -64,15 +64,18 @@ static ia_status infae_cols(void *ctx, ia_rank_eval *r, const int64_t *rows, int
 static ia_status evaluate(MPI_Comm comm, const scorer *s, ia_evaluator *ev, int test,
                           ia_metrics *out) {
   if (!s->infae) return ia_evaluate_split(comm, s->d, ev, test, score_block, (void *)s, out);
-  int64_t per = ia_infae_eval_block_users(s->infae);
+  int64_t per = ia_infae_eval_block_users(s->infae), blocks = ia_infae_eval_blocks(s->infae);
+  ia_progress pr;
+  ia_progress_start(&pr, test ? "[train] test" : "[train] validation");
   ia_evaluator_reset(ev);
-  for (int64_t b = 0; b < ia_infae_eval_blocks(s->infae); b++) {
+  for (int64_t b = 0; b < blocks; b++) {
     IA_CALL(ia_infae_predict_block(s->infae, b));
     ia_status st =
         s->re ? ia_rank_evaluate_rows(s->d, ev, s->re, test, b * per, (b + 1) * per, infae_cols,
                                       (void *)s)
               : ia_evaluate_rows(s->d, ev, test, b * per, (b + 1) * per, score_block, (void *)s);
     IA_CALL(ia_agree(comm, st));
+    ia_progress_update(&pr, (double)(b + 1) / (double)blocks);
   }
   return ia_evaluate_finish(comm, ev, out);
 }

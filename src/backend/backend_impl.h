@@ -76,6 +76,8 @@ ia_status ia_cuda_potrs(ia_cuda *c, ia_precision p, int64_t n, int64_t nrhs, con
 ia_status ia_cuda_trsm(ia_cuda *c, ia_precision p, char side, char ta, int64_t m, int64_t n,
                        const void *a, int64_t lda, void *b, int64_t ldb);
 ia_status ia_cuda_diag_add(ia_cuda *c, ia_precision p, int64_t n, void *a, int64_t lda, double v);
+ia_status ia_cuda_tri_copy(ia_cuda *c, ia_precision p, int64_t n, void *a, int64_t lda, void *diag,
+                           int restore);
 ia_status ia_cuda_diag_sum(ia_cuda *c, ia_precision p, int64_t n, const void *a, int64_t lda,
                            double *sum);
 ia_status ia_cuda_densify(ia_cuda *c, ia_precision p, const ia_be_csr *a, int64_t d, void *out,

@@ -116,6 +116,55 @@ ia_status ia_be_diag_add(ia_backend *b, ia_precision p, int64_t n, void *a, int6
   return CUDA_OR(ia_cuda_diag_add(b->cuda, p, n, a, lda, v), cpu_diag_add(p, n, a, lda, v));
 }
 
+/* The two triangles of A swapped one way, in tiles of 64 × 64 so that the
+ * transposed side is read in cache lines. */
+#define TRI_TILE 64
+#define TRI_COPY(T)                                                                                \
+  do {                                                                                             \
+    T *x = (T *)a, *dg = (T *)diag;                                                                \
+    for (int64_t i = 0; i < n; i++) {                                                              \
+      T *d = x + (size_t)i * (size_t)lda + (size_t)i;                                              \
+      if (restore)                                                                                 \
+        *d = dg[i];                                                                                \
+      else                                                                                         \
+        dg[i] = *d;                                                                                \
+    }                                                                                              \
+    for (int64_t j0 = 0; j0 < n; j0 += TRI_TILE)                                                   \
+      for (int64_t i0 = j0; i0 < n; i0 += TRI_TILE)                                                \
+        for (int64_t j = j0; j < j0 + TRI_TILE && j < n; j++)                                      \
+          for (int64_t i = i0 > j + 1 ? i0 : j + 1; i < i0 + TRI_TILE && i < n; i++) {             \
+            T *lo = x + (size_t)j * (size_t)lda + (size_t)i;                                       \
+            T *up = x + (size_t)i * (size_t)lda + (size_t)j;                                       \
+            if (restore)                                                                           \
+              *lo = *up;                                                                           \
+            else                                                                                   \
+              *up = *lo;                                                                           \
+          }                                                                                        \
+  } while (0)
+
+static ia_status cpu_tri_copy(ia_precision p, int64_t n, void *a, int64_t lda, void *diag,
+                              int restore) {
+  if (p == IA_FP64)
+    TRI_COPY(double);
+  else
+    TRI_COPY(float);
+  return IA_OK;
+}
+
+ia_status ia_be_tri_save(ia_backend *b, ia_precision p, int64_t n, void *a, int64_t lda,
+                         void *diag) {
+  if (n <= 0) return IA_OK;
+  return CUDA_OR(ia_cuda_tri_copy(b->cuda, p, n, a, lda, diag, 0),
+                 cpu_tri_copy(p, n, a, lda, diag, 0));
+}
+
+ia_status ia_be_tri_restore(ia_backend *b, ia_precision p, int64_t n, void *a, int64_t lda,
+                            const void *diag) {
+  if (n <= 0) return IA_OK;
+  return CUDA_OR(ia_cuda_tri_copy(b->cuda, p, n, a, lda, (void *)diag, 1),
+                 cpu_tri_copy(p, n, a, lda, (void *)diag, 1));
+}
+
 static ia_status cpu_diag_sum(ia_precision p, int64_t n, const void *a, int64_t lda, double *sum) {
   double s = 0;
   for (int64_t i = 0; i < n; i++) {

@@ -217,6 +217,20 @@ static ia_status summa_backend(const ia_dmat *r, ia_backend **host, ia_backend *
   return IA_OK;
 }
 
+ia_status ia_dmat_tri_save(ia_dmat *a, ia_dmat *diag) {
+  IA_KINDS(a->kind == IA_DMAT_BACKEND && same_kind(a, diag) && a->rows == a->cols &&
+               diag->rows * diag->cols == a->rows,
+           "tri_save", a, diag);
+  return ia_be_tri_save(a->sp->be, a->sp->prec, a->rows, a->data, a->ld, diag->data);
+}
+
+ia_status ia_dmat_tri_restore(ia_dmat *a, const ia_dmat *diag) {
+  IA_KINDS(a->kind == IA_DMAT_BACKEND && same_kind(a, diag) && a->rows == a->cols &&
+               diag->rows * diag->cols == a->rows,
+           "tri_restore", a, diag);
+  return ia_be_tri_restore(a->sp->be, a->sp->prec, a->rows, a->data, a->ld, diag->data);
+}
+
 ia_status ia_dmat_potrf(ia_dmat *a, int64_t *info) {
   const ia_dspace *sp = a->sp;
   *info = 0;

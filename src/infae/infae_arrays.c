@@ -80,12 +80,16 @@ static ia_status make_matrices(ia_infae *m, int keep_kernel, int64_t eval_block)
   int64_t n = m->n, u = m->u, d = m->d;
   ia_status st =
       ia_dmat_make(sp, u, u, 1, m->nystrom ? "the centers' kernel K_mm" : "kernel matrix K", &m->k);
-  int own_factor = m->nystrom || (keep_kernel && m->k.kind != IA_DMAT_TILES);
-  m->factor = own_factor ? &m->factor_own : &m->k;
+  /* Nyström on one rank factors ΦᵀΦ in place, kept in its other triangle. */
+  int own_factor =
+      m->nystrom ? m->k.kind != IA_DMAT_BACKEND : keep_kernel && m->k.kind != IA_DMAT_TILES;
+  m->factor = own_factor ? &m->factor_own : m->nystrom ? &m->kg : &m->k;
   if (st == IA_OK && own_factor)
     st = ia_dmat_make(sp, u, u, 1, m->nystrom ? "Cholesky factor of ΦᵀΦ" : "Cholesky factor",
                       &m->factor_own);
   if (st == IA_OK && m->nystrom) st = ia_dmat_make(sp, u, u, 0, "Nyström ΦᵀΦ", &m->kg);
+  if (st == IA_OK && m->nystrom && !own_factor)
+    st = ia_dmat_make(sp, u, 1, 0, "the diagonal of ΦᵀΦ", &m->kg_diag);
   if (st == IA_OK && m->nystrom) st = ia_dmat_make(sp, u, d, 0, "Nyström ΦᵀX", &m->rhs);
   if (st == IA_OK) st = ia_dmat_make(sp, u, d, 0, "X/α (users × items)", &m->a);
   if (st == IA_OK) st = ia_dmat_make(sp, u, d, 0, "best α", &m->best);

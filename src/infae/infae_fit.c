@@ -52,6 +52,8 @@ static ia_status nystrom_normal(ia_infae *m) {
   }
   m->stats.gram.seconds += ia_time() - t0;
   double tr = 0;
+  ia_progress pr;
+  ia_progress_start(&pr, "[train] Nyström Φ, ΦᵀΦ and ΦᵀX");
   for (int64_t b = 0; b < ia_infae_eval_blocks(m); b++) {
     infae_rows r;
     ia_dmat phi, x;
@@ -74,10 +76,12 @@ static ia_status nystrom_normal(ia_infae *m) {
     IA_CALL(st);
     m->stats.gram.flops += N * U * U + 2.0 * N * U * U + 2.0 * N * U * D;
     m->stats.gram.seconds += ia_time() - t0;
+    ia_progress_update(&pr, (double)(b + 1) / (double)ia_infae_eval_blocks(m));
   }
   m->trace = ia_grid_sum(g, tr);
   m->trace_count = (double)m->n;
   m->have_cross = !m->stream; /* Φ of every block, kept for the validation */
+  if (m->factor == &m->kg) IA_CALL(ia_dmat_tri_save(&m->kg, &m->kg_diag)); /* factored in place */
   return IA_OK;
 }
 
@@ -118,6 +122,8 @@ ia_status ia_infae_fit(ia_infae *m, double lambda) {
   const ia_dmat *src = m->nystrom ? &m->kg : &m->k; /* ΦᵀΦ + λ'I or K + λ'I */
   if (m->factor != src)
     IA_CALL(ia_dmat_copy(m->factor, src));
+  else if (m->nystrom) /* ΦᵀΦ again from its upper triangle and diagonal */
+    IA_CALL(ia_dmat_tri_restore(&m->kg, &m->kg_diag));
   else
     m->have_kernel = 0; /* factored in place */
   int64_t info = 0;

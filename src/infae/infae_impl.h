@@ -25,8 +25,10 @@ typedef enum {
 /* The matrices (see infae/infae/infae.h for the algorithm):
  *   k       K (U × U); Nyström: K_mm, then its factor L
  *   factor  the matrix factored for each λ when K is kept (a copy of K, or
- *           ΦᵀΦ with Nyström; on the grid Lᵀ first, while Φ is made); else
- *           the model factors k itself, and K is made again for the next λ
+ *           of ΦᵀΦ with Nyström on the grid, where it holds Lᵀ while Φ is
+ *           made); else the model factors k itself, and K is made again for
+ *           the next λ; Nyström on one rank factors kg in place, kept in
+ *           its upper triangle and kg_diag (ia_dmat_tri_save)
  *   a       X, then α (U × d); Nyström: β (α = L⁻ᵀβ when made per block)
  *   best    the kept α
  *   cross   with a user sample, NTK(C, X_fit) of the evaluation's blocks
@@ -60,7 +62,7 @@ struct ia_infae {
   int parts;
   /* The same rows in the memory of each part's backend. */
   ia_be_csr *b_fit[IA_MD_MAX], *b_cols[IA_MD_MAX], *b_ctx_val[IA_MD_MAX];
-  ia_dmat k, factor_own, a, best, kg, rhs, pb, src_rows, a_rows;
+  ia_dmat k, factor_own, a, best, kg, kg_diag, rhs, pb, src_rows, a_rows;
   ia_dmat *factor; /* &factor_own or &k */
   ia_dmat *cross;  /* n_cross matrices: one per block when kept, one when streamed */
   int64_t n_cross;

@@ -140,6 +140,8 @@ ia_status ia_infae_predict_validation(ia_infae *m) {
    * = K_nm·L⁻ᵀ, made with the Gram; P = Φβ). Else made for each block and
    * λ (Nyström: K_nm, and P = K_nm·α with α = L⁻ᵀβ). */
   if (!m->stream && !m->have_cross) {
+    ia_progress pr;
+    ia_progress_start(&pr, "[train] NTK(C, X_fit) of every user");
     for (int64_t b = 0; b < ia_infae_eval_blocks(m); b++) {
       infae_rows r;
       ia_dmat dst;
@@ -148,6 +150,7 @@ ia_status ia_infae_predict_validation(ia_infae *m) {
       if (st == IA_OK) st = infae_cross_block(m, &r, &dst, &m->stats.predict);
       infae_rows_free(m, &r);
       IA_CALL(st);
+      ia_progress_update(&pr, (double)(b + 1) / (double)ia_infae_eval_blocks(m));
     }
     m->have_cross = 1;
   }

@@ -100,7 +100,8 @@ void ia_plan_print(const ia_infae_plan *p, int64_t n, int64_t d, int64_t u, int 
       prec == IA_FP64 ? "fp64" : "fp32", size, p->nprow, p->npcol, lambdas);
   ia_log_info("memory per rank (the largest):");
   ia_log_info("  %s %12s",
-              p->nystrom                      ? "L of K_mm, ΦᵀΦ, its factor    "
+              p->nystrom && size == 1         ? "L of K_mm, ΦᵀΦ (in place)     "
+              : p->nystrom                    ? "L of K_mm, ΦᵀΦ, its factor    "
               : lambdas > 1 && p->keep_kernel ? "kernel K and its factor       "
               : lambdas > 1                   ? "kernel K (made again per λ)   "
                                               : "kernel K                      ",
@@ -330,7 +331,11 @@ void ia_infae_plan_make(int64_t n, int64_t d, int64_t u, int64_t nnz, int size, 
   int64_t block_rows = o->eval_block * size < n ? o->eval_block * size : n;
   double mb = (double)ia_numroc(block_rows, nb, 0, nprow);
   /* The test kernel NTK(C, X) is n × n over the same buffer when not sampled. */
-  o->bytes_kernel = kk * (nystrom ? 3 : keep_kernel ? 2 : 1);
+  /* Nyström: L, ΦᵀΦ and its factor; one rank factors ΦᵀΦ in place. */
+  o->bytes_kernel = kk * (nystrom       ? (size == 1 ? 2 : 3)
+                          : keep_kernel ? 2
+                                        : 1) +
+                    (nystrom && size == 1 ? es * u : 0);
   o->bytes_rhs = es * mu * dl * (nystrom ? 3 : 2);
   o->bytes_cross = sampled ? es * (o->stream ? mb : mn) * nu : 0;
   /* On a grid, size·B rows block-cyclic of the predictions (and, without a

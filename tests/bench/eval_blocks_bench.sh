@@ -3,7 +3,9 @@
 # block (the whole evaluation at once, as before blocks existed), on an
 # ML-1M-sized generated set (6,040 × 3,706, ~1M interactions), 2 ranks, λ
 # 5 and 20: validation, test and total seconds and peak RSS per rank
-# (medians of RUNS runs), for the exact fit, a user sample and Nyström.
+# (medians of RUNS runs), for the exact fit, a user sample and Nyström; with
+# a sample and Nyström also NTK(C, X_fit) made per block for each use
+# (--cross-kernel stream) instead of kept.
 #   tests/bench/eval_blocks_bench.sh BUILD WORK [RUNS] [OTHER_INFAE_MPI]
 # OTHER_INFAE_MPI: a binary to compare with (e.g. one built before blocks).
 set -euo pipefail
@@ -22,13 +24,15 @@ cd "$work"
 }
 : > bench.txt
 configs=("blocks-whole:$infae:" "blocks-1024:$infae:--eval-block 1024"
-  "blocks-256:$infae:--eval-block 256")
+  "blocks-256:$infae:--eval-block 256" "stream-whole:$infae:--cross-kernel stream"
+  "stream-1024:$infae:--eval-block 1024 --cross-kernel stream")
 [ -n "$other" ] && configs=("other:$other:" "${configs[@]}")
 for _ in $(seq "$runs"); do
   for cfg in "${configs[@]}"; do
     IFS=: read -r name bin extra <<< "$cfg"
     for mode in "exact:" "sample:--train-users 2000" "nystrom:--centers 1000"; do
       IFS=: read -r fit args <<< "$mode"
+      [ "${name%%-*}" = stream ] && [ "$fit" = exact ] && continue
       # shellcheck disable=SC2086
       mpiexec --oversubscribe -n 2 "$bin" train --data ml1m.h5 --lambdas 5,20 $extra $args \
         --quiet --metrics-json r.json > /dev/null

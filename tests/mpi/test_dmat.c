@@ -209,6 +209,29 @@ static void run(const ia_dspace *sp, const char *name) {
            want_info);
   check(what, info == want_info && info > 0 ? 0 : 1, 0);
 
+  /* Kept through a factor in place: S's lower triangle and diagonal back,
+   * bit for bit, after potrf overwrote them (one rank's backend; refused
+   * elsewhere). */
+  ia_dmat dg;
+  OK(ia_dmat_make(sp, N, 1, 0, "diagonal", &dg));
+  fill(&a, s);
+  if (a.kind == IA_DMAT_BACKEND) {
+    OK(ia_dmat_tri_save(&a, &dg));
+    OK(ia_dmat_potrf(&a, &info));
+    OK(ia_dmat_tri_restore(&a, &dg));
+    read_all(&a, got);
+    e = 0;
+    for (int64_t j = 0; j < N; j++)
+      for (int64_t i = j; i < N; i++) e = fmax(e, fabs(got[j * N + i] - sr[j * N + i]));
+    snprintf(what, sizeof what, "%s: lower triangle kept through potrf (info %lld)", name,
+             (long long)info);
+    check(what, e + (info != 0), 0);
+  } else {
+    snprintf(what, sizeof what, "%s: kept triangle refused", name);
+    check(what, ia_dmat_tri_save(&a, &dg) == IA_ERR_INTERNAL ? 0 : 1, 0);
+  }
+  ia_dmat_free(&dg);
+
   /* C = G·X: G spread, X and C beside it. */
   ia_dmat c;
   OK(ia_dmat_make(sp, N, D, 0, "C", &c));

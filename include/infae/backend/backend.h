@@ -100,6 +100,15 @@ IA_NODISCARD ia_status ia_be_potrs(ia_backend *b, ia_precision p, int64_t n, int
 /* A_ii += v for i < n. */
 IA_NODISCARD ia_status ia_be_diag_add(ia_backend *b, ia_precision p, int64_t n, void *a,
                                       int64_t lda, double v);
+/* A square A kept through a factor in place (LAPACK's trick): tri_save
+ * copies A's strictly lower triangle onto its strictly upper one
+ * (transposed) and its diagonal into diag (n values of precision p, in the
+ * backend's memory); tri_restore makes the lower triangle and the diagonal
+ * again from them, after a Cholesky factor overwrote them. */
+IA_NODISCARD ia_status ia_be_tri_save(ia_backend *b, ia_precision p, int64_t n, void *a,
+                                      int64_t lda, void *diag);
+IA_NODISCARD ia_status ia_be_tri_restore(ia_backend *b, ia_precision p, int64_t n, void *a,
+                                         int64_t lda, const void *diag);
 /* Y += op(X) for an m × n Y: op 'N', X is m × n; 'T', X is n × m. */
 IA_NODISCARD ia_status ia_be_add(ia_backend *b, ia_precision p, char op, int64_t m, int64_t n,
                                  const void *x, int64_t ldx, void *y, int64_t ldy);

@@ -88,6 +88,12 @@ IA_NODISCARD ia_status ia_dmat_copy(ia_dmat *dst, const ia_dmat *src);
 /* A_ii += v (square A); *trace = Σ A_ii over the whole matrix. */
 IA_NODISCARD ia_status ia_dmat_diag_add(ia_dmat *a, double v);
 IA_NODISCARD ia_status ia_dmat_trace(const ia_dmat *a, double *trace);
+/* A square A on the backend, kept through a factor in place (LAPACK's
+ * trick): tri_save puts its strictly lower triangle in its strictly upper
+ * one and its diagonal in diag (rows·cols = A's order); tri_restore makes
+ * the lower triangle and the diagonal again from them. Not collective. */
+IA_NODISCARD ia_status ia_dmat_tri_save(ia_dmat *a, ia_dmat *diag);
+IA_NODISCARD ia_status ia_dmat_tri_restore(ia_dmat *a, const ia_dmat *diag);
 /* A(i, j), read from wherever it lives, on every rank. */
 IA_NODISCARD ia_status ia_dmat_get(const ia_dmat *a, int64_t i, int64_t j, double *v);
 
