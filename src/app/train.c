@@ -298,6 +298,15 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
                   12.0 * (double)(d->train_nnz + d->val_nnz + d->test_nnz) +
                   20.0 * (double)d->negatives.indptr[d->n_rows];
     double need = plan.bytes_device + eval, have = (double)ia_backend_free_bytes(be);
+    if (need > have && sampled && !plan.stream && o->cross_kernel == IA_CROSS_AUTO) {
+      ia_infae_plan_make(d->n_users, d->n_items, u, d->train_nnz, 1, 1, 1, r->block_size,
+                         o->precision, plan.keep_kernel, nystrom, 1, 0, &plan);
+      need = plan.bytes_device + eval;
+      ia_log_info(
+          "[train] NTK(C, X_fit) is made a block of users at a time for each use: for every user "
+          "it does not fit the GPU's %.2f GiB",
+          have / 1073741824.0);
+    }
     if (need > have && plan.keep_kernel && !nystrom) { /* no copy of K on the GPU */
       ia_infae_plan_make(d->n_users, d->n_items, u, d->train_nnz, 1, 1, 1, r->block_size,
                          o->precision, 0, nystrom, plan.stream, 0, &plan);

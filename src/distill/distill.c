@@ -421,13 +421,18 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
   IA_CALL_GOTO(ia_sample_infae(comm, &d, q.ev, model, o.lambdas, o.n_lambdas, 1, 1, &r->infae));
   int64_t limit = o.memory_limit;
   if (o.ease && limit <= 0) IA_CALL_GOTO(ia_memory_per_rank(comm, &limit));
-  double ease_bytes = 3.0 * 8.0 * (double)n_items * (double)n_items;
+  /* EASE on μ < d synthetic users takes its low-rank form (V and Vᵀ, μ × d,
+   * current and best; eval/ease_select.c), else three d × d arrays. */
+  double M = (double)mu, D = (double)n_items;
+  double ease_bytes =
+      mu < n_items ? 8.0 * (4.0 * M * D + 2.0 * M * M + 2.0 * D + 128.0 * M) : 3.0 * 8.0 * D * D;
   if (o.ease && ease_bytes > (double)limit) {
+    char need[32], have[32];
     ia_log_warn(
-        "[distill] EASE on the summary skipped: its three %lld × %lld arrays need %.2f GiB "
-        "per rank, above %.2f GiB (--memory-limit; --no-ease says nothing)",
-        (long long)n_items, (long long)n_items, ease_bytes / 1073741824.0,
-        (double)limit / 1073741824.0);
+        "[distill] EASE on the summary skipped: it needs %s per rank, above %s "
+        "(--memory-limit; --no-ease says nothing)",
+        ia_plan_bytes(ease_bytes, need, sizeof need),
+        ia_plan_bytes((double)limit, have, sizeof have));
     o.ease = 0;
   }
   if (o.ease) {

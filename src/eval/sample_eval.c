@@ -8,18 +8,16 @@
 #include "infae/core/log.h"
 #include "infae/models/model.h"
 
-enum { CHUNK = 64 };
-
 ia_status ia_evaluate_rows(const ia_dataset *d, ia_evaluator *ev, int test, int64_t first,
                            int64_t end, ia_score_fn score, void *ctx) {
   const ia_csr *tr = &d->train, *va = &d->val, *held = test ? &d->test : &d->val;
-  int64_t items = d->n_items, rows[CHUNK];
+  int64_t items = d->n_items, rows[IA_EVAL_CHUNK];
   double *p = NULL;
-  ia_status st = IA_ALLOC(p, CHUNK * items, "prediction block");
+  ia_status st = IA_ALLOC(p, IA_EVAL_CHUNK * items, "prediction block");
   if (end > d->n_rows) end = d->n_rows;
   for (int64_t r0 = first; r0 < end && st == IA_OK;) {
     int64_t n = 0;
-    for (; r0 < end && n < CHUNK; r0++)
+    for (; r0 < end && n < IA_EVAL_CHUNK; r0++)
       if (held->indptr[r0 + 1] > held->indptr[r0]) rows[n++] = r0;
     if (n == 0) break;
     score(ctx, d, rows, n, test, p);
@@ -54,7 +52,7 @@ ia_status ia_evaluate_split(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev
 /* ∞-AE on the sample: cross kernel and predictions per block of users. */
 typedef struct {
   ia_krr *m;
-  double *g, *nc, *kc; /* CHUNK × μ, CHUNK, CHUNK × μ */
+  double *g, *nc, *kc; /* IA_EVAL_CHUNK × μ, IA_EVAL_CHUNK, IA_EVAL_CHUNK × μ */
 } krr_scorer;
 
 static void krr_scores(void *ctx, const ia_dataset *d, const int64_t *rows, int64_t n, int test,
@@ -66,25 +64,12 @@ static void krr_scores(void *ctx, const ia_dataset *d, const int64_t *rows, int6
   ia_krr_predict(k->m, n, k->kc, p);
 }
 
-/* EASE: a binary context row times B, user by user. */
-static void ease_block(void *ctx, const ia_dataset *d, const int64_t *rows, int64_t n, int test,
-                       double *p) {
-  const double *b = ctx;
-  const ia_csr *tr = &d->train, *va = &d->val;
-  for (int64_t u = 0; u < n; u++) {
-    int64_t r = rows[u];
-    ia_ease_scores(b, d->n_items, tr->indices + tr->indptr[r], tr->indptr[r + 1] - tr->indptr[r],
-                   test ? va->indices + va->indptr[r] : NULL,
-                   test ? va->indptr[r + 1] - va->indptr[r] : 0, p + u * d->n_items);
-  }
-}
-
 ia_status ia_sample_eval(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, ia_krr *m, int test,
                          ia_metrics *out) {
   krr_scorer k = {m, NULL, NULL, NULL};
-  ia_status st = IA_ALLOC(k.g, CHUNK * m->mu, "cross Gram block");
-  if (st == IA_OK) st = IA_ALLOC(k.nc, CHUNK, "context sizes");
-  if (st == IA_OK) st = IA_ALLOC(k.kc, CHUNK * m->mu, "cross kernel block");
+  ia_status st = IA_ALLOC(k.g, IA_EVAL_CHUNK * m->mu, "cross Gram block");
+  if (st == IA_OK) st = IA_ALLOC(k.nc, IA_EVAL_CHUNK, "context sizes");
+  if (st == IA_OK) st = IA_ALLOC(k.kc, IA_EVAL_CHUNK * m->mu, "cross kernel block");
   st = ia_agree(comm, st);
   if (st == IA_OK) st = ia_evaluate_split(comm, d, ev, test, krr_scores, &k, out);
   free(k.g);
@@ -101,8 +86,8 @@ void ia_log_metrics(const char *tag, const char *what, const ia_metrics *m, doub
       m->v[IA_PSP100], m->v[IA_AUC], (long long)m->users, secs);
 }
 
-static void log_lambda(const char *tag, const char *what, double lambda, const ia_metrics *m,
-                       double secs) {
+void ia_log_lambda(const char *tag, const char *what, double lambda, const ia_metrics *m,
+                   double secs) {
   char label[48];
   snprintf(label, sizeof label, "%s λ=%g", what, lambda);
   ia_log_metrics(tag, label, m, secs);
@@ -152,7 +137,7 @@ ia_status ia_sample_select(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
     IA_CALL(ia_agree(comm, st));
     double t = ia_time();
     IA_CALL(m->eval(m->ctx, comm, d, ev, 0, &r->val[k]));
-    if (log) log_lambda("infae", "val", grid[k], &r->val[k], ia_time() - t);
+    if (log) ia_log_lambda("infae", "val", grid[k], &r->val[k], ia_time() - t);
     if (best < 0 || r->val[k].v[IA_HR100] > r->val[best].v[IA_HR100]) best = k;
   }
   IA_CHECK(best >= 0, IA_ERR_NOTSPD, "no λ of the grid factors the sample's kernel");
@@ -161,89 +146,7 @@ ia_status ia_sample_select(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
   if (with_test) {
     double t = ia_time();
     IA_CALL(m->eval(m->ctx, comm, d, ev, 1, &r->test));
-    if (log) log_lambda("infae", "test", grid[best], &r->test, ia_time() - t);
+    if (log) ia_log_lambda("infae", "test", grid[best], &r->test, ia_time() - t);
   }
   return IA_OK;
-}
-
-ia_status ia_ease_select(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, const double *g,
-                         const double *grid, int n, const char *tag, ia_train_result *r,
-                         double **best_b_out) {
-  if (best_b_out) *best_b_out = NULL;
-  IA_CHECK(n >= 1 && n <= IA_MAX_LAMBDAS, IA_ERR_ARG, "between 1 and %d λ values", IA_MAX_LAMBDAS);
-  int64_t items = d->n_items;
-  size_t dd = (size_t)(items * items);
-  double *b = NULL, *best_b = NULL;
-  ia_status st = IA_ALLOC(b, dd, "EASE weights");
-  if (st == IA_OK) st = IA_ALLOC(best_b, dd, "EASE best weights");
-  IA_CALL_GOTO(ia_agree(comm, st));
-  r->has_lambda = 1;
-  r->n_lambdas = n;
-  int best = -1;
-  double t_start = ia_time();
-  for (int k = 0; k < n; k++) {
-    r->lambdas[k] = grid[k];
-    r->skipped[k] = 0;
-    double t = ia_time();
-    /* The d × d inversion can take minutes: say so before, with an ETA. */
-    char eta[64] = "";
-    if (k > 0) snprintf(eta, sizeof eta, "; ETA %.0f s", (t - t_start) / k * (n - k));
-    ia_log_info("[%s] EASE λ = %g (%d/%d): inverting XᵀX + λI, %lld × %lld (%.3g GFLOP)%s", tag,
-                grid[k], k + 1, n, (long long)items, (long long)items,
-                (double)items * items * items / 1e9, eta);
-    st = ia_ease_fit(g, items, grid[k], b);
-    int failed = st != IA_OK;
-    MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, comm);
-    if (failed && st == IA_OK) st = IA_ERR_NOTSPD; /* failed on another rank */
-    if (st == IA_ERR_NOTSPD && n > 1) {            /* a grid goes on; a single λ is fatal */
-      ia_log_warn("λ = %g skipped, the other λ of the grid go on: %s", grid[k], ia_error_message());
-      ia_error_clear();
-      r->skipped[k] = 1;
-      st = IA_OK;
-      continue;
-    }
-    IA_CALL_GOTO(ia_agree(comm, st));
-    double tf = ia_time() - t;
-    r->t_fit += tf;
-    r->fit_flops += (double)items * items * items; /* potrf d³/3 + potri 2d³/3 */
-    t = ia_time();
-    IA_CALL_GOTO(ia_evaluate_split(comm, d, ev, 0, ease_block, b, &r->val[k]));
-    double te = ia_time() - t;
-    r->t_val += te;
-    log_lambda(tag, "val", grid[k], &r->val[k], tf + te);
-    if (best < 0 || r->val[k].v[IA_HR100] > r->val[best].v[IA_HR100]) {
-      best = k;
-      memcpy(best_b, b, sizeof(double) * dd);
-    }
-  }
-  IA_CHECK_GOTO(best >= 0, IA_ERR_NOTSPD, "every λ of the grid failed to factor");
-  r->best_lambda = grid[best];
-  double t = ia_time();
-  IA_CALL_GOTO(ia_evaluate_split(comm, d, ev, 1, ease_block, best_b, &r->test));
-  r->t_test = ia_time() - t;
-  log_lambda(tag, "test", grid[best], &r->test, r->t_test);
-  if (best_b_out) {
-    *best_b_out = best_b;
-    best_b = NULL;
-  }
-done:
-  free(b);
-  free(best_b);
-  return st;
-}
-
-ia_status ia_sample_ease(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, const double *s,
-                         int64_t mu, const double *grid, int n, ia_train_result *r,
-                         double **best_b) {
-  int64_t items = d->n_items;
-  double *g = NULL;
-  IA_CALL(ia_agree(comm, IA_ALLOC(g, items * items, "EASE Gram SᵀS")));
-  /* Full SᵀS from the lower triangle (ia_ease_fit reads it whole). */
-  cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, (int)items, (int)mu, 1.0, s, (int)items, 0.0,
-              g, (int)items);
-  for (int64_t i = 0; i < items; i++)
-    for (int64_t j = 0; j < i; j++) g[j * items + i] = g[i * items + j];
-  ia_status st = ia_ease_select(comm, d, ev, g, grid, n, "ease", r, best_b);
-  free(g);
-  return st;
 }

@@ -10,7 +10,9 @@
 #include "infae/io/dataset.h"
 
 /* Scores (n × items, row-major, into p) of this rank's users rows[0..n)
- * (local row indices of d); test = 1: context train + validation. */
+ * (local row indices of d, n ≤ IA_EVAL_CHUNK); test = 1: context train +
+ * validation. */
+enum { IA_EVAL_CHUNK = 64 };
 typedef void (*ia_score_fn)(void *ctx, const ia_dataset *d, const int64_t *rows, int64_t n,
                             int test, double *p);
 
@@ -58,6 +60,9 @@ IA_NODISCARD ia_status ia_sample_select(MPI_Comm comm, const ia_dataset *d, ia_e
                                         int with_test, int log, ia_train_result *r);
 /* "[tag] what HR@10 … AUC (users, secs)". Rank 0 prints. */
 void ia_log_metrics(const char *tag, const char *what, const ia_metrics *m, double secs);
+/* The same with "what λ=lambda" as what. */
+void ia_log_lambda(const char *tag, const char *what, double lambda, const ia_metrics *m,
+                   double secs);
 
 /* EASE from the item Gram g (items × items, full, the same on every rank):
  * every λ of grid on validation (one that does not factor is skipped when
@@ -69,8 +74,10 @@ IA_NODISCARD ia_status ia_ease_select(MPI_Comm comm, const ia_dataset *d, ia_eva
                                       const double *g, const double *grid, int n, const char *tag,
                                       ia_train_result *r, double **best_b);
 
-/* EASE on the sample's Gram SᵀS (μ×d rows s): grid on validation, test at
- * the best (best_b as for ia_ease_select). Collective. */
+/* EASE on a sample S (μ×d rows s): grid on validation, test at the best
+ * (best_b as for ia_ease_select). With μ < d in the low-rank form of
+ * eval/ease_select.c (no d × d array unless best_b is asked for);
+ * else from the Gram SᵀS. Collective. */
 IA_NODISCARD ia_status ia_sample_ease(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
                                       const double *s, int64_t mu, const double *grid, int n,
                                       ia_train_result *r, double **best_b);

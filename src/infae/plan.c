@@ -230,7 +230,10 @@ void ia_distill_plan_make(int64_t n, int64_t d, int64_t nnz, int size, int64_t m
   o->bytes_inner = 8.0 * 4.0 * M * M;                /* S·Sᵀ, K, its factor, work */
   o->bytes_blocks = 8.0 * 128.0 * (4.0 * M + D + 1); /* the outer loss, 128 users at a time */
   o->bytes_checkpoint = 8.0 * 3.0 * M * D;           /* rank 0, when it writes */
-  o->bytes_ease = ease ? 8.0 * 3.0 * D * D : 0;      /* after the steps */
+  /* EASE after the steps: its low-rank form on μ < d users (eval/ease_select.c) */
+  o->bytes_ease = !ease    ? 0
+                  : mu < d ? 8.0 * (4.0 * M * D + 2.0 * M * M + 2.0 * D + 128.0 * M)
+                           : 8.0 * 3.0 * D * D;
   o->bytes_data = data_bytes(rows, n, nnz);
   o->bytes_total = o->bytes_sample + o->bytes_own + o->bytes_inner + o->bytes_blocks +
                    o->bytes_checkpoint + o->bytes_ease + o->bytes_data;
@@ -246,7 +249,11 @@ void ia_distill_plan_make(int64_t n, int64_t d, int64_t nnz, int size, int64_t m
     picks += (s <= 200 && s % 25 == 0) || (s > 200 && (s - 200) % 40 == 0) || s == steps;
   o->validations = picks;
   o->flops_validation = lambdas * (M * M * M / 3.0 + 2.0 * M * M * D + 2.0 * (double)n * M * D);
-  o->flops_ease = ease ? 7.0 * D * D * D : 0; /* the default grid of 7 λ */
+  /* the default grid of 7 λ, and the scores of every user for each */
+  o->flops_ease = !ease ? 0
+                  : mu < d
+                      ? 7.0 * (M * M * M / 3.0 + M * M * D + 2.0 * (double)n * M * D) + M * M * D
+                      : 7.0 * D * D * D;
   o->steps = steps;
 }
 
@@ -283,9 +290,9 @@ void ia_distill_plan_print(const ia_distill_plan *p, int64_t n, int64_t d, int64
   ia_log_info("  validation, %3d re-picks of the λ grid         %10.3e", p->validations,
               p->validations * p->flops_validation);
   if (p->flops_ease > 0)
-    ia_log_info("  EASE on the summary, 7 λ × d³ (each rank)     %10.3e", p->flops_ease);
+    ia_log_info("  EASE on the summary, 7 λ                      %10.3e", p->flops_ease);
   double secs = (p->steps * step + p->validations * p->flops_validation) / (rate * 1e9 * size) +
-                p->flops_ease / (rate * 1e9);
+                p->flops_ease / (rate * 1e9 * (mu < d ? size : 1));
   ia_log_info(
       "time at %g GFLOP/s per rank: %s (flop-bound estimate; the draws, about 20 ns "
       "each on one core, come on top: %s)",

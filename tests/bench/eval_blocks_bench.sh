@@ -24,7 +24,7 @@ cd "$work"
 }
 : > bench.txt
 configs=("blocks-whole:$infae:" "blocks-1024:$infae:--eval-block 1024"
-  "blocks-256:$infae:--eval-block 256" "stream-whole:$infae:--cross-kernel stream"
+  "stream-whole:$infae:--cross-kernel stream"
   "stream-1024:$infae:--eval-block 1024 --cross-kernel stream")
 [ -n "$other" ] && configs=("other:$other:" "${configs[@]}")
 for _ in $(seq "$runs"); do
