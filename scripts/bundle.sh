@@ -16,7 +16,7 @@ trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin" "$stage/lib" "$stage/ompi" "$stage/pmix"
 
 progs=("$build/src/infae_mpi")
-for t in test_backend_cuda test_multidev test_distill_be test_summa summa_bench; do
+for t in test_backend_cuda test_multidev test_distill_be test_summa test_dmat summa_bench; do
   [ -x "$build/tests/$t" ] && progs+=("$build/tests/$t")
 done
 cp "${progs[@]}" "$stage/bin/"

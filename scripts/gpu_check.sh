@@ -3,7 +3,8 @@
 # bundle of the build (scripts/bundle.sh) or a build directory:
 #   ops    the CUDA backend, cusolverMg and Distill-CF's device step against
 #          the CPU (test_backend_cuda on 1 and 2 ranks, test_multidev cuda,
-#          test_distill_be cuda and test_summa cuda on 1 and 2 ranks)
+#          test_distill_be cuda, test_summa cuda and test_dmat cuda on 1 and
+#          2 ranks)
 #   sanitize  test_backend_cuda, test_distill_be cuda and test_summa cuda on one
 #          rank under compute-sanitizer's memcheck (not a default step), each
 #          bounded to SANITIZE_S seconds (default 150)
@@ -16,11 +17,16 @@
 #          summa_bench cuda (order 20,000: the product with 6,000 columns and
 #          an inner 4,000, the factor, the solve with 6,000 right-hand sides,
 #          Nyström with 4,000 centers; fp32 and fp64)
+#   scale  (not a default step) full Netflix's shape (tests/bench/prepare_scale.sh
+#          into SCALE_WORK, default /tmp/infae_scale), then Nyström ∞-AE with
+#          24,000 centers on one GPU, fp32, every user scored (train
+#          --metrics-json scale.json into LOGS), bounded to SCALE_S seconds
+#          (default 420)
 # Logs go to LOGS (default ./gpu_check_logs), one per step, and a summary
 # line per step to stdout; with LOGS_TAR, all of them are also packed into
 # that .tar.gz after every step (one file to fetch, there even if the run is
 # stopped midway).
-# Usage: scripts/gpu_check.sh BUNDLE.tar.xz|BUILD_DIR [ops] [sanitize] [cli] [ref] [bench]
+# Usage: scripts/gpu_check.sh BUNDLE.tar.xz|BUILD_DIR [ops] [sanitize] [cli] [ref] [bench] [scale]
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 what=${1:?bundle (.tar.xz) or build dir}
@@ -68,6 +74,7 @@ for s in $steps; do
       step multidev_cuda "$mpiexec" -n 1 "$tests/test_multidev" cuda
       for n in 1 2; do step "distill_be_cuda_np$n" "$mpiexec" -n $n "$tests/test_distill_be" cuda; done
       for n in 1 2; do step "summa_cuda_np$n" "$mpiexec" -n $n "$tests/test_summa" cuda; done
+      for n in 1 2; do step "dmat_cuda_np$n" "$mpiexec" -n $n "$tests/test_dmat" cuda; done
       ;;
     sanitize)
       cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
@@ -98,6 +105,15 @@ for s in $steps; do
         cat "$logs/summa_bench_$p.log"
       done
       ;;
-    *) echo "unknown step $s (ops, sanitize, cli, ref, bench)" >&2 ;;
+    scale)
+      sw=${SCALE_WORK:-/tmp/infae_scale}
+      [ -f "$sw/scale.h5" ] || step scale_prepare env INFAE="$bin/infae_mpi" \
+        bash "$src/tests/bench/prepare_scale.sh" "$(dirname "$bin")" "$sw"
+      step scale_nystrom_24000 timeout "${SCALE_S:-420}" "$mpiexec" -n 1 "$bin/infae_mpi" train \
+        --data "$sw/scale.h5" --device cuda --centers 24000 --precision fp32 \
+        --metrics-json "$logs/scale.json"
+      tail -n 12 "$logs/scale_nystrom_24000.log"
+      ;;
+    *) echo "unknown step $s (ops, sanitize, cli, ref, bench, scale)" >&2 ;;
   esac
 done

@@ -9,7 +9,7 @@ users=${3:-480189}
 items=${4:-17770}
 mean=${5:-209.25}
 format=${6:-netflix}
-infae="$build/src/infae_mpi"
+infae=${INFAE:-$build/src/infae_mpi} # INFAE: another infae_mpi (a bundle's)
 mkdir -p "$work"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 measure() { /usr/bin/time -f "%e s wall, %M KiB peak RSS" "$@"; }
