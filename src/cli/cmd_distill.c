@@ -31,9 +31,12 @@ static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r, 
   cJSON_AddBoolToObject(root, "interrupted", r->interrupted);
   ia_json_provenance(root, o->data, r->sha256, r->users, r->items, r->train_nnz, ranks, o->command);
   cJSON_AddStringToObject(root, "out", o->out);
-  const ia_train_result *m[2] = {&r->infae, &r->ease};
-  for (int k = 0; k < (r->has_ease ? 2 : 1) && !r->interrupted; k++) {
-    cJSON *x = cJSON_AddObjectToObject(root, m[k]->model);
+  /* infae, ease, and the same on the binarized summary under "binary" */
+  const ia_train_result *m[4] = {&r->infae, &r->ease, &r->binary_infae, &r->binary_ease};
+  cJSON *binary = r->interrupted ? NULL : cJSON_AddObjectToObject(root, "binary");
+  for (int k = 0; k < 4 && !r->interrupted; k++) {
+    if (k % 2 == 1 && !r->has_ease) continue;
+    cJSON *x = cJSON_AddObjectToObject(k < 2 ? root : binary, m[k]->model);
     cJSON_AddNumberToObject(x, "best_lambda", m[k]->best_lambda);
     cJSON *t = cJSON_AddObjectToObject(x, "test");
     for (int q = 0; q < IA_N_METRICS; q++)
@@ -78,7 +81,9 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
        &memory},
       {"ease-lambdas", IA_OPT_REALS, NULL,
        "EASE λ grid on the summary [default: 1,10,100,250,500,1000,2500]", &ease_lambdas},
-      {"threshold", IA_OPT_REAL, "0.5", "binarized summary: entries of S ≥ this become 1",
+      {"threshold", IA_OPT_REAL, NULL,
+       "binarized summary (/binary): entries of S ≥ this become 1 [default: each synthetic "
+       "user's expected number of distinct items in its γ draws, its most probable ones]",
        &threshold},
       {"checkpoint", IA_OPT_STRING, NULL, "checkpoint file [default: OUT.ckpt.h5]", &ckpt},
       {"checkpoint-every", IA_OPT_INT, "50", "steps between checkpoints (0: only on a signal)",
@@ -95,6 +100,7 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
   };
   int n = (int)(sizeof opts / sizeof *opts);
   lambdas.n = ease_lambdas.n = 0;
+  threshold = 0; /* not given: the expected-items rule */
   int rc = ia_cli_parse(
       comm, "mpirun -np P infae_mpi distill --data D.h5 --out S.h5 [--budget 500] [options]",
       "Learns a summary of the dataset: μ synthetic users S (values in [0, 1]) such that\n"
@@ -134,6 +140,9 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
   ia_status ost =
       seed < 0 ? ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--seed must be ≥ 0") : IA_OK;
   if (ost == IA_OK && memory[0]) ost = ia_parse_bytes("memory-limit", memory, &o.memory_limit);
+  if (ost == IA_OK && ia_opts_given(argc, argv, "threshold") && !(threshold > 0 && threshold <= 1))
+    ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--threshold must be in (0, 1] (got %g)",
+                       threshold);
   for (int k = 0; ost == IA_OK && k < lambdas.n; k++)
     if (lambdas.v[k] < 0)
       ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--lambdas: every λ must be ≥ 0 (got %g)",
@@ -156,6 +165,14 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
   if (st == IA_OK && r->has_ease && !r->interrupted)
     ia_log_info("[distill] summary: EASE test HR@10 %.3f NDCG@10 %.3f (λ %g)",
                 r->ease.test.v[IA_HR10], r->ease.test.v[IA_NDCG10], r->ease.best_lambda);
+  if (st == IA_OK && !r->interrupted)
+    ia_log_info("[distill] binarized summary: ∞-AE test HR@10 %.3f NDCG@10 %.3f (λ %g)",
+                r->binary_infae.test.v[IA_HR10], r->binary_infae.test.v[IA_NDCG10],
+                r->binary_infae.best_lambda);
+  if (st == IA_OK && r->has_ease && !r->interrupted)
+    ia_log_info("[distill] binarized summary: EASE test HR@10 %.3f NDCG@10 %.3f (λ %g)",
+                r->binary_ease.test.v[IA_HR10], r->binary_ease.test.v[IA_NDCG10],
+                r->binary_ease.best_lambda);
   if (st == IA_OK)
     ia_log_info("[distill] peak RSS %.1f MiB (largest rank)", r->peak_rss / 1048576.0);
   if (st == IA_OK && json && rank == 0) {

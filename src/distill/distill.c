@@ -220,6 +220,37 @@ done:
   return st;
 }
 
+/* The binarized summary (/binary, ia_summary_binary), evaluated as S is:
+ * ∞-AE and, unless skipped, EASE trained on its 0/1 rows. Collective. */
+static ia_status evaluate_binary(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
+                                 ia_krr *model, const ia_summary *bs, const ia_distill_opts *o,
+                                 ia_distill_result *r) {
+  ia_csr b = {0};
+  double *sb = NULL;
+  ia_status st = ia_summary_binary(bs, o->samples, o->threshold, &b);
+  if (st == IA_OK) st = IA_ZALLOC(sb, bs->mu * bs->d, "the binarized summary");
+  for (int64_t j = 0; st == IA_OK && j < bs->mu; j++)
+    for (int64_t e = b.indptr[j]; e < b.indptr[j + 1]; e++) sb[j * bs->d + b.indices[e]] = 1.0;
+  st = ia_agree(comm, st);
+  if (st == IA_OK)
+    ia_log_info("[distill] the binarized summary (/binary): %.1f items per synthetic user",
+                (double)ia_csr_nnz(&b) / (double)bs->mu);
+  if (st == IA_OK) {
+    ia_krr_kernel(model, sb);
+    snprintf(r->binary_infae.model, sizeof r->binary_infae.model, "infae");
+    st = ia_sample_infae(comm, d, ev, model, o->lambdas, o->n_lambdas, 1, 1, &r->binary_infae);
+  }
+  if (st == IA_OK && r->has_ease) {
+    const double *eg = o->ease_lambdas ? o->ease_lambdas : ia_ease_grid;
+    int en = o->ease_lambdas ? o->n_ease : (int)(sizeof ia_ease_grid / sizeof *ia_ease_grid);
+    snprintf(r->binary_ease.model, sizeof r->binary_ease.model, "ease");
+    st = ia_sample_ease(comm, d, ev, sb, bs->mu, eg, en, &r->binary_ease, NULL);
+  }
+  ia_csr_free(&b);
+  free(sb);
+  return st;
+}
+
 static ia_status check_opts(const ia_distill_opts *o) {
   IA_CHECK(o->data, IA_ERR_ARG, "--data is required");
   IA_CHECK(o->out, IA_ERR_ARG, "--out is required (the summary file to write)");
@@ -237,7 +268,7 @@ static ia_status check_opts(const ia_distill_opts *o) {
   IA_CHECK(o->steps >= 0, IA_ERR_ARG, "--steps must be ≥ 0 (got %d)", o->steps);
   IA_CHECK(o->patience >= 1, IA_ERR_ARG, "--patience must be ≥ 1 (got %d)", o->patience);
   IA_CHECK(o->batch >= 0, IA_ERR_ARG, "--batch must be ≥ 0 (0: all users)");
-  IA_CHECK(o->threshold > 0 && o->threshold <= 1, IA_ERR_ARG,
+  IA_CHECK(o->threshold >= 0 && o->threshold <= 1, IA_ERR_ARG,
            "--threshold must be in (0, 1] (got %g)", o->threshold);
   IA_CHECK(o->checkpoint_every >= 0, IA_ERR_ARG, "--checkpoint-every must be ≥ 0");
   IA_CHECK(o->n_lambdas >= 1 && o->n_lambdas <= IA_MAX_LAMBDAS, IA_ERR_ARG,
@@ -442,6 +473,8 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
     IA_CALL_GOTO(ia_sample_ease(comm, &d, q.ev, s, mu, eg, en, &r->ease, NULL));
     r->has_ease = 1;
   }
+  ia_summary bs = {.mu = mu, .d = n_items, .s = s, .z = distill ? q.c.best_z : NULL};
+  IA_CALL_GOTO(evaluate_binary(comm, &d, q.ev, model, &bs, &o, r));
   if (!distill) r->best_lambda = r->infae.best_lambda;
   r->peak_rss = ia_peak_rss(comm);
   if (catching && distill_signalled(comm)) {

@@ -55,30 +55,88 @@ done:
   return st;
 }
 
-/* The binarized summary: S ≥ threshold. */
-static ia_status binary_group(hid_t file, const char *path, const ia_summary *s, double thr) {
+/* Row z's expected number of distinct items among γ draws from softmax(z)
+ * (the hard Gumbel-max samples Distill-CF's S relaxes): Σ_i 1 − (1 − p_i)^γ,
+ * rounded, at least 1. */
+static int64_t expected_items(const double *z, int64_t d, int gamma) {
+  double m = z[0], sum = 0, k = 0;
+  for (int64_t i = 1; i < d; i++) m = z[i] > m ? z[i] : m;
+  for (int64_t i = 0; i < d; i++) sum += exp(z[i] - m);
+  for (int64_t i = 0; i < d; i++) k += -expm1((double)gamma * log1p(-exp(z[i] - m) / sum));
+  int64_t r = llround(k);
+  return r < 1 ? 1 : r > d ? d : r;
+}
+
+static const double *sort_z; /* qsort's key: descending logits, then ascending index */
+static int by_logit(const void *a, const void *b) {
+  int32_t i = *(const int32_t *)a, j = *(const int32_t *)b;
+  if (sort_z[i] != sort_z[j]) return sort_z[i] > sort_z[j] ? -1 : 1;
+  return (i > j) - (i < j);
+}
+static int by_index(const void *a, const void *b) {
+  int32_t i = *(const int32_t *)a, j = *(const int32_t *)b;
+  return (i > j) - (i < j);
+}
+
+ia_status ia_summary_binary(const ia_summary *s, int gamma, double thr, ia_csr *out) {
+  int by_rows = thr <= 0 && s->z; /* else S ≥ thr (0.5 when S is already 0/1) */
+  if (thr <= 0) thr = 0.5;
+  int64_t d = s->d, nnz = 0;
+  int32_t *order = NULL;
+  IA_CALL(IA_ALLOC(order, d > 0 ? d : 1, "a row's items"));
+  int64_t *keep = NULL;
+  ia_status st = IA_ALLOC(keep, s->mu + 1, "binary summary");
+  for (int64_t j = 0; st == IA_OK && j < s->mu; j++) {
+    int64_t k = 0;
+    if (by_rows)
+      k = expected_items(s->z + j * d, d, gamma);
+    else
+      for (int64_t i = 0; i < d; i++) k += s->s[j * d + i] >= thr;
+    keep[j] = k;
+    nnz += k;
+  }
+  if (st == IA_OK) st = ia_csr_alloc(out, s->mu, d, nnz > 0 ? nnz : 1);
+  for (int64_t j = 0; st == IA_OK && j < s->mu; j++) {
+    int32_t *row = out->indices + out->indptr[j];
+    int64_t k = 0;
+    if (by_rows) { /* the row's keep[j] most probable items */
+      for (int64_t i = 0; i < d; i++) order[i] = (int32_t)i;
+      sort_z = s->z + j * d;
+      qsort(order, (size_t)d, sizeof *order, by_logit);
+      memcpy(row, order, sizeof *order * (size_t)keep[j]);
+      qsort(row, (size_t)keep[j], sizeof *row, by_index);
+      k = keep[j];
+    } else {
+      for (int64_t i = 0; i < d; i++)
+        if (s->s[j * d + i] >= thr) row[k++] = (int32_t)i;
+    }
+    out->indptr[j + 1] = out->indptr[j] + k;
+  }
+  free(order);
+  free(keep);
+  return st;
+}
+
+/* The binarized summary (ia_summary_binary) as /binary: CSR, its rule. */
+static ia_status binary_group(hid_t file, const char *path, const ia_summary *s, int gamma,
+                              double thr) {
   ia_status st = IA_OK;
   hid_t g = H5I_INVALID_HID;
-  int64_t *indptr = NULL, nnz = 0;
-  int32_t *indices = NULL;
-  for (int64_t e = 0; e < s->mu * s->d; e++) nnz += s->s[e] >= thr;
-  IA_CALL_GOTO(IA_ALLOC(indptr, s->mu + 1, "binary summary"));
-  IA_CALL_GOTO(IA_ALLOC(indices, nnz + 1, "binary summary"));
-  indptr[0] = 0;
-  nnz = 0;
-  for (int64_t j = 0; j < s->mu; j++) {
-    for (int64_t i = 0; i < s->d; i++)
-      if (s->s[j * s->d + i] >= thr) indices[nnz++] = (int32_t)i;
-    indptr[j + 1] = nnz;
-  }
+  ia_csr b = {0};
+  IA_CALL_GOTO(ia_summary_binary(s, gamma, thr, &b));
   IA_H5(g = H5Gcreate2(file, "binary", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-  IA_CALL_GOTO(ia_h5_attr_f64(g, path, "threshold", thr));
-  IA_CALL_GOTO(ia_h5_write_array(g, path, "indptr", H5T_NATIVE_INT64, s->mu + 1, indptr));
-  IA_CALL_GOTO(ia_h5_write_array(g, path, "indices", H5T_NATIVE_INT32, nnz, indices));
+  if (thr <= 0 && s->z) {
+    IA_CALL_GOTO(ia_h5_attr_str(g, path, "rule", "expected_items"));
+    IA_CALL_GOTO(ia_h5_attr_i64(g, path, "gumbel_samples", gamma));
+  } else {
+    IA_CALL_GOTO(ia_h5_attr_str(g, path, "rule", "threshold"));
+    IA_CALL_GOTO(ia_h5_attr_f64(g, path, "threshold", thr > 0 ? thr : 0.5));
+  }
+  IA_CALL_GOTO(ia_h5_write_array(g, path, "indptr", H5T_NATIVE_INT64, s->mu + 1, b.indptr));
+  IA_CALL_GOTO(ia_h5_write_array(g, path, "indices", H5T_NATIVE_INT32, ia_csr_nnz(&b), b.indices));
 done:
   if (g >= 0) H5Gclose(g);
-  free(indptr);
-  free(indices);
+  ia_csr_free(&b);
   return st;
 }
 
@@ -103,7 +161,7 @@ ia_status ia_summary_write(const char *final, const ia_distill_opts *o, const ia
   IA_CALL_GOTO(ia_h5_attr_str(file, path, "infae_version", IA_VERSION));
   IA_CALL_GOTO(ia_h5_write_matrix(file, path, "S", s->mu, s->d, s->s));
   if (s->z) IA_CALL_GOTO(ia_h5_write_matrix(file, path, "logits", s->mu, s->d, s->z));
-  IA_CALL_GOTO(binary_group(file, path, s, o->threshold));
+  IA_CALL_GOTO(binary_group(file, path, s, o->samples, o->threshold));
   IA_CALL_GOTO(ia_h5_write_strings(file, path, "item_ids", s->d, s->item_ids));
   IA_CALL_GOTO(ia_h5_write_strings(file, path, "user_ids", s->mu, s->user_ids));
   IA_CALL_GOTO(ia_h5_write_array(file, path, "user_index", H5T_NATIVE_INT64, s->mu, s->user_index));
@@ -136,6 +194,8 @@ ia_status ia_summary_write(const char *final, const ia_distill_opts *o, const ia
   IA_CALL_GOTO(ia_h5_write_strings(g, path, "names", IA_N_METRICS, (char *const *)ia_metric_names));
   IA_CALL_GOTO(metrics_group(g, path, "infae", &r->infae));
   if (r->has_ease) IA_CALL_GOTO(metrics_group(g, path, "ease", &r->ease));
+  IA_CALL_GOTO(metrics_group(g, path, "binary_infae", &r->binary_infae));
+  if (r->has_ease) IA_CALL_GOTO(metrics_group(g, path, "binary_ease", &r->binary_ease));
 done:
   if (g >= 0) H5Gclose(g);
   return ia_h5_close_rename(file, path, final, st);

@@ -27,6 +27,14 @@ typedef struct {
   int n_curve;
 } ia_summary;
 
+/* The binarized summary (/binary): with logits and thr ≤ 0, row j keeps its
+ * k_j most probable items (highest logits; ties to the lower index), k_j =
+ * round(Σ_i 1 − (1 − p_i)^γ), p = softmax(z_j): the expected number of
+ * distinct items among the γ Gumbel-max draws S relaxes, whatever τ; else
+ * S ≥ thr (0.5 when thr ≤ 0: random and head rows are 0/1). Allocates out
+ * (μ × d, indices ascending). Not collective. */
+IA_NODISCARD ia_status ia_summary_binary(const ia_summary *s, int gamma, double thr, ia_csr *out);
+
 IA_NODISCARD ia_status ia_summary_write(const char *path, const ia_distill_opts *o,
                                         const ia_distill_result *r, const ia_summary *s);
 

@@ -31,7 +31,8 @@ typedef struct {
                            warning, when it does not fit */
   const double *ease_lambdas; /* NULL = ia_ease_grid */
   int n_ease;
-  double threshold;       /* binarized summary: S ≥ threshold */
+  double threshold;       /* binarized summary: S ≥ threshold; 0: each row's expected
+                             items (ia_summary_binary) */
   const char *checkpoint; /* NULL = <out>.ckpt.h5 */
   int checkpoint_every;   /* steps; 0 = only on a signal */
   int resume;
@@ -49,13 +50,14 @@ typedef struct {
   int steps_done;    /* Adam steps taken in all (over resumes) */
   int best_step;
   double best_hr100, best_lambda;
-  double seconds, steps_per_s;             /* this run's optimization */
-  double validation_seconds;               /* of which validation (on the host) */
-  double allreduce_bytes, allgather_bytes; /* per step, per rank */
-  double peak_rss;                         /* bytes, the largest rank */
-  int interrupted;                         /* stopped by a signal, checkpoint written */
-  char device[96];                         /* rank 0's backend of the step, e.g. "cpu" */
-  ia_train_result infae, ease;             /* trained on the summary, real test split */
+  double seconds, steps_per_s;               /* this run's optimization */
+  double validation_seconds;                 /* of which validation (on the host) */
+  double allreduce_bytes, allgather_bytes;   /* per step, per rank */
+  double peak_rss;                           /* bytes, the largest rank */
+  int interrupted;                           /* stopped by a signal, checkpoint written */
+  char device[96];                           /* rank 0's backend of the step, e.g. "cpu" */
+  ia_train_result infae, ease;               /* trained on the summary, real test split */
+  ia_train_result binary_infae, binary_ease; /* the same on the binarized summary (/binary) */
   int has_ease;
 } ia_distill_result;
 
