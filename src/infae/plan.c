@@ -247,13 +247,14 @@ void ia_distill_plan_make(int64_t n, int64_t d, int64_t nnz, int size, int64_t m
   int picks = 0;
   for (int s = 0; s <= steps; s++)
     picks += (s <= 200 && s % 25 == 0) || (s > 200 && (s - 200) % 40 == 0) || s == steps;
-  o->validations = picks;
+  o->validations = picks + 2; /* and ∞-AE on the summary and on /binary after the steps */
   o->flops_validation = lambdas * (M * M * M / 3.0 + 2.0 * M * M * D + 2.0 * (double)n * M * D);
   /* the default grid of 7 λ, and the scores of every user for each */
-  o->flops_ease = !ease ? 0
-                  : mu < d
-                      ? 7.0 * (M * M * M / 3.0 + M * M * D + 2.0 * (double)n * M * D) + M * M * D
-                      : 7.0 * D * D * D;
+  /* on the summary and on /binary */
+  o->flops_ease =
+      !ease    ? 0
+      : mu < d ? 2.0 * (7.0 * (M * M * M / 3.0 + M * M * D + 2.0 * (double)n * M * D) + M * M * D)
+               : 2.0 * 7.0 * D * D * D;
   o->steps = steps;
 }
 
@@ -287,10 +288,10 @@ void ia_distill_plan_print(const ia_distill_plan *p, int64_t n, int64_t d, int64
   ia_log_info("  outer loss and backward, per step             %10.3e", p->flops_outer);
   ia_log_info("  inner fit and backward, per step (each rank)  %10.3e", p->flops_inner);
   ia_log_info("  Gumbel-softmax draws per step                 %10.3e", p->draws_step);
-  ia_log_info("  validation, %3d re-picks of the λ grid         %10.3e", p->validations,
+  ia_log_info("  validation, %3d λ grids (re-picks; S, /binary) %10.3e", p->validations,
               p->validations * p->flops_validation);
   if (p->flops_ease > 0)
-    ia_log_info("  EASE on the summary, 7 λ                      %10.3e", p->flops_ease);
+    ia_log_info("  EASE on S and on /binary, 2 × 7 λ             %10.3e", p->flops_ease);
   double secs = (p->steps * step + p->validations * p->flops_validation) / (rate * 1e9 * size) +
                 p->flops_ease / (rate * 1e9 * (mu < d ? size : 1));
   ia_log_info(
