@@ -190,8 +190,8 @@ void ia_infae_free(ia_infae **pm) {
       free(m->col_norms[p]);
     }
   }
-  ia_dmat *mats[] = {&m->k,   &m->factor_own, &m->a,        &m->best,  &m->kg,
-                     &m->rhs, &m->pb,         &m->src_rows, &m->a_rows};
+  ia_dmat *mats[] = {&m->k,       &m->factor_own, &m->a,  &m->best,     &m->kg,
+                     &m->kg_diag, &m->rhs,        &m->pb, &m->src_rows, &m->a_rows};
   for (size_t i = 0; i < sizeof(mats) / sizeof(mats[0]); i++) ia_dmat_free(mats[i]);
   for (int64_t b = 0; m->cross && b < m->n_cross; b++) ia_dmat_free(&m->cross[b]);
   free(m->cross);

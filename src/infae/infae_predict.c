@@ -139,6 +139,8 @@ ia_status ia_infae_predict_validation(ia_infae *m) {
   /* Kept: NTK(X_all, X_fit) is the same for every λ, made once (Nyström: Φ
    * = K_nm·L⁻ᵀ, made with the Gram; P = Φβ). Else made for each block and
    * λ (Nyström: K_nm, and P = K_nm·α with α = L⁻ᵀβ). */
+  IA_CHECK(m->have_cross || m->stream || !m->nystrom, IA_ERR_INTERNAL,
+           "Nyström predictions without Φ");
   if (!m->stream && !m->have_cross) {
     ia_progress pr;
     ia_progress_start(&pr, "[train] NTK(C, X_fit) of every user");
