@@ -433,8 +433,9 @@ static ia_status train_on_sample(MPI_Comm comm, const ia_train_opts *o, const ia
   double *s = NULL, *b = NULL, t = ia_time();
   int64_t mu, items;
   ia_krr m = {0};
-  IA_CALL(ia_summary_read_sample(comm, o->train_on, o->data, &s, &mu, &items));
-  ia_log_info("[train] fitting on the %lld users of %s", (long long)mu, o->train_on);
+  IA_CALL(ia_summary_read_sample(comm, o->train_on, o->data, o->train_on_binary, &s, &mu, &items));
+  ia_log_info("[train] fitting on the %lld users of %s%s", (long long)mu, o->train_on,
+              o->train_on_binary ? " (/binary)" : "");
   r->fit_users = mu;
   ia_status st = IA_OK;
   if (!strcmp(model, "recoder")) {

@@ -45,7 +45,7 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
   const char *data, *model, *json, *out, *precision, *device, *grid, *memory, *ksamples, *train_on,
       *act, *loss, *cross;
   ia_reals lambdas, hidden;
-  int quiet, verbose, block, epochs, eval_every, patience, gpus;
+  int quiet, verbose, block, epochs, eval_every, patience, gpus, binary;
   int64_t train_users, centers, seed, batch, eval_block;
   double dropout, confidence, lr;
   const ia_opt opts[] = {
@@ -111,6 +111,8 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
        "fit on the users of this summary (from `infae_mpi distill`) instead of the train split; "
        "evaluate on the real users [infae λ grid: 1e-5,1e-3,0.1,1,5,50]",
        &train_on},
+      {"binary", IA_OPT_FLAG, NULL,
+       "with --train-on: fit on the summary's binarized rows (/binary) instead of S", &binary},
       {"out", IA_OPT_STRING, NULL,
        "write the model (HDF5) for `infae_mpi recommend`: ∞-AE, EASE or Recoder, fit on the "
        "train split or on --train-on's summary",
@@ -148,7 +150,8 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
                       .centers = centers,
                       .seed = (uint64_t)seed,
                       .kernel_samples = ksamples,
-                      .train_on = train_on};
+                      .train_on = train_on,
+                      .train_on_binary = binary};
   ia_recoder_opts *ro = &to.recoder;
   *ro = (ia_recoder_opts){.dropout = dropout,
                           .confidence = confidence,
@@ -184,6 +187,8 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
   if (st == IA_OK && (gpus < 0 || gpus > IA_MD_MAX))
     st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--gpus must be between 0 and %d (got %d)",
                       IA_MD_MAX, gpus);
+  if (st == IA_OK && binary && !train_on)
+    st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--binary needs --train-on (a summary)");
   if (ia_agree(comm, st) != IA_OK) return 2;
   warn_unused(model, argc, argv);
   ia_train_result r;

@@ -297,8 +297,8 @@ done:
   return st;
 }
 
-ia_status ia_summary_read_sample(MPI_Comm comm, const char *path, const char *data, double **s,
-                                 int64_t *mu, int64_t *items) {
+ia_status ia_summary_read_sample(MPI_Comm comm, const char *path, const char *data, int binary,
+                                 double **s, int64_t *mu, int64_t *items) {
   ia_status st = IA_OK;
   hid_t file = H5I_INVALID_HID;
   char **ids = NULL, **user_ids = NULL, **item_ids = NULL;
@@ -308,7 +308,15 @@ ia_status ia_summary_read_sample(MPI_Comm comm, const char *path, const char *da
                      "`infae_mpi distill`", &file));
   st = ia_h5_matrix_dims(file, path, "S", &rows, &cols);
   if (st == IA_OK) st = IA_ALLOC(*s, rows * cols + 1, "summary S");
-  if (st == IA_OK) st = ia_h5_read_matrix(file, path, "S", rows, cols, *s);
+  if (st == IA_OK && !binary) st = ia_h5_read_matrix(file, path, "S", rows, cols, *s);
+  if (st == IA_OK && binary) { /* /binary's rows, 0/1 */
+    ia_csr b = {0};
+    st = ia_h5_read_csr(file, path, "binary", rows, cols, 0, rows, &b);
+    if (st == IA_OK) memset(*s, 0, sizeof(double) * (size_t)(rows * cols));
+    for (int64_t j = 0; st == IA_OK && j < rows; j++)
+      for (int64_t e = b.indptr[j]; e < b.indptr[j + 1]; e++) (*s)[j * cols + b.indices[e]] = 1.0;
+    ia_csr_free(&b);
+  }
   if (st == IA_OK) st = ia_h5_read_strings(file, path, "item_ids", 0, cols, cols, &ids);
   H5Fclose(file);
   IA_CALL_GOTO(ia_agree(comm, st));

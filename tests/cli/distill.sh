@@ -18,6 +18,16 @@ run_mpi "$n" train --data "$WORK/g.h5" --train-on "$WORK/s.h5" --model ease \
   --metrics-json "$WORK/one.json" --quiet
 "$PYTHON" "$ORACLE/oracle.py" eval --data "$WORK/g.h5" --model ease --sample-from "$WORK/s.h5" \
   --compare "$WORK/one.json" --rtol 1e-9
+# On the binarized summary: train --binary fits the rows distill_check.py
+# checked, and must report the metrics the summary stores for them.
+run_mpi "$n" train --data "$WORK/g.h5" --train-on "$WORK/s.h5" --binary --model infae \
+  --metrics-json "$WORK/bin.json" --quiet
+"$PYTHON" -c "
+import h5py, json, sys
+got = json.load(open(sys.argv[1]))['test']
+g = h5py.File(sys.argv[2], 'r')['metrics/binary_infae']
+bad = [k for k in got if 'test_' + k in g.attrs and got[k] != g.attrs['test_' + k]]
+assert not bad, bad" "$WORK/bin.json" "$WORK/s.h5"
 # Random batches of real users per step.
 run_mpi "$n" distill --data "$WORK/g.h5" --out "$WORK/b.h5" --budget 16 --samples 6 --steps 30 \
   --batch 100 --no-ease --log-every 0 --quiet

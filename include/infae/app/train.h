@@ -39,6 +39,7 @@ typedef struct {
   int64_t memory_limit;       /* bytes per rank; 0 = the node's available memory / ranks */
   const char *kernel_samples; /* "u1:v1,u2:v2" original user ids: report K(u, v) */
   const char *train_on;       /* fit on this summary's S instead of the train split */
+  int train_on_binary;        /* ... on its /binary rows instead of S */
   ia_recoder_opts recoder;    /* --model recoder (its seed is `seed`) */
 } ia_train_opts;
 

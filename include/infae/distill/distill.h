@@ -68,6 +68,7 @@ IA_NODISCARD ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o, ia_di
 
 /* The sample S (μ×d, malloc'd, on every rank) of a summary file, checked
  * against the dataset's items (same count and ids) and for values outside
- * [0, 1] (NaN and ±Inf among them; the first is named). Collective. */
+ * [0, 1] (NaN and ±Inf among them; the first is named); with binary, the
+ * 0/1 rows of its /binary instead (checked as a CSR of μ × d). Collective. */
 IA_NODISCARD ia_status ia_summary_read_sample(MPI_Comm comm, const char *path, const char *data,
-                                              double **s, int64_t *mu, int64_t *items);
+                                              int binary, double **s, int64_t *mu, int64_t *items);
