@@ -146,6 +146,7 @@ expect_error "--device must be auto, cpu or cuda (got 'gpu')" distill --data goo
 expect_error "--tau must be > 0" distill --data good.h5 --out out.h5 --tau 0
 expect_error "λ values must be > 0" distill --data good.h5 --out out.h5 --lambdas 0,1
 expect_error "--threshold must be in (0, 1]" distill --data good.h5 --out out.h5 --threshold 2
+expect_error "--binary needs --train-on" train --data good.h5 --binary
 expect_error "no validation interactions" distill --data good.h5 --out out.h5
 for seed in 9 10; do
   run_mpi 1 generate --users 30 --items 40 --mean-items 5 --seed $seed --output g$seed.dat --quiet
