@@ -27,8 +27,8 @@ typedef struct {
   int n_lambdas;
   int ease;                   /* also evaluate EASE trained on the summary */
   int64_t memory_limit;       /* bytes per rank; 0 = the node's available memory / ranks. EASE
-                           on the summary (three d × d arrays per rank) is skipped, with a
-                           warning, when it does not fit */
+                           on the summary (its low-rank form, 4μd doubles; three d × d arrays
+                           when μ ≥ d) is skipped, with a warning, when it does not fit */
   const double *ease_lambdas; /* NULL = ia_ease_grid */
   int n_ease;
   double threshold;       /* binarized summary: S ≥ threshold; 0: each row's expected
