@@ -1,4 +1,5 @@
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,9 +47,9 @@ static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r, 
 }
 
 int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
-  const char *data, *out, *sampler, *json, *ckpt, *device, *memory;
-  ia_reals lambdas, ease_lambdas;
-  int samples, steps, patience, every, resume, log_every, no_ease, quiet, verbose;
+  const char *data, *out, *sampler, *json, *ckpt, *device, *memory, *search_dir;
+  ia_reals lambdas, ease_lambdas, taus, c_cards, gammas;
+  int samples, steps, patience, every, resume, log_every, no_ease, quiet, verbose, search;
   int64_t budget, batch, seed;
   double tau, lr, c_card, threshold;
   const ia_opt opts[] = {
@@ -73,11 +74,10 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
        "λ grid (λ' = λ·tr(K)/μ), re-picked by validation HR@100 at steps 0, 25, 50, …, 200, "
        "every 40 after and at the end [default: 1e-5,1e-3,0.1,1,5,50]",
        &lambdas},
-      {"no-ease", IA_OPT_FLAG, NULL, "do not evaluate EASE trained on the summary (d³ flops)",
-       &no_ease},
+      {"no-ease", IA_OPT_FLAG, NULL, "do not evaluate EASE trained on the summary", &no_ease},
       {"memory-limit", IA_OPT_STRING, "",
        "bytes per rank, e.g. 8G [default: the node's available memory / ranks]; EASE on the "
-       "summary (three d × d doubles per rank) is skipped when it does not fit",
+       "summary (4·μ·d doubles per rank) is skipped when it does not fit",
        &memory},
       {"ease-lambdas", IA_OPT_REALS, NULL,
        "EASE λ grid on the summary [default: 1,10,100,250,500,1000,2500]", &ease_lambdas},
@@ -93,13 +93,22 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
        "Distill-CF's step: cpu | cuda (one GPU per rank) | auto (cuda when built with it and a "
        "GPU is visible)",
        &device},
+      {"search", IA_OPT_FLAG, NULL,
+       "one run per configuration of --taus × --c-cards × --gammas (the other options as "
+       "given), the summary with the best validation HR@100 written to --out; each in "
+       "--search-dir with search.csv; the same command resumes a search",
+       &search},
+      {"taus", IA_OPT_REALS, NULL, "--search: τ values [default: 0.3,0.5,0.7,5]", &taus},
+      {"c-cards", IA_OPT_REALS, NULL, "--search: c_card values [default: 1e-3,10]", &c_cards},
+      {"gammas", IA_OPT_REALS, NULL, "--search: γ values [default: 200,500,700]", &gammas},
+      {"search-dir", IA_OPT_STRING, "", "--search: its folder [default: OUT.search]", &search_dir},
       {"log-every", IA_OPT_INT, "10", "steps between progress lines", &log_every},
       {"metrics-json", IA_OPT_STRING, NULL, "write the result and metrics as JSON", &json},
       {"quiet", IA_OPT_FLAG, NULL, "print errors only", &quiet},
       {"verbose", IA_OPT_FLAG, NULL, "print more detail", &verbose},
   };
   int n = (int)(sizeof opts / sizeof *opts);
-  lambdas.n = ease_lambdas.n = 0;
+  lambdas.n = ease_lambdas.n = taus.n = c_cards.n = gammas.n = 0;
   threshold = 0; /* not given: the expected-items rule */
   int rc = ia_cli_parse(
       comm, "mpirun -np P infae_mpi distill --data D.h5 --out S.h5 [--budget 500] [options]",
@@ -151,10 +160,36 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
     if (ease_lambdas.v[k] < 0)
       ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
                          "--ease-lambdas: every λ must be ≥ 0 (got %g)", ease_lambdas.v[k]);
+  if (ost == IA_OK && !search && (taus.n || c_cards.n || gammas.n || search_dir[0]))
+    ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
+                       "--taus, --c-cards, --gammas and --search-dir go with --search");
+  if (ost == IA_OK && search && (o.resume || json || ckpt))
+    ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
+                       "--search resumes by itself and writes search.csv: no --resume, "
+                       "--checkpoint or --metrics-json");
+  for (int k = 0; ost == IA_OK && k < gammas.n; k++)
+    if (gammas.v[k] < 1 || gammas.v[k] != floor(gammas.v[k]))
+      ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
+                         "--gammas: every γ must be a whole number ≥ 1 (got %g)", gammas.v[k]);
   if (ia_agree(comm, ost) != IA_OK) return 2;
   ia_distill_result *r = calloc(1, sizeof *r);
   ia_status st = r ? IA_OK : ia_error_set(IA_ERR_NOMEM, __FILE__, __LINE__, "out of memory");
   st = ia_agree(comm, st);
+  if (st == IA_OK && search) {
+    ia_search_grid g = {taus.n ? taus.v : ia_search_taus,
+                        c_cards.n ? c_cards.v : ia_search_c_cards,
+                        gammas.n ? gammas.v : ia_search_gammas,
+                        taus.n ? taus.n : 4,
+                        c_cards.n ? c_cards.n : 2,
+                        gammas.n ? gammas.n : 3};
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s%s", search_dir[0] ? search_dir : out,
+             search_dir[0] ? "" : ".search");
+    st = ia_agree(comm, ia_distill_search(comm, &o, &g, dir, r));
+    int interrupted = r->interrupted;
+    free(r);
+    return st != IA_OK ? 1 : interrupted ? 3 : 0;
+  }
   if (st == IA_OK) st = ia_distill(comm, &o, r);
   int rank;
   MPI_Comm_rank(comm, &rank);

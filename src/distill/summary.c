@@ -171,6 +171,7 @@ ia_status ia_summary_write(const char *final, const ia_distill_opts *o, const ia
   IA_CALL_GOTO(ia_h5_attr_i64(g, path, "best_step", r->best_step));
   IA_CALL_GOTO(ia_h5_attr_f64(g, path, "best_lambda", r->best_lambda));
   IA_CALL_GOTO(ia_h5_attr_f64(g, path, "best_val_HR@100", r->best_hr100));
+  IA_CALL_GOTO(ia_h5_attr_f64(g, path, "seconds", r->seconds));
   IA_CALL_GOTO(ia_h5_attr_f64(g, path, "adam_beta1", 0.9));
   IA_CALL_GOTO(ia_h5_attr_f64(g, path, "adam_beta2", 0.999));
   IA_CALL_GOTO(ia_h5_attr_f64(g, path, "adam_eps", 1e-8));

@@ -66,6 +66,27 @@ typedef struct {
  * r->interrupted set. Collective. */
 IA_NODISCARD ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o, ia_distill_result *r);
 
+/* distill --search: the grid of configurations, τ × c_card × γ (the other
+ * options as given); the defaults are the reference's grid search. */
+typedef struct {
+  const double *taus, *c_cards, *gammas;
+  int n_taus, n_c_cards, n_gammas;
+} ia_search_grid;
+extern const double ia_search_taus[4], ia_search_c_cards[2], ia_search_gammas[3];
+
+/* One Distill-CF run per configuration of g (o's other options), each
+ * summary into dir/tau<τ>_card<c>_gamma<γ>.h5; a configuration whose file
+ * is there from an earlier run is read, not run again, so the same command
+ * resumes a search. The summary with the best validation HR@100 (never
+ * test) is copied to o->out; dir/search.csv lists every configuration (τ,
+ * c_card, γ, steps, best step, validation HR@100, test metrics of its
+ * ∞-AE and of ∞-AE on /binary, seconds, the choice). r: the chosen
+ * configuration's validation HR@100 (best_hr100); r->interrupted when a
+ * signal stopped a run. Collective. */
+IA_NODISCARD ia_status ia_distill_search(MPI_Comm comm, const ia_distill_opts *o,
+                                         const ia_search_grid *g, const char *dir,
+                                         ia_distill_result *r);
+
 /* The sample S (μ×d, malloc'd, on every rank) of a summary file, checked
  * against the dataset's items (same count and ids) and for values outside
  * [0, 1] (NaN and ±Inf among them; the first is named); with binary, the
