@@ -29,15 +29,29 @@ typedef struct {
   char file[4096];
 } config;
 
-/* The results stored in a finished configuration's summary. Collective. */
-static ia_status read_done(MPI_Comm comm, config *c) {
+/* The results stored in a finished configuration's summary, made with the
+ * options of o (else IA_ERR_ARG: it is made again). Collective. */
+static ia_status read_done(MPI_Comm comm, const ia_distill_opts *o, config *c) {
   const char *path = c->file;
   hid_t file = H5I_INVALID_HID, g = H5I_INVALID_HID;
   ia_status st = ia_h5_open(comm, path, IA_SUMMARY_FORMAT, IA_SUMMARY_VERSION, "summary",
                             "`infae_mpi distill`", &file);
   IA_CALL(st);
-  int64_t v = 0;
+  int64_t v = 0, budget = 0, steps = 0, seed = 0, patience = 0, batch = 0;
+  double lr = 0;
   IA_H5(g = H5Gopen2(file, "hyper", H5P_DEFAULT));
+  IA_CALL_GOTO(ia_h5_read_attr_i64(g, path, "budget", &budget));
+  IA_CALL_GOTO(ia_h5_read_attr_i64(g, path, "steps", &steps));
+  IA_CALL_GOTO(ia_h5_read_attr_i64(g, path, "seed", &seed));
+  IA_CALL_GOTO(ia_h5_read_attr_i64(g, path, "patience", &patience));
+  IA_CALL_GOTO(ia_h5_read_attr_i64(g, path, "batch", &batch));
+  IA_CALL_GOTO(ia_h5_read_attr_f64(g, path, "learning_rate", &lr));
+  IA_CHECK_GOTO(budget == o->budget && steps == o->steps && seed == (int64_t)o->seed &&
+                    patience == o->patience && batch == o->batch && lr == o->lr,
+                IA_ERR_ARG,
+                "%s was made with other options (budget, steps, seed, patience, "
+                "batch or learning rate)",
+                path);
   IA_CALL_GOTO(ia_h5_read_attr_f64(g, path, "best_val_HR@100", &c->val_hr100));
   IA_CALL_GOTO(ia_h5_read_attr_i64(g, path, "steps_done", &v));
   c->steps_done = (int)v;
@@ -129,14 +143,14 @@ ia_status ia_distill_search(MPI_Comm comm, const ia_distill_opts *o, const ia_se
     int there = rank == 0 ? access(c[k].file, R_OK) == 0 : 0;
     MPI_Bcast(&there, 1, MPI_INT, 0, comm);
     if (there) { /* a finished configuration of an earlier run */
-      st = ia_agree(comm, read_done(comm, &c[k]));
+      st = ia_agree(comm, read_done(comm, o, &c[k]));
       if (st == IA_OK) {
         c[k].reused = 1;
         ia_log_info("[search] %s was there: reused (validation HR@100 %.3f)", c[k].file,
                     c[k].val_hr100);
         continue;
       }
-      ia_log_warn("[search] %s is not a finished summary: it is made again", c[k].file);
+      ia_log_warn("[search] %s; it is made again", ia_error_message());
       ia_error_clear();
       st = IA_OK;
     }
