@@ -31,8 +31,10 @@ static ia_status block_product(ia_infae *m, int64_t b, int64_t step, ia_dmat *ro
       IA_CALL(s);
     }
   } else { /* the exact test: the rows of NTK(C, X), in place when one block */
+    double t0 = ia_time();
     IA_CALL(
         ia_dmat_rows_of_ranks(m->pred_src, m->eval_begin + first, count, step, &m->src_rows, &src));
+    m->stats.redistribute.seconds += ia_time() - t0;
   }
   IA_CALL(ia_dmat_head_rows(&m->pb, src.rows, rows));
   double t1 = ia_time();
@@ -51,11 +53,13 @@ ia_status ia_infae_predict_block(ia_infae *m, int64_t b) {
   m->block_first = count > 0 ? first : 0;
   double t0 = ia_time();
   ia_dmat rows;
-  if (m->pred == PRED_RESIDUAL) /* α's rows: the scores add X */
+  if (m->pred == PRED_RESIDUAL) { /* α's rows: the scores add X */
     IA_CALL(ia_dmat_rows_of_ranks(&m->a, m->eval_begin + m->block_first, count, step, &m->a_rows,
                                   &rows));
-  else /* P = NTK(C, X)·α for the block's users */
+  } else { /* P = NTK(C, X)·α for the block's users (timed as its own steps) */
     IA_CALL(block_product(m, b, step, &rows));
+    t0 = ia_time();
+  }
   m->pred_view = rows;
   /* One rank scores the block where it is; a grid brings it to the host rows. */
   if (!ia_infae_on_backend(m)) IA_CALL(ia_dmat_to_row_blocks(&rows, step, m->rows, &m->rows_ld));
