@@ -63,3 +63,19 @@ void ia_csr_sort_rows(ia_csr *m) {
     qsort(m->indices + m->indptr[r], (size_t)(m->indptr[r + 1] - m->indptr[r]), sizeof(int32_t),
           cmp_i32);
 }
+
+int64_t ia_csr_union_count(const ia_csr *a, const ia_csr *b, int64_t r) {
+  const int32_t *x = a->indices + a->indptr[r], *y = b->indices + b->indptr[r];
+  int64_t nx = a->indptr[r + 1] - a->indptr[r], ny = b->indptr[r + 1] - b->indptr[r];
+  int64_t i = 0, j = 0, c = 0;
+  while (i < nx && j < ny) {
+    if (x[i] == y[j])
+      i++, j++;
+    else if (x[i] < y[j])
+      i++;
+    else
+      j++;
+    c++;
+  }
+  return c + (nx - i) + (ny - j);
+}

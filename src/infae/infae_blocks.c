@@ -39,23 +39,6 @@ static int64_t block_user(const ia_infae *m, int64_t b, int64_t step, int64_t t)
   return begin + b * m->block + (t - (int64_t)r * step);
 }
 
-/* |a_r ∪ b_r| for sorted rows. */
-static int64_t union_count(const ia_csr *a, const ia_csr *b, int64_t r) {
-  const int32_t *x = a->indices + a->indptr[r], *y = b->indices + b->indptr[r];
-  int64_t nx = a->indptr[r + 1] - a->indptr[r], ny = b->indptr[r + 1] - b->indptr[r];
-  int64_t i = 0, j = 0, c = 0;
-  while (i < nx && j < ny) {
-    if (x[i] == y[j])
-      i++, j++;
-    else if (x[i] < y[j])
-      i++;
-    else
-      j++;
-    c++;
-  }
-  return c + (nx - i) + (ny - j);
-}
-
 static ia_status rows_read(ia_infae *m, int64_t b, int with_val, infae_rows *r) {
   const ia_grid *g = &m->sp.g;
   int64_t step = 0, rows = infae_block_rows(m, b, &step);
@@ -74,7 +57,7 @@ static ia_status rows_read(ia_infae *m, int64_t b, int with_val, infae_rows *r) 
   IA_CALL(st);
   st = IA_ALLOC(r->norms, mine + 1, "a block's norms");
   for (int64_t i = 0; st == IA_OK && i < mine; i++)
-    r->norms[i] = (double)(with_val ? union_count(&r->train, &r->val, i)
+    r->norms[i] = (double)(with_val ? ia_csr_union_count(&r->train, &r->val, i)
                                     : r->train.indptr[i + 1] - r->train.indptr[i]);
   if (st == IA_OK) st = ia_be_csr_make(m->sp.be, &r->train, &r->b_train);
   if (st == IA_OK && with_val) st = ia_be_csr_make(m->sp.be, &r->val, &r->b_val);

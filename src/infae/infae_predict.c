@@ -92,23 +92,6 @@ ia_status ia_infae_score_cols(ia_infae *m, const ia_be_csr *train, const int32_t
   return ia_dmat_rows_to_cols(&m->pred_view, rel, rel_h, n, -m->pred_lam_prime, 1.0, out, ldo);
 }
 
-/* |a_r ∪ b_r| for sorted rows. */
-static int64_t union_count(const ia_csr *a, const ia_csr *b, int64_t r) {
-  const int32_t *x = a->indices + a->indptr[r], *y = b->indices + b->indptr[r];
-  int64_t nx = a->indptr[r + 1] - a->indptr[r], ny = b->indptr[r + 1] - b->indptr[r];
-  int64_t i = 0, j = 0, c = 0;
-  while (i < nx && j < ny) {
-    if (x[i] == y[j])
-      i++, j++;
-    else if (x[i] < y[j])
-      i++;
-    else
-      j++;
-    c++;
-  }
-  return c + (nx - i) + (ny - j);
-}
-
 ia_status infae_test_kernel(ia_infae *m, ia_step *step) {
   ia_status st = IA_OK;
   double t0 = ia_time(), flops = 0, *nr = NULL;
@@ -118,7 +101,7 @@ ia_status infae_test_kernel(ia_infae *m, ia_step *step) {
     free(nr);
     return IA_ERR_REMOTE;
   }
-  for (int64_t i = 0; i < ctx->n_rows; i++) nr[i] = (double)union_count(ctx, &m->ctx_val, i);
+  for (int64_t i = 0; i < ctx->n_rows; i++) nr[i] = (double)ia_csr_union_count(ctx, &m->ctx_val, i);
   ia_dmat_ntk_operands ops[IA_MD_MAX];
   for (int p = 0; p < m->parts; p++)
     ops[p] =

@@ -24,5 +24,7 @@ int ia_csr_has(const ia_csr *m, int64_t r, int32_t c);
  * train and validation items). Allocates out. */
 IA_NODISCARD ia_status ia_csr_union_rows(const ia_csr *a, const ia_csr *b, const int64_t *rows,
                                          int64_t n, ia_csr *out);
+/* |a_r ∪ b_r|: the items of row r of a and of b (both sorted), each once. */
+int64_t ia_csr_union_count(const ia_csr *a, const ia_csr *b, int64_t r);
 /* Sorts every row's indices ascending. */
 void ia_csr_sort_rows(ia_csr *m);
