@@ -79,3 +79,10 @@ int64_t ia_csr_union_count(const ia_csr *a, const ia_csr *b, int64_t r) {
   }
   return c + (nx - i) + (ny - j);
 }
+
+void ia_csr_dense(const ia_csr *m, double *out) {
+  memset(out, 0, sizeof(double) * (size_t)(m->n_rows * m->n_cols));
+  for (int64_t j = 0; j < m->n_rows; j++)
+    for (int64_t e = m->indptr[j]; e < m->indptr[j + 1]; e++)
+      out[j * m->n_cols + m->indices[e]] = 1.0;
+}

@@ -220,35 +220,20 @@ done:
   return st;
 }
 
-/* The binarized summary (/binary, ia_summary_binary), evaluated as S is:
- * ∞-AE and, unless skipped, EASE trained on its 0/1 rows. Collective. */
-static ia_status evaluate_binary(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
-                                 ia_krr *model, const ia_summary *bs, const ia_distill_opts *o,
-                                 ia_distill_result *r) {
-  ia_csr b = {0};
-  double *sb = NULL;
-  ia_status st = ia_summary_binary(bs, o->samples, o->threshold, &b);
-  if (st == IA_OK) st = IA_ZALLOC(sb, bs->mu * bs->d, "the binarized summary");
-  for (int64_t j = 0; st == IA_OK && j < bs->mu; j++)
-    for (int64_t e = b.indptr[j]; e < b.indptr[j + 1]; e++) sb[j * bs->d + b.indices[e]] = 1.0;
-  st = ia_agree(comm, st);
-  if (st == IA_OK)
-    ia_log_info("[distill] the binarized summary (/binary): %.1f items per synthetic user",
-                (double)ia_csr_nnz(&b) / (double)bs->mu);
-  if (st == IA_OK) {
-    ia_krr_kernel(model, sb);
-    snprintf(r->binary_infae.model, sizeof r->binary_infae.model, "infae");
-    st = ia_sample_infae(comm, d, ev, model, o->lambdas, o->n_lambdas, 1, 1, &r->binary_infae);
-  }
-  if (st == IA_OK && r->has_ease) {
-    const double *eg = o->ease_lambdas ? o->ease_lambdas : ia_ease_grid;
-    int en = o->ease_lambdas ? o->n_ease : (int)(sizeof ia_ease_grid / sizeof *ia_ease_grid);
-    snprintf(r->binary_ease.model, sizeof r->binary_ease.model, "ease");
-    st = ia_sample_ease(comm, d, ev, sb, bs->mu, eg, en, &r->binary_ease, NULL);
-  }
-  ia_csr_free(&b);
-  free(sb);
-  return st;
+/* ∞-AE and, with ease, EASE trained on the μ rows of a sample s, evaluated
+ * on the real users into *infae and *ease. Collective. */
+static ia_status evaluate_sample(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
+                                 ia_krr *model, const double *s, int64_t mu,
+                                 const ia_distill_opts *o, int ease, ia_train_result *infae,
+                                 ia_train_result *ease_r) {
+  ia_krr_kernel(model, s);
+  snprintf(infae->model, sizeof infae->model, "infae");
+  IA_CALL(ia_sample_infae(comm, d, ev, model, o->lambdas, o->n_lambdas, 1, 1, infae));
+  if (!ease) return IA_OK;
+  const double *eg = o->ease_lambdas ? o->ease_lambdas : ia_ease_grid;
+  int en = o->ease_lambdas ? o->n_ease : (int)(sizeof ia_ease_grid / sizeof *ia_ease_grid);
+  snprintf(ease_r->model, sizeof ease_r->model, "ease");
+  return ia_sample_ease(comm, d, ev, s, mu, eg, en, ease_r, NULL);
 }
 
 static ia_status check_opts(const ia_distill_opts *o) {
@@ -288,7 +273,8 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
   ia_krr fixed = {0};
   int64_t *idx = NULL, mu = 0;
   char **user_ids = NULL, **item_ids = NULL, **sel_ids = NULL, ckpt[4096];
-  double *s = NULL;
+  double *s = NULL, *sb = NULL;
+  ia_csr binary = {0};
   distill_saved_signals saved;
   int catching = 0;
   memset(r, 0, sizeof *r);
@@ -446,17 +432,11 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
                 r->seconds, r->steps_per_s, r->best_hr100, r->best_step, r->best_lambda);
   }
 
-  /* The summary, evaluated like any model on the real users. */
-  ia_krr_kernel(model, s);
-  snprintf(r->infae.model, sizeof r->infae.model, "infae");
-  IA_CALL_GOTO(ia_sample_infae(comm, &d, q.ev, model, o.lambdas, o.n_lambdas, 1, 1, &r->infae));
+  /* The summary, evaluated like any model on the real users; then its
+   * binarized rows (/binary) the same way. */
   int64_t limit = o.memory_limit;
   if (o.ease && limit <= 0) IA_CALL_GOTO(ia_memory_per_rank(comm, &limit));
-  /* EASE on μ < d synthetic users takes its low-rank form (V and Vᵀ, μ × d,
-   * current and best; eval/ease_select.c), else three d × d arrays. */
-  double M = (double)mu, D = (double)n_items;
-  double ease_bytes =
-      mu < n_items ? 8.0 * (4.0 * M * D + 2.0 * M * M + 2.0 * D + 128.0 * M) : 3.0 * 8.0 * D * D;
+  double ease_bytes = ia_ease_sample_bytes(mu, n_items);
   if (o.ease && ease_bytes > (double)limit) {
     char need[32], have[32];
     ia_log_warn(
@@ -466,15 +446,17 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
         ia_plan_bytes((double)limit, have, sizeof have));
     o.ease = 0;
   }
-  if (o.ease) {
-    const double *eg = o.ease_lambdas ? o.ease_lambdas : ia_ease_grid;
-    int en = o.ease_lambdas ? o.n_ease : (int)(sizeof ia_ease_grid / sizeof *ia_ease_grid);
-    snprintf(r->ease.model, sizeof r->ease.model, "ease");
-    IA_CALL_GOTO(ia_sample_ease(comm, &d, q.ev, s, mu, eg, en, &r->ease, NULL));
-    r->has_ease = 1;
-  }
+  r->has_ease = o.ease;
+  IA_CALL_GOTO(evaluate_sample(comm, &d, q.ev, model, s, mu, &o, o.ease, &r->infae, &r->ease));
   ia_summary bs = {.mu = mu, .d = n_items, .s = s, .z = distill ? q.c.best_z : NULL};
-  IA_CALL_GOTO(evaluate_binary(comm, &d, q.ev, model, &bs, &o, r));
+  st = ia_summary_binary(&bs, o.samples, o.threshold, &binary);
+  if (st == IA_OK) st = IA_ALLOC(sb, mu * n_items, "the binarized summary");
+  if (st == IA_OK) ia_csr_dense(&binary, sb);
+  IA_CALL_GOTO(ia_agree(comm, st));
+  ia_log_info("[distill] the binarized summary (/binary): %.1f items per synthetic user",
+              (double)ia_csr_nnz(&binary) / (double)mu);
+  IA_CALL_GOTO(evaluate_sample(comm, &d, q.ev, model, sb, mu, &o, o.ease, &r->binary_infae,
+                               &r->binary_ease));
   if (!distill) r->best_lambda = r->infae.best_lambda;
   r->peak_rss = ia_peak_rss(comm);
   if (catching && distill_signalled(comm)) {
@@ -491,6 +473,7 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
                    .d = n_items,
                    .s = s,
                    .z = distill ? q.c.best_z : NULL,
+                   .binary = &binary,
                    .item_ids = item_ids,
                    .user_ids = sel_ids,
                    .user_index = idx,
@@ -509,6 +492,8 @@ done:
   free(sel_ids);
   free(idx);
   free(s);
+  free(sb);
+  ia_csr_free(&binary);
   ia_csr_free(&rows);
   ia_krr_free(&fixed);
   ia_distill_host_free(&q.p);

@@ -117,13 +117,12 @@ ia_status ia_summary_binary(const ia_summary *s, int gamma, double thr, ia_csr *
   return st;
 }
 
-/* The binarized summary (ia_summary_binary) as /binary: CSR, its rule. */
+/* The binarized summary (s->binary, made by ia_summary_binary) as /binary:
+ * CSR, its rule. */
 static ia_status binary_group(hid_t file, const char *path, const ia_summary *s, int gamma,
                               double thr) {
   ia_status st = IA_OK;
   hid_t g = H5I_INVALID_HID;
-  ia_csr b = {0};
-  IA_CALL_GOTO(ia_summary_binary(s, gamma, thr, &b));
   IA_H5(g = H5Gcreate2(file, "binary", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   if (thr <= 0 && s->z) {
     IA_CALL_GOTO(ia_h5_attr_str(g, path, "rule", "expected_items"));
@@ -132,11 +131,12 @@ static ia_status binary_group(hid_t file, const char *path, const ia_summary *s,
     IA_CALL_GOTO(ia_h5_attr_str(g, path, "rule", "threshold"));
     IA_CALL_GOTO(ia_h5_attr_f64(g, path, "threshold", thr > 0 ? thr : 0.5));
   }
-  IA_CALL_GOTO(ia_h5_write_array(g, path, "indptr", H5T_NATIVE_INT64, s->mu + 1, b.indptr));
-  IA_CALL_GOTO(ia_h5_write_array(g, path, "indices", H5T_NATIVE_INT32, ia_csr_nnz(&b), b.indices));
+  IA_CALL_GOTO(
+      ia_h5_write_array(g, path, "indptr", H5T_NATIVE_INT64, s->mu + 1, s->binary->indptr));
+  IA_CALL_GOTO(ia_h5_write_array(g, path, "indices", H5T_NATIVE_INT32, ia_csr_nnz(s->binary),
+                                 s->binary->indices));
 done:
   if (g >= 0) H5Gclose(g);
-  ia_csr_free(&b);
   return st;
 }
 
@@ -313,9 +313,7 @@ ia_status ia_summary_read_sample(MPI_Comm comm, const char *path, const char *da
   if (st == IA_OK && binary) { /* /binary's rows, 0/1 */
     ia_csr b = {0};
     st = ia_h5_read_csr(file, path, "binary", rows, cols, 0, rows, &b);
-    if (st == IA_OK) memset(*s, 0, sizeof(double) * (size_t)(rows * cols));
-    for (int64_t j = 0; st == IA_OK && j < rows; j++)
-      for (int64_t e = b.indptr[j]; e < b.indptr[j + 1]; e++) (*s)[j * cols + b.indices[e]] = 1.0;
+    if (st == IA_OK) ia_csr_dense(&b, *s);
     ia_csr_free(&b);
   }
   if (st == IA_OK) st = ia_h5_read_strings(file, path, "item_ids", 0, cols, cols, &ids);

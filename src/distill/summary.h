@@ -19,6 +19,7 @@ typedef struct {
   int64_t mu, d;
   const double *s;           /* μ×d: the summary */
   const double *z;           /* μ×d: its logits (NULL for random and head) */
+  const ia_csr *binary;      /* its binarized rows (ia_summary_binary; for writing) */
   char *const *item_ids;     /* d */
   char *const *user_ids;     /* μ: the sampled users (distill: the initial ones) */
   const int64_t *user_index; /* μ */

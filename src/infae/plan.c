@@ -218,6 +218,11 @@ void ia_ease_plan_print(const ia_ease_plan *p, int64_t n, int64_t d, int size, d
               ia_plan_duration(secs, t, sizeof t));
 }
 
+double ia_ease_sample_bytes(int64_t mu, int64_t d) {
+  double M = (double)mu, D = (double)d;
+  return mu < d ? 8.0 * (4.0 * M * D + 2.0 * M * M + 2.0 * D + 128.0 * M) : 8.0 * 3.0 * D * D;
+}
+
 void ia_distill_plan_make(int64_t n, int64_t d, int64_t nnz, int size, int64_t mu, int gamma,
                           int64_t batch, int steps, int lambdas, int ease, ia_distill_plan *o) {
   double M = (double)mu, D = (double)d, own = ceil(M / size), rows = ceil((double)n / size);
@@ -230,10 +235,7 @@ void ia_distill_plan_make(int64_t n, int64_t d, int64_t nnz, int size, int64_t m
   o->bytes_inner = 8.0 * 4.0 * M * M;                /* S·Sᵀ, K, its factor, work */
   o->bytes_blocks = 8.0 * 128.0 * (4.0 * M + D + 1); /* the outer loss, 128 users at a time */
   o->bytes_checkpoint = 8.0 * 3.0 * M * D;           /* rank 0, when it writes */
-  /* EASE after the steps: its low-rank form on μ < d users (eval/ease_select.c) */
-  o->bytes_ease = !ease    ? 0
-                  : mu < d ? 8.0 * (4.0 * M * D + 2.0 * M * M + 2.0 * D + 128.0 * M)
-                           : 8.0 * 3.0 * D * D;
+  o->bytes_ease = ease ? ia_ease_sample_bytes(mu, d) : 0; /* after the steps */
   o->bytes_data = data_bytes(rows, n, nnz);
   o->bytes_total = o->bytes_sample + o->bytes_own + o->bytes_inner + o->bytes_blocks +
                    o->bytes_checkpoint + o->bytes_ease + o->bytes_data;

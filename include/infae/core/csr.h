@@ -26,5 +26,7 @@ IA_NODISCARD ia_status ia_csr_union_rows(const ia_csr *a, const ia_csr *b, const
                                          int64_t n, ia_csr *out);
 /* |a_r ∪ b_r|: the items of row r of a and of b (both sorted), each once. */
 int64_t ia_csr_union_count(const ia_csr *a, const ia_csr *b, int64_t r);
+/* out (n_rows × n_cols, row-major, zeroed first) ← m's 0/1 rows. */
+void ia_csr_dense(const ia_csr *m, double *out);
 /* Sorts every row's indices ascending. */
 void ia_csr_sort_rows(ia_csr *m);

@@ -47,6 +47,12 @@ typedef struct {
 void ia_ease_plan_make(int64_t n, int64_t d, int64_t nnz, int size, int lambdas, ia_ease_plan *out);
 void ia_ease_plan_print(const ia_ease_plan *p, int64_t n, int64_t d, int size, double rate);
 
+/* Bytes per rank of EASE trained on a sample of μ rows over d items
+ * (eval/ease_select.c): its low-rank form when μ < d (V and Vᵀ, current and
+ * best, λI + SSᵀ and its factor, the diagonals, the blocks' sums), else
+ * three d × d arrays. Not collective. */
+double ia_ease_sample_bytes(int64_t mu, int64_t d);
+
 /* Distill-CF (`distill`): bytes per rank and flops of μ synthetic users
  * with γ Gumbel samples, `batch` real users per step (0: all), `steps`
  * steps, a λ grid of `lambdas` and (ease) EASE on the summary. */
