@@ -25,6 +25,10 @@ static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r, 
   cJSON_AddNumberToObject(root, "seconds", r->seconds);
   cJSON_AddNumberToObject(root, "steps_per_s", r->steps_per_s);
   cJSON_AddNumberToObject(root, "validation_seconds", r->validation_seconds);
+  cJSON_AddNumberToObject(root, "validations", r->validations);
+  cJSON *phases = cJSON_AddObjectToObject(root, "step_seconds");
+  for (int k = 0; k < IA_DISTILL_PHASES; k++)
+    cJSON_AddNumberToObject(phases, ia_distill_phase_names[k], r->step_seconds[k]);
   cJSON_AddNumberToObject(root, "allreduce_bytes_per_step", r->allreduce_bytes);
   cJSON_AddNumberToObject(root, "allgather_bytes_per_step", r->allgather_bytes);
   cJSON_AddNumberToObject(root, "peak_rss_bytes", r->peak_rss);

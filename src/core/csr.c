@@ -80,6 +80,20 @@ int64_t ia_csr_union_count(const ia_csr *a, const ia_csr *b, int64_t r) {
   return c + (nx - i) + (ny - j);
 }
 
+void ia_csr_columns_of_rows(const ia_csr *m, const int64_t *rows, int64_t n, int64_t *colptr,
+                            int32_t *pos) {
+  memset(colptr, 0, sizeof(int64_t) * (size_t)(m->n_cols + 1));
+  for (int64_t k = 0; k < n; k++)
+    for (int64_t e = m->indptr[rows[k]]; e < m->indptr[rows[k] + 1]; e++)
+      colptr[m->indices[e] + 1]++;
+  for (int64_t c = 0; c < m->n_cols; c++) colptr[c + 1] += colptr[c];
+  for (int64_t k = 0; k < n; k++) /* k ascending: each column's list is ascending */
+    for (int64_t e = m->indptr[rows[k]]; e < m->indptr[rows[k] + 1]; e++)
+      pos[colptr[m->indices[e]]++] = (int32_t)k;
+  for (int64_t c = m->n_cols; c > 0; c--) colptr[c] = colptr[c - 1];
+  colptr[0] = 0;
+}
+
 void ia_csr_dense(const ia_csr *m, double *out) {
   memset(out, 0, sizeof(double) * (size_t)(m->n_rows * m->n_cols));
   for (int64_t j = 0; j < m->n_rows; j++)

@@ -28,6 +28,8 @@ static const double beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
 
 /* Validation (and λ re-pick) at step 0, at 25, 50, …, 200, every 40 after,
  * and at the last step. */
+const char *const ia_distill_phase_names[IA_DISTILL_PHASES] = {"sample", "fit", "gradient", "adam"};
+
 static int is_eval_step(int t, int steps) {
   return t == 0 || t == steps || (t <= 200 && t % 25 == 0) || (t > 200 && t % 40 == 0);
 }
@@ -131,12 +133,14 @@ static ia_status optimize(distill_run *q, ia_distill_result *r) {
   ia_status st = IA_ALLOC(dz, p->nz * p->d + 1, "dL/dZ");
   IA_CALL(ia_agree(q->comm, st));
   double t0 = ia_time(), tlog = t0, loss = 0, ce = 0;
-  int start = (int)q->c.next_step, tlast = start, steps_run = 0;
+  int start = (int)q->c.next_step, tlast = start, steps_run = 0, iters = 0;
   /* Resumed after the last step: the steps done are the last validation's. */
   if (start > o->steps && q->c.n_curve > 0)
     r->steps_done = (int)q->c.curve[(q->c.n_curve - 1) * IA_CURVE_COLS];
   for (int t = start; t <= o->steps; t++) {
     int eval = is_eval_step(t, o->steps), stop = 0;
+    double tp = ia_time();
+    iters++;
     if (q->on_dev) {
       IA_CALL_GOTO(ia_agree(q->comm, ia_distill_be_sample(&q->pb, q->zd, (uint64_t)t)));
       if (eval) { /* the best sample and logits are kept on the host */
@@ -147,12 +151,17 @@ static ia_status optimize(distill_run *q, ia_distill_result *r) {
     } else {
       IA_CALL_GOTO(ia_distill_host_sample(p, q->c.z, (uint64_t)t));
     }
+    r->step_seconds[0] += ia_time() - tp;
     if (eval) {
       double tv = ia_time();
       IA_CALL_GOTO(validate(q, t, &stop));
       r->validation_seconds += ia_time() - tv;
+      r->validations++;
     }
+    tp = ia_time();
     IA_CALL_GOTO(fit_for_step(q));
+    r->step_seconds[1] += ia_time() - tp;
+    tp = ia_time();
     IA_CALL_GOTO(pick_batch(q, t));
     /* The last step (or a patience stop) needs the loss only; every other
      * step the gradient, whose loss also fills the curve. */
@@ -169,6 +178,7 @@ static ia_status optimize(distill_run *q, ia_distill_result *r) {
     else
       IA_CALL_GOTO(ia_distill_host_loss_grad(p, q->c.z, q->batch, q->n_batch, q->b_total, &loss,
                                              &ce, dz, &flag));
+    r->step_seconds[2] += ia_time() - tp;
     if (eval) {
       double *row = q->c.curve + (q->c.n_curve - 1) * IA_CURVE_COLS;
       row[1] = loss; /* the loss of this sample at the λ just picked */
@@ -188,7 +198,9 @@ static ia_status optimize(distill_run *q, ia_distill_result *r) {
       r->steps_done = t;
       break;
     }
+    tp = ia_time();
     IA_CALL_GOTO(ia_agree(q->comm, adam(q, dz, t + 1)));
+    r->step_seconds[3] += ia_time() - tp;
     steps_run++;
     if (o->log_every > 0 && (t + 1) % o->log_every == 0 && !is_eval_step(t + 1, o->steps)) {
       double now = ia_time();
@@ -215,6 +227,7 @@ static ia_status optimize(distill_run *q, ia_distill_result *r) {
   }
   r->seconds = ia_time() - t0;
   r->steps_per_s = steps_run > 0 ? steps_run / r->seconds : 0;
+  for (int k = 0; k < IA_DISTILL_PHASES; k++) r->step_seconds[k] /= iters > 0 ? iters : 1;
 done:
   free(dz);
   return st;
@@ -430,6 +443,11 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
     memcpy(s, q.c.best_s, sizeof(double) * (size_t)(mu * n_items));
     ia_log_info("[distill] %.1f s, %.2f steps/s; best validation HR@100 %.3f at step %d (λ %g)",
                 r->seconds, r->steps_per_s, r->best_hr100, r->best_step, r->best_lambda);
+    ia_log_info(
+        "[distill] seconds per step: sample %.3f, fit %.3f, loss and gradient %.3f, Adam %.3f; "
+        "%d validations of %.2f s",
+        r->step_seconds[0], r->step_seconds[1], r->step_seconds[2], r->step_seconds[3],
+        r->validations, r->validations ? r->validation_seconds / r->validations : 0.0);
   }
 
   /* The summary, evaluated like any model on the real users; then its

@@ -48,6 +48,8 @@ ia_status ia_distill_host_create(MPI_Comm comm, int64_t mu, int64_t d, const ia_
   if (st == IA_OK) st = IA_ALLOC(p->cdxy, c * mu, "outer kernel partials");
   if (st == IA_OK) st = IA_ALLOC(p->cdss, c * mu, "outer kernel partials");
   if (st == IA_OK) st = IA_ALLOC(p->cp, c * d, "outer predictions block");
+  if (st == IA_OK) st = IA_ALLOC(p->colptr, d + 1, "block's users by item");
+  if (st == IA_OK) st = IA_ALLOC(p->pos, ia_csr_nnz(t) + 1, "block's users by item");
   p->bytes_allreduce = 8.0 * (double)p->n_red;
   p->bytes_allgather = 8.0 * (double)(mu * d);
   st = ia_agree(comm, st);
@@ -71,6 +73,8 @@ void ia_distill_host_free(ia_distill_host *p) {
   free(p->cdxy);
   free(p->cdss);
   free(p->cp);
+  free(p->colptr);
+  free(p->pos);
   memset(p, 0, sizeof *p);
 }
 
@@ -109,8 +113,10 @@ double ia_distill_host_outer(ia_distill_host *p, const int64_t *rows, int64_t n,
   double *dalpha = red, *dst = red ? red + mu * d : NULL, *dns = red ? red + 2 * mu * d : NULL;
   for (int64_t u0 = 0; u0 < n; u0 += p->chunk) {
     int64_t c = n - u0 < p->chunk ? n - u0 : p->chunk;
-    ia_ctx_rows ctx = {t, NULL, rows + u0, c};
-    ia_krr_cross_gram(m, &ctx, p->cg, p->cn);
+    ia_csr_columns_of_rows(t, rows + u0, c, p->colptr, p->pos);
+    ia_krr_cross_gram_cols(m, c, p->colptr, p->pos, p->cg);
+    for (int64_t u = 0; u < c; u++)
+      p->cn[u] = (double)(t->indptr[rows[u0 + u] + 1] - t->indptr[rows[u0 + u]]);
     ia_krr_cross_kernel(m, c, p->cg, p->cn, p->ck, red ? p->cdxy : NULL, red ? p->cdss : NULL);
     ia_krr_predict(m, c, p->ck, p->cp);
     for (int64_t u = 0; u < c; u++) {
@@ -128,17 +134,18 @@ double ia_distill_host_outer(ia_distill_host *p, const int64_t *rows, int64_t n,
     /* Kc = NTK(g = T·Sᵀ, |t|², |s|²): dG = dKc ⊙ ∂xy goes to Sᵀ's rows of
      * the user's items; d|s|² collects dKc ⊙ ∂yy. */
     for (int64_t u = 0; u < c; u++) {
-      int64_t r = rows[u0 + u];
       double *dg = p->ck + u * mu;
       for (int64_t j = 0; j < mu; j++) {
         dns[j] += dg[j] * p->cdss[u * mu + j];
         dg[j] *= p->cdxy[u * mu + j];
       }
-      for (int64_t q = t->indptr[r]; q < t->indptr[r + 1]; q++) {
-        double *row = dst + (int64_t)t->indices[q] * mu;
+    }
+    for (int64_t i = 0; i < d; i++)
+      for (int64_t q = p->colptr[i]; q < p->colptr[i + 1]; q++) {
+        const double *dg = p->ck + (int64_t)p->pos[q] * mu;
+        double *row = dst + i * mu;
         for (int64_t j = 0; j < mu; j++) row[j] += dg[j];
       }
-    }
   }
   return loss;
 }

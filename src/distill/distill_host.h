@@ -34,6 +34,8 @@ typedef struct {
   double *ds, *work, *scratch;
   int64_t chunk; /* real users per block of the outer pass */
   double *cg, *cn, *ck, *cdxy, *cdss, *cp;
+  int64_t *colptr; /* a block's users by item (ia_csr_columns_of_rows) */
+  int32_t *pos;
   double bytes_allreduce, bytes_allgather; /* per step, per rank */
 } ia_distill_host;
 

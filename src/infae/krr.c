@@ -91,6 +91,15 @@ void ia_krr_cross_gram(const ia_krr *m, const ia_ctx_rows *c, double *g, double 
   }
 }
 
+void ia_krr_cross_gram_cols(const ia_krr *m, int64_t n, const int64_t *colptr, const int32_t *pos,
+                            double *g) {
+  int64_t mu = m->mu;
+  memset(g, 0, sizeof(double) * (size_t)(n * mu));
+  for (int64_t i = 0; i < m->d; i++)
+    for (int64_t q = colptr[i]; q < colptr[i + 1]; q++)
+      add_row(m->st + i * mu, mu, g + (int64_t)pos[q] * mu);
+}
+
 void ia_krr_cross_kernel(const ia_krr *m, int64_t n, const double *g, const double *nc, double *kc,
                          double *dxy, double *dss) {
   int64_t mu = m->mu;

@@ -28,5 +28,10 @@ IA_NODISCARD ia_status ia_csr_union_rows(const ia_csr *a, const ia_csr *b, const
 int64_t ia_csr_union_count(const ia_csr *a, const ia_csr *b, int64_t r);
 /* out (n_rows × n_cols, row-major, zeroed first) ← m's 0/1 rows. */
 void ia_csr_dense(const ia_csr *m, double *out);
+/* The rows rows[0 … n) of m by column: colptr (n_cols + 1) and pos (room for
+ * their entries) list, for each column, the positions k of the rows holding
+ * it, ascending. */
+void ia_csr_columns_of_rows(const ia_csr *m, const int64_t *rows, int64_t n, int64_t *colptr,
+                            int32_t *pos);
 /* Sorts every row's indices ascending. */
 void ia_csr_sort_rows(ia_csr *m);

@@ -43,6 +43,11 @@ typedef struct {
   ia_device device;  /* where Distill-CF's step runs: auto | cpu | cuda */
 } ia_distill_opts;
 
+/* The phases of a step, timed: the Gumbel-softmax sample and the inner
+ * kernel; the inner fit at λ; the outer loss and the whole backward pass; Adam. */
+enum { IA_DISTILL_PHASES = 4 };
+extern const char *const ia_distill_phase_names[IA_DISTILL_PHASES];
+
 typedef struct {
   int64_t mu, items, users;
   int64_t train_nnz; /* of the dataset */
@@ -52,6 +57,8 @@ typedef struct {
   double best_hr100, best_lambda;
   double seconds, steps_per_s;               /* this run's optimization */
   double validation_seconds;                 /* of which validation (on the host) */
+  int validations;                           /* how many */
+  double step_seconds[IA_DISTILL_PHASES];    /* each phase's mean per step */
   double allreduce_bytes, allgather_bytes;   /* per step, per rank */
   double peak_rss;                           /* bytes, the largest rank */
   int interrupted;                           /* stopped by a signal, checkpoint written */

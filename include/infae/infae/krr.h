@@ -42,6 +42,10 @@ typedef struct {
   int64_t n;
 } ia_ctx_rows;
 void ia_krr_cross_gram(const ia_krr *m, const ia_ctx_rows *c, double *g, double *nc);
+/* The same g for n rows given by column (ia_csr_columns_of_rows): each
+ * column's row of Sᵀ is read once. */
+void ia_krr_cross_gram_cols(const ia_krr *m, int64_t n, const int64_t *colptr, const int32_t *pos,
+                            double *g);
 
 /* kc (n×μ) = NTK(C, S) from g and nc; when dxy/dss are not NULL also
  * ∂K/∂(c·s) and ∂K/∂|s|² per entry. */
