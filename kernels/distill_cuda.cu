@@ -294,24 +294,25 @@ ia_status ia_cuda_densify_rows(ia_cuda *c, const ia_be_csr *a, const int32_t *ro
   return LAUNCHED();
 }
 
-__global__ void ntk_dense_kernel(int64_t m, int64_t n, double d, const double *g, int64_t ldg,
-                                 const double *nr, const double *nc, double *k, int64_t ldk,
-                                 double *dxy, double *dnr) {
+__global__ void ntk_dense_kernel(int64_t m, int64_t n, double d, int depth, const double *g,
+                                 int64_t ldg, const double *nr, const double *nc, double *k,
+                                 int64_t ldk, double *dxy, double *dnr) {
   FOR_ENTRIES(m, n, i, j) {
     double x = g[i + j * ldg], gyy;
     if (dxy)
-      k[i + j * ldk] = ia_ntk_grad(x, nr[i], nc[j], d, &dxy[i + j * m], &dnr[i + j * m], &gyy);
+      k[i + j * ldk] =
+          ia_ntk_grad(x, nr[i], nc[j], d, depth, &dxy[i + j * m], &dnr[i + j * m], &gyy);
     else
-      k[i + j * ldk] = ia_ntk(x, nr[i], nc[j], d);
+      k[i + j * ldk] = ia_ntk(x, nr[i], nc[j], d, depth);
   }
 }
 
-ia_status ia_cuda_ntk_dense(ia_cuda *c, int64_t m, int64_t n, double d, const double *g,
+ia_status ia_cuda_ntk_dense(ia_cuda *c, int64_t m, int64_t n, double d, int depth, const double *g,
                             int64_t ldg, const double *nr, const double *nc, double *k, int64_t ldk,
                             double *dxy, double *dnr) {
   if (m <= 0 || n <= 0) return IA_OK;
-  ntk_dense_kernel<<<blocks_for(m * n, 256), 256, 0, c->stream>>>(m, n, d, g, ldg, nr, nc, k, ldk,
-                                                                  dxy, dnr);
+  ntk_dense_kernel<<<blocks_for(m * n, 256), 256, 0, c->stream>>>(m, n, d, depth, g, ldg, nr, nc, k,
+                                                                  ldk, dxy, dnr);
   return LAUNCHED();
 }
 
@@ -335,18 +336,18 @@ ia_status ia_cuda_ntk_dense_vjp(ia_cuda *c, int64_t m, int64_t n, double *dk, in
   return LAUNCHED();
 }
 
-__global__ void ntk_sym_vjp_kernel(int64_t mu, double d, const double *g, int64_t ldg,
+__global__ void ntk_sym_vjp_kernel(int64_t mu, double d, int depth, const double *g, int64_t ldg,
                                    const double *n, const double *dk, int64_t ldk, double *dg,
                                    int64_t lddg, double *dn) {
-  FOR_VALUES(mu, i) dn[i] = ia_ntk_sym_vjp_row(i, mu, d, g, ldg, n, dk, ldk, dg, lddg);
+  FOR_VALUES(mu, i) dn[i] = ia_ntk_sym_vjp_row(i, mu, d, depth, g, ldg, n, dk, ldk, dg, lddg);
 }
 
-ia_status ia_cuda_ntk_sym_vjp(ia_cuda *c, int64_t mu, double d, const double *g, int64_t ldg,
-                              const double *n, const double *dk, int64_t ldk, double *dg,
-                              int64_t lddg, double *dn) {
+ia_status ia_cuda_ntk_sym_vjp(ia_cuda *c, int64_t mu, double d, int depth, const double *g,
+                              int64_t ldg, const double *n, const double *dk, int64_t ldk,
+                              double *dg, int64_t lddg, double *dn) {
   if (mu <= 0) return IA_OK;
-  ntk_sym_vjp_kernel<<<blocks_for(mu, 128), 128, 0, c->stream>>>(mu, d, g, ldg, n, dk, ldk, dg,
-                                                                 lddg, dn);
+  ntk_sym_vjp_kernel<<<blocks_for(mu, 128), 128, 0, c->stream>>>(mu, d, depth, g, ldg, n, dk, ldk,
+                                                                 dg, lddg, dn);
   return LAUNCHED();
 }
 

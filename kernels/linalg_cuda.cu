@@ -232,14 +232,14 @@ ia_status ia_cuda_densify(ia_cuda *c, ia_precision p, const ia_be_csr *a, int64_
 template <typename T>
 __global__ void ntk_kernel(int64_t mloc, int64_t ncols, const float *g, int64_t ldg,
                            const double *nr, const double *nc, const int64_t *rstart, double d,
-                           T *out, int64_t ldo) {
+                           int depth, T *out, int64_t ldo) {
   int64_t total = mloc * ncols;
   for (int64_t x = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; x < total;
        x += (int64_t)gridDim.x * blockDim.x) {
     int64_t i = x % mloc, j = x / mloc;
     if (i < rstart[j]) continue;
     double xy = (double)g[j * ldg + i];
-    out[j * ldo + i] = (T)ia_ntk(xy, nr[i], nc[j], d);
+    out[j * ldo + i] = (T)ia_ntk(xy, nr[i], nc[j], d, depth);
   }
 }
 
@@ -249,7 +249,7 @@ static int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; 
  * below 2^24), on the tensor cores. */
 ia_status ia_cuda_ntk_tiles(ia_cuda *c, ia_precision p, const ia_be_csr *ra, const ia_be_csr *rb,
                             const double *nr, const ia_be_csr *cols, const double *nc,
-                            const ia_be_layout *lay, int64_t c0, int64_t c1, int64_t d,
+                            const ia_be_layout *lay, int64_t c0, int64_t c1, int64_t d, int depth,
                             int64_t panel_bytes, void *out, int64_t ldo, double *flops) {
   ia_status st = IA_OK;
   int64_t mloc = ra->n_rows, ncols = c1 - c0, nb = lay->nb;
@@ -307,10 +307,10 @@ ia_status ia_cuda_ntk_tiles(ia_cuda *c, ia_precision p, const ia_be_csr *ra, con
   }
   if (p == IA_FP64)
     ntk_kernel<double><<<blocks_for(mloc * ncols, 256), 256, 0, c->stream>>>(
-        mloc, ncols, g, ldg, dnr, dnc, drs, (double)d, (double *)out, ldo);
+        mloc, ncols, g, ldg, dnr, dnc, drs, (double)d, depth, (double *)out, ldo);
   else
     ntk_kernel<float><<<blocks_for(mloc * ncols, 256), 256, 0, c->stream>>>(
-        mloc, ncols, g, ldg, dnr, dnc, drs, (double)d, (float *)out, ldo);
+        mloc, ncols, g, ldg, dnr, dnc, drs, (double)d, depth, (float *)out, ldo);
   IA_CALL_GOTO(LAUNCHED());
   IA_CALL_GOTO(CUDA(cudaStreamSynchronize(c->stream)));
 done:

@@ -26,7 +26,13 @@ static ia_status open_infae(hid_t file, const char *path, int batch, server *v) 
   ia_status st = IA_OK;
   char *fit = NULL;
   int64_t begin;
+  int64_t depth = 1; /* files before --depth: the paper's */
   IA_CALL(ia_h5_read_attr_i64(file, path, "fit_users", &v->fit_users));
+  if (H5Aexists(file, "depth") > 0) IA_CALL(ia_h5_read_attr_i64(file, path, "depth", &depth));
+  IA_CHECK(depth >= 1 && depth <= IA_NTK_MAX_DEPTH, IA_ERR_FORMAT,
+           "%s: attribute depth = %lld is not in [1, %d]", path, (long long)depth,
+           IA_NTK_MAX_DEPTH);
+  v->depth = (int)depth;
   IA_CALL(ia_h5_read_attr_str(file, path, "fit", &fit));
   int dense = !strcmp(fit, "summary");
   free(fit);
@@ -69,7 +75,7 @@ static void score_infae(server *v, const ia_csr *q, double *scores) {
       for (int64_t j = 0; j < count; j++) {
         double dot = 0;
         for (int64_t e = 0; e < nq; e++) dot += v->s[j * d + it[e]];
-        v->kq[b * count + j] = ia_ntk(dot, (double)nq, v->nx[j], (double)d);
+        v->kq[b * count + j] = ia_ntk(dot, (double)nq, v->nx[j], (double)d, v->depth);
       }
       continue;
     }
@@ -77,7 +83,7 @@ static void score_infae(server *v, const ia_csr *q, double *scores) {
     for (int64_t j = 0; j < count; j++) {
       int64_t dot = 0;
       for (int64_t e = v->x.indptr[j]; e < v->x.indptr[j + 1]; e++) dot += v->mark[v->x.indices[e]];
-      v->kq[b * count + j] = ia_ntk((double)dot, (double)nq, v->nx[j], (double)d);
+      v->kq[b * count + j] = ia_ntk((double)dot, (double)nq, v->nx[j], (double)d, v->depth);
     }
     for (int64_t e = 0; e < nq; e++) v->mark[it[e]] = 0;
   }

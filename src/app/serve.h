@@ -17,6 +17,7 @@ typedef enum { SERVE_INFAE, SERVE_EASE, SERVE_RECODER } serve_kind;
 typedef struct {
   serve_kind kind;
   int64_t d; /* items */
+  int depth; /* ∞-AE: the NTK's hidden layers */
   int rank, size;
   /* ∞-AE: this rank's fit rows [begin, begin + count) of fit_users, binary
    * (x) or dense (s, a summary's rows), and their α rows. */

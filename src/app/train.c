@@ -111,6 +111,7 @@ static ia_status model_info(const ia_train_opts *o, const ia_train_result *r, ia
                           .lambda = r->best_lambda,
                           .lambda_prime = r->lambda_prime,
                           .trace_k = r->trace_k,
+                          .depth = ia_train_depth(o),
                           .precision = r->precision,
                           .nystrom = r->nystrom,
                           .fit_users = r->fit_users,
@@ -343,6 +344,7 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
                       .fit_users = fit,
                       .n_fit = u,
                       .nystrom = nystrom,
+                      .depth = ia_train_depth(o),
                       .md = md};
   IA_CALL_GOTO(ia_infae_create(&g, o->data, &io, &m));
   const ia_infae_stats *s = ia_infae_get_stats(m);
@@ -445,7 +447,7 @@ static ia_status train_on_sample(MPI_Comm comm, const ia_train_opts *o, const ia
   if (is_infae) {
     const double *grid = o->lambdas ? o->lambdas : ia_distill_grid;
     int n = o->lambdas ? o->n_lambdas : (int)(sizeof ia_distill_grid / sizeof *ia_distill_grid);
-    IA_CALL_GOTO(ia_agree(comm, ia_krr_init(&m, mu, items)));
+    IA_CALL_GOTO(ia_agree(comm, ia_krr_init(&m, mu, items, ia_train_depth(o))));
     ia_krr_kernel(&m, s);
     IA_CALL_GOTO(ia_sample_infae(comm, d, ev, &m, grid, n, 1, 1, r));
     r->t_fit = ia_time() - t;

@@ -84,7 +84,7 @@ ia_status ia_cuda_densify(ia_cuda *c, ia_precision p, const ia_be_csr *a, int64_
                           int64_t ld);
 ia_status ia_cuda_ntk_tiles(ia_cuda *c, ia_precision p, const ia_be_csr *ra, const ia_be_csr *rb,
                             const double *nr, const ia_be_csr *cols, const double *nc,
-                            const ia_be_layout *lay, int64_t c0, int64_t c1, int64_t d,
+                            const ia_be_layout *lay, int64_t c0, int64_t c1, int64_t d, int depth,
                             int64_t panel_bytes, void *out, int64_t ldo, double *flops);
 /* NCCL across comm (bootstrapped through MPI); every rank calls it. */
 ia_status ia_cuda_nccl_init(ia_cuda *c, MPI_Comm comm);
@@ -116,14 +116,14 @@ ia_status ia_cuda_scale_cols_add(ia_cuda *c, int64_t m, int64_t n, double cf, co
                                  const double *x, int64_t ldx, double *y, int64_t ldy);
 ia_status ia_cuda_densify_rows(ia_cuda *c, const ia_be_csr *a, const int32_t *rows, int64_t n,
                                int64_t d, double *out, int64_t ld);
-ia_status ia_cuda_ntk_dense(ia_cuda *c, int64_t m, int64_t n, double d, const double *g,
+ia_status ia_cuda_ntk_dense(ia_cuda *c, int64_t m, int64_t n, double d, int depth, const double *g,
                             int64_t ldg, const double *nr, const double *nc, double *k, int64_t ldk,
                             double *dxy, double *dnr);
 ia_status ia_cuda_ntk_dense_vjp(ia_cuda *c, int64_t m, int64_t n, double *dk, int64_t ldk,
                                 const double *dxy, const double *dnr, double *dn);
-ia_status ia_cuda_ntk_sym_vjp(ia_cuda *c, int64_t mu, double d, const double *g, int64_t ldg,
-                              const double *n, const double *dk, int64_t ldk, double *dg,
-                              int64_t lddg, double *dn);
+ia_status ia_cuda_ntk_sym_vjp(ia_cuda *c, int64_t mu, double d, int depth, const double *g,
+                              int64_t ldg, const double *n, const double *dk, int64_t ldk,
+                              double *dg, int64_t lddg, double *dn);
 ia_status ia_cuda_softmax_ce(ia_cuda *c, int64_t d, int64_t n, double *p, int64_t ldp,
                              const ia_be_csr *t, const int32_t *rows, double scale, int grad,
                              double *loss);

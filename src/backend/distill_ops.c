@@ -119,26 +119,26 @@ ia_status ia_be_densify_rows(ia_backend *b, const ia_be_csr *a, const int32_t *r
                  cpu_densify_rows(a, rows, n, d, out, ld));
 }
 
-static ia_status cpu_ntk_dense(int64_t m, int64_t n, double d, const double *g, int64_t ldg,
-                               const double *nr, const double *nc, double *k, int64_t ldk,
-                               double *dxy, double *dnr) {
+static ia_status cpu_ntk_dense(int64_t m, int64_t n, double d, int depth, const double *g,
+                               int64_t ldg, const double *nr, const double *nc, double *k,
+                               int64_t ldk, double *dxy, double *dnr) {
   for (int64_t j = 0; j < n; j++)
     for (int64_t i = 0; i < m; i++) {
       double x = g[i + j * ldg], gxx, gyy;
       if (dxy)
-        k[i + j * ldk] = ia_ntk_grad(x, nr[i], nc[j], d, &dxy[i + j * m], &gxx, &gyy),
+        k[i + j * ldk] = ia_ntk_grad(x, nr[i], nc[j], d, depth, &dxy[i + j * m], &gxx, &gyy),
                   dnr[i + j * m] = gxx;
       else
-        k[i + j * ldk] = ia_ntk(x, nr[i], nc[j], d);
+        k[i + j * ldk] = ia_ntk(x, nr[i], nc[j], d, depth);
     }
   return IA_OK;
 }
 
-ia_status ia_be_ntk_dense(ia_backend *b, int64_t m, int64_t n, double d, const double *g,
+ia_status ia_be_ntk_dense(ia_backend *b, int64_t m, int64_t n, double d, int depth, const double *g,
                           int64_t ldg, const double *nr, const double *nc, double *k, int64_t ldk,
                           double *dxy, double *dnr) {
-  return CUDA_OR(ia_cuda_ntk_dense(b->cuda, m, n, d, g, ldg, nr, nc, k, ldk, dxy, dnr),
-                 cpu_ntk_dense(m, n, d, g, ldg, nr, nc, k, ldk, dxy, dnr));
+  return CUDA_OR(ia_cuda_ntk_dense(b->cuda, m, n, d, depth, g, ldg, nr, nc, k, ldk, dxy, dnr),
+                 cpu_ntk_dense(m, n, d, depth, g, ldg, nr, nc, k, ldk, dxy, dnr));
 }
 
 static ia_status cpu_ntk_dense_vjp(int64_t m, int64_t n, double *dk, int64_t ldk, const double *dxy,
@@ -157,19 +157,19 @@ ia_status ia_be_ntk_dense_vjp(ia_backend *b, int64_t m, int64_t n, double *dk, i
                  cpu_ntk_dense_vjp(m, n, dk, ldk, dxy, dnr, dn));
 }
 
-static ia_status cpu_ntk_sym_vjp(int64_t mu, double d, const double *g, int64_t ldg,
+static ia_status cpu_ntk_sym_vjp(int64_t mu, double d, int depth, const double *g, int64_t ldg,
                                  const double *n, const double *dk, int64_t ldk, double *dg,
                                  int64_t lddg, double *dn) {
   for (int64_t i = 0; i < mu; i++)
-    dn[i] = ia_ntk_sym_vjp_row(i, mu, d, g, ldg, n, dk, ldk, dg, lddg);
+    dn[i] = ia_ntk_sym_vjp_row(i, mu, d, depth, g, ldg, n, dk, ldk, dg, lddg);
   return IA_OK;
 }
 
-ia_status ia_be_ntk_sym_vjp(ia_backend *b, int64_t mu, double d, const double *g, int64_t ldg,
-                            const double *n, const double *dk, int64_t ldk, double *dg,
+ia_status ia_be_ntk_sym_vjp(ia_backend *b, int64_t mu, double d, int depth, const double *g,
+                            int64_t ldg, const double *n, const double *dk, int64_t ldk, double *dg,
                             int64_t lddg, double *dn) {
-  return CUDA_OR(ia_cuda_ntk_sym_vjp(b->cuda, mu, d, g, ldg, n, dk, ldk, dg, lddg, dn),
-                 cpu_ntk_sym_vjp(mu, d, g, ldg, n, dk, ldk, dg, lddg, dn));
+  return CUDA_OR(ia_cuda_ntk_sym_vjp(b->cuda, mu, d, depth, g, ldg, n, dk, ldk, dg, lddg, dn),
+                 cpu_ntk_sym_vjp(mu, d, depth, g, ldg, n, dk, ldk, dg, lddg, dn));
 }
 
 static ia_status cpu_softmax_ce(int64_t d, int64_t n, double *p, int64_t ldp, const ia_be_csr *t,

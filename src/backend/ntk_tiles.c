@@ -70,7 +70,8 @@ int64_t ia_be_first_row(const ia_be_layout *l, int64_t j) {
 static ia_status cpu_ntk_tiles(ia_precision p, const ia_be_csr *ra, const ia_be_csr *rb,
                                const double *nr, const ia_be_csr *cols, const double *nc,
                                const ia_be_layout *lay, int64_t c0, int64_t c1, int64_t d,
-                               int64_t panel_bytes, void *out, int64_t ldo, double *flops) {
+                               int depth, int64_t panel_bytes, void *out, int64_t ldo,
+                               double *flops) {
   ia_status st = IA_OK;
   void *pa = NULL, *pb = NULL;
   size_t es = ia_be_esize(p);
@@ -111,10 +112,10 @@ static ia_status cpu_ntk_tiles(ia_precision p, const ia_be_csr *ra, const ia_be_
       size_t at = (size_t)(j - c0) * (size_t)ldo + (size_t)i;
       if (p == IA_FP64) {
         double *v = (double *)out + at;
-        *v = ia_ntk(*v, nr[i], nc[j], dd);
+        *v = ia_ntk(*v, nr[i], nc[j], dd, depth);
       } else {
         float *v = (float *)out + at;
-        *v = (float)ia_ntk(*v, nr[i], nc[j], dd);
+        *v = (float)ia_ntk(*v, nr[i], nc[j], dd, depth);
       }
     }
   }
@@ -126,7 +127,7 @@ done:
 
 ia_status ia_be_ntk_tiles(ia_backend *b, ia_precision p, const ia_be_csr *ra, const ia_be_csr *rb,
                           const double *nr, const ia_be_csr *cols, const double *nc,
-                          const ia_be_layout *lay, int64_t c0, int64_t c1, int64_t d,
+                          const ia_be_layout *lay, int64_t c0, int64_t c1, int64_t d, int depth,
                           int64_t panel_bytes, void *out, int64_t ldo, double *flops) {
   if (panel_bytes <= 0) panel_bytes = (int64_t)256 << 20;
 #if IA_HAVE_CUDA
@@ -138,17 +139,18 @@ ia_status ia_be_ntk_tiles(ia_backend *b, ia_precision p, const ia_be_csr *ra, co
     for (int64_t j0 = c0; j0 < c1; j0 += cw) {
       int64_t j1 = j0 + cw < c1 ? j0 + cw : c1;
       double f = 0;
-      IA_CALL(ia_cuda_ntk_tiles(b->cuda, p, ra, rb, nr, cols, nc, lay, j0, j1, d, panel_bytes,
-                                (double *)out + (size_t)(j0 - c0) * (size_t)ldo, ldo, &f));
+      IA_CALL(ia_cuda_ntk_tiles(b->cuda, p, ra, rb, nr, cols, nc, lay, j0, j1, d, depth,
+                                panel_bytes, (double *)out + (size_t)(j0 - c0) * (size_t)ldo, ldo,
+                                &f));
       *flops += f;
     }
     return IA_OK;
   }
 #endif
   return CUDA_OR(
-      ia_cuda_ntk_tiles(b->cuda, p, ra, rb, nr, cols, nc, lay, c0, c1, d, panel_bytes, out, ldo,
-                        flops),
-      cpu_ntk_tiles(p, ra, rb, nr, cols, nc, lay, c0, c1, d, panel_bytes, out, ldo, flops));
+      ia_cuda_ntk_tiles(b->cuda, p, ra, rb, nr, cols, nc, lay, c0, c1, d, depth, panel_bytes, out,
+                        ldo, flops),
+      cpu_ntk_tiles(p, ra, rb, nr, cols, nc, lay, c0, c1, d, depth, panel_bytes, out, ldo, flops));
 }
 
 int64_t ia_be_ntk_stage_cols(int64_t ncols, int64_t nb) {

@@ -53,7 +53,7 @@ static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r, 
 int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
   const char *data, *out, *sampler, *json, *ckpt, *device, *memory, *search_dir;
   ia_reals lambdas, ease_lambdas, taus, c_cards, gammas;
-  int samples, steps, patience, every, resume, log_every, no_ease, quiet, verbose, search;
+  int samples, steps, patience, every, resume, log_every, no_ease, quiet, verbose, search, depth;
   int64_t budget, batch, seed;
   double tau, lr, c_card, threshold;
   const ia_opt opts[] = {
@@ -68,6 +68,9 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
       {"tau", IA_OPT_REAL, "10", "τ: Gumbel-softmax temperature", &tau},
       {"lr", IA_OPT_REAL, "0.04", "Adam learning rate", &lr},
       {"c-card", IA_OPT_REAL, "1e-3", "weight of the cardinality term", &c_card},
+      {"depth", IA_OPT_INT, "1",
+       "hidden ReLU layers of the NTK of the inner ∞-AE and of the summary's (the paper: 1)",
+       &depth},
       {"steps", IA_OPT_INT, "500", "Adam steps", &steps},
       {"patience", IA_OPT_INT, "150",
        "stop after this many steps without a better validation HR@100", &patience},
@@ -132,6 +135,7 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
                        .tau = tau,
                        .lr = lr,
                        .c_card = c_card,
+                       .depth = depth,
                        .steps = steps,
                        .patience = patience,
                        .batch = batch,

@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "infae/app/train.h"
 #include "infae/core/log.h"
+#include "infae/core/ntk.h"
 #include "infae/core/opts.h"
 #include "infae/dist/grid.h"
 #include "infae/infae/plan.h"
@@ -23,9 +24,9 @@ ia_status ia_cli_precision(const char *text, ia_precision *p) {
 
 /* Options given for another model than the one trained: said, then ignored. */
 static void warn_unused(const char *model, int argc, char **argv) {
-  static const char *const infae[] = {"precision",  "gpus",         "grid",
-                                      "block-size", "memory-limit", "kernel-samples",
-                                      "eval-block", "cross-kernel", NULL};
+  static const char *const infae[] = {
+      "precision",      "gpus",       "grid",         "block-size", "memory-limit",
+      "kernel-samples", "eval-block", "cross-kernel", "depth",      NULL};
   static const char *const recoder[] = {"hidden",     "activation", "loss",   "dropout",
                                         "confidence", "lr",         "epochs", "batch",
                                         "eval-every", "patience",   NULL};
@@ -45,7 +46,7 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
   const char *data, *model, *json, *out, *precision, *device, *grid, *memory, *ksamples, *train_on,
       *act, *loss, *cross;
   ia_reals lambdas, hidden;
-  int quiet, verbose, block, epochs, eval_every, patience, gpus, binary;
+  int quiet, verbose, block, epochs, eval_every, patience, gpus, binary, depth;
   int64_t train_users, centers, seed, batch, eval_block;
   double dropout, confidence, lr;
   const ia_opt opts[] = {
@@ -56,6 +57,7 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
        "ease 1,10,100,250,500,1000,2500]",
        &lambdas},
       {"precision", IA_OPT_STRING, "fp64", "∞-AE arithmetic: fp64 | fp32", &precision},
+      {"depth", IA_OPT_INT, "1", "∞-AE: hidden ReLU layers of the NTK (the paper: 1)", &depth},
       {"device", IA_OPT_STRING, "auto",
        "∞-AE and Recoder: cpu | cuda (one GPU per rank) | auto (cuda when built with it and a GPU "
        "is "
@@ -148,6 +150,7 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
                       .gpus = gpus,
                       .train_users = train_users,
                       .centers = centers,
+                      .depth = depth,
                       .seed = (uint64_t)seed,
                       .kernel_samples = ksamples,
                       .train_on = train_on,
@@ -184,6 +187,9 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
     if (lambdas.v[k] < 0)
       st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--lambdas: every λ must be ≥ 0 (got %g)",
                         lambdas.v[k]);
+  if (st == IA_OK && (depth < 1 || depth > IA_NTK_MAX_DEPTH))
+    st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--depth must be between 1 and %d (got %d)",
+                      IA_NTK_MAX_DEPTH, depth);
   if (st == IA_OK && (gpus < 0 || gpus > IA_MD_MAX))
     st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--gpus must be between 0 and %d (got %d)",
                       IA_MD_MAX, gpus);

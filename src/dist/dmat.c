@@ -9,6 +9,7 @@
 #include "dist/scalapack.h"
 #include "infae/core/layout.h"
 #include "infae/core/log.h"
+#include "infae/core/ntk.h"
 #include "infae/dist/summa.h"
 
 void ia_dspace_init(ia_dspace *s, const ia_grid *g, ia_backend *be, ia_md *md, ia_precision p,
@@ -404,8 +405,8 @@ static ia_status tile_one(ia_md *md, int p, void *arg) {
   int64_t nloc = ia_md_local_cols(&a->tiles, p);
   if (nloc <= 0) return IA_OK;
   return ia_be_ntk_tiles(ia_md_backend(md, p), a->sp->prec, o->ra, o->rb, o->nr, o->cols, o->nc,
-                         &lay, 0, nloc, j->d, a->sp->panel_bytes, a->tiles.part[p], a->rows,
-                         &j->flops[p]);
+                         &lay, 0, nloc, j->d, o->depth, a->sp->panel_bytes, a->tiles.part[p],
+                         a->rows, &j->flops[p]);
 }
 
 /* Block-cyclic on a GPU: the tiles are made on the device a few column
@@ -424,7 +425,7 @@ static ia_status ntk_staged(ia_dmat *a, const ia_dmat_ntk_operands *o, const ia_
     int64_t c1 = c0 + cw < a->nloc ? c0 + cw : a->nloc;
     double f = 0;
     st = ia_be_ntk_tiles(sp->be, sp->prec, o->ra, o->rb, o->nr, o->cols, o->nc, lay, c0, c1, d,
-                         sp->panel_bytes, buf, a->mloc, &f);
+                         o->depth, sp->panel_bytes, buf, a->mloc, &f);
     if (st == IA_OK) /* a view of A's first rows keeps A's leading dimension */
       st = ia_be_download2d(sp->be, (char *)a->data + sp->es * (size_t)c0 * (size_t)a->ld,
                             sp->es * (size_t)a->ld, buf, sp->es * (size_t)a->mloc,
@@ -451,12 +452,15 @@ static ia_status ntk_local(ia_dmat *a, const ia_dmat_ntk_operands *ops, int64_t 
   if (a->kind == IA_DMAT_CYCLIC && ia_backend_device(sp->be) != IA_DEVICE_CPU)
     return ntk_staged(a, ops, &lay, d, flops);
   return ia_be_ntk_tiles(sp->be, sp->prec, ops->ra, ops->rb, ops->nr, ops->cols, ops->nc, &lay, 0,
-                         a->nloc, d, sp->panel_bytes, a->data, a->ld, flops);
+                         a->nloc, d, ops->depth, sp->panel_bytes, a->data, a->ld, flops);
 }
 
 ia_status ia_dmat_ntk(ia_dmat *a, const ia_dmat_ntk_operands *ops, int64_t d, int sym,
                       double *flops) {
   double f = 0;
+  for (int p = 0; p < ia_dmat_parts(a); p++)
+    IA_CHECK(ops[p].depth >= 1 && ops[p].depth <= IA_NTK_MAX_DEPTH, IA_ERR_INTERNAL, "NTK depth %d",
+             ops[p].depth);
   IA_CALL(ia_agree(a->sp->g.comm, ntk_local(a, ops, d, sym, &f)));
   *flops = ia_grid_sum(&a->sp->g, f);
   return IA_OK;

@@ -14,6 +14,7 @@
 #include "distill/summary.h"
 #include "eval/sample_eval.h"
 #include "infae/core/log.h"
+#include "infae/core/ntk.h"
 #include "infae/core/paths.h"
 #include "infae/core/rng.h"
 #include "infae/eval/metrics.h"
@@ -266,6 +267,8 @@ static ia_status check_opts(const ia_distill_opts *o) {
   IA_CHECK(o->steps >= 0, IA_ERR_ARG, "--steps must be ≥ 0 (got %d)", o->steps);
   IA_CHECK(o->patience >= 1, IA_ERR_ARG, "--patience must be ≥ 1 (got %d)", o->patience);
   IA_CHECK(o->batch >= 0, IA_ERR_ARG, "--batch must be ≥ 0 (0: all users)");
+  IA_CHECK(o->depth >= 1 && o->depth <= IA_NTK_MAX_DEPTH, IA_ERR_ARG,
+           "--depth must be between 1 and %d (got %d)", IA_NTK_MAX_DEPTH, o->depth);
   IA_CHECK(o->threshold >= 0 && o->threshold <= 1, IA_ERR_ARG,
            "--threshold must be in (0, 1] (got %g)", o->threshold);
   IA_CHECK(o->checkpoint_every >= 0, IA_ERR_ARG, "--checkpoint-every must be ≥ 0");
@@ -280,6 +283,7 @@ static ia_status check_opts(const ia_distill_opts *o) {
 ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_result *r) {
   ia_status st = IA_OK;
   ia_distill_opts o = *o_in;
+  if (o.depth == 0) o.depth = 1; /* not set: the paper's */
   distill_run q = {0};
   ia_dataset d = {0};
   ia_csr rows = {0};
@@ -365,26 +369,27 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
         "[distill] sampler interactions: %lld of %lld train interactions (each kept "
         "with probability %.4g: %lld users' worth), from %lld users",
         (long long)kept, (long long)d.train_nnz, keep, (long long)o.budget, (long long)mu);
-    st = ia_krr_init(&fixed, mu, n_items);
+    st = ia_krr_init(&fixed, mu, n_items, o.depth);
     IA_CALL_GOTO(ia_agree(comm, st));
   } else if (!distill) {
     ia_log_info("[distill] sampler %s: the train rows of %lld %s users", o.sampler, (long long)mu,
                 !strcmp(o.sampler, "head") ? "most active" : "random");
     IA_CALL_GOTO(ia_dataset_read_rows(comm, o.data, "train", idx, mu, &rows));
     densify(&rows, s);
-    st = ia_krr_init(&fixed, mu, n_items);
+    st = ia_krr_init(&fixed, mu, n_items, o.depth);
     IA_CALL_GOTO(ia_agree(comm, st));
   } else {
     ia_gumbel g = {.seed = o.seed, .step = 0, .samples = o.samples, .tau = o.tau, .d = n_items};
-    IA_CALL_GOTO(ia_distill_host_create(comm, mu, n_items, &g, o.c_card, ipu, &d.train, &q.p));
+    IA_CALL_GOTO(
+        ia_distill_host_create(comm, mu, n_items, o.depth, &g, o.c_card, ipu, &d.train, &q.p));
     model = &q.p.krr;
     int64_t own = q.p.nz * n_items + 1;
     IA_CALL_GOTO(ia_backend_open(comm, o.device, &q.be));
     snprintf(r->device, sizeof r->device, "%s", ia_backend_describe(q.be));
     q.on_dev = ia_backend_device(q.be) == IA_DEVICE_CUDA;
     if (q.on_dev) {
-      IA_CALL_GOTO(
-          ia_distill_be_create(comm, q.be, mu, n_items, &g, o.c_card, ipu, &d.train, 0, &q.pb));
+      IA_CALL_GOTO(ia_distill_be_create(comm, q.be, mu, n_items, o.depth, &g, o.c_card, ipu,
+                                        &d.train, 0, &q.pb));
       double **dev[] = {&q.zd, &q.md, &q.vd, &q.dzd};
       for (size_t k = 0; k < sizeof dev / sizeof *dev && st == IA_OK; k++)
         st = ia_be_alloc(q.be, sizeof(double) * (size_t)own, "logits and Adam state",

@@ -12,7 +12,7 @@ static ia_status be_doubles(ia_distill_be *p, double **out, int64_t n, const cha
   return ia_be_alloc(p->be, sizeof(double) * (size_t)(n > 0 ? n : 1), what, (void **)out);
 }
 
-ia_status ia_distill_be_create(MPI_Comm comm, ia_backend *be, int64_t mu, int64_t d,
+ia_status ia_distill_be_create(MPI_Comm comm, ia_backend *be, int64_t mu, int64_t d, int depth,
                                const ia_gumbel *g, double c_card, double ipu, const ia_csr *t,
                                int64_t chunk, ia_distill_be *p) {
   memset(p, 0, sizeof *p);
@@ -22,6 +22,7 @@ ia_status ia_distill_be_create(MPI_Comm comm, ia_backend *be, int64_t mu, int64_
   p->be = be;
   p->mu = mu;
   p->d = d;
+  p->depth = depth;
   p->g = *g;
   p->g.d = d;
   p->c_card = c_card;
@@ -90,7 +91,8 @@ ia_status ia_distill_be_sample(ia_distill_be *p, const double *z, uint64_t step)
   IA_CALL(ia_be_hardtanh(b, mu * d, p->a, p->s));
   IA_CALL(ia_be_gemm(b, IA_FP64, 'T', 'N', mu, mu, d, 1.0, p->s, d, p->s, d, 0.0, p->gram, mu));
   IA_CALL(ia_be_diag_get(b, mu, p->gram, mu, p->ns));
-  IA_CALL(ia_be_ntk_dense(b, mu, mu, (double)d, p->gram, mu, p->ns, p->ns, p->k, mu, NULL, NULL));
+  IA_CALL(ia_be_ntk_dense(b, mu, mu, (double)d, p->depth, p->gram, mu, p->ns, p->ns, p->k, mu, NULL,
+                          NULL));
   return ia_be_diag_sum(b, IA_FP64, mu, p->k, mu, &p->trace);
 }
 
@@ -127,7 +129,7 @@ static ia_status predict_block(ia_distill_be *p, const int64_t *rows, int64_t c,
   IA_CALL(ia_be_upload(b, p->cnt, p->cnt_h, sizeof(double) * (size_t)c));
   IA_CALL(ia_be_densify_rows(b, p->tb, p->rows, c, d, p->tt, d));
   IA_CALL(ia_be_gemm(b, IA_FP64, 'T', 'N', mu, c, d, 1.0, p->s, d, p->tt, d, 0.0, p->cg, mu));
-  IA_CALL(ia_be_ntk_dense(b, mu, c, (double)d, p->cg, mu, p->ns, p->cnt, p->cg, mu,
+  IA_CALL(ia_be_ntk_dense(b, mu, c, (double)d, p->depth, p->cg, mu, p->ns, p->cnt, p->cg, mu,
                           partials ? p->cdxy : NULL, partials ? p->cdnr : NULL));
   return ia_be_gemm(b, IA_FP64, 'N', 'N', d, c, mu, 1.0, p->alpha, d, p->cg, mu, 0.0, p->cp, d);
 }
@@ -209,7 +211,8 @@ ia_status ia_distill_be_loss_grad(ia_distill_be *p, const double *z, const int64
   IA_CALL(ia_be_diag_sum(b, IA_FP64, mu, p->dk, mu, &tr));
   IA_CALL(ia_be_diag_add(b, IA_FP64, mu, p->dk, mu, p->lambda / (double)mu * tr));
   /* Through K = NTK(S, S): dS += S·dG + 2·(dn + d|s|²)_j·s_j. */
-  IA_CALL(ia_be_ntk_sym_vjp(b, mu, (double)d, p->gram, mu, p->ns, p->dk, mu, p->dg, mu, p->dn));
+  IA_CALL(ia_be_ntk_sym_vjp(b, mu, (double)d, p->depth, p->gram, mu, p->ns, p->dk, mu, p->dg, mu,
+                            p->dn));
   IA_CALL(ia_be_gemm(b, IA_FP64, 'N', 'N', d, mu, mu, 1.0, p->s, d, p->dg, mu, 1.0, ds, d));
   IA_CALL(ia_be_axpy(b, mu, 1.0, dns, p->dn));
   IA_CALL(ia_be_scale_cols_add(b, d, mu, 2.0, p->dn, p->s, d, ds, d));

@@ -26,6 +26,7 @@ typedef struct {
   int rank, size;
   ia_backend *be;
   int64_t mu, d;
+  int depth;      /* the NTK's hidden layers */
   int64_t z0, nz; /* this rank's synthetic users [z0, z0 + nz) */
   int64_t chunk;  /* real users per block of the outer pass */
   ia_gumbel g;
@@ -52,8 +53,9 @@ typedef struct {
 /* Collective on comm. t holds this rank's users (any count, also 0); chunk
  * 0 picks the block size from d. */
 IA_NODISCARD ia_status ia_distill_be_create(MPI_Comm comm, ia_backend *be, int64_t mu, int64_t d,
-                                            const ia_gumbel *g, double c_card, double ipu,
-                                            const ia_csr *t, int64_t chunk, ia_distill_be *p);
+                                            int depth, const ia_gumbel *g, double c_card,
+                                            double ipu, const ia_csr *t, int64_t chunk,
+                                            ia_distill_be *p);
 void ia_distill_be_free(ia_distill_be *p);
 /* Samples this rank's columns at step `step` from z (d × nz, backend),
  * gathers S on every rank and computes K = NTK(S, S). Collective. */

@@ -7,8 +7,9 @@
 
 #include "infae/io/dataset.h"
 
-ia_status ia_distill_host_create(MPI_Comm comm, int64_t mu, int64_t d, const ia_gumbel *g,
-                                 double c_card, double ipu, const ia_csr *t, ia_distill_host *p) {
+ia_status ia_distill_host_create(MPI_Comm comm, int64_t mu, int64_t d, int depth,
+                                 const ia_gumbel *g, double c_card, double ipu, const ia_csr *t,
+                                 ia_distill_host *p) {
   memset(p, 0, sizeof *p);
   p->comm = comm;
   MPI_Comm_rank(comm, &p->rank);
@@ -37,7 +38,7 @@ ia_status ia_distill_host_create(MPI_Comm comm, int64_t mu, int64_t d, const ia_
   int64_t c = p->chunk;
   if (st == IA_OK) st = IA_ALLOC(p->a, mu * d, "Gumbel-softmax sums A");
   if (st == IA_OK) st = IA_ALLOC(p->s, mu * d, "sample S");
-  if (st == IA_OK) st = ia_krr_init(&p->krr, mu, d);
+  if (st == IA_OK) st = ia_krr_init(&p->krr, mu, d, depth);
   if (st == IA_OK) st = IA_ALLOC(p->red, p->n_red, "gradient all-reduce buffer");
   if (st == IA_OK) st = IA_ALLOC(p->ds, mu * d, "dL/dS");
   if (st == IA_OK) st = IA_ALLOC(p->work, mu * mu, "μ×μ work");

@@ -40,7 +40,7 @@ typedef struct {
 } ia_distill_host;
 
 /* Collective on comm. t holds this rank's users (any count, also 0). */
-IA_NODISCARD ia_status ia_distill_host_create(MPI_Comm comm, int64_t mu, int64_t d,
+IA_NODISCARD ia_status ia_distill_host_create(MPI_Comm comm, int64_t mu, int64_t d, int depth,
                                               const ia_gumbel *g, double c_card, double ipu,
                                               const ia_csr *t, ia_distill_host *p);
 void ia_distill_host_free(ia_distill_host *p);

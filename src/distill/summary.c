@@ -46,6 +46,7 @@ static ia_status hyper_attrs(hid_t loc, const char *path, const ia_distill_opts 
   IA_CALL_GOTO(ia_h5_attr_f64(loc, path, "tau", o->tau));
   IA_CALL_GOTO(ia_h5_attr_f64(loc, path, "learning_rate", o->lr));
   IA_CALL_GOTO(ia_h5_attr_f64(loc, path, "c_card", o->c_card));
+  IA_CALL_GOTO(ia_h5_attr_i64(loc, path, "depth", o->depth));
   IA_CALL_GOTO(ia_h5_attr_i64(loc, path, "steps", o->steps));
   IA_CALL_GOTO(ia_h5_attr_i64(loc, path, "patience", o->patience));
   IA_CALL_GOTO(ia_h5_attr_i64(loc, path, "batch", o->batch));
@@ -273,6 +274,7 @@ ia_status ia_ckpt_read(const char *path, const ia_distill_opts *o, const char *s
   IA_CALL_GOTO(expect_f64(file, path, "tau", o->tau));
   IA_CALL_GOTO(expect_f64(file, path, "learning_rate", o->lr));
   IA_CALL_GOTO(expect_f64(file, path, "c_card", o->c_card));
+  if (H5Aexists(file, "depth") > 0) IA_CALL_GOTO(expect_i64(file, path, "depth", o->depth));
   IA_CALL_GOTO(expect_i64(file, path, "batch", o->batch));
   IA_CALL_GOTO(expect_i64(file, path, "patience", o->patience));
   IA_CALL_GOTO(ia_h5_read_attr_i64(file, path, "next_step", &c->next_step));

@@ -82,7 +82,8 @@ void infae_rows_free(ia_infae *m, infae_rows *r) {
 
 ia_status infae_cross_block(ia_infae *m, const infae_rows *r, ia_dmat *dst, ia_step *step) {
   double t0 = ia_time(), flops = 0;
-  ia_dmat_ntk_operands ops = {r->b_train, r->b_val, m->b_cols[0], r->norms, m->col_norms[0]};
+  ia_dmat_ntk_operands ops = {r->b_train, r->b_val,        m->b_cols[0],
+                              r->norms,   m->col_norms[0], m->depth};
   IA_CALL(ia_dmat_ntk(dst, &ops, m->d, 0, &flops));
   step->flops += flops;
   step->seconds += ia_time() - t0;

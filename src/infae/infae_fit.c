@@ -10,7 +10,8 @@ ia_status infae_make_kernel(ia_infae *m) {
   double t0 = ia_time(), flops = 0;
   ia_dmat_ntk_operands ops[IA_MD_MAX];
   for (int p = 0; p < m->parts; p++)
-    ops[p] = (ia_dmat_ntk_operands){m->b_fit[p], NULL, m->b_cols[p], m->fit_norms, m->col_norms[p]};
+    ops[p] = (ia_dmat_ntk_operands){m->b_fit[p],     NULL,    m->b_cols[p], m->fit_norms,
+                                    m->col_norms[p], m->depth};
   IA_CALL(ia_dmat_ntk(&m->k, ops, m->d, 1, &flops));
   m->stats.gram.flops += flops;
   m->stats.gram.seconds += ia_time() - t0;
@@ -65,7 +66,7 @@ static ia_status nystrom_normal(ia_infae *m) {
     if (g->mycol == 0) /* the rows are repeated in every process column */
       for (int64_t i = 0; i < r.train.n_rows; i++) {
         double c = (double)(r.train.indptr[i + 1] - r.train.indptr[i]);
-        tr += ia_ntk(c, c, c, D);
+        tr += ia_ntk(c, c, c, D, m->depth);
       }
     if (st == IA_OK) st = ia_dmat_trsm_right_lt(&m->k, &phi, lt);
     if (st == IA_OK) st = ia_dmat_gemm_tn(&phi, &phi, 1, b > 0, &m->kg);

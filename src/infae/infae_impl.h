@@ -48,6 +48,7 @@ typedef enum {
 struct ia_infae {
   ia_dspace sp;
   int64_t n, d, u; /* users, items, fit users */
+  int depth;       /* the NTK's hidden layers */
   int sampled;     /* fit on a sample: predictions need NTK(C, X)·α */
   int nystrom;     /* the sample are Nyström centers (sampled is set too) */
   int stream;      /* with a sample: cross made per block for each use, not kept */

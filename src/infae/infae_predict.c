@@ -104,8 +104,8 @@ ia_status infae_test_kernel(ia_infae *m, ia_step *step) {
   for (int64_t i = 0; i < ctx->n_rows; i++) nr[i] = (double)ia_csr_union_count(ctx, &m->ctx_val, i);
   ia_dmat_ntk_operands ops[IA_MD_MAX];
   for (int p = 0; p < m->parts; p++)
-    ops[p] =
-        (ia_dmat_ntk_operands){m->b_fit[p], m->b_ctx_val[p], m->b_cols[p], nr, m->col_norms[p]};
+    ops[p] = (ia_dmat_ntk_operands){m->b_fit[p], m->b_ctx_val[p], m->b_cols[p],
+                                    nr,          m->col_norms[p], m->depth};
   m->have_kernel = 0; /* K's buffer now holds NTK(C, X) */
   st = ia_dmat_ntk(&m->k, ops, m->d, 0, &flops);
   free(nr);

@@ -7,10 +7,11 @@
 
 #include "infae/core/ntk.h"
 
-ia_status ia_krr_init(ia_krr *m, int64_t mu, int64_t d) {
+ia_status ia_krr_init(ia_krr *m, int64_t mu, int64_t d, int depth) {
   memset(m, 0, sizeof *m);
   m->mu = mu;
   m->d = d;
+  m->depth = depth;
   ia_status st = IA_ALLOC(m->st, d * mu, "sample transpose Sᵀ");
   if (st == IA_OK) st = IA_ALLOC(m->ns, mu, "sample norms");
   if (st == IA_OK) st = IA_ALLOC(m->dn, mu, "sample norm cotangents");
@@ -46,7 +47,7 @@ void ia_krr_kernel(ia_krr *m, const double *s) {
   for (int64_t i = 0; i < mu; i++) {
     for (int64_t j = 0; j <= i; j++) {
       m->g[j * mu + i] = m->g[i * mu + j];
-      double v = ia_ntk(m->g[i * mu + j], m->ns[i], m->ns[j], (double)d);
+      double v = ia_ntk(m->g[i * mu + j], m->ns[i], m->ns[j], (double)d, m->depth);
       m->k[i * mu + j] = m->k[j * mu + i] = v;
     }
     m->trace += m->k[i * mu + i];
@@ -109,9 +110,9 @@ void ia_krr_cross_kernel(const ia_krr *m, int64_t n, const double *g, const doub
       int64_t e = u * mu + j;
       if (dxy) {
         double gxx;
-        kc[e] = ia_ntk_grad(g[e], nc[u], m->ns[j], d, &dxy[e], &gxx, &dss[e]);
+        kc[e] = ia_ntk_grad(g[e], nc[u], m->ns[j], d, m->depth, &dxy[e], &gxx, &dss[e]);
       } else {
-        kc[e] = ia_ntk(g[e], nc[u], m->ns[j], d);
+        kc[e] = ia_ntk(g[e], nc[u], m->ns[j], d, m->depth);
       }
     }
 }
@@ -128,12 +129,14 @@ void ia_krr_kernel_vjp(const ia_krr *m, double *dk, double *ds) {
   /* K_ij and K_ji are one function of the pair (G_ij = s_i·s_j, n_i, n_j)
    * with n = |s|²; dk becomes the (symmetric) cotangent of G, the norms
    * collect the rest. K_ii = W²·q_ii + b² depends on n_i only. */
-  for (int64_t i = 0; i < mu; i++) dn[i] = dk[i * mu + i] * w2 * w2 / dd;
+  for (int64_t i = 0; i < mu; i++)
+    dn[i] = m->depth == 1 ? dk[i * mu + i] * w2 * w2 / dd
+                          : dk[i * mu + i] * ia_ntk_diag_slope(dd, m->depth);
   for (int64_t i = 0; i < mu; i++) {
     dk[i * mu + i] = 0;
     for (int64_t j = 0; j < i; j++) {
       double gxy, gxx, gyy, c = dk[i * mu + j] + dk[j * mu + i];
-      ia_ntk_grad(m->g[i * mu + j], m->ns[i], m->ns[j], dd, &gxy, &gxx, &gyy);
+      ia_ntk_grad(m->g[i * mu + j], m->ns[i], m->ns[j], dd, m->depth, &gxy, &gxx, &gyy);
       dn[i] += c * gxx;
       dn[j] += c * gyy;
       dk[i * mu + j] = dk[j * mu + i] = c * gxy;

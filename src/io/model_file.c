@@ -47,8 +47,12 @@ done:
 static ia_status infae_attrs(hid_t file, const char *path, const ia_model_info *o,
                              ia_precision precision, int64_t u, const char *fit) {
   ia_status st = IA_OK;
-  IA_CALL_GOTO(ia_h5_attr_str(file, path, "kernel",
-                              "NTK of Dense-ReLU-Dense, depth 1, W_std^2=2, b_std^2=0.01"));
+  char kernel[160];
+  snprintf(kernel, sizeof kernel,
+           "NTK of (Dense-ReLU) x %d, Dense; W_std^2=2, b_std^2=0.01, NTK parameterization",
+           o->depth);
+  IA_CALL_GOTO(ia_h5_attr_str(file, path, "kernel", kernel));
+  IA_CALL_GOTO(ia_h5_attr_i64(file, path, "depth", o->depth));
   IA_CALL_GOTO(ia_h5_attr_f64(file, path, "lambda_prime", o->lambda_prime));
   IA_CALL_GOTO(ia_h5_attr_f64(file, path, "trace_K", o->trace_k));
   IA_CALL_GOTO(ia_h5_attr_str(file, path, "precision", precision == IA_FP64 ? "fp64" : "fp32"));

@@ -54,6 +54,6 @@ for name in names:
     print(line)
 if len(names) == 2:
     a, b = (h5py.File(f"{n}.1.h5", "r") for n in names)
-    for k in ("S", "logits", "binary"):
+    for k in ("S", "logits"):
         print(f"summary /{k}: max |{names[0]} - {names[1]}| = {np.abs(a[k][...] - b[k][...]).max():.3g}")
 PY

@@ -1,13 +1,13 @@
 /* The CUDA backend against the CPU backend (BLAS/LAPACK and the CPU
  * sampler), operation by operation, on random inputs: NTK tiles (lower
- * triangle and full, one rank's blocks of a 2×2 grid), densify, GEMM,
+ * triangle and full, one rank's blocks of a 2×2 grid; depth 2), densify, GEMM,
  * Cholesky factor and solve, diagonal update and sum, and the Gumbel-softmax
  * rows and their vector-Jacobian product; the all-reduce of device buffers
  * (NCCL, or MPI through the host when ranks share a GPU) against MPI on the
  * host; the autoencoder operations (activations and their derivatives,
  * column gather and scatter-add, reconstruction losses, Adam) and three
  * whole Recoder steps; the Distill-CF step's operations (sums, hardtanh,
- * densified rows, the NTK of a Gram with its partials and vjps, softmax
+ * densified rows, the NTK of a Gram with its partials and vjps (depth 3), softmax
  * cross-entropy, ranking of masked score columns with ties). Exits 77
  * (skipped) without a GPU. */
 #include <math.h>
@@ -106,11 +106,11 @@ static void test_tiles(ia_backend *cpu, ia_backend *gpu, ia_rng *r, int sym) {
     OK(ia_be_alloc(gpu, bytes, "K", &dk));
     double f1, f2;
     /* In two column ranges, as ScaLAPACK ranks do; small panels to loop. */
-    OK(ia_be_ntk_tiles(cpu, prec, ca, sym ? NULL : cb, nr, cc, nc, &lay, 0, nloc, d, 4096, hk, mloc,
-                       &f1));
-    OK(ia_be_ntk_tiles(gpu, prec, ga, sym ? NULL : gb, nr, gc, nc, &lay, 0, 32, d, 4096, dk, mloc,
-                       &f2));
-    OK(ia_be_ntk_tiles(gpu, prec, ga, sym ? NULL : gb, nr, gc, nc, &lay, 32, nloc, d, 4096,
+    OK(ia_be_ntk_tiles(cpu, prec, ca, sym ? NULL : cb, nr, cc, nc, &lay, 0, nloc, d, 2, 4096, hk,
+                       mloc, &f1));
+    OK(ia_be_ntk_tiles(gpu, prec, ga, sym ? NULL : gb, nr, gc, nc, &lay, 0, 32, d, 2, 4096, dk,
+                       mloc, &f2));
+    OK(ia_be_ntk_tiles(gpu, prec, ga, sym ? NULL : gb, nr, gc, nc, &lay, 32, nloc, d, 2, 4096,
                        (char *)dk + es * 32 * (size_t)mloc, mloc, &f2));
     double *g = to_host(gpu, dk, bytes);
     double *x = malloc(sizeof(double) * mloc * nloc), *y = malloc(sizeof(double) * mloc * nloc);
@@ -449,8 +449,8 @@ static void test_distill_ops(ia_backend *cpu, ia_backend *gpu, ia_rng *r) {
   for (int u = 0; u < n; u++) ncnt[u] = (double)(t.indptr[rows[u] + 1] - t.indptr[rows[u]]);
   double *dnr = to_dev(gpu, nr, sizeof nr), *dncnt = to_dev(gpu, ncnt, sizeof ncnt);
   double *ddn = to_dev(gpu, dn, sizeof dn);
-  OK(ia_be_ntk_dense(cpu, mu, n, (double)d, gc, mu, nr, ncnt, kc, mu, pxy, pnr));
-  OK(ia_be_ntk_dense(gpu, mu, n, (double)d, dgc, mu, dnr, dncnt, dkc, mu, dpxy, dpnr));
+  OK(ia_be_ntk_dense(cpu, mu, n, (double)d, 3, gc, mu, nr, ncnt, kc, mu, pxy, pnr));
+  OK(ia_be_ntk_dense(gpu, mu, n, (double)d, 3, dgc, mu, dnr, dncnt, dkc, mu, dpxy, dpnr));
   double *g1 = to_host(gpu, dkc, mb), *g2 = to_host(gpu, dpxy, mb), *g3 = to_host(gpu, dpnr, mb);
   check("NTK of a Gram", rel_err(g1, mu, kc, mu, mu, n, NULL), 1e-13);
   check("NTK partials (x·y, |x|²)",
@@ -472,8 +472,8 @@ static void test_distill_ops(ia_backend *cpu, ia_backend *gpu, ia_rng *r) {
   dgs = to_dev(gpu, gs, qb);
   ddk = to_dev(gpu, dk, qb);
   OK(ia_be_alloc(gpu, qb, "dG", (void **)&ddgo));
-  OK(ia_be_ntk_sym_vjp(cpu, mu, (double)d, gs, mu, nr, dk, mu, dgo, mu, dn));
-  OK(ia_be_ntk_sym_vjp(gpu, mu, (double)d, dgs, mu, dnr, ddk, mu, ddgo, mu, ddn));
+  OK(ia_be_ntk_sym_vjp(cpu, mu, (double)d, 3, gs, mu, nr, dk, mu, dgo, mu, dn));
+  OK(ia_be_ntk_sym_vjp(gpu, mu, (double)d, 3, dgs, mu, dnr, ddk, mu, ddgo, mu, ddn));
   g1 = to_host(gpu, ddgo, qb);
   g2 = to_host(gpu, ddn, sizeof dn);
   check("NTK(S, S) vjp",

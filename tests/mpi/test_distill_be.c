@@ -4,7 +4,9 @@
  * test_distill_grad): the sample S, trace K, α, the loss, its gradient with
  * respect to every rank's logits and the stop flag, on a random batch that
  * spans several blocks of users; the validation metrics of the sample at
- * every λ of a grid; the error for a kernel that does not factor. Argument: cpu or cuda (exits 77, skipped, without a GPU). */
+ * every λ of a grid; the error for a kernel that does not factor.
+ * Arguments: cpu or cuda (exits 77, skipped, without a GPU), then the NTK's
+ * depth (default 1). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +60,7 @@ static void make_users(ia_csr *t, int64_t *begin) {
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   ia_log_init(MPI_COMM_WORLD, IA_LOG_QUIET);
-  int cuda = argc > 1 && !strcmp(argv[1], "cuda"), rank;
+  int cuda = argc > 1 && !strcmp(argv[1], "cuda"), rank, depth = argc > 2 ? atoi(argv[2]) : 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   if (cuda) skip_without_gpu();
   /* The CUDA sampler's float noise may differ from the CPU's in the last
@@ -66,7 +68,7 @@ int main(int argc, char **argv) {
   double tol = cuda ? 1e-5 : 1e-11;
   ia_backend *be = NULL;
   OK(ia_backend_open(MPI_COMM_WORLD, cuda ? IA_DEVICE_CUDA : IA_DEVICE_CPU, &be));
-  if (rank == 0) printf("backend: %s\n", ia_backend_describe(be));
+  if (rank == 0) printf("backend: %s, NTK depth %d\n", ia_backend_describe(be), depth);
 
   ia_csr t = {0};
   int64_t begin;
@@ -74,8 +76,8 @@ int main(int argc, char **argv) {
   ia_gumbel g = {.seed = 11, .step = 0, .samples = GAMMA, .tau = TAU, .d = D};
   ia_distill_host h;
   ia_distill_be p;
-  OK(ia_distill_host_create(MPI_COMM_WORLD, MU, D, &g, CCARD, IPU, &t, &h));
-  OK(ia_distill_be_create(MPI_COMM_WORLD, be, MU, D, &g, CCARD, IPU, &t, CHUNK, &p));
+  OK(ia_distill_host_create(MPI_COMM_WORLD, MU, D, depth, &g, CCARD, IPU, &t, &h));
+  OK(ia_distill_be_create(MPI_COMM_WORLD, be, MU, D, depth, &g, CCARD, IPU, &t, CHUNK, &p));
 
   /* Logits like a trained sample (a few large, so hardtanh clips some). */
   int64_t own = h.nz * D;

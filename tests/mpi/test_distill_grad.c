@@ -1,6 +1,7 @@
 /* Finite-difference checks (FP64) of every link of Distill-CF's gradient and
  * of the whole loss with respect to the logits Z, with the Gumbel noise
- * fixed (same seed and step). Runs on any number of ranks: the synthetic
+ * fixed (same seed and step), with the NTK of depth 1 and of depth 2 (the
+ * links through the kernel; its partials at depths 1–4). Runs on any number of ranks: the synthetic
  * rows and the real users are split over them as in `infae_mpi distill`. */
 #include <stdlib.h>
 #include <string.h>
@@ -29,21 +30,34 @@ static const double TAU = 2.0, LAMBDA = 0.5, CCARD = 0.05;
     (out) = (-f_[0] + 8 * f_[1] - 8 * f_[2] + f_[3]) / (12.0 * (h));                               \
   } while (0)
 
+/* The NTK's hidden layers in the tests below (set by the _depth2 wrappers). */
+static int depth = 1;
+
 static double rnd(ia_rng *r) { return 2.0 * ia_rng_uniform(r) - 1.0; }
 
 static void test_ntk_partials(void **state) {
   (void)state;
   const double pts[][4] = {
       {3, 5, 7, 20}, {0.3, 1.2, 0.9, 11}, {4.9, 5, 5, 11}, {0, 2, 3, 8}, {1.5, 1.5, 1.6, 4}};
-  for (size_t k = 0; k < sizeof pts / sizeof *pts; k++) {
-    double x[3] = {pts[k][0], pts[k][1], pts[k][2]}, d = pts[k][3], g[3], fd;
-    double v = ia_ntk_grad(x[0], x[1], x[2], d, &g[0], &g[1], &g[2]);
-    IA_ASSERT_CLOSE(v, ia_ntk(x[0], x[1], x[2], d), 0, 1e-15, "value");
-    for (int a = 0; a < 3; a++) {
-      FD4(x, a, 1e-4, ia_ntk(x[0], x[1], x[2], d), fd);
-      IA_ASSERT_CLOSE(g[a], fd, 1e-9, 1e-6, "NTK partial");
+  for (int L = 1; L <= 4; L++)
+    for (size_t k = 0; k < sizeof pts / sizeof *pts; k++) {
+      double x[3] = {pts[k][0], pts[k][1], pts[k][2]}, d = pts[k][3], g[3], fd;
+      double v = ia_ntk_grad(x[0], x[1], x[2], d, L, &g[0], &g[1], &g[2]);
+      IA_ASSERT_CLOSE(v, ia_ntk(x[0], x[1], x[2], d, L), 0, 1e-15, "value");
+      for (int a = 0; a < 3; a++) {
+        FD4(x, a, 1e-4, ia_ntk(x[0], x[1], x[2], d, L), fd);
+        IA_ASSERT_CLOSE(g[a], fd, 1e-9, 1e-6, "NTK partial");
+      }
+      /* The recursion at depth 1 is the closed form. */
+      double gd[3], vd = ia_ntk_deep(x[0], x[1], x[2], d, 1, gd);
+      if (L == 1)
+        for (int a = 0; a < 3; a++) IA_ASSERT_CLOSE(gd[a], g[a], 1e-14, 1e-12, "depth-1 partial");
+      if (L == 1) IA_ASSERT_CLOSE(vd, v, 0, 1e-14, "depth-1 value");
+      /* K(x, x) along |x|²: the slope of the diagonal. */
+      double n[1] = {x[1]};
+      FD4(n, 0, 1e-4, ia_ntk(n[0], n[0], n[0], d, L), fd);
+      IA_ASSERT_CLOSE(ia_ntk_diag_slope(d, L), fd, 1e-9, 1e-6, "dK(x, x)/d|x|²");
     }
-  }
 }
 
 static void test_ce(void **state) {
@@ -91,7 +105,7 @@ static void make_sample(double *s, ia_krr *m, double lambda) {
   ia_rng r;
   ia_rng_init(&r, 3, IA_RNG_GENERATE, 0);
   for (int e = 0; e < MU * D; e++) s[e] = 0.05 + 0.95 * ia_rng_uniform(&r);
-  assert_int_equal(ia_krr_init(m, MU, D), IA_OK);
+  assert_int_equal(ia_krr_init(m, MU, D, depth), IA_OK);
   ia_krr_kernel(m, s);
   assert_int_equal(ia_krr_fit(m, lambda), IA_OK);
 }
@@ -179,8 +193,8 @@ static void problem_init(problem *q) {
   make_users(&q->t, &begin, &q->n);
   for (int64_t u = 0; u < q->n; u++) q->rows[u] = u;
   ia_gumbel g = {.seed = 11, .step = 0, .samples = GAMMA, .tau = TAU, .d = D};
-  assert_int_equal(ia_distill_host_create(MPI_COMM_WORLD, MU, D, &g, CCARD, 2.5, &q->t, &q->p),
-                   IA_OK);
+  assert_int_equal(
+      ia_distill_host_create(MPI_COMM_WORLD, MU, D, depth, &g, CCARD, 2.5, &q->t, &q->p), IA_OK);
 }
 
 static void problem_free(problem *q) {
@@ -283,14 +297,32 @@ static void test_whole(void **state) {
   problem_free(&q);
 }
 
+#define AT_DEPTH2(test)                                                                            \
+  static void test##_depth2(void **state) {                                                        \
+    depth = 2;                                                                                     \
+    test(state);                                                                                   \
+    depth = 1;                                                                                     \
+  }
+AT_DEPTH2(test_kernel_vjp)
+AT_DEPTH2(test_solve_vjp)
+AT_DEPTH2(test_outer)
+AT_DEPTH2(test_whole)
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   ia_log_init(MPI_COMM_WORLD, IA_LOG_QUIET);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_ntk_partials), cmocka_unit_test(test_ce),
-      cmocka_unit_test(test_gumbel),       cmocka_unit_test(test_kernel_vjp),
-      cmocka_unit_test(test_solve_vjp),    cmocka_unit_test(test_outer),
+      cmocka_unit_test(test_ntk_partials),
+      cmocka_unit_test(test_ce),
+      cmocka_unit_test(test_gumbel),
+      cmocka_unit_test(test_kernel_vjp),
+      cmocka_unit_test(test_solve_vjp),
+      cmocka_unit_test(test_outer),
       cmocka_unit_test(test_whole),
+      cmocka_unit_test(test_kernel_vjp_depth2),
+      cmocka_unit_test(test_solve_vjp_depth2),
+      cmocka_unit_test(test_outer_depth2),
+      cmocka_unit_test(test_whole_depth2),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   MPI_Finalize();

@@ -289,7 +289,7 @@ static void run(const ia_dspace *sp, const char *name) {
     for (int64_t j = 0; j < nc; j++) ncs[p][j] = (double)(cc[p].indptr[j + 1] - cc[p].indptr[j]);
     OK(ia_be_csr_make(ia_dmat_part_backend(&k, p), &cc[p], &bcc[p]));
     OK(ia_be_csr_make(ia_dmat_part_backend(&k, p), &rc, &brp[p]));
-    ops[p] = (ia_dmat_ntk_operands){brp[p], NULL, bcc[p], nr, ncs[p]};
+    ops[p] = (ia_dmat_ntk_operands){brp[p], NULL, bcc[p], nr, ncs[p], 1};
   }
   double flops = 0;
   OK(ia_dmat_ntk(&k, ops, D, 1, &flops));
@@ -299,7 +299,7 @@ static void run(const ia_dspace *sp, const char *name) {
       double xy = 0, xx = 0, yy = 0;
       for (int64_t t = 0; t < D; t++)
         xy += dense[t * N + i] * dense[t * N + j], xx += dense[t * N + i], yy += dense[t * N + j];
-      ref[j * N + i] = ia_ntk(xy, xx, yy, D);
+      ref[j * N + i] = ia_ntk(xy, xx, yy, D, 1);
     }
   snprintf(what, sizeof what, "%s: NTK tiles (lower) against the formula, %d part(s)", name, parts);
   check(what, rel(got, ref, N, N, 1), fp64 ? 1e-14 : 1e-6);

@@ -122,6 +122,7 @@ def main():
         attrs = {k: oracle._attr(v) for k, v in f.attrs.items()}
         hyper = {k: oracle._attr(v) for k, v in f["hyper"].attrs.items()}
         sampler = hyper["sampler"]
+        oracle.DEPTH = int(hyper.get("depth", 1))  # the NTK of the summary's ∞-AE
         S = f["S"][...]
         mu, items = S.shape
         print("summary: %s sampler, %d users x %d items" % (sampler, mu, items))

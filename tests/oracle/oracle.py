@@ -434,10 +434,19 @@ def ease_scores(context, B):
     return np.asarray(sp.csr_matrix(context, dtype=np.float64) @ B)
 
 
-def ntk(gram, nx, ny, d, pairs=False):
-    """NTK of Dense(W, b) -> ReLU -> Dense, depth 1 (docs/protocol.md §2), from the Gram
+# The NTK's hidden layers (infae's --depth); set by `eval --depth` and by
+# distill_check.py from a summary's /hyper.
+DEPTH = 1
+
+
+def ntk(gram, nx, ny, d, pairs=False, depth=None):
+    """NTK of Dense(W, b) -> ReLU -> Dense (docs/protocol.md §2), from the Gram
     x.y and the squared norms of the two sets of rows (pairs: of the pairs
-    x_i, y_i, gram a vector)."""
+    x_i, y_i, gram a vector); with depth > 1 (default DEPTH), `depth` hidden
+    Dense -> ReLU layers, by the layer-by-layer kernel recursion (ntk_layers)."""
+    depth = DEPTH if depth is None else depth
+    if depth != 1:
+        return ntk_layers(gram, nx, ny, d, depth, pairs)
     qxy = NTK_W2 * gram / d + NTK_B2
     qx = NTK_W2 * np.asarray(nx, dtype=np.float64) / d + NTK_B2
     qy = NTK_W2 * np.asarray(ny, dtype=np.float64) / d + NTK_B2
@@ -446,6 +455,38 @@ def ntk(gram, nx, ny, d, pairs=False):
     th = np.arccos(c)
     krelu = s * (np.sin(th) + (np.pi - th) * c) / (2.0 * np.pi)
     return NTK_W2 * krelu + NTK_B2 + NTK_W2 * qxy * (np.pi - th) / (2.0 * np.pi)
+
+
+def ntk_layers(gram, nx, ny, d, depth, pairs=False):
+    """The NTK of `depth` hidden layers as a composition of layer maps on the
+    kernel state (nngp = E[f(x) f(y)], the two variances, ntk), as in
+    neural-tangents' stax with the NTK parameterization: a Dense layer maps
+    nngp -> W2 nngp + b2 (each variance alike) and ntk -> (that new nngp)
+    + W2 ntk; a ReLU maps nngp to the arc-cosine kernel of degree 1, each
+    variance v -> v / 2, and ntk -> ntk times the arc-cosine kernel of
+    degree 0, (pi - theta) / (2 pi). Input: nngp = x.y / d, ntk = 0."""
+    vx = np.asarray(nx, dtype=np.float64) / d
+    vy = np.asarray(ny, dtype=np.float64) / d
+    k = {"nngp": np.asarray(gram, dtype=np.float64) / d, "vx": vx, "vy": vy,
+         "ntk": np.zeros(np.shape(gram))}
+
+    def dense(k):
+        nngp = NTK_W2 * k["nngp"] + NTK_B2
+        return {"nngp": nngp, "vx": NTK_W2 * k["vx"] + NTK_B2,
+                "vy": NTK_W2 * k["vy"] + NTK_B2, "ntk": nngp + NTK_W2 * k["ntk"]}
+
+    def relu(k):
+        prod = k["vx"] * k["vy"] if pairs else np.outer(k["vx"], k["vy"])
+        norm = np.sqrt(prod)
+        theta = np.arccos(np.clip(k["nngp"] / norm, -1.0, 1.0))
+        j1 = (np.sin(theta) + (np.pi - theta) * np.cos(theta)) / (2.0 * np.pi)
+        j0 = (np.pi - theta) / (2.0 * np.pi)
+        return {"nngp": norm * j1, "vx": k["vx"] / 2.0, "vy": k["vy"] / 2.0,
+                "ntk": k["ntk"] * j0}
+
+    for _ in range(depth):
+        k = relu(dense(k))
+    return dense(k)["ntk"]
 
 
 def ntk_rows(a, b):
@@ -769,6 +810,7 @@ def main(argv=None):
     ev.add_argument("--sample-from", metavar="SUMMARY.h5", default=None,
                     help="fit on the dense rows /S of this summary (infae_mpi distill)")
     ev.add_argument("--lambdas", type=_parse_lambdas, default=None)
+    ev.add_argument("--depth", type=int, default=1, help="∞-AE: the NTK's hidden layers")
     g = ev.add_mutually_exclusive_group(required=True)
     g.add_argument("--compare", metavar="OURS.json")
     g.add_argument("--print", action="store_true")
@@ -780,6 +822,8 @@ def main(argv=None):
                          " [default %(default)g]")
     a = ap.parse_args(argv)
 
+    global DEPTH
+    DEPTH = a.depth
     ds = load_dataset(a.data)
     tie = a.tie_rtol if a.tie_rtol > 0 else None
     if tie is not None:

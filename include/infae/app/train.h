@@ -23,6 +23,7 @@ typedef struct {
   const char *command;      /* provenance */
   /* ∞-AE */
   ia_precision precision;
+  int depth;        /* hidden ReLU layers of the NTK (0 or 1: the paper's 1) */
   ia_device device; /* where ∞-AE runs: auto | cpu | cuda */
   int gpus;         /* one rank, exact fit: spread K over this many GPUs of the
                                node (cusolverMg; 0: one device) */
@@ -42,6 +43,9 @@ typedef struct {
   int train_on_binary;        /* ... on its /binary rows instead of S */
   ia_recoder_opts recoder;    /* --model recoder (its seed is `seed`) */
 } ia_train_opts;
+
+/* The NTK's hidden layers of o (0: 1). */
+static inline int ia_train_depth(const ia_train_opts *o) { return o->depth > 0 ? o->depth : 1; }
 
 /* Runs the protocol. Every rank returns the same result. Collective. */
 IA_NODISCARD ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r);

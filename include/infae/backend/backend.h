@@ -140,8 +140,8 @@ typedef struct {
 IA_NODISCARD ia_status ia_be_ntk_tiles(ia_backend *b, ia_precision p, const ia_be_csr *ra,
                                        const ia_be_csr *rb, const double *nr, const ia_be_csr *cols,
                                        const double *nc, const ia_be_layout *layout, int64_t c0,
-                                       int64_t c1, int64_t d, int64_t panel_bytes, void *out,
-                                       int64_t ldo, double *flops);
+                                       int64_t c1, int64_t d, int depth, int64_t panel_bytes,
+                                       void *out, int64_t ldo, double *flops);
 /* On a GPU, fp64 tiles are made through an FP32 Gram tile of this many of
  * their ncols columns at a time: an eighth, in whole blocks of nb, at least
  * 2048 columns (fp32 tiles take the Gram in place). */
@@ -220,7 +220,7 @@ IA_NODISCARD ia_status ia_be_densify_rows(ia_backend *b, const ia_be_csr *a, con
 /* k(i, j) = NTK(g(i, j), nr_i, nc_j) over d items for an m × n Gram g; when
  * dxy and dnr are not NULL (m × n, leading dimension m) also the partials
  * with respect to g(i, j) and to nr_i. k may be g. */
-IA_NODISCARD ia_status ia_be_ntk_dense(ia_backend *b, int64_t m, int64_t n, double d,
+IA_NODISCARD ia_status ia_be_ntk_dense(ia_backend *b, int64_t m, int64_t n, double d, int depth,
                                        const double *g, int64_t ldg, const double *nr,
                                        const double *nc, double *k, int64_t ldk, double *dxy,
                                        double *dnr);
@@ -234,9 +234,10 @@ IA_NODISCARD ia_status ia_be_ntk_dense_vjp(ia_backend *b, int64_t m, int64_t n, 
  *   dg(i, j) = (dk_ij + dk_ji)·∂K_ij/∂g_ij (0 on the diagonal),
  *   dn_i = dk_ii·W⁴/d + Σ_{j≠i} (dk_ij + dk_ji)·∂K_ij/∂n_i.
  * dg must not be dk. */
-IA_NODISCARD ia_status ia_be_ntk_sym_vjp(ia_backend *b, int64_t mu, double d, const double *g,
-                                         int64_t ldg, const double *n, const double *dk,
-                                         int64_t ldk, double *dg, int64_t lddg, double *dn);
+IA_NODISCARD ia_status ia_be_ntk_sym_vjp(ia_backend *b, int64_t mu, double d, int depth,
+                                         const double *g, int64_t ldg, const double *n,
+                                         const double *dk, int64_t ldk, double *dg, int64_t lddg,
+                                         double *dn);
 /* Softmax cross-entropy of the d-long prediction columns p(:, u), u < n,
  * against the items of row rows[u] of t: *loss (host) = Σ_u |items|·lse(p_u)
  * − Σ p_u[items] (summed in u order); with grad, p_u is overwritten by

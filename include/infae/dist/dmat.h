@@ -132,10 +132,12 @@ IA_NODISCARD ia_status ia_dmat_densify(ia_dmat *a, const ia_csr *csr, const ia_b
 
 /* The operands of a kernel matrix NTK(R, C) in the memory of a backend that
  * makes a part of it: R the rows (ra ∪ rb, rb may be NULL) with squared
- * norms nr, C the columns with norms nc (norms on the host). */
+ * norms nr, C the columns with norms nc (norms on the host); the NTK's
+ * hidden layers (infae/core/ntk.h). */
 typedef struct {
   const ia_be_csr *ra, *rb, *cols;
   const double *nr, *nc;
+  int depth;
 } ia_dmat_ntk_operands;
 
 /* How many parts of A this rank makes with its backends (the devices of

@@ -19,6 +19,7 @@ typedef struct {
   double tau;          /* τ */
   double lr;           /* Adam learning rate */
   double c_card;       /* cardinality weight */
+  int depth;           /* hidden ReLU layers of the NTK (0 or 1: the paper's 1) */
   int steps;           /* Adam steps */
   int patience;        /* stop after this many steps without a better validation HR@100 */
   int64_t batch;       /* real users per step; 0 = all */

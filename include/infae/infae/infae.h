@@ -51,6 +51,7 @@ typedef struct {
                                backend); NULL: the backend alone */
   int64_t eval_block;  /* users per rank in each block of the evaluation's predictions
                           (0: ia_infae_eval_block_size's choice) */
+  int depth;           /* hidden ReLU layers of the NTK (infae/core/ntk.h; 0 or 1: the paper's 1) */
   int stream_cross;    /* with fit_users: NTK(C, X_fit) (Nyström: K_nm) is made a block of
                           users at a time for each use, never for all users at once (the
                           validation makes it again for each λ); 0: kept for every user */

@@ -13,6 +13,7 @@
 
 typedef struct {
   int64_t mu, d;
+  int depth;       /* the NTK's hidden layers */
   const double *s; /* μ×d sample (borrowed; set by ia_krr_kernel) */
   double *st;      /* d×μ: Sᵀ, for the cross Grams of sparse rows */
   double *ns;      /* μ: |s_j|² */
@@ -24,7 +25,7 @@ typedef struct {
   double trace, lambda, lambda_prime;
 } ia_krr;
 
-IA_NODISCARD ia_status ia_krr_init(ia_krr *m, int64_t mu, int64_t d);
+IA_NODISCARD ia_status ia_krr_init(ia_krr *m, int64_t mu, int64_t d, int depth);
 void ia_krr_free(ia_krr *m);
 
 /* K, |s_j|², Sᵀ and tr(K) of the sample s (kept by pointer). */

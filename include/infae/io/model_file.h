@@ -27,6 +27,7 @@ typedef struct {
   double lambda;            /* the λ chosen on validation */
   /* ∞-AE */
   double lambda_prime, trace_k;
+  int depth; /* the NTK's hidden layers */
   ia_precision precision;
   int nystrom; /* fit users are Nyström centers */
   int64_t fit_users;
