@@ -2,8 +2,11 @@
  *
  * This file is built with -O3 -ffast-math so that the logf/exp loops use the
  * vector math library; its inputs are finite by construction. Philox runs
- * four counters per AVX2 vector where the CPU has it (the same integers as
- * Random123's scalar philox4x32, which is the fallback). */
+ * eight counters per AVX-512 vector or four per AVX2 vector where the CPU has
+ * them (the same integers as Random123's scalar philox4x32, which is the
+ * fallback). The softmax keeps its AVX2 clone on AVX-512 CPUs too: a wider
+ * vector would sum in another order, and summaries made on AVX2 and AVX-512
+ * machines would differ in their last bits. */
 #include "infae/core/gumbel.h"
 
 #include <Random123/philox.h>
