@@ -2,11 +2,12 @@
  *
  * This file is built with -O3 -ffast-math so that the logf/exp loops use the
  * vector math library; its inputs are finite by construction. Philox runs
- * eight counters per AVX-512 vector or four per AVX2 vector where the CPU has
- * them (the same integers as Random123's scalar philox4x32, which is the
- * fallback). The softmax keeps its AVX2 clone on AVX-512 CPUs too: a wider
- * vector would sum in another order, and summaries made on AVX2 and AVX-512
- * machines would differ in their last bits. */
+ * four counters per AVX2 vector where the CPU has it (the same integers as
+ * Random123's scalar philox4x32, which is the fallback). The logf loop has an
+ * AVX-512 clone (libmvec's AVX2 and AVX-512 logf agree on every input it
+ * gets); the softmax keeps its AVX2 clone on AVX-512 CPUs: a wider vector
+ * would sum in another order, and summaries made on AVX2 and AVX-512 machines
+ * would differ in their last bits. */
 #include "infae/core/gumbel.h"
 
 #include <Random123/philox.h>
@@ -50,14 +51,14 @@ static void uniforms_scalar(const ia_gumbel *g, int64_t row, int k, int64_t j0, 
  * of a 64-bit slot, so _mm256_mul_epu32 gives the full 32×32→64 products.
  * Returns the first block not done. */
 __attribute__((target("avx2"))) static int64_t uniforms_avx2(const ia_gumbel *g, int64_t row, int k,
-                                                             int64_t j0, float *u) {
+                                                             float *u) {
   const __m256i m0 = _mm256_set1_epi64x(PHILOX_M4x32_0), m1 = _mm256_set1_epi64x(PHILOX_M4x32_1);
   const __m256i low = _mm256_set1_epi64x(0xffffffff),
                 pack = _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0);
   const __m128 half = _mm_set1_ps(0.5f), scale = _mm_set1_ps(0x1.0p-23f);
   philox4x32_ctr_t c = counter(g, row, k, 0);
   int64_t full = g->d / 16 * 4;
-  int64_t j = j0;
+  int64_t j = 0;
   for (; j < full; j += 4) {
     __m256i x[4] = {_mm256_setr_epi64x(j, j + 1, j + 2, j + 3), _mm256_set1_epi64x(c.v[1]),
                     _mm256_set1_epi64x(c.v[2]), _mm256_set1_epi64x(c.v[3])};
@@ -83,45 +84,6 @@ __attribute__((target("avx2"))) static int64_t uniforms_avx2(const ia_gumbel *g,
   }
   return j;
 }
-
-/* The same with eight blocks (two groups of four) per vector: word q of
- * lanes 0–3 goes to columns 16g + 4q + (0..3), of lanes 4–7 to 16(g+1) + 4q +
- * (0..3). Leaves an odd last group to the AVX2 path. */
-__attribute__((target("avx512f"))) static int64_t uniforms_avx512(const ia_gumbel *g, int64_t row,
-                                                                  int k, float *u) {
-  const __m512i m0 = _mm512_set1_epi64(PHILOX_M4x32_0), m1 = _mm512_set1_epi64(PHILOX_M4x32_1);
-  const __m512i low = _mm512_set1_epi64(0xffffffff);
-  const __m256 half = _mm256_set1_ps(0.5f), scale = _mm256_set1_ps(0x1.0p-23f);
-  philox4x32_ctr_t c = counter(g, row, k, 0);
-  int64_t full = g->d / 16 * 4;
-  int64_t j = 0;
-  for (; j + 8 <= full; j += 8) {
-    __m512i x[4] = {_mm512_setr_epi64(j, j + 1, j + 2, j + 3, j + 4, j + 5, j + 6, j + 7),
-                    _mm512_set1_epi64(c.v[1]), _mm512_set1_epi64(c.v[2]),
-                    _mm512_set1_epi64(c.v[3])};
-    uint32_t k0 = (uint32_t)g->seed, k1 = (uint32_t)(g->seed >> 32);
-    for (int r = 0; r < 10; r++) {
-      __m512i p0 = _mm512_mul_epu32(x[0], m0), p1 = _mm512_mul_epu32(x[2], m1);
-      __m512i n0 = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p1, 32), x[1]),
-                                    _mm512_set1_epi64(k0));
-      __m512i n2 = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p0, 32), x[3]),
-                                    _mm512_set1_epi64(k1));
-      x[1] = _mm512_and_si512(p1, low);
-      x[3] = _mm512_and_si512(p0, low);
-      x[0] = n0;
-      x[2] = n2;
-      k0 += PHILOX_W32_0;
-      k1 += PHILOX_W32_1;
-    }
-    for (int q = 0; q < 4; q++) {
-      __m256i w = _mm512_cvtepi64_epi32(_mm512_srli_epi64(x[q], 9));
-      __m256 f = _mm256_mul_ps(_mm256_add_ps(_mm256_cvtepi32_ps(w), half), scale);
-      _mm_storeu_ps(u + 4 * j + 4 * q, _mm256_castps256_ps128(f));
-      _mm_storeu_ps(u + 4 * j + 16 + 4 * q, _mm256_extractf128_ps(f, 1));
-    }
-  }
-  return j;
-}
 #endif
 
 __attribute__((target_clones("avx512f", "avx2", "default"))) static void gumbel_of_uniform(
@@ -132,8 +94,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) static void gumbel_
 void ia_gumbel_noise(const ia_gumbel *g, int64_t row, int k, float *noise) {
   int64_t j0 = 0;
 #ifdef IA_HAVE_AVX2_PATH
-  if (__builtin_cpu_supports("avx512f")) j0 = uniforms_avx512(g, row, k, noise);
-  if (__builtin_cpu_supports("avx2")) j0 = uniforms_avx2(g, row, k, j0, noise);
+  if (__builtin_cpu_supports("avx2")) j0 = uniforms_avx2(g, row, k, noise);
 #endif
   uniforms_scalar(g, row, k, j0, noise);
   gumbel_of_uniform(g->d, noise);

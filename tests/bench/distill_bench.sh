@@ -9,19 +9,9 @@
 #   tests/bench/distill_bench.sh BUILD WORK [RUNS] [OTHER_INFAE_MPI]
 # OTHER_INFAE_MPI: a binary to compare with (e.g. one built from an older commit).
 set -euo pipefail
-build=$(cd "${1:?build dir}" && pwd)
-work=${2:?work dir}
 runs=${3:-3}
 other=${4:-}
-infae="$build/src/infae_mpi"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
-mkdir -p "$work"
-cd "$work"
-[ -f ml1m.h5 ] || {
-  "$infae" generate --users 6040 --items 3706 --mean-items 165.6 --seed 3 --format movielens \
-    --output ml1m.dat --quiet
-  "$infae" prepare --format movielens --input ml1m.dat --output ml1m.h5 --quiet
-}
+source "$(dirname "$0")/ml1m_set.sh" "${1:-}" "${2:-}"
 bins=("now:$infae")
 [ -n "$other" ] && bins=("other:$other" "${bins[@]}")
 for r in $(seq "$runs"); do

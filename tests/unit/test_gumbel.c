@@ -1,6 +1,7 @@
 /* The Gumbel noise of Distill-CF against Random123's scalar Philox4x32-10 and
  * the counter and column layout documented in src/core/gumbel.c, for row
- * lengths that exercise every vector path (eight blocks, four, the rest). */
+ * lengths that exercise the vector path (groups of four blocks) and the
+ * scalar rest. */
 #include <Random123/philox.h>
 #include <math.h>
 #include <stdlib.h>
