@@ -4,7 +4,7 @@
 #   ops    the CUDA backend, cusolverMg and Distill-CF's device step against
 #          the CPU (test_backend_cuda on 1 and 2 ranks, test_multidev cuda,
 #          test_distill_be cuda, test_summa cuda and test_dmat cuda on 1 and
-#          2 ranks)
+#          2 ranks; test_distill_be cuda with the NTK of depth 2)
 #   sanitize  test_backend_cuda, test_distill_be cuda and test_summa cuda on one
 #          rank under compute-sanitizer's memcheck (not a default step), each
 #          bounded to SANITIZE_S seconds (default 150)
@@ -73,6 +73,7 @@ for s in $steps; do
       for n in 1 2; do step "backend_cuda_np$n" "$mpiexec" -n $n "$tests/test_backend_cuda"; done
       step multidev_cuda "$mpiexec" -n 1 "$tests/test_multidev" cuda
       for n in 1 2; do step "distill_be_cuda_np$n" "$mpiexec" -n $n "$tests/test_distill_be" cuda; done
+      step distill_be_cuda_depth2 "$mpiexec" -n 1 "$tests/test_distill_be" cuda 2
       for n in 1 2; do step "summa_cuda_np$n" "$mpiexec" -n $n "$tests/test_summa" cuda; done
       for n in 1 2; do step "dmat_cuda_np$n" "$mpiexec" -n $n "$tests/test_dmat" cuda; done
       ;;
