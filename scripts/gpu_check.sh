@@ -100,8 +100,9 @@ for s in $steps; do
       step gpu_bench env INFAE="$bin/infae_mpi" DEVICES="${BENCH_DEVICES:-cuda mg}" \
         bash "$src/tests/bench/gpu_bench.sh" "" "${BENCH_WORK:-/tmp/infae_bench}"
       tail -n 20 "$logs/gpu_bench.log"
+      # One rank with every core's thread: mpiexec would bind it to one core.
       for p in fp32 fp64; do
-        step "summa_bench_$p" env OPENBLAS_NUM_THREADS="$(nproc)" "$mpiexec" -n 1 \
+        step "summa_bench_$p" env OPENBLAS_NUM_THREADS="$(nproc)" "$mpiexec" --bind-to none -n 1 \
           "$tests/summa_bench" cuda 20000 6000 4000 256 $p
         cat "$logs/summa_bench_$p.log"
       done

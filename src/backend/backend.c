@@ -1,6 +1,10 @@
 /* The backend object: opening one (CPU or a GPU of the node), memory and
  * transfers, reductions across ranks. The operations are in the other files
  * of this folder, each dispatching to the CPU code beside it or to kernels/. */
+#define _GNU_SOURCE /* sched_getaffinity */
+#include <sched.h>
+#include <unistd.h>
+
 #include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
@@ -59,6 +63,37 @@ static ia_status gpu_share(MPI_Comm node, const ia_cuda *c, int *share) {
 }
 #endif
 
+/* The threads asked of OpenBLAS (OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS;
+ * 0: not asked) against the cores a rank may run on (its CPU affinity, which
+ * caps OpenBLAS's threads: mpiexec binds each rank to one core by default when
+ * it starts one or two), and the threads run against the node's cores shared
+ * by its ranks. One warning, with rank 0's numbers. */
+static void check_threads(MPI_Comm comm, MPI_Comm node) {
+  cpu_set_t set;
+  const char *env = getenv("OPENBLAS_NUM_THREADS");
+  if (!env || !env[0]) env = getenv("OMP_NUM_THREADS");
+  int asked = env ? atoi(env) : 0, threads = openblas_get_num_threads(), local = 1, rank;
+  int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+  long online = sysconf(_SC_NPROCESSORS_ONLN);
+  MPI_Comm_size(node, &local);
+  MPI_Comm_rank(comm, &rank);
+  int bad[2] = {asked > 1 && cores > 0 && asked > cores,
+                threads > 1 && online > 0 && (long)threads * local > online};
+  MPI_Allreduce(MPI_IN_PLACE, bad, 2, MPI_INT, MPI_MAX, comm);
+  if (rank != 0) return;
+  if (bad[0])
+    ia_log_warn(
+        "%d BLAS threads asked for, but rank 0 may run on %d core(s), so OpenBLAS runs "
+        "%d: give each rank its threads' cores (mpiexec --bind-to none, or --map-by "
+        "slot:PE=%d)",
+        asked, cores, threads, asked);
+  else if (bad[1])
+    ia_log_warn(
+        "%d ranks on this node × %d OpenBLAS threads > its %ld cores: set "
+        "OPENBLAS_NUM_THREADS=%ld",
+        local, threads, online, online / local > 1 ? online / local : 1);
+}
+
 ia_status ia_backend_open(MPI_Comm comm, ia_device want, ia_backend **out) {
   ia_backend *b = NULL;
   *out = NULL;
@@ -101,6 +136,7 @@ ia_status ia_backend_open(MPI_Comm comm, ia_device want, ia_backend **out) {
 #endif
   }
   st = ia_agree(comm, st);
+  if (st == IA_OK) check_threads(comm, node);
   /* Every rank on the same device kind: mixing would change the numerics. */
   if (st == IA_OK) {
     int kinds[2] = {(int)b->dev, -(int)b->dev};
