@@ -3,7 +3,8 @@
 # to do, with the source location only under --verbose; EASE announces each
 # λ's inversion with an ETA and `study` counts k/N; distill's metrics JSON
 # carries its provenance like train's; options that do not apply warn, and
-# malformed option values stop the run before any work.
+# malformed option values stop the run before any work; BLAS threads that a
+# rank's cores cannot run are named with the fix.
 source "$(dirname "$0")/common.sh"
 gen_dataset g 200 120 20
 cd "$WORK"
@@ -63,4 +64,14 @@ expect_error "--lambdas: every λ must be ≥ 0 (got -1)" train --data g.h5 --la
 expect_error "--lambdas: every λ must be ≥ 0 (got -1)" distill --data g.h5 --out out.h5 --lambdas -1
 expect_error "--seed must be ≥ 0 (got -5)" prepare --format movielens --input "$WORK/g.dat" \
   --output out.h5 --seed -5
+# BLAS threads the rank's cores cannot run: one warning naming the fix
+# (a rank pinned to one core by taskset, unbound by mpiexec); none with one thread.
+OPENBLAS_NUM_THREADS=2 taskset -c 0 "$MPIEXEC" --bind-to none -n 1 "$INFAE" train --data g.h5 \
+  --lambdas 5 > out.txt 2> err.txt
+n=$(grep -c "warning: 2 BLAS threads asked for, but rank 0 may run on 1 core(s), so OpenBLAS runs [12]: give each rank its threads' cores (mpiexec --bind-to none, or --map-by slot:PE=2)" err.txt || true)
+[ "$n" -eq 1 ] || { cat err.txt; fail "$n warnings (want 1) for 2 threads on one core"; }
+OPENBLAS_NUM_THREADS=1 taskset -c 0 "$MPIEXEC" --bind-to none -n 1 "$INFAE" train --data g.h5 \
+  --lambdas 5 > out.txt 2> err.txt
+if grep -q "BLAS threads\|OpenBLAS threads" err.txt; then cat err.txt; fail "a thread warning for one thread"; fi
+rm -f out.txt err.txt
 echo "messages: ok ($cases error cases)"
