@@ -27,10 +27,10 @@ const double ia_distill_grid[6] = {1e-5, 1e-3, 0.1, 1, 5, 50};
 
 static const double beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
 
-/* Validation (and λ re-pick) at step 0, at 25, 50, …, 200, every 40 after,
- * and at the last step. */
 const char *const ia_distill_phase_names[IA_DISTILL_PHASES] = {"sample", "fit", "gradient", "adam"};
 
+/* Validation (and λ re-pick) at step 0, at 25, 50, …, 200, every 40 after,
+ * and at the last step. */
 static int is_eval_step(int t, int steps) {
   return t == 0 || t == steps || (t <= 200 && t % 25 == 0) || (t > 200 && t % 40 == 0);
 }
