@@ -16,6 +16,7 @@
 #include "eval/rank_eval.h"
 #include "eval/sample_eval.h"
 #include "infae/core/log.h"
+#include "infae/core/ntk.h"
 #include "infae/core/rng.h"
 #include "infae/distill/distill.h"
 #include "infae/infae/plan.h"
@@ -111,7 +112,7 @@ static ia_status model_info(const ia_train_opts *o, const ia_train_result *r, ia
                           .lambda = r->best_lambda,
                           .lambda_prime = r->lambda_prime,
                           .trace_k = r->trace_k,
-                          .depth = ia_train_depth(o),
+                          .depth = ia_ntk_depth(o->depth),
                           .precision = r->precision,
                           .nystrom = r->nystrom,
                           .fit_users = r->fit_users,
@@ -344,7 +345,7 @@ static ia_status train_infae(MPI_Comm comm, const ia_train_opts *o, const ia_dat
                       .fit_users = fit,
                       .n_fit = u,
                       .nystrom = nystrom,
-                      .depth = ia_train_depth(o),
+                      .depth = ia_ntk_depth(o->depth),
                       .md = md};
   IA_CALL_GOTO(ia_infae_create(&g, o->data, &io, &m));
   const ia_infae_stats *s = ia_infae_get_stats(m);
@@ -447,7 +448,7 @@ static ia_status train_on_sample(MPI_Comm comm, const ia_train_opts *o, const ia
   if (is_infae) {
     const double *grid = o->lambdas ? o->lambdas : ia_distill_grid;
     int n = o->lambdas ? o->n_lambdas : (int)(sizeof ia_distill_grid / sizeof *ia_distill_grid);
-    IA_CALL_GOTO(ia_agree(comm, ia_krr_init(&m, mu, items, ia_train_depth(o))));
+    IA_CALL_GOTO(ia_agree(comm, ia_krr_init(&m, mu, items, ia_ntk_depth(o->depth))));
     ia_krr_kernel(&m, s);
     IA_CALL_GOTO(ia_sample_infae(comm, d, ev, &m, grid, n, 1, 1, r));
     r->t_fit = ia_time() - t;

@@ -283,7 +283,7 @@ static ia_status check_opts(const ia_distill_opts *o) {
 ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_result *r) {
   ia_status st = IA_OK;
   ia_distill_opts o = *o_in;
-  if (o.depth == 0) o.depth = 1; /* not set: the paper's */
+  o.depth = ia_ntk_depth(o.depth);
   distill_run q = {0};
   ia_dataset d = {0};
   ia_csr rows = {0};

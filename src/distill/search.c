@@ -10,6 +10,7 @@
 
 #include "distill/summary.h"
 #include "infae/core/log.h"
+#include "infae/core/ntk.h"
 #include "infae/core/paths.h"
 #include "infae/distill/distill.h"
 #include "infae/eval/metrics.h"
@@ -49,7 +50,7 @@ static ia_status read_done(MPI_Comm comm, const ia_distill_opts *o, config *c) {
   if (H5Aexists(g, "depth") > 0) IA_CALL_GOTO(ia_h5_read_attr_i64(g, path, "depth", &depth));
   IA_CHECK_GOTO(budget == o->budget && steps == o->steps && seed == (int64_t)o->seed &&
                     patience == o->patience && batch == o->batch && lr == o->lr &&
-                    depth == (o->depth > 0 ? o->depth : 1),
+                    depth == ia_ntk_depth(o->depth),
                 IA_ERR_ARG,
                 "%s was made with other options (budget, steps, seed, patience, "
                 "batch, learning rate or depth)",

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "infae/core/ntk.h"
+
 /* Users at the positions of [0, count) that the 1-D block-cyclic coordinate
  * `me` of `np` owns in blocks of nb, mapped through fit (NULL: identity). */
 static ia_status owned_users(int64_t count, int64_t nb, int me, int np, const int64_t *fit,
@@ -146,7 +148,7 @@ ia_status ia_infae_create(const ia_grid *g, const char *path, const ia_infae_opt
                  o->panel_bytes > 0 ? o->panel_bytes : (int64_t)256 << 20);
   IA_CALL_GOTO(ia_dataset_dims(g->comm, path, &m->n, &m->d));
   m->nystrom = o->nystrom;
-  m->depth = o->depth > 0 ? o->depth : 1;
+  m->depth = ia_ntk_depth(o->depth);
   m->sampled = o->fit_users != NULL && (o->n_fit < m->n || m->nystrom);
   m->stream = m->sampled && o->stream_cross;
   st = IA_ALLOC(m->path, strlen(path) + 1, "dataset path");

@@ -44,9 +44,6 @@ typedef struct {
   ia_recoder_opts recoder;    /* --model recoder (its seed is `seed`) */
 } ia_train_opts;
 
-/* The NTK's hidden layers of o (0: 1). */
-static inline int ia_train_depth(const ia_train_opts *o) { return o->depth > 0 ? o->depth : 1; }
-
 /* Runs the protocol. Every rank returns the same result. Collective. */
 IA_NODISCARD ia_status ia_train(MPI_Comm comm, const ia_train_opts *o, ia_train_result *r);
 

@@ -19,6 +19,9 @@
 /* The largest depth accepted (hidden layers). */
 #define IA_NTK_MAX_DEPTH 16
 
+/* The depth of an option: 0 (not set) is the paper's 1. */
+IA_HD static inline int ia_ntk_depth(int asked) { return asked > 0 ? asked : 1; }
+
 /* NTK(x, y) of `depth` hidden layers, from the recursion: with Σ = x·y/d,
  * Σx = |x|²/d, Σy = |y|²/d and Θ = 0, each hidden layer is a Dense
  * (Σ ← W²Σ + b², the same for Σx and Σy; Θ ← Σ + W²Θ) then a ReLU
