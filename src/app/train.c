@@ -432,13 +432,24 @@ done:
  * evaluated on the real users. */
 static ia_status train_on_sample(MPI_Comm comm, const ia_train_opts *o, const ia_dataset *d,
                                  ia_evaluator *ev, const char *model, ia_train_result *r) {
-  int is_infae = !strcmp(model, "infae");
+  int is_infae = !strcmp(model, "infae"), depth;
   double *s = NULL, *b = NULL, t = ia_time();
   int64_t mu, items;
   ia_krr m = {0};
-  IA_CALL(ia_summary_read_sample(comm, o->train_on, o->data, o->train_on_binary, &s, &mu, &items));
+  IA_CALL(ia_summary_read_sample(comm, o->train_on, o->data, o->train_on_binary, &s, &mu, &items,
+                                 &depth));
   ia_log_info("[train] fitting on the %lld users of %s%s", (long long)mu, o->train_on,
               o->train_on_binary ? " (/binary)" : "");
+  /* ∞-AE takes the depth the summary was distilled with unless told. */
+  ia_train_opts od = *o;
+  if (is_infae && o->depth == 0) {
+    od.depth = depth;
+    if (depth > 1) ia_log_info("[train] NTK depth %d, the summary's (--depth sets another)", depth);
+  } else if (is_infae && o->depth != depth) {
+    ia_log_warn("[train] NTK depth %d, but %s was distilled at depth %d", o->depth, o->train_on,
+                depth);
+  }
+  o = &od;
   r->fit_users = mu;
   ia_status st = IA_OK;
   if (!strcmp(model, "recoder")) {

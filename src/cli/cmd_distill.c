@@ -12,6 +12,16 @@
 #include "infae/infae/plan.h"
 #include "infae/io/provenance.h"
 
+/* The models trained on the summary: k = 0, 1, 2 for ∞-AE, EASE and Recoder
+ * on S, 3, 4, 5 on /binary; NULL for those not trained. */
+static const char *const model_names[3] = {"∞-AE", "EASE", "Recoder"};
+static const ia_train_result *summary_model(const ia_distill_result *r, int k) {
+  const ia_train_result *m[6] = {&r->infae,        &r->ease,        &r->recoder,
+                                 &r->binary_infae, &r->binary_ease, &r->binary_recoder};
+  int has[3] = {1, r->has_ease, r->has_recoder};
+  return has[k % 3] ? m[k] : NULL;
+}
+
 static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r, int ranks) {
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "sampler", o->sampler);
@@ -36,16 +46,16 @@ static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r, 
   cJSON_AddBoolToObject(root, "interrupted", r->interrupted);
   ia_json_provenance(root, o->data, r->sha256, r->users, r->items, r->train_nnz, ranks, o->command);
   cJSON_AddStringToObject(root, "out", o->out);
-  /* infae, ease, and the same on the binarized summary under "binary" */
-  const ia_train_result *m[4] = {&r->infae, &r->ease, &r->binary_infae, &r->binary_ease};
+  /* infae, ease, recoder, and the same on the binarized summary under "binary" */
   cJSON *binary = r->interrupted ? NULL : cJSON_AddObjectToObject(root, "binary");
-  for (int k = 0; k < 4 && !r->interrupted; k++) {
-    if (k % 2 == 1 && !r->has_ease) continue;
-    cJSON *x = cJSON_AddObjectToObject(k < 2 ? root : binary, m[k]->model);
-    cJSON_AddNumberToObject(x, "best_lambda", m[k]->best_lambda);
+  for (int k = 0; k < 6 && !r->interrupted; k++) {
+    const ia_train_result *m = summary_model(r, k);
+    if (!m) continue;
+    cJSON *x = cJSON_AddObjectToObject(k < 3 ? root : binary, m->model);
+    cJSON_AddNumberToObject(x, m->by_epoch ? "best_epoch" : "best_lambda", m->best_lambda);
     cJSON *t = cJSON_AddObjectToObject(x, "test");
     for (int q = 0; q < IA_N_METRICS; q++)
-      cJSON_AddNumberToObject(t, ia_metric_names[q], m[k]->test.v[q]);
+      cJSON_AddNumberToObject(t, ia_metric_names[q], m->test.v[q]);
   }
   return root;
 }
@@ -53,7 +63,8 @@ static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r, 
 int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
   const char *data, *out, *sampler, *json, *ckpt, *device, *memory, *search_dir;
   ia_reals lambdas, ease_lambdas, taus, c_cards, gammas;
-  int samples, steps, patience, every, resume, log_every, no_ease, quiet, verbose, search, depth;
+  int samples, steps, patience, every, resume, log_every, no_ease, recoder, quiet, verbose, search,
+      depth;
   int64_t budget, batch, seed;
   double tau, lr, c_card, threshold;
   const ia_opt opts[] = {
@@ -82,6 +93,10 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
        "every 40 after and at the end [default: 1e-5,1e-3,0.1,1,5,50]",
        &lambdas},
       {"no-ease", IA_OPT_FLAG, NULL, "do not evaluate EASE trained on the summary", &no_ease},
+      {"recoder", IA_OPT_FLAG, NULL,
+       "also train and evaluate Recoder (`train --model recoder`'s defaults) on the summary and "
+       "/binary",
+       &recoder},
       {"memory-limit", IA_OPT_STRING, "",
        "bytes per rank, e.g. 8G [default: the node's available memory / ranks]; EASE on the "
        "summary (4·μ·d doubles per rank) is skipped when it does not fit",
@@ -143,6 +158,7 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
                        .lambdas = lambdas.n ? lambdas.v : NULL,
                        .n_lambdas = lambdas.n,
                        .ease = !no_ease,
+                       .recoder = recoder,
                        .ease_lambdas = ease_lambdas.n ? ease_lambdas.v : NULL,
                        .n_ease = ease_lambdas.n,
                        .threshold = threshold,
@@ -201,21 +217,13 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
   if (st == IA_OK) st = ia_distill(comm, &o, r);
   int rank;
   MPI_Comm_rank(comm, &rank);
-  if (st == IA_OK && !r->interrupted)
-    ia_log_info("[distill] summary: ∞-AE test HR@10 %.3f NDCG@10 %.3f (λ %g)%s",
-                r->infae.test.v[IA_HR10], r->infae.test.v[IA_NDCG10], r->infae.best_lambda,
-                r->has_ease ? "; EASE below" : "");
-  if (st == IA_OK && r->has_ease && !r->interrupted)
-    ia_log_info("[distill] summary: EASE test HR@10 %.3f NDCG@10 %.3f (λ %g)",
-                r->ease.test.v[IA_HR10], r->ease.test.v[IA_NDCG10], r->ease.best_lambda);
-  if (st == IA_OK && !r->interrupted)
-    ia_log_info("[distill] binarized summary: ∞-AE test HR@10 %.3f NDCG@10 %.3f (λ %g)",
-                r->binary_infae.test.v[IA_HR10], r->binary_infae.test.v[IA_NDCG10],
-                r->binary_infae.best_lambda);
-  if (st == IA_OK && r->has_ease && !r->interrupted)
-    ia_log_info("[distill] binarized summary: EASE test HR@10 %.3f NDCG@10 %.3f (λ %g)",
-                r->binary_ease.test.v[IA_HR10], r->binary_ease.test.v[IA_NDCG10],
-                r->binary_ease.best_lambda);
+  for (int k = 0; k < 6 && st == IA_OK && !r->interrupted; k++) {
+    const ia_train_result *m = summary_model(r, k);
+    if (m)
+      ia_log_info("[distill] %s: %s test HR@10 %.3f NDCG@10 %.3f (%s %g)",
+                  k < 3 ? "summary" : "binarized summary", model_names[k % 3], m->test.v[IA_HR10],
+                  m->test.v[IA_NDCG10], m->by_epoch ? "epoch" : "λ", m->best_lambda);
+  }
   if (st == IA_OK)
     ia_log_info("[distill] peak RSS %.1f MiB (largest rank)", r->peak_rss / 1048576.0);
   if (st == IA_OK && json && rank == 0) {

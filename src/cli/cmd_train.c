@@ -46,7 +46,7 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
   const char *data, *model, *json, *out, *precision, *device, *grid, *memory, *ksamples, *train_on,
       *act, *loss, *cross;
   ia_reals lambdas, hidden;
-  int quiet, verbose, block, epochs, eval_every, patience, gpus, binary, depth;
+  int quiet, verbose, block, epochs, eval_every, patience, gpus, binary, depth = 0;
   int64_t train_users, centers, seed, batch, eval_block;
   double dropout, confidence, lr;
   const ia_opt opts[] = {
@@ -57,7 +57,10 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
        "ease 1,10,100,250,500,1000,2500]",
        &lambdas},
       {"precision", IA_OPT_STRING, "fp64", "∞-AE arithmetic: fp64 | fp32", &precision},
-      {"depth", IA_OPT_INT, "1", "∞-AE: hidden ReLU layers of the NTK (the paper: 1)", &depth},
+      {"depth", IA_OPT_INT, NULL,
+       "∞-AE: hidden ReLU layers of the NTK (the paper: 1) [default: 1; with --train-on, the "
+       "summary's]",
+       &depth},
       {"device", IA_OPT_STRING, "auto",
        "∞-AE and Recoder: cpu | cuda (one GPU per rank) | auto (cuda when built with it and a GPU "
        "is "
@@ -187,7 +190,7 @@ int ia_cmd_train(MPI_Comm comm, int argc, char **argv, const char *command) {
     if (lambdas.v[k] < 0)
       st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--lambdas: every λ must be ≥ 0 (got %g)",
                         lambdas.v[k]);
-  if (st == IA_OK && (depth < 1 || depth > IA_NTK_MAX_DEPTH))
+  if (st == IA_OK && ia_opts_given(argc, argv, "depth") && (depth < 1 || depth > IA_NTK_MAX_DEPTH))
     st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--depth must be between 1 and %d (got %d)",
                       IA_NTK_MAX_DEPTH, depth);
   if (st == IA_OK && (gpus < 0 || gpus > IA_MD_MAX))

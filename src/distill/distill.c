@@ -12,6 +12,7 @@
 #include "distill/run.h"
 #include "distill/samplers.h"
 #include "distill/summary.h"
+#include "eval/recoder_select.h"
 #include "eval/sample_eval.h"
 #include "infae/core/log.h"
 #include "infae/core/ntk.h"
@@ -234,20 +235,29 @@ done:
   return st;
 }
 
-/* ∞-AE and, with ease, EASE trained on the μ rows of a sample s, evaluated
- * on the real users into *infae and *ease. Collective. */
+/* ∞-AE, with ease EASE and with rec (not NULL) Recoder trained on the μ
+ * rows of a sample s, evaluated on the real users into *infae, *ease_r and
+ * *rec. Collective. */
 static ia_status evaluate_sample(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
-                                 ia_krr *model, const double *s, int64_t mu,
+                                 ia_krr *model, ia_backend *be, const double *s, int64_t mu,
                                  const ia_distill_opts *o, int ease, ia_train_result *infae,
-                                 ia_train_result *ease_r) {
+                                 ia_train_result *ease_r, ia_train_result *rec) {
   ia_krr_kernel(model, s);
   snprintf(infae->model, sizeof infae->model, "infae");
   IA_CALL(ia_sample_infae(comm, d, ev, model, o->lambdas, o->n_lambdas, 1, 1, infae));
-  if (!ease) return IA_OK;
-  const double *eg = o->ease_lambdas ? o->ease_lambdas : ia_ease_grid;
-  int en = o->ease_lambdas ? o->n_ease : (int)(sizeof ia_ease_grid / sizeof *ia_ease_grid);
-  snprintf(ease_r->model, sizeof ease_r->model, "ease");
-  return ia_sample_ease(comm, d, ev, s, mu, eg, en, ease_r, NULL);
+  if (ease) {
+    const double *eg = o->ease_lambdas ? o->ease_lambdas : ia_ease_grid;
+    int en = o->ease_lambdas ? o->n_ease : (int)(sizeof ia_ease_grid / sizeof *ia_ease_grid);
+    snprintf(ease_r->model, sizeof ease_r->model, "ease");
+    IA_CALL(ia_sample_ease(comm, d, ev, s, mu, eg, en, ease_r, NULL));
+  }
+  if (!rec) return IA_OK;
+  /* `train --model recoder`'s defaults, with this run's seed. */
+  ia_recoder_opts ro;
+  ia_recoder_defaults(&ro);
+  ro.seed = o->seed;
+  snprintf(rec->model, sizeof rec->model, "recoder");
+  return ia_recoder_select(comm, be, &ro, d, ev, s, mu, "distill", 0, rec, NULL);
 }
 
 static ia_status check_opts(const ia_distill_opts *o) {
@@ -470,7 +480,10 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
     o.ease = 0;
   }
   r->has_ease = o.ease;
-  IA_CALL_GOTO(evaluate_sample(comm, &d, q.ev, model, s, mu, &o, o.ease, &r->infae, &r->ease));
+  r->has_recoder = o.recoder;
+  if (o.recoder && !q.be) IA_CALL_GOTO(ia_backend_open(comm, o.device, &q.be));
+  IA_CALL_GOTO(evaluate_sample(comm, &d, q.ev, model, q.be, s, mu, &o, o.ease, &r->infae, &r->ease,
+                               o.recoder ? &r->recoder : NULL));
   ia_summary bs = {.mu = mu, .d = n_items, .s = s, .z = distill ? q.c.best_z : NULL};
   st = ia_summary_binary(&bs, o.samples, o.threshold, &binary);
   if (st == IA_OK) st = IA_ALLOC(sb, mu * n_items, "the binarized summary");
@@ -478,8 +491,8 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
   IA_CALL_GOTO(ia_agree(comm, st));
   ia_log_info("[distill] the binarized summary (/binary): %.1f items per synthetic user",
               (double)ia_csr_nnz(&binary) / (double)mu);
-  IA_CALL_GOTO(evaluate_sample(comm, &d, q.ev, model, sb, mu, &o, o.ease, &r->binary_infae,
-                               &r->binary_ease));
+  IA_CALL_GOTO(evaluate_sample(comm, &d, q.ev, model, q.be, sb, mu, &o, o.ease, &r->binary_infae,
+                               &r->binary_ease, o.recoder ? &r->binary_recoder : NULL));
   if (!distill) r->best_lambda = r->infae.best_lambda;
   r->peak_rss = ia_peak_rss(comm);
   if (catching && distill_signalled(comm)) {

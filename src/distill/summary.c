@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "infae/config.h"
+#include "infae/core/ntk.h"
 #include "infae/core/paths.h"
 #include "infae/eval/metrics.h"
 #include "infae/io/dataset.h"
@@ -20,14 +21,16 @@ static ia_status metrics_group(hid_t file, const char *path, const char *name,
   hid_t g = H5I_INVALID_HID;
   double val[IA_MAX_LAMBDAS * IA_N_METRICS];
   IA_H5(g = H5Gcreate2(file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-  IA_CALL_GOTO(ia_h5_attr_f64(g, path, "best_lambda", r->best_lambda));
+  /* Recoder's grid is its validated epochs. */
+  IA_CALL_GOTO(ia_h5_attr_f64(g, path, r->by_epoch ? "best_epoch" : "best_lambda", r->best_lambda));
   for (int q = 0; q < IA_N_METRICS; q++) {
     char key[64];
     snprintf(key, sizeof key, "test_%s", ia_metric_names[q]);
     IA_CALL_GOTO(ia_h5_attr_f64(g, path, key, r->test.v[q]));
   }
   IA_CALL_GOTO(ia_h5_attr_i64(g, path, "test_users", r->test.users));
-  IA_CALL_GOTO(ia_h5_write_array(g, path, "lambdas", H5T_NATIVE_DOUBLE, r->n_lambdas, r->lambdas));
+  IA_CALL_GOTO(ia_h5_write_array(g, path, r->by_epoch ? "epochs" : "lambdas", H5T_NATIVE_DOUBLE,
+                                 r->n_lambdas, r->lambdas));
   for (int k = 0; k < r->n_lambdas; k++)
     for (int q = 0; q < IA_N_METRICS; q++)
       val[k * IA_N_METRICS + q] = r->skipped[k] ? NAN : r->val[k].v[q];
@@ -198,6 +201,8 @@ ia_status ia_summary_write(const char *final, const ia_distill_opts *o, const ia
   if (r->has_ease) IA_CALL_GOTO(metrics_group(g, path, "ease", &r->ease));
   IA_CALL_GOTO(metrics_group(g, path, "binary_infae", &r->binary_infae));
   if (r->has_ease) IA_CALL_GOTO(metrics_group(g, path, "binary_ease", &r->binary_ease));
+  if (r->has_recoder) IA_CALL_GOTO(metrics_group(g, path, "recoder", &r->recoder));
+  if (r->has_recoder) IA_CALL_GOTO(metrics_group(g, path, "binary_recoder", &r->binary_recoder));
 done:
   if (g >= 0) H5Gclose(g);
   return ia_h5_close_rename(file, path, final, st);
@@ -301,9 +306,10 @@ done:
 }
 
 ia_status ia_summary_read_sample(MPI_Comm comm, const char *path, const char *data, int binary,
-                                 double **s, int64_t *mu, int64_t *items) {
+                                 double **s, int64_t *mu, int64_t *items, int *depth) {
   ia_status st = IA_OK;
   hid_t file = H5I_INVALID_HID;
+  int64_t dep = 1; /* summaries before --depth: the paper's */
   char **ids = NULL, **user_ids = NULL, **item_ids = NULL;
   int64_t rows = 0, cols = 0, n_users = 0, n_items = 0;
   *s = NULL;
@@ -319,6 +325,18 @@ ia_status ia_summary_read_sample(MPI_Comm comm, const char *path, const char *da
     ia_csr_free(&b);
   }
   if (st == IA_OK) st = ia_h5_read_strings(file, path, "item_ids", 0, cols, cols, &ids);
+  if (st == IA_OK && H5Lexists(file, "hyper", H5P_DEFAULT) > 0) {
+    hid_t g = H5Gopen2(file, "hyper", H5P_DEFAULT);
+    if (g < 0)
+      st = ia_error_set(IA_ERR_FORMAT, __FILE__, __LINE__, "%s: /hyper is not a group", path);
+    else if (H5Aexists(g, "depth") > 0)
+      st = ia_h5_read_attr_i64(g, path, "depth", &dep);
+    if (g >= 0) H5Gclose(g);
+    if (st == IA_OK && (dep < 1 || dep > IA_NTK_MAX_DEPTH))
+      st = ia_error_set(IA_ERR_FORMAT, __FILE__, __LINE__,
+                        "%s: /hyper's depth = %lld is not in [1, %d]", path, (long long)dep,
+                        IA_NTK_MAX_DEPTH);
+  }
   H5Fclose(file);
   IA_CALL_GOTO(ia_agree(comm, st));
   IA_CALL_GOTO(ia_dataset_dims(comm, data, &n_users, &n_items));
@@ -340,6 +358,7 @@ ia_status ia_summary_read_sample(MPI_Comm comm, const char *path, const char *da
   }
   *mu = rows;
   *items = cols;
+  *depth = (int)dep;
 done:
   ia_ids_free(ids, cols);
   ia_ids_free(user_ids, n_users);

@@ -4,7 +4,8 @@
 # per λ, the best λ and the test metrics to 1e-9 for the exact fit (depths 2
 # and 3) and Nyström (depth 2) on N ranks; a depth-2 model file's attributes
 # and its served scores; a depth-2 Distill-CF summary checked by
-# distill_check.py (which takes the depth from /hyper); bad depths refused.
+# distill_check.py (which takes the depth from /hyper) and `train
+# --train-on` at its depth; bad depths refused.
 source "$(dirname "$0")/common.sh"
 n=${1:-2}
 gen_dataset g 300 200 25
@@ -65,6 +66,16 @@ import h5py
 assert int(h5py.File("s2.h5", "r")["hyper"].attrs["depth"]) == 2
 PY
 "$PYTHON" "$ORACLE/distill_check.py" --data g.h5 --summary s2.h5
+# `train --train-on` fits the summary at its own depth unless told, and warns
+# when told another.
+run_mpi "$n" train --data g.h5 --train-on s2.h5 --metrics-json on2.json --quiet
+"$PYTHON" "$ORACLE/oracle.py" eval --data g.h5 --model infae --sample-from s2.h5 --depth 2 \
+  --lambdas 1e-5,1e-3,0.1,1,5,50 --compare on2.json --rtol 1e-9
+run_mpi "$n" train --data g.h5 --train-on s2.h5 --depth 1 --metrics-json on1.json > on1.log 2>&1
+grep -q "NTK depth 1, but s2.h5 was distilled at depth 2" on1.log ||
+  fail "no warning for --depth 1 on a depth-2 summary: $(cat on1.log)"
+"$PYTHON" "$ORACLE/oracle.py" eval --data g.h5 --model infae --sample-from s2.h5 --depth 1 \
+  --lambdas 1e-5,1e-3,0.1,1,5,50 --compare on1.json --rtol 1e-9
 
 expect_error "--depth must be between 1 and 16 (got 0)" train --data g.h5 --depth 0
 expect_error "--depth must be between 1 and 16 (got 17)" distill --data g.h5 --out out.h5 --depth 17

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Distill-CF and the baseline samplers on N ranks, checked by the numpy
 # oracle: the summary's layout, its stored ∞-AE/EASE metrics, the loss at
-# the best step; `train --train-on` on the summary.
+# the best step; `train --train-on` on the summary; Recoder on it (--recoder).
 source "$(dirname "$0")/common.sh"
 n=${1:-1}
 gen_dataset g 300 200 25
@@ -30,6 +30,29 @@ g = h5py.File(sys.argv[2], 'r')['metrics/binary_infae']
 bad = [k for k in got if 'test_' + k in g.attrs
        and abs(got[k] - g.attrs['test_' + k]) > 1e-9 * max(1.0, abs(got[k]))]
 assert not bad, bad" "$WORK/bin.json" "$WORK/s.h5"
+# --recoder: Recoder on S and on /binary, stored in the summary; `train
+# --train-on --model recoder` (tested against numpy in recoder.sh) must give
+# the same best epoch and test metrics (to 1e-9: another summation order).
+run_mpi "$n" distill --data "$WORK/g.h5" --out "$WORK/r.h5" --budget 16 --samples 6 --steps 10 \
+  --no-ease --recoder --metrics-json "$WORK/rs.json" --quiet
+for b in "" --binary; do
+  run_mpi "$n" train --data "$WORK/g.h5" --train-on "$WORK/r.h5" $b --model recoder \
+    --metrics-json "$WORK/r$b.json" --quiet
+done
+"$PYTHON" -c "
+import h5py, json, sys
+w = sys.argv[1]
+f, summary = h5py.File(w + '/r.h5', 'r'), json.load(open(w + '/rs.json'))
+for g, js, own in (('recoder', 'r.json', summary['recoder']),
+                   ('binary_recoder', 'r--binary.json', summary['binary']['recoder'])):
+    got, a = json.load(open(w + '/' + js)), f['metrics/' + g].attrs
+    assert got['best_epoch'] == a['best_epoch'] == own['best_epoch'], (g, got['best_epoch'])
+    assert len(f['metrics/' + g + '/epochs']) == f['metrics/' + g + '/val'].shape[0] >= a['best_epoch']
+    assert len(own['test']) == 7, own['test']
+    for k, v in own['test'].items():
+        assert abs(v - a['test_' + k]) <= 1e-9 * max(1.0, abs(v)), (g, k, v, a['test_' + k])
+        assert abs(v - got['test'][k]) <= 1e-9 * max(1.0, abs(v)), (g, k, v, got['test'][k])
+assert 'ease' not in f['metrics'] and 'ease' not in summary" "$WORK"
 # Random batches of real users per step.
 run_mpi "$n" distill --data "$WORK/g.h5" --out "$WORK/b.h5" --budget 16 --samples 6 --steps 30 \
   --batch 100 --no-ease --log-every 0 --quiet

@@ -23,7 +23,7 @@ typedef struct {
   const char *command;      /* provenance */
   /* ∞-AE */
   ia_precision precision;
-  int depth;        /* hidden ReLU layers of the NTK (0 or 1: the paper's 1) */
+  int depth;        /* NTK hidden ReLU layers; 0: 1, or with train_on the summary's */
   ia_device device; /* where ∞-AE runs: auto | cpu | cuda */
   int gpus;         /* one rank, exact fit: spread K over this many GPUs of the
                                node (cusolverMg; 0: one device) */

@@ -31,6 +31,7 @@ typedef struct {
                            on the summary (its low-rank form, 4μd doubles; three d × d arrays
                            when μ ≥ d) is skipped, with a warning, when it does not fit */
   const double *ease_lambdas; /* NULL = ia_ease_grid */
+  int recoder; /* also train Recoder (`train --model recoder`'s defaults) on the summary */
   int n_ease;
   double threshold;       /* binarized summary: S ≥ threshold; 0: each row's expected
                              items (ia_summary_binary) */
@@ -66,7 +67,8 @@ typedef struct {
   char device[96];                           /* rank 0's backend of the step, e.g. "cpu" */
   ia_train_result infae, ease;               /* trained on the summary, real test split */
   ia_train_result binary_infae, binary_ease; /* the same on the binarized summary (/binary) */
-  int has_ease;
+  ia_train_result recoder, binary_recoder;   /* Recoder on each, with o->recoder */
+  int has_ease, has_recoder;
 } ia_distill_result;
 
 /* Runs the sampler and writes the summary. A SIGTERM or SIGUSR1 on any rank
@@ -98,6 +100,9 @@ IA_NODISCARD ia_status ia_distill_search(MPI_Comm comm, const ia_distill_opts *o
 /* The sample S (μ×d, malloc'd, on every rank) of a summary file, checked
  * against the dataset's items (same count and ids) and for values outside
  * [0, 1] (NaN and ±Inf among them; the first is named); with binary, the
- * 0/1 rows of its /binary instead (checked as a CSR of μ × d). Collective. */
+ * 0/1 rows of its /binary instead (checked as a CSR of μ × d). *depth:
+ * the NTK depth the summary was distilled with (/hyper's attribute depth;
+ * 1 for files without it). Collective. */
 IA_NODISCARD ia_status ia_summary_read_sample(MPI_Comm comm, const char *path, const char *data,
-                                              int binary, double **s, int64_t *mu, int64_t *items);
+                                              int binary, double **s, int64_t *mu, int64_t *items,
+                                              int *depth);
