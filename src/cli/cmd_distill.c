@@ -63,8 +63,8 @@ static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r, 
 int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
   const char *data, *out, *sampler, *json, *ckpt, *device, *memory, *search_dir;
   ia_reals lambdas, ease_lambdas, taus, c_cards, gammas;
-  int samples, steps, patience, every, resume, log_every, no_ease, recoder, quiet, verbose, search,
-      depth;
+  int samples, steps, patience, every, resume, log_every, no_ease, recoder, recoder_epochs, quiet,
+      verbose, search, depth;
   int64_t budget, batch, seed;
   double tau, lr, c_card, threshold;
   const ia_opt opts[] = {
@@ -94,9 +94,12 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
        &lambdas},
       {"no-ease", IA_OPT_FLAG, NULL, "do not evaluate EASE trained on the summary", &no_ease},
       {"recoder", IA_OPT_FLAG, NULL,
-       "also train and evaluate Recoder (`train --model recoder`'s defaults) on the summary and "
-       "/binary",
+       "also train and evaluate Recoder (`train --model recoder`'s defaults but the epochs) on "
+       "the summary and /binary",
        &recoder},
+      {"recoder-epochs", IA_OPT_INT, "200",
+       "--recoder: epochs (of μ users each), validated every epochs/50, the best kept",
+       &recoder_epochs},
       {"memory-limit", IA_OPT_STRING, "",
        "bytes per rank, e.g. 8G [default: the node's available memory / ranks]; EASE on the "
        "summary (4·μ·d doubles per rank) is skipped when it does not fit",
@@ -159,6 +162,7 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
                        .n_lambdas = lambdas.n,
                        .ease = !no_ease,
                        .recoder = recoder,
+                       .recoder_epochs = recoder_epochs,
                        .ease_lambdas = ease_lambdas.n ? ease_lambdas.v : NULL,
                        .n_ease = ease_lambdas.n,
                        .threshold = threshold,
@@ -173,6 +177,9 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
   ia_status ost =
       seed < 0 ? ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--seed must be ≥ 0") : IA_OK;
   if (ost == IA_OK && memory[0]) ost = ia_parse_bytes("memory-limit", memory, &o.memory_limit);
+  if (ost == IA_OK && recoder_epochs < 1)
+    ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--recoder-epochs must be ≥ 1 (got %d)",
+                       recoder_epochs);
   if (ost == IA_OK && ia_opts_given(argc, argv, "threshold") && !(threshold > 0 && threshold <= 1))
     ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--threshold must be in (0, 1] (got %g)",
                        threshold);

@@ -252,10 +252,13 @@ static ia_status evaluate_sample(MPI_Comm comm, const ia_dataset *d, ia_evaluato
     IA_CALL(ia_sample_ease(comm, d, ev, s, mu, eg, en, ease_r, NULL));
   }
   if (!rec) return IA_OK;
-  /* `train --model recoder`'s defaults, with this run's seed. */
+  /* `train --model recoder`'s defaults, with this run's seed and more
+   * epochs: an epoch of μ users is one or two Adam steps. */
   ia_recoder_opts ro;
   ia_recoder_defaults(&ro);
   ro.seed = o->seed;
+  ro.epochs = o->recoder_epochs > 0 ? o->recoder_epochs : 200;
+  ro.eval_every = (ro.epochs + 49) / 50;
   snprintf(rec->model, sizeof rec->model, "recoder");
   return ia_recoder_select(comm, be, &ro, d, ev, s, mu, "distill", 0, rec, NULL);
 }
@@ -277,6 +280,8 @@ static ia_status check_opts(const ia_distill_opts *o) {
   IA_CHECK(o->steps >= 0, IA_ERR_ARG, "--steps must be ≥ 0 (got %d)", o->steps);
   IA_CHECK(o->patience >= 1, IA_ERR_ARG, "--patience must be ≥ 1 (got %d)", o->patience);
   IA_CHECK(o->batch >= 0, IA_ERR_ARG, "--batch must be ≥ 0 (0: all users)");
+  IA_CHECK(o->recoder_epochs >= 0, IA_ERR_ARG, "--recoder-epochs must be ≥ 1 (got %d)",
+           o->recoder_epochs); /* 0: the default */
   IA_CHECK(o->depth >= 1 && o->depth <= IA_NTK_MAX_DEPTH, IA_ERR_ARG,
            "--depth must be between 1 and %d (got %d)", IA_NTK_MAX_DEPTH, o->depth);
   IA_CHECK(o->threshold >= 0 && o->threshold <= 1, IA_ERR_ARG,

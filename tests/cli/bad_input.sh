@@ -144,6 +144,8 @@ expect_error "--budget must be ≥ 1" distill --data good.h5 --out out.h5 --budg
 expect_error "--device must be auto, cpu or cuda (got 'gpu')" distill --data good.h5 --out out.h5 \
   --device gpu
 expect_error "--tau must be > 0" distill --data good.h5 --out out.h5 --tau 0
+expect_error "--recoder-epochs must be ≥ 1 (got 0)" distill --data good.h5 --out out.h5 --recoder \
+  --recoder-epochs 0
 expect_error "λ values must be > 0" distill --data good.h5 --out out.h5 --lambdas 0,1
 expect_error "--threshold must be in (0, 1]" distill --data good.h5 --out out.h5 --threshold 2
 expect_error "--binary needs --train-on" train --data good.h5 --binary

@@ -34,10 +34,10 @@ assert not bad, bad" "$WORK/bin.json" "$WORK/s.h5"
 # --train-on --model recoder` (tested against numpy in recoder.sh) must give
 # the same best epoch and test metrics (to 1e-9: another summation order).
 run_mpi "$n" distill --data "$WORK/g.h5" --out "$WORK/r.h5" --budget 16 --samples 6 --steps 10 \
-  --no-ease --recoder --metrics-json "$WORK/rs.json" --quiet
+  --no-ease --recoder --recoder-epochs 60 --metrics-json "$WORK/rs.json" --quiet
 for b in "" --binary; do
-  run_mpi "$n" train --data "$WORK/g.h5" --train-on "$WORK/r.h5" $b --model recoder \
-    --metrics-json "$WORK/r$b.json" --quiet
+  run_mpi "$n" train --data "$WORK/g.h5" --train-on "$WORK/r.h5" $b --model recoder --epochs 60 \
+    --eval-every 2 --metrics-json "$WORK/r$b.json" --quiet
 done
 "$PYTHON" -c "
 import h5py, json, sys

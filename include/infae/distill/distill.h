@@ -31,7 +31,8 @@ typedef struct {
                            on the summary (its low-rank form, 4μd doubles; three d × d arrays
                            when μ ≥ d) is skipped, with a warning, when it does not fit */
   const double *ease_lambdas; /* NULL = ia_ease_grid */
-  int recoder; /* also train Recoder (`train --model recoder`'s defaults) on the summary */
+  int recoder;        /* also train Recoder (`train --model recoder`'s defaults) on the summary */
+  int recoder_epochs; /* its epochs (0: 200), validated every epochs/50 (rounded up) */
   int n_ease;
   double threshold;       /* binarized summary: S ≥ threshold; 0: each row's expected
                              items (ia_summary_binary) */
