@@ -77,8 +77,9 @@ static ia_status adam(distill_run *q, double *g, int t) {
   return ia_be_adam(q->be, &a, n, q->c.z, g, q->c.m, q->c.v);
 }
 
-/* Validation of the current sample on the grid: picks λ, keeps the best. */
-static ia_status validate(distill_run *q, int t, int *stop) {
+/* Validation of the current sample on the grid: picks λ; keeps the sample
+ * when it is the best so far and keep is set. */
+static ia_status validate(distill_run *q, int t, int keep, int *stop) {
   const ia_distill_opts *o = q->o;
   ia_train_result *v = calloc(1, sizeof *v);
   IA_CHECK(v, IA_ERR_NOMEM, "out of memory");
@@ -96,7 +97,7 @@ static ia_status validate(distill_run *q, int t, int *stop) {
     row[2] = hr;
     row[3] = v->val[best].v[IA_NDCG10];
     row[4] = v->best_lambda;
-    if (hr > q->c.best_hr) {
+    if (keep && hr > q->c.best_hr) {
       q->c.best_hr = hr;
       q->c.best_step = t;
       q->c.best_lambda = v->best_lambda;
@@ -107,6 +108,20 @@ static ia_status validate(distill_run *q, int t, int *stop) {
   }
   free(v);
   return st;
+}
+
+/* Step 0 as the reference makes it: the initial rows themselves (binary,
+ * no Gumbel sample) are validated to pick the λ of steps 1–25, and are never
+ * the summary. */
+static ia_status validate_initial_rows(distill_run *q) {
+  ia_distill_host *p = &q->p;
+  int stop = 0;
+  IA_CALL(distill_gather_rows(q, q->c.z, p->s, 1));
+  if (q->on_dev)
+    IA_CALL(ia_agree(q->comm, ia_distill_be_set_sample(&q->pb, p->s)));
+  else
+    ia_krr_kernel(&p->krr, p->s);
+  return validate(q, 0, 0, &stop);
 }
 
 static ia_status fit(distill_run *q, double lambda) {
@@ -128,9 +143,19 @@ static ia_status fit_for_step(distill_run *q) {
   return ia_agree(q->comm, st);
 }
 
+/* "best HR @step" for the progress lines; none before the first kept sample. */
+static const char *best_so_far(const distill_run *q, char *buf, size_t size) {
+  if (q->c.best_hr < 0)
+    snprintf(buf, size, "best   none yet");
+  else
+    snprintf(buf, size, "best %6.3f @%lld", q->c.best_hr, (long long)q->c.best_step);
+  return buf;
+}
+
 static ia_status optimize(distill_run *q, ia_distill_result *r) {
   const ia_distill_opts *o = q->o;
   ia_distill_host *p = &q->p;
+  char best[64];
   double *dz = NULL;
   ia_status st = IA_ALLOC(dz, p->nz * p->d + 1, "dL/dZ");
   IA_CALL(ia_agree(q->comm, st));
@@ -140,9 +165,18 @@ static ia_status optimize(distill_run *q, ia_distill_result *r) {
   if (start > o->steps && q->c.n_curve > 0)
     r->steps_done = (int)q->c.curve[(q->c.n_curve - 1) * IA_CURVE_COLS];
   for (int t = start; t <= o->steps; t++) {
-    int eval = is_eval_step(t, o->steps), stop = 0;
+    /* Step 0's validation is of the initial rows (but with --steps 0 of the
+     * one sample there is). */
+    int initial = t == 0 && o->steps > 0;
+    int eval = is_eval_step(t, o->steps) && !initial, stop = 0;
     double tp = ia_time();
     iters++;
+    if (initial) {
+      IA_CALL_GOTO(validate_initial_rows(q));
+      r->validation_seconds += ia_time() - tp;
+      r->validations++;
+      tp = ia_time();
+    }
     if (q->on_dev) {
       IA_CALL_GOTO(ia_agree(q->comm, ia_distill_be_sample(&q->pb, q->zd, (uint64_t)t)));
       if (eval) { /* the best sample and logits are kept on the host */
@@ -156,7 +190,7 @@ static ia_status optimize(distill_run *q, ia_distill_result *r) {
     r->step_seconds[0] += ia_time() - tp;
     if (eval) {
       double tv = ia_time();
-      IA_CALL_GOTO(validate(q, t, &stop));
+      IA_CALL_GOTO(validate(q, t, 1, &stop));
       r->validation_seconds += ia_time() - tv;
       r->validations++;
     }
@@ -181,14 +215,20 @@ static ia_status optimize(distill_run *q, ia_distill_result *r) {
       IA_CALL_GOTO(ia_distill_host_loss_grad(p, q->c.z, q->batch, q->n_batch, q->b_total, &loss,
                                              &ce, dz, &flag));
     r->step_seconds[2] += ia_time() - tp;
-    if (eval) {
+    if (eval || initial) {
       double *row = q->c.curve + (q->c.n_curve - 1) * IA_CURVE_COLS;
       row[1] = loss; /* the loss of this sample at the λ just picked */
       double now = ia_time(), rate = t > tlast ? (t - tlast) / (now - tlog) : 0;
-      ia_log_info(
-          "[distill] step %4d/%d  loss %.6f  val HR@100 %6.3f NDCG@10 %6.3f (λ %g)  "
-          "best %6.3f @%lld  %.2f steps/s",
-          t, o->steps, loss, row[2], row[3], row[4], q->c.best_hr, (long long)q->c.best_step, rate);
+      if (initial)
+        ia_log_info(
+            "[distill] step %4d/%d  loss %.6f  val HR@100 %6.3f NDCG@10 %6.3f (λ %g) of the "
+            "initial rows",
+            t, o->steps, loss, row[2], row[3], row[4]);
+      else
+        ia_log_info(
+            "[distill] step %4d/%d  loss %.6f  val HR@100 %6.3f NDCG@10 %6.3f (λ %g)  %s  "
+            "%.2f steps/s",
+            t, o->steps, loss, row[2], row[3], row[4], best_so_far(q, best, sizeof best), rate);
       tlog = now;
       tlast = t;
     }
@@ -206,11 +246,9 @@ static ia_status optimize(distill_run *q, ia_distill_result *r) {
     steps_run++;
     if (o->log_every > 0 && (t + 1) % o->log_every == 0 && !is_eval_step(t + 1, o->steps)) {
       double now = ia_time();
-      ia_log_info(
-          "[distill] step %4d/%d  loss %.6f (cross-entropy %.6f)  best %6.3f @%lld  "
-          "%.2f steps/s",
-          t + 1, o->steps, loss, ce, q->c.best_hr, (long long)q->c.best_step,
-          (t + 1 - tlast) / (now - tlog));
+      ia_log_info("[distill] step %4d/%d  loss %.6f (cross-entropy %.6f)  %s  %.2f steps/s", t + 1,
+                  o->steps, loss, ce, best_so_far(q, best, sizeof best),
+                  (t + 1 - tlast) / (now - tlog));
       tlog = now;
       tlast = t + 1;
     }

@@ -79,6 +79,17 @@ void ia_distill_be_free(ia_distill_be *p) {
   memset(p, 0, sizeof *p);
 }
 
+/* K = NTK(S, S) of the sample in p->s, and its trace. */
+static ia_status sample_kernel(ia_distill_be *p) {
+  int64_t mu = p->mu, d = p->d;
+  ia_backend *b = p->be;
+  IA_CALL(ia_be_gemm(b, IA_FP64, 'T', 'N', mu, mu, d, 1.0, p->s, d, p->s, d, 0.0, p->gram, mu));
+  IA_CALL(ia_be_diag_get(b, mu, p->gram, mu, p->ns));
+  IA_CALL(ia_be_ntk_dense(b, mu, mu, (double)d, p->depth, p->gram, mu, p->ns, p->ns, p->k, mu, NULL,
+                          NULL));
+  return ia_be_diag_sum(b, IA_FP64, mu, p->k, mu, &p->trace);
+}
+
 ia_status ia_distill_be_sample(ia_distill_be *p, const double *z, uint64_t step) {
   int64_t mu = p->mu, d = p->d;
   ia_backend *b = p->be;
@@ -89,11 +100,12 @@ ia_status ia_distill_be_sample(ia_distill_be *p, const double *z, uint64_t step)
   IA_CALL(ia_agree(p->comm, st)); /* no rank may wait in the all-reduce alone */
   if (p->size > 1) IA_CALL(ia_be_allreduce_sum(b, p->a, mu * d));
   IA_CALL(ia_be_hardtanh(b, mu * d, p->a, p->s));
-  IA_CALL(ia_be_gemm(b, IA_FP64, 'T', 'N', mu, mu, d, 1.0, p->s, d, p->s, d, 0.0, p->gram, mu));
-  IA_CALL(ia_be_diag_get(b, mu, p->gram, mu, p->ns));
-  IA_CALL(ia_be_ntk_dense(b, mu, mu, (double)d, p->depth, p->gram, mu, p->ns, p->ns, p->k, mu, NULL,
-                          NULL));
-  return ia_be_diag_sum(b, IA_FP64, mu, p->k, mu, &p->trace);
+  return sample_kernel(p);
+}
+
+ia_status ia_distill_be_set_sample(ia_distill_be *p, const double *s) {
+  IA_CALL(ia_be_upload(p->be, p->s, s, sizeof(double) * (size_t)(p->mu * p->d)));
+  return sample_kernel(p);
 }
 
 ia_status ia_distill_be_fit(ia_distill_be *p, double lambda) {

@@ -60,6 +60,9 @@ void ia_distill_be_free(ia_distill_be *p);
 /* Samples this rank's columns at step `step` from z (d × nz, backend),
  * gathers S on every rank and computes K = NTK(S, S). Collective. */
 IA_NODISCARD ia_status ia_distill_be_sample(ia_distill_be *p, const double *z, uint64_t step);
+/* Takes S (μ × d, host, the same on every rank) as the sample instead, and
+ * computes its K. Not collective. */
+IA_NODISCARD ia_status ia_distill_be_set_sample(ia_distill_be *p, const double *s);
 /* Factors K + λ'I and solves α; IA_ERR_NOTSPD names λ. Not collective. */
 IA_NODISCARD ia_status ia_distill_be_fit(ia_distill_be *p, double lambda);
 /* As ia_distill_host_loss_grad: dz (d × nz, backend) for this rank's logits.

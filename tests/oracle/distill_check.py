@@ -17,7 +17,8 @@ independently of infae (numpy/scipy):
   stream (seed, 6, 1 + t), below; all users without --batch); nnz/users is
   the whole train split's;
 - random and distill: the sampled (initial) users are the stream
-  (seed, 6, 0)'s draw.
+  (seed, 6, 0)'s draw; distill: step 0's validation is ∞-AE on those users'
+  train rows (no Gumbel sample), at the λ it picks, and is never the summary.
 
 The draws are those of the Philox4x32-10 streams of infae's counter-based
 RNG (docs/protocol.md §1), written here from Random123's definition (checked against its
@@ -191,8 +192,26 @@ def main():
             best = int(hyper["best_step"])
             k = int(np.nonzero(step == best)[0][0])
             lam = float(f["curve/lambda"][k])
-            if f["curve/val_HR@100"][k] != np.max(f["curve/val_HR@100"][...]):
+            # Step 0 validates the initial rows and is never the summary
+            # (unless it is the only step).
+            val = f["curve/val_HR@100"][...]
+            kept = step > 0 if step.max() > 0 else step == 0
+            if best == 0 and step.max() > 0:
+                fails.append("step 0 (the initial rows) was kept as the summary")
+            if val[k] != np.max(val[kept]):
                 fails.append("best step %d does not have the best validation HR@100" % best)
+            if step[0] == 0 and step.max() > 0:
+                # Step 0: ∞-AE on the initial rows (the random sampler's), its
+                # λ by validation HR@100 (to 1e-3: 0/1 rows tie many scores).
+                grid = [float(x) for x in f["hyper/lambda_grid"][...]]
+                res = oracle.evaluate(ds, "infae", grid,
+                                      fit_users=oracle.Sample(train[idx].toarray().astype(float)))
+                want_hr = res["val"][oracle._lam_key(res["best_lambda"])]["HR@100"]
+                print("step 0 (initial rows): val HR@100 %.6f at λ %g (oracle %.6f at λ %g)"
+                      % (val[0], f["curve/lambda"][0], want_hr, res["best_lambda"]))
+                if (f["curve/lambda"][0] != res["best_lambda"]
+                        or abs(val[0] - want_hr) > 1e-3 * want_hr):
+                    fails.append("step 0 is not the validation of the initial rows")
             n, b = train.shape[0], int(hyper["batch"])
             rows = None
             if 0 < b < n:
