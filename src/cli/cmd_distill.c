@@ -63,8 +63,8 @@ static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r, 
 int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
   const char *data, *out, *sampler, *json, *ckpt, *device, *memory, *search_dir;
   ia_reals lambdas, ease_lambdas, taus, c_cards, gammas;
-  int samples, steps, patience, every, resume, log_every, no_ease, recoder, recoder_epochs, quiet,
-      verbose, search, depth;
+  int samples, steps, patience, every, resume, log_every, no_ease, recoder, recoder_epochs,
+      search_groups, quiet, verbose, search, depth;
   int64_t budget, batch, seed;
   double tau, lr, c_card, threshold;
   const ia_opt opts[] = {
@@ -127,6 +127,10 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
       {"c-cards", IA_OPT_REALS, NULL, "--search: c_card values [default: 1e-3,10]", &c_cards},
       {"gammas", IA_OPT_REALS, NULL, "--search: γ values [default: 200,500,700]", &gammas},
       {"search-dir", IA_OPT_STRING, "", "--search: its folder [default: OUT.search]", &search_dir},
+      {"search-groups", IA_OPT_INT, "1",
+       "--search: run configurations side by side on this many groups of ranks (each group "
+       "splits its users over fewer ranks; faster when the data is small for the ranks)",
+       &search_groups},
       {"log-every", IA_OPT_INT, "10", "steps between progress lines", &log_every},
       {"metrics-json", IA_OPT_STRING, NULL, "write the result and metrics as JSON", &json},
       {"quiet", IA_OPT_FLAG, NULL, "print errors only", &quiet},
@@ -191,9 +195,12 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
     if (ease_lambdas.v[k] < 0)
       ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
                          "--ease-lambdas: every λ must be ≥ 0 (got %g)", ease_lambdas.v[k]);
-  if (ost == IA_OK && !search && (taus.n || c_cards.n || gammas.n || search_dir[0]))
-    ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
-                       "--taus, --c-cards, --gammas and --search-dir go with --search");
+  if (ost == IA_OK && !search &&
+      (taus.n || c_cards.n || gammas.n || search_dir[0] ||
+       ia_opts_given(argc, argv, "search-groups")))
+    ost = ia_error_set(
+        IA_ERR_ARG, __FILE__, __LINE__,
+        "--taus, --c-cards, --gammas, --search-dir and --search-groups go with --search");
   if (ost == IA_OK && search && (o.resume || json || ckpt))
     ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
                        "--search resumes by itself and writes search.csv: no --resume, "
@@ -212,7 +219,8 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
                         gammas.n ? gammas.v : ia_search_gammas,
                         taus.n ? taus.n : 4,
                         c_cards.n ? c_cards.n : 2,
-                        gammas.n ? gammas.n : 3};
+                        gammas.n ? gammas.n : 3,
+                        search_groups};
     char dir[4096];
     snprintf(dir, sizeof dir, "%s%s", search_dir[0] ? search_dir : out,
              search_dir[0] ? "" : ".search");

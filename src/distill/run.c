@@ -17,14 +17,15 @@ static void on_signal(int sig) {
   stop_requested = 1;
 }
 
-/* From the optimization to the summary's write, a signal only asks. */
+/* From the optimization to the summary's write, a signal only asks. Nested
+ * inside a search's catching, a signal the search caught still counts. */
 void distill_catch_signals(distill_saved_signals *old) {
   struct sigaction sa = {0};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  stop_requested = 0;
   sigaction(SIGTERM, &sa, &old->term);
   sigaction(SIGUSR1, &sa, &old->usr1);
+  if (old->term.sa_handler != on_signal) stop_requested = 0;
 }
 
 void distill_restore_signals(const distill_saved_signals *old) {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "distill/run.h"
 #include "distill/summary.h"
 #include "infae/core/log.h"
 #include "infae/core/ntk.h"
@@ -115,11 +116,74 @@ static ia_status write_csv(const char *path, const config *c, int n, int chosen)
   return IA_OK;
 }
 
+/* The numbers a configuration's group shares with every rank. */
+enum { SHARED = 6 + IA_N_METRICS };
+static void pack(const config *c, double *v) {
+  double head[6] = {c->val_hr100, c->steps_done,    c->best_step,
+                    c->seconds,   c->binary_ndcg10, c->reused};
+  memcpy(v, head, sizeof head);
+  memcpy(v + 6, c->test, sizeof c->test);
+}
+static void unpack(const double *v, config *c) {
+  c->val_hr100 = v[0];
+  c->steps_done = (int)v[1];
+  c->best_step = (int)v[2];
+  c->seconds = v[3];
+  c->binary_ndcg10 = v[4];
+  c->reused = (int)v[5];
+  memcpy(c->test, v + 6, sizeof c->test);
+}
+
+/* One configuration on the ranks of sub: read back when an earlier run
+ * finished it, else run (from its checkpoint when there is one).
+ * *interrupted when a signal stopped it. Collective on sub. */
+static ia_status run_config(MPI_Comm sub, const ia_distill_opts *o, config *c, int *interrupted,
+                            ia_distill_result *r) {
+  int rank;
+  MPI_Comm_rank(sub, &rank);
+  int there = rank == 0 ? access(c->file, R_OK) == 0 : 0;
+  MPI_Bcast(&there, 1, MPI_INT, 0, sub);
+  if (there) { /* a finished configuration of an earlier run */
+    if (ia_agree(sub, read_done(sub, o, c)) == IA_OK) {
+      c->reused = 1;
+      ia_log_info("[search] %s was there: reused (validation HR@100 %.3f)", c->file, c->val_hr100);
+      return IA_OK;
+    }
+    ia_log_warn("[search] %s; it is made again", ia_error_message());
+    ia_error_clear();
+  }
+  ia_distill_opts ok = *o;
+  ok.out = c->file;
+  ok.tau = c->tau;
+  ok.c_card = c->c_card;
+  ok.samples = c->gamma;
+  ok.metrics_json = NULL;
+  ok.checkpoint = NULL; /* <file>.ckpt.h5: a run stopped by a signal goes on from it */
+  char ck[4200];
+  snprintf(ck, sizeof ck, "%s.ckpt.h5", c->file);
+  ok.resume = rank == 0 ? access(ck, R_OK) == 0 : 0;
+  MPI_Bcast(&ok.resume, 1, MPI_INT, 0, sub);
+  memset(r, 0, sizeof *r);
+  IA_CALL(ia_distill(sub, &ok, r));
+  *interrupted = r->interrupted;
+  if (r->interrupted) return IA_OK;
+  c->val_hr100 = r->best_hr100;
+  c->steps_done = r->steps_done;
+  c->best_step = r->best_step;
+  c->seconds = r->seconds;
+  memcpy(c->test, r->infae.test.v, sizeof c->test);
+  c->binary_ndcg10 = r->binary_infae.test.v[IA_NDCG10];
+  return IA_OK;
+}
+
 ia_status ia_distill_search(MPI_Comm comm, const ia_distill_opts *o, const ia_search_grid *g,
                             const char *dir, ia_distill_result *r) {
-  int rank, n = g->n_taus * g->n_c_cards * g->n_gammas;
+  int rank, size, n = g->n_taus * g->n_c_cards * g->n_gammas, groups = g->groups ? g->groups : 1;
   MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
   IA_CHECK(n >= 1, IA_ERR_ARG, "--search: an empty grid");
+  IA_CHECK(groups >= 1 && groups <= size, IA_ERR_ARG,
+           "--search-groups must be between 1 and the number of ranks (%d; got %d)", size, groups);
   char csv[4096];
   snprintf(csv, sizeof csv, "%s/search.csv", dir);
   int made = rank == 0 ? mkdir(dir, 0777) == 0 || access(dir, W_OK) == 0 : 1;
@@ -128,9 +192,14 @@ ia_status ia_distill_search(MPI_Comm comm, const ia_distill_opts *o, const ia_se
   ia_path inputs[] = {{"data", o->data}}, outputs[] = {{"out", o->out}, {"search-dir", csv}};
   IA_CALL(ia_paths_check(comm, inputs, 1, outputs, 2));
   config *c = calloc((size_t)n, sizeof *c);
-  IA_CHECK(c, IA_ERR_NOMEM, "out of memory for the search's configurations");
+  double *shared = calloc((size_t)n * SHARED, sizeof *shared);
+  if (!c || !shared) {
+    free(c);
+    free(shared);
+  }
+  IA_CHECK(c && shared, IA_ERR_NOMEM, "out of memory for the search's configurations");
   ia_status st = IA_OK;
-  int k = 0, chosen = -1;
+  int k = 0, chosen = -1, interrupted = 0;
   for (int a = 0; a < g->n_taus; a++)
     for (int b = 0; b < g->n_c_cards; b++)
       for (int e = 0; e < g->n_gammas; e++, k++) {
@@ -140,67 +209,87 @@ ia_status ia_distill_search(MPI_Comm comm, const ia_distill_opts *o, const ia_se
         snprintf(c[k].file, sizeof c[k].file, "%s/tau%g_card%g_gamma%d.h5", dir, c[k].tau,
                  c[k].c_card, c[k].gamma);
       }
-  for (k = 0; k < n && st == IA_OK; k++) {
+  /* Groups of consecutive ranks; each takes the next configuration not yet
+   * taken from a counter on rank 0 (an MPI atomic), so a group whose runs
+   * stop early by patience takes more of them. A signal between two
+   * configurations (or while a group waits for the others) stops the search
+   * there. */
+  int group = (int)((int64_t)rank * groups / size), sub_rank;
+  MPI_Comm sub = MPI_COMM_NULL;
+  MPI_Comm_split(comm, group, rank, &sub);
+  MPI_Comm_rank(sub, &sub_rank);
+  int *next = NULL;
+  MPI_Win win = MPI_WIN_NULL;
+  MPI_Win_allocate(rank == 0 ? (MPI_Aint)sizeof(int) : 0, sizeof(int), MPI_INFO_NULL, comm, &next,
+                   &win);
+  if (rank == 0) {
+    MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, win);
+    *next = 0;
+    MPI_Win_unlock(0, win);
+  }
+  MPI_Barrier(comm);
+  distill_saved_signals saved;
+  distill_catch_signals(&saved);
+  if (groups > 1)
+    ia_log_info(
+        "[search] %d configurations over %d groups of about %d ranks, each group taking the "
+        "next one; the progress lines are group 0's",
+        n, groups, size / groups);
+  while (st == IA_OK && !interrupted) {
+    if (distill_signalled(sub)) {
+      interrupted = 1;
+      break;
+    }
+    if (sub_rank == 0) {
+      int one = 1;
+      MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, win);
+      MPI_Fetch_and_op(&one, &k, MPI_INT, 0, 0, MPI_SUM, win);
+      MPI_Win_unlock(0, win);
+    }
+    MPI_Bcast(&k, 1, MPI_INT, 0, sub);
+    if (k >= n) break;
     ia_log_info("[search] configuration %d/%d: τ %g, c_card %g, γ %d", k + 1, n, c[k].tau,
                 c[k].c_card, c[k].gamma);
-    int there = rank == 0 ? access(c[k].file, R_OK) == 0 : 0;
-    MPI_Bcast(&there, 1, MPI_INT, 0, comm);
-    if (there) { /* a finished configuration of an earlier run */
-      st = ia_agree(comm, read_done(comm, o, &c[k]));
-      if (st == IA_OK) {
-        c[k].reused = 1;
-        ia_log_info("[search] %s was there: reused (validation HR@100 %.3f)", c[k].file,
-                    c[k].val_hr100);
-        continue;
-      }
-      ia_log_warn("[search] %s; it is made again", ia_error_message());
-      ia_error_clear();
-      st = IA_OK;
-    }
-    ia_distill_opts ok = *o;
-    ok.out = c[k].file;
-    ok.tau = c[k].tau;
-    ok.c_card = c[k].c_card;
-    ok.samples = c[k].gamma;
-    ok.metrics_json = NULL;
-    ok.checkpoint = NULL; /* <file>.ckpt.h5: a run stopped by a signal goes on from it */
-    char ck[4200];
-    snprintf(ck, sizeof ck, "%s.ckpt.h5", c[k].file);
-    ok.resume = rank == 0 ? access(ck, R_OK) == 0 : 0;
-    MPI_Bcast(&ok.resume, 1, MPI_INT, 0, comm);
-    memset(r, 0, sizeof *r);
-    st = ia_distill(comm, &ok, r);
-    if (st == IA_OK && r->interrupted) { /* its checkpoint resumes it */
-      ia_log_info("[search] interrupted: rerun the same command to go on from configuration %d",
-                  k + 1);
-      free(c);
-      return IA_OK;
-    }
-    if (st == IA_OK) {
-      c[k].val_hr100 = r->best_hr100;
-      c[k].steps_done = r->steps_done;
-      c[k].best_step = r->best_step;
-      c[k].seconds = r->seconds;
-      memcpy(c[k].test, r->infae.test.v, sizeof c[k].test);
-      c[k].binary_ndcg10 = r->binary_infae.test.v[IA_NDCG10];
-    }
+    st = run_config(sub, o, &c[k], &interrupted, r);
+    if (st == IA_OK && !interrupted && sub_rank == 0) pack(&c[k], shared + (size_t)k * SHARED);
   }
-  /* Validation only: the first best HR@100. */
-  for (k = 0; k < n && st == IA_OK; k++)
-    if (chosen < 0 || c[k].val_hr100 > c[chosen].val_hr100) chosen = k;
-  if (st == IA_OK) {
+  MPI_Comm_free(&sub);
+  MPI_Win_free(&win);
+  /* Every group's results (and failures, and signals) on every rank. */
+  st = ia_agree(comm, st);
+  MPI_Allreduce(MPI_IN_PLACE, &interrupted, 1, MPI_INT, MPI_MAX, comm);
+  distill_restore_signals(&saved);
+  if (st == IA_OK && interrupted) { /* the checkpoints resume them */
+    ia_log_info("[search] interrupted: rerun the same command to go on");
+    r->interrupted = 1;
+  }
+  if (st == IA_OK && !interrupted) {
+    MPI_Allreduce(MPI_IN_PLACE, shared, n * SHARED, MPI_DOUBLE, MPI_SUM, comm);
+    for (k = 0; k < n; k++) {
+      unpack(shared + (size_t)k * SHARED, &c[k]);
+      ia_log_info(
+          "[search] τ %g, c_card %g, γ %d: validation HR@100 %.3f at step %d of %d, ∞-AE test "
+          "NDCG@10 %.3f%s",
+          c[k].tau, c[k].c_card, c[k].gamma, c[k].val_hr100, c[k].best_step, c[k].steps_done,
+          c[k].test[IA_NDCG10], c[k].reused ? " (reused)" : "");
+    }
+    /* Validation only: the first best HR@100. */
+    for (k = 0; k < n; k++)
+      if (chosen < 0 || c[k].val_hr100 > c[chosen].val_hr100) chosen = k;
     if (rank == 0) st = write_csv(csv, c, n, chosen);
     if (rank == 0 && st == IA_OK) st = copy_file(c[chosen].file, o->out);
     st = ia_agree(comm, st);
-    if (st == IA_OK) {
-      ia_log_info(
-          "[search] chosen: τ %g, c_card %g, γ %d (validation HR@100 %.3f; its ∞-AE test "
-          "NDCG@10 %.3f) → %s; every configuration in %s",
-          c[chosen].tau, c[chosen].c_card, c[chosen].gamma, c[chosen].val_hr100,
-          c[chosen].test[IA_NDCG10], o->out, csv);
-      r->best_hr100 = c[chosen].val_hr100;
-    }
+  }
+  if (st == IA_OK && !interrupted) {
+    ia_log_info(
+        "[search] chosen: τ %g, c_card %g, γ %d (validation HR@100 %.3f; its ∞-AE test "
+        "NDCG@10 %.3f) → %s; every configuration in %s",
+        c[chosen].tau, c[chosen].c_card, c[chosen].gamma, c[chosen].val_hr100,
+        c[chosen].test[IA_NDCG10], o->out, csv);
+    memset(r, 0, sizeof *r);
+    r->best_hr100 = c[chosen].val_hr100;
   }
   free(c);
+  free(shared);
   return st;
 }

@@ -4,7 +4,7 @@
 # summary of the configuration with the best validation HR@100 (the first
 # of equals; recomputed here from the CSV and from each summary's /hyper),
 # and passes the oracle's checks; the same command again reuses every
-# configuration and writes the same CSV.
+# configuration and writes the same CSV; --search-groups 2 gives the same.
 source "$(dirname "$0")/common.sh"
 gen_dataset g 300 200 25
 search() {
@@ -38,4 +38,29 @@ PY
 search > "$WORK/again.log" 2>&1 || fail "the search again failed: $(cat "$WORK/again.log")"
 [ "$(grep -c "was there: reused" "$WORK/again.log")" = 4 ] || fail "not every configuration reused"
 cmp -s "$csv" "$WORK/first.csv" || fail "search.csv differs when every configuration is reused"
-echo "distill_search: 4 configurations, the best by validation, resumed"
+# --search-groups 2: the two ranks run configurations side by side, one rank
+# each; every configuration must equal the 2-rank one's (up to summation
+# order) and the same one be chosen.
+search --search-groups 2 --out "$WORK/g2.h5" --search-dir "$WORK/g2" > "$WORK/g2.log" 2>&1 ||
+  fail "--search-groups 2 failed: $(cat "$WORK/g2.log")"
+grep -q "4 configurations over 2 groups of about 1 ranks" "$WORK/g2.log" ||
+  fail "no line about the groups: $(cat "$WORK/g2.log")"
+"$PYTHON" - "$csv" "$WORK/g2/search.csv" <<'PY'
+import csv, sys
+import h5py
+import numpy as np
+a, b = (list(csv.DictReader(open(p))) for p in sys.argv[1:])
+assert len(a) == len(b) == 4
+for x, y in zip(a, b):
+    assert (x["tau"], x["gamma"], x["chosen"], x["best_step"]) == \
+        (y["tau"], y["gamma"], y["chosen"], y["best_step"]), (x, y)
+    for k in x:
+        if k.startswith(("val_", "test_", "binary_")):
+            assert abs(float(x[k]) - float(y[k])) <= 1e-6 * max(1, abs(float(x[k]))), (k, x[k], y[k])
+    s, t = (h5py.File(r["summary"], "r")["S"][...] for r in (x, y))
+    assert np.abs(s - t).max() <= 1e-11, np.abs(s - t).max()
+print("--search-groups 2: the same 4 configurations and choice")
+PY
+expect_error "--search-groups must be between 1 and the number of ranks (2; got 3)" distill \
+  --data "$WORK/g.h5" --out "$WORK/g3.h5" --search --search-groups 3 --search-dir "$WORK/g3"
+echo "distill_search: 4 configurations, the best by validation, resumed, on 2 groups"

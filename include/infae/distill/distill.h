@@ -82,6 +82,7 @@ IA_NODISCARD ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o, ia_di
 typedef struct {
   const double *taus, *c_cards, *gammas;
   int n_taus, n_c_cards, n_gammas;
+  int groups; /* configurations run side by side on this many groups of ranks (0: 1) */
 } ia_search_grid;
 extern const double ia_search_taus[4], ia_search_c_cards[2], ia_search_gammas[3];
 
@@ -93,7 +94,10 @@ extern const double ia_search_taus[4], ia_search_c_cards[2], ia_search_gammas[3]
  * c_card, γ, steps, best step, validation HR@100, test metrics of its
  * ∞-AE and of ∞-AE on /binary, seconds, the choice). r: the chosen
  * configuration's validation HR@100 (best_hr100); r->interrupted when a
- * signal stopped a run. Collective. */
+ * signal stopped a run. With g->groups = G > 1 the ranks split into G
+ * groups of consecutive ranks and configuration k runs on group k mod G
+ * (each group holds its users over fewer ranks); progress lines and
+ * warnings are group 0's. Collective. */
 IA_NODISCARD ia_status ia_distill_search(MPI_Comm comm, const ia_distill_opts *o,
                                          const ia_search_grid *g, const char *dir,
                                          ia_distill_result *r);
