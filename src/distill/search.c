@@ -193,13 +193,12 @@ ia_status ia_distill_search(MPI_Comm comm, const ia_distill_opts *o, const ia_se
   IA_CALL(ia_paths_check(comm, inputs, 1, outputs, 2));
   config *c = calloc((size_t)n, sizeof *c);
   double *shared = calloc((size_t)n * SHARED, sizeof *shared);
-  if (!c || !shared) {
-    free(c);
-    free(shared);
-  }
-  IA_CHECK(c && shared, IA_ERR_NOMEM, "out of memory for the search's configurations");
-  ia_status st = IA_OK;
-  int k = 0, chosen = -1, interrupted = 0;
+  int *order = calloc((size_t)n, sizeof *order), k = 0, chosen = -1, interrupted = 0;
+  ia_status st = c && shared && order
+                     ? IA_OK
+                     : ia_error_set(IA_ERR_NOMEM, __FILE__, __LINE__,
+                                    "out of memory for the search's configurations");
+  IA_CALL_GOTO(ia_agree(comm, st));
   for (int a = 0; a < g->n_taus; a++)
     for (int b = 0; b < g->n_c_cards; b++)
       for (int e = 0; e < g->n_gammas; e++, k++) {
@@ -211,9 +210,17 @@ ia_status ia_distill_search(MPI_Comm comm, const ia_distill_opts *o, const ia_se
       }
   /* Groups of consecutive ranks; each takes the next configuration not yet
    * taken from a counter on rank 0 (an MPI atomic), so a group whose runs
-   * stop early by patience takes more of them. A signal between two
-   * configurations (or while a group waits for the others) stops the search
-   * there. */
+   * stop early by patience takes more of them. They are taken largest γ
+   * first (a step costs about γ), which shortens the tail where one group
+   * runs alone. A signal between two configurations (or while a group waits
+   * for the others) stops the search there. */
+  for (k = 0; k < n; k++) order[k] = k;
+  for (k = 1; k < n; k++) /* stable: equal γ keep the grid's order */
+    for (int j = k; j > 0 && c[order[j]].gamma > c[order[j - 1]].gamma; j--) {
+      int t = order[j];
+      order[j] = order[j - 1];
+      order[j - 1] = t;
+    }
   int group = (int)((int64_t)rank * groups / size), sub_rank;
   MPI_Comm sub = MPI_COMM_NULL;
   MPI_Comm_split(comm, group, rank, &sub);
@@ -248,6 +255,7 @@ ia_status ia_distill_search(MPI_Comm comm, const ia_distill_opts *o, const ia_se
     }
     MPI_Bcast(&k, 1, MPI_INT, 0, sub);
     if (k >= n) break;
+    k = order[k];
     ia_log_info("[search] configuration %d/%d: τ %g, c_card %g, γ %d", k + 1, n, c[k].tau,
                 c[k].c_card, c[k].gamma);
     st = run_config(sub, o, &c[k], &interrupted, r);
@@ -289,6 +297,8 @@ ia_status ia_distill_search(MPI_Comm comm, const ia_distill_opts *o, const ia_se
     memset(r, 0, sizeof *r);
     r->best_hr100 = c[chosen].val_hr100;
   }
+done:
+  free(order);
   free(c);
   free(shared);
   return st;
