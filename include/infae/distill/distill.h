@@ -31,11 +31,11 @@ typedef struct {
                            on the summary (its low-rank form, 4μd doubles; three d × d arrays
                            when μ ≥ d) is skipped, with a warning, when it does not fit */
   const double *ease_lambdas; /* NULL = ia_ease_grid */
+  int n_ease;
   int recoder;        /* also train Recoder (`train --model recoder`'s defaults) on the summary */
   int recoder_epochs; /* its epochs (0: 200), validated every epochs/50 (rounded up) */
-  int n_ease;
-  double threshold;       /* binarized summary: S ≥ threshold; 0: each row's expected
-                             items (ia_summary_binary) */
+  double threshold;   /* binarized summary: S ≥ threshold; 0: each row's expected
+                         items (ia_summary_binary) */
   const char *checkpoint; /* NULL = <out>.ckpt.h5 */
   int checkpoint_every;   /* steps; 0 = only on a signal */
   int resume;
@@ -95,9 +95,9 @@ extern const double ia_search_taus[4], ia_search_c_cards[2], ia_search_gammas[3]
  * ∞-AE and of ∞-AE on /binary, seconds, the choice). r: the chosen
  * configuration's validation HR@100 (best_hr100); r->interrupted when a
  * signal stopped a run. With g->groups = G > 1 the ranks split into G
- * groups of consecutive ranks and configuration k runs on group k mod G
- * (each group holds its users over fewer ranks); progress lines and
- * warnings are group 0's. Collective. */
+ * groups of consecutive ranks, each taking the next configuration (largest
+ * γ first) until none is left; each group holds its users over fewer
+ * ranks; progress lines and warnings are group 0's. Collective. */
 IA_NODISCARD ia_status ia_distill_search(MPI_Comm comm, const ia_distill_opts *o,
                                          const ia_search_grid *g, const char *dir,
                                          ia_distill_result *r);
