@@ -89,8 +89,8 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
       {"seed", IA_OPT_INT64, "42", "seed of the initial users, the Gumbel noise and the batches",
        &seed},
       {"lambdas", IA_OPT_REALS, NULL,
-       "λ grid (λ' = λ·tr(K)/μ), re-picked by validation HR@100 at steps 0, 25, 50, …, 200, "
-       "every 40 after and at the end [default: 1e-5,1e-3,0.1,1,5,50]",
+       "λ grid (λ' = λ·tr(K)/μ), re-picked by validation HR@100 at steps 0 (the initial rows), "
+       "25, 50, …, 200, every 40 after and at the end [default: 1e-5,1e-3,0.1,1,5,50]",
        &lambdas},
       {"no-ease", IA_OPT_FLAG, NULL, "do not evaluate EASE trained on the summary", &no_ease},
       {"recoder", IA_OPT_FLAG, NULL,
