@@ -26,13 +26,8 @@ static ia_status open_infae(hid_t file, const char *path, int batch, server *v) 
   ia_status st = IA_OK;
   char *fit = NULL;
   int64_t begin;
-  int64_t depth = 1; /* files before --depth: the paper's */
   IA_CALL(ia_h5_read_attr_i64(file, path, "fit_users", &v->fit_users));
-  if (H5Aexists(file, "depth") > 0) IA_CALL(ia_h5_read_attr_i64(file, path, "depth", &depth));
-  IA_CHECK(depth >= 1 && depth <= IA_NTK_MAX_DEPTH, IA_ERR_FORMAT,
-           "%s: attribute depth = %lld is not in [1, %d]", path, (long long)depth,
-           IA_NTK_MAX_DEPTH);
-  v->depth = (int)depth;
+  IA_CALL(ia_h5_read_depth(file, path, &v->depth));
   IA_CALL(ia_h5_read_attr_str(file, path, "fit", &fit));
   int dense = !strcmp(fit, "summary");
   free(fit);

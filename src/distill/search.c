@@ -39,7 +39,8 @@ static ia_status read_done(MPI_Comm comm, const ia_distill_opts *o, config *c) {
   ia_status st = ia_h5_open(comm, path, IA_SUMMARY_FORMAT, IA_SUMMARY_VERSION, "summary",
                             "`infae_mpi distill`", &file);
   IA_CALL(st);
-  int64_t v = 0, budget = 0, steps = 0, seed = 0, patience = 0, batch = 0, depth = 1;
+  int64_t v = 0, budget = 0, steps = 0, seed = 0, patience = 0, batch = 0;
+  int depth = 1;
   double lr = 0;
   IA_H5(g = H5Gopen2(file, "hyper", H5P_DEFAULT));
   IA_CALL_GOTO(ia_h5_read_attr_i64(g, path, "budget", &budget));
@@ -48,7 +49,7 @@ static ia_status read_done(MPI_Comm comm, const ia_distill_opts *o, config *c) {
   IA_CALL_GOTO(ia_h5_read_attr_i64(g, path, "patience", &patience));
   IA_CALL_GOTO(ia_h5_read_attr_i64(g, path, "batch", &batch));
   IA_CALL_GOTO(ia_h5_read_attr_f64(g, path, "learning_rate", &lr));
-  if (H5Aexists(g, "depth") > 0) IA_CALL_GOTO(ia_h5_read_attr_i64(g, path, "depth", &depth));
+  IA_CALL_GOTO(ia_h5_read_depth(g, path, &depth));
   IA_CHECK_GOTO(budget == o->budget && steps == o->steps && seed == (int64_t)o->seed &&
                     patience == o->patience && batch == o->batch && lr == o->lr &&
                     depth == ia_ntk_depth(o->depth),

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "infae/config.h"
-#include "infae/core/ntk.h"
 #include "infae/core/paths.h"
 #include "infae/eval/metrics.h"
 #include "infae/io/dataset.h"
@@ -309,7 +308,6 @@ ia_status ia_summary_read_sample(MPI_Comm comm, const char *path, const char *da
                                  double **s, int64_t *mu, int64_t *items, int *depth) {
   ia_status st = IA_OK;
   hid_t file = H5I_INVALID_HID;
-  int64_t dep = 1; /* summaries before --depth: the paper's */
   char **ids = NULL, **user_ids = NULL, **item_ids = NULL;
   int64_t rows = 0, cols = 0, n_users = 0, n_items = 0;
   *s = NULL;
@@ -325,17 +323,14 @@ ia_status ia_summary_read_sample(MPI_Comm comm, const char *path, const char *da
     ia_csr_free(&b);
   }
   if (st == IA_OK) st = ia_h5_read_strings(file, path, "item_ids", 0, cols, cols, &ids);
+  *depth = 1; /* summaries without /hyper: the paper's */
   if (st == IA_OK && H5Lexists(file, "hyper", H5P_DEFAULT) > 0) {
     hid_t g = H5Gopen2(file, "hyper", H5P_DEFAULT);
     if (g < 0)
       st = ia_error_set(IA_ERR_FORMAT, __FILE__, __LINE__, "%s: /hyper is not a group", path);
-    else if (H5Aexists(g, "depth") > 0)
-      st = ia_h5_read_attr_i64(g, path, "depth", &dep);
+    else
+      st = ia_h5_read_depth(g, path, depth);
     if (g >= 0) H5Gclose(g);
-    if (st == IA_OK && (dep < 1 || dep > IA_NTK_MAX_DEPTH))
-      st = ia_error_set(IA_ERR_FORMAT, __FILE__, __LINE__,
-                        "%s: /hyper's depth = %lld is not in [1, %d]", path, (long long)dep,
-                        IA_NTK_MAX_DEPTH);
   }
   H5Fclose(file);
   IA_CALL_GOTO(ia_agree(comm, st));
@@ -358,7 +353,6 @@ ia_status ia_summary_read_sample(MPI_Comm comm, const char *path, const char *da
   }
   *mu = rows;
   *items = cols;
-  *depth = (int)dep;
 done:
   ia_ids_free(ids, cols);
   ia_ids_free(user_ids, n_users);

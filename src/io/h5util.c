@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "infae/core/ntk.h"
 #include "infae/core/paths.h"
 
 hid_t ia_h5_string_type(void) {
@@ -131,6 +132,15 @@ ia_status ia_h5_read_attr_i64(hid_t loc, const char *path, const char *name, int
 
 ia_status ia_h5_read_attr_f64(hid_t loc, const char *path, const char *name, double *v) {
   return read_attr_scalar(loc, path, name, H5T_NATIVE_DOUBLE, v);
+}
+
+ia_status ia_h5_read_depth(hid_t loc, const char *path, int *depth) {
+  int64_t v = 1;
+  if (H5Aexists(loc, "depth") > 0) IA_CALL(ia_h5_read_attr_i64(loc, path, "depth", &v));
+  IA_CHECK(v >= 1 && v <= IA_NTK_MAX_DEPTH, IA_ERR_FORMAT,
+           "%s: attribute depth = %lld is not in [1, %d]", path, (long long)v, IA_NTK_MAX_DEPTH);
+  *depth = (int)v;
+  return IA_OK;
 }
 
 ia_status ia_h5_read_attr_str(hid_t file, const char *path, const char *name, char **v) {

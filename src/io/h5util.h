@@ -35,6 +35,9 @@ ia_status ia_h5_read_range(hid_t loc, const char *path, const char *name, hid_t 
                            int64_t count, int64_t expect_len, void *out);
 ia_status ia_h5_read_attr_i64(hid_t loc, const char *path, const char *name, int64_t *v);
 ia_status ia_h5_read_attr_f64(hid_t loc, const char *path, const char *name, double *v);
+/* The NTK depth attribute `depth` of loc: 1 when absent (files made before
+ * --depth), an error when outside [1, IA_NTK_MAX_DEPTH]. */
+ia_status ia_h5_read_depth(hid_t loc, const char *path, int *depth);
 /* A string attribute, malloc'd into *v. */
 ia_status ia_h5_read_attr_str(hid_t loc, const char *path, const char *name, char **v);
 /* count strings from begin of a 1-D string dataset, malloc'd. */

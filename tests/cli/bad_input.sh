@@ -178,4 +178,9 @@ for bad in nan inf -0.5 1.5; do
       --train-on "bad_$bad.h5" --model "$m"
   done
 done
+# A summary whose /hyper depth is out of range is refused before any fit.
+cp sum.h5 bad_depth.h5
+"$PYTHON" -c "import h5py,sys; h5py.File(sys.argv[1],'r+')['hyper'].attrs['depth']=0" bad_depth.h5
+expect_error "bad_depth.h5: attribute depth = 0 is not in [1, 16]" train --data g9.h5 \
+  --train-on bad_depth.h5
 echo "bad_input: $cases cases passed"
