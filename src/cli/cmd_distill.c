@@ -30,6 +30,8 @@ static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r, 
   cJSON_AddNumberToObject(root, "users", (double)r->users);
   cJSON_AddNumberToObject(root, "steps_done", r->steps_done);
   cJSON_AddNumberToObject(root, "best_step", r->best_step);
+  cJSON_AddStringToObject(root, "select_metric", o->select);
+  cJSON_AddNumberToObject(root, "best_val", r->best_val);
   cJSON_AddNumberToObject(root, "best_val_HR@100", r->best_hr100);
   cJSON_AddNumberToObject(root, "best_lambda", r->best_lambda);
   cJSON_AddNumberToObject(root, "seconds", r->seconds);
@@ -61,7 +63,7 @@ static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r, 
 }
 
 int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
-  const char *data, *out, *sampler, *json, *ckpt, *device, *memory, *search_dir;
+  const char *data, *out, *sampler, *json, *ckpt, *device, *memory, *search_dir, *select;
   ia_reals lambdas, ease_lambdas, taus, c_cards, gammas;
   int samples, steps, patience, every, resume, log_every, no_ease, recoder, recoder_epochs,
       search_groups, quiet, verbose, search, depth;
@@ -84,12 +86,17 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
        &depth},
       {"steps", IA_OPT_INT, "500", "Adam steps", &steps},
       {"patience", IA_OPT_INT, "150",
-       "stop after this many steps without a better validation HR@100", &patience},
+       "stop after this many steps without a better validation metric (--select)", &patience},
+      {"select", IA_OPT_STRING, "HR@100",
+       "validation metric of Distill-CF's choices: λ at each validation, the sample kept, "
+       "--patience and --search's configuration: HR@100 (the reference's) | NDCG@10. The "
+       "models trained on the summary pick λ by HR@100, as on all users",
+       &select},
       {"batch", IA_OPT_INT64, "0", "real users per step, drawn per step (0: all users)", &batch},
       {"seed", IA_OPT_INT64, "42", "seed of the initial users, the Gumbel noise and the batches",
        &seed},
       {"lambdas", IA_OPT_REALS, NULL,
-       "λ grid (λ' = λ·tr(K)/μ), re-picked by validation HR@100 at steps 0 (the initial rows), "
+       "λ grid (λ' = λ·tr(K)/μ), re-picked by validation (--select) at steps 0 (the initial rows), "
        "25, 50, …, 200, every 40 after and at the end [default: 1e-5,1e-3,0.1,1,5,50]",
        &lambdas},
       {"no-ease", IA_OPT_FLAG, NULL, "do not evaluate EASE trained on the summary", &no_ease},
@@ -120,7 +127,7 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
        &device},
       {"search", IA_OPT_FLAG, NULL,
        "one run per configuration of --taus × --c-cards × --gammas (the other options as "
-       "given), the summary with the best validation HR@100 written to --out; each in "
+       "given), the summary with the best validation metric (--select) written to --out; each in "
        "--search-dir with search.csv; the same command resumes a search",
        &search},
       {"taus", IA_OPT_REALS, NULL, "--search: τ values [default: 0.3,0.5,0.7,5]", &taus},
@@ -160,6 +167,7 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
                        .depth = depth,
                        .steps = steps,
                        .patience = patience,
+                       .select = select,
                        .batch = batch,
                        .seed = (uint64_t)seed,
                        .lambdas = lambdas.n ? lambdas.v : NULL,
@@ -181,6 +189,9 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
   ia_status ost =
       seed < 0 ? ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--seed must be ≥ 0") : IA_OK;
   if (ost == IA_OK && memory[0]) ost = ia_parse_bytes("memory-limit", memory, &o.memory_limit);
+  int metric = IA_HR100;
+  if (ost == IA_OK) ost = ia_select_metric(select, &metric);
+  o.select = ia_metric_names[metric]; /* as the files name it */
   if (ost == IA_OK && recoder_epochs < 1)
     ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--recoder-epochs must be ≥ 1 (got %d)",
                        recoder_epochs);

@@ -77,28 +77,30 @@ static ia_status adam(distill_run *q, double *g, int t) {
   return ia_be_adam(q->be, &a, n, q->c.z, g, q->c.m, q->c.v);
 }
 
-/* Validation of the current sample on the grid: picks λ; keeps the sample
- * when it is the best so far and keep is set. */
+/* Validation of the current sample on the grid: picks λ by the run's
+ * selection metric; keeps the sample when it is the best so far by that
+ * metric and keep is set. */
 static ia_status validate(distill_run *q, int t, int keep, int *stop) {
   const ia_distill_opts *o = q->o;
   ia_train_result *v = calloc(1, sizeof *v);
   IA_CHECK(v, IA_ERR_NOMEM, "out of memory");
   ia_sample_model m = q->on_dev ? ia_distill_be_model(&q->pb) : ia_krr_model(&q->p.krr);
-  ia_status st = ia_sample_select(q->comm, q->d, q->ev, &m, o->lambdas, o->n_lambdas, 0, 0, v);
+  ia_status st =
+      ia_sample_select(q->comm, q->d, q->ev, &m, o->lambdas, o->n_lambdas, q->select, 0, 0, v);
   if (st == IA_OK) {
     int best = 0;
     for (int k = 0; k < v->n_lambdas; k++)
       if (v->lambdas[k] == v->best_lambda) best = k;
-    double hr = v->val[best].v[IA_HR100];
+    double val = v->val[best].v[q->select];
     q->c.lambda = v->best_lambda;
     double *row = q->c.curve + q->c.n_curve++ * IA_CURVE_COLS;
     row[0] = t;
     row[1] = NAN; /* set by the caller */
-    row[2] = hr;
+    row[2] = v->val[best].v[IA_HR100];
     row[3] = v->val[best].v[IA_NDCG10];
     row[4] = v->best_lambda;
-    if (keep && hr > q->c.best_hr) {
-      q->c.best_hr = hr;
+    if (keep && val > q->c.best_val) {
+      q->c.best_val = val;
       q->c.best_step = t;
       q->c.best_lambda = v->best_lambda;
       memcpy(q->c.best_s, q->p.s, sizeof(double) * (size_t)(q->p.mu * q->p.d));
@@ -143,12 +145,14 @@ static ia_status fit_for_step(distill_run *q) {
   return ia_agree(q->comm, st);
 }
 
-/* "best HR @step" for the progress lines; none before the first kept sample. */
+/* "best <metric> <value> @step" for the progress lines; none before the
+ * first kept sample. */
 static const char *best_so_far(const distill_run *q, char *buf, size_t size) {
-  if (q->c.best_hr < 0)
+  if (q->c.best_val < 0)
     snprintf(buf, size, "best   none yet");
   else
-    snprintf(buf, size, "best %6.3f @%lld", q->c.best_hr, (long long)q->c.best_step);
+    snprintf(buf, size, "best %s %6.3f @%lld", ia_metric_names[q->select], q->c.best_val,
+             (long long)q->c.best_step);
   return buf;
 }
 
@@ -234,8 +238,8 @@ static ia_status optimize(distill_run *q, ia_distill_result *r) {
     }
     if (last) {
       if (t < o->steps)
-        ia_log_info("[distill] no better validation HR@100 for %d steps (patience): stopping",
-                    o->patience);
+        ia_log_info("[distill] no better validation %s for %d steps (patience): stopping",
+                    ia_metric_names[q->select], o->patience);
       q->c.next_step = o->steps + 1;
       r->steps_done = t;
       break;
@@ -301,6 +305,14 @@ static ia_status evaluate_sample(MPI_Comm comm, const ia_dataset *d, ia_evaluato
   return ia_recoder_select(comm, be, &ro, d, ev, s, mu, "distill", 0, rec, NULL);
 }
 
+/* Validation HR@100 of the kept sample, from the curve (NaN when none was). */
+static double best_hr100(const ia_ckpt *c) {
+  for (int k = c->n_curve - 1; k >= 0; k--)
+    if (c->curve[k * IA_CURVE_COLS] == (double)c->best_step && c->best_val >= 0)
+      return c->curve[k * IA_CURVE_COLS + 2];
+  return NAN;
+}
+
 static ia_status check_opts(const ia_distill_opts *o) {
   IA_CHECK(o->data, IA_ERR_ARG, "--data is required");
   IA_CHECK(o->out, IA_ERR_ARG, "--out is required (the summary file to write)");
@@ -354,6 +366,8 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
   }
   if (!o.sampler) o.sampler = "distill";
   IA_CALL(ia_agree(comm, check_opts(&o)));
+  IA_CALL(ia_agree(comm, ia_select_metric(o.select, &q.select)));
+  o.select = ia_metric_names[q.select]; /* as the files name it */
   int distill = !strcmp(o.sampler, "distill");
   q.comm = comm;
   q.o = &o;
@@ -476,15 +490,13 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
     r->allgather_bytes = q.p.bytes_allgather;
     if (o.resume) {
       IA_CALL_GOTO(distill_read_checkpoint(&q));
-      ia_log_info(
-          "[distill] resuming from %s at step %lld (best validation HR@100 %.3f at "
-          "step %lld)",
-          ckpt, (long long)q.c.next_step, q.c.best_hr, (long long)q.c.best_step);
+      ia_log_info("[distill] resuming from %s at step %lld (best validation %s %.3f at step %lld)",
+                  ckpt, (long long)q.c.next_step, o.select, q.c.best_val, (long long)q.c.best_step);
     } else {
       /* Z starts as the train rows of the first μ random users (the random sampler's). */
       IA_CALL_GOTO(ia_dataset_read_rows(comm, o.data, "train", idx + q.p.z0, q.p.nz, &rows));
       densify(&rows, q.c.z);
-      q.c.best_hr = -1;
+      q.c.best_val = -1;
       q.c.lambda = o.lambdas[0];
     }
     IA_CALL_GOTO(ia_agree(comm, distill_sync_device(&q)));
@@ -492,15 +504,16 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
     catching = 1;
     IA_CALL_GOTO(optimize(&q, r));
     r->best_step = (int)q.c.best_step;
-    r->best_hr100 = q.c.best_hr;
+    r->best_val = q.c.best_val;
+    r->best_hr100 = best_hr100(&q.c);
     r->best_lambda = q.c.best_lambda;
     if (r->interrupted) {
       r->peak_rss = ia_peak_rss(comm);
       goto done;
     }
     memcpy(s, q.c.best_s, sizeof(double) * (size_t)(mu * n_items));
-    ia_log_info("[distill] %.1f s, %.2f steps/s; best validation HR@100 %.3f at step %d (λ %g)",
-                r->seconds, r->steps_per_s, r->best_hr100, r->best_step, r->best_lambda);
+    ia_log_info("[distill] %.1f s, %.2f steps/s; best validation %s %.3f at step %d (λ %g)",
+                r->seconds, r->steps_per_s, o.select, r->best_val, r->best_step, r->best_lambda);
     ia_log_info(
         "[distill] seconds per step: sample %.3f, fit %.3f, loss and gradient %.3f, Adam %.3f; "
         "%d validations of %.2f s",

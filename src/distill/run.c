@@ -107,7 +107,7 @@ ia_status distill_read_checkpoint(distill_run *q) {
     /* Rank 0 read it; every rank takes the scalars, the curve, the best
      * sample and its own rows. */
     int64_t iv[2] = {full.next_step, full.best_step};
-    double dv[3] = {full.lambda, full.best_hr, full.best_lambda};
+    double dv[3] = {full.lambda, full.best_val, full.best_lambda};
     int nc = full.n_curve;
     MPI_Bcast(iv, 2, MPI_INT64_T, 0, q->comm);
     MPI_Bcast(dv, 3, MPI_DOUBLE, 0, q->comm);
@@ -119,7 +119,7 @@ ia_status distill_read_checkpoint(distill_run *q) {
     q->c.next_step = iv[0];
     q->c.best_step = iv[1];
     q->c.lambda = dv[0];
-    q->c.best_hr = dv[1];
+    q->c.best_val = dv[1];
     q->c.best_lambda = dv[2];
     q->c.n_curve = nc;
     memcpy(q->c.z, full.z + off, sizeof(double) * (size_t)n);

@@ -19,6 +19,7 @@ typedef struct {
   MPI_Comm comm;
   int rank, size;
   const ia_distill_opts *o;
+  int select; /* the validation metric of the choices (IA_HR100 or IA_NDCG10) */
   const ia_dataset *d;
   ia_distill_host p; /* the host step; with a device, p.s holds S at validation steps */
   ia_backend *be;

@@ -1,5 +1,5 @@
 /* distill --search: Distill-CF over a grid of configurations, the summary
- * chosen by validation HR@100 (infae/distill/distill.h). */
+ * chosen by the validation metric of --select (infae/distill/distill.h). */
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
@@ -26,21 +26,21 @@ typedef struct {
   double tau, c_card;
   int gamma;
   int steps_done, best_step;
-  double val_hr100, test[IA_N_METRICS], binary_ndcg10, seconds;
+  double val, test[IA_N_METRICS], binary_ndcg10, seconds;
   int reused; /* found in the search folder, not run again */
   char file[4096];
 } config;
 
 /* The results stored in a finished configuration's summary, made with the
  * options of o (else IA_ERR_ARG: it is made again). Collective. */
-static ia_status read_done(MPI_Comm comm, const ia_distill_opts *o, config *c) {
+static ia_status read_done(MPI_Comm comm, const ia_distill_opts *o, int select, config *c) {
   const char *path = c->file;
   hid_t file = H5I_INVALID_HID, g = H5I_INVALID_HID;
   ia_status st = ia_h5_open(comm, path, IA_SUMMARY_FORMAT, IA_SUMMARY_VERSION, "summary",
                             "`infae_mpi distill`", &file);
   IA_CALL(st);
   int64_t v = 0, budget = 0, steps = 0, seed = 0, patience = 0, batch = 0;
-  int depth = 1;
+  int depth = 1, sel = IA_HR100;
   double lr = 0;
   IA_H5(g = H5Gopen2(file, "hyper", H5P_DEFAULT));
   IA_CALL_GOTO(ia_h5_read_attr_i64(g, path, "budget", &budget));
@@ -50,14 +50,17 @@ static ia_status read_done(MPI_Comm comm, const ia_distill_opts *o, config *c) {
   IA_CALL_GOTO(ia_h5_read_attr_i64(g, path, "batch", &batch));
   IA_CALL_GOTO(ia_h5_read_attr_f64(g, path, "learning_rate", &lr));
   IA_CALL_GOTO(ia_h5_read_depth(g, path, &depth));
+  IA_CALL_GOTO(ia_h5_read_select(g, path, &sel));
   IA_CHECK_GOTO(budget == o->budget && steps == o->steps && seed == (int64_t)o->seed &&
                     patience == o->patience && batch == o->batch && lr == o->lr &&
-                    depth == ia_ntk_depth(o->depth),
+                    depth == ia_ntk_depth(o->depth) && sel == select,
                 IA_ERR_ARG,
                 "%s was made with other options (budget, steps, seed, patience, "
-                "batch, learning rate or depth)",
+                "batch, learning rate, depth or selection metric)",
                 path);
-  IA_CALL_GOTO(ia_h5_read_attr_f64(g, path, "best_val_HR@100", &c->val_hr100));
+  /* Files from before --select chose by HR@100, and have only its best. */
+  IA_CALL_GOTO(ia_h5_read_attr_f64(
+      g, path, H5Aexists(g, "best_val") > 0 ? "best_val" : "best_val_HR@100", &c->val));
   IA_CALL_GOTO(ia_h5_read_attr_i64(g, path, "steps_done", &v));
   c->steps_done = (int)v;
   IA_CALL_GOTO(ia_h5_read_attr_i64(g, path, "best_step", &v));
@@ -98,17 +101,17 @@ static ia_status copy_file(const char *src, const char *dst) {
   return IA_OK;
 }
 
-static ia_status write_csv(const char *path, const config *c, int n, int chosen) {
+static ia_status write_csv(const char *path, const config *c, int n, int chosen, int select) {
   char tmp[4096];
   IA_CALL(ia_tmp_name(path, 0, tmp, sizeof tmp));
   FILE *f = fopen(tmp, "w");
   IA_CHECK(f, IA_ERR_IO, "cannot write %s", tmp);
-  fprintf(f, "tau,c_card,gamma,steps_done,best_step,val_HR@100");
+  fprintf(f, "tau,c_card,gamma,steps_done,best_step,val_%s", ia_metric_names[select]);
   for (int q = 0; q < IA_N_METRICS; q++) fprintf(f, ",test_%s", ia_metric_names[q]);
   fprintf(f, ",binary_test_NDCG@10,seconds,chosen,summary\n");
   for (int k = 0; k < n; k++) {
     fprintf(f, "%g,%g,%d,%d,%d,%.6f", c[k].tau, c[k].c_card, c[k].gamma, c[k].steps_done,
-            c[k].best_step, c[k].val_hr100);
+            c[k].best_step, c[k].val);
     for (int q = 0; q < IA_N_METRICS; q++) fprintf(f, ",%.6f", c[k].test[q]);
     fprintf(f, ",%.6f,%.2f,%d,%s\n", c[k].binary_ndcg10, c[k].seconds, k == chosen, c[k].file);
   }
@@ -120,13 +123,12 @@ static ia_status write_csv(const char *path, const config *c, int n, int chosen)
 /* The numbers a configuration's group shares with every rank. */
 enum { SHARED = 6 + IA_N_METRICS };
 static void pack(const config *c, double *v) {
-  double head[6] = {c->val_hr100, c->steps_done,    c->best_step,
-                    c->seconds,   c->binary_ndcg10, c->reused};
+  double head[6] = {c->val, c->steps_done, c->best_step, c->seconds, c->binary_ndcg10, c->reused};
   memcpy(v, head, sizeof head);
   memcpy(v + 6, c->test, sizeof c->test);
 }
 static void unpack(const double *v, config *c) {
-  c->val_hr100 = v[0];
+  c->val = v[0];
   c->steps_done = (int)v[1];
   c->best_step = (int)v[2];
   c->seconds = v[3];
@@ -138,16 +140,17 @@ static void unpack(const double *v, config *c) {
 /* One configuration on the ranks of sub: read back when an earlier run
  * finished it, else run (from its checkpoint when there is one).
  * *interrupted when a signal stopped it. Collective on sub. */
-static ia_status run_config(MPI_Comm sub, const ia_distill_opts *o, config *c, int *interrupted,
-                            ia_distill_result *r) {
+static ia_status run_config(MPI_Comm sub, const ia_distill_opts *o, int select, config *c,
+                            int *interrupted, ia_distill_result *r) {
   int rank;
   MPI_Comm_rank(sub, &rank);
   int there = rank == 0 ? access(c->file, R_OK) == 0 : 0;
   MPI_Bcast(&there, 1, MPI_INT, 0, sub);
   if (there) { /* a finished configuration of an earlier run */
-    if (ia_agree(sub, read_done(sub, o, c)) == IA_OK) {
+    if (ia_agree(sub, read_done(sub, o, select, c)) == IA_OK) {
       c->reused = 1;
-      ia_log_info("[search] %s was there: reused (validation HR@100 %.3f)", c->file, c->val_hr100);
+      ia_log_info("[search] %s was there: reused (validation %s %.3f)", c->file,
+                  ia_metric_names[select], c->val);
       return IA_OK;
     }
     ia_log_warn("[search] %s; it is made again", ia_error_message());
@@ -168,7 +171,7 @@ static ia_status run_config(MPI_Comm sub, const ia_distill_opts *o, config *c, i
   IA_CALL(ia_distill(sub, &ok, r));
   *interrupted = r->interrupted;
   if (r->interrupted) return IA_OK;
-  c->val_hr100 = r->best_hr100;
+  c->val = r->best_val;
   c->steps_done = r->steps_done;
   c->best_step = r->best_step;
   c->seconds = r->seconds;
@@ -183,6 +186,9 @@ ia_status ia_distill_search(MPI_Comm comm, const ia_distill_opts *o, const ia_se
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
   IA_CHECK(n >= 1, IA_ERR_ARG, "--search: an empty grid");
+  int select;
+  IA_CALL(ia_agree(comm, ia_select_metric(o->select, &select)));
+  const char *sel_name = ia_metric_names[select];
   IA_CHECK(groups >= 1 && groups <= size, IA_ERR_ARG,
            "--search-groups must be between 1 and the number of ranks (%d; got %d)", size, groups);
   char csv[4096];
@@ -259,7 +265,7 @@ ia_status ia_distill_search(MPI_Comm comm, const ia_distill_opts *o, const ia_se
     k = order[k];
     ia_log_info("[search] configuration %d/%d: τ %g, c_card %g, γ %d", k + 1, n, c[k].tau,
                 c[k].c_card, c[k].gamma);
-    st = run_config(sub, o, &c[k], &interrupted, r);
+    st = run_config(sub, o, select, &c[k], &interrupted, r);
     if (st == IA_OK && !interrupted && sub_rank == 0) pack(&c[k], shared + (size_t)k * SHARED);
   }
   MPI_Comm_free(&sub);
@@ -277,26 +283,26 @@ ia_status ia_distill_search(MPI_Comm comm, const ia_distill_opts *o, const ia_se
     for (k = 0; k < n; k++) {
       unpack(shared + (size_t)k * SHARED, &c[k]);
       ia_log_info(
-          "[search] τ %g, c_card %g, γ %d: validation HR@100 %.3f at step %d of %d, ∞-AE test "
+          "[search] τ %g, c_card %g, γ %d: validation %s %.3f at step %d of %d, ∞-AE test "
           "NDCG@10 %.3f%s",
-          c[k].tau, c[k].c_card, c[k].gamma, c[k].val_hr100, c[k].best_step, c[k].steps_done,
+          c[k].tau, c[k].c_card, c[k].gamma, sel_name, c[k].val, c[k].best_step, c[k].steps_done,
           c[k].test[IA_NDCG10], c[k].reused ? " (reused)" : "");
     }
-    /* Validation only: the first best HR@100. */
+    /* Validation only: the first best. */
     for (k = 0; k < n; k++)
-      if (chosen < 0 || c[k].val_hr100 > c[chosen].val_hr100) chosen = k;
-    if (rank == 0) st = write_csv(csv, c, n, chosen);
+      if (chosen < 0 || c[k].val > c[chosen].val) chosen = k;
+    if (rank == 0) st = write_csv(csv, c, n, chosen, select);
     if (rank == 0 && st == IA_OK) st = copy_file(c[chosen].file, o->out);
     st = ia_agree(comm, st);
   }
   if (st == IA_OK && !interrupted) {
     ia_log_info(
-        "[search] chosen: τ %g, c_card %g, γ %d (validation HR@100 %.3f; its ∞-AE test "
+        "[search] chosen: τ %g, c_card %g, γ %d (validation %s %.3f; its ∞-AE test "
         "NDCG@10 %.3f) → %s; every configuration in %s",
-        c[chosen].tau, c[chosen].c_card, c[chosen].gamma, c[chosen].val_hr100,
+        c[chosen].tau, c[chosen].c_card, c[chosen].gamma, sel_name, c[chosen].val,
         c[chosen].test[IA_NDCG10], o->out, csv);
     memset(r, 0, sizeof *r);
-    r->best_hr100 = c[chosen].val_hr100;
+    r->best_val = c[chosen].val;
   }
 done:
   free(order);

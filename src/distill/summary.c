@@ -51,6 +51,7 @@ static ia_status hyper_attrs(hid_t loc, const char *path, const ia_distill_opts 
   IA_CALL_GOTO(ia_h5_attr_i64(loc, path, "depth", o->depth));
   IA_CALL_GOTO(ia_h5_attr_i64(loc, path, "steps", o->steps));
   IA_CALL_GOTO(ia_h5_attr_i64(loc, path, "patience", o->patience));
+  IA_CALL_GOTO(ia_h5_attr_str(loc, path, "select_metric", o->select ? o->select : "HR@100"));
   IA_CALL_GOTO(ia_h5_attr_i64(loc, path, "batch", o->batch));
   IA_CALL_GOTO(
       ia_h5_write_array(loc, path, "lambda_grid", H5T_NATIVE_DOUBLE, o->n_lambdas, o->lambdas));
@@ -173,6 +174,7 @@ ia_status ia_summary_write(const char *final, const ia_distill_opts *o, const ia
   IA_CALL_GOTO(ia_h5_attr_i64(g, path, "steps_done", r->steps_done));
   IA_CALL_GOTO(ia_h5_attr_i64(g, path, "best_step", r->best_step));
   IA_CALL_GOTO(ia_h5_attr_f64(g, path, "best_lambda", r->best_lambda));
+  IA_CALL_GOTO(ia_h5_attr_f64(g, path, "best_val", r->best_val));
   IA_CALL_GOTO(ia_h5_attr_f64(g, path, "best_val_HR@100", r->best_hr100));
   IA_CALL_GOTO(ia_h5_attr_f64(g, path, "seconds", r->seconds));
   IA_CALL_GOTO(ia_h5_attr_f64(g, path, "adam_beta1", 0.9));
@@ -222,7 +224,7 @@ ia_status ia_ckpt_write(const char *final, const ia_distill_opts *o, const char 
   IA_CALL_GOTO(hyper_attrs(file, path, o));
   IA_CALL_GOTO(ia_h5_attr_i64(file, path, "next_step", c->next_step));
   IA_CALL_GOTO(ia_h5_attr_f64(file, path, "lambda", c->lambda));
-  IA_CALL_GOTO(ia_h5_attr_f64(file, path, "best_hr", c->best_hr));
+  IA_CALL_GOTO(ia_h5_attr_f64(file, path, "best_val", c->best_val));
   IA_CALL_GOTO(ia_h5_attr_i64(file, path, "best_step", c->best_step));
   IA_CALL_GOTO(ia_h5_attr_f64(file, path, "best_lambda", c->best_lambda));
   IA_CALL_GOTO(ia_h5_write_matrix(file, path, "logits", mu, d, c->z));
@@ -260,6 +262,7 @@ ia_status ia_ckpt_read(const char *path, const ia_distill_opts *o, const char *s
   ia_status st = IA_OK;
   char *fmt = NULL, *sha = NULL;
   int64_t rows, cols;
+  int sel, want;
   hid_t file = H5I_INVALID_HID;
   H5E_BEGIN_TRY { file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); }
   H5E_END_TRY;
@@ -283,7 +286,15 @@ ia_status ia_ckpt_read(const char *path, const ia_distill_opts *o, const char *s
   IA_CALL_GOTO(expect_i64(file, path, "patience", o->patience));
   IA_CALL_GOTO(ia_h5_read_attr_i64(file, path, "next_step", &c->next_step));
   IA_CALL_GOTO(ia_h5_read_attr_f64(file, path, "lambda", &c->lambda));
-  IA_CALL_GOTO(ia_h5_read_attr_f64(file, path, "best_hr", &c->best_hr));
+  /* Checkpoints from before --select chose by HR@100 and name its best best_hr. */
+  IA_CALL_GOTO(ia_select_metric(o->select, &want));
+  IA_CALL_GOTO(ia_h5_read_select(file, path, &sel));
+  IA_CHECK_GOTO(sel == want, IA_ERR_ARG,
+                "%s: checkpoint selects by %s, this run by %s: resume with the options of the "
+                "interrupted run",
+                path, ia_metric_names[sel], ia_metric_names[want]);
+  IA_CALL_GOTO(ia_h5_read_attr_f64(
+      file, path, H5Aexists(file, "best_val") > 0 ? "best_val" : "best_hr", &c->best_val));
   IA_CALL_GOTO(ia_h5_read_attr_i64(file, path, "best_step", &c->best_step));
   IA_CALL_GOTO(ia_h5_read_attr_f64(file, path, "best_lambda", &c->best_lambda));
   IA_CALL_GOTO(ia_h5_read_matrix(file, path, "logits", mu, d, c->z));

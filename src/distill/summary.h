@@ -42,7 +42,7 @@ IA_NODISCARD ia_status ia_summary_write(const char *path, const ia_distill_opts 
 typedef struct {
   int64_t next_step; /* the step to run next (steps + 1: the loop is over) */
   double lambda;     /* λ in use */
-  double best_hr;    /* best validation HR@100 so far (-1: none) */
+  double best_val;   /* best validation metric (the run's selection) so far (-1: none) */
   int64_t best_step;
   double best_lambda;
   double *z, *m, *v;       /* μ×d logits and Adam moments */

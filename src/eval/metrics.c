@@ -3,12 +3,22 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "infae/core/topk.h"
 #include "infae/eval/auc.h"
 
 const char *const ia_metric_names[IA_N_METRICS] = {"HR@10",    "NDCG@10", "PSP@10", "HR@100",
                                                    "NDCG@100", "PSP@100", "AUC"};
+
+ia_status ia_select_metric(const char *name, int *metric) {
+  *metric = IA_HR100;
+  if (!name || !strcasecmp(name, "HR@100")) return IA_OK;
+  IA_CHECK(!strcasecmp(name, "NDCG@10"), IA_ERR_ARG,
+           "--select: '%s' is not a selection metric (HR@100 or NDCG@10)", name);
+  *metric = IA_NDCG10;
+  return IA_OK;
+}
 
 enum { KMAX = IA_TOPK };
 static const int ks[2] = {10, 100};

@@ -111,12 +111,12 @@ ia_sample_model ia_krr_model(ia_krr *m) { return (ia_sample_model){m, host_fit, 
 ia_status ia_sample_infae(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev, ia_krr *m,
                           const double *grid, int n, int with_test, int log, ia_train_result *r) {
   ia_sample_model hm = ia_krr_model(m);
-  return ia_sample_select(comm, d, ev, &hm, grid, n, with_test, log, r);
+  return ia_sample_select(comm, d, ev, &hm, grid, n, IA_HR100, with_test, log, r);
 }
 
 ia_status ia_sample_select(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
-                           const ia_sample_model *m, const double *grid, int n, int with_test,
-                           int log, ia_train_result *r) {
+                           const ia_sample_model *m, const double *grid, int n, int metric,
+                           int with_test, int log, ia_train_result *r) {
   IA_CHECK(n >= 1 && n <= IA_MAX_LAMBDAS, IA_ERR_ARG, "between 1 and %d λ values", IA_MAX_LAMBDAS);
   int best = -1;
   r->has_lambda = 1;
@@ -138,7 +138,7 @@ ia_status ia_sample_select(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
     double t = ia_time();
     IA_CALL(m->eval(m->ctx, comm, d, ev, 0, &r->val[k]));
     if (log) ia_log_lambda("infae", "val", grid[k], &r->val[k], ia_time() - t);
-    if (best < 0 || r->val[k].v[IA_HR100] > r->val[best].v[IA_HR100]) best = k;
+    if (best < 0 || r->val[k].v[metric] > r->val[best].v[metric]) best = k;
   }
   IA_CHECK(best >= 0, IA_ERR_NOTSPD, "no λ of the grid factors the sample's kernel");
   r->best_lambda = grid[best];

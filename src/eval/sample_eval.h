@@ -54,10 +54,11 @@ typedef struct {
 } ia_sample_model;
 /* The host model of m. */
 ia_sample_model ia_krr_model(ia_krr *m);
-/* ia_sample_infae for any such model. Collective. */
+/* ia_sample_infae for any such model, the best λ by validation metric
+ * (IA_HR100 or IA_NDCG10; the first of equals). Collective. */
 IA_NODISCARD ia_status ia_sample_select(MPI_Comm comm, const ia_dataset *d, ia_evaluator *ev,
                                         const ia_sample_model *m, const double *grid, int n,
-                                        int with_test, int log, ia_train_result *r);
+                                        int metric, int with_test, int log, ia_train_result *r);
 /* "[tag] what HR@10 … AUC (users, secs)". Rank 0 prints. */
 void ia_log_metrics(const char *tag, const char *what, const ia_metrics *m, double secs);
 /* The same with "what λ=lambda" as what. */

@@ -7,6 +7,7 @@
 
 #include "infae/core/ntk.h"
 #include "infae/core/paths.h"
+#include "infae/eval/metrics.h"
 
 hid_t ia_h5_string_type(void) {
   hid_t t = H5Tcopy(H5T_C_S1);
@@ -141,6 +142,16 @@ ia_status ia_h5_read_depth(hid_t loc, const char *path, int *depth) {
            "%s: attribute depth = %lld is not in [1, %d]", path, (long long)v, IA_NTK_MAX_DEPTH);
   *depth = (int)v;
   return IA_OK;
+}
+
+ia_status ia_h5_read_select(hid_t loc, const char *path, int *metric) {
+  char *name = NULL;
+  *metric = IA_HR100;
+  if (H5Aexists(loc, "select_metric") <= 0) return IA_OK;
+  IA_CALL(ia_h5_read_attr_str(loc, path, "select_metric", &name));
+  ia_status st = ia_select_metric(name, metric);
+  free(name);
+  return st;
 }
 
 ia_status ia_h5_read_attr_str(hid_t file, const char *path, const char *name, char **v) {

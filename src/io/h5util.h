@@ -38,6 +38,9 @@ ia_status ia_h5_read_attr_f64(hid_t loc, const char *path, const char *name, dou
 /* The NTK depth attribute `depth` of loc: 1 when absent (files made before
  * --depth), an error when outside [1, IA_NTK_MAX_DEPTH]. */
 ia_status ia_h5_read_depth(hid_t loc, const char *path, int *depth);
+/* The selection metric attribute `select_metric` of loc (ia_select_metric):
+ * IA_HR100 when absent (files made before --select). */
+ia_status ia_h5_read_select(hid_t loc, const char *path, int *metric);
 /* A string attribute, malloc'd into *v. */
 ia_status ia_h5_read_attr_str(hid_t loc, const char *path, const char *name, char **v);
 /* count strings from begin of a 1-D string dataset, malloc'd. */

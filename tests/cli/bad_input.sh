@@ -147,6 +147,8 @@ expect_error "--tau must be > 0" distill --data good.h5 --out out.h5 --tau 0
 expect_error "--recoder-epochs must be ≥ 1 (got 0)" distill --data good.h5 --out out.h5 --recoder \
   --recoder-epochs 0
 expect_error "λ values must be > 0" distill --data good.h5 --out out.h5 --lambdas 0,1
+expect_error "--select: 'AUC' is not a selection metric (HR@100 or NDCG@10)" distill \
+  --data good.h5 --out out.h5 --select AUC
 expect_error "--threshold must be in (0, 1]" distill --data good.h5 --out out.h5 --threshold 2
 expect_error "--binary needs --train-on" train --data good.h5 --binary
 expect_error "no validation interactions" distill --data good.h5 --out out.h5
@@ -163,6 +165,9 @@ expect_error "cannot open the checkpoint" distill --data g9.h5 --out out.h5 --re
 interrupted_distill ck.h5 --data g9.h5 --out ck_out.h5 --budget 3 --samples 2
 expect_error "checkpoint has learning_rate" distill --data g9.h5 --out out.h5 --budget 3 \
   --samples 2 --steps 4 --lr 0.1 --checkpoint ck.h5 --resume
+expect_error "checkpoint selects by HR@100, this run by NDCG@10" distill --data g9.h5 \
+  --out out.h5 --budget 3 --samples 2 --steps 100000 --patience 100000 --select ndcg@10 \
+  --checkpoint ck.h5 --resume
 expect_error "checkpoint of another dataset" distill --data g10.h5 --out out.h5 --budget 3 \
   --samples 2 --steps 4 --checkpoint ck.h5 --resume
 expect_error "not 'infae-summary'" train --data good.h5 --train-on good.h5

@@ -53,6 +53,12 @@ for g, js, own in (('recoder', 'r.json', summary['recoder']),
         assert abs(v - a['test_' + k]) <= 1e-9 * max(1.0, abs(v)), (g, k, v, a['test_' + k])
         assert abs(v - got['test'][k]) <= 1e-9 * max(1.0, abs(v)), (g, k, v, got['test'][k])
 assert 'ease' not in f['metrics'] and 'ease' not in summary" "$WORK"
+# --select NDCG@10: λ at every validation, the sample kept and patience by
+# validation NDCG@10 (distill_check.py: the best step and its λ by that
+# metric, step 0's λ against the oracle's).
+run_mpi "$n" distill --data "$WORK/g.h5" --out "$WORK/n.h5" --budget 16 --samples 6 --steps 60 \
+  --select NDCG@10 --no-ease --log-every 0 --quiet
+"$PYTHON" "$ORACLE/distill_check.py" --data "$WORK/g.h5" --summary "$WORK/n.h5"
 # Random batches of real users per step.
 run_mpi "$n" distill --data "$WORK/g.h5" --out "$WORK/b.h5" --budget 16 --samples 6 --steps 30 \
   --batch 100 --no-ease --log-every 0 --quiet

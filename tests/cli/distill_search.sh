@@ -4,7 +4,9 @@
 # summary of the configuration with the best validation HR@100 (the first
 # of equals; recomputed here from the CSV and from each summary's /hyper),
 # and passes the oracle's checks; the same command again reuses every
-# configuration and writes the same CSV; --search-groups 2 gives the same.
+# configuration and writes the same CSV; --search-groups 2 gives the same;
+# --select NDCG@10 remakes the configurations made by HR@100 and chooses by
+# validation NDCG@10.
 source "$(dirname "$0")/common.sh"
 gen_dataset g 300 200 25
 search() {
@@ -14,9 +16,11 @@ search() {
 search > "$WORK/first.log" 2>&1 || fail "distill --search failed: $(cat "$WORK/first.log")"
 csv="$WORK/best.h5.search/search.csv"
 cp "$csv" "$WORK/first.csv"
-"$PYTHON" - "$csv" "$WORK/best.h5" <<'PY'
+check_choice() { # CSV, --out, selection metric
+  "$PYTHON" - "$@" <<'PY'
 import csv, sys
 import h5py
+metric = sys.argv[3]
 rows = list(csv.DictReader(open(sys.argv[1])))
 assert len(rows) == 4, rows
 assert [(r["tau"], r["gamma"]) for r in rows] == [("0.5", "4"), ("0.5", "6"), ("5", "4"), ("5", "6")]
@@ -25,15 +29,18 @@ for r in rows:
     with h5py.File(r["summary"], "r") as f:
         h = f["hyper"].attrs
         assert float(h["tau"]) == float(r["tau"]) and int(h["gumbel_samples"]) == int(r["gamma"])
-        assert abs(float(h["best_val_HR@100"]) - float(r["val_HR@100"])) < 1e-5
+        assert h["select_metric"] == metric, h["select_metric"]
+        assert abs(float(h["best_val"]) - float(r["val_" + metric])) < 1e-5
         assert abs(f["metrics/infae"].attrs["test_NDCG@10"] - float(r["test_NDCG@10"])) < 1e-5
-        vals.append(float(h["best_val_HR@100"]))
+        vals.append(float(h["best_val"]))
 best = max(range(4), key=lambda k: (vals[k], -k))
 assert [int(r["chosen"]) for r in rows] == [int(k == best) for k in range(4)], (vals, rows)
 a, b = open(rows[best]["summary"], "rb").read(), open(sys.argv[2], "rb").read()
 assert a == b, "--out is not the chosen configuration's summary"
-print("distill_search: chose", rows[best]["tau"], rows[best]["gamma"], "of", vals)
+print("distill_search: chose", rows[best]["tau"], rows[best]["gamma"], "by", metric, "of", vals)
 PY
+}
+check_choice "$csv" "$WORK/best.h5" HR@100
 "$PYTHON" "$ORACLE/distill_check.py" --data "$WORK/g.h5" --summary "$WORK/best.h5"
 search > "$WORK/again.log" 2>&1 || fail "the search again failed: $(cat "$WORK/again.log")"
 [ "$(grep -c "was there: reused" "$WORK/again.log")" = 4 ] || fail "not every configuration reused"
@@ -61,6 +68,15 @@ for x, y in zip(a, b):
     assert np.abs(s - t).max() <= 1e-11, np.abs(s - t).max()
 print("--search-groups 2: the same 4 configurations and choice")
 PY
+# --select NDCG@10 in a copy of the search: every configuration made by
+# HR@100 is made again, and the choice is by validation NDCG@10.
+cp -r "$WORK/best.h5.search" "$WORK/sel"
+search --select NDCG@10 --out "$WORK/sel.h5" --search-dir "$WORK/sel" > "$WORK/sel.log" 2>&1 ||
+  fail "--select NDCG@10 failed: $(cat "$WORK/sel.log")"
+[ "$(grep -c "other options .* selection metric); it is made again" "$WORK/sel.log")" = 4 ] ||
+  fail "configurations of another selection metric reused: $(cat "$WORK/sel.log")"
+check_choice "$WORK/sel/search.csv" "$WORK/sel.h5" NDCG@10
+"$PYTHON" "$ORACLE/distill_check.py" --data "$WORK/g.h5" --summary "$WORK/sel.h5"
 expect_error "--search-groups must be between 1 and the number of ranks (2; got 3)" distill \
   --data "$WORK/g.h5" --out "$WORK/g3.h5" --search --search-groups 3 --search-dir "$WORK/g3"
 echo "distill_search: 4 configurations, the best by validation, resumed, on 2 groups"

@@ -165,7 +165,7 @@ int main(int argc, char **argv) {
   ia_train_result *vh = calloc(1, sizeof *vh), *vb = calloc(1, sizeof *vb);
   ia_sample_model dm = ia_distill_be_model(&p);
   OK(ia_sample_infae(MPI_COMM_WORLD, &ds, ev, &h.krr, grid, 3, 0, 0, vh));
-  OK(ia_sample_select(MPI_COMM_WORLD, &ds, ev, &dm, grid, 3, 0, 0, vb));
+  OK(ia_sample_select(MPI_COMM_WORLD, &ds, ev, &dm, grid, 3, IA_HR100, 0, 0, vb));
   double merr = 0;
   for (int k = 0; k < 3; k++)
     for (int q = 0; q < IA_N_METRICS; q++)

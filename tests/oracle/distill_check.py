@@ -214,25 +214,40 @@ def main():
             best = int(hyper["best_step"])
             k = int(np.nonzero(step == best)[0][0])
             lam = float(f["curve/lambda"][k])
-            # Step 0 validates the initial rows and is never the summary
-            # (unless it is the only step).
-            val = f["curve/val_HR@100"][...]
+            # Every choice is made by the selection metric (HR@100 when the
+            # file has none). Step 0 validates the initial rows and is never
+            # the summary (unless it is the only step).
+            metric = hyper.get("select_metric", "HR@100")
+            if metric not in ("HR@100", "NDCG@10"):
+                fails.append("select_metric %r" % metric)
+                metric = "HR@100"
+            val = f["curve/val_" + metric][...]
             kept = step > 0 if step.max() > 0 else step == 0
             if best == 0 and step.max() > 0:
                 fails.append("step 0 (the initial rows) was kept as the summary")
-            if val[k] != np.max(val[kept]):
-                fails.append("best step %d does not have the best validation HR@100" % best)
+            if val[k] != np.max(val[kept]) or k != np.flatnonzero(kept)[np.argmax(val[kept])]:
+                fails.append("best step %d is not the first with the best validation %s"
+                             % (best, metric))
+            if float(hyper["best_val"]) != val[k] or (
+                    float(hyper["best_val_HR@100"]) != f["curve/val_HR@100"][k]):
+                fails.append("best_val / best_val_HR@100 are not the curve's at the best step")
             if step[0] == 0 and step.max() > 0:
                 # Step 0: ∞-AE on the initial rows (the random sampler's), its
-                # λ by validation HR@100 (to 1e-3: 0/1 rows tie many scores).
+                # λ by that validation metric (to 1e-3: 0/1 rows tie many
+                # scores).
                 grid = [float(x) for x in f["hyper/lambda_grid"][...]]
                 res = oracle.evaluate(ds, "infae", grid,
                                       fit_users=oracle.Sample(train[idx].toarray().astype(float)))
-                want_hr = res["val"][oracle._lam_key(res["best_lambda"])]["HR@100"]
-                print("step 0 (initial rows): val HR@100 %.6f at λ %g (oracle %.6f at λ %g)"
-                      % (val[0], f["curve/lambda"][0], want_hr, res["best_lambda"]))
-                if (f["curve/lambda"][0] != res["best_lambda"]
-                        or abs(val[0] - want_hr) > 1e-3 * want_hr):
+                vals = [(res["val"][oracle._lam_key(x)], x) for x in grid
+                        if isinstance(res["val"][oracle._lam_key(x)], dict)]
+                want_m, want_lam = vals[0][0][metric], vals[0][1]
+                for m, x in vals[1:]:  # strictly greater: the first λ wins ties
+                    if m[metric] > want_m:
+                        want_m, want_lam = m[metric], x
+                print("step 0 (initial rows): val %s %.6f at λ %g (oracle %.6f at λ %g)"
+                      % (metric, val[0], f["curve/lambda"][0], want_m, want_lam))
+                if (f["curve/lambda"][0] != want_lam
+                        or abs(val[0] - want_m) > 1e-3 * want_m):
                     fails.append("step 0 is not the validation of the initial rows")
             n, b = train.shape[0], int(hyper["batch"])
             rows = None
@@ -274,6 +289,19 @@ def main():
             rtol = a.rtol if rows is S else max(a.rtol, 1e-3)
             res = oracle.evaluate(ds, kind, lams, tie_rtol=tie, fit_users=oracle.Sample(rows))
             res.pop("trace_K", None)
+            if model == "infae" and sampler == "distill":
+                # The kept sample's λ in the curve is the grid's best on it by
+                # the selection metric (the first of equals, up to 1e-9).
+                got_lam = float(f["curve/lambda"][k])
+                scores = {lam: res["val"][oracle._lam_key(lam)] for lam in lams}
+                scores = {lam: m[metric] for lam, m in scores.items() if isinstance(m, dict)}
+                top = max(scores.values())
+                want = [lam for lam in lams if lam in scores and scores[lam] >= top * (1 - 1e-9)]
+                print("best step's λ by validation %s: ours %g, oracle %s"
+                      % (metric, got_lam, want))
+                if got_lam not in want:
+                    fails.append("best step's λ %g is not the oracle's best by %s (%s)"
+                                 % (got_lam, metric, want))
             bad = oracle.compare(res, ours, rtol, dataset=ds, fit_users=oracle.Sample(rows))
             fails += ["%s: %s" % (model, x) for x in bad]
             print("%s on the summary: test NDCG@10 %.4f (oracle %.4f), best λ %g, near ties %.1e"

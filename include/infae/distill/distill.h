@@ -21,7 +21,11 @@ typedef struct {
   double c_card;       /* cardinality weight */
   int depth;           /* hidden ReLU layers of the NTK (0 or 1: the paper's 1) */
   int steps;           /* Adam steps */
-  int patience;        /* stop after this many steps without a better validation HR@100 */
+  int patience;        /* stop after this many steps without a better validation metric */
+  const char *select;  /* the validation metric of Distill-CF's choices (λ at each
+                          validation, the sample kept, patience, --search's configuration):
+                          "HR@100" (NULL; the reference's) or "NDCG@10". The models
+                          trained on the summary pick their λ by HR@100, as on all users */
   int64_t batch;       /* real users per step; 0 = all */
   uint64_t seed;
   const double *lambdas; /* grid; NULL = ia_distill_grid */
@@ -57,7 +61,9 @@ typedef struct {
   char sha256[65];   /* the dataset's source_sha256 */
   int steps_done;    /* Adam steps taken in all (over resumes) */
   int best_step;
-  double best_hr100, best_lambda;
+  double best_val;   /* the selection metric at the best step (validation) */
+  double best_hr100; /* validation HR@100 at the best step */
+  double best_lambda;
   double seconds, steps_per_s;               /* this run's optimization */
   double validation_seconds;                 /* of which validation (on the host) */
   int validations;                           /* how many */
@@ -89,11 +95,11 @@ extern const double ia_search_taus[4], ia_search_c_cards[2], ia_search_gammas[3]
 /* One Distill-CF run per configuration of g (o's other options), each
  * summary into dir/tau<τ>_card<c>_gamma<γ>.h5; a configuration whose file
  * is there from an earlier run is read, not run again, so the same command
- * resumes a search. The summary with the best validation HR@100 (never
- * test) is copied to o->out; dir/search.csv lists every configuration (τ,
- * c_card, γ, steps, best step, validation HR@100, test metrics of its
- * ∞-AE and of ∞-AE on /binary, seconds, the choice). r: the chosen
- * configuration's validation HR@100 (best_hr100); r->interrupted when a
+ * resumes a search. The summary with the best validation metric (o->select;
+ * never test) is copied to o->out; dir/search.csv lists every configuration
+ * (τ, c_card, γ, steps, best step, that validation metric, test metrics of
+ * its ∞-AE and of ∞-AE on /binary, seconds, the choice). r: the chosen
+ * configuration's validation metric (best_val); r->interrupted when a
  * signal stopped a run. With g->groups = G > 1 the ranks split into G
  * groups of consecutive ranks, each taking the next configuration (largest
  * γ first) until none is left; each group holds its users over fewer

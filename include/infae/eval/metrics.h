@@ -9,6 +9,10 @@
 
 enum { IA_HR10, IA_NDCG10, IA_PSP10, IA_HR100, IA_NDCG100, IA_PSP100, IA_AUC, IA_N_METRICS };
 extern const char *const ia_metric_names[IA_N_METRICS]; /* "HR@10", ..., "AUC" */
+/* The validation metric a choice is made by: name NULL or "HR@100" (the
+ * protocol's) → IA_HR100, "NDCG@10" → IA_NDCG10 (case ignored); any other
+ * name is refused. Not collective. */
+IA_NODISCARD ia_status ia_select_metric(const char *name, int *metric);
 
 typedef struct {
   double v[IA_N_METRICS]; /* ×100 except AUC */
