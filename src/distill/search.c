@@ -39,7 +39,7 @@ static ia_status read_done(MPI_Comm comm, const ia_distill_opts *o, int select, 
   ia_status st = ia_h5_open(comm, path, IA_SUMMARY_FORMAT, IA_SUMMARY_VERSION, "summary",
                             "`infae_mpi distill`", &file);
   IA_CALL(st);
-  int64_t v = 0, budget = 0, steps = 0, seed = 0, patience = 0, batch = 0;
+  int64_t v = 0, budget = 0, steps = 0, seed = 0, patience = 0, batch = 0, revision = 1;
   int depth = 1, sel = IA_HR100;
   double lr = 0;
   IA_H5(g = H5Gopen2(file, "hyper", H5P_DEFAULT));
@@ -51,6 +51,11 @@ static ia_status read_done(MPI_Comm comm, const ia_distill_opts *o, int select, 
   IA_CALL_GOTO(ia_h5_read_attr_f64(g, path, "learning_rate", &lr));
   IA_CALL_GOTO(ia_h5_read_depth(g, path, &depth));
   IA_CALL_GOTO(ia_h5_read_select(g, path, &sel));
+  if (H5Aexists(g, "loop_revision") > 0)
+    IA_CALL_GOTO(ia_h5_read_attr_i64(g, path, "loop_revision", &revision));
+  IA_CHECK_GOTO(revision == IA_DISTILL_LOOP_REVISION, IA_ERR_ARG,
+                "%s was made by an earlier Distill-CF loop (revision %lld, this one %d)", path,
+                (long long)revision, IA_DISTILL_LOOP_REVISION);
   IA_CHECK_GOTO(budget == o->budget && steps == o->steps && seed == (int64_t)o->seed &&
                     patience == o->patience && batch == o->batch && lr == o->lr &&
                     depth == ia_ntk_depth(o->depth) && sel == select,

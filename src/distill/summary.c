@@ -171,6 +171,7 @@ ia_status ia_summary_write(const char *final, const ia_distill_opts *o, const ia
   IA_CALL_GOTO(ia_h5_write_array(file, path, "user_index", H5T_NATIVE_INT64, s->mu, s->user_index));
   IA_H5(g = H5Gcreate2(file, "hyper", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   IA_CALL_GOTO(hyper_attrs(g, path, o));
+  IA_CALL_GOTO(ia_h5_attr_i64(g, path, "loop_revision", IA_DISTILL_LOOP_REVISION));
   IA_CALL_GOTO(ia_h5_attr_i64(g, path, "steps_done", r->steps_done));
   IA_CALL_GOTO(ia_h5_attr_i64(g, path, "best_step", r->best_step));
   IA_CALL_GOTO(ia_h5_attr_f64(g, path, "best_lambda", r->best_lambda));

@@ -7,10 +7,14 @@
 #include "infae/distill/distill.h"
 #include "infae/io/dataset.h"
 
-#define IA_SUMMARY_FORMAT  "infae-summary"
-#define IA_SUMMARY_VERSION 1
-#define IA_CKPT_FORMAT     "infae-distill-checkpoint"
-#define IA_CKPT_VERSION    1
+#define IA_SUMMARY_FORMAT        "infae-summary"
+#define IA_SUMMARY_VERSION       1
+#define IA_CKPT_FORMAT           "infae-distill-checkpoint"
+#define IA_CKPT_VERSION          1
+/* The revision of Distill-CF's loop that made a summary (/hyper attribute
+ * loop_revision): 2 since step 0 validates the initial rows (files without
+ * it are older). --search reuses only summaries of this revision. */
+#define IA_DISTILL_LOOP_REVISION 2
 
 /* Rows of the validation curve: step, loss, val HR@100, val NDCG@10, λ. */
 enum { IA_CURVE_COLS = 5 };

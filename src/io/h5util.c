@@ -150,6 +150,11 @@ ia_status ia_h5_read_select(hid_t loc, const char *path, int *metric) {
   if (H5Aexists(loc, "select_metric") <= 0) return IA_OK;
   IA_CALL(ia_h5_read_attr_str(loc, path, "select_metric", &name));
   ia_status st = ia_select_metric(name, metric);
+  if (st != IA_OK) {
+    ia_error_clear();
+    st = ia_error_set(IA_ERR_FORMAT, __FILE__, __LINE__,
+                      "%s: attribute select_metric = '%s' is not HR@100 or NDCG@10", path, name);
+  }
   free(name);
   return st;
 }

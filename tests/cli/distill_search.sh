@@ -45,6 +45,20 @@ check_choice "$csv" "$WORK/best.h5" HR@100
 search > "$WORK/again.log" 2>&1 || fail "the search again failed: $(cat "$WORK/again.log")"
 [ "$(grep -c "was there: reused" "$WORK/again.log")" = 4 ] || fail "not every configuration reused"
 cmp -s "$csv" "$WORK/first.csv" || fail "search.csv differs when every configuration is reused"
+# A summary of an earlier Distill-CF loop (no loop_revision) is made again,
+# to the same numbers.
+cp -r "$WORK/best.h5.search" "$WORK/old"
+"$PYTHON" -c "
+import h5py, sys
+with h5py.File(sys.argv[1], 'r+') as f:
+    del f['hyper'].attrs['loop_revision']" "$WORK/old/tau5_card0.001_gamma4.h5"
+search --out "$WORK/old.h5" --search-dir "$WORK/old" > "$WORK/old.log" 2>&1 ||
+  fail "the search with an old summary failed: $(cat "$WORK/old.log")"
+grep -q "tau5_card0.001_gamma4.h5 was made by an earlier Distill-CF loop (revision 1, this one 2)" \
+  "$WORK/old.log" || fail "an old summary was reused: $(cat "$WORK/old.log")"
+[ "$(grep -c "was there: reused" "$WORK/old.log")" = 3 ] || fail "not 3 configurations reused"
+cut -d, -f1-14 "$WORK/old/search.csv" | cmp -s - <(cut -d, -f1-14 "$csv") ||
+  fail "the remade configuration differs: $(diff "$WORK/old/search.csv" "$csv")"
 # --search-groups 2: the two ranks run configurations side by side, one rank
 # each; every configuration must equal the 2-rank one's (up to summation
 # order) and the same one be chosen.
