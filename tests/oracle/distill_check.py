@@ -236,14 +236,10 @@ def main():
                 # λ by that validation metric (to 1e-3: 0/1 rows tie many
                 # scores).
                 grid = [float(x) for x in f["hyper/lambda_grid"][...]]
-                res = oracle.evaluate(ds, "infae", grid,
+                res = oracle.evaluate(ds, "infae", grid, select=metric,
                                       fit_users=oracle.Sample(train[idx].toarray().astype(float)))
-                vals = [(res["val"][oracle._lam_key(x)], x) for x in grid
-                        if isinstance(res["val"][oracle._lam_key(x)], dict)]
-                want_m, want_lam = vals[0][0][metric], vals[0][1]
-                for m, x in vals[1:]:  # strictly greater: the first λ wins ties
-                    if m[metric] > want_m:
-                        want_m, want_lam = m[metric], x
+                want_lam = res["best_lambda"]
+                want_m = res["val"][oracle._lam_key(want_lam)][metric]
                 print("step 0 (initial rows): val %s %.6f at λ %g (oracle %.6f at λ %g)"
                       % (metric, val[0], f["curve/lambda"][0], want_m, want_lam))
                 if (f["curve/lambda"][0] != want_lam

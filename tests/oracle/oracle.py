@@ -600,9 +600,10 @@ def test_at(dataset, model, lam, tie_rtol=None, B=None, fit_users=None):
     return _eval_one(s, trval, test, dataset, counts, nnz, tie_rtol)
 
 
-def evaluate(dataset, model, lambdas=None, tie_rtol=None, fit_users=None):
+def evaluate(dataset, model, lambdas=None, tie_rtol=None, fit_users=None, select="HR@100"):
     """The protocol: validation (context train, held val, train masked) for every
-    lambda, best lambda by validation HR@100 (first on ties), test (context
+    lambda, best lambda by validation HR@100 (or the metric select; first on
+    ties), test (context
     train ∪ val, held test, train ∪ val masked) at it.  With tie_rtol, the result
     also has "bounds": {"val": {lam: {"lo", "hi"}}, "test": {"lo", "hi"}}."""
     train, val, test, trval, counts, nnz = _split_inputs(dataset)
@@ -617,20 +618,20 @@ def evaluate(dataset, model, lambdas=None, tie_rtol=None, fit_users=None):
     elif model == "ease":
         lambdas = list(EASE_GRID if lambdas is None else lambdas)
         res["val"] = {}
-        best, best_hr, best_B = None, -np.inf, None
+        best, best_val, best_B = None, -np.inf, None
         for lam in lambdas:
             B = ease_fit(fit_rows(train, fit_users), lam)
             m, b = _eval_one(ease_scores(train, B), train, val, dataset, counts, nnz, tie_rtol)
             res["val"][_lam_key(lam)] = m
             bounds["val"][_lam_key(lam)] = b
-            if m["HR@100"] > best_hr:  # strictly greater: the first lambda wins ties
-                best, best_hr, best_B = float(lam), m["HR@100"], B
+            if m[select] > best_val:  # strictly greater: the first lambda wins ties
+                best, best_val, best_B = float(lam), m[select], B
         res["best_lambda"] = best
         res["test"], bounds["test"] = test_at(dataset, "ease", best, tie_rtol, best_B)
     elif model == "infae":
         lambdas = list(INFAE_GRID if lambdas is None else lambdas)
         res["val"] = {}
-        best, best_hr, best_fit = None, -np.inf, None
+        best, best_val, best_fit = None, -np.inf, None
         for lam in lambdas:
             try:
                 fit = infae_fit(train, lam, fit_users)
@@ -642,8 +643,8 @@ def evaluate(dataset, model, lambdas=None, tie_rtol=None, fit_users=None):
             m, b = _eval_one(fit.scores(train), train, val, dataset, counts, nnz, tie_rtol)
             res["val"][_lam_key(lam)] = m
             bounds["val"][_lam_key(lam)] = b
-            if m["HR@100"] > best_hr:
-                best, best_hr, best_fit = float(lam), m["HR@100"], fit
+            if m[select] > best_val:
+                best, best_val, best_fit = float(lam), m[select], fit
         res["best_lambda"] = best
         res["lambda_prime"] = best_fit.lam_prime
         res["test"], bounds["test"] = test_at(dataset, "infae", best, tie_rtol, best_fit)
