@@ -47,40 +47,57 @@ static void uniforms_scalar(const ia_gumbel *g, int64_t row, int k, int64_t j0, 
 }
 
 #ifdef IA_HAVE_AVX2_PATH
-/* Four Philox blocks per step: lane l holds block j + l in the low 32 bits
- * of a 64-bit slot, so _mm256_mul_epu32 gives the full 32×32→64 products.
- * Returns the first block not done. */
-__attribute__((target("avx2"))) static int64_t uniforms_avx2(const ia_gumbel *g, int64_t row, int k,
-                                                             float *u) {
+/* Philox on ng groups of four blocks at once (ng = 1 or 2; two independent
+ * chains hide the multiplier's latency): lane l of group h holds block
+ * j + 4h + l in the low 32 bits of a 64-bit slot, so _mm256_mul_epu32 gives
+ * the full 32×32→64 products. */
+__attribute__((target("avx2"), always_inline)) static inline void philox_groups(
+    const ia_gumbel *g, const philox4x32_ctr_t *c, int64_t j, int ng, float *u) {
   const __m256i m0 = _mm256_set1_epi64x(PHILOX_M4x32_0), m1 = _mm256_set1_epi64x(PHILOX_M4x32_1);
   const __m256i low = _mm256_set1_epi64x(0xffffffff),
                 pack = _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0);
   const __m128 half = _mm_set1_ps(0.5f), scale = _mm_set1_ps(0x1.0p-23f);
-  philox4x32_ctr_t c = counter(g, row, k, 0);
-  int64_t full = g->d / 16 * 4;
-  int64_t j = 0;
-  for (; j < full; j += 4) {
-    __m256i x[4] = {_mm256_setr_epi64x(j, j + 1, j + 2, j + 3), _mm256_set1_epi64x(c.v[1]),
-                    _mm256_set1_epi64x(c.v[2]), _mm256_set1_epi64x(c.v[3])};
-    uint32_t k0 = (uint32_t)g->seed, k1 = (uint32_t)(g->seed >> 32);
-    for (int r = 0; r < 10; r++) {
-      __m256i p0 = _mm256_mul_epu32(x[0], m0), p1 = _mm256_mul_epu32(x[2], m1);
-      __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), x[1]),
-                                    _mm256_set1_epi64x(k0));
-      __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), x[3]),
-                                    _mm256_set1_epi64x(k1));
-      x[1] = _mm256_and_si256(p1, low);
-      x[3] = _mm256_and_si256(p0, low);
-      x[0] = n0;
-      x[2] = n2;
-      k0 += PHILOX_W32_0;
-      k1 += PHILOX_W32_1;
+  __m256i x[2][4];
+  for (int h = 0; h < ng; h++) {
+    int64_t b = j + 4 * h;
+    x[h][0] = _mm256_setr_epi64x(b, b + 1, b + 2, b + 3);
+    x[h][1] = _mm256_set1_epi64x(c->v[1]);
+    x[h][2] = _mm256_set1_epi64x(c->v[2]);
+    x[h][3] = _mm256_set1_epi64x(c->v[3]);
+  }
+  uint32_t k0 = (uint32_t)g->seed, k1 = (uint32_t)(g->seed >> 32);
+  for (int r = 0; r < 10; r++) {
+    __m256i kk0 = _mm256_set1_epi64x(k0), kk1 = _mm256_set1_epi64x(k1);
+    for (int h = 0; h < ng; h++) {
+      __m256i p0 = _mm256_mul_epu32(x[h][0], m0), p1 = _mm256_mul_epu32(x[h][2], m1);
+      __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), x[h][1]), kk0);
+      __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), x[h][3]), kk1);
+      x[h][1] = _mm256_and_si256(p1, low);
+      x[h][3] = _mm256_and_si256(p0, low);
+      x[h][0] = n0;
+      x[h][2] = n2;
     }
+    k0 += PHILOX_W32_0;
+    k1 += PHILOX_W32_1;
+  }
+  for (int h = 0; h < ng; h++)
     for (int q = 0; q < 4; q++) { /* the four lanes' word q → columns 16g + 4q + (0..3) */
-      __m256i w = _mm256_permutevar8x32_epi32(_mm256_srli_epi64(x[q], 9), pack);
+      __m256i w = _mm256_permutevar8x32_epi32(_mm256_srli_epi64(x[h][q], 9), pack);
       __m128 f = _mm_cvtepi32_ps(_mm256_castsi256_si128(w));
-      _mm_storeu_ps(u + 4 * j + 4 * q, _mm_mul_ps(_mm_add_ps(f, half), scale));
+      _mm_storeu_ps(u + 4 * (j + 4 * h) + 4 * q, _mm_mul_ps(_mm_add_ps(f, half), scale));
     }
+}
+
+/* The full groups of four blocks, two at a time; returns the first block
+ * not done. */
+__attribute__((target("avx2"))) static int64_t uniforms_avx2(const ia_gumbel *g, int64_t row, int k,
+                                                             float *u) {
+  philox4x32_ctr_t c = counter(g, row, k, 0);
+  int64_t full = g->d / 16 * 4, j = 0;
+  for (; j + 8 <= full; j += 8) philox_groups(g, &c, j, 2, u);
+  if (j < full) {
+    philox_groups(g, &c, j, 1, u);
+    j += 4;
   }
   return j;
 }
