@@ -2,8 +2,9 @@
  *
  * This file is built with -O3 -ffast-math so that the logf/exp loops use the
  * vector math library; its inputs are finite by construction. Philox runs
- * four counters per AVX2 vector where the CPU has it (the same integers as
- * Random123's scalar philox4x32, which is the fallback). The logf loop has an
+ * four counters per AVX2 vector, or eight per AVX-512 vector, where the CPU
+ * has them (the same integers as Random123's scalar philox4x32, which is the
+ * fallback). The logf loop has an
  * AVX-512 clone (libmvec's AVX2 and AVX-512 logf agree on every input it
  * gets); the softmax keeps its AVX2 clone on AVX-512 CPUs: a wider vector
  * would sum in another order, and summaries made on AVX2 and AVX-512 machines
@@ -88,12 +89,64 @@ __attribute__((target("avx2"), always_inline)) static inline void philox_groups(
     }
 }
 
-/* The full groups of four blocks, two at a time; returns the first block
- * not done. */
-__attribute__((target("avx2"))) static int64_t uniforms_avx2(const ia_gumbel *g, int64_t row, int k,
-                                                             float *u) {
+/* Philox on ng vectors of eight blocks (ng = 1 or 2): the same words as
+ * philox_groups, lanes 0–3 of vector h being group j/4 + 2h and lanes 4–7
+ * the group after it. */
+__attribute__((target("avx512f"), always_inline)) static inline void philox_groups512(
+    const ia_gumbel *g, const philox4x32_ctr_t *c, int64_t j, int ng, float *u) {
+  const __m512i m0 = _mm512_set1_epi64(PHILOX_M4x32_0), m1 = _mm512_set1_epi64(PHILOX_M4x32_1);
+  const __m512i low = _mm512_set1_epi64(0xffffffff);
+  const __m256 half = _mm256_set1_ps(0.5f), scale = _mm256_set1_ps(0x1.0p-23f);
+  __m512i x[2][4];
+  for (int h = 0; h < ng; h++) {
+    int64_t b = j + 8 * h;
+    x[h][0] = _mm512_setr_epi64(b, b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7);
+    x[h][1] = _mm512_set1_epi64(c->v[1]);
+    x[h][2] = _mm512_set1_epi64(c->v[2]);
+    x[h][3] = _mm512_set1_epi64(c->v[3]);
+  }
+  uint32_t k0 = (uint32_t)g->seed, k1 = (uint32_t)(g->seed >> 32);
+  for (int r = 0; r < 10; r++) {
+    __m512i kk0 = _mm512_set1_epi64(k0), kk1 = _mm512_set1_epi64(k1);
+    for (int h = 0; h < ng; h++) {
+      __m512i p0 = _mm512_mul_epu32(x[h][0], m0), p1 = _mm512_mul_epu32(x[h][2], m1);
+      __m512i n0 = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p1, 32), x[h][1]), kk0);
+      __m512i n2 = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p0, 32), x[h][3]), kk1);
+      x[h][1] = _mm512_and_si512(p1, low);
+      x[h][3] = _mm512_and_si512(p0, low);
+      x[h][0] = n0;
+      x[h][2] = n2;
+    }
+    k0 += PHILOX_W32_0;
+    k1 += PHILOX_W32_1;
+  }
+  for (int h = 0; h < ng; h++)
+    for (int q = 0; q < 4; q++) {
+      __m256i w = _mm512_cvtepi64_epi32(_mm512_srli_epi64(x[h][q], 9));
+      __m256 f = _mm256_mul_ps(_mm256_add_ps(_mm256_cvtepi32_ps(w), half), scale);
+      _mm_storeu_ps(u + 4 * (j + 8 * h) + 4 * q, _mm256_castps256_ps128(f));
+      _mm_storeu_ps(u + 4 * (j + 8 * h + 4) + 4 * q, _mm256_extractf128_ps(f, 1));
+    }
+}
+
+/* The full groups of four blocks from block j: sixteen blocks at a time with
+ * AVX-512, eight with AVX2, then the rest; returns the first block not done. */
+__attribute__((target("avx512f"))) static int64_t uniforms_avx512(const ia_gumbel *g, int64_t row,
+                                                                  int k, float *u) {
   philox4x32_ctr_t c = counter(g, row, k, 0);
   int64_t full = g->d / 16 * 4, j = 0;
+  for (; j + 16 <= full; j += 16) philox_groups512(g, &c, j, 2, u);
+  if (j + 8 <= full) {
+    philox_groups512(g, &c, j, 1, u);
+    j += 8;
+  }
+  return j;
+}
+
+__attribute__((target("avx2"))) static int64_t uniforms_avx2(const ia_gumbel *g, int64_t row, int k,
+                                                             int64_t j, float *u) {
+  philox4x32_ctr_t c = counter(g, row, k, 0);
+  int64_t full = g->d / 16 * 4;
   for (; j + 8 <= full; j += 8) philox_groups(g, &c, j, 2, u);
   if (j < full) {
     philox_groups(g, &c, j, 1, u);
@@ -111,7 +164,8 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) static void gumbel_
 void ia_gumbel_noise(const ia_gumbel *g, int64_t row, int k, float *noise) {
   int64_t j0 = 0;
 #ifdef IA_HAVE_AVX2_PATH
-  if (__builtin_cpu_supports("avx2")) j0 = uniforms_avx2(g, row, k, noise);
+  if (__builtin_cpu_supports("avx512f")) j0 = uniforms_avx512(g, row, k, noise);
+  if (__builtin_cpu_supports("avx2")) j0 = uniforms_avx2(g, row, k, j0, noise);
 #endif
   uniforms_scalar(g, row, k, j0, noise);
   gumbel_of_uniform(g->d, noise);
