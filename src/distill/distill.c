@@ -490,8 +490,13 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
     r->allgather_bytes = q.p.bytes_allgather;
     if (o.resume) {
       IA_CALL_GOTO(distill_read_checkpoint(&q));
-      ia_log_info("[distill] resuming from %s at step %lld (best validation %s %.3f at step %lld)",
-                  ckpt, (long long)q.c.next_step, o.select, q.c.best_val, (long long)q.c.best_step);
+      if (q.c.best_val < 0)
+        ia_log_info("[distill] resuming from %s at step %lld (no sample kept yet)", ckpt,
+                    (long long)q.c.next_step);
+      else
+        ia_log_info(
+            "[distill] resuming from %s at step %lld (best validation %s %.3f at step %lld)", ckpt,
+            (long long)q.c.next_step, o.select, q.c.best_val, (long long)q.c.best_step);
     } else {
       /* Z starts as the train rows of the first μ random users (the random sampler's). */
       IA_CALL_GOTO(ia_dataset_read_rows(comm, o.data, "train", idx + q.p.z0, q.p.nz, &rows));
