@@ -4,9 +4,9 @@
  * vector math library; its inputs are finite by construction. Philox runs
  * four counters per AVX2 vector, or eight per AVX-512 vector, where the CPU
  * has them (the same integers as Random123's scalar philox4x32, which is the
- * fallback). The logf loop has an
- * AVX-512 clone (libmvec's AVX2 and AVX-512 logf agree on every input it
- * gets); the softmax keeps its AVX2 clone on AVX-512 CPUs: a wider vector
+ * fallback; tests/unit/test_gumbel_paths.c checks each path). The logf loop
+ * has an AVX-512 clone (libmvec's AVX2 and AVX-512 logf agree on every input
+ * it gets); the softmax keeps its AVX2 clone on AVX-512 CPUs: a wider vector
  * would sum in another order, and summaries made on AVX2 and AVX-512 machines
  * would differ in their last bits. */
 #include "infae/core/gumbel.h"
@@ -129,8 +129,8 @@ __attribute__((target("avx512f"), always_inline)) static inline void philox_grou
     }
 }
 
-/* The full groups of four blocks from block j: sixteen blocks at a time with
- * AVX-512, eight with AVX2, then the rest; returns the first block not done. */
+/* The full groups of four blocks, sixteen blocks at a time, then eight if
+ * they are there; returns the first block not done (uniforms_avx2 goes on). */
 __attribute__((target("avx512f"))) static int64_t uniforms_avx512(const ia_gumbel *g, int64_t row,
                                                                   int k, float *u) {
   philox4x32_ctr_t c = counter(g, row, k, 0);
@@ -143,6 +143,8 @@ __attribute__((target("avx512f"))) static int64_t uniforms_avx512(const ia_gumbe
   return j;
 }
 
+/* The full groups of four blocks from block j, eight blocks at a time, then
+ * four; returns the first block not done (uniforms_scalar goes on). */
 __attribute__((target("avx2"))) static int64_t uniforms_avx2(const ia_gumbel *g, int64_t row, int k,
                                                              int64_t j, float *u) {
   philox4x32_ctr_t c = counter(g, row, k, 0);
