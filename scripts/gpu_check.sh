@@ -22,11 +22,17 @@
 #          24,000 centers on one GPU, fp32, every user scored (train
 #          --metrics-json scale.json into LOGS), bounded to SCALE_S seconds
 #          (default 420)
+#   grid   (not a default step) Distill-CF's searched summary on the
+#          ML-1M-sized set (tests/bench/distill_grid.sh: τ 5 × γ 200, 500,
+#          700, μ 500, 1000 steps, patience 150, Recoder) on one GPU, chosen
+#          by GRID_SELECT (default NDCG@10) in GRID_WORK (default
+#          /tmp/infae_grid), stopped with its checkpoint after GRID_S seconds
+#          (default 540; rc 3); the same step goes on from there
 # Logs go to LOGS (default ./gpu_check_logs), one per step, and a summary
 # line per step to stdout; with LOGS_TAR, all of them are also packed into
 # that .tar.gz after every step (one file to fetch, there even if the run is
 # stopped midway).
-# Usage: scripts/gpu_check.sh BUNDLE.tar.xz|BUILD_DIR [ops] [sanitize] [cli] [ref] [bench] [scale]
+# Usage: scripts/gpu_check.sh BUNDLE.tar.xz|BUILD_DIR [ops] [sanitize] [cli] [ref] [bench] [scale] [grid]
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 what=${1:?bundle (.tar.xz) or build dir}
@@ -42,6 +48,7 @@ if [ -f "$what" ]; then
   bin="$b/bin"
   tests="$b/bin"
 else
+  what=$(cd "$what" && pwd)
   bin="$what/src"
   tests="$what/tests"
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -116,6 +123,13 @@ for s in $steps; do
         --metrics-json "$logs/scale.json"
       tail -n 12 "$logs/scale_nystrom_24000.log"
       ;;
-    *) echo "unknown step $s (ops, sanitize, cli, ref, bench, scale)" >&2 ;;
+    grid)
+      # timeout signals env's exec of bash, whose trap hands SIGUSR1 to mpirun.
+      step grid timeout --preserve-status -s USR1 -k 60 "${GRID_S:-540}" env INFAE="$bin/infae_mpi" \
+        bash "$src/tests/bench/distill_grid.sh" "" "${GRID_WORK:-/tmp/infae_grid}" \
+        "${GRID_SELECT:-NDCG@10}"
+      tail -n 12 "$logs/grid.log"
+      ;;
+    *) echo "unknown step $s (ops, sanitize, cli, ref, bench, scale, grid)" >&2 ;;
   esac
 done
