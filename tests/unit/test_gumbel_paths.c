@@ -14,23 +14,12 @@
 
 #include <cmocka.h>
 
+#include "gumbel_layout.h"
+
 static const int64_t lengths[] = {1, 3, 15, 16, 17, 31, 32, 48, 64, 80, 95, 128, 144, 200, 3706};
 
-/* The uniform of column col of (row, k): block j = the counter's first word. */
 static float expected(const ia_gumbel *g, int64_t row, int k, int64_t col) {
-  int64_t full = g->d / 16 * 4, j, q;
-  if (col < 4 * full) { /* column 16·grp + 4q + l comes from word q of block 4·grp + l */
-    j = 4 * (col / 16) + col % 4;
-    q = (col % 16) / 4;
-  } else {
-    j = col / 4;
-    q = col % 4;
-  }
-  philox4x32_ctr_t c = {{(uint32_t)j, (uint32_t)row, ((uint32_t)IA_RNG_GUMBEL << 24) | (uint32_t)k,
-                         (uint32_t)g->step}};
-  philox4x32_key_t key = {{(uint32_t)g->seed, (uint32_t)(g->seed >> 32)}};
-  uint32_t w = philox4x32_R(10, c, key).v[q];
-  return (float)(((double)(w >> 9) + 0.5) / 8388608.0); /* exact in float */
+  return (float)gumbel_uniform(g, row, k, col);
 }
 
 enum { SCALAR, AVX2, AVX512 };
