@@ -156,10 +156,40 @@ static const char *best_so_far(const distill_run *q, char *buf, size_t size) {
   return buf;
 }
 
+/* ", to step E in ~T": the step where the run ends if validation does not
+ * improve (patience, else --steps) and the time to it, at the steps/s of the
+ * steps run so far plus the validations left at their mean time. */
+static const char *eta(const distill_run *q, int t, const ia_distill_result *r, double elapsed,
+                       int steps_run, char *buf, size_t size) {
+  const ia_distill_opts *o = q->o;
+  int end = o->steps, nval = 0;
+  if (q->c.best_val >= 0)
+    for (int s = (int)q->c.best_step + o->patience; s < end; s++)
+      if (is_eval_step(s, o->steps)) {
+        end = s;
+        break;
+      }
+  double step_s = elapsed - r->validation_seconds;
+  if (steps_run <= 0 || step_s <= 0 || end <= t) {
+    buf[0] = '\0';
+    return buf;
+  }
+  for (int s = t + 1; s <= end; s++) nval += is_eval_step(s, o->steps);
+  double left = (end - t) * step_s / steps_run;
+  if (r->validations > 0) left += nval * r->validation_seconds / r->validations;
+  if (left < 120)
+    snprintf(buf, size, ", to step %d in ~%.0f s", end, left);
+  else if (left < 7200)
+    snprintf(buf, size, ", to step %d in ~%.0f min", end, left / 60);
+  else
+    snprintf(buf, size, ", to step %d in ~%.1f h", end, left / 3600);
+  return buf;
+}
+
 static ia_status optimize(distill_run *q, ia_distill_result *r) {
   const ia_distill_opts *o = q->o;
   ia_distill_host *p = &q->p;
-  char best[64];
+  char best[64], left[64];
   double *dz = NULL;
   ia_status st = IA_ALLOC(dz, p->nz * p->d + 1, "dL/dZ");
   IA_CALL(ia_agree(q->comm, st));
@@ -231,8 +261,9 @@ static ia_status optimize(distill_run *q, ia_distill_result *r) {
       else
         ia_log_info(
             "[distill] step %4d/%d  loss %.6f  val HR@100 %6.3f NDCG@10 %6.3f (λ %g)  %s  "
-            "%.2f steps/s",
-            t, o->steps, loss, row[2], row[3], row[4], best_so_far(q, best, sizeof best), rate);
+            "%.2f steps/s%s",
+            t, o->steps, loss, row[2], row[3], row[4], best_so_far(q, best, sizeof best), rate,
+            eta(q, t, r, now - t0, steps_run, left, sizeof left));
       tlog = now;
       tlast = t;
     }
@@ -250,9 +281,10 @@ static ia_status optimize(distill_run *q, ia_distill_result *r) {
     steps_run++;
     if (o->log_every > 0 && (t + 1) % o->log_every == 0 && !is_eval_step(t + 1, o->steps)) {
       double now = ia_time();
-      ia_log_info("[distill] step %4d/%d  loss %.6f (cross-entropy %.6f)  %s  %.2f steps/s", t + 1,
-                  o->steps, loss, ce, best_so_far(q, best, sizeof best),
-                  (t + 1 - tlast) / (now - tlog));
+      ia_log_info("[distill] step %4d/%d  loss %.6f (cross-entropy %.6f)  %s  %.2f steps/s%s",
+                  t + 1, o->steps, loss, ce, best_so_far(q, best, sizeof best),
+                  (t + 1 - tlast) / (now - tlog),
+                  eta(q, t + 1, r, now - t0, steps_run, left, sizeof left));
       tlog = now;
       tlast = t + 1;
     }
