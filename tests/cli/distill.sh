@@ -59,6 +59,27 @@ assert 'ease' not in f['metrics'] and 'ease' not in summary" "$WORK"
 run_mpi "$n" distill --data "$WORK/g.h5" --out "$WORK/n.h5" --budget 16 --samples 6 --steps 60 \
   --select NDCG@10 --no-ease --log-every 0 --quiet
 "$PYTHON" "$ORACLE/distill_check.py" --data "$WORK/g.h5" --summary "$WORK/n.h5"
+# Progress lines: ", to step E" is where patience stops the run if
+# validation does not improve (the first validation step ≥ best + patience,
+# else --steps); the run must stop at the last one announced.
+run_mpi "$n" distill --data "$WORK/g.h5" --out "$WORK/e.h5" --budget 16 --samples 6 --steps 400 \
+  --patience 50 --no-ease --log-every 5 --checkpoint-every 0 > "$WORK/eta.log" 2>&1
+"$PYTHON" -c "
+import re, sys
+steps, patience = 400, 50
+def val(t): return t == 0 or t == steps or (t <= 200 and t % 25 == 0) or (t > 200 and t % 40 == 0)
+lines = [l for l in open(sys.argv[1]) if re.search(r'step +\d+/', l) and 'steps/s' in l]
+assert len(lines) >= 10, lines
+last = None
+for l in lines:
+    t = int(re.search(r'step +(\d+)/', l).group(1))
+    b = re.search(r'best \S+ +[\d.]+ @(\d+)', l)
+    end = next((s for s in range(int(b.group(1)) + patience, steps) if val(s)), steps) if b else steps
+    e = re.search(r', to step (\d+) in ~[\d.]+ (s|min|h)$', l)
+    assert (int(e.group(1)) if e else None) == (end if end > t else None), l
+    last = end
+stop = re.search(r'no better validation HR@100 for 50 steps', open(sys.argv[1]).read())
+assert stop and t == last < steps, (t, last)" "$WORK/eta.log"
 # Random batches of real users per step.
 run_mpi "$n" distill --data "$WORK/g.h5" --out "$WORK/b.h5" --budget 16 --samples 6 --steps 30 \
   --batch 100 --no-ease --log-every 0 --quiet
