@@ -62,6 +62,30 @@ static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r, 
   return root;
 }
 
+/* --taus, --c-cards, --gammas: every value valid (checked before the first
+ * configuration runs, not when its turn comes) and no two naming the same
+ * configuration file (printed with %g). */
+static int tau_ok(double v) { return v > 0 && isfinite(v); }
+static int c_card_ok(double v) { return v >= 0 && isfinite(v); }
+static int gamma_ok(double v) { return v >= 1 && v < (1 << 24) && v == floor(v); }
+static ia_status check_grid(const char *opt, const ia_reals *r, int (*ok)(double),
+                            const char *rule) {
+  for (int k = 0; k < r->n; k++) {
+    IA_CHECK(ok(r->v[k]), IA_ERR_ARG, "--%s: every value must be %s (got %g)", opt, rule, r->v[k]);
+    for (int j = 0; j < k; j++) {
+      char a[32], b[32];
+      snprintf(a, sizeof a, "%g", r->v[j]);
+      snprintf(b, sizeof b, "%g", r->v[k]);
+      IA_CHECK(r->v[j] != r->v[k], IA_ERR_ARG, "--%s: %s is given twice", opt, a);
+      IA_CHECK(strcmp(a, b) != 0, IA_ERR_ARG,
+               "--%s: %.17g and %.17g name the same configuration file (values are told apart "
+               "to 6 significant digits)",
+               opt, r->v[j], r->v[k]);
+    }
+  }
+  return IA_OK;
+}
+
 int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
   const char *data, *out, *sampler, *json, *ckpt, *device, *memory, *search_dir, *select;
   ia_reals lambdas, ease_lambdas, taus, c_cards, gammas;
@@ -216,10 +240,9 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
     ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
                        "--search resumes by itself and writes search.csv: no --resume, "
                        "--checkpoint or --metrics-json");
-  for (int k = 0; ost == IA_OK && k < gammas.n; k++)
-    if (gammas.v[k] < 1 || gammas.v[k] != floor(gammas.v[k]))
-      ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
-                         "--gammas: every γ must be a whole number ≥ 1 (got %g)", gammas.v[k]);
+  if (ost == IA_OK) ost = check_grid("taus", &taus, tau_ok, "> 0");
+  if (ost == IA_OK) ost = check_grid("c-cards", &c_cards, c_card_ok, "≥ 0");
+  if (ost == IA_OK) ost = check_grid("gammas", &gammas, gamma_ok, "a whole number in [1, 2^24)");
   if (ia_agree(comm, ost) != IA_OK) return 2;
   ia_distill_result *r = calloc(1, sizeof *r);
   ia_status st = r ? IA_OK : ia_error_set(IA_ERR_NOMEM, __FILE__, __LINE__, "out of memory");

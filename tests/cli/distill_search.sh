@@ -93,4 +93,16 @@ check_choice "$WORK/sel/search.csv" "$WORK/sel.h5" NDCG@10
 "$PYTHON" "$ORACLE/distill_check.py" --data "$WORK/g.h5" --summary "$WORK/sel.h5"
 expect_error "--search-groups must be between 1 and the number of ranks (2; got 3)" distill \
   --data "$WORK/g.h5" --out "$WORK/g3.h5" --search --search-groups 3 --search-dir "$WORK/g3"
+# A grid value that is wrong, or given twice, stops the search before its
+# first configuration runs (nothing in the search folder).
+for bad in "--taus 5,-1|--taus: every value must be > 0 (got -1)" \
+  "--gammas 4,1e12|--gammas: every value must be a whole number in [1, 2^24) (got 1e+12)" \
+  "--c-cards 1e-3,-1|--c-cards: every value must be ≥ 0 (got -1)" \
+  "--taus 5,0.5,5|--taus: 5 is given twice" \
+  "--taus 5,5.0000001|name the same configuration file"; do
+  # shellcheck disable=SC2086
+  expect_error "${bad#*|}" distill --data "$WORK/g.h5" --out "$WORK/bad.h5" --search \
+    ${bad%%|*} --steps 2 --search-dir "$WORK/bad"
+  [ -z "$(ls -A "$WORK/bad" 2> /dev/null)" ] || fail "${bad%%|*}: the search began"
+done
 echo "distill_search: 4 configurations, the best by validation, resumed, on 2 groups"
