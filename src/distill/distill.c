@@ -252,7 +252,9 @@ static ia_status optimize(distill_run *q, ia_distill_result *r) {
     if (eval || initial) {
       double *row = q->c.curve + (q->c.n_curve - 1) * IA_CURVE_COLS;
       row[1] = loss; /* the loss of this sample at the λ just picked */
-      double now = ia_time(), rate = t > tlast ? (t - tlast) / (now - tlog) : 0;
+      double now = ia_time();
+      char rate[32] = ""; /* none on the first line of a resumed run */
+      if (t > tlast) snprintf(rate, sizeof rate, "  %.2f steps/s", (t - tlast) / (now - tlog));
       if (initial)
         ia_log_info(
             "[distill] step %4d/%d  loss %.6f  val HR@100 %6.3f NDCG@10 %6.3f (λ %g) of the "
@@ -260,9 +262,8 @@ static ia_status optimize(distill_run *q, ia_distill_result *r) {
             t, o->steps, loss, row[2], row[3], row[4]);
       else
         ia_log_info(
-            "[distill] step %4d/%d  loss %.6f  val HR@100 %6.3f NDCG@10 %6.3f (λ %g)  %s  "
-            "%.2f steps/s%s",
-            t, o->steps, loss, row[2], row[3], row[4], best_so_far(q, best, sizeof best), rate,
+            "[distill] step %4d/%d  loss %.6f  val HR@100 %6.3f NDCG@10 %6.3f (λ %g)  %s%s%s", t,
+            o->steps, loss, row[2], row[3], row[4], best_so_far(q, best, sizeof best), rate,
             eta(q, t, r, now - t0, steps_run, left, sizeof left));
       tlog = now;
       tlast = t;
