@@ -62,27 +62,16 @@ static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r, 
   return root;
 }
 
-/* --taus, --c-cards, --gammas: every value valid (checked before the first
- * configuration runs, not when its turn comes) and no two naming the same
- * configuration file (printed with %g). */
+/* --taus, --c-cards, --gammas: every value valid, checked before the first
+ * configuration runs rather than when its turn comes (the search refuses
+ * two configurations of one file). */
 static int tau_ok(double v) { return v > 0 && isfinite(v); }
 static int c_card_ok(double v) { return v >= 0 && isfinite(v); }
 static int gamma_ok(double v) { return v >= 1 && v < (1 << 24) && v == floor(v); }
 static ia_status check_grid(const char *opt, const ia_reals *r, int (*ok)(double),
                             const char *rule) {
-  for (int k = 0; k < r->n; k++) {
+  for (int k = 0; k < r->n; k++)
     IA_CHECK(ok(r->v[k]), IA_ERR_ARG, "--%s: every value must be %s (got %g)", opt, rule, r->v[k]);
-    for (int j = 0; j < k; j++) {
-      char a[32], b[32];
-      snprintf(a, sizeof a, "%g", r->v[j]);
-      snprintf(b, sizeof b, "%g", r->v[k]);
-      IA_CHECK(r->v[j] != r->v[k], IA_ERR_ARG, "--%s: %s is given twice", opt, a);
-      IA_CHECK(strcmp(a, b) != 0, IA_ERR_ARG,
-               "--%s: %.17g and %.17g name the same configuration file (values are told apart "
-               "to 6 significant digits)",
-               opt, r->v[j], r->v[k]);
-    }
-  }
   return IA_OK;
 }
 

@@ -196,13 +196,6 @@ ia_status ia_distill_search(MPI_Comm comm, const ia_distill_opts *o, const ia_se
   const char *sel_name = ia_metric_names[select];
   IA_CHECK(groups >= 1 && groups <= size, IA_ERR_ARG,
            "--search-groups must be between 1 and the number of ranks (%d; got %d)", size, groups);
-  char csv[4096];
-  snprintf(csv, sizeof csv, "%s/search.csv", dir);
-  int made = rank == 0 ? mkdir(dir, 0777) == 0 || access(dir, W_OK) == 0 : 1;
-  MPI_Bcast(&made, 1, MPI_INT, 0, comm);
-  IA_CHECK(made, IA_ERR_IO, "--search-dir %s: cannot create or write it", dir);
-  ia_path inputs[] = {{"data", o->data}}, outputs[] = {{"out", o->out}, {"search-dir", csv}};
-  IA_CALL(ia_paths_check(comm, inputs, 1, outputs, 2));
   config *c = calloc((size_t)n, sizeof *c);
   double *shared = calloc((size_t)n * SHARED, sizeof *shared);
   int *order = calloc((size_t)n, sizeof *order), k = 0, chosen = -1, interrupted = 0;
@@ -220,6 +213,26 @@ ia_status ia_distill_search(MPI_Comm comm, const ia_distill_opts *o, const ia_se
         snprintf(c[k].file, sizeof c[k].file, "%s/tau%g_card%g_gamma%d.h5", dir, c[k].tau,
                  c[k].c_card, c[k].gamma);
       }
+  /* Two configurations of one file would run twice, or in two groups at
+   * once: refused before the folder is made (every rank finds the same). */
+  for (k = 0; k < n; k++)
+    for (int j = 0; j < k; j++) {
+      if (strcmp(c[j].file, c[k].file) != 0) continue;
+      IA_CHECK_GOTO(c[j].tau != c[k].tau || c[j].c_card != c[k].c_card, IA_ERR_ARG,
+                    "--search: τ %g, c_card %g, γ %d is given twice", c[k].tau, c[k].c_card,
+                    c[k].gamma);
+      IA_CHECK_GOTO(0, IA_ERR_ARG,
+                    "--search: τ %.17g, c_card %.17g and τ %.17g, c_card %.17g (γ %d) name the "
+                    "same configuration file %s (values are told apart to 6 significant digits)",
+                    c[j].tau, c[j].c_card, c[k].tau, c[k].c_card, c[k].gamma, c[k].file);
+    }
+  char csv[4096];
+  snprintf(csv, sizeof csv, "%s/search.csv", dir);
+  int made = rank == 0 ? mkdir(dir, 0777) == 0 || access(dir, W_OK) == 0 : 1;
+  MPI_Bcast(&made, 1, MPI_INT, 0, comm);
+  IA_CHECK_GOTO(made, IA_ERR_IO, "--search-dir %s: cannot create or write it", dir);
+  ia_path inputs[] = {{"data", o->data}}, outputs[] = {{"out", o->out}, {"search-dir", csv}};
+  IA_CALL_GOTO(ia_paths_check(comm, inputs, 1, outputs, 2));
   /* Groups of consecutive ranks; each takes the next configuration not yet
    * taken from a counter on rank 0 (an MPI atomic), so a group whose runs
    * stop early by patience takes more of them. They are taken largest γ

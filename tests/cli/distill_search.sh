@@ -98,7 +98,7 @@ expect_error "--search-groups must be between 1 and the number of ranks (2; got 
 for bad in "--taus 5,-1|--taus: every value must be > 0 (got -1)" \
   "--gammas 4,1e12|--gammas: every value must be a whole number in [1, 2^24) (got 1e+12)" \
   "--c-cards 1e-3,-1|--c-cards: every value must be ≥ 0 (got -1)" \
-  "--taus 5,0.5,5|--taus: 5 is given twice" \
+  "--taus 5,0.5,5|--search: τ 5, c_card 0.001, γ 200 is given twice" \
   "--taus 5,5.0000001|name the same configuration file"; do
   # shellcheck disable=SC2086
   expect_error "${bad#*|}" distill --data "$WORK/g.h5" --out "$WORK/bad.h5" --search \

@@ -93,7 +93,8 @@ typedef struct {
 extern const double ia_search_taus[4], ia_search_c_cards[2], ia_search_gammas[3];
 
 /* One Distill-CF run per configuration of g (o's other options), each
- * summary into dir/tau<τ>_card<c>_gamma<γ>.h5; a configuration whose file
+ * summary into dir/tau<τ>_card<c>_gamma<γ>.h5 (%g: two configurations of
+ * one name are refused before dir is made); a configuration whose file
  * is there from an earlier run is read, not run again, so the same command
  * resumes a search. The summary with the best validation metric (o->select;
  * never test) is copied to o->out; dir/search.csv lists every configuration
