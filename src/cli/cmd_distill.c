@@ -76,7 +76,8 @@ static ia_status check_grid(const char *opt, const ia_reals *r, int (*ok)(double
 }
 
 int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
-  const char *data, *out, *sampler, *json, *ckpt, *device, *memory, *search_dir, *select;
+  const char *data, *out, *sampler, *json, *ckpt, *device, *memory, *search_dir, *select,
+      *binary_rule;
   ia_reals lambdas, ease_lambdas, taus, c_cards, gammas;
   int samples, steps, patience, every, resume, log_every, no_ease, recoder, recoder_epochs,
       search_groups, quiet, verbose, search, depth;
@@ -126,9 +127,15 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
        &memory},
       {"ease-lambdas", IA_OPT_REALS, NULL,
        "EASE λ grid on the summary [default: 1,10,100,250,500,1000,2500]", &ease_lambdas},
+      {"binary-rule", IA_OPT_STRING, "validated",
+       "the binarized summary (/binary), each synthetic user's items of highest logit: "
+       "validated (as many as the candidate whose ∞-AE scores best on validation, --select: "
+       "the same number for every row, on a √2 ladder from half the real users' items to half "
+       "the items, or each row's expected items) | expected (each row's expected number of "
+       "distinct items in its γ draws) | threshold (S ≥ --threshold)",
+       &binary_rule},
       {"threshold", IA_OPT_REAL, NULL,
-       "binarized summary (/binary): entries of S ≥ this become 1 [default: each synthetic "
-       "user's expected number of distinct items in its γ draws, its most probable ones]",
+       "/binary: entries of S ≥ this become 1 (the rule threshold; 0.5 when not given)",
        &threshold},
       {"checkpoint", IA_OPT_STRING, NULL, "checkpoint file [default: OUT.ckpt.h5]", &ckpt},
       {"checkpoint-every", IA_OPT_INT, "50", "steps between checkpoints (0: only on a signal)",
@@ -158,7 +165,7 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
   };
   int n = (int)(sizeof opts / sizeof *opts);
   lambdas.n = ease_lambdas.n = taus.n = c_cards.n = gammas.n = 0;
-  threshold = 0; /* not given: the expected-items rule */
+  threshold = 0; /* not given: 0.5 with --binary-rule threshold */
   int rc = ia_cli_parse(
       comm, "mpirun -np P infae_mpi distill --data D.h5 --out S.h5 [--budget 500] [options]",
       "Learns a summary of the dataset: μ synthetic users S (values in [0, 1]) such that\n"
@@ -208,7 +215,24 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
   if (ost == IA_OK && recoder_epochs < 1)
     ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--recoder-epochs must be ≥ 1 (got %d)",
                        recoder_epochs);
-  if (ost == IA_OK && ia_opts_given(argc, argv, "threshold") && !(threshold > 0 && threshold <= 1))
+  int has_threshold = ia_opts_given(argc, argv, "threshold");
+  if (!strcmp(binary_rule, "validated"))
+    o.binary_rule = IA_BINARY_VALIDATED;
+  else if (!strcmp(binary_rule, "expected"))
+    o.binary_rule = IA_BINARY_EXPECTED;
+  else if (!strcmp(binary_rule, "threshold"))
+    o.binary_rule = IA_BINARY_THRESHOLD;
+  else if (ost == IA_OK)
+    ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
+                       "--binary-rule must be validated, expected or threshold (got '%s')",
+                       binary_rule);
+  if (ost == IA_OK && has_threshold && ia_opts_given(argc, argv, "binary-rule") &&
+      o.binary_rule != IA_BINARY_THRESHOLD)
+    ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
+                       "--threshold goes with --binary-rule threshold (got --binary-rule %s)",
+                       binary_rule);
+  if (has_threshold) o.binary_rule = IA_BINARY_THRESHOLD; /* --threshold alone says the rule */
+  if (ost == IA_OK && has_threshold && !(threshold > 0 && threshold <= 1))
     ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--threshold must be in (0, 1] (got %g)",
                        threshold);
   for (int k = 0; ost == IA_OK && k < lambdas.n; k++)

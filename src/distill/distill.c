@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "distill/binary.h"
 #include "distill/distill_be.h"
 #include "distill/distill_host.h"
 #include "distill/run.h"
@@ -367,6 +368,8 @@ static ia_status check_opts(const ia_distill_opts *o) {
            o->recoder_epochs); /* 0: the default */
   IA_CHECK(o->depth >= 1 && o->depth <= IA_NTK_MAX_DEPTH, IA_ERR_ARG,
            "--depth must be between 1 and %d (got %d)", IA_NTK_MAX_DEPTH, o->depth);
+  IA_CHECK(o->binary_rule >= IA_BINARY_VALIDATED && o->binary_rule <= IA_BINARY_THRESHOLD,
+           IA_ERR_ARG, "unknown /binary rule %d", (int)o->binary_rule);
   IA_CHECK(o->threshold >= 0 && o->threshold <= 1, IA_ERR_ARG,
            "--threshold must be in (0, 1] (got %g)", o->threshold);
   IA_CHECK(o->checkpoint_every >= 0, IA_ERR_ARG, "--checkpoint-every must be ≥ 0");
@@ -390,6 +393,7 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
   char **user_ids = NULL, **item_ids = NULL, **sel_ids = NULL, ckpt[4096];
   double *s = NULL, *sb = NULL;
   ia_csr binary = {0};
+  ia_binary_choice choice = {0};
   distill_saved_signals saved;
   int catching = 0;
   memset(r, 0, sizeof *r);
@@ -578,13 +582,22 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
   if (o.recoder && !q.be) IA_CALL_GOTO(ia_backend_open(comm, o.device, &q.be));
   IA_CALL_GOTO(evaluate_sample(comm, &d, q.ev, model, q.be, s, mu, &o, o.ease, &r->infae, &r->ease,
                                o.recoder ? &r->recoder : NULL));
-  ia_summary bs = {.mu = mu, .d = n_items, .s = s, .z = distill ? q.c.best_z : NULL};
-  st = ia_summary_binary(&bs, o.samples, o.threshold, &binary);
-  if (st == IA_OK) st = IA_ALLOC(sb, mu * n_items, "the binarized summary");
-  if (st == IA_OK) ia_csr_dense(&binary, sb);
-  IA_CALL_GOTO(ia_agree(comm, st));
+  /* Samplers without logits keep S's ones. */
+  ia_binary_rule rule = distill ? o.binary_rule : IA_BINARY_THRESHOLD;
+  if (!distill && o.binary_rule != IA_BINARY_THRESHOLD) o.threshold = 0.5;
+  IA_CALL_GOTO(ia_agree(comm, IA_ALLOC(sb, mu * n_items, "the binarized summary")));
+  if (rule == IA_BINARY_VALIDATED)
+    IA_CALL_GOTO(ia_binary_validated(comm, &d, q.ev, model, q.c.best_z, mu, &o, q.select, ipu, sb,
+                                     &choice, &binary));
+  else if (rule == IA_BINARY_EXPECTED)
+    IA_CALL_GOTO(ia_agree(comm, ia_binary_top(q.c.best_z, mu, n_items, 0, o.samples, &binary)));
+  else
+    IA_CALL_GOTO(ia_agree(
+        comm, ia_binary_threshold(s, mu, n_items, o.threshold > 0 ? o.threshold : 0.5, &binary)));
+  ia_csr_dense(&binary, sb);
+  r->binary_items = (double)ia_csr_nnz(&binary) / (double)mu;
   ia_log_info("[distill] the binarized summary (/binary): %.1f items per synthetic user",
-              (double)ia_csr_nnz(&binary) / (double)mu);
+              r->binary_items);
   IA_CALL_GOTO(evaluate_sample(comm, &d, q.ev, model, q.be, sb, mu, &o, o.ease, &r->binary_infae,
                                &r->binary_ease, o.recoder ? &r->binary_recoder : NULL));
   if (!distill) r->best_lambda = r->infae.best_lambda;
@@ -604,6 +617,8 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
                    .s = s,
                    .z = distill ? q.c.best_z : NULL,
                    .binary = &binary,
+                   .rule = rule,
+                   .choice = &choice,
                    .item_ids = item_ids,
                    .user_ids = sel_ids,
                    .user_index = idx,

@@ -26,7 +26,7 @@ typedef struct {
   double tau, c_card;
   int gamma;
   int steps_done, best_step;
-  double val, test[IA_N_METRICS], binary_ndcg10, seconds;
+  double val, test[IA_N_METRICS], binary_ndcg10, binary_items, seconds;
   int reused; /* found in the search folder, not run again */
   char file[4096];
 } config;
@@ -35,7 +35,8 @@ typedef struct {
  * options of o (else IA_ERR_ARG: it is made again). Collective. */
 static ia_status read_done(MPI_Comm comm, const ia_distill_opts *o, int select, config *c) {
   const char *path = c->file;
-  hid_t file = H5I_INVALID_HID, g = H5I_INVALID_HID;
+  hid_t file = H5I_INVALID_HID, g = H5I_INVALID_HID, d = H5I_INVALID_HID, sp = H5I_INVALID_HID;
+  char *rule = NULL;
   ia_status st = ia_h5_open(comm, path, IA_SUMMARY_FORMAT, IA_SUMMARY_VERSION, "summary",
                             "`infae_mpi distill`", &file);
   IA_CALL(st);
@@ -81,7 +82,28 @@ static ia_status read_done(MPI_Comm comm, const ia_distill_opts *o, int select, 
   H5Gclose(g);
   IA_H5(g = H5Gopen2(file, "metrics/binary_infae", H5P_DEFAULT));
   IA_CALL_GOTO(ia_h5_read_attr_f64(g, path, "test_NDCG@10", &c->binary_ndcg10));
+  H5Gclose(g);
+  IA_H5(g = H5Gopen2(file, "binary", H5P_DEFAULT));
+  IA_CALL_GOTO(ia_h5_read_attr_str(g, path, "rule", &rule));
+  IA_CHECK_GOTO(!strcmp(rule, ia_binary_rule_names[o->binary_rule]), IA_ERR_ARG,
+                "%s has its /binary by the rule %s, not %s", path, rule,
+                ia_binary_rule_names[o->binary_rule]);
+  if (o->binary_rule == IA_BINARY_THRESHOLD) {
+    double thr = 0;
+    IA_CALL_GOTO(ia_h5_read_attr_f64(g, path, "threshold", &thr));
+    IA_CHECK_GOTO(thr == (o->threshold > 0 ? o->threshold : 0.5), IA_ERR_ARG,
+                  "%s has its /binary at another threshold (%g)", path, thr);
+  }
+  IA_H5(d = H5Dopen2(g, "indices", H5P_DEFAULT));
+  IA_H5(sp = H5Dget_space(d));
+  hsize_t nnz = 0;
+  IA_CHECK_GOTO(H5Sget_simple_extent_dims(sp, &nnz, NULL) == 1, IA_ERR_FORMAT,
+                "%s: /binary/indices is not one-dimensional", path);
+  c->binary_items = (double)nnz / (double)budget;
 done:
+  free(rule);
+  if (sp >= 0) H5Sclose(sp);
+  if (d >= 0) H5Dclose(d);
   if (g >= 0) H5Gclose(g);
   H5Fclose(file);
   return st;
@@ -113,12 +135,13 @@ static ia_status write_csv(const char *path, const config *c, int n, int chosen,
   IA_CHECK(f, IA_ERR_IO, "cannot write %s", tmp);
   fprintf(f, "tau,c_card,gamma,steps_done,best_step,val_%s", ia_metric_names[select]);
   for (int q = 0; q < IA_N_METRICS; q++) fprintf(f, ",test_%s", ia_metric_names[q]);
-  fprintf(f, ",binary_test_NDCG@10,seconds,chosen,summary\n");
+  fprintf(f, ",binary_test_NDCG@10,binary_items,seconds,chosen,summary\n");
   for (int k = 0; k < n; k++) {
     fprintf(f, "%g,%g,%d,%d,%d,%.6f", c[k].tau, c[k].c_card, c[k].gamma, c[k].steps_done,
             c[k].best_step, c[k].val);
     for (int q = 0; q < IA_N_METRICS; q++) fprintf(f, ",%.6f", c[k].test[q]);
-    fprintf(f, ",%.6f,%.2f,%d,%s\n", c[k].binary_ndcg10, c[k].seconds, k == chosen, c[k].file);
+    fprintf(f, ",%.6f,%.1f,%.2f,%d,%s\n", c[k].binary_ndcg10, c[k].binary_items, c[k].seconds,
+            k == chosen, c[k].file);
   }
   int ok = fclose(f) == 0 && rename(tmp, path) == 0;
   IA_CHECK(ok, IA_ERR_IO, "cannot write %s", path);
@@ -126,9 +149,10 @@ static ia_status write_csv(const char *path, const config *c, int n, int chosen,
 }
 
 /* The numbers a configuration's group shares with every rank. */
-enum { SHARED = 6 + IA_N_METRICS };
+enum { SHARED = 7 + IA_N_METRICS };
 static void pack(const config *c, double *v) {
-  double head[6] = {c->val, c->steps_done, c->best_step, c->seconds, c->binary_ndcg10, c->reused};
+  double head[7] = {c->val,           c->steps_done,   c->best_step, c->seconds,
+                    c->binary_ndcg10, c->binary_items, c->reused};
   memcpy(v, head, sizeof head);
   memcpy(v + 6, c->test, sizeof c->test);
 }
@@ -138,8 +162,9 @@ static void unpack(const double *v, config *c) {
   c->best_step = (int)v[2];
   c->seconds = v[3];
   c->binary_ndcg10 = v[4];
-  c->reused = (int)v[5];
-  memcpy(c->test, v + 6, sizeof c->test);
+  c->binary_items = v[5];
+  c->reused = (int)v[6];
+  memcpy(c->test, v + 7, sizeof c->test);
 }
 
 /* One configuration on the ranks of sub: read back when an earlier run
@@ -182,6 +207,7 @@ static ia_status run_config(MPI_Comm sub, const ia_distill_opts *o, int select, 
   c->seconds = r->seconds;
   memcpy(c->test, r->infae.test.v, sizeof c->test);
   c->binary_ndcg10 = r->binary_infae.test.v[IA_NDCG10];
+  c->binary_items = r->binary_items;
   return IA_OK;
 }
 

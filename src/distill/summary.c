@@ -59,81 +59,31 @@ done:
   return st;
 }
 
-/* Row z's expected number of distinct items among γ draws from softmax(z)
- * (the hard Gumbel-max samples Distill-CF's S relaxes): Σ_i 1 − (1 − p_i)^γ,
- * rounded, at least 1. */
-static int64_t expected_items(const double *z, int64_t d, int gamma) {
-  double m = z[0], sum = 0, k = 0;
-  for (int64_t i = 1; i < d; i++) m = z[i] > m ? z[i] : m;
-  for (int64_t i = 0; i < d; i++) sum += exp(z[i] - m);
-  for (int64_t i = 0; i < d; i++) k += -expm1((double)gamma * log1p(-exp(z[i] - m) / sum));
-  int64_t r = llround(k);
-  return r < 1 ? 1 : r > d ? d : r;
-}
-
-static const double *sort_z; /* qsort's key: descending logits, then ascending index */
-static int by_logit(const void *a, const void *b) {
-  int32_t i = *(const int32_t *)a, j = *(const int32_t *)b;
-  if (sort_z[i] != sort_z[j]) return sort_z[i] > sort_z[j] ? -1 : 1;
-  return (i > j) - (i < j);
-}
-static int by_index(const void *a, const void *b) {
-  int32_t i = *(const int32_t *)a, j = *(const int32_t *)b;
-  return (i > j) - (i < j);
-}
-
-ia_status ia_summary_binary(const ia_summary *s, int gamma, double thr, ia_csr *out) {
-  int by_rows = thr <= 0 && s->z; /* else S ≥ thr (0.5 when S is already 0/1) */
-  if (thr <= 0) thr = 0.5;
-  int64_t d = s->d, nnz = 0;
-  int32_t *order = NULL;
-  IA_CALL(IA_ALLOC(order, d > 0 ? d : 1, "a row's items"));
-  int64_t *keep = NULL;
-  ia_status st = IA_ALLOC(keep, s->mu + 1, "binary summary");
-  for (int64_t j = 0; st == IA_OK && j < s->mu; j++) {
-    int64_t k = 0;
-    if (by_rows)
-      k = expected_items(s->z + j * d, d, gamma);
-    else
-      for (int64_t i = 0; i < d; i++) k += s->s[j * d + i] >= thr;
-    keep[j] = k;
-    nnz += k;
-  }
-  if (st == IA_OK) st = ia_csr_alloc(out, s->mu, d, nnz > 0 ? nnz : 1);
-  for (int64_t j = 0; st == IA_OK && j < s->mu; j++) {
-    int32_t *row = out->indices + out->indptr[j];
-    int64_t k = 0;
-    if (by_rows) { /* the row's keep[j] most probable items */
-      for (int64_t i = 0; i < d; i++) order[i] = (int32_t)i;
-      sort_z = s->z + j * d;
-      qsort(order, (size_t)d, sizeof *order, by_logit);
-      memcpy(row, order, sizeof *order * (size_t)keep[j]);
-      qsort(row, (size_t)keep[j], sizeof *row, by_index);
-      k = keep[j];
-    } else {
-      for (int64_t i = 0; i < d; i++)
-        if (s->s[j * d + i] >= thr) row[k++] = (int32_t)i;
-    }
-    out->indptr[j + 1] = out->indptr[j] + k;
-  }
-  free(order);
-  free(keep);
-  return st;
-}
-
-/* The binarized summary (s->binary, made by ia_summary_binary) as /binary:
- * CSR, its rule. */
+/* The binarized summary (s->binary) as /binary: CSR, its rule (and the
+ * validated rule's candidates). */
 static ia_status binary_group(hid_t file, const char *path, const ia_summary *s, int gamma,
-                              double thr) {
+                              double thr, const char *select) {
   ia_status st = IA_OK;
   hid_t g = H5I_INVALID_HID;
+  const ia_binary_choice *c = s->choice;
   IA_H5(g = H5Gcreate2(file, "binary", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-  if (thr <= 0 && s->z) {
-    IA_CALL_GOTO(ia_h5_attr_str(g, path, "rule", "expected_items"));
-    IA_CALL_GOTO(ia_h5_attr_i64(g, path, "gumbel_samples", gamma));
-  } else {
-    IA_CALL_GOTO(ia_h5_attr_str(g, path, "rule", "threshold"));
+  if (s->rule == IA_BINARY_THRESHOLD) {
+    IA_CALL_GOTO(ia_h5_attr_str(g, path, "rule", ia_binary_rule_names[IA_BINARY_THRESHOLD]));
     IA_CALL_GOTO(ia_h5_attr_f64(g, path, "threshold", thr > 0 ? thr : 0.5));
+  } else {
+    int validated = s->rule == IA_BINARY_VALIDATED && c && c->n > 0;
+    IA_CALL_GOTO(
+        ia_h5_attr_str(g, path, "rule",
+                       ia_binary_rule_names[validated ? IA_BINARY_VALIDATED : IA_BINARY_EXPECTED]));
+    IA_CALL_GOTO(ia_h5_attr_i64(g, path, "gumbel_samples", gamma));
+    if (validated) {
+      IA_CALL_GOTO(ia_h5_attr_i64(g, path, "items_per_row", c->items[c->chosen]));
+      IA_CALL_GOTO(ia_h5_attr_str(g, path, "select_metric", select));
+      IA_CALL_GOTO(ia_h5_write_array(g, path, "candidate_items", H5T_NATIVE_INT64, c->n, c->items));
+      IA_CALL_GOTO(ia_h5_write_array(g, path, "candidate_val", H5T_NATIVE_DOUBLE, c->n, c->val));
+      IA_CALL_GOTO(
+          ia_h5_write_array(g, path, "candidate_lambda", H5T_NATIVE_DOUBLE, c->n, c->lambda));
+    }
   }
   IA_CALL_GOTO(
       ia_h5_write_array(g, path, "indptr", H5T_NATIVE_INT64, s->mu + 1, s->binary->indptr));
@@ -165,7 +115,8 @@ ia_status ia_summary_write(const char *final, const ia_distill_opts *o, const ia
   IA_CALL_GOTO(ia_h5_attr_str(file, path, "infae_version", IA_VERSION));
   IA_CALL_GOTO(ia_h5_write_matrix(file, path, "S", s->mu, s->d, s->s));
   if (s->z) IA_CALL_GOTO(ia_h5_write_matrix(file, path, "logits", s->mu, s->d, s->z));
-  IA_CALL_GOTO(binary_group(file, path, s, o->samples, o->threshold));
+  IA_CALL_GOTO(
+      binary_group(file, path, s, o->samples, o->threshold, o->select ? o->select : "HR@100"));
   IA_CALL_GOTO(ia_h5_write_strings(file, path, "item_ids", s->d, s->item_ids));
   IA_CALL_GOTO(ia_h5_write_strings(file, path, "user_ids", s->mu, s->user_ids));
   IA_CALL_GOTO(ia_h5_write_array(file, path, "user_index", H5T_NATIVE_INT64, s->mu, s->user_index));

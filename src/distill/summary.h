@@ -4,6 +4,7 @@
  * temporary file renamed at the end. Internal. */
 #include <stdint.h>
 
+#include "distill/binary.h"
 #include "infae/distill/distill.h"
 #include "infae/io/dataset.h"
 
@@ -21,24 +22,18 @@ enum { IA_CURVE_COLS = 5 };
 
 typedef struct {
   int64_t mu, d;
-  const double *s;           /* μ×d: the summary */
-  const double *z;           /* μ×d: its logits (NULL for random and head) */
-  const ia_csr *binary;      /* its binarized rows (ia_summary_binary; for writing) */
-  char *const *item_ids;     /* d */
-  char *const *user_ids;     /* μ: the sampled users (distill: the initial ones) */
-  const int64_t *user_index; /* μ */
-  const ia_dataset *meta;    /* the dataset's provenance */
-  const double *curve;       /* n_curve × IA_CURVE_COLS */
+  const double *s;                /* μ×d: the summary */
+  const double *z;                /* μ×d: its logits (NULL for random and head) */
+  const ia_csr *binary;           /* its binarized rows (distill/binary.h; for writing) */
+  ia_binary_rule rule;            /* how they were made (threshold: S ≥ o->threshold) */
+  const ia_binary_choice *choice; /* the validated rule's candidates, or NULL */
+  char *const *item_ids;          /* d */
+  char *const *user_ids;          /* μ: the sampled users (distill: the initial ones) */
+  const int64_t *user_index;      /* μ */
+  const ia_dataset *meta;         /* the dataset's provenance */
+  const double *curve;            /* n_curve × IA_CURVE_COLS */
   int n_curve;
 } ia_summary;
-
-/* The binarized summary (/binary): with logits and thr ≤ 0, row j keeps its
- * k_j most probable items (highest logits; ties to the lower index), k_j =
- * round(Σ_i 1 − (1 − p_i)^γ), p = softmax(z_j): the expected number of
- * distinct items among the γ Gumbel-max draws S relaxes, whatever τ; else
- * S ≥ thr (0.5 when thr ≤ 0: random and head rows are 0/1). Allocates out
- * (μ × d, indices ascending). Not collective. */
-IA_NODISCARD ia_status ia_summary_binary(const ia_summary *s, int gamma, double thr, ia_csr *out);
 
 IA_NODISCARD ia_status ia_summary_write(const char *path, const ia_distill_opts *o,
                                         const ia_distill_result *r, const ia_summary *s);

@@ -150,6 +150,10 @@ expect_error "λ values must be > 0" distill --data good.h5 --out out.h5 --lambd
 expect_error "--select: 'AUC' is not a selection metric (HR@100 or NDCG@10)" distill \
   --data good.h5 --out out.h5 --select AUC
 expect_error "--threshold must be in (0, 1]" distill --data good.h5 --out out.h5 --threshold 2
+expect_error "--binary-rule must be validated, expected or threshold (got 'top')" distill \
+  --data good.h5 --out out.h5 --binary-rule top
+expect_error "--threshold goes with --binary-rule threshold (got --binary-rule expected)" distill \
+  --data good.h5 --out out.h5 --binary-rule expected --threshold 0.5
 expect_error "--binary needs --train-on" train --data good.h5 --binary
 expect_error "no validation interactions" distill --data good.h5 --out out.h5
 for seed in 9 10; do

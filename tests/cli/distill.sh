@@ -47,7 +47,8 @@ for g, js, own in (('recoder', 'r.json', summary['recoder']),
                    ('binary_recoder', 'r--binary.json', summary['binary']['recoder'])):
     got, a = json.load(open(w + '/' + js)), f['metrics/' + g].attrs
     assert got['best_epoch'] == a['best_epoch'] == own['best_epoch'], (g, got['best_epoch'])
-    assert len(f['metrics/' + g + '/epochs']) == f['metrics/' + g + '/val'].shape[0] >= a['best_epoch']
+    epochs = list(f['metrics/' + g + '/epochs'][...])
+    assert len(epochs) == f['metrics/' + g + '/val'].shape[0] and a['best_epoch'] in epochs, epochs
     assert len(own['test']) == 7, own['test']
     for k, v in own['test'].items():
         assert abs(v - a['test_' + k]) <= 1e-9 * max(1.0, abs(v)), (g, k, v, a['test_' + k])
@@ -80,10 +81,19 @@ for l in lines:
     last = end
 stop = re.search(r'no better validation HR@100 for 50 steps', open(sys.argv[1]).read())
 assert stop and t == last < steps, (t, last)" "$WORK/eta.log"
-# Random batches of real users per step.
+# Random batches of real users per step; /binary by each row's expected
+# items, and by a threshold on S.
 run_mpi "$n" distill --data "$WORK/g.h5" --out "$WORK/b.h5" --budget 16 --samples 6 --steps 30 \
-  --batch 100 --no-ease --log-every 0 --quiet
+  --batch 100 --no-ease --binary-rule expected --log-every 0 --quiet
 "$PYTHON" "$ORACLE/distill_check.py" --data "$WORK/g.h5" --summary "$WORK/b.h5"
+run_mpi "$n" distill --data "$WORK/g.h5" --out "$WORK/t.h5" --budget 16 --samples 6 --steps 10 \
+  --no-ease --threshold 0.3 --log-every 0 --quiet
+"$PYTHON" "$ORACLE/distill_check.py" --data "$WORK/g.h5" --summary "$WORK/t.h5"
+"$PYTHON" -c "
+import h5py, sys
+rules = [h5py.File(sys.argv[k], 'r')['binary'].attrs['rule'] for k in (1, 2, 3, 4)]
+assert rules == ['validated', 'validated', 'expected_items', 'threshold'], rules
+" "$WORK/s.h5" "$WORK/n.h5" "$WORK/b.h5" "$WORK/t.h5"
 # EASE on the summary of μ = 16 < d = 200 users takes its low-rank form,
 # 8·(4μd + 2μ² + 2d + 128μ) = 126,080 bytes: with a smaller --memory-limit
 # it is skipped with a warning; with a larger one it runs.

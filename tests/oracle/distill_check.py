@@ -132,6 +132,72 @@ def infae_tie(train, rows, lams):
     return worst
 
 
+def top_rows(z, k, gamma):
+    """0/1 rows: each row's k highest logits (ties to the lower index); k = 0:
+    row j's k_j, the rounded expected number of distinct items among γ draws
+    from softmax(z_j)."""
+    mu, items = z.shape
+    if k == 0:
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        kk = np.clip(np.floor(-np.expm1(gamma * np.log1p(-p)).sum(axis=1) + 0.5), 1, items)
+    else:
+        kk = np.full(mu, min(k, items))
+    rows = np.zeros_like(z)
+    for j in range(mu):
+        rows[j, np.lexsort((np.arange(items), -z[j]))[: int(kk[j])]] = 1
+    return rows
+
+
+def metric_of(f):
+    return oracle._attr(f["hyper"].attrs.get("select_metric", "HR@100"))
+
+
+def check_validated(ds, f, B, metric):
+    """/binary by the validated rule: the candidates (0, then round(m·2^((i−2)/2))
+    up to d/2 for m train items per user), ∞-AE on each (λ by validation
+    HR@100) scored by validation `metric`, and the best one's rows written."""
+    fails = []
+    train = ds["train"]
+    z, gamma = f["logits"][...], int(f["binary"].attrs["gumbel_samples"])
+    items = z.shape[1]
+    ipu = train.nnz / train.shape[0]
+    want = [0]
+    for i in range(64):
+        k = max(1, int(np.floor(ipu * 2.0 ** ((i - 2) / 2) + 0.5)))
+        if 2 * k > items or len(want) == 64:
+            break
+        if k != want[-1]:
+            want.append(k)
+    if len(want) == 1:
+        want.append(int(min(max(np.floor(ipu + 0.5), 1), items)))
+    got = [int(x) for x in f["binary/candidate_items"][...]]
+    if got != want:
+        return ["binary candidates %s, expected %s" % (got, want)]
+    grid = [float(x) for x in f["hyper/lambda_grid"][...]]
+    vals = f["binary/candidate_val"][...]
+    chosen = int(f["binary"].attrs["items_per_row"])
+    scores = []
+    for c, k in enumerate(want):
+        rows = top_rows(z, k, gamma)
+        res = oracle.evaluate(ds, "infae", grid, fit_users=oracle.Sample(rows))
+        v = res["val"][oracle._lam_key(res["best_lambda"])][metric]
+        scores.append(v)
+        print("binary candidate %d (%s items per row): val %s ours %.6f oracle %.6f"
+              % (c, k or "expected", metric, vals[c], v))
+        # 0/1 rows tie many scores; the summation order breaks ties (1e-3).
+        if not abs(vals[c] - v) <= 1e-3 * abs(v):
+            fails.append("binary candidate %d: validation %s %r, oracle %r" % (c, metric, vals[c], v))
+        if k == chosen and (B != rows).any():
+            fails.append("binary rows are not candidate %d's" % c)
+    if chosen not in want:
+        fails.append("binary: items_per_row %d is not a candidate" % chosen)
+    elif scores[want.index(chosen)] < max(scores) * (1 - 1e-3) or (
+            vals[want.index(chosen)] != np.nanmax(vals)):
+        fails.append("binary: candidate %d kept, not the best by validation %s" % (chosen, metric))
+    return fails
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", required=True)
@@ -160,19 +226,11 @@ def main():
             if (B != (S >= thr)).any():
                 fails.append("binary CSR is not S >= %g" % thr)
         elif rule == "expected_items" and "logits" in f:
-            # Row j: its k_j highest logits (ties to the lower index), k_j the
-            # rounded expected number of distinct items among γ draws from
-            # softmax(z_j).
             z, gamma = f["logits"][...], int(f["binary"].attrs["gumbel_samples"])
-            p = np.exp(z - z.max(axis=1, keepdims=True))
-            p /= p.sum(axis=1, keepdims=True)
-            k = np.clip(np.floor(-np.expm1(gamma * np.log1p(-p)).sum(axis=1) + 0.5), 1, items)
-            want = np.zeros_like(B)
-            for j in range(mu):
-                top = np.lexsort((np.arange(items), -z[j]))[: int(k[j])]
-                want[j, top] = 1
-            if (B != want).any():
-                fails.append("binary rows are not each row's %s expected items" % k[:3])
+            if (B != top_rows(z, 0, gamma)).any():
+                fails.append("binary rows are not each row's expected items")
+        elif rule == "validated" and "logits" in f:
+            fails += check_validated(ds, f, B, metric_of(f))
         else:
             fails.append("binary: unknown rule %r" % rule)
         if strings(f["item_ids"]) != strings(d["items/ids"]):

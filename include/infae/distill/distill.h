@@ -7,6 +7,18 @@
 #include "infae/core/status.h"
 #include "infae/eval/result.h"
 
+/* How the binarized summary (/binary) is made from the logits; the
+ * samplers without logits (random, head, interactions) keep S ≥ 0.5. */
+typedef enum {
+  IA_BINARY_VALIDATED = 0, /* each row's top items by logit, as many as the candidate (the same
+                              count for every row, or each row's expected items) whose ∞-AE
+                              validates best */
+  IA_BINARY_EXPECTED,      /* each row's expected number of distinct items in γ hard draws */
+  IA_BINARY_THRESHOLD      /* S ≥ threshold */
+} ia_binary_rule;
+/* Their names in /binary's attribute `rule`. */
+extern const char *const ia_binary_rule_names[3];
+
 /* Distill-CF's λ grid (relative, as ∞-AE's). */
 extern const double ia_distill_grid[6];
 
@@ -38,10 +50,10 @@ typedef struct {
   int n_ease;
   int recoder;        /* also train Recoder (`train --model recoder`'s defaults) on the summary */
   int recoder_epochs; /* its epochs (0: 200), validated every epochs/50 (rounded up) */
-  double threshold;   /* binarized summary: S ≥ threshold; 0: each row's expected
-                         items (ia_summary_binary) */
-  const char *checkpoint; /* NULL = <out>.ckpt.h5 */
-  int checkpoint_every;   /* steps; 0 = only on a signal */
+  ia_binary_rule binary_rule; /* the binarized summary's rule */
+  double threshold;           /* IA_BINARY_THRESHOLD: S ≥ threshold (0: 0.5) */
+  const char *checkpoint;     /* NULL = <out>.ckpt.h5 */
+  int checkpoint_every;       /* steps; 0 = only on a signal */
   int resume;
   int log_every;
   const char *command; /* provenance */
@@ -74,6 +86,7 @@ typedef struct {
   char device[96];                           /* rank 0's backend of the step, e.g. "cpu" */
   ia_train_result infae, ease;               /* trained on the summary, real test split */
   ia_train_result binary_infae, binary_ease; /* the same on the binarized summary (/binary) */
+  double binary_items;                       /* /binary's mean items per row */
   ia_train_result recoder, binary_recoder;   /* Recoder on each, with o->recoder */
   int has_ease, has_recoder;
 } ia_distill_result;
