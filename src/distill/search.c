@@ -154,7 +154,7 @@ static void pack(const config *c, double *v) {
   double head[7] = {c->val,           c->steps_done,   c->best_step, c->seconds,
                     c->binary_ndcg10, c->binary_items, c->reused};
   memcpy(v, head, sizeof head);
-  memcpy(v + 6, c->test, sizeof c->test);
+  memcpy(v + SHARED - IA_N_METRICS, c->test, sizeof c->test);
 }
 static void unpack(const double *v, config *c) {
   c->val = v[0];
@@ -164,7 +164,7 @@ static void unpack(const double *v, config *c) {
   c->binary_ndcg10 = v[4];
   c->binary_items = v[5];
   c->reused = (int)v[6];
-  memcpy(c->test, v + 7, sizeof c->test);
+  memcpy(c->test, v + SHARED - IA_N_METRICS, sizeof c->test);
 }
 
 /* One configuration on the ranks of sub: read back when an earlier run

@@ -86,8 +86,8 @@ assert stop and t == last < steps, (t, last)" "$WORK/eta.log"
 run_mpi "$n" distill --data "$WORK/g.h5" --out "$WORK/b.h5" --budget 16 --samples 6 --steps 30 \
   --batch 100 --no-ease --binary-rule expected --log-every 0 --quiet
 "$PYTHON" "$ORACLE/distill_check.py" --data "$WORK/g.h5" --summary "$WORK/b.h5"
-run_mpi "$n" distill --data "$WORK/g.h5" --out "$WORK/t.h5" --budget 16 --samples 6 --steps 10 \
-  --no-ease --threshold 0.3 --log-every 0 --quiet
+run_mpi "$n" distill --data "$WORK/g.h5" --out "$WORK/t.h5" --budget 16 --samples 6 --steps 60 \
+  --no-ease --threshold 0.1 --log-every 0 --quiet
 "$PYTHON" "$ORACLE/distill_check.py" --data "$WORK/g.h5" --summary "$WORK/t.h5"
 "$PYTHON" -c "
 import h5py, sys

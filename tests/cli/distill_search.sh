@@ -6,7 +6,8 @@
 # and passes the oracle's checks; the same command again reuses every
 # configuration and writes the same CSV; --search-groups 2 gives the same;
 # --select NDCG@10 remakes the configurations made by HR@100 and chooses by
-# validation NDCG@10.
+# validation NDCG@10; --binary-rule expected remakes those of the validated
+# rule.
 source "$(dirname "$0")/common.sh"
 gen_dataset g 300 200 25
 search() {
@@ -91,6 +92,17 @@ search --select NDCG@10 --out "$WORK/sel.h5" --search-dir "$WORK/sel" > "$WORK/s
   fail "configurations of another selection metric reused: $(cat "$WORK/sel.log")"
 check_choice "$WORK/sel/search.csv" "$WORK/sel.h5" NDCG@10
 "$PYTHON" "$ORACLE/distill_check.py" --data "$WORK/g.h5" --summary "$WORK/sel.h5"
+# --binary-rule expected in a copy: every configuration is remade (its
+# /binary was validated), to the same S and validation, with each row's
+# expected items in /binary.
+cp -r "$WORK/best.h5.search" "$WORK/exp"
+search --binary-rule expected --out "$WORK/exp.h5" --search-dir "$WORK/exp" > "$WORK/exp.log" 2>&1 ||
+  fail "--binary-rule expected failed: $(cat "$WORK/exp.log")"
+[ "$(grep -c "has its /binary by the rule validated, not expected_items; it is made again" \
+  "$WORK/exp.log")" = 4 ] || fail "summaries of another /binary rule reused: $(cat "$WORK/exp.log")"
+cut -d, -f1-13 "$WORK/exp/search.csv" | cmp -s - <(cut -d, -f1-13 "$csv") ||
+  fail "another /binary rule changed S: $(diff "$WORK/exp/search.csv" "$csv")"
+"$PYTHON" "$ORACLE/distill_check.py" --data "$WORK/g.h5" --summary "$WORK/exp.h5"
 expect_error "--search-groups must be between 1 and the number of ranks (2; got 3)" distill \
   --data "$WORK/g.h5" --out "$WORK/g3.h5" --search --search-groups 3 --search-dir "$WORK/g3"
 # A grid value that is wrong, or given twice, stops the search before its
