@@ -50,6 +50,7 @@ static cJSON *result_json(const ia_distill_opts *o, const ia_distill_result *r, 
   cJSON_AddStringToObject(root, "out", o->out);
   /* infae, ease, recoder, and the same on the binarized summary under "binary" */
   cJSON *binary = r->interrupted ? NULL : cJSON_AddObjectToObject(root, "binary");
+  if (binary) cJSON_AddNumberToObject(binary, "items_per_row", r->binary_items);
   for (int k = 0; k < 6 && !r->interrupted; k++) {
     const ia_train_result *m = summary_model(r, k);
     if (!m) continue;
