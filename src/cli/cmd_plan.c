@@ -4,6 +4,7 @@
 #include "infae/core/log.h"
 #include "infae/core/opts.h"
 #include "infae/dist/grid.h"
+#include "infae/distill/distill.h"
 #include "infae/infae/plan.h"
 #include "infae/io/dataset.h"
 
@@ -39,7 +40,7 @@ static void plan_gpus(int64_t n, int64_t d, int64_t nnz, int block, ia_precision
 
 int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
   (void)command;
-  const char *data, *precision, *grid, *memory, *model;
+  const char *data, *precision, *grid, *memory, *model, *binary_rule;
   int np = 0, block, quiet, verbose, gpus, samples, steps, no_ease;
   int64_t train_users, centers, budget, batch;
   double rate = 0;
@@ -66,6 +67,9 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
       {"steps", IA_OPT_INT, "500", "distill: Adam steps", &steps},
       {"batch", IA_OPT_INT64, "0", "distill: real users per step (0: all)", &batch},
       {"no-ease", IA_OPT_FLAG, NULL, "distill: without EASE on the summary", &no_ease},
+      {"binary-rule", IA_OPT_STRING, "validated",
+       "distill: /binary's rule (validated: ∞-AE on each candidate | expected | threshold)",
+       &binary_rule},
       {"gflops", IA_OPT_REAL, NULL,
        "sustained GFLOP/s per rank (per GPU with --gpus) for the time estimate [default: 40 "
        "fp64, 80 fp32, one core of a 2020s x86 server; with --gpus 30,000 fp64, 40,000 fp32, "
@@ -91,7 +95,12 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
   int is_infae = !strcmp(model, "infae"), is_ease = !strcmp(model, "ease");
   int is_distill = !strcmp(model, "distill");
   ia_status st = IA_OK;
-  if (!is_infae && !is_ease && !is_distill)
+  if (st == IA_OK && strcmp(binary_rule, "validated") && strcmp(binary_rule, "expected") &&
+      strcmp(binary_rule, "threshold"))
+    st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
+                      "--binary-rule must be validated, expected or threshold (got '%s')",
+                      binary_rule);
+  if (st == IA_OK && !is_infae && !is_ease && !is_distill)
     st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
                       "--model must be infae, ease or distill (got '%s')", model);
   if (st == IA_OK && ia_opts_given(argc, argv, "np") && np < 1)
@@ -128,8 +137,8 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
   if (ia_agree(comm, st) != IA_OK) return 2;
   static const char *const infae_only[] = {"precision",   "grid",    "block-size",
                                            "train-users", "centers", NULL};
-  static const char *const distill_only[] = {"budget", "samples", "steps",
-                                             "batch",  "no-ease", NULL};
+  static const char *const distill_only[] = {"budget",  "samples",     "steps", "batch",
+                                             "no-ease", "binary-rule", NULL};
   if (!is_infae) ia_cli_warn_ignored(argc, argv, infae_only, "an ∞-AE option", model);
   if (!is_distill) ia_cli_warn_ignored(argc, argv, distill_only, "a Distill-CF option", model);
   ia_dataset d = {0};
@@ -155,7 +164,12 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
   } else if (is_distill) {
     ia_distill_plan q;
     int64_t mu = budget < users ? budget : users;
-    ia_distill_plan_make(users, items, nnz, np, mu, samples, batch, steps, n_lambdas, !no_ease, &q);
+    int64_t cand[IA_BINARY_MAX_CANDIDATES];
+    int n_cand = strcmp(binary_rule, "validated")
+                     ? 0
+                     : ia_binary_candidates((double)nnz / (double)users, items, cand);
+    ia_distill_plan_make(users, items, nnz, np, mu, samples, batch, steps, n_lambdas, !no_ease,
+                         n_cand, &q);
     ia_distill_plan_print(&q, users, items, mu, np, rate);
     total = q.bytes_total;
   } else {

@@ -11,11 +11,6 @@
 #include "infae/infae/krr.h"
 #include "infae/io/dataset.h"
 
-/* Candidates of the validated rule: a multiple of the real users' items
- * per user on a √2 ladder from half of it up to d/2, and each row's
- * expected items; at most this many. */
-enum { IA_BINARY_MAX_CANDIDATES = 64 };
-
 typedef struct {
   int n;                                   /* candidates (0: the rule was not validated) */
   int chosen;                              /* index of the one written */
@@ -36,12 +31,6 @@ IA_NODISCARD ia_status ia_binary_top(const double *z, int64_t mu, int64_t d, int
 /* Rows of S ≥ thr. Allocates out. Not collective. */
 IA_NODISCARD ia_status ia_binary_threshold(const double *s, int64_t mu, int64_t d, double thr,
                                            ia_csr *out);
-
-/* The validated rule's candidates for real users of ipu train items each
- * and d items: 0 (each row's expected items), then round(ipu · 2^((i−2)/2))
- * for i = 0, 1, … up to d/2, without repeats (at least one). Returns how
- * many (≤ IA_BINARY_MAX_CANDIDATES). */
-int ia_binary_candidates(double ipu, int64_t d, int64_t *items);
 
 /* The validated rule: ∞-AE (model, o->lambdas) fitted on each candidate's
  * rows, λ by validation HR@100 as for any model on a summary, the candidate

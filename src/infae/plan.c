@@ -224,7 +224,8 @@ double ia_ease_sample_bytes(int64_t mu, int64_t d) {
 }
 
 void ia_distill_plan_make(int64_t n, int64_t d, int64_t nnz, int size, int64_t mu, int gamma,
-                          int64_t batch, int steps, int lambdas, int ease, ia_distill_plan *o) {
+                          int64_t batch, int steps, int lambdas, int ease, int binary_candidates,
+                          ia_distill_plan *o) {
   double M = (double)mu, D = (double)d, own = ceil(M / size), rows = ceil((double)n / size);
   double b = batch > 0 && batch < n ? (double)batch : (double)n;
   memset(o, 0, sizeof *o);
@@ -249,7 +250,9 @@ void ia_distill_plan_make(int64_t n, int64_t d, int64_t nnz, int size, int64_t m
   int picks = 0;
   for (int s = 0; s <= steps; s++)
     picks += (s <= 200 && s % 25 == 0) || (s > 200 && (s - 200) % 40 == 0) || s == steps;
-  o->validations = picks + 2; /* and ∞-AE on the summary and on /binary after the steps */
+  /* and ∞-AE on the summary, on each candidate of /binary and on /binary after the steps */
+  o->validations = picks + 2 + binary_candidates;
+  o->binary_candidates = binary_candidates;
   o->flops_validation = lambdas * (M * M * M / 3.0 + 2.0 * M * M * D + 2.0 * (double)n * M * D);
   /* the default grid of 7 λ, and the scores of every user for each */
   /* on the summary and on /binary */
@@ -292,6 +295,9 @@ void ia_distill_plan_print(const ia_distill_plan *p, int64_t n, int64_t d, int64
   ia_log_info("  Gumbel-softmax draws per step                 %10.3e", p->draws_step);
   ia_log_info("  validation, %3d λ grids (re-picks; S, /binary) %10.3e", p->validations,
               p->validations * p->flops_validation);
+  if (p->binary_candidates > 0)
+    ia_log_info("    of which /binary's %2d candidates            %10.3e", p->binary_candidates,
+                p->binary_candidates * p->flops_validation);
   if (p->flops_ease > 0)
     ia_log_info("  EASE on S and on /binary, 2 × 7 λ             %10.3e", p->flops_ease);
   double secs = (p->steps * step + p->validations * p->flops_validation) / (rate * 1e9 * size) +

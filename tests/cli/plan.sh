@@ -19,6 +19,7 @@ plan --np 2 --gflops 0.0001 > slow.txt
 plan --model ease --gflops 1e-6 > slower.txt
 
 "$PYTHON" - <<'PY'
+import math
 import re
 import h5py
 f = h5py.File("g.h5", "r")
@@ -65,8 +66,20 @@ expect("ease.txt", "validation,  7 × nnz·d", "%.3e" % (7 * nnz * d))
 mu, gamma, steps = 40, 30, 500
 picks = sorted(set(list(range(0, 201, 25)) + list(range(240, steps + 1, 40)) + [steps]))
 expect("distill.txt", "Gumbel-softmax draws per step", "%.3e" % (2 * gamma * mu * d))
-# ... and ∞-AE's λ grid on the summary and on /binary after the steps.
-assert "validation,  %d λ grids" % (len(picks) + 2) in open("distill.txt").read(), open("distill.txt").read()
+# ... and ∞-AE's λ grid on the summary, on /binary after the steps and on
+# each of /binary's candidates: 0 (each row's expected items), then
+# round(m·2^((i−2)/2)) up to d/2, m = nnz/n.
+cands = [0]
+for i in range(64):
+    k = max(1, int(math.floor(nnz / n * 2.0 ** ((i - 2) / 2) + 0.5)))
+    if 2 * k > d:
+        break
+    if k != cands[-1]:
+        cands.append(k)
+assert len(cands) > 2, cands
+text = open("distill.txt").read()
+assert "validation, %3d λ grids" % (len(picks) + 2 + len(cands)) in text, text
+assert "of which /binary's %2d candidates" % len(cands) in text, text
 expect("distill.txt", "S, best S and logits, sums, dL/dS, α", human(8 * 10 * mu * d))
 expect("distill.txt", "inner μ × μ: S·Sᵀ, K, factor, work", human(8 * 4 * mu * mu))
 # Nyström factors ΦᵀΦ and never copies K: no total without the copy.

@@ -19,6 +19,13 @@ typedef enum {
 /* Their names in /binary's attribute `rule`. */
 extern const char *const ia_binary_rule_names[3];
 
+/* The validated rule's candidates for real users of ipu train items each
+ * and d items: 0 (each row's expected items), then round(ipu · 2^((i−2)/2))
+ * for i = 0, 1, … while at most d/2, without repeats (at least one). Fills
+ * items; returns how many (≤ IA_BINARY_MAX_CANDIDATES). */
+enum { IA_BINARY_MAX_CANDIDATES = 64 };
+int ia_binary_candidates(double ipu, int64_t d, int64_t *items);
+
 /* Distill-CF's λ grid (relative, as ∞-AE's). */
 extern const double ia_distill_grid[6];
 

@@ -55,14 +55,16 @@ double ia_ease_sample_bytes(int64_t mu, int64_t d);
 
 /* Distill-CF (`distill`): bytes per rank and flops of μ synthetic users
  * with γ Gumbel samples, `batch` real users per step (0: all), `steps`
- * steps, a λ grid of `lambdas` and (ease) EASE on the summary. */
+ * steps, a λ grid of `lambdas`, (ease) EASE on the summary and ∞-AE on
+ * binary_candidates candidates of /binary (its validated rule; else 0). */
 typedef struct {
   double bytes_sample, bytes_own, bytes_inner, bytes_blocks, bytes_checkpoint, bytes_ease,
       bytes_data, bytes_total;
   double flops_outer, flops_inner, draws_step, flops_validation, flops_ease;
-  int validations, steps;
+  int validations, binary_candidates, steps;
 } ia_distill_plan;
 void ia_distill_plan_make(int64_t n, int64_t d, int64_t nnz, int size, int64_t mu, int gamma,
-                          int64_t batch, int steps, int lambdas, int ease, ia_distill_plan *out);
+                          int64_t batch, int steps, int lambdas, int ease, int binary_candidates,
+                          ia_distill_plan *out);
 void ia_distill_plan_print(const ia_distill_plan *p, int64_t n, int64_t d, int64_t mu, int size,
                            double rate);
