@@ -233,6 +233,12 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
                        "--threshold goes with --binary-rule threshold (got --binary-rule %s)",
                        binary_rule);
   if (has_threshold) o.binary_rule = IA_BINARY_THRESHOLD; /* --threshold alone says the rule */
+  if (ost == IA_OK && strcmp(sampler, "distill") && o.binary_rule != IA_BINARY_THRESHOLD &&
+      ia_opts_given(argc, argv, "binary-rule"))
+    ia_log_warn(
+        "--binary-rule %s needs logits (--sampler distill): the %s sampler's /binary "
+        "keeps S's ones",
+        binary_rule, sampler);
   if (ost == IA_OK && has_threshold && !(threshold > 0 && threshold <= 1))
     ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--threshold must be in (0, 1] (got %g)",
                        threshold);

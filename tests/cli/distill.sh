@@ -118,3 +118,10 @@ for s in random head; do
     --no-ease --quiet
   "$PYTHON" "$ORACLE/distill_check.py" --data "$WORK/g.h5" --summary "$WORK/$s.h5"
 done
+# A /binary rule of the logits, asked of a sampler without them: a warning,
+# and S's ones as /binary.
+run_mpi "$n" distill --data "$WORK/g.h5" --out "$WORK/rr.h5" --budget 16 --sampler random \
+  --binary-rule expected --no-ease --quiet > "$WORK/rr.log" 2>&1
+grep -q "binary-rule expected needs logits (--sampler distill): the random sampler's /binary keeps S's ones" \
+  "$WORK/rr.log" || fail "no warning for --binary-rule without logits: $(cat "$WORK/rr.log")"
+"$PYTHON" "$ORACLE/distill_check.py" --data "$WORK/g.h5" --summary "$WORK/rr.h5"
