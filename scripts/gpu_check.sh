@@ -24,7 +24,8 @@
 #          (default 420)
 #   grid   (not a default step) Distill-CF's searched summary on the
 #          ML-1M-sized set (tests/bench/distill_grid.sh: τ GRID_TAUS, default
-#          2,3, × γ GRID_GAMMAS, default 200,500,700; μ 500, 1000 steps,
+#          2,3, × c_card GRID_CARDS, default 1e-3,10, × γ GRID_GAMMAS, default
+#          200,500,700; μ 500, 1000 steps,
 #          patience 150, Recoder) on one GPU, chosen
 #          by GRID_SELECT (default NDCG@10) in GRID_WORK (default
 #          /tmp/infae_grid), stopped with its checkpoint after GRID_S seconds
@@ -128,7 +129,8 @@ for s in $steps; do
       # timeout signals env's exec of bash, whose trap hands SIGUSR1 to mpirun.
       step grid timeout --preserve-status -s USR1 -k 60 "${GRID_S:-540}" env INFAE="$bin/infae_mpi" \
         bash "$src/tests/bench/distill_grid.sh" "" "${GRID_WORK:-/tmp/infae_grid}" \
-        "${GRID_SELECT:-NDCG@10}" "${GRID_TAUS:-2,3}" "${GRID_GAMMAS:-200,500,700}"
+        "${GRID_SELECT:-NDCG@10}" "${GRID_TAUS:-2,3}" "${GRID_GAMMAS:-200,500,700}" 1 \
+        "${GRID_CARDS:-1e-3,10}"
       tail -n 12 "$logs/grid.log"
       ;;
     *) echo "unknown step $s (ops, sanitize, cli, ref, bench, scale, grid)" >&2 ;;
