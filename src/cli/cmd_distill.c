@@ -217,16 +217,7 @@ int ia_cmd_distill(MPI_Comm comm, int argc, char **argv, const char *command) {
     ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__, "--recoder-epochs must be ≥ 1 (got %d)",
                        recoder_epochs);
   int has_threshold = ia_opts_given(argc, argv, "threshold");
-  if (!strcmp(binary_rule, "validated"))
-    o.binary_rule = IA_BINARY_VALIDATED;
-  else if (!strcmp(binary_rule, "expected"))
-    o.binary_rule = IA_BINARY_EXPECTED;
-  else if (!strcmp(binary_rule, "threshold"))
-    o.binary_rule = IA_BINARY_THRESHOLD;
-  else if (ost == IA_OK)
-    ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
-                       "--binary-rule must be validated, expected or threshold (got '%s')",
-                       binary_rule);
+  if (ost == IA_OK) ost = ia_binary_rule_parse(binary_rule, &o.binary_rule);
   if (ost == IA_OK && has_threshold && ia_opts_given(argc, argv, "binary-rule") &&
       o.binary_rule != IA_BINARY_THRESHOLD)
     ost = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,

@@ -95,11 +95,8 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
   int is_infae = !strcmp(model, "infae"), is_ease = !strcmp(model, "ease");
   int is_distill = !strcmp(model, "distill");
   ia_status st = IA_OK;
-  if (st == IA_OK && strcmp(binary_rule, "validated") && strcmp(binary_rule, "expected") &&
-      strcmp(binary_rule, "threshold"))
-    st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
-                      "--binary-rule must be validated, expected or threshold (got '%s')",
-                      binary_rule);
+  ia_binary_rule rule = IA_BINARY_VALIDATED;
+  st = ia_binary_rule_parse(binary_rule, &rule);
   if (st == IA_OK && !is_infae && !is_ease && !is_distill)
     st = ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
                       "--model must be infae, ease or distill (got '%s')", model);
@@ -165,9 +162,9 @@ int ia_cmd_plan(MPI_Comm comm, int argc, char **argv, const char *command) {
     ia_distill_plan q;
     int64_t mu = budget < users ? budget : users;
     int64_t cand[IA_BINARY_MAX_CANDIDATES];
-    int n_cand = strcmp(binary_rule, "validated")
-                     ? 0
-                     : ia_binary_candidates((double)nnz / (double)users, items, cand);
+    int n_cand = rule == IA_BINARY_VALIDATED
+                     ? ia_binary_candidates((double)nnz / (double)users, items, cand)
+                     : 0;
     ia_distill_plan_make(users, items, nnz, np, mu, samples, batch, steps, n_lambdas, !no_ease,
                          n_cand, &q);
     ia_distill_plan_print(&q, users, items, mu, np, rate);

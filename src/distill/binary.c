@@ -11,6 +11,17 @@
 
 const char *const ia_binary_rule_names[3] = {"validated", "expected_items", "threshold"};
 
+ia_status ia_binary_rule_parse(const char *name, ia_binary_rule *out) {
+  static const char *const cli[3] = {"validated", "expected", "threshold"};
+  for (int k = 0; k < 3; k++)
+    if (!strcmp(name, cli[k])) {
+      *out = (ia_binary_rule)k;
+      return IA_OK;
+    }
+  return ia_error_set(IA_ERR_ARG, __FILE__, __LINE__,
+                      "--binary-rule must be validated, expected or threshold (got '%s')", name);
+}
+
 /* Row z's expected number of distinct items among γ draws from softmax(z)
  * (the hard Gumbel-max samples Distill-CF's S relaxes): Σ_i 1 − (1 − p_i)^γ,
  * rounded, at least 1. */

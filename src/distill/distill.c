@@ -584,7 +584,8 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
                                o.recoder ? &r->recoder : NULL));
   /* Samplers without logits keep S's ones. */
   ia_binary_rule rule = distill ? o.binary_rule : IA_BINARY_THRESHOLD;
-  if (!distill && o.binary_rule != IA_BINARY_THRESHOLD) o.threshold = 0.5;
+  if (rule == IA_BINARY_THRESHOLD && (o.threshold <= 0 || o.binary_rule != IA_BINARY_THRESHOLD))
+    o.threshold = 0.5; /* the summary file records it */
   IA_CALL_GOTO(ia_agree(comm, IA_ALLOC(sb, mu * n_items, "the binarized summary")));
   if (rule == IA_BINARY_VALIDATED)
     IA_CALL_GOTO(ia_binary_validated(comm, &d, q.ev, model, q.c.best_z, mu, &o, q.select, ipu, sb,
@@ -592,8 +593,7 @@ ia_status ia_distill(MPI_Comm comm, const ia_distill_opts *o_in, ia_distill_resu
   else if (rule == IA_BINARY_EXPECTED)
     IA_CALL_GOTO(ia_agree(comm, ia_binary_top(q.c.best_z, mu, n_items, 0, o.samples, &binary)));
   else
-    IA_CALL_GOTO(ia_agree(
-        comm, ia_binary_threshold(s, mu, n_items, o.threshold > 0 ? o.threshold : 0.5, &binary)));
+    IA_CALL_GOTO(ia_agree(comm, ia_binary_threshold(s, mu, n_items, o.threshold, &binary)));
   ia_csr_dense(&binary, sb);
   r->binary_items = (double)ia_csr_nnz(&binary) / (double)mu;
   ia_log_info("[distill] the binarized summary (/binary): %.1f items per synthetic user",

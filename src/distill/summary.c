@@ -69,7 +69,7 @@ static ia_status binary_group(hid_t file, const char *path, const ia_summary *s,
   IA_H5(g = H5Gcreate2(file, "binary", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   if (s->rule == IA_BINARY_THRESHOLD) {
     IA_CALL_GOTO(ia_h5_attr_str(g, path, "rule", ia_binary_rule_names[IA_BINARY_THRESHOLD]));
-    IA_CALL_GOTO(ia_h5_attr_f64(g, path, "threshold", thr > 0 ? thr : 0.5));
+    IA_CALL_GOTO(ia_h5_attr_f64(g, path, "threshold", thr));
   } else {
     int validated = s->rule == IA_BINARY_VALIDATED && c && c->n > 0;
     IA_CALL_GOTO(

@@ -18,6 +18,9 @@ typedef enum {
 } ia_binary_rule;
 /* Their names in /binary's attribute `rule`. */
 extern const char *const ia_binary_rule_names[3];
+/* The rule of --binary-rule NAME (validated | expected | threshold), else
+ * IA_ERR_ARG with the message. Not collective. */
+IA_NODISCARD ia_status ia_binary_rule_parse(const char *name, ia_binary_rule *out);
 
 /* The validated rule's candidates for real users of ipu train items each
  * and d items: 0 (each row's expected items), then round(ipu · 2^((i−2)/2))
